@@ -37,12 +37,11 @@ func (t *Tensor) Clone() *Tensor {
 
 // Check reports whether the data length agrees with the shape.
 func (t *Tensor) Check() error {
-	for _, d := range t.Shape {
-		if d < 0 {
-			return fmt.Errorf("tensor shape %v has a negative dimension", t.Shape)
-		}
+	n, err := CheckedNumElements(toInt64(t.Shape))
+	if err != nil {
+		return err
 	}
-	if n := NumElements(t.Shape); n != len(t.Data) {
+	if n != len(t.Data) {
 		return fmt.Errorf("tensor shape %v needs %d values, has %d", t.Shape, n, len(t.Data))
 	}
 	return nil

@@ -1,0 +1,72 @@
+package ir
+
+import (
+	"fmt"
+)
+
+// Interpret evaluates the graph in plaintext float64 on the given inputs
+// (keyed by input name; each must have the input's number of elements) and
+// returns the outputs keyed by output name, before any post-processing.
+// Exact activations are evaluated exactly and polynomials as polynomials, so
+// interpreting the graph before and after approx-activations compares the
+// model with its circuit.
+func Interpret(g *Graph, inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	return InterpretObserved(g, inputs, nil)
+}
+
+// InterpretObserved is Interpret, calling observe (when non-nil) with every
+// node's values as they are computed; calibration records ranges this way.
+func InterpretObserved(g *Graph, inputs map[string]*Tensor, observe func(n *Node, v []float64)) (map[string]*Tensor, error) {
+	vals := make(map[*Node][]float64, len(g.Nodes))
+	out := make(map[string]*Tensor)
+	for _, n := range g.Nodes {
+		var v []float64
+		switch n.Op {
+		case OpInput:
+			t, ok := inputs[n.Name]
+			if !ok {
+				return nil, fmt.Errorf("no value for input %q", n.Name)
+			}
+			if t.Size() != n.Size() {
+				return nil, fmt.Errorf("input %q has %d values, the model expects shape %s (%d values)", n.Name, t.Size(), shapeString(n.Shape), n.Size())
+			}
+			v = t.Data
+		case OpConst:
+			v = n.Const.Data
+		case OpAffine:
+			v = n.Linear.Apply(vals[n.Inputs[0]])
+		case OpPoly:
+			v = mapValues(vals[n.Inputs[0]], n.Poly.Eval)
+		case OpActivation:
+			v = mapValues(vals[n.Inputs[0]], n.Act.Eval)
+		case OpAdd, OpMul:
+			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
+			v = make([]float64, len(a))
+			for i := range a {
+				if n.Op == OpAdd {
+					v[i] = a[i] + b[i]
+				} else {
+					v[i] = a[i] * b[i]
+				}
+			}
+		case OpOutput:
+			v = vals[n.Inputs[0]]
+			out[n.Name] = &Tensor{Shape: append([]int(nil), n.Shape...), Data: append([]float64(nil), v...)}
+		default:
+			return nil, fmt.Errorf("node %s: cannot interpret op %s", n.Label(), n.Op)
+		}
+		if observe != nil {
+			observe(n, v)
+		}
+		vals[n] = v
+	}
+	return out, nil
+}
+
+func mapValues(x []float64, f func(float64) float64) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = f(v)
+	}
+	return y
+}

@@ -1,0 +1,125 @@
+package ir
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// Basis is the basis a polynomial's coefficients are expressed in.
+type Basis uint8
+
+// The supported bases.
+const (
+	Monomial Basis = iota + 1
+	// Chebyshev coefficients are for T_k(t) with t = (2x-Lo-Hi)/(Hi-Lo),
+	// the affine map of Interval onto [-1, 1].
+	Chebyshev
+)
+
+func (b Basis) String() string {
+	switch b {
+	case Monomial:
+		return "monomial"
+	case Chebyshev:
+		return "chebyshev"
+	}
+	return fmt.Sprintf("basis(%d)", uint8(b))
+}
+
+// Polynomial is an element-wise polynomial. For an approximation, Func names
+// the function it replaces and MaxErr bounds |p(x)-f(x)| on Interval.
+type Polynomial struct {
+	Basis    Basis
+	Coeffs   []float64 // Coeffs[k] multiplies x^k or T_k
+	Interval Interval
+	Func     string
+	MaxErr   float64
+}
+
+// Square is x², the CryptoNets activation.
+func Square() *Polynomial {
+	return &Polynomial{Basis: Monomial, Coeffs: []float64{0, 0, 1}, Func: "square"}
+}
+
+// IsSquare reports whether p is exactly x².
+func (p *Polynomial) IsSquare() bool {
+	return p.Basis == Monomial && len(p.Coeffs) == 3 && p.Coeffs[0] == 0 && p.Coeffs[1] == 0 && p.Coeffs[2] == 1
+}
+
+// Degree is the index of the last non-zero coefficient.
+func (p *Polynomial) Degree() int {
+	for k := len(p.Coeffs) - 1; k > 0; k-- {
+		if p.Coeffs[k] != 0 {
+			return k
+		}
+	}
+	return 0
+}
+
+// Depth is the number of levels evaluating p under CKKS consumes: one for
+// x², ⌈log2(d+1)⌉ for a degree-d polynomial evaluated by baby-step
+// giant-step, plus one when a Chebyshev polynomial's interval is not
+// [-1, 1] and the input must first be mapped onto it.
+func (p *Polynomial) Depth() int {
+	if p.IsSquare() {
+		return 1
+	}
+	d := bits.Len(uint(p.Degree()))
+	if p.Basis == Chebyshev && p.Interval != (Interval{-1, 1}) {
+		d++
+	}
+	return d
+}
+
+// Eval computes p(x).
+func (p *Polynomial) Eval(x float64) float64 {
+	switch p.Basis {
+	case Chebyshev:
+		t := (2*x - p.Interval.Lo - p.Interval.Hi) / (p.Interval.Hi - p.Interval.Lo)
+		// Clenshaw's recurrence.
+		var b1, b2 float64
+		for k := len(p.Coeffs) - 1; k >= 1; k-- {
+			b1, b2 = 2*t*b1-b2+p.Coeffs[k], b1
+		}
+		return t*b1 - b2 + p.Coeffs[0]
+	default:
+		var y float64
+		for k := len(p.Coeffs) - 1; k >= 0; k-- {
+			y = y*x + p.Coeffs[k]
+		}
+		return y
+	}
+}
+
+func (p *Polynomial) check() error {
+	if p.Basis != Monomial && p.Basis != Chebyshev {
+		return fmt.Errorf("polynomial has unknown basis %d", p.Basis)
+	}
+	if len(p.Coeffs) == 0 || len(p.Coeffs) > 1<<12 {
+		return fmt.Errorf("polynomial has %d coefficients (1 to 4096 allowed)", len(p.Coeffs))
+	}
+	for _, c := range p.Coeffs {
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			return fmt.Errorf("polynomial coefficient is %v", c)
+		}
+	}
+	if p.Basis == Chebyshev && !(p.Interval.Lo < p.Interval.Hi) {
+		return fmt.Errorf("chebyshev polynomial on an empty interval [%g, %g]", p.Interval.Lo, p.Interval.Hi)
+	}
+	return nil
+}
+
+func (p *Polynomial) String() string {
+	s := fmt.Sprintf("%s deg %d", p.Basis, p.Degree())
+	if p.Func != "" {
+		s = p.Func + " " + s
+	}
+	if p.Basis == Chebyshev || p.Interval != (Interval{}) {
+		s += fmt.Sprintf(" on [%.4g, %.4g]", p.Interval.Lo, p.Interval.Hi)
+	}
+	if p.MaxErr > 0 {
+		s += fmt.Sprintf(" err %.3g", p.MaxErr)
+	}
+	return s
+}

@@ -1,0 +1,138 @@
+package ir
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid reports a graph that breaks an invariant of the IR.
+var ErrInvalid = errors.New("invalid IR")
+
+// Verify checks the invariants every pass must preserve: topological order,
+// arity, payloads, shapes that agree along every edge, well-formed weights
+// and unique input and output names. Errors name the offending node.
+func Verify(g *Graph) error {
+	if len(g.Nodes) == 0 {
+		return fmt.Errorf("%w: the graph is empty", ErrInvalid)
+	}
+	seen := make(map[*Node]bool, len(g.Nodes))
+	names := map[Op]map[string]bool{OpInput: {}, OpOutput: {}}
+	outputs := 0
+	for i, n := range g.Nodes {
+		if n == nil {
+			return fmt.Errorf("%w: node %d is nil", ErrInvalid, i)
+		}
+		if seen[n] {
+			return fmt.Errorf("%w: node %s appears twice", ErrInvalid, n.Label())
+		}
+		if err := verifyNode(n, seen); err != nil {
+			return fmt.Errorf("%w: node %d %s: %v", ErrInvalid, i, n.Label(), err)
+		}
+		if n.Op == OpInput || n.Op == OpOutput {
+			if n.Name == "" {
+				return fmt.Errorf("%w: %s node %d has no name", ErrInvalid, n.Op, i)
+			}
+			if names[n.Op][n.Name] {
+				return fmt.Errorf("%w: two %s nodes are named %q", ErrInvalid, n.Op, n.Name)
+			}
+			names[n.Op][n.Name] = true
+		}
+		if n.Op == OpOutput {
+			outputs++
+		}
+		if g.LogSlots > 0 && n.Op != OpConst && n.Size() > 1<<g.LogSlots {
+			return fmt.Errorf("%w: node %s has %d values, more than the %d slots of the layout", ErrInvalid, n.Label(), n.Size(), 1<<g.LogSlots)
+		}
+		seen[n] = true
+	}
+	if outputs == 0 {
+		return fmt.Errorf("%w: the graph has no output", ErrInvalid)
+	}
+	return nil
+}
+
+func verifyNode(n *Node, before map[*Node]bool) error {
+	if len(n.Inputs) != n.Op.arity() {
+		if _, known := opNames[n.Op]; !known {
+			return fmt.Errorf("unknown op %d", n.Op)
+		}
+		return fmt.Errorf("%s takes %d inputs, has %d", n.Op, n.Op.arity(), len(n.Inputs))
+	}
+	for _, in := range n.Inputs {
+		if in == nil || !before[in] {
+			return errors.New("reads a value defined later or not at all")
+		}
+		if in.Op == OpOutput {
+			return errors.New("reads an output node")
+		}
+	}
+	if len(n.Shape) == 0 && n.Op != OpConst {
+		return errors.New("has no shape")
+	}
+	for _, d := range n.Shape {
+		if d <= 0 {
+			return fmt.Errorf("shape %s has a non-positive dimension", shapeString(n.Shape))
+		}
+	}
+	if _, err := CheckedNumElements(toInt64(n.Shape)); err != nil {
+		return err
+	}
+	if err := verifyPayload(n); err != nil {
+		return err
+	}
+	switch n.Op {
+	case OpAffine:
+		if n.Linear.Cols != n.Inputs[0].Size() || n.Linear.Rows != n.Size() {
+			return fmt.Errorf("maps %d values to %d, but reads %d and produces %s", n.Linear.Cols, n.Linear.Rows, n.Inputs[0].Size(), shapeString(n.Shape))
+		}
+	case OpPoly, OpActivation, OpOutput:
+		if n.Inputs[0].Size() != n.Size() {
+			return fmt.Errorf("element-wise op reads %d values but produces %d", n.Inputs[0].Size(), n.Size())
+		}
+	case OpAdd, OpMul:
+		if n.Inputs[0].Size() != n.Size() || n.Inputs[1].Size() != n.Size() {
+			return fmt.Errorf("element-wise op reads %d and %d values but produces %d", n.Inputs[0].Size(), n.Inputs[1].Size(), n.Size())
+		}
+	}
+	return nil
+}
+
+// verifyPayload checks that exactly the payload of n's op is set and valid.
+func verifyPayload(n *Node) error {
+	has := map[Op]bool{OpConst: n.Const != nil, OpAffine: n.Linear != nil, OpPoly: n.Poly != nil, OpActivation: n.Act != nil}
+	for op, set := range has {
+		if set != (n.Op == op) {
+			if set {
+				return fmt.Errorf("carries a %s payload", op)
+			}
+			return fmt.Errorf("has no %s payload", op)
+		}
+	}
+	if n.Post != "" && n.Op != OpOutput {
+		return errors.New("post-processing on a node that is not an output")
+	}
+	switch n.Op {
+	case OpConst:
+		if err := n.Const.Check(); err != nil {
+			return err
+		}
+		if NumElements(n.Const.Shape) != n.Size() {
+			return fmt.Errorf("constant of shape %s on a node of shape %s", shapeString(n.Const.Shape), shapeString(n.Shape))
+		}
+	case OpAffine:
+		return n.Linear.check()
+	case OpPoly:
+		return n.Poly.check()
+	case OpActivation:
+		return n.Act.check()
+	}
+	return nil
+}
+
+func toInt64(s []int) []int64 {
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[i] = int64(d)
+	}
+	return out
+}
