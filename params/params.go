@@ -1,0 +1,213 @@
+// Package params owns hecc's security table and the choice of CKKS
+// parameters: the ring degree N, the modulus chain and the scale.
+//
+// Lattigo applies no security check of its own, so every parameter set a
+// user runs is checked here against the HomomorphicEncryption.org standard
+// (classical attacks, uniform ternary secret, error σ = 3.2 — Lattigo's
+// defaults). Small insecure sets exist for unit tests only, behind
+// InsecureTestSet.
+//
+// The package uses the standard library only: the runtime turns a Set into
+// Lattigo parameters and re-checks the real primes against the same table.
+package params
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// maxLogQP is the largest log2(Q·P) for each security level and log2 N,
+// from the HomomorphicEncryption.org security standard (2018), table for
+// the uniform ternary secret; the same bounds SEAL and TenSEAL use.
+var maxLogQP = map[int]map[int]int{
+	128: {10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881},
+	192: {10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611},
+	256: {10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476},
+}
+
+// Levels lists the supported security levels in bits.
+var Levels = []int{128, 192, 256}
+
+// Sentinel errors.
+var (
+	// ErrInsecure reports a parameter set beyond the security table.
+	ErrInsecure = errors.New("parameters are not secure")
+	// ErrNoFit reports requirements no secure parameter set can meet.
+	ErrNoFit = errors.New("no secure parameters fit")
+)
+
+// MaxLogQP returns the bound for a security level and ring degree, and
+// whether the table has it.
+func MaxLogQP(security, logN int) (int, bool) {
+	b, ok := maxLogQP[security][logN]
+	return b, ok
+}
+
+// Set is a CKKS parameter set: a power-of-two ring degree, the bit sizes of
+// the ciphertext primes (q0 first, one more per level) and of the
+// key-switching primes, and the scale Δ = 2^LogScale.
+type Set struct {
+	LogN     int
+	LogQ     []int
+	LogP     []int
+	LogScale int
+	// Security is the level in bits the set was checked against; 0 marks
+	// the insecure unit-test sets.
+	Security int
+}
+
+// LogQP is the nominal size in bits of the whole modulus.
+func (s Set) LogQP() int {
+	t := 0
+	for _, b := range s.LogQ {
+		t += b
+	}
+	for _, b := range s.LogP {
+		t += b
+	}
+	return t
+}
+
+// MaxLevel is the level of a fresh ciphertext: the number of rescales the
+// chain allows.
+func (s Set) MaxLevel() int { return len(s.LogQ) - 1 }
+
+// LogSlots is log2 of the number of complex slots, N/2.
+func (s Set) LogSlots() int { return s.LogN - 1 }
+
+// Insecure reports whether this is a unit-test set.
+func (s Set) Insecure() bool { return s.Security == 0 }
+
+func (s Set) String() string {
+	sec := fmt.Sprintf("%d-bit", s.Security)
+	if s.Insecure() {
+		sec = "INSECURE test"
+	}
+	return fmt.Sprintf("logN=%d logQ=%v logP=%v logScale=%d (logQP=%d, %s)", s.LogN, s.LogQ, s.LogP, s.LogScale, s.LogQP(), sec)
+}
+
+// Validate checks the set's shape and, unless it is an insecure test set,
+// that its modulus is within the security table. It is the one gate every
+// set a user runs passes through.
+func (s Set) Validate() error {
+	if s.LogN < 4 || s.LogN > 17 {
+		return fmt.Errorf("logN=%d is outside [4, 17]", s.LogN)
+	}
+	if len(s.LogQ) == 0 || len(s.LogQ) > 64 || len(s.LogP) == 0 || len(s.LogP) > 8 {
+		return fmt.Errorf("modulus chain has %d ciphertext and %d key-switching primes", len(s.LogQ), len(s.LogP))
+	}
+	for _, b := range s.LogQ {
+		if b < 20 || b > 60 {
+			return fmt.Errorf("ciphertext prime of %d bits (20 to 60 allowed)", b)
+		}
+	}
+	for _, b := range s.LogP {
+		if b < 20 || b > 61 {
+			return fmt.Errorf("key-switching prime of %d bits (20 to 61 allowed)", b)
+		}
+	}
+	if s.LogScale < 10 || s.LogScale > 60 || s.LogScale >= s.LogQ[0] {
+		return fmt.Errorf("logScale=%d must be in [10, 60] and below the first prime (%d bits)", s.LogScale, s.LogQ[0])
+	}
+	if s.Insecure() {
+		return nil
+	}
+	bound, ok := MaxLogQP(s.Security, s.LogN)
+	if !ok {
+		return fmt.Errorf("%w: no %d-bit bound for logN=%d in the security table", ErrInsecure, s.Security, s.LogN)
+	}
+	if s.LogQP() > bound {
+		return fmt.Errorf("%w: logQP=%d exceeds %d, the %d-bit bound for logN=%d", ErrInsecure, s.LogQP(), bound, s.Security, s.LogN)
+	}
+	return nil
+}
+
+// InsecureTestSet returns a small parameter set with no security at all,
+// for unit tests whose point is not the parameters. Nothing a user runs may
+// call it: the runtime refuses insecure sets unless explicitly allowed.
+func InsecureTestSet(logN, depth, logScale int) Set {
+	q := []int{logScale + 15}
+	for range depth {
+		q = append(q, logScale)
+	}
+	return Set{LogN: logN, LogQ: q, LogP: []int{min(61, logScale+16)}, LogScale: logScale}
+}
+
+// Requirements are what a circuit needs of its parameters.
+type Requirements struct {
+	Depth int // rescales between encryption and decryption
+	// MinLogScale is the least scale that gives the circuit enough
+	// precision; Select uses the largest scale that fits, up to MaxLogScale.
+	MinLogScale int
+	MaxLogScale int
+	// LogMaxValue bounds log2 of the largest magnitude a value reaches at
+	// the last level, which the first prime must hold above the scale.
+	LogMaxValue int
+	LogSlots    int // slots the layout needs
+	Security    int
+}
+
+// Choice is a selected set with the reasoning the compile report prints.
+type Choice struct {
+	Set
+	// Binding says which requirement decided the ring degree.
+	Binding string
+	// Rejected lists each smaller ring and why it did not fit.
+	Rejected []string
+}
+
+// Select returns the cheapest secure set meeting req: the smallest ring
+// degree with enough slots whose modulus budget holds the chain, and within
+// it the largest scale that fits (more precision at no extra cost, since
+// cost follows the number of primes, not their size).
+func Select(req Requirements) (Choice, error) {
+	if !slices.Contains(Levels, req.Security) {
+		return Choice{}, fmt.Errorf("security level %d is not one of %v bits", req.Security, Levels)
+	}
+	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.LogMaxValue < 0 {
+		return Choice{}, fmt.Errorf("invalid requirements %+v", req)
+	}
+	var rejected []string
+	for logN := 11; logN <= 15; logN++ {
+		bound, _ := MaxLogQP(req.Security, logN)
+		if logN-1 < req.LogSlots {
+			rejected = append(rejected, fmt.Sprintf("logN=%d: %d slots, the layout needs %d", logN, 1<<(logN-1), 1<<req.LogSlots))
+			continue
+		}
+		for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
+			set := chain(logN, req, s)
+			// One bit of margin: Lattigo's primes alternate around 2^b,
+			// so the real modulus can exceed the nominal sum slightly.
+			if set.LogQ[0] > 60 || set.LogQP() > bound-1 {
+				continue
+			}
+			set.Security = req.Security
+			binding := fmt.Sprintf("modulus budget: depth %d at scale 2^%d needs logQP=%d ≤ %d", req.Depth, s, set.LogQP(), bound)
+			if len(rejected) > 0 && strings.Contains(rejected[len(rejected)-1], "slots") {
+				binding = fmt.Sprintf("slots: the layout needs %d", 1<<req.LogSlots)
+			}
+			return Choice{Set: set, Binding: binding, Rejected: rejected}, set.Validate()
+		}
+		least := chain(logN, req, req.MinLogScale)
+		rejected = append(rejected, fmt.Sprintf("logN=%d: depth %d at scale 2^%d needs logQP=%d (first prime %d bits), the %d-bit bound is %d",
+			logN, req.Depth, req.MinLogScale, least.LogQP(), least.LogQ[0], req.Security, bound))
+	}
+	return Choice{}, fmt.Errorf("%w at %d-bit security: %s", ErrNoFit, req.Security, strings.Join(rejected, "; "))
+}
+
+// chain builds the modulus chain for a ring, a requirement and a scale: q0
+// holds the scale plus the largest output value (and a sign bit), one prime
+// of the scale's size per level, and one key-switching prime at least as
+// large as every ciphertext prime, which keeps key-switching noise below
+// the scale.
+func chain(logN int, req Requirements, logScale int) Set {
+	q0 := logScale + req.LogMaxValue + 1
+	q := []int{q0}
+	for range req.Depth {
+		q = append(q, logScale)
+	}
+	p := min(61, max(q0, logScale)+1)
+	return Set{LogN: logN, LogQ: q, LogP: []int{p}, LogScale: logScale}
+}

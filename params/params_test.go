@@ -1,0 +1,115 @@
+package params
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestSelect(t *testing.T) {
+	cases := []struct {
+		name     string
+		req      Requirements
+		wantLogN int
+		binding  string
+	}{
+		{"cryptonets depth 5", Requirements{Depth: 5, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128}, 13, "modulus"},
+		{"deeper circuit needs a larger ring", Requirements{Depth: 9, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128}, 14, "modulus"},
+		{"slots decide", Requirements{Depth: 1, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 5, LogSlots: 13, Security: 128}, 14, "slots"},
+		{"192-bit costs a ring", Requirements{Depth: 5, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 192}, 14, "modulus"},
+		{"shallow fits logN 12", Requirements{Depth: 2, MinLogScale: 20, MaxLogScale: 30, LogMaxValue: 5, LogSlots: 8, Security: 128}, 12, "modulus"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Select(tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.LogN != tc.wantLogN {
+				t.Fatalf("logN = %d, want %d (%s)", c.LogN, tc.wantLogN, c)
+			}
+			if !strings.HasPrefix(c.Binding, tc.binding) {
+				t.Fatalf("binding = %q, want it to start with %q", c.Binding, tc.binding)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			bound, _ := MaxLogQP(tc.req.Security, c.LogN)
+			if c.LogQP() > bound-1 {
+				t.Fatalf("logQP %d leaves no margin under %d", c.LogQP(), bound)
+			}
+			if c.MaxLevel() != tc.req.Depth || c.LogScale < tc.req.MinLogScale || c.LogScale > tc.req.MaxLogScale {
+				t.Fatalf("set %s does not meet %+v", c, tc.req)
+			}
+			if c.LogQ[0] < c.LogScale+tc.req.LogMaxValue+1 {
+				t.Fatalf("first prime %d bits cannot hold scale %d plus %d value bits", c.LogQ[0], c.LogScale, tc.req.LogMaxValue)
+			}
+			// The largest scale that fits: one more bit must not fit.
+			if c.LogScale < tc.req.MaxLogScale {
+				bigger := chain(c.LogN, tc.req, c.LogScale+1)
+				if bigger.LogQP() <= bound-1 && bigger.LogQ[0] <= 60 {
+					t.Fatalf("scale 2^%d would also fit", c.LogScale+1)
+				}
+			}
+		})
+	}
+}
+
+func TestSelectRefusesWithNumbers(t *testing.T) {
+	_, err := Select(Requirements{Depth: 40, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128})
+	if !errors.Is(err, ErrNoFit) {
+		t.Fatalf("err = %v, want ErrNoFit", err)
+	}
+	for _, want := range []string{"logN=15", "881", "depth 40"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("refusal %q does not mention %q", err, want)
+		}
+	}
+	if _, err := Select(Requirements{Depth: 1, MinLogScale: 25, MaxLogScale: 40, Security: 100}); err == nil {
+		t.Fatal("a 100-bit security level was accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	ok := Set{LogN: 13, LogQ: []int{45, 30, 30, 30}, LogP: []int{46}, LogScale: 30, Security: 128}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tooBig := ok
+	tooBig.LogQ = []int{60, 50, 50, 50}
+	if err := tooBig.Validate(); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("logQP %d at logN 13 validated: %v", tooBig.LogQP(), err)
+	}
+	noTable := ok
+	noTable.LogN = 16
+	if err := noTable.Validate(); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("logN 16 (not in the standard's table) validated: %v", err)
+	}
+	test := InsecureTestSet(10, 3, 30)
+	if !test.Insecure() || test.Validate() != nil || test.MaxLevel() != 3 {
+		t.Fatalf("InsecureTestSet = %s, %v", test, test.Validate())
+	}
+	if !strings.Contains(test.String(), "INSECURE") {
+		t.Fatalf("test set does not say it is insecure: %s", test)
+	}
+}
+
+func TestTableIsMonotone(t *testing.T) {
+	for _, sec := range Levels {
+		for logN := 11; logN <= 15; logN++ {
+			a, _ := MaxLogQP(sec, logN-1)
+			b, ok := MaxLogQP(sec, logN)
+			if !ok || b <= a {
+				t.Fatalf("%d-bit bound at logN=%d is %d after %d", sec, logN, b, a)
+			}
+		}
+	}
+	for logN := 10; logN <= 15; logN++ {
+		a, _ := MaxLogQP(128, logN)
+		b, _ := MaxLogQP(192, logN)
+		c, _ := MaxLogQP(256, logN)
+		if !(a > b && b > c) {
+			t.Fatalf("bounds at logN=%d are not decreasing with security: %d %d %d", logN, a, b, c)
+		}
+	}
+}
