@@ -111,6 +111,9 @@ func verifyPayload(n *Node) error {
 	if n.Post != "" && n.Op != OpOutput {
 		return errors.New("post-processing on a node that is not an output")
 	}
+	if n.Post != "" && !KnownPost(n.Post) {
+		return fmt.Errorf("unknown post-processing %q", n.Post)
+	}
 	switch n.Op {
 	case OpConst:
 		if err := n.Const.Check(); err != nil {

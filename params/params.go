@@ -49,13 +49,13 @@ func MaxLogQP(security, logN int) (int, bool) {
 // the ciphertext primes (q0 first, one more per level) and of the
 // key-switching primes, and the scale Δ = 2^LogScale.
 type Set struct {
-	LogN     int
-	LogQ     []int
-	LogP     []int
-	LogScale int
+	LogN     int   `json:"logN"`
+	LogQ     []int `json:"logQ"`
+	LogP     []int `json:"logP"`
+	LogScale int   `json:"logScale"`
 	// Security is the level in bits the set was checked against; 0 marks
 	// the insecure unit-test sets.
-	Security int
+	Security int `json:"security"`
 }
 
 // LogQP is the nominal size in bits of the whole modulus.

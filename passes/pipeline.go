@@ -1,0 +1,88 @@
+// Package passes holds the transformations that turn a lowered ONNX model
+// into a circuit CKKS can evaluate cheaply. Each pass is a function over an
+// ir.Graph; the pipeline is data — a list of named passes with the ordering
+// rules they rely on — and ir.Verify runs after every pass.
+package passes
+
+import (
+	"fmt"
+
+	"github.com/hecc-dev/hecc/ir"
+)
+
+// Config carries what passes need beyond the graph.
+type Config struct {
+	// Log receives one line per notable decision, for the compile report.
+	Log func(pass, msg string)
+}
+
+func (c *Config) logf(pass, format string, args ...any) {
+	if c != nil && c.Log != nil {
+		c.Log(pass, fmt.Sprintf(format, args...))
+	}
+}
+
+// Pass is one named transformation.
+type Pass struct {
+	Name string
+	Run  func(*ir.Graph, *Config) error
+	// After names the passes that must have run first, each with the reason.
+	After []Dependency
+}
+
+// Dependency is an ordering rule between passes.
+type Dependency struct {
+	Pass   string
+	Reason string
+}
+
+// Pipeline is the order passes run in.
+var Pipeline = []Pass{
+	{Name: "fold-constants", Run: FoldConstants},
+	{Name: "squash-affine", Run: SquashAffine, After: []Dependency{
+		{"fold-constants", "Add/Mul with a constant operand become affine nodes there, and only affine nodes compose"},
+	}},
+	{Name: "layout", Run: Layout, After: []Dependency{
+		{"squash-affine", "the slot count follows the tensors that remain, and the output mask must not be squashed into a non-linear producer"},
+	}},
+	{Name: "depth", Run: Depth, After: []Dependency{
+		{"squash-affine", "each remaining affine node costs one level"},
+		{"layout", "the output mask layout adds may cost a level"},
+	}},
+}
+
+// CheckOrder verifies that every pass's dependencies precede it.
+func CheckOrder(pipeline []Pass) error {
+	pos := make(map[string]int, len(pipeline))
+	for i, p := range pipeline {
+		if _, dup := pos[p.Name]; dup {
+			return fmt.Errorf("pass %q appears twice", p.Name)
+		}
+		pos[p.Name] = i
+	}
+	for i, p := range pipeline {
+		for _, d := range p.After {
+			j, ok := pos[d.Pass]
+			if !ok || j > i {
+				return fmt.Errorf("pass %q must run after %q: %s", p.Name, d.Pass, d.Reason)
+			}
+		}
+	}
+	return nil
+}
+
+// Run applies the pipeline to g, verifying the graph after every pass.
+func Run(g *ir.Graph, pipeline []Pass, cfg *Config) error {
+	if err := CheckOrder(pipeline); err != nil {
+		return err
+	}
+	for _, p := range pipeline {
+		if err := p.Run(g, cfg); err != nil {
+			return fmt.Errorf("pass %s: %w", p.Name, err)
+		}
+		if err := ir.Verify(g); err != nil {
+			return fmt.Errorf("after pass %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package passes
+
+import (
+	"fmt"
+
+	"github.com/hecc-dev/hecc/ir"
+)
+
+// SquashAffine composes every affine node into the affine node that reads
+// it when it has no other reader. Between two non-linear nodes any chain of
+// affine maps (conv, pooling, padding, reshape, batch normalisation, scaling)
+// then becomes one map: one level and one linear transformation instead of
+// one per ONNX operator.
+func SquashAffine(g *ir.Graph, cfg *Config) error {
+	users := g.Users()
+	squashed := 0
+	for _, n := range g.Nodes {
+		if n.Op != ir.OpAffine {
+			continue
+		}
+		// Graph order is topological, so n's producer has already absorbed
+		// its own chain: one step per node composes chains of any length.
+		in := n.Inputs[0]
+		if in.Op != ir.OpAffine || len(users[in]) != 1 {
+			continue
+		}
+		lin, err := ir.Compose(n.Linear, in.Linear)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n.Label(), err)
+		}
+		n.Linear = lin
+		n.Inputs[0] = in.Inputs[0]
+		n.Origin = joinOrigins(in.Origin, n.Origin)
+		users[in.Inputs[0]] = append(users[in.Inputs[0]], n)
+		squashed++
+	}
+	g.Prune()
+	cfg.logf("squash-affine", "%d affine nodes composed into their readers", squashed)
+	return nil
+}
+
+func joinOrigins(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " + " + b
+}

@@ -1,0 +1,213 @@
+package runtime
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/utils/bignum"
+)
+
+// Server evaluates one circuit with one client's evaluation keys. Its
+// prepared state is read-only, so Run may be called from many goroutines:
+// each call works with its own shallow copy of the evaluator.
+type Server struct {
+	circuit *Circuit
+	params  hefloat.Parameters
+	eval    *hefloat.Evaluator
+	affine  map[*ir.Node]*preparedAffine
+}
+
+// preparedAffine is an Affine node with its diagonals encoded for Lattigo.
+type preparedAffine struct {
+	lt          *hefloat.LinearTransformation // nil for an identity
+	bias        []float64                     // padded to the slots; nil for none
+	keySwitches int                           // rotations one evaluation performs
+	diagonals   int
+}
+
+// NewServer prepares a circuit for evaluation: every linear transformation
+// is encoded once here, not per request.
+func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
+	p, err := NewParameters(c.Spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		circuit: c,
+		params:  p,
+		eval:    hefloat.NewEvaluator(p, ek.KeySet()),
+		affine:  make(map[*ir.Node]*preparedAffine),
+	}
+	ecd := hefloat.NewEncoder(p)
+	n := 1 << c.Graph.LogSlots
+	for _, node := range c.Graph.Nodes {
+		if node.Op != ir.OpAffine {
+			continue
+		}
+		pa := &preparedAffine{}
+		if b := node.Linear.Bias; b != nil {
+			pa.bias = make([]float64, n)
+			copy(pa.bias, b)
+		}
+		if !node.Linear.Identity {
+			diags := diagonals(node.Linear, n)
+			ltp := ltParameters(p, node, c.Graph.LogSlots, diagonalIndices(node.Linear, n))
+			lt := hefloat.NewLinearTransformation(p, ltp)
+			if err := hefloat.EncodeLinearTransformation[float64](ecd, diags, lt); err != nil {
+				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
+			}
+			pa.lt = &lt
+			pa.diagonals = len(diags)
+			_, rotN1, rotN2 := he.LinearTransformation(lt).BSGSIndex()
+			for _, r := range append(rotN1, rotN2...) {
+				if r != 0 {
+					pa.keySwitches++
+				}
+			}
+		}
+		s.affine[node] = pa
+	}
+	return s, nil
+}
+
+// Stats counts what one evaluation did.
+type Stats struct {
+	EvalSeconds float64    `json:"eval_seconds"`
+	KeySwitches int        `json:"key_switches"`
+	Rescales    int        `json:"rescales"`
+	PtMuls      int        `json:"plaintext_multiplications"`
+	CtMuls      int        `json:"ciphertext_multiplications"`
+	Nodes       []NodeStat `json:"nodes"`
+}
+
+// NodeStat is the cost of one IR node.
+type NodeStat struct {
+	Node    string  `json:"node"`
+	Op      string  `json:"op"`
+	Level   int     `json:"level"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Run evaluates the circuit on an encrypted input and returns the encrypted
+// result.
+func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
+	g := s.circuit.Graph
+	eval := s.eval.ShallowCopy()
+	ltEval := hefloat.NewLinearTransformationEvaluator(eval)
+	polyEval := hefloat.NewPolynomialEvaluator(s.params, eval)
+	st := &Stats{}
+	start := time.Now()
+	vals := make(map[*ir.Node]*rlwe.Ciphertext, len(g.Nodes))
+	var result *rlwe.Ciphertext
+	for _, n := range g.Nodes {
+		t0 := time.Now()
+		var out *rlwe.Ciphertext
+		var err error
+		switch n.Op {
+		case ir.OpInput:
+			out = in
+		case ir.OpAffine:
+			out, err = s.affineNode(eval, ltEval, n, vals[n.Inputs[0]], st)
+		case ir.OpPoly:
+			out, err = s.polyNode(eval, polyEval, n, vals[n.Inputs[0]], st)
+		case ir.OpMul:
+			if out, err = eval.MulRelinNew(vals[n.Inputs[0]], vals[n.Inputs[1]]); err == nil {
+				err = eval.Rescale(out, out)
+				st.CtMuls++
+				st.KeySwitches++
+				st.Rescales++
+			}
+		case ir.OpAdd:
+			out, err = eval.AddNew(vals[n.Inputs[0]], vals[n.Inputs[1]])
+		case ir.OpOutput:
+			out = vals[n.Inputs[0]]
+			result = out
+		default:
+			err = fmt.Errorf("op %s cannot be evaluated under encryption", n.Op)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot evaluate node %s: %w", n.Label(), err)
+		}
+		if out.Level() != n.Level {
+			return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), out.Level(), n.Level)
+		}
+		vals[n] = out
+		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
+	}
+	st.EvalSeconds = time.Since(start).Seconds()
+	return result, st, nil
+}
+
+func (s *Server) affineNode(eval *hefloat.Evaluator, ltEval *hefloat.LinearTransformationEvaluator, n *ir.Node, in *rlwe.Ciphertext, st *Stats) (*rlwe.Ciphertext, error) {
+	pa := s.affine[n]
+	if in.Level() != n.Inputs[0].Level {
+		return nil, fmt.Errorf("input at level %d, expected %d", in.Level(), n.Inputs[0].Level)
+	}
+	out := in
+	if pa.lt != nil {
+		out = hefloat.NewCiphertext(s.params, 1, pa.lt.Level)
+		if err := ltEval.Evaluate(in, *pa.lt, out); err != nil {
+			return nil, err
+		}
+		if err := eval.Rescale(out, out); err != nil {
+			return nil, err
+		}
+		st.KeySwitches += pa.keySwitches
+		st.PtMuls += pa.diagonals
+		st.Rescales++
+	}
+	if pa.bias != nil {
+		biased, err := eval.AddNew(out, pa.bias)
+		if err != nil {
+			return nil, err
+		}
+		out = biased
+	}
+	return out, nil
+}
+
+func (s *Server) polyNode(eval *hefloat.Evaluator, polyEval *hefloat.PolynomialEvaluator, n *ir.Node, in *rlwe.Ciphertext, st *Stats) (*rlwe.Ciphertext, error) {
+	p := n.Poly
+	if p.IsSquare() {
+		out, err := eval.MulRelinNew(in, in)
+		if err != nil {
+			return nil, err
+		}
+		st.CtMuls++
+		st.KeySwitches++
+		st.Rescales++
+		return out, eval.Rescale(out, out)
+	}
+	x := in
+	basis := bignum.Monomial
+	if p.Basis == ir.Chebyshev {
+		basis = bignum.Chebyshev
+		if p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
+			// Map [Lo, Hi] onto [-1, 1]: one constant multiplication and a rescale.
+			a, b := p.Interval.Lo, p.Interval.Hi
+			mapped, err := eval.MulNew(in, 2/(b-a))
+			if err != nil {
+				return nil, err
+			}
+			if err := eval.Add(mapped, -(a+b)/(b-a), mapped); err != nil {
+				return nil, err
+			}
+			if err := eval.Rescale(mapped, mapped); err != nil {
+				return nil, err
+			}
+			st.Rescales++
+			x = mapped
+		}
+	}
+	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
+	out, err := polyEval.Evaluate(x, poly, in.Scale)
+	if err != nil {
+		return nil, err
+	}
+	st.CtMuls += p.Degree() - 1 // an upper bound; the evaluator shares powers
+	return out, nil
+}

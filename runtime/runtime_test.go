@@ -1,0 +1,179 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
+)
+
+// graphBuilder makes small circuits by hand.
+type graphBuilder struct {
+	g   *ir.Graph
+	rng *rand.Rand
+}
+
+func newGraph(seed uint64, inSize int) (*graphBuilder, *ir.Node) {
+	b := &graphBuilder{g: &ir.Graph{}, rng: rand.New(rand.NewPCG(seed, seed+1))}
+	return b, b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{inSize}})
+}
+
+func (b *graphBuilder) dense(in *ir.Node, rows int, density float64) *ir.Node {
+	bl := ir.NewBuilder(rows, in.Size())
+	for r := range rows {
+		for c := range in.Size() {
+			if b.rng.Float64() < density {
+				bl.Add(r, c, b.rng.NormFloat64()/math.Sqrt(float64(in.Size())))
+			}
+		}
+	}
+	bias := make([]float64, rows)
+	for i := range bias {
+		bias[i] = 0.1 * b.rng.NormFloat64()
+	}
+	lin, err := bl.Build(bias, "dense")
+	if err != nil {
+		panic(err)
+	}
+	return b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{rows}, Linear: lin})
+}
+
+func (b *graphBuilder) node(op ir.Op, shape []int, ins ...*ir.Node) *ir.Node {
+	return b.g.Add(&ir.Node{Op: op, Inputs: ins, Shape: shape})
+}
+
+func (b *graphBuilder) poly(in *ir.Node, p *ir.Polynomial) *ir.Node {
+	return b.g.Add(&ir.Node{Op: ir.OpPoly, Inputs: []*ir.Node{in}, Shape: in.Shape, Poly: p})
+}
+
+func (b *graphBuilder) output(in *ir.Node) *ir.Graph {
+	b.g.Add(&ir.Node{Op: ir.OpOutput, Name: "y", Inputs: []*ir.Node{in}, Shape: in.Shape})
+	return b.g
+}
+
+// roundTrip compiles g with insecure test parameters, evaluates it
+// encrypted and returns the largest error against the plaintext
+// interpretation.
+func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
+	t.Helper()
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	set := params.InsecureTestSet(11, g.Depth, 35)
+	spec, err := Plan("test", g, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &ir.Tensor{Shape: g.Inputs()[0].Shape, Data: inputs}
+	ct, err := Encrypt(spec, keys.Secret, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := srv.Run(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decrypt(spec, keys.Secret, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for i, v := range want["y"].Data {
+		worst = max(worst, math.Abs(v-got.Data[i]))
+	}
+	return worst
+}
+
+func randomInputs(seed uint64, n int, scale float64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = scale * (2*rng.Float64() - 1)
+	}
+	return v
+}
+
+func TestEncryptedMatchesPlaintext(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func() *ir.Graph
+		in    int
+	}{
+		{"affine square affine", func() *ir.Graph {
+			b, x := newGraph(1, 40)
+			h := b.dense(x, 30, 0.3)
+			return b.output(b.dense(b.poly(h, ir.Square()), 10, 1))
+		}, 40},
+		{"squashed chain with x*x", func() *ir.Graph {
+			b, x := newGraph(2, 16)
+			h := b.dense(b.dense(b.dense(x, 20, 0.5), 12, 0.5), 12, 1)
+			sq := b.node(ir.OpMul, h.Shape, h, h)
+			return b.output(b.dense(sq, 4, 1))
+		}, 16},
+		{"chebyshev degree 7 on [-3,3]", func() *ir.Graph {
+			b, x := newGraph(3, 8)
+			h := b.dense(x, 8, 1)
+			p := b.poly(h, &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: []float64{0.3, 0.5, 0.2, -0.1, 0.05, 0.02, -0.01, 0.01}, Interval: ir.Interval{Lo: -3, Hi: 3}})
+			return b.output(b.dense(p, 3, 1))
+		}, 8},
+		{"monomial poly as output gets masked", func() *ir.Graph {
+			b, x := newGraph(4, 8)
+			return b.output(b.poly(b.dense(x, 5, 1), &ir.Polynomial{Basis: ir.Monomial, Coeffs: []float64{0.5, 1, 0.25, 0.1}}))
+		}, 8},
+		{"product and sum of two branches", func() *ir.Graph {
+			b, x := newGraph(5, 12)
+			a, c := b.dense(x, 6, 1), b.dense(x, 6, 1)
+			m := b.node(ir.OpMul, a.Shape, a, c)
+			s := b.node(ir.OpAdd, a.Shape, m, b.dense(x, 6, 1))
+			return b.output(b.dense(s, 2, 1))
+		}, 12},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			worst := roundTrip(t, tc.build(), randomInputs(uint64(i), tc.in, 1))
+			// Values are O(1); at scale 2^35 CKKS errors are around 2^-20.
+			if worst > 1e-4 {
+				t.Fatalf("encrypted result differs from plaintext by %g", worst)
+			}
+			t.Logf("max abs error %.2g", worst)
+		})
+	}
+}
+
+// TestPolynomialDepthMatchesLattigo checks ir.Polynomial.Depth against the
+// levels Lattigo's evaluator actually consumes: the runtime refuses any
+// node that lands on another level than planned.
+func TestPolynomialDepthMatchesLattigo(t *testing.T) {
+	for _, basis := range []ir.Basis{ir.Monomial, ir.Chebyshev} {
+		for deg := 2; deg <= 16; deg++ {
+			t.Run(fmt.Sprintf("%s/%d", basis, deg), func(t *testing.T) {
+				coeffs := make([]float64, deg+1)
+				for k := range coeffs {
+					coeffs[k] = 0.5 / float64(k+1)
+				}
+				b, x := newGraph(uint64(deg), 4)
+				h := b.dense(x, 4, 1)
+				p := b.poly(h, &ir.Polynomial{Basis: basis, Coeffs: coeffs, Interval: ir.Interval{Lo: -1, Hi: 1}})
+				if worst := roundTrip(t, b.output(b.dense(p, 2, 1)), randomInputs(7, 4, 0.5)); worst > 1e-4 {
+					t.Fatalf("error %g", worst)
+				}
+			})
+		}
+	}
+}

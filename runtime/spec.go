@@ -1,0 +1,214 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// TensorInfo describes the input or output tensor of a circuit.
+type TensorInfo struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+	// Level is the CKKS level of the ciphertext holding the tensor.
+	Level int `json:"level"`
+	// Post is the monotone post-processing decryption applies (outputs only).
+	Post string `json:"post,omitempty"`
+}
+
+// Spec is the client half of a compiled circuit: everything needed to make
+// keys, encrypt the input and decrypt the output, and nothing about the
+// weights. Its fingerprint ties every key and ciphertext to one compile.
+type Spec struct {
+	Model    string     `json:"model"`
+	Params   params.Set `json:"params"`
+	LogSlots int        `json:"log_slots"`
+	Input    TensorInfo `json:"input"`
+	Output   TensorInfo `json:"output"`
+	// Relin says whether the circuit multiplies ciphertexts, and so needs a
+	// relinearization key.
+	Relin bool `json:"relin"`
+	// Galois lists the Galois elements of the rotations the circuit
+	// performs; keygen makes exactly these keys.
+	Galois []uint64 `json:"galois"`
+}
+
+// Fingerprint is the SHA-256 of the spec's canonical JSON.
+func (s *Spec) Fingerprint() [32]byte {
+	b, _ := json.Marshal(s)
+	return sha256.Sum256(b)
+}
+
+// ShortFingerprint is the first 12 hex digits, for messages.
+func (s *Spec) ShortFingerprint() string {
+	f := s.Fingerprint()
+	return hex.EncodeToString(f[:6])
+}
+
+// ErrSpec reports a spec whose fields are inconsistent.
+var ErrSpec = errors.New("invalid spec")
+
+// Validate checks what a hostile .spec could get wrong before Lattigo sees
+// it: a valid parameter set, a layout that fits the ring, bounded shapes
+// and well-formed Galois elements. Files additionally refuse insecure test
+// parameters (see parseSpec).
+func (s *Spec) Validate() error {
+	if err := s.Params.Validate(); err != nil {
+		return err
+	}
+	if s.LogSlots < 0 || s.LogSlots > s.Params.LogSlots() {
+		return fmt.Errorf("%w: 2^%d slots in a ring of 2^%d", ErrSpec, s.LogSlots, s.Params.LogSlots())
+	}
+	for _, t := range []TensorInfo{s.Input, s.Output} {
+		if t.Name == "" || len(t.Shape) == 0 || len(t.Shape) > 8 {
+			return fmt.Errorf("%w: tensor %q has shape %v", ErrSpec, t.Name, t.Shape)
+		}
+		n := 1
+		for _, d := range t.Shape {
+			if d <= 0 || d > 1<<s.LogSlots {
+				return fmt.Errorf("%w: tensor %q has shape %v", ErrSpec, t.Name, t.Shape)
+			}
+			n *= d
+			if n > 1<<s.LogSlots {
+				return fmt.Errorf("%w: tensor %q of shape %v does not fit 2^%d slots", ErrSpec, t.Name, t.Shape, s.LogSlots)
+			}
+		}
+		if t.Level < 0 || t.Level > s.Params.MaxLevel() {
+			return fmt.Errorf("%w: tensor %q at level %d of %d", ErrSpec, t.Name, t.Level, s.Params.MaxLevel())
+		}
+	}
+	if s.Input.Level != s.Params.MaxLevel() {
+		return fmt.Errorf("%w: input at level %d, the chain's top is %d", ErrSpec, s.Input.Level, s.Params.MaxLevel())
+	}
+	if s.Output.Post != "" && !ir.KnownPost(s.Output.Post) {
+		return fmt.Errorf("%w: unknown post-processing %q", ErrSpec, s.Output.Post)
+	}
+	twoN := uint64(2) << s.Params.LogN
+	if len(s.Galois) > 1<<12 {
+		return fmt.Errorf("%w: %d Galois keys", ErrSpec, len(s.Galois))
+	}
+	for _, g := range s.Galois {
+		if g%2 == 0 || g <= 1 || g >= twoN {
+			return fmt.Errorf("%w: %d is not a Galois element for N=2^%d", ErrSpec, g, s.Params.LogN)
+		}
+	}
+	if !slices.IsSorted(s.Galois) || len(slices.Compact(slices.Clone(s.Galois))) != len(s.Galois) {
+		return fmt.Errorf("%w: Galois elements are not sorted and unique", ErrSpec)
+	}
+	return nil
+}
+
+// logBSGSRatio is log2 of the baby-step/giant-step ratio of every linear
+// transformation: a ratio of 2 trades a few more keys for fewer of the
+// costlier giant-step rotations (see ../shared/notes/lattigo-v5.md).
+const logBSGSRatio = 1
+
+// Plan derives the spec of a graph that has been through the passes (so its
+// levels and layout are set) for a parameter set: the input and output, and
+// the exact rotations the linear transformations will perform.
+func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
+	ins, outs := g.Inputs(), g.Outputs()
+	if len(ins) != 1 || len(outs) != 1 {
+		return nil, fmt.Errorf("the runtime evaluates circuits with one input and one output; this one has %d and %d", len(ins), len(outs))
+	}
+	if g.Depth != set.MaxLevel() {
+		return nil, fmt.Errorf("circuit depth %d does not match the %d levels of %s", g.Depth, set.MaxLevel(), set)
+	}
+	if g.LogSlots > set.LogSlots() {
+		return nil, fmt.Errorf("layout needs 2^%d slots, %s has 2^%d", g.LogSlots, set, set.LogSlots())
+	}
+	p, err := NewParameters(set)
+	if err != nil {
+		return nil, err
+	}
+	s := &Spec{
+		Model:    model,
+		Params:   set,
+		LogSlots: g.LogSlots,
+		Input:    TensorInfo{Name: ins[0].Name, Shape: ins[0].Shape, Level: ins[0].Level},
+		Output:   TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
+	}
+	galois := map[uint64]bool{}
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpActivation:
+			return nil, fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
+		case ir.OpConst:
+			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
+		case ir.OpMul:
+			s.Relin = true
+		case ir.OpPoly:
+			if n.Poly.Degree() >= 2 {
+				s.Relin = true
+			}
+		case ir.OpAffine:
+			if n.Linear.Identity {
+				continue
+			}
+			ltp := ltParameters(p, n, g.LogSlots, diagonalIndices(n.Linear, 1<<g.LogSlots))
+			for _, e := range hefloat.GaloisElementsForLinearTransformation(p, ltp) {
+				if e != 1 { // the identity needs no key
+					galois[e] = true
+				}
+			}
+		}
+	}
+	for e := range galois {
+		s.Galois = append(s.Galois, e)
+	}
+	slices.Sort(s.Galois)
+	return s, s.Validate()
+}
+
+// ltParameters describes the linear transformation of an Affine node: its
+// diagonals are encoded at the input's level with the scale of the prime the
+// following rescale removes, so the ciphertext keeps its scale.
+func ltParameters(p hefloat.Parameters, n *ir.Node, logSlots int, diags []int) hefloat.LinearTransformationParameters {
+	level := n.Inputs[0].Level
+	return hefloat.LinearTransformationParameters{
+		DiagonalsIndexList:       diags,
+		Level:                    level,
+		Scale:                    rlwe.NewScale(p.Q()[level]),
+		LogDimensions:            ring.Dimensions{Rows: 0, Cols: logSlots},
+		LogBabyStepGianStepRatio: logBSGSRatio,
+	}
+}
+
+// diagonalIndices lists the non-zero generalized diagonals of l embedded in
+// an n×n matrix: entry (r, c) lies on diagonal (c-r) mod n.
+func diagonalIndices(l *ir.Linear, n int) []int {
+	seen := make(map[int]bool)
+	for r := 0; r < l.Rows; r++ {
+		l.Row(r, func(c int, _ float64) { seen[((c-r)%n+n)%n] = true })
+	}
+	out := make([]int, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// diagonals materialises the non-zero diagonals: diag[k][r] = W[r][(r+k) mod n].
+func diagonals(l *ir.Linear, n int) map[int][]float64 {
+	d := make(map[int][]float64)
+	for r := 0; r < l.Rows; r++ {
+		l.Row(r, func(c int, v float64) {
+			k := ((c-r)%n + n) % n
+			if d[k] == nil {
+				d[k] = make([]float64, n)
+			}
+			d[k][r] = v
+		})
+	}
+	return d
+}
