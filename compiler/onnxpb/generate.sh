@@ -41,6 +41,6 @@ cp "$schema" "$dir/onnx.proto"
 	"$dir/onnx.proto"
 
 # Say in the generated file itself how it was made.
-sed -i '1a // Regenerate with `make proto` (compiler/onnxpb/generate.sh) from onnx.proto of Debian'"'"'s python3-onnx.' "$dir/onnx.pb.go"
+sed -i '/^\/\/ source: onnx.proto$/a // Regenerate with `make proto` (compiler/onnxpb/generate.sh) from onnx.proto of Debian'"'"'s python3-onnx.' "$dir/onnx.pb.go"
 
 echo "generated $dir/onnx.pb.go from $schema ($(dpkg-query -W -f='python3-onnx ${Version}' python3-onnx 2>/dev/null || echo 'python3-onnx'))"
