@@ -12,6 +12,9 @@ import (
 
 // Config carries what passes need beyond the graph.
 type Config struct {
+	// Ranges is where value ranges come from (calibration or an input
+	// range); nil leaves them unknown.
+	Ranges *RangeSource
 	// Log receives one line per notable decision, for the compile report.
 	Log func(pass, msg string)
 }
@@ -42,12 +45,19 @@ var Pipeline = []Pass{
 	{Name: "squash-affine", Run: SquashAffine, After: []Dependency{
 		{"fold-constants", "Add/Mul with a constant operand become affine nodes there, and only affine nodes compose"},
 	}},
+	{Name: "calibrate", Run: Ranges, After: []Dependency{
+		{"squash-affine", "ranges are recorded on the nodes that remain"},
+	}},
 	{Name: "layout", Run: Layout, After: []Dependency{
 		{"squash-affine", "the slot count follows the tensors that remain, and the output mask must not be squashed into a non-linear producer"},
 	}},
 	{Name: "depth", Run: Depth, After: []Dependency{
 		{"squash-affine", "each remaining affine node costs one level"},
 		{"layout", "the output mask layout adds may cost a level"},
+	}},
+	{Name: "bound-values", Run: Ranges, After: []Dependency{
+		{"layout", "the final circuit's values, masks included, size the first prime"},
+		{"calibrate", "calibrate records the exact model's ranges for approximations; this pass records the circuit's"},
 	}},
 }
 

@@ -1,0 +1,223 @@
+package compiler
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hecc-dev/hecc/compiler/onnx"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/runtime"
+)
+
+// Options control a compile.
+type Options struct {
+	Name     string // model name recorded in the spec
+	Security int    // bits: 128, 192 or 256
+	Binds    map[string]*ir.Tensor
+	// Calibration is a batch of sample inputs: its first axis indexes
+	// samples, the rest is the model input's shape (with or without its
+	// batch axis of 1).
+	Calibration *ir.Tensor
+	// InputRange bounds every input value, for interval arithmetic when no
+	// calibration data is given.
+	InputRange *ir.Interval
+	Margin     float64 // widening of calibrated ranges (fraction of width)
+	// MinLogScale is the least scale, in bits, the circuit may run at.
+	MinLogScale int
+}
+
+// Defaults.
+const (
+	DefaultSecurity    = 128
+	DefaultMargin      = 0.1
+	DefaultMinLogScale = 25
+	maxLogScale        = 45
+	// defaultLogMaxValue is assumed when nothing bounds the values: the
+	// first prime then holds outputs up to 2^20 in magnitude.
+	defaultLogMaxValue = 20
+)
+
+// Result is a compiled circuit and the report of how it was made.
+type Result struct {
+	Circuit *runtime.Circuit
+	Report  *Report
+}
+
+// Report says what the compiler saw and decided.
+type Report struct {
+	Model       string
+	Opset       int64
+	OpsSeen     map[string]int
+	IROps       map[string]int
+	Passes      []string
+	RangeSource string
+	LogMaxValue int
+	Depth       int
+	LogSlots    int
+	Choice      params.Choice
+	Sizes       runtime.Sizes
+	Post        string
+	Warnings    []string
+	Seconds     float64
+}
+
+// CompileFile loads and compiles an ONNX file.
+func CompileFile(path string, opts Options) (*Result, error) {
+	m, err := onnx.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(m, opts)
+}
+
+// Compile lowers a model, runs the passes, chooses parameters and plans the
+// runtime.
+func Compile(m *onnx.Model, opts Options) (*Result, error) {
+	start := time.Now()
+	if opts.Security == 0 {
+		opts.Security = DefaultSecurity
+	}
+	if opts.MinLogScale == 0 {
+		opts.MinLogScale = DefaultMinLogScale
+	}
+	low, err := Lower(m, LowerOptions{Binds: opts.Binds})
+	if err != nil {
+		return nil, err
+	}
+	g := low.Graph
+	rep := &Report{Model: opts.Name, Opset: low.Opset, OpsSeen: low.OpsSeen}
+	src := &passes.RangeSource{Input: opts.InputRange, Margin: opts.Margin}
+	if opts.Calibration != nil {
+		if src.Samples, err = SplitSamples(opts.Calibration, g.Inputs()[0].Shape); err != nil {
+			return nil, fmt.Errorf("calibration data: %w", err)
+		}
+		rep.RangeSource = fmt.Sprintf("calibration on %d samples, widened by %.0f%%", len(src.Samples), 100*opts.Margin)
+	} else if opts.InputRange != nil {
+		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
+	}
+	cfg := &passes.Config{Ranges: src, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
+	if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
+		return nil, err
+	}
+	rep.IROps, rep.Depth, rep.LogSlots = g.Counts(), g.Depth, g.LogSlots
+	rep.Post = g.Outputs()[0].Post
+	if src.Known() {
+		rep.LogMaxValue = logMaxValue(g, opts.MinLogScale)
+	} else {
+		rep.LogMaxValue = defaultLogMaxValue
+		rep.RangeSource = fmt.Sprintf("none: values assumed below 2^%d", defaultLogMaxValue)
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no --calibration or --input-range: the first prime assumes values below 2^%d; either flag gives tighter, faster parameters", defaultLogMaxValue))
+	}
+	choice, err := params.Select(params.Requirements{
+		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: maxLogScale,
+		LogMaxValue: rep.LogMaxValue, LogSlots: g.LogSlots, Security: opts.Security,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.Choice = choice
+	spec, err := runtime.Plan(opts.Name, g, choice.Set)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Sizes, err = runtime.PredictSizes(spec); err != nil {
+		return nil, err
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return &Result{Circuit: &runtime.Circuit{Spec: spec, Graph: g}, Report: rep}, nil
+}
+
+// logMaxValue is the number of bits above the scale the first prime must
+// hold. A node at level 0 needs |v|·Δ < q0/2; a node at level ℓ ≥ 1 is
+// computed modulo q0·q1…qℓ and so has ℓ more scales of headroom.
+func logMaxValue(g *ir.Graph, minLogScale int) int {
+	bits := 1
+	for _, n := range g.Nodes {
+		m := n.Range.MaxAbs()
+		if m == 0 {
+			continue
+		}
+		need := int(math.Ceil(math.Log2(m))) + 1 - n.Level*minLogScale
+		bits = max(bits, need)
+	}
+	return bits
+}
+
+// SplitSamples cuts a batch of calibration inputs into tensors of the input
+// shape. The batch's first axis indexes samples; the rest equals the input
+// shape, with or without its leading batch axis of 1.
+func SplitSamples(batch *ir.Tensor, input []int) ([]*ir.Tensor, error) {
+	rest := batch.Shape
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	if !slices.Equal(rest, input) && !(len(input) > 1 && input[0] == 1 && slices.Equal(rest, input[1:])) {
+		return nil, fmt.Errorf("samples of shape %v do not match the model input %v (expected [samples, %s])",
+			batch.Shape, input, strings.Trim(fmt.Sprint(input), "[]"))
+	}
+	size := ir.NumElements(input)
+	if len(batch.Shape) == 0 || batch.Shape[0] == 0 {
+		return nil, fmt.Errorf("no samples")
+	}
+	out := make([]*ir.Tensor, batch.Shape[0])
+	for i := range out {
+		out[i] = &ir.Tensor{Shape: input, Data: batch.Data[i*size : (i+1)*size]}
+	}
+	return out, nil
+}
+
+// Text formats the report for the terminal.
+func (r *Report) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "model %s (ai.onnx opset %d)\n", r.Model, r.Opset)
+	fmt.Fprintf(&b, "  ONNX ops:   %s\n", countList(r.OpsSeen))
+	fmt.Fprintf(&b, "  HE IR:      %s\n", countList(r.IROps))
+	for _, p := range r.Passes {
+		fmt.Fprintf(&b, "    %s\n", p)
+	}
+	if r.Post != "" {
+		fmt.Fprintf(&b, "  trailing %s is applied by the client after decryption (monotone: same top class)\n", r.Post)
+	}
+	fmt.Fprintf(&b, "  depth:      %d levels; layout 2^%d slots\n", r.Depth, r.LogSlots)
+	fmt.Fprintf(&b, "  ranges:     %s; first prime holds values up to 2^%d\n", r.RangeSource, r.LogMaxValue)
+	c := r.Choice
+	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, c.LogQP(), c.Security)
+	fmt.Fprintf(&b, "    why:      %s\n", c.Binding)
+	for _, rej := range c.Rejected {
+		fmt.Fprintf(&b, "    rejected: %s\n", rej)
+	}
+	s := r.Sizes
+	keys := s.GaloisKeys
+	relin := ""
+	if s.RelinNeeded {
+		relin = " + relinearization key"
+	}
+	fmt.Fprintf(&b, "  keys:       %d Galois keys%s, %s each, %s of evaluation keys\n", keys, relin, mib(s.OneEvalKey), mib(s.EvalKeys))
+	fmt.Fprintf(&b, "  ciphertext: input %s, result %s\n", mib(s.InputCt), mib(s.OutputCt))
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "  warning:    %s\n", w)
+	}
+	fmt.Fprintf(&b, "  compiled in %.2f s\n", r.Seconds)
+	return b.String()
+}
+
+func countList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,345 @@
+package compiler
+
+import (
+	"math"
+	"slices"
+
+	"github.com/hecc-dev/hecc/compiler/onnx"
+	"github.com/hecc-dev/hecc/ir"
+)
+
+func init() {
+	register("Add", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.add(a, b) }),
+		Notes: "numpy broadcasting; constant or encrypted operands"})
+	register("Sub", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.add(a, l.neg(b)) }),
+		Notes: "numpy broadcasting; constant or encrypted operands"})
+	register("Mul", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.mul(a, b) }),
+		Notes: "numpy broadcasting; x·x and products of two encrypted tensors cost one level"})
+	register("Div", lowering{Since: 1, Fn: binary(lowerDiv), Notes: "divisor must be a non-zero constant"})
+	register("Neg", lowering{Since: 1, Fn: unary(func(l *lowerer, x *value) (*value, error) { return l.neg(x), nil })})
+	register("Pow", lowering{Since: 1, Fn: lowerPow, Notes: "constant integer exponent 0 to 8 (x² costs one level, x^k ⌈log2 k⌉)"})
+	register("Sum", lowering{Since: 1, Fn: variadic(false), Notes: "numpy broadcasting"})
+	register("Mean", lowering{Since: 1, Fn: variadic(true), Notes: "numpy broadcasting"})
+	for _, a := range []struct{ op, fn string }{{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Softplus", "softplus"}} {
+		register(a.op, lowering{Since: 1, Fn: activation(a.fn), Notes: "approximated by a polynomial on its calibrated range"})
+	}
+	register("LeakyRelu", lowering{Since: 1, Fn: lowerLeakyRelu, Notes: "approximated by a polynomial on its calibrated range"})
+	register("Clip",
+		lowering{Since: 1, Fn: lowerClip, Notes: "min/max attributes; approximated by a polynomial"},
+		lowering{Since: 11, Fn: lowerClip, Notes: "constant min/max inputs; approximated by a polynomial"})
+	register("PRelu", lowering{Since: 1, Fn: lowerPRelu, Notes: "constant slope: slope·x + (1-slope)·relu(x)"})
+	register("Softmax", lowering{Since: 1, Fn: lowerPost(ir.PostSoftmax), Notes: "last op on the last axis only: applied after decryption"})
+	register("LogSoftmax", lowering{Since: 1, Fn: lowerPost(ir.PostLogSoftmax), Notes: "last op on the last axis only: applied after decryption"})
+	register("ArgMax", lowering{Since: 1, Fn: lowerPost(ir.PostArgMax), Notes: "last op on the last axis, keepdims=1: applied after decryption"})
+}
+
+func binary(f func(l *lowerer, a, b *value) (*value, error)) lowerFunc {
+	return func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+		a, err := l.input(ins, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := l.input(ins, 1)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f(l, a, b)
+		return []*value{v}, err
+	}
+}
+
+func unary(f func(l *lowerer, x *value) (*value, error)) lowerFunc {
+	return func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+		x, err := l.input(ins, 0)
+		if err != nil {
+			return nil, err
+		}
+		v, err := f(l, x)
+		return []*value{v}, err
+	}
+}
+
+// elementwise broadcasts a and b to a common shape and combines them: now
+// when both are constants, else with an IR node of kind op (a constant
+// operand becomes a Const node that fold-constants turns into an affine map).
+func (l *lowerer) elementwise(op ir.Op, a, b *value) (*value, error) {
+	out, err := l.broadcastShape(a.shape, b.shape)
+	if err != nil {
+		return nil, err
+	}
+	if a, err = l.broadcastTo(a, out); err != nil {
+		return nil, err
+	}
+	if b, err = l.broadcastTo(b, out); err != nil {
+		return nil, err
+	}
+	if a.isConst() && b.isConst() {
+		t := &ir.Tensor{Shape: out, Data: make([]float64, len(a.c.Data))}
+		for i := range t.Data {
+			if op == ir.OpAdd {
+				t.Data[i] = a.c.Data[i] + b.c.Data[i]
+			} else {
+				t.Data[i] = a.c.Data[i] * b.c.Data[i]
+			}
+		}
+		return constValue(t), nil
+	}
+	operand := func(v *value) *ir.Node {
+		if v.isConst() {
+			return l.emit(&ir.Node{Op: ir.OpConst, Shape: slices.Clone(out), Const: v.c}).n
+		}
+		return l.irNode(v)
+	}
+	return l.emit(&ir.Node{Op: op, Inputs: []*ir.Node{operand(a), operand(b)}, Shape: slices.Clone(out)}), nil
+}
+
+func (l *lowerer) add(a, b *value) (*value, error) { return l.elementwise(ir.OpAdd, a, b) }
+func (l *lowerer) mul(a, b *value) (*value, error) { return l.elementwise(ir.OpMul, a, b) }
+
+// scale multiplies v by a scalar.
+func (l *lowerer) scale(v *value, s float64) *value {
+	if v.isConst() {
+		return constValue(mapConst(v.c, func(x float64) float64 { return s * x }))
+	}
+	b := ir.NewBuilder(v.size(), v.size())
+	for i := range v.size() {
+		b.Add(i, i, s)
+	}
+	lin, _ := b.Build(nil, "scale") // diagonal entries: cannot fail
+	return l.linear(v, lin, v.shape)
+}
+
+func (l *lowerer) neg(v *value) *value { return l.scale(v, -1) }
+
+func lowerDiv(l *lowerer, a, b *value) (*value, error) {
+	if !b.isConst() {
+		return nil, l.errorf("the divisor depends on the encrypted input; only division by a constant is supported")
+	}
+	for _, v := range b.c.Data {
+		if v == 0 {
+			return nil, l.fail(ErrModel, "division by a constant that holds 0")
+		}
+	}
+	return l.mul(a, constValue(mapConst(b.c, func(x float64) float64 { return 1 / x })))
+}
+
+func lowerPow(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+	x, err := l.input(ins, 0)
+	if err != nil {
+		return nil, err
+	}
+	et, err := l.constInput(ins, 1, "exponent")
+	if err != nil {
+		return nil, err
+	}
+	if x.isConst() {
+		b, err := l.broadcastShape(x.shape, et.Shape)
+		if err != nil {
+			return nil, err
+		}
+		xb, _ := l.broadcastTo(x, b)
+		eb, _ := l.broadcastTo(constValue(et), b)
+		out := &ir.Tensor{Shape: b, Data: make([]float64, len(xb.c.Data))}
+		for i := range out.Data {
+			out.Data[i] = math.Pow(xb.c.Data[i], eb.c.Data[i])
+		}
+		return []*value{constValue(out)}, nil
+	}
+	if len(et.Data) == 0 || slices.ContainsFunc(et.Data, func(e float64) bool { return e != et.Data[0] }) {
+		return nil, l.errorf("exponent must be one constant value")
+	}
+	e := et.Data[0]
+	if e != math.Trunc(e) || e < 0 || e > 8 {
+		return nil, l.errorf("exponent %v is not supported (integers 0 to 8)", e)
+	}
+	out, err := l.broadcastShape(x.shape, et.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if x, err = l.broadcastTo(x, out); err != nil {
+		return nil, err
+	}
+	v, err := l.power(x, int(e))
+	return []*value{v}, err
+}
+
+// power computes x^k by repeated squaring: depth ⌈log2 k⌉.
+func (l *lowerer) power(x *value, k int) (*value, error) {
+	if k == 0 {
+		t := ir.NewTensor(x.shape...)
+		for i := range t.Data {
+			t.Data[i] = 1
+		}
+		return constValue(t), nil
+	}
+	var result *value
+	base := x
+	for k > 0 {
+		var err error
+		if k&1 == 1 {
+			if result == nil {
+				result = base
+			} else if result, err = l.mul(result, base); err != nil {
+				return nil, err
+			}
+		}
+		k >>= 1
+		if k > 0 {
+			if base, err = l.mul(base, base); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return result, nil
+}
+
+func variadic(mean bool) lowerFunc {
+	return func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+		if len(ins) == 0 {
+			return nil, l.fail(ErrModel, "no inputs")
+		}
+		sum, err := l.input(ins, 0)
+		if err != nil {
+			return nil, err
+		}
+		for i := 1; i < len(ins); i++ {
+			v, err := l.input(ins, i)
+			if err != nil {
+				return nil, err
+			}
+			if sum, err = l.add(sum, v); err != nil {
+				return nil, err
+			}
+		}
+		if mean {
+			sum = l.scale(sum, 1/float64(len(ins)))
+		}
+		return []*value{sum}, nil
+	}
+}
+
+// applyActivation evaluates a constant now and emits an Activation node
+// for an encrypted tensor (approx-activations replaces it).
+func (l *lowerer) applyActivation(x *value, a *ir.Activation) *value {
+	if x.isConst() {
+		return constValue(mapConst(x.c, a.Eval))
+	}
+	return l.emit(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{l.irNode(x)}, Shape: slices.Clone(x.shape), Act: a})
+}
+
+func activation(fn string) lowerFunc {
+	return unary(func(l *lowerer, x *value) (*value, error) {
+		return l.applyActivation(x, &ir.Activation{Func: fn}), nil
+	})
+}
+
+func lowerLeakyRelu(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+	alpha, err := n.AttrFloat("alpha", 0.01)
+	if err != nil {
+		return nil, err
+	}
+	return unary(func(l *lowerer, x *value) (*value, error) {
+		return l.applyActivation(x, &ir.Activation{Func: "leaky_relu", Alpha: alpha}), nil
+	})(l, n, ins)
+}
+
+func lowerClip(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+	x, err := l.input(ins, 0)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if l.opset >= 11 {
+		for i, bound := range []*float64{&lo, &hi} {
+			t, err := l.optionalConst(ins, i+1, []string{"min", "max"}[i])
+			if err != nil {
+				return nil, err
+			}
+			if t != nil && len(t.Data) == 1 {
+				*bound = t.Data[0]
+			}
+		}
+	} else {
+		if lo, err = n.AttrFloat("min", lo); err != nil {
+			return nil, err
+		}
+		if hi, err = n.AttrFloat("max", hi); err != nil {
+			return nil, err
+		}
+	}
+	if lo > hi {
+		return nil, l.fail(ErrModel, "min %g exceeds max %g", lo, hi)
+	}
+	if math.IsInf(lo, -1) && math.IsInf(hi, 1) {
+		return []*value{x}, nil
+	}
+	return []*value{l.applyActivation(x, &ir.Activation{Func: "clip", Lo: lo, Hi: hi})}, nil
+}
+
+// lowerPRelu uses prelu(x) = slope·x + (1-slope)·relu(x), so that only the
+// ReLU needs approximating.
+func lowerPRelu(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+	x, err := l.input(ins, 0)
+	if err != nil {
+		return nil, err
+	}
+	slope, err := l.constInput(ins, 1, "slope")
+	if err != nil {
+		return nil, err
+	}
+	lin, err := l.mul(x, constValue(slope))
+	if err != nil {
+		return nil, err
+	}
+	relu := l.applyActivation(x, &ir.Activation{Func: "relu"})
+	rest, err := l.mul(relu, constValue(mapConst(slope, func(s float64) float64 { return 1 - s })))
+	if err != nil {
+		return nil, err
+	}
+	v, err := l.add(lin, rest)
+	return []*value{v}, err
+}
+
+func lowerPost(kind string) lowerFunc {
+	return func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+		x, err := l.input(ins, 0)
+		if err != nil {
+			return nil, err
+		}
+		r := len(x.shape)
+		def := int64(-1)
+		if kind != ir.PostArgMax && l.opset < 13 {
+			def = 1
+		}
+		if kind == ir.PostArgMax {
+			def = 0
+		}
+		a, err := n.AttrInt("axis", def)
+		if err != nil {
+			return nil, err
+		}
+		axis, err := l.axis(int(a), r)
+		if err != nil {
+			return nil, err
+		}
+		if axis != r-1 {
+			return nil, l.errorf("axis %d is not the last axis of shape %v; only the last axis is supported", a, x.shape)
+		}
+		if kind == ir.PostArgMax {
+			if keep, err := n.AttrInt("keepdims", 1); err != nil || keep != 1 {
+				return nil, l.errorf("keepdims=0 is not supported")
+			}
+			if last, _ := n.AttrInt("select_last_index", 0); last != 0 {
+				return nil, l.errorf("select_last_index=1 is not supported")
+			}
+		}
+		if x.isConst() {
+			t, err := ir.ApplyPost(kind, x.c)
+			if err != nil {
+				return nil, l.errorf("%v", err)
+			}
+			return []*value{constValue(t)}, nil
+		}
+		return []*value{{shape: x.shape, n: x.n, post: kind}}, nil
+	}
+}

@@ -1,0 +1,214 @@
+package passes
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/hecc-dev/hecc/ir"
+)
+
+// ErrNoRange reports that value ranges are needed but neither calibration
+// data nor an input range was given.
+var ErrNoRange = errors.New("value ranges unknown")
+
+// RangeSource says where value ranges come from.
+type RangeSource struct {
+	// Samples are calibration inputs, each with the input's shape.
+	Samples []*ir.Tensor
+	// Input is a declared range of every input value; interval arithmetic
+	// propagates it soundly through the graph.
+	Input *ir.Interval
+	// Margin widens calibrated ranges by this fraction of their width on
+	// each side, for inputs a little outside the calibration set.
+	Margin float64
+}
+
+// Known reports whether any source is set.
+func (s *RangeSource) Known() bool { return s != nil && (len(s.Samples) > 0 || s.Input != nil) }
+
+// Ranges records on every node the range of values it produces: observed on
+// the calibration samples (widened by the margin), or bounded by interval
+// arithmetic from the input range. Without either it clears them.
+func Ranges(g *ir.Graph, cfg *Config) error {
+	for _, n := range g.Nodes {
+		n.Range = ir.Interval{}
+	}
+	src := cfg.rangeSource()
+	switch {
+	case src == nil || !src.Known():
+		return nil
+	case len(src.Samples) > 0:
+		return calibrate(g, src)
+	default:
+		return intervals(g, *src.Input)
+	}
+}
+
+func (c *Config) rangeSource() *RangeSource {
+	if c == nil {
+		return nil
+	}
+	return c.Ranges
+}
+
+func calibrate(g *ir.Graph, src *RangeSource) error {
+	ins := g.Inputs()
+	if len(ins) != 1 {
+		return fmt.Errorf("calibration needs a graph with one input, this one has %d", len(ins))
+	}
+	lo, hi := map[*ir.Node]float64{}, map[*ir.Node]float64{}
+	for i, s := range src.Samples {
+		_, err := ir.InterpretObserved(g, map[string]*ir.Tensor{ins[0].Name: s}, func(n *ir.Node, v []float64) {
+			l, h := math.Inf(1), math.Inf(-1)
+			if old, ok := lo[n]; ok {
+				l, h = old, hi[n]
+			}
+			for _, x := range v {
+				l, h = math.Min(l, x), math.Max(h, x)
+			}
+			lo[n], hi[n] = l, h
+		})
+		if err != nil {
+			return fmt.Errorf("calibration sample %d: %w", i, err)
+		}
+	}
+	for _, n := range g.Nodes {
+		l, h := lo[n], hi[n]
+		if math.IsNaN(l) || math.IsNaN(h) || math.IsInf(l, 0) || math.IsInf(h, 0) {
+			return fmt.Errorf("node %s: calibration produced non-finite values", n.Label())
+		}
+		w := (h - l) * src.Margin
+		n.Range = ir.Interval{Lo: l - w, Hi: h + w}
+	}
+	return nil
+}
+
+// intervals propagates a sound enclosure of every node's values.
+func intervals(g *ir.Graph, input ir.Interval) error {
+	per := map[*ir.Node][]ir.Interval{} // element-wise bounds
+	for _, n := range g.Nodes {
+		var b []ir.Interval
+		switch n.Op {
+		case ir.OpInput:
+			b = fill(n.Size(), input)
+		case ir.OpConst:
+			b = make([]ir.Interval, n.Size())
+			for i, v := range n.Const.Data {
+				b[i] = ir.Interval{Lo: v, Hi: v}
+			}
+		case ir.OpAffine:
+			x := per[n.Inputs[0]]
+			l := n.Linear
+			b = make([]ir.Interval, l.Rows)
+			for r := range l.Rows {
+				var lo, hi float64
+				l.Row(r, func(c int, w float64) {
+					if w >= 0 {
+						lo, hi = lo+w*x[c].Lo, hi+w*x[c].Hi
+					} else {
+						lo, hi = lo+w*x[c].Hi, hi+w*x[c].Lo
+					}
+				})
+				if l.Bias != nil {
+					lo, hi = lo+l.Bias[r], hi+l.Bias[r]
+				}
+				b[r] = ir.Interval{Lo: lo, Hi: hi}
+			}
+		case ir.OpPoly:
+			b = mapIntervals(per[n.Inputs[0]], func(x ir.Interval) ir.Interval { return polyBound(n.Poly, x) })
+		case ir.OpActivation:
+			// Every supported activation is monotone non-decreasing.
+			b = mapIntervals(per[n.Inputs[0]], func(x ir.Interval) ir.Interval {
+				return ir.Interval{Lo: n.Act.Eval(x.Lo), Hi: n.Act.Eval(x.Hi)}
+			})
+		case ir.OpAdd:
+			x, y := per[n.Inputs[0]], per[n.Inputs[1]]
+			b = make([]ir.Interval, len(x))
+			for i := range x {
+				b[i] = ir.Interval{Lo: x[i].Lo + y[i].Lo, Hi: x[i].Hi + y[i].Hi}
+			}
+		case ir.OpMul:
+			x, y := per[n.Inputs[0]], per[n.Inputs[1]]
+			b = make([]ir.Interval, len(x))
+			for i := range x {
+				if n.Inputs[0] == n.Inputs[1] {
+					b[i] = square(x[i])
+					continue
+				}
+				p := []float64{x[i].Lo * y[i].Lo, x[i].Lo * y[i].Hi, x[i].Hi * y[i].Lo, x[i].Hi * y[i].Hi}
+				b[i] = ir.Interval{Lo: min(p[0], p[1], p[2], p[3]), Hi: max(p[0], p[1], p[2], p[3])}
+			}
+		case ir.OpOutput:
+			b = per[n.Inputs[0]]
+		}
+		per[n] = b
+		n.Range = hull(b)
+		if math.IsInf(n.Range.Lo, 0) || math.IsInf(n.Range.Hi, 0) || math.IsNaN(n.Range.Lo) || math.IsNaN(n.Range.Hi) {
+			return fmt.Errorf("node %s: interval arithmetic from the input range diverged", n.Label())
+		}
+	}
+	return nil
+}
+
+func fill(n int, v ir.Interval) []ir.Interval {
+	b := make([]ir.Interval, n)
+	for i := range b {
+		b[i] = v
+	}
+	return b
+}
+
+func mapIntervals(x []ir.Interval, f func(ir.Interval) ir.Interval) []ir.Interval {
+	b := make([]ir.Interval, len(x))
+	for i, v := range x {
+		b[i] = f(v)
+	}
+	return b
+}
+
+func hull(b []ir.Interval) ir.Interval {
+	if len(b) == 0 {
+		return ir.Interval{}
+	}
+	h := b[0]
+	for _, v := range b[1:] {
+		h.Lo, h.Hi = math.Min(h.Lo, v.Lo), math.Max(h.Hi, v.Hi)
+	}
+	return h
+}
+
+func square(x ir.Interval) ir.Interval {
+	a, b := x.Lo*x.Lo, x.Hi*x.Hi
+	if x.Lo <= 0 && x.Hi >= 0 {
+		return ir.Interval{Lo: 0, Hi: max(a, b)}
+	}
+	return ir.Interval{Lo: min(a, b), Hi: max(a, b)}
+}
+
+// polyBound encloses p on x: exactly for x², and by Σ|c_k|·max|basis_k|
+// otherwise (|T_k| ≤ 1 on the Chebyshev interval, |x^k| ≤ M^k).
+func polyBound(p *ir.Polynomial, x ir.Interval) ir.Interval {
+	if p.IsSquare() {
+		return square(x)
+	}
+	var m float64
+	if p.Basis == ir.Chebyshev {
+		lo, hi := p.Interval.Lo, p.Interval.Hi
+		t := math.Max(math.Abs((2*x.Lo-lo-hi)/(hi-lo)), math.Abs((2*x.Hi-lo-hi)/(hi-lo)))
+		for k, c := range p.Coeffs {
+			// |T_k(t)| ≤ 1 on [-1,1] and ≤ cosh(k·acosh|t|) beyond.
+			tk := 1.0
+			if t > 1 {
+				tk = math.Cosh(float64(k) * math.Acosh(t))
+			}
+			m += math.Abs(c) * tk
+		}
+	} else {
+		M := x.MaxAbs()
+		for k, c := range p.Coeffs {
+			m += math.Abs(c) * math.Pow(M, float64(k))
+		}
+	}
+	return ir.Interval{Lo: -m, Hi: m}
+}
