@@ -94,3 +94,11 @@ func unmarshal(what string, data []byte, into interface{ UnmarshalBinary([]byte)
 	}
 	return nil
 }
+
+// PeekKind reports the kind of a hecc file from its header.
+func PeekKind(data []byte) (Kind, error) {
+	if len(data) < headerSize || string(data[:4]) != formatMagic {
+		return 0, fmt.Errorf("%w: no hecc header", ErrFormat)
+	}
+	return Kind(data[4]), nil
+}

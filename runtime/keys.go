@@ -209,26 +209,22 @@ func unmarshalSized(what string, data []byte, into sized) error {
 }
 
 // shapeOf summarises the levels and gadget decomposition of a Lattigo
-// object, whichever of them it has.
+// object: equal byte lengths can still hide another shape.
 func shapeOf(v any) string {
-	s := ""
-	if l, ok := v.(interface {
-		LevelQ() int
-		LevelP() int
-	}); ok {
-		s += fmt.Sprintf("levels Q%d P%d", l.LevelQ(), l.LevelP())
+	gadget := func(g rlwe.GadgetCiphertext) string {
+		return fmt.Sprintf("levels Q%d P%d decomposition %d %v", g.LevelQ(), g.LevelP(), g.BaseRNSDecompositionVectorSize(), g.BaseTwoDecompositionVectorSize())
 	}
-	if g, ok := v.(interface {
-		BaseRNSDecompositionVectorSize() int
-		BaseTwoDecompositionVectorSize() []int
-	}); ok {
-		s += fmt.Sprintf(" decomposition %d %v", g.BaseRNSDecompositionVectorSize(), g.BaseTwoDecompositionVectorSize())
+	switch o := v.(type) {
+	case *rlwe.Ciphertext:
+		return fmt.Sprintf("level %d degree %d N %d", o.Level(), o.Degree(), o.N())
+	case *rlwe.SecretKey:
+		return fmt.Sprintf("levels Q%d P%d", o.LevelQ(), o.LevelP())
+	case *rlwe.PublicKey:
+		return fmt.Sprintf("levels Q%d P%d", o.LevelQ(), o.LevelP())
+	case *rlwe.RelinearizationKey:
+		return gadget(o.GadgetCiphertext)
+	case *rlwe.GaloisKey:
+		return gadget(o.GadgetCiphertext)
 	}
-	if c, ok := v.(interface {
-		Degree() int
-		N() int
-	}); ok {
-		s += fmt.Sprintf(" degree %d N %d", c.Degree(), c.N())
-	}
-	return s
+	return fmt.Sprintf("%T", v)
 }

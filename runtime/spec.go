@@ -40,6 +40,9 @@ type Spec struct {
 	// Galois lists the Galois elements of the rotations the circuit
 	// performs; keygen makes exactly these keys.
 	Galois []uint64 `json:"galois"`
+	// Ops counts the circuit's IR nodes by kind: the architecture's shape,
+	// never its weights.
+	Ops map[string]int `json:"ops"`
 }
 
 // Fingerprint is the SHA-256 of the spec's canonical JSON.
@@ -101,6 +104,9 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("%w: %d is not a Galois element for N=2^%d", ErrSpec, g, s.Params.LogN)
 		}
 	}
+	if len(s.Ops) > 16 {
+		return fmt.Errorf("%w: %d op kinds", ErrSpec, len(s.Ops))
+	}
 	if !slices.IsSorted(s.Galois) || len(slices.Compact(slices.Clone(s.Galois))) != len(s.Galois) {
 		return fmt.Errorf("%w: Galois elements are not sorted and unique", ErrSpec)
 	}
@@ -136,6 +142,7 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 		LogSlots: g.LogSlots,
 		Input:    TensorInfo{Name: ins[0].Name, Shape: ins[0].Shape, Level: ins[0].Level},
 		Output:   TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
+		Ops:      g.Counts(),
 	}
 	galois := map[uint64]bool{}
 	for _, n := range g.Nodes {

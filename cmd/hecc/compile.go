@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hecc-dev/hecc/compiler"
+	"github.com/hecc-dev/hecc/compiler/tensorio"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+func compileCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "compile",
+		Usage:     "compile an ONNX model into a circuit (.hec, for the server) and its spec (.spec, for the client)",
+		ArgsUsage: "MODEL.onnx",
+		Description: `Lowers the model to hecc's HE IR, composes consecutive linear layers, picks
+the smallest secure CKKS parameters that fit the circuit's depth, precision and
+size, and writes:
+
+  model.hec   circuit, weights and parameters: keep it on the server
+  model.spec  parameters, input/output layout and rotations, no weights:
+              give it to the client for keygen, encrypt and decrypt
+
+Value ranges size the first prime (and, for ReLU-like activations, the
+interval they are approximated on): give sample inputs with --calibration, or
+a bound on every input value with --input-range.
+
+Examples:
+  hecc compile model.onnx -o model.hec --calibration samples.npy
+  hecc compile model.onnx --input-range 0,1 --security 192
+  hecc compile conv.onnx --bind W=weights.pb -o conv.hec`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "circuit file to write (default: MODEL.hec)"},
+			&cli.StringFlag{Name: "spec", Usage: "spec file to write (default: the circuit's name with .spec)"},
+			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
+			&cli.StringFlag{Name: "calibration", Usage: "sample inputs (.npy, or .npz: its array x, else all arrays): first axis indexes samples, the rest is the input shape"},
+			&cli.StringFlag{Name: "input-range", Usage: "`LO,HI` bound on every input value, for interval arithmetic without calibration"},
+			&cli.Float64Flag{Name: "margin", Value: compiler.DefaultMargin, Usage: "widen calibrated ranges by this fraction of their width"},
+			&cli.StringSliceFlag{Name: "bind", Usage: "`NAME=FILE` freeze graph input NAME to the tensor in FILE (.npy or .pb); it stays on the server (repeatable)"},
+			&cli.IntFlag{Name: "min-scale-bits", Value: compiler.DefaultMinLogScale, Usage: "least CKKS scale in bits (precision floor)"},
+			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
+			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
+		},
+		Action: runCompile,
+	}
+}
+
+func runCompile(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("compile takes one ONNX file (see hecc compile --help)")
+	}
+	model := c.Args().First()
+	opts := compiler.Options{
+		Name:        c.String("name"),
+		Security:    c.Int("security"),
+		Margin:      c.Float64("margin"),
+		MinLogScale: c.Int("min-scale-bits"),
+		Binds:       map[string]*ir.Tensor{},
+	}
+	if opts.Name == "" {
+		opts.Name = strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
+	}
+	for _, b := range c.StringSlice("bind") {
+		name, file, ok := strings.Cut(b, "=")
+		if !ok || name == "" || file == "" {
+			return usageError("--bind %q: expected NAME=FILE", b)
+		}
+		t, err := tensorio.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("--bind %s: %w", name, err)
+		}
+		opts.Binds[name] = t
+	}
+	if r := c.String("input-range"); r != "" {
+		iv, err := parseRange(r)
+		if err != nil {
+			return usageError("--input-range %q: %v", r, err)
+		}
+		opts.InputRange = iv
+	}
+	if f := c.String("calibration"); f != "" {
+		t, err := readSamples(f)
+		if err != nil {
+			return fmt.Errorf("--calibration: %w", err)
+		}
+		opts.Calibration = t
+	}
+	res, err := compiler.CompileFile(model, opts)
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if out == "" {
+		out = replaceExt(model, ".hec")
+	}
+	specPath := c.String("spec")
+	if specPath == "" {
+		specPath = replaceExt(out, ".spec")
+	}
+	hec, err := runtime.EncodeCircuit(res.Circuit)
+	if err != nil {
+		return err
+	}
+	spec, err := runtime.EncodeSpec(res.Circuit.Spec)
+	if err != nil {
+		return err
+	}
+	// The circuit holds the weights: readable by its owner only.
+	if err := writeFile(out, hec, 0o600); err != nil {
+		return err
+	}
+	if err := writeFile(specPath, spec, 0o644); err != nil {
+		return err
+	}
+	fmt.Print(res.Report.Text())
+	if c.Bool("ir") {
+		fmt.Print(res.Circuit.Graph)
+	}
+	fmt.Printf("wrote %s (server) and %s (client), compile %s\n", out, specPath, res.Circuit.Spec.ShortFingerprint())
+	return nil
+}
+
+func parseRange(s string) (*ir.Interval, error) {
+	lo, hi, ok := strings.Cut(s, ",")
+	if !ok {
+		return nil, fmt.Errorf("expected LO,HI")
+	}
+	l, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+	h, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+	if err1 != nil || err2 != nil || !(l < h) {
+		return nil, fmt.Errorf("expected two numbers LO < HI")
+	}
+	return &ir.Interval{Lo: l, Hi: h}, nil
+}
+
+// readSamples reads a batch of inputs: one .npy, or from an .npz the array
+// named x if there is one (sample sets keep labels beside it as y), else
+// every array concatenated along the first axis.
+func readSamples(path string) (*ir.Tensor, error) {
+	if strings.HasSuffix(path, ".npz") {
+		arrays, err := tensorio.ReadNPZ(path)
+		if err != nil {
+			return nil, err
+		}
+		if x, ok := arrays["x"]; ok {
+			return x, nil
+		}
+		names := make([]string, 0, len(arrays))
+		for n := range arrays {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var out *ir.Tensor
+		for _, n := range names {
+			a := arrays[n]
+			if len(a.Shape) == 0 {
+				return nil, fmt.Errorf("%s: array %q is a scalar", path, n)
+			}
+			if out == nil {
+				out = a.Clone()
+				continue
+			}
+			if fmt.Sprint(a.Shape[1:]) != fmt.Sprint(out.Shape[1:]) {
+				return nil, fmt.Errorf("%s: array %q has shape %v, the first has %v", path, n, a.Shape, out.Shape)
+			}
+			out.Shape[0] += a.Shape[0]
+			out.Data = append(out.Data, a.Data...)
+		}
+		if out == nil {
+			return nil, fmt.Errorf("%s holds no arrays", path)
+		}
+		return out, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t, err := tensorio.ReadNPY(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}

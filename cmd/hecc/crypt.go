@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/hecc-dev/hecc/compiler/tensorio"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/urfave/cli/v2"
+)
+
+func encryptCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "encrypt",
+		Usage:     "encrypt an input tensor for a compiled model (client side)",
+		ArgsUsage: "INPUT.npy|INPUT.pb",
+		Description: `Reads a float32/float64 .npy (C order) or an ONNX TensorProto .pb whose shape
+is the model input's (a missing leading batch axis of 1 is accepted) and
+encrypts it under the secret key or the public key.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
+			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key or public.key"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ciphertext to write (default: INPUT.ct)"},
+		},
+		Action: runEncrypt,
+	}
+}
+
+func runEncrypt(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("encrypt takes one input tensor file")
+	}
+	spec, err := loadSpec(c.String("spec"))
+	if err != nil {
+		return err
+	}
+	keyPath := c.String("key")
+	data, err := readFile(keyPath)
+	if err != nil {
+		return err
+	}
+	var key rlwe.EncryptionKey
+	switch k, _ := runtime.PeekKind(data); k {
+	case runtime.KindSecretKey:
+		key, err = runtime.DecodeSecretKey(spec, data)
+	case runtime.KindPublicKey:
+		key, err = runtime.DecodePublicKey(spec, data)
+	default:
+		err = fmt.Errorf("expected secret.key or public.key, this is a %s", k)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", keyPath, err)
+	}
+	in := c.Args().First()
+	t, err := tensorio.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	ct, err := runtime.Encrypt(spec, key, t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	b, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct)
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if out == "" {
+		out = replaceExt(in, ".ct")
+	}
+	if err := writeFile(out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("encrypted %s %v in %.3f s: %s (%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(len(b)))
+	return nil
+}
+
+func decryptCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "decrypt",
+		Usage:     "decrypt a result and print the top classes (client side)",
+		ArgsUsage: "RESULT.ct",
+		Description: `Decrypts the server's result, applies the model's trailing Softmax,
+LogSoftmax or ArgMax if it had one, writes the output tensor (model output
+shape, float32 .npy) and prints the top classes.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
+			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the output tensor as float32 .npy"},
+			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
+			&cli.BoolFlag{Name: "json", Usage: `print {"output": [...], "shape": [...], "top": [...]}`},
+		},
+		Action: runDecrypt,
+	}
+}
+
+func runDecrypt(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("decrypt takes one result ciphertext")
+	}
+	spec, err := loadSpec(c.String("spec"))
+	if err != nil {
+		return err
+	}
+	keyPath := c.String("key")
+	kb, err := readFile(keyPath)
+	if err != nil {
+		return err
+	}
+	sk, err := runtime.DecodeSecretKey(spec, kb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", keyPath, err)
+	}
+	in := c.Args().First()
+	cb, err := readFile(in)
+	if err != nil {
+		return err
+	}
+	ct, err := runtime.DecodeCiphertext(spec, runtime.KindOutputCt, cb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	raw, err := runtime.Decrypt(spec, sk, ct)
+	if err != nil {
+		return err
+	}
+	out, err := ir.ApplyPost(spec.Output.Post, raw)
+	if err != nil {
+		return err
+	}
+	top := topClasses(raw, c.Int("top"))
+	if path := c.String("output"); path != "" {
+		var b bytes.Buffer
+		if err := tensorio.WriteNPY(&b, out, "<f4"); err != nil {
+			return err
+		}
+		if err := writeFile(path, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"output": out.Data, "shape": out.Shape, "top": top})
+	}
+	shown := raw // scores; an argmax output holds the class itself
+	if spec.Output.Post == ir.PostSoftmax || spec.Output.Post == ir.PostLogSoftmax {
+		shown = out
+	}
+	fmt.Printf("top classes of %s:", in)
+	for _, k := range top {
+		fmt.Printf("  %d (%.4g)", k, shown.Data[k])
+	}
+	fmt.Println()
+	return nil
+}
+
+// topClasses returns the indices of the k largest values of the last axis
+// of the first row (a classifier's logits), largest first.
+func topClasses(t *ir.Tensor, k int) []int {
+	n := len(t.Data)
+	if len(t.Shape) > 0 {
+		n = t.Shape[len(t.Shape)-1]
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return t.Data[idx[a]] > t.Data[idx[b]] })
+	return idx[:min(k, n)]
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+func inspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show the parameters and circuit summary of a .spec or .hec file",
+		ArgsUsage: "FILE.spec|FILE.hec",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.BoolFlag{Name: "ir", Usage: "also print the IR (.hec only)"},
+		},
+		Action: runInspect,
+	}
+}
+
+// inspection is what `hecc inspect --json` prints.
+type inspection struct {
+	File        string             `json:"file"`
+	Kind        string             `json:"kind"`
+	Model       string             `json:"model"`
+	Fingerprint string             `json:"fingerprint"`
+	LogN        int                `json:"logN"`
+	LogQ        []int              `json:"logQ"`
+	LogP        []int              `json:"logP"`
+	LogQP       int                `json:"logQP"`
+	LogScale    int                `json:"logScale"`
+	Slots       int                `json:"slots"`
+	LayoutSlots int                `json:"layout_slots"`
+	Security    int                `json:"security"`
+	Depth       int                `json:"depth"`
+	Rotations   int                `json:"rotations"`
+	Relin       bool               `json:"relinearization_key"`
+	Ops         map[string]int     `json:"ops"`
+	Input       runtime.TensorInfo `json:"input"`
+	Output      runtime.TensorInfo `json:"output"`
+	Sizes       runtime.Sizes      `json:"sizes"`
+}
+
+func runInspect(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("inspect takes one .spec or .hec file")
+	}
+	path := c.Args().First()
+	data, err := readFile(path)
+	if err != nil {
+		return err
+	}
+	var spec *runtime.Spec
+	var circuit *runtime.Circuit
+	kind := runtime.KindSpec
+	if k, _ := runtime.PeekKind(data); k == runtime.KindCircuit {
+		kind = k
+		if circuit, err = runtime.DecodeCircuit(data); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		spec = circuit.Spec
+	} else if spec, err = runtime.DecodeSpec(data); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	sizes, err := runtime.PredictSizes(spec)
+	if err != nil {
+		return err
+	}
+	p := spec.Params
+	in := inspection{
+		File: path, Kind: kind.String(), Model: spec.Model, Fingerprint: spec.ShortFingerprint(),
+		LogN: p.LogN, LogQ: p.LogQ, LogP: p.LogP, LogQP: p.LogQP(), LogScale: p.LogScale,
+		Slots: 1 << p.LogSlots(), LayoutSlots: 1 << spec.LogSlots, Security: p.Security,
+		Depth: p.MaxLevel(), Rotations: len(spec.Galois), Relin: spec.Relin, Ops: spec.Ops,
+		Input: spec.Input, Output: spec.Output, Sizes: sizes,
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	}
+	fmt.Printf("%s: %s of model %q, compile %s\n", path, in.Kind, in.Model, in.Fingerprint)
+	fmt.Printf("  parameters  logN=%d logQ=%v logP=%v logQP=%d scale=2^%d, %d-bit security\n", in.LogN, in.LogQ, in.LogP, in.LogQP, in.LogScale, in.Security)
+	fmt.Printf("  circuit     depth %d, %d of %d slots used, ops %v\n", in.Depth, in.LayoutSlots, in.Slots, in.Ops)
+	fmt.Printf("  input       %q %v; output %q %v", in.Input.Name, in.Input.Shape, in.Output.Name, in.Output.Shape)
+	if in.Output.Post != "" {
+		fmt.Printf(" then %s after decryption", in.Output.Post)
+	}
+	fmt.Printf("\n  keys        %d Galois keys, relinearization key: %v, %s of evaluation keys\n", in.Rotations, in.Relin, mib(sizes.EvalKeys))
+	fmt.Printf("  ciphertexts input %s, result %s\n", mib(sizes.InputCt), mib(sizes.OutputCt))
+	if c.Bool("ir") && circuit != nil {
+		fmt.Print(circuit.Graph)
+	}
+	return nil
+}
+
+func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+func keygenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keygen",
+		Usage: "make a key set for a compiled model (client side)",
+		Description: `Writes into the output directory:
+
+  secret.key  decrypts results: keep it, never send it (mode 0600)
+  public.key  encrypts inputs: can be shared
+  eval.keys   relinearization and rotation keys for exactly this circuit:
+              send it to the server with your encrypted input
+
+An existing secret.key is not overwritten without --force: data encrypted
+under it could not be decrypted any more.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "keys", Usage: "directory to write the keys into"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing key set"},
+		},
+		Action: runKeygen,
+	}
+}
+
+func runKeygen(c *cli.Context) error {
+	spec, err := loadSpec(c.String("spec"))
+	if err != nil {
+		return err
+	}
+	dir := c.String("output")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	skPath := filepath.Join(dir, "secret.key")
+	if _, err := os.Stat(skPath); err == nil && !c.Bool("force") {
+		return fmt.Errorf("%s exists: use --force to replace the key set (ciphertexts made with it will no longer decrypt)", skPath)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	start := time.Now()
+	keys, err := runtime.GenerateKeys(spec, func(done, total int) {
+		fmt.Fprintf(os.Stderr, "\rgenerating rotation keys: %d/%d", done, total)
+		if done == total {
+			fmt.Fprintln(os.Stderr)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	sk, err := runtime.EncodeSecretKey(spec, keys.Secret)
+	if err != nil {
+		return err
+	}
+	pk, err := runtime.EncodePublicKey(spec, keys.Public)
+	if err != nil {
+		return err
+	}
+	ek, err := runtime.EncodeEvalKeys(spec, keys.Eval)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		perm os.FileMode
+	}{{"secret.key", sk, 0o600}, {"public.key", pk, 0o644}, {"eval.keys", ek, 0o644}} {
+		if err := writeFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("keygen %.2f s: %s/secret.key (keep private), public.key (%s), eval.keys (%s, %d rotation keys) for compile %s\n",
+		time.Since(start).Seconds(), dir, mib(len(pk)), mib(len(ek)), len(keys.Eval.Galois), spec.ShortFingerprint())
+	return nil
+}
+
+func loadSpec(path string) (*runtime.Spec, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := runtime.DecodeSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return spec, nil
+}

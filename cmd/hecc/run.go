@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "evaluate a compiled model on an encrypted input (server side)",
+		ArgsUsage: "INPUT.ct",
+		Description: `Loads the circuit and the client's evaluation keys, evaluates the circuit on
+the encrypted input and writes the encrypted result. The server never holds
+a key that decrypts anything.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "circuit", Aliases: []string{"c"}, Usage: "the .hec file (or give it as the first argument)"},
+			&cli.StringFlag{Name: "keys", Required: true, Usage: "the client's eval.keys"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result ciphertext to write (default: INPUT.result.ct)"},
+			&cli.StringFlag{Name: "stats-json", Usage: "write load/evaluation times and operation counts as JSON to `FILE`"},
+			&cli.BoolFlag{Name: "profile", Usage: "print the time spent in each IR node"},
+		},
+		Action: runRun,
+	}
+}
+
+// runStats is what --stats-json writes.
+type runStats struct {
+	LoadSeconds float64 `json:"load_seconds"`
+	*runtime.Stats
+}
+
+func runRun(c *cli.Context) error {
+	args := c.Args().Slice()
+	circuitPath := c.String("circuit")
+	if circuitPath == "" && len(args) == 2 {
+		circuitPath, args = args[0], args[1:]
+	}
+	if circuitPath == "" || len(args) != 1 {
+		return usageError("usage: hecc run MODEL.hec --keys eval.keys INPUT.ct -o result.ct")
+	}
+	start := time.Now()
+	hec, err := readFile(circuitPath)
+	if err != nil {
+		return err
+	}
+	circuit, err := runtime.DecodeCircuit(hec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", circuitPath, err)
+	}
+	keysPath := c.String("keys")
+	kb, err := readFile(keysPath)
+	if err != nil {
+		return err
+	}
+	if k, _ := runtime.PeekKind(kb); k == runtime.KindSecretKey {
+		return fmt.Errorf("%s is a secret key: the server takes eval.keys only, the secret key must stay with the client", keysPath)
+	}
+	ek, err := runtime.DecodeEvalKeys(circuit.Spec, kb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", keysPath, err)
+	}
+	in := args[0]
+	cb, err := readFile(in)
+	if err != nil {
+		return err
+	}
+	ct, err := runtime.DecodeCiphertext(circuit.Spec, runtime.KindInputCt, cb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	srv, err := runtime.NewServer(circuit, ek)
+	if err != nil {
+		return err
+	}
+	load := time.Since(start).Seconds()
+	out, st, err := srv.Run(ct)
+	if err != nil {
+		return err
+	}
+	b, err := runtime.EncodeCiphertext(circuit.Spec, runtime.KindOutputCt, out)
+	if err != nil {
+		return err
+	}
+	outPath := c.String("output")
+	if outPath == "" {
+		outPath = replaceExt(in, ".result.ct")
+	}
+	if err := writeFile(outPath, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("evaluated in %.3f s (loading circuit and keys %.3f s): %s (%s); %d key switches, %d rescales\n",
+		st.EvalSeconds, load, outPath, mib(len(b)), st.KeySwitches, st.Rescales)
+	if c.Bool("profile") {
+		printProfile(st)
+	}
+	if f := c.String("stats-json"); f != "" {
+		j, err := json.MarshalIndent(runStats{LoadSeconds: load, Stats: st}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFile(f, append(j, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printProfile(st *runtime.Stats) {
+	nodes := append([]runtime.NodeStat(nil), st.Nodes...)
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].Seconds > nodes[j].Seconds })
+	fmt.Fprintf(os.Stdout, "%10s  %-6s %5s  %s\n", "seconds", "op", "level", "node")
+	for _, n := range nodes {
+		fmt.Fprintf(os.Stdout, "%10.4f  %-6s %5d  %s\n", n.Seconds, n.Op, n.Level, n.Node)
+	}
+	fmt.Printf("key switches %d, rescales %d, plaintext multiplications %d, ciphertext multiplications %d\n",
+		st.KeySwitches, st.Rescales, st.PtMuls, st.CtMuls)
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/hecc-dev/hecc/compiler/tensorio"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/urfave/cli/v2"
+)
+
+func simulateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "simulate",
+		Usage: "run a compiled circuit in plaintext (float64) to predict its accuracy",
+		Description: `Evaluates the circuit of a .hec file in the clear, polynomial approximations
+included, on one input or a batch (first axis indexes samples; .npz: the
+array x). With --labels it prints the accuracy. Takes milliseconds an image.`,
+		ArgsUsage: "MODEL.hec",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "input", Required: true, Usage: "input tensor or batch (.npy, .npz, .pb)"},
+			&cli.StringFlag{Name: "labels", Usage: "integer labels (.npy, or .npz array y) for an accuracy figure"},
+			&cli.IntFlag{Name: "top", Value: 3, Usage: "classes to print for a single input"},
+		},
+		Action: runSimulate,
+	}
+}
+
+func runSimulate(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("simulate takes one .hec file")
+	}
+	data, err := readFile(c.Args().First())
+	if err != nil {
+		return err
+	}
+	circuit, err := runtime.DecodeCircuit(data)
+	if err != nil {
+		return err
+	}
+	g, spec := circuit.Graph, circuit.Spec
+	batch, err := readBatch(c.String("input"), spec)
+	if err != nil {
+		return err
+	}
+	var labels []float64
+	if f := c.String("labels"); f != "" {
+		l, err := readLabels(f)
+		if err != nil {
+			return err
+		}
+		if len(l) != len(batch) {
+			return fmt.Errorf("%d labels for %d inputs", len(l), len(batch))
+		}
+		labels = l
+	}
+	correct := 0
+	for i, x := range batch {
+		outs, err := ir.Interpret(g, map[string]*ir.Tensor{spec.Input.Name: x})
+		if err != nil {
+			return err
+		}
+		y := outs[spec.Output.Name]
+		top := topClasses(y, c.Int("top"))
+		if labels != nil && float64(top[0]) == labels[i] {
+			correct++
+		}
+		if len(batch) == 1 {
+			fmt.Printf("plaintext circuit top classes:")
+			for _, k := range top {
+				fmt.Printf("  %d (%.4g)", k, y.Data[k])
+			}
+			fmt.Println()
+		}
+	}
+	if labels != nil {
+		fmt.Printf("circuit accuracy %.2f%% (%d/%d)\n", 100*float64(correct)/float64(len(batch)), correct, len(batch))
+	}
+	return nil
+}
+
+// readBatch reads one input of the model's shape, or a batch of them.
+func readBatch(path string, spec *runtime.Spec) ([]*ir.Tensor, error) {
+	t, err := readSamples(path)
+	if err != nil {
+		t, err = tensorio.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if runtime.CheckInputShape(spec, t.Shape) == nil {
+		return []*ir.Tensor{{Shape: spec.Input.Shape, Data: t.Data}}, nil
+	}
+	size := ir.NumElements(spec.Input.Shape)
+	if len(t.Shape) == 0 || runtime.CheckInputShape(spec, t.Shape[1:]) != nil {
+		return nil, fmt.Errorf("%s: shape %v is neither the model input %v nor a batch of it", path, t.Shape, spec.Input.Shape)
+	}
+	out := make([]*ir.Tensor, t.Shape[0])
+	for i := range out {
+		out[i] = &ir.Tensor{Shape: spec.Input.Shape, Data: t.Data[i*size : (i+1)*size]}
+	}
+	return out, nil
+}
+
+func readLabels(path string) ([]float64, error) {
+	if len(path) > 4 && path[len(path)-4:] == ".npz" {
+		arrays, err := tensorio.ReadNPZ(path)
+		if err != nil {
+			return nil, err
+		}
+		y, ok := arrays["y"]
+		if !ok {
+			return nil, fmt.Errorf("%s has no array y", path)
+		}
+		return y.Data, nil
+	}
+	t, err := tensorio.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range t.Data {
+		if v != math.Trunc(v) {
+			return nil, fmt.Errorf("%s: labels must be integers", path)
+		}
+	}
+	return t.Data, nil
+}
