@@ -1,0 +1,175 @@
+package runtime
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
+)
+
+// fixture is a small circuit compiled at real 128-bit parameters, with its
+// files, made once for the file and fuzz tests.
+type fixture struct {
+	circuit *Circuit
+	keys    *Keys
+	spec    []byte
+	hec     []byte
+	sk, pk  []byte
+	evk     []byte
+	ct      []byte
+}
+
+var (
+	fixtureOnce sync.Once
+	shared      *fixture
+	fixtureErr  error
+)
+
+func secureFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	fixtureOnce.Do(func() { shared, fixtureErr = buildFixture() })
+	if fixtureErr != nil {
+		tb.Fatal(fixtureErr)
+	}
+	return shared
+}
+
+func buildFixture() (*fixture, error) {
+	b, x := newGraph(21, 16)
+	h := b.dense(x, 12, 0.5)
+	g := b.output(b.dense(b.poly(h, ir.Square()), 4, 1))
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		return nil, err
+	}
+	choice, err := params.Select(params.Requirements{Depth: g.Depth, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 8, LogSlots: g.LogSlots, Security: 128})
+	if err != nil {
+		return nil, err
+	}
+	spec, err := Plan("fixture", g, choice.Set)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixture{circuit: &Circuit{Spec: spec, Graph: g}}
+	if f.keys, err = GenerateKeys(spec, nil); err != nil {
+		return nil, err
+	}
+	ct, err := Encrypt(spec, f.keys.Public, &ir.Tensor{Shape: []int{16}, Data: randomInputs(1, 16, 1)})
+	if err != nil {
+		return nil, err
+	}
+	for _, step := range []func() error{
+		func() (err error) { f.spec, err = EncodeSpec(spec); return },
+		func() (err error) { f.hec, err = EncodeCircuit(f.circuit); return },
+		func() (err error) { f.sk, err = EncodeSecretKey(spec, f.keys.Secret); return },
+		func() (err error) { f.pk, err = EncodePublicKey(spec, f.keys.Public); return },
+		func() (err error) { f.evk, err = EncodeEvalKeys(spec, f.keys.Eval); return },
+		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, ct); return },
+	} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func TestFilesRoundTrip(t *testing.T) {
+	f := secureFixture(t)
+	spec, err := DecodeSpec(f.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Fingerprint() != f.circuit.Spec.Fingerprint() {
+		t.Fatal("spec changed in a round trip")
+	}
+	c, err := DecodeCircuit(f.hec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Graph.String() != f.circuit.Graph.String() {
+		t.Fatal("circuit changed in a round trip")
+	}
+	sk, err := DecodeSecretKey(spec, f.sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := DecodeEvalKeys(spec, f.evk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := DecodeCiphertext(spec, KindInputCt, f.ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(c, ek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := srv.Run(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decrypt(spec, sk, out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodePublicKey(spec, f.pk); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInsecureParametersNeverReachFiles(t *testing.T) {
+	b, x := newGraph(3, 4)
+	g := b.output(b.dense(x, 2, 1))
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Plan("insecure", g, params.InsecureTestSet(10, g.Depth, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := EncodeSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeSpec(data); !errors.Is(err, params.ErrInsecure) {
+		t.Fatalf("a spec with insecure parameters decoded: %v", err)
+	}
+}
+
+// Each decoder of untrusted bytes is fuzzed from a valid file: whatever the
+// bytes, the result is a value or an error, never a panic or a hang.
+
+func FuzzDecodeSpec(f *testing.F) {
+	fx := secureFixture(f)
+	f.Add(fx.spec)
+	f.Add(fx.spec[:headerSize])
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeSpec(b) })
+}
+
+func FuzzDecodeCircuit(f *testing.F) {
+	fx := secureFixture(f)
+	f.Add(fx.hec)
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeCircuit(b) })
+}
+
+func FuzzDecodeCiphertext(f *testing.F) {
+	fx := secureFixture(f)
+	f.Add(fx.ct)
+	f.Add(fx.ct[:100])
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeCiphertext(fx.circuit.Spec, KindInputCt, b) })
+}
+
+func FuzzDecodeKeys(f *testing.F) {
+	fx := secureFixture(f)
+	f.Add(fx.sk)
+	f.Add(fx.pk)
+	f.Add(fx.evk)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		spec := fx.circuit.Spec
+		_, _ = DecodeSecretKey(spec, b)
+		_, _ = DecodePublicKey(spec, b)
+		_, _ = DecodeEvalKeys(spec, b)
+	})
+}
