@@ -2,6 +2,8 @@ package passes
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hecc-dev/hecc/ir"
 )
@@ -39,12 +41,13 @@ func SquashAffine(g *ir.Graph, cfg *Config) error {
 	return nil
 }
 
+// joinOrigins lists the ONNX nodes a composed map came from, once each.
 func joinOrigins(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
+	parts := strings.Split(a, " + ")
+	for _, p := range strings.Split(b, " + ") {
+		if p != "" && !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
 	}
-	return a + " + " + b
+	return strings.TrimPrefix(strings.Join(parts, " + "), " + ")
 }

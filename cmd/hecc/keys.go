@@ -50,12 +50,7 @@ func runKeygen(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	keys, err := runtime.GenerateKeys(spec, func(done, total int) {
-		fmt.Fprintf(os.Stderr, "\rgenerating rotation keys: %d/%d", done, total)
-		if done == total {
-			fmt.Fprintln(os.Stderr)
-		}
-	})
+	keys, err := runtime.GenerateKeys(spec, progress("generating rotation keys"))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,99 @@
+package compiler
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hecc-dev/hecc/compiler/onnx"
+	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/passes"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden IR dumps in testdata/golden")
+
+// goldenModels are the models whose IR after every pass is kept as a
+// golden file.
+func goldenModels(t *testing.T) map[string][]byte {
+	models := map[string][]byte{
+		"tiny_cryptonets":         onnxtest.TinyCryptoNets(1),
+		"dynamic_tiny_cryptonets": onnxtest.DynamicTinyCryptoNets(1),
+		"poolnet":                 onnxtest.PoolNet(1),
+	}
+	bundled, _ := filepath.Glob("../testdata/models/*.onnx")
+	for _, p := range bundled {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models[strings.TrimSuffix(filepath.Base(p), ".onnx")] = b
+	}
+	return models
+}
+
+// TestGoldenIR dumps the IR after lowering and after each pass, verifying
+// the graph at every step. Run `go test ./compiler -run Golden -update`
+// after an intended change and review the diff.
+func TestGoldenIR(t *testing.T) {
+	for name, data := range goldenModels(t) {
+		t.Run(name, func(t *testing.T) {
+			m, err := onnx.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			low, err := Lower(m, LowerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			b.WriteString("== lowered\n" + low.Graph.String())
+			for _, p := range passes.Pipeline {
+				if err := p.Run(low.Graph, &passes.Config{}); err != nil {
+					t.Fatalf("pass %s: %v", p.Name, err)
+				}
+				if err := ir.Verify(low.Graph); err != nil {
+					t.Fatalf("after pass %s: %v", p.Name, err)
+				}
+				b.WriteString("== after " + p.Name + "\n" + low.Graph.String())
+			}
+			path := filepath.Join("testdata", "golden", name+".ir")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got := b.String(); got != string(want) {
+				t.Fatalf("IR dump differs from %s (run with -update after an intended change):\n%s", path, firstDiff(got, string(want)))
+			}
+		})
+	}
+}
+
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n  got:  %s\n  want: %s", i+1, a, b)
+		}
+	}
+	return ""
+}
