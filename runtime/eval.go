@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -19,6 +20,7 @@ type Server struct {
 	params  hefloat.Parameters
 	eval    *hefloat.Evaluator
 	affine  map[*ir.Node]*preparedAffine
+	scales  *scalePlan
 }
 
 // preparedAffine is an Affine node with its diagonals encoded for Lattigo.
@@ -36,11 +38,16 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan, err := planScales(p, c.Graph)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		circuit: c,
 		params:  p,
 		eval:    hefloat.NewEvaluator(p, ek.KeySet()),
 		affine:  make(map[*ir.Node]*preparedAffine),
+		scales:  plan,
 	}
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
@@ -55,7 +62,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		}
 		if !node.Linear.Identity {
 			diags := diagonals(node.Linear, n)
-			ltp := ltParameters(p, node, c.Graph.LogSlots, diagonalIndices(node.Linear, n))
+			ltp := ltParameters(node, c.Graph.LogSlots, diagonalIndices(node.Linear, n), plan.pt[node])
 			lt := hefloat.NewLinearTransformation(p, ltp)
 			if err := hefloat.EncodeLinearTransformation[float64](ecd, diags, lt); err != nil {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
@@ -135,6 +142,9 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		if out.Level() != n.Level {
 			return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), out.Level(), n.Level)
 		}
+		if !closeScales(out.Scale, s.scales.out[n]) {
+			return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(out.Scale.Float64()), math.Log2(s.scales.out[n].Float64()))
+		}
 		vals[n] = out
 		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
 	}
@@ -204,7 +214,7 @@ func (s *Server) polyNode(eval *hefloat.Evaluator, polyEval *hefloat.PolynomialE
 		}
 	}
 	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
-	out, err := polyEval.Evaluate(x, poly, in.Scale)
+	out, err := polyEval.Evaluate(x, poly, s.scales.out[n])
 	if err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 			if n.Linear.Identity {
 				continue
 			}
-			ltp := ltParameters(p, n, g.LogSlots, diagonalIndices(n.Linear, 1<<g.LogSlots))
+			ltp := ltParameters(n, g.LogSlots, diagonalIndices(n.Linear, 1<<g.LogSlots), p.DefaultScale())
 			for _, e := range hefloat.GaloisElementsForLinearTransformation(p, ltp) {
 				if e != 1 { // the identity needs no key
 					galois[e] = true
@@ -177,14 +177,13 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 }
 
 // ltParameters describes the linear transformation of an Affine node: its
-// diagonals are encoded at the input's level with the scale of the prime the
-// following rescale removes, so the ciphertext keeps its scale.
-func ltParameters(p hefloat.Parameters, n *ir.Node, logSlots int, diags []int) hefloat.LinearTransformationParameters {
-	level := n.Inputs[0].Level
+// diagonals are encoded at the input's level with the given scale (see
+// scalePlan; the Galois elements do not depend on it).
+func ltParameters(n *ir.Node, logSlots int, diags []int, scale rlwe.Scale) hefloat.LinearTransformationParameters {
 	return hefloat.LinearTransformationParameters{
 		DiagonalsIndexList:       diags,
-		Level:                    level,
-		Scale:                    rlwe.NewScale(p.Q()[level]),
+		Level:                    n.Inputs[0].Level,
+		Scale:                    scale,
 		LogDimensions:            ring.Dimensions{Rows: 0, Cols: logSlots},
 		LogBabyStepGianStepRatio: logBSGSRatio,
 	}
