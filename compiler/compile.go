@@ -30,6 +30,8 @@ type Options struct {
 	Margin     float64 // widening of calibrated ranges (fraction of width)
 	// MinLogScale is the least scale, in bits, the circuit may run at.
 	MinLogScale int
+	// Approx controls how activations are approximated.
+	Approx passes.ApproxConfig
 }
 
 // Defaults.
@@ -101,7 +103,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	} else if opts.InputRange != nil {
 		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
 	}
-	cfg := &passes.Config{Ranges: src, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
+	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
 	if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
 		return nil, err
 	}

@@ -65,11 +65,16 @@ func Encode(g *Graph) ([]byte, error) {
 			w.float(p.Interval.Hi)
 			w.str(p.Func)
 			w.float(p.MaxErr)
+			if p.Replaces == nil {
+				w.buf.WriteByte(0)
+			} else {
+				w.buf.WriteByte(1)
+				w.activation(p.Replaces)
+				w.float(p.ArgScale)
+				w.float(p.ArgShift)
+			}
 		case OpActivation:
-			w.str(n.Act.Func)
-			w.float(n.Act.Alpha)
-			w.float(n.Act.Lo)
-			w.float(n.Act.Hi)
+			w.activation(n.Act)
 		}
 		index[n] = i
 	}
@@ -113,8 +118,12 @@ func Decode(data []byte) (*Graph, error) {
 			n.Linear = r.linear()
 		case OpPoly:
 			n.Poly = &Polynomial{Basis: Basis(r.byte()), Coeffs: r.floats(), Interval: Interval{r.float(), r.float()}, Func: r.str(), MaxErr: r.float()}
+			if r.byte() == 1 {
+				n.Poly.Replaces = r.activation()
+				n.Poly.ArgScale, n.Poly.ArgShift = r.float(), r.float()
+			}
 		case OpActivation:
-			n.Act = &Activation{Func: r.str(), Alpha: r.float(), Lo: r.float(), Hi: r.float()}
+			n.Act = r.activation()
 		}
 		g.Nodes = append(g.Nodes, n)
 	}
@@ -137,6 +146,17 @@ func (w *writer) float(f float64) {
 	w.buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(f)))
 }
 func (w *writer) str(s string) { w.uint(len(s)); w.buf.WriteString(s) }
+
+func (w *writer) activation(a *Activation) {
+	w.str(a.Func)
+	w.float(a.Alpha)
+	w.float(a.Lo)
+	w.float(a.Hi)
+}
+
+func (r *reader) activation() *Activation {
+	return &Activation{Func: r.str(), Alpha: r.float(), Lo: r.float(), Hi: r.float()}
+}
 
 func (w *writer) ints(v []int) {
 	w.uint(len(v))

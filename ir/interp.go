@@ -11,12 +11,27 @@ import (
 // interpreting the graph before and after approx-activations compares the
 // model with its circuit.
 func Interpret(g *Graph, inputs map[string]*Tensor) (map[string]*Tensor, error) {
-	return InterpretObserved(g, inputs, nil)
+	return InterpretWith(g, inputs, InterpretOptions{})
 }
 
-// InterpretObserved is Interpret, calling observe (when non-nil) with every
-// node's values as they are computed; calibration records ranges this way.
+// InterpretObserved is Interpret, calling observe with every node's values
+// as they are computed; calibration records ranges this way.
 func InterpretObserved(g *Graph, inputs map[string]*Tensor, observe func(n *Node, v []float64)) (map[string]*Tensor, error) {
+	return InterpretWith(g, inputs, InterpretOptions{Observe: observe})
+}
+
+// InterpretOptions vary the interpretation.
+type InterpretOptions struct {
+	// Exact evaluates each approximating polynomial as the activation it
+	// replaces: the model as trained rather than the circuit.
+	Exact bool
+	// Observe, when set, sees every node's values.
+	Observe func(n *Node, v []float64)
+}
+
+// InterpretWith is Interpret with options.
+func InterpretWith(g *Graph, inputs map[string]*Tensor, opts InterpretOptions) (map[string]*Tensor, error) {
+	observe := opts.Observe
 	vals := make(map[*Node][]float64, len(g.Nodes))
 	out := make(map[string]*Tensor)
 	for _, n := range g.Nodes {
@@ -36,7 +51,11 @@ func InterpretObserved(g *Graph, inputs map[string]*Tensor, observe func(n *Node
 		case OpAffine:
 			v = n.Linear.Apply(vals[n.Inputs[0]])
 		case OpPoly:
-			v = mapValues(vals[n.Inputs[0]], n.Poly.Eval)
+			if opts.Exact {
+				v = mapValues(vals[n.Inputs[0]], n.Poly.EvalExact)
+			} else {
+				v = mapValues(vals[n.Inputs[0]], n.Poly.Eval)
+			}
 		case OpActivation:
 			v = mapValues(vals[n.Inputs[0]], n.Act.Eval)
 		case OpAdd, OpMul:

@@ -27,14 +27,23 @@ func (b Basis) String() string {
 	return fmt.Sprintf("basis(%d)", uint8(b))
 }
 
-// Polynomial is an element-wise polynomial. For an approximation, Func names
-// the function it replaces and MaxErr bounds |p(x)-f(x)| on Interval.
+// Polynomial is an element-wise polynomial.
+//
+// An approximation records the activation it replaces in Replaces, and how
+// its own input t relates to that activation's argument x: x = ArgScale·t +
+// ArgShift (the map onto [-1, 1] is folded into the preceding affine node).
+// MaxErr bounds |p(t) − f(x)| over the approximation interval, and Func
+// names f for reports.
 type Polynomial struct {
 	Basis    Basis
 	Coeffs   []float64 // Coeffs[k] multiplies x^k or T_k
 	Interval Interval
 	Func     string
 	MaxErr   float64
+
+	Replaces *Activation
+	ArgScale float64
+	ArgShift float64
 }
 
 // Square is x², the CryptoNets activation.
@@ -92,7 +101,24 @@ func (p *Polynomial) Eval(x float64) float64 {
 	}
 }
 
+// EvalExact evaluates the function p approximates at the argument its
+// input t stands for, or p itself when it replaces nothing.
+func (p *Polynomial) EvalExact(t float64) float64 {
+	if p.Replaces == nil {
+		return p.Eval(t)
+	}
+	return p.Replaces.Eval(p.ArgScale*t + p.ArgShift)
+}
+
 func (p *Polynomial) check() error {
+	if p.Replaces != nil {
+		if err := p.Replaces.check(); err != nil {
+			return err
+		}
+		if p.ArgScale == 0 || math.IsNaN(p.ArgScale) || math.IsInf(p.ArgScale, 0) || math.IsNaN(p.ArgShift) || math.IsInf(p.ArgShift, 0) {
+			return fmt.Errorf("approximation maps its input by %g·t%+g", p.ArgScale, p.ArgShift)
+		}
+	}
 	if p.Basis != Monomial && p.Basis != Chebyshev {
 		return fmt.Errorf("polynomial has unknown basis %d", p.Basis)
 	}

@@ -15,6 +15,8 @@ type Config struct {
 	// Ranges is where value ranges come from (calibration or an input
 	// range); nil leaves them unknown.
 	Ranges *RangeSource
+	// Approx controls approx-activations.
+	Approx ApproxConfig
 	// Log receives one line per notable decision, for the compile report.
 	Log func(pass, msg string)
 }
@@ -42,11 +44,15 @@ type Dependency struct {
 // Pipeline is the order passes run in.
 var Pipeline = []Pass{
 	{Name: "fold-constants", Run: FoldConstants},
+	{Name: "calibrate", Run: Ranges, After: []Dependency{
+		{"fold-constants", "constant subgraphs have no ranges to record"},
+	}},
+	{Name: "approx-activations", Run: ApproxActivations, After: []Dependency{
+		{"calibrate", "each polynomial is fitted on the range its input was calibrated to"},
+	}},
 	{Name: "squash-affine", Run: SquashAffine, After: []Dependency{
 		{"fold-constants", "Add/Mul with a constant operand become affine nodes there, and only affine nodes compose"},
-	}},
-	{Name: "calibrate", Run: Ranges, After: []Dependency{
-		{"squash-affine", "ranges are recorded on the nodes that remain"},
+		{"approx-activations", "the maps onto [-1, 1] it inserts are folded into the preceding layers"},
 	}},
 	{Name: "layout", Run: Layout, After: []Dependency{
 		{"squash-affine", "the slot count follows the tensors that remain, and the output mask must not be squashed into a non-linear producer"},
@@ -57,7 +63,7 @@ var Pipeline = []Pass{
 	}},
 	{Name: "bound-values", Run: Ranges, After: []Dependency{
 		{"layout", "the final circuit's values, masks included, size the first prime"},
-		{"calibrate", "calibrate records the exact model's ranges for approximations; this pass records the circuit's"},
+		{"approx-activations", "the circuit's values, polynomials included, are what the modulus must hold"},
 	}},
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -45,6 +46,9 @@ Examples:
 			&cli.Float64Flag{Name: "margin", Value: compiler.DefaultMargin, Usage: "widen calibrated ranges by this fraction of their width"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "`NAME=FILE` freeze graph input NAME to the tensor in FILE (.npy or .pb); it stays on the server (repeatable)"},
 			&cli.IntFlag{Name: "min-scale-bits", Value: compiler.DefaultMinLogScale, Usage: "least CKKS scale in bits (precision floor)"},
+			&cli.IntFlag{Name: "degree", Usage: "fix the degree of every activation's polynomial (default: the cheapest that keeps --agreement)"},
+			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "fraction of calibration samples whose top class the circuit must keep"},
+			&cli.IntFlag{Name: "max-depth", Value: 7, Usage: "most levels one activation's polynomial may take"},
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
 			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
 		},
@@ -63,6 +67,13 @@ func runCompile(c *cli.Context) error {
 		Margin:      c.Float64("margin"),
 		MinLogScale: c.Int("min-scale-bits"),
 		Binds:       map[string]*ir.Tensor{},
+		Approx:      passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), MaxDepth: c.Int("max-depth")},
+	}
+	if a := opts.Approx.Agreement; a <= 0 || a > 1 {
+		return usageError("--agreement %g: expected a fraction in (0, 1]", a)
+	}
+	if d := opts.Approx.Degree; d < 0 || d > 1023 {
+		return usageError("--degree %d: expected 1 to 1023", d)
 	}
 	if opts.Name == "" {
 		opts.Name = strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))

@@ -1,0 +1,134 @@
+package passes
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
+)
+
+// TestFitErrorWithinBound checks the reported bound on many random points of
+// the interval, for every activation and a range of degrees.
+func TestFitErrorWithinBound(t *testing.T) {
+	acts := []*ir.Activation{
+		{Func: "relu"}, {Func: "leaky_relu", Alpha: 0.1}, {Func: "clip", Lo: 0, Hi: 6},
+		{Func: "sigmoid"}, {Func: "tanh"}, {Func: "softplus"},
+	}
+	intervals := []ir.Interval{{Lo: -8, Hi: 8}, {Lo: -3.5, Hi: 11}, {Lo: 0.5, Hi: 2}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, a := range acts {
+		for _, iv := range intervals {
+			for _, d := range []int{3, 7, 15, 31, 63} {
+				t.Run(fmt.Sprintf("%s/[%g,%g]/%d", a, iv.Lo, iv.Hi, d), func(t *testing.T) {
+					p := Fit(a, iv, d)
+					if p.Degree() > d || p.Interval != iv {
+						t.Fatalf("degree %d depth %d for requested degree %d", p.Degree(), p.Depth(), d)
+					}
+					for range 20000 {
+						x := iv.Lo + rng.Float64()*iv.Width()
+						if e := math.Abs(p.Eval(x) - a.Eval(x)); e > p.MaxErr {
+							t.Fatalf("error %g at x=%g exceeds the reported bound %g", e, x, p.MaxErr)
+						}
+					}
+					if p.EvalExact(0.3) != a.Eval(0.3) {
+						t.Fatal("EvalExact does not evaluate the replaced activation")
+					}
+				})
+			}
+		}
+	}
+}
+
+// reluNet is input → affine → relu → affine → relu → affine → output.
+func reluNet(seed uint64) *ir.Graph {
+	b := newGB(seed)
+	x := b.input(12)
+	h := b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{b.affine(x, 10)}, Shape: []int{10}, Act: &ir.Activation{Func: "relu"}})
+	h2 := b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{b.affine(h, 8)}, Shape: []int{8}, Act: &ir.Activation{Func: "relu"}})
+	return b.output(b.affine(h2, 4))
+}
+
+func samples(n, size int, seed uint64) []*ir.Tensor {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	out := make([]*ir.Tensor, n)
+	for i := range out {
+		out[i] = ir.NewTensor(size)
+		for j := range out[i].Data {
+			out[i].Data[j] = 2*rng.Float64() - 1
+		}
+	}
+	return out
+}
+
+func TestApproxSearchMeetsAgreement(t *testing.T) {
+	g := reluNet(11)
+	exact := reluNet(11)
+	calib := samples(200, 12, 5)
+	cfg := &Config{Ranges: &RangeSource{Samples: calib, Margin: 0.1}, Approx: ApproxConfig{Agreement: 0.99}}
+	if err := Run(g, Pipeline, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.Counts()["activation"]; n != 0 {
+		t.Fatalf("%d activations left", n)
+	}
+	// Agreement on held-out samples drawn from the same distribution.
+	test := samples(300, 12, 77)
+	same := 0
+	for _, x := range test {
+		a, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ir.Interpret(exact, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if argmax(a["y"].Data) == argmax(b["y"].Data) {
+			same++
+		}
+		// The circuit evaluated exactly is the model.
+		c, err := ir.InterpretWith(g, map[string]*ir.Tensor{"x": x}, ir.InterpretOptions{Exact: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range c["y"].Data {
+			if math.Abs(c["y"].Data[i]-b["y"].Data[i]) > 1e-9 {
+				t.Fatalf("exact interpretation of the circuit differs from the model: %v vs %v", c["y"].Data, b["y"].Data)
+			}
+		}
+	}
+	if frac := float64(same) / float64(len(test)); frac < 0.95 {
+		t.Fatalf("held-out agreement %.3f", frac)
+	}
+	// The maps onto [-1, 1] were folded: one affine node per layer.
+	if n := g.Counts()["affine"]; n != 3 {
+		t.Fatalf("%d affine nodes, want 3 (basis maps squashed)\n%s", n, g)
+	}
+}
+
+func TestApproxNeedsARange(t *testing.T) {
+	err := Run(reluNet(1), Pipeline, &Config{})
+	if !errors.Is(err, ErrNoRange) || !strings.Contains(err.Error(), "--calibration") || !strings.Contains(err.Error(), "--input-range") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestApproxFixedDegree(t *testing.T) {
+	g := reluNet(2)
+	cfg := &Config{Ranges: &RangeSource{Input: &ir.Interval{Lo: -1, Hi: 1}}, Approx: ApproxConfig{Degree: 9}}
+	if err := Run(g, Pipeline, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpPoly && n.Poly.Degree() > 9 {
+			t.Fatalf("degree %d with --degree 9", n.Poly.Degree())
+		}
+	}
+	if g.Depth != 3+4+4 {
+		t.Fatalf("depth %d, want 3 affine + 2×4 for degree 9", g.Depth)
+	}
+}
