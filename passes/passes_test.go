@@ -245,3 +245,24 @@ func TestCalibrationWidensObservedRanges(t *testing.T) {
 		t.Fatalf("input range %v, want [-2, 2] (observed [-1, 1] widened by half its width)", in)
 	}
 }
+
+func TestAlignScalesGivesAddATunableOperand(t *testing.T) {
+	b := newGB(9)
+	x := b.input(4)
+	sq := b.op(ir.OpMul, x, x)
+	g := b.output(b.op(ir.OpAdd, sq, x))
+	checkPreserves(t, g, AlignScales)
+	add := g.Outputs()[0].Inputs[0]
+	if in := add.Inputs[1]; in.Op != ir.OpAffine || in.Inputs[0] != x {
+		t.Fatalf("the shallower operand x did not get a map:\n%s", g)
+	}
+	// Equal scales (x + x) or a tunable operand need nothing.
+	b = newGB(10)
+	x = b.input(4)
+	g = b.output(b.op(ir.OpAdd, b.affine(x, 4), b.op(ir.OpMul, x, x)))
+	before := len(g.Nodes)
+	checkPreserves(t, g, AlignScales)
+	if len(g.Nodes) != before {
+		t.Fatalf("a map was inserted although an operand is tunable:\n%s", g)
+	}
+}

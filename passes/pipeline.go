@@ -54,11 +54,15 @@ var Pipeline = []Pass{
 		{"fold-constants", "Add/Mul with a constant operand become affine nodes there, and only affine nodes compose"},
 		{"approx-activations", "the maps onto [-1, 1] it inserts are folded into the preceding layers"},
 	}},
+	{Name: "align-scales", Run: AlignScales, After: []Dependency{
+		{"squash-affine", "an affine operand that squashing removes cannot be tuned, and one it creates need not be added"},
+	}},
 	{Name: "layout", Run: Layout, After: []Dependency{
 		{"squash-affine", "the slot count follows the tensors that remain, and the output mask must not be squashed into a non-linear producer"},
 	}},
 	{Name: "depth", Run: Depth, After: []Dependency{
 		{"squash-affine", "each remaining affine node costs one level"},
+		{"align-scales", "the identity maps it inserts cost a level"},
 		{"layout", "the output mask layout adds may cost a level"},
 	}},
 	{Name: "bound-values", Run: Ranges, After: []Dependency{

@@ -177,3 +177,15 @@ func TestPolynomialDepthMatchesLattigo(t *testing.T) {
 		}
 	}
 }
+
+// TestAddOfMismatchedScales covers x² + x: the square carries Δ²/q, the
+// input Δ, and neither is an affine map the runtime could tune; the
+// align-scales pass gives it one.
+func TestAddOfMismatchedScales(t *testing.T) {
+	b, x := newGraph(9, 8)
+	sq := b.node(ir.OpMul, x.Shape, x, x)
+	s := b.node(ir.OpAdd, x.Shape, sq, x)
+	if worst := roundTrip(t, b.output(b.dense(s, 3, 1)), randomInputs(3, 8, 1)); worst > 1e-6 {
+		t.Fatalf("error %g", worst)
+	}
+}
