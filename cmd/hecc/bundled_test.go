@@ -1,0 +1,178 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hecc-dev/hecc/compiler"
+	"github.com/hecc-dev/hecc/compiler/onnx"
+	"github.com/hecc-dev/hecc/compiler/tensorio"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime"
+)
+
+const bundled = "../../testdata"
+
+// bundledModels pairs each bundled model with its sample set; the reference
+// outputs were computed by PyTorch in float64 when the model was exported.
+var bundledModels = []struct{ model, samples string }{
+	{"cryptonets", "mnist_test.npz"},
+	{"cryptonets_dynamic", "mnist_test.npz"},
+	{"lenet5", "mnist_test.npz"},
+	{"mlp", "mnist_test.npz"},
+	{"fashion_cnn", "fashion_test.npz"},
+}
+
+func loadSamples(t *testing.T, name string) (x *ir.Tensor, y *ir.Tensor) {
+	t.Helper()
+	arrays, err := tensorio.ReadNPZ(filepath.Join(bundled, "samples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arrays["x"], arrays["y"]
+}
+
+func loadRef(t *testing.T, model string) *ir.Tensor {
+	t.Helper()
+	f, err := os.Open(filepath.Join(bundled, "samples", model+"_ref.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref, err := tensorio.ReadNPY(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func sample(x *ir.Tensor, i int) *ir.Tensor {
+	size := ir.NumElements(x.Shape[1:])
+	return &ir.Tensor{Shape: append([]int{1}, x.Shape[1:]...), Data: x.Data[i*size : (i+1)*size]}
+}
+
+// TestBundledModelsMatchPyTorch checks hecc's reading of each bundled ONNX
+// model — lowering and plaintext IR interpretation, activations exact —
+// against PyTorch's own outputs on every bundled sample.
+func TestBundledModelsMatchPyTorch(t *testing.T) {
+	for _, bm := range bundledModels {
+		t.Run(bm.model, func(t *testing.T) {
+			path := filepath.Join(bundled, "models", bm.model+".onnx")
+			if _, err := os.Stat(path); err != nil {
+				t.Skipf("%s not bundled yet", path)
+			}
+			m, err := onnx.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			low, err := compiler.Lower(m, compiler.LowerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _ := loadSamples(t, bm.samples)
+			ref := loadRef(t, bm.model)
+			classes := ref.Shape[1]
+			in, out := low.Graph.Inputs()[0], low.Graph.Outputs()[0]
+			var worst float64
+			for i := range x.Shape[0] {
+				o, err := ir.Interpret(low.Graph, map[string]*ir.Tensor{in.Name: sample(x, i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := ir.ApplyPost(out.Post, o[out.Name])
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k := range classes {
+					want := ref.Data[i*classes+k]
+					worst = max(worst, math.Abs(got.Data[k]-want)/(1+math.Abs(want)))
+				}
+			}
+			// Both sides compute in float64 from the same float32 weights:
+			// only summation order differs.
+			if worst > 1e-9 {
+				t.Fatalf("IR interpretation differs from PyTorch by %g (relative)", worst)
+			}
+			t.Logf("%d samples, max relative difference %.2g", x.Shape[0], worst)
+		})
+	}
+}
+
+// TestCryptoNetsEncrypted runs the bundled CryptoNets encrypted at the
+// parameters the compiler picks (128-bit) on the first 24 test digits.
+func TestCryptoNetsEncrypted(t *testing.T) {
+	const digits = 24
+	calib, err := readSamples(filepath.Join(bundled, "samples", "mnist_calib.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.CompileFile(filepath.Join(bundled, "models", "cryptonets.onnx"), compiler.Options{Name: "cryptonets", Calibration: calib, Margin: compiler.DefaultMargin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := res.Circuit.Spec
+	if spec.Params.Security < 128 || spec.Params.Insecure() {
+		t.Fatalf("compiled at %s", spec.Params)
+	}
+	keys, err := runtime.GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := runtime.NewServer(res.Circuit, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := loadSamples(t, "mnist_test.npz")
+	ref := loadRef(t, "cryptonets")
+	var worst, smallestGap float64 = 0, math.Inf(1)
+	for i := range digits {
+		ct, err := runtime.Encrypt(spec, keys.Public, sample(x, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := srv.Run(ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := runtime.Decrypt(spec, keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ref.Data[i*10 : (i+1)*10]
+		for k := range want {
+			worst = max(worst, math.Abs(got.Data[k]-want[k]))
+		}
+		if a, b := topClasses(got, 1)[0], topClasses(&ir.Tensor{Shape: []int{10}, Data: want}, 1)[0]; a != b {
+			t.Fatalf("digit %d: encrypted top class %d, plaintext %d", i, a, b)
+		}
+		smallestGap = min(smallestGap, gap(want))
+	}
+	// The bound: at the chosen scale (2^29 here) a fresh encryption carries
+	// about 2^-20 of error per slot; the conv, the two squares of O(1)
+	// values and the dense layers (row sums of |W| below ~30) amplify it by
+	// at most ~10^3, so 1e-3 leaves room while staying far below the
+	// smallest gap between a digit's top two logits (checked below), which
+	// is what keeps the predicted class.
+	const bound = 1e-3
+	if worst > bound {
+		t.Fatalf("max absolute logit error %g exceeds %g", worst, bound)
+	}
+	if smallestGap < 2*bound {
+		t.Fatalf("a top-2 logit gap of %g is too close to the error bound to make argmax agreement meaningful", smallestGap)
+	}
+	t.Logf("%d digits at %s: argmax agrees on all, max |logit error| %.3g, smallest top-2 gap %.3g", digits, spec.Params, worst, smallestGap)
+}
+
+func gap(v []float64) float64 {
+	first, second := math.Inf(-1), math.Inf(-1)
+	for _, x := range v {
+		if x > first {
+			first, second = x, first
+		} else if x > second {
+			second = x
+		}
+	}
+	return first - second
+}
