@@ -1,29 +1,52 @@
 package passes
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
+	"slices"
+	"sync"
 
 	"github.com/hecc-dev/hecc/ir"
+	"gonum.org/v1/gonum/mat"
 )
 
-// Approximation method. Each non-polynomial activation becomes a Chebyshev
-// interpolant on the interval its input was calibrated to (or bounded to):
-// interpolation at Chebyshev nodes is within a small factor of the best
-// uniform approximation, costs nothing to compute, and is stable at the
-// degrees CKKS can afford, which Lattigo evaluates in the same basis with a
-// baby-step giant-step Paterson–Stockmeyer scheme. The map of the interval
-// onto [-1, 1] is an affine node placed before the polynomial, so
-// squash-affine folds it into the preceding layer and it costs no level.
+// Approximation method.
 //
-// A composite minimax sign approximation (Lattigo's comparisons) would be
-// uniformly accurate away from zero, but costs 16 or more levels a ReLU;
-// calibrated intervals let a single polynomial of depth 4–6 keep plaintext
-// accuracy, because what the network needs is the right ranking of the
-// outputs, not ReLU itself. The degree is therefore chosen per layer by
-// simulating the circuit on the calibration samples: the cheapest depth
-// (then the fewest multiplications) that keeps the model's top class.
+// Each non-polynomial activation becomes one Chebyshev polynomial on
+// [-1, 1], preceded by an affine map that brings its input there; that map
+// (and, below, the one after) is folded into the neighbouring layers by
+// squash-affine, so it costs no level. Lattigo evaluates the polynomial in
+// the same basis by baby-step giant-step Paterson–Stockmeyer.
+//
+// ReLU and leaky ReLU are positively homogeneous, f(m·t) = m·f(t), so each
+// channel of a convolution's output (each neuron of a dense layer's) is
+// scaled by its own calibrated magnitude m into [-1, 1] and multiplied back
+// by m after the polynomial. A channel that stays small is then
+// approximated as accurately, relative to its values, as the largest one; a
+// single interval for the whole layer would give it the layer's absolute
+// error. Channels pool their statistics over all positions, which makes
+// their ranges far more reliable than per-position ones; no scale goes
+// below a tenth of the layer's largest, so a neuron that hardly moved during
+// calibration cannot push a later input far outside [-1, 1], where a
+// polynomial diverges. Other activations (sigmoid, tanh, softplus, clip)
+// are smooth or bounded and use one interval for the layer.
+//
+// The polynomial is a least-squares fit weighted by where the calibration
+// samples put the (normalised) inputs, plus a uniform share over [-1, 1]
+// that keeps it close to f everywhere: accuracy goes where the data is, and
+// the reported bound is still over the whole interval. Without calibration
+// samples the weights are uniform. Composite minimax sign polynomials
+// (Lattigo's comparisons) are uniformly accurate away from zero but cost 16
+// levels or more per ReLU; what a classifier needs is its top class, so
+// the degree of each layer is instead chosen by simulating the circuit on
+// the calibration samples: the cheapest depth, then the fewest
+// multiplications, that keeps the exact model's top class on a target
+// fraction of them. Ranges and fit weights come from one half of the
+// samples and agreement is measured on the other, so the search sees what
+// an input the calibration never saw does to the polynomials.
 
 // ApproxConfig controls approx-activations.
 type ApproxConfig struct {
@@ -32,8 +55,7 @@ type ApproxConfig struct {
 	// Agreement is the fraction of calibration samples whose top class the
 	// circuit must keep (default 0.995).
 	Agreement float64
-	// MaxDepth caps the levels one approximation may take (default 7,
-	// degree 127).
+	// MaxDepth caps the levels one approximation may take (default 7).
 	MaxDepth int
 }
 
@@ -41,11 +63,22 @@ type ApproxConfig struct {
 const (
 	DefaultAgreement = 0.995
 	defaultMaxDepth  = 7
-	// fallbackDepth is used without calibration samples to search with.
-	fallbackDepth = 5
+	// fallbackDegree is used without calibration samples to search with.
+	fallbackDegree = 15
+	// uniformShare is the weight spread evenly over [-1, 1] in the fit.
+	uniformShare  = 0.2
+	histogramBins = 512
+	// scaleFloor is the least scale of a channel or neuron, relative to the
+	// layer's largest.
+	scaleFloor = 0.1
+	// minHeldOut is the fewest samples worth holding out for validation.
+	minHeldOut = 20
 )
 
-// Lipschitz constants of the activations, for the error bound.
+// homogeneous activations are scaled per channel or neuron.
+var homogeneous = map[string]bool{"relu": true, "leaky_relu": true}
+
+// lipschitz constants of the activations, for the error bound.
 var lipschitz = map[string]func(a *ir.Activation) float64{
 	"relu":       func(*ir.Activation) float64 { return 1 },
 	"leaky_relu": func(a *ir.Activation) float64 { return max(1, math.Abs(a.Alpha)) },
@@ -55,53 +88,105 @@ var lipschitz = map[string]func(a *ir.Activation) float64{
 	"softplus":   func(*ir.Activation) float64 { return 1 },
 }
 
-// Fit returns the degree-d Chebyshev interpolant of a on iv (Interval iv,
-// so it is evaluated on a's own argument), with a rigorous bound on its
-// error over iv.
-func Fit(a *ir.Activation, iv ir.Interval, d int) *ir.Polynomial {
-	p := interpolate(a, iv, d)
-	half, mid := iv.Width()/2, (iv.Hi+iv.Lo)/2
-	f := func(t float64) float64 { return a.Eval(half*t + mid) }
-	p.MaxErr = errorBound(p.Coeffs, func(t float64) float64 { return p.Eval(half*t+mid) - f(t) }, lipschitz[a.Func](a)*half)
+// target is one activation with the map that brings its input onto
+// [-1, 1] and the distribution of the mapped inputs.
+type target struct {
+	node   *ir.Node
+	act    *ir.Activation
+	scale  float64 // x = scale·t + shift (for homogeneous: per neuron, in the maps)
+	shift  float64
+	weight []float64 // histogram of t over [-1, 1]; nil for uniform
+	desc   string    // the interval, for the report
+	degree int
+}
+
+// fn is the activation on t.
+func (t *target) fn(v float64) float64 { return t.act.Eval(t.scale*v + t.shift) }
+
+// Fit returns the degree-d weighted least-squares Chebyshev fit on [-1, 1]
+// of x ↦ a(scale·x + shift) (weights: a histogram over [-1, 1], or nil
+// for uniform), with a rigorous bound on its error over [-1, 1].
+func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Polynomial {
+	t := &target{act: a, scale: scale, shift: shift, weight: weight}
+	p := t.fit(d)
+	p.MaxErr = errorBound(p, t.fn, lipschitz[a.Func](a)*scale)
 	return p
 }
 
-// interpolate is Fit without the error bound, for the degree search.
-func interpolate(a *ir.Activation, iv ir.Interval, d int) *ir.Polynomial {
-	half, mid := iv.Width()/2, (iv.Hi+iv.Lo)/2
-	f := func(t float64) float64 { return a.Eval(half*t + mid) }
+func (t *target) fit(d int) *ir.Polynomial {
+	bins := histogramBins
+	rows := make([]float64, 0, bins*(d+1))
+	rhs := make([]float64, 0, bins)
+	for b := range bins {
+		x := -1 + (float64(b)+0.5)*2/float64(bins)
+		w := uniformShare / float64(bins)
+		if t.weight != nil {
+			w += (1 - uniformShare) * t.weight[b]
+		} else {
+			w = 1 / float64(bins)
+		}
+		sw := math.Sqrt(w)
+		// T_0..T_d at x by the recurrence.
+		t0, t1 := 1.0, x
+		for k := 0; k <= d; k++ {
+			switch k {
+			case 0:
+				rows = append(rows, sw*t0)
+			case 1:
+				rows = append(rows, sw*t1)
+			default:
+				t0, t1 = t1, 2*x*t1-t0
+				rows = append(rows, sw*t1)
+			}
+		}
+		rhs = append(rhs, sw*t.fn(x))
+	}
+	var c mat.VecDense
+	if err := c.SolveVec(mat.NewDense(bins, d+1, rows), mat.NewVecDense(bins, rhs)); err != nil {
+		// The Chebyshev basis on 512 points is well conditioned up to the
+		// degrees allowed; fall back to interpolation if it ever is not.
+		return t.interpolate(d)
+	}
+	return t.poly(c.RawVector().Data)
+}
+
+// interpolate is the Chebyshev interpolant at the d+1 Chebyshev nodes.
+func (t *target) interpolate(d int) *ir.Polynomial {
 	n := d + 1
 	coeffs := make([]float64, n)
-	vals := make([]float64, n)
-	for j := range n {
-		vals[j] = f(math.Cos(math.Pi * (float64(j) + 0.5) / float64(n)))
-	}
 	for k := range n {
 		var s float64
 		for j := range n {
-			s += vals[j] * math.Cos(math.Pi*float64(k)*(float64(j)+0.5)/float64(n))
+			th := math.Pi * (float64(j) + 0.5) / float64(n)
+			s += t.fn(math.Cos(th)) * math.Cos(float64(k)*th)
 		}
 		coeffs[k] = 2 * s / float64(n)
 	}
 	coeffs[0] /= 2
-	return &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: coeffs, Interval: iv, Func: a.String(), Replaces: a, ArgScale: 1}
+	return t.poly(coeffs)
 }
 
-// errorBound bounds |e| on [-1, 1] for e = p − f with p = Σ c_k T_k: the
-// maximum over a uniform grid plus the most |e| can grow between grid
-// points, (h/2)·(Lip(p) + Lip(f)), with Lip(p) ≤ Σ k²|c_k| by Markov's
-// inequality for each T_k. The grid is refined until that slack is under
-// 5% of the grid maximum.
-func errorBound(coeffs []float64, e func(float64) float64, lipF float64) float64 {
+func (t *target) poly(coeffs []float64) *ir.Polynomial {
+	return &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: slices.Clone(coeffs), Interval: ir.Interval{Lo: -1, Hi: 1},
+		Func: t.act.String(), Replaces: t.act, ArgScale: t.scale, ArgShift: t.shift}
+}
+
+// errorBound bounds |p − f| on [-1, 1]: the maximum over a uniform grid
+// plus the most the error can grow between grid points,
+// (h/2)·(Lip(p) + Lip(f)), with Lip(p) ≤ Σ k²|c_k| by Markov's inequality
+// for each T_k. The grid is refined until that slack is under 5% of the
+// grid maximum.
+func errorBound(p *ir.Polynomial, f func(float64) float64, lipF float64) float64 {
 	var lipP float64
-	for k, c := range coeffs {
+	for k, c := range p.Coeffs {
 		lipP += float64(k*k) * math.Abs(c)
 	}
 	for points := 4096; ; points *= 2 {
 		h := 2 / float64(points-1)
 		var worst float64
 		for i := range points {
-			worst = max(worst, math.Abs(e(-1+float64(i)*h)))
+			x := -1 + float64(i)*h
+			worst = max(worst, math.Abs(p.Eval(x)-f(x)))
 		}
 		slack := h / 2 * (lipP + lipF)
 		if slack <= 0.05*worst || points >= 1<<20 {
@@ -110,8 +195,7 @@ func errorBound(coeffs []float64, e func(float64) float64, lipF float64) float64
 	}
 }
 
-// ApproxActivations replaces every Activation node by a polynomial on its
-// input's range, preceded by the affine map onto [-1, 1].
+// ApproxActivations replaces every Activation node by a polynomial.
 func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	var acts []*ir.Node
 	for _, n := range g.Nodes {
@@ -132,160 +216,334 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	if ac.MaxDepth == 0 {
 		ac.MaxDepth = defaultMaxDepth
 	}
-	intervals := make([]ir.Interval, len(acts))
-	for i, n := range acts {
-		r := n.Inputs[0].Range
-		if r == (ir.Interval{}) {
-			return fmt.Errorf("%w: node %s (%s) needs the range of its input to be approximated by a polynomial: pass --calibration with sample inputs, or --input-range LO,HI",
-				ErrNoRange, n.Label(), n.Act)
+	src := cfg.rangeSource()
+	s := &search{g: g, cfg: ac}
+	fitSrc := src
+	if src != nil && len(src.Samples) >= 2*minHeldOut {
+		// Even samples calibrate, odd ones validate.
+		split := *src
+		split.Samples = nil
+		for i, x := range src.Samples {
+			if i%2 == 0 {
+				split.Samples = append(split.Samples, x)
+			} else {
+				s.samples = append(s.samples, x)
+			}
 		}
-		if r.Width() < 1e-6 {
-			r = ir.Interval{Lo: r.Lo - 1e-3, Hi: r.Hi + 1e-3}
-		}
-		intervals[i] = r
+		fitSrc = &split
+	} else if src != nil {
+		s.samples = src.Samples
 	}
-	s := &search{g: g, acts: acts, intervals: intervals, cfg: ac}
-	degrees, how, err := s.choose(cfg)
+	elems, err := elementRanges(g, acts, fitSrc)
 	if err != nil {
 		return err
 	}
 	for i, n := range acts {
-		s.replace(n, Fit(n.Act, intervals[i], degrees[i]))
+		t, err := s.normalize(n, elems[i], fitSrc)
+		if err != nil {
+			return err
+		}
+		s.targets = append(s.targets, t)
+	}
+	how, err := s.choose()
+	if err != nil {
+		return err
 	}
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
-	for _, n := range acts {
-		p := n.Poly
-		cfg.logf("approx-activations", "%s: %s on [%.4g, %.4g], degree %d %s, max error %.3g, %d levels",
-			n.Label(), p.Replaces, p.Interval.Lo, p.Interval.Hi, p.Degree(), p.Basis, p.MaxErr, bits.Len(uint(p.Degree())))
-	}
-	// The maps onto [-1, 1] go in last: the search ran on the graph with
-	// each polynomial on its activation's own argument.
-	for _, n := range acts {
-		s.insertBasisMap(n)
+	for _, t := range s.targets {
+		p := Fit(t.act, t.scale, t.shift, t.degree, t.weight)
+		s.replace(t, p)
+		cfg.logf("approx-activations", "%s: %s %s, degree %d %s, max error %.3g%s, %d levels",
+			t.node.Label(), t.act, t.desc, p.Degree(), p.Basis, p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth())
 	}
 	return nil
 }
 
+// observed holds, for one activation input, each element's range and
+// (with samples) every value seen.
+type observed struct {
+	ranges []ir.Interval
+	values []float64
+}
+
+// elementRanges finds every element's range at each activation's input:
+// on the calibration samples, or by interval arithmetic from the input
+// range.
+func elementRanges(g *ir.Graph, acts []*ir.Node, src *RangeSource) ([]observed, error) {
+	out := make([]observed, len(acts))
+	if src == nil || !src.Known() {
+		n := acts[0]
+		return nil, fmt.Errorf("%w: node %s (%s) needs the range of its input to be approximated by a polynomial: pass --calibration with sample inputs, or --input-range LO,HI",
+			ErrNoRange, n.Label(), n.Act)
+	}
+	index := map[*ir.Node]int{}
+	for i, a := range acts {
+		index[a.Inputs[0]] = i
+		out[i].ranges = make([]ir.Interval, a.Size())
+		for j := range out[i].ranges {
+			out[i].ranges[j] = ir.Interval{Lo: math.Inf(1), Hi: math.Inf(-1)}
+		}
+	}
+	if len(src.Samples) == 0 {
+		per, err := elementIntervals(g, *src.Input)
+		if err != nil {
+			return nil, err
+		}
+		for i, a := range acts {
+			out[i].ranges = per[a.Inputs[0]]
+		}
+		return out, nil
+	}
+	in := g.Inputs()[0]
+	for _, x := range src.Samples {
+		_, err := ir.InterpretObserved(g, map[string]*ir.Tensor{in.Name: x}, func(n *ir.Node, v []float64) {
+			i, ok := index[n]
+			if !ok {
+				return
+			}
+			for j, y := range v {
+				r := &out[i].ranges[j]
+				r.Lo, r.Hi = math.Min(r.Lo, y), math.Max(r.Hi, y)
+			}
+			out[i].values = append(out[i].values, v...)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("calibration: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// normalize inserts the maps that bring activation n's input onto [-1, 1]
+// (and, for a homogeneous activation, back), and returns the target.
+func (s *search) normalize(n *ir.Node, obs observed, src *RangeSource) (*target, error) {
+	margin := 1.0
+	if src != nil {
+		margin += src.Margin
+	}
+	t := &target{node: n, act: n.Act, scale: 1}
+	size := n.Size()
+	in := make([]float64, size) // t = in[i]·x + bias[i]
+	bias := make([]float64, size)
+	var back []float64 // x-scale restored after a homogeneous activation
+	if homogeneous[n.Act.Func] {
+		back = make([]float64, size)
+		// Group by channel (axis 1) for [N, C, spatial…] tensors, else by
+		// element.
+		group, what := func(i int) int { return i }, "neuron"
+		if sh := n.Shape; len(sh) >= 3 {
+			inner := ir.NumElements(sh[2:])
+			group, what = func(i int) int { return (i / inner) % sh[1] }, "channel"
+		}
+		peak := map[int]float64{}
+		var layer float64
+		for i, r := range obs.ranges {
+			m := math.Max(math.Abs(r.Lo), math.Abs(r.Hi))
+			if math.IsNaN(m) || math.IsInf(m, 0) {
+				return nil, fmt.Errorf("node %s: the calibrated range of its input is not finite", n.Label())
+			}
+			peak[group(i)] = math.Max(peak[group(i)], m)
+			layer = math.Max(layer, m)
+		}
+		if layer == 0 {
+			layer = 1 // the layer never moved: any scale is exact at 0
+		}
+		var largest, smallest float64 = 0, math.Inf(1)
+		for i := range obs.ranges {
+			m := math.Max(peak[group(i)], scaleFloor*layer) * margin
+			in[i], back[i] = 1/m, m
+			largest, smallest = math.Max(largest, m), math.Min(smallest, m)
+		}
+		t.desc = fmt.Sprintf("scaled per %s (|x| ≤ %.3g … %.3g)", what, smallest, largest)
+	} else {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range obs.ranges {
+			lo, hi = math.Min(lo, r.Lo), math.Max(hi, r.Hi)
+		}
+		if math.IsInf(lo, 0) || math.IsInf(hi, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+			return nil, fmt.Errorf("node %s: the calibrated range of its input is not finite", n.Label())
+		}
+		w := (hi - lo) * (margin - 1)
+		lo, hi = lo-w, hi+w
+		if hi-lo < 1e-6 {
+			lo, hi = lo-1e-3, hi+1e-3
+		}
+		t.scale, t.shift = (hi-lo)/2, (hi+lo)/2
+		for i := range in {
+			in[i], bias[i] = 1/t.scale, -t.shift/t.scale
+		}
+		t.desc = fmt.Sprintf("on [%.4g, %.4g]", lo, hi)
+	}
+	if obs.values != nil {
+		t.weight = make([]float64, histogramBins)
+		for k, x := range obs.values {
+			v := x*in[k%size] + bias[k%size]
+			b := int((v + 1) / 2 * histogramBins)
+			t.weight[max(0, min(histogramBins-1, b))]++
+		}
+		for b := range t.weight {
+			t.weight[b] /= float64(len(obs.values))
+		}
+	}
+	s.insertBefore(n, diagonal(in, bias, "to [-1,1]"))
+	if back != nil {
+		s.insertAfter(n, diagonal(back, nil, "from [-1,1]"))
+	}
+	return t, nil
+}
+
+func diagonal(d, bias []float64, desc string) *ir.Linear {
+	b := ir.NewBuilder(len(d), len(d))
+	for i, v := range d {
+		b.Add(i, i, v)
+	}
+	hasBias := false
+	for _, v := range bias {
+		hasBias = hasBias || v != 0
+	}
+	if !hasBias {
+		bias = nil
+	}
+	lin, _ := b.Build(bias, desc) // diagonal entries: cannot fail
+	return lin
+}
+
+// insertBefore puts an affine map between n and its input.
+func (s *search) insertBefore(n *ir.Node, lin *ir.Linear) {
+	in := n.Inputs[0]
+	m := &ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: in.Shape, Origin: n.Origin, Linear: lin}
+	i := slices.Index(s.g.Nodes, n)
+	s.g.Nodes = slices.Insert(s.g.Nodes, i, m)
+	n.Inputs[0] = m
+}
+
+// insertAfter puts an affine map between n and its readers.
+func (s *search) insertAfter(n *ir.Node, lin *ir.Linear) {
+	m := &ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{n}, Shape: n.Shape, Origin: n.Origin, Linear: lin}
+	s.g.Replace(n, m)
+	m.Inputs[0] = n
+	i := slices.Index(s.g.Nodes, n)
+	s.g.Nodes = slices.Insert(s.g.Nodes, i+1, m)
+}
+
 type search struct {
 	g         *ir.Graph
-	acts      []*ir.Node
-	intervals []ir.Interval
 	cfg       ApproxConfig
+	targets   []*target
 	samples   []*ir.Tensor
-	reference []int // exact model's top class per sample
+	reference []int
 }
 
-// replace turns activation node n into polynomial p in place (the argument
-// map stays inside p until insertBasisMap).
-func (s *search) replace(n *ir.Node, p *ir.Polynomial) {
-	n.Op, n.Poly, n.Act = ir.OpPoly, p, nil
+// replace turns t's node into polynomial p; restore turns it back.
+func (s *search) replace(t *target, p *ir.Polynomial) {
+	t.node.Op, t.node.Poly, t.node.Act = ir.OpPoly, p, nil
 }
 
-// restore turns n back into its activation.
-func (s *search) restore(n *ir.Node) {
-	n.Op, n.Act, n.Poly = ir.OpActivation, n.Poly.Replaces, nil
+func (s *search) restore(t *target) {
+	t.node.Op, t.node.Poly, t.node.Act = ir.OpActivation, nil, t.act
 }
 
-func (s *search) choose(cfg *Config) ([]int, string, error) {
-	degrees := make([]int, len(s.acts))
+func (s *search) choose() (string, error) {
 	if s.cfg.Degree > 0 {
-		for i := range degrees {
-			degrees[i] = s.cfg.Degree
+		for _, t := range s.targets {
+			t.degree = s.cfg.Degree
 		}
-		return degrees, fmt.Sprintf("degree %d fixed by --degree", s.cfg.Degree), nil
-	}
-	if src := cfg.rangeSource(); src != nil {
-		s.samples = src.Samples
+		return fmt.Sprintf("degree %d fixed by --degree", s.cfg.Degree), nil
 	}
 	if len(s.samples) == 0 {
-		d := 1<<fallbackDepth - 1
-		for i := range degrees {
-			degrees[i] = d
+		for _, t := range s.targets {
+			t.degree = fallbackDegree
 		}
-		return degrees, fmt.Sprintf("no calibration samples to measure accuracy: degree %d (%d levels) each", d, fallbackDepth), nil
+		return fmt.Sprintf("no calibration samples to measure accuracy with: degree %d (%d levels) each", fallbackDegree, bits.Len(fallbackDegree)), nil
 	}
-	ref, err := s.topClasses(true)
+	ref, err := s.topClasses()
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	s.reference = ref
-	// A per-layer target whose failures add up to at most the global one.
-	perLayer := 1 - (1-s.cfg.Agreement)/float64(len(s.acts))
-	for i, n := range s.acts {
-		d, err := s.cheapest(i, n, perLayer)
-		if err != nil {
-			return nil, "", err
-		}
-		degrees[i] = d
-		s.replace(n, interpolate(n.Act, s.intervals[i], d)) // later layers see it
+	// Start every layer at depth 2 and raise, one level at a time, the
+	// layer whose extra level buys the most agreement, until the target
+	// holds.
+	depth := make([]int, len(s.targets))
+	for i := range depth {
+		depth[i] = 2
 	}
-	// The union of per-layer losses is a worst case; confirm, and deepen
-	// every layer a step at a time if the whole falls short.
-	for {
-		agree, err := s.agreement()
-		if err != nil {
-			return nil, "", err
-		}
-		if agree >= s.cfg.Agreement {
-			for _, n := range s.acts {
-				s.restore(n)
+	agree, err := s.agreementAt(depth, nil)
+	if err != nil {
+		return "", err
+	}
+	for agree < s.cfg.Agreement {
+		best, bestAgree := -1, -1.0
+		for i := range depth {
+			if depth[i] >= s.cfg.MaxDepth {
+				continue
 			}
-			return degrees, fmt.Sprintf("degrees chosen on %d calibration samples: %.2f%% top-class agreement with the exact model, target %.2f%%",
-				len(s.samples), 100*agree, 100*s.cfg.Agreement), nil
-		}
-		raised := false
-		for i, n := range s.acts {
-			if bits.Len(uint(degrees[i])) < s.cfg.MaxDepth {
-				degrees[i] = 1<<(bits.Len(uint(degrees[i]))+1) - 1
-				s.replace(n, interpolate(n.Act, s.intervals[i], degrees[i]))
-				raised = true
+			depth[i]++
+			a, err := s.agreementAt(depth, nil)
+			depth[i]--
+			if err != nil {
+				return "", err
+			}
+			if a > bestAgree {
+				best, bestAgree = i, a
 			}
 		}
-		if !raised {
-			return nil, "", fmt.Errorf("no polynomial of depth ≤ %d keeps %.2f%% top-class agreement (reached %.2f%%): widen --max-depth or lower --agreement",
+		if best < 0 {
+			return "", fmt.Errorf("no polynomials of depth ≤ %d keep %.2f%% top-class agreement (reached %.2f%%): raise --max-depth or lower --agreement",
 				s.cfg.MaxDepth, 100*s.cfg.Agreement, 100*agree)
 		}
+		depth[best]++
+		agree = bestAgree
 	}
-}
-
-// cheapest finds, for activation i with the earlier ones already replaced
-// and the later ones exact, the smallest depth whose fullest degree meets
-// target, then the smallest degree at that depth that still does.
-func (s *search) cheapest(i int, n *ir.Node, target float64) (int, error) {
-	meets := func(d int) (bool, error) {
-		s.replace(n, interpolate(n.Act, s.intervals[i], d))
-		defer s.restore(n)
-		a, err := s.agreement()
-		return a >= target, err
+	// Within each layer's depth, the lowest degree that keeps the target.
+	degree := make([]int, len(depth))
+	for i, d := range depth {
+		degree[i] = 1<<d - 1
 	}
-	for depth := 2; depth <= s.cfg.MaxDepth; depth++ {
-		ok, err := meets(1<<depth - 1)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			continue
-		}
-		lo, hi := 1<<(depth-1), 1<<depth-1 // degrees with this depth
+	for i, d := range depth {
+		lo, hi := 1<<(d-1), 1<<d-1
 		for lo < hi {
 			mid := (lo + hi) / 2
-			ok, err := meets(mid)
+			degree[i] = mid
+			a, err := s.agreementAt(depth, degree)
 			if err != nil {
-				return 0, err
+				return "", err
 			}
-			if ok {
+			if a >= s.cfg.Agreement {
 				hi = mid
 			} else {
 				lo = mid + 1
 			}
 		}
-		return hi, nil
+		degree[i] = hi
 	}
-	return 1<<s.cfg.MaxDepth - 1, nil
+	final, err := s.agreementAt(depth, degree)
+	if err != nil {
+		return "", err
+	}
+	for i, t := range s.targets {
+		t.degree = degree[i]
+	}
+	return fmt.Sprintf("degrees chosen on %d calibration samples: %.2f%% top-class agreement with the exact model, target %.2f%%",
+		len(s.samples), 100*final, 100*s.cfg.Agreement), nil
 }
 
-func (s *search) agreement() (float64, error) {
-	top, err := s.topClasses(false)
+// agreementAt measures agreement with every layer at the given depth (at
+// its fullest degree unless degrees are given).
+func (s *search) agreementAt(depth, degree []int) (float64, error) {
+	for i, t := range s.targets {
+		d := 1<<depth[i] - 1
+		if degree != nil {
+			d = degree[i]
+		}
+		s.replace(t, t.fit(d))
+	}
+	defer func() {
+		for _, t := range s.targets {
+			s.restore(t)
+		}
+	}()
+	top, err := s.topClasses()
 	if err != nil {
 		return 0, err
 	}
@@ -298,17 +556,30 @@ func (s *search) agreement() (float64, error) {
 	return float64(same) / float64(len(top)), nil
 }
 
-func (s *search) topClasses(exact bool) ([]int, error) {
+// topClasses evaluates the samples on every core: interpretation only
+// reads the graph.
+func (s *search) topClasses() ([]int, error) {
 	in, out := s.g.Inputs()[0], s.g.Outputs()[0]
 	top := make([]int, len(s.samples))
-	for i, x := range s.samples {
-		o, err := ir.InterpretWith(s.g, map[string]*ir.Tensor{in.Name: x}, ir.InterpretOptions{Exact: exact})
-		if err != nil {
-			return nil, err
-		}
-		top[i] = argmax(o[out.Name].Data)
+	errs := make([]error, len(s.samples))
+	var wg sync.WaitGroup
+	workers := max(1, runtime.GOMAXPROCS(0))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(s.samples); i += workers {
+				o, err := ir.Interpret(s.g, map[string]*ir.Tensor{in.Name: s.samples[i]})
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				top[i] = argmax(o[out.Name].Data)
+			}
+		}()
 	}
-	return top, nil
+	wg.Wait()
+	return top, errors.Join(errs...)
 }
 
 func argmax(v []float64) int {
@@ -319,29 +590,4 @@ func argmax(v []float64) int {
 		}
 	}
 	return best
-}
-
-// insertBasisMap re-expresses polynomial n on [-1, 1] and puts the map
-// t = (x − mid)/half before it; squash-affine folds that map into the
-// preceding layer.
-func (s *search) insertBasisMap(n *ir.Node) {
-	p, in := n.Poly, n.Inputs[0]
-	p.ArgScale, p.ArgShift = p.Interval.Width()/2, (p.Interval.Hi+p.Interval.Lo)/2
-	p.Interval = ir.Interval{Lo: -1, Hi: 1}
-	size := n.Size()
-	b := ir.NewBuilder(size, size)
-	bias := make([]float64, size)
-	for i := range size {
-		b.Add(i, i, 1/p.ArgScale)
-		bias[i] = -p.ArgShift / p.ArgScale
-	}
-	lin, _ := b.Build(bias, "to [-1,1]") // diagonal: cannot fail
-	m := &ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: in.Shape, Origin: n.Origin, Linear: lin}
-	for i, x := range s.g.Nodes {
-		if x == n {
-			s.g.Nodes = append(s.g.Nodes[:i], append([]*ir.Node{m}, s.g.Nodes[i:]...)...)
-			break
-		}
-	}
-	n.Inputs[0] = m
 }

@@ -22,22 +22,33 @@ func TestFitErrorWithinBound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, a := range acts {
 		for _, iv := range intervals {
-			for _, d := range []int{3, 7, 15, 31, 63} {
-				t.Run(fmt.Sprintf("%s/[%g,%g]/%d", a, iv.Lo, iv.Hi, d), func(t *testing.T) {
-					p := Fit(a, iv, d)
-					if p.Degree() > d || p.Interval != iv {
-						t.Fatalf("degree %d depth %d for requested degree %d", p.Degree(), p.Depth(), d)
-					}
-					for range 20000 {
-						x := iv.Lo + rng.Float64()*iv.Width()
-						if e := math.Abs(p.Eval(x) - a.Eval(x)); e > p.MaxErr {
-							t.Fatalf("error %g at x=%g exceeds the reported bound %g", e, x, p.MaxErr)
+			for _, d := range []int{3, 7, 15, 31} {
+				for _, weighted := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s/[%g,%g]/%d/weighted=%v", a, iv.Lo, iv.Hi, d, weighted), func(t *testing.T) {
+						var w []float64
+						if weighted { // data piled up near the middle, as pre-activations are
+							w = make([]float64, histogramBins)
+							for b := range w {
+								x := -1 + (float64(b)+0.5)*2/histogramBins
+								w[b] = math.Exp(-20 * x * x)
+							}
 						}
-					}
-					if p.EvalExact(0.3) != a.Eval(0.3) {
-						t.Fatal("EvalExact does not evaluate the replaced activation")
-					}
-				})
+						scale, shift := iv.Width()/2, (iv.Hi+iv.Lo)/2
+						p := Fit(a, scale, shift, d, w)
+						if p.Degree() > d || p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
+							t.Fatalf("degree %d on %v for requested degree %d", p.Degree(), p.Interval, d)
+						}
+						for range 20000 {
+							x := 2*rng.Float64() - 1
+							if e := math.Abs(p.Eval(x) - a.Eval(scale*x+shift)); e > p.MaxErr {
+								t.Fatalf("error %g at t=%g exceeds the reported bound %g", e, x, p.MaxErr)
+							}
+						}
+						if p.EvalExact(0.3) != a.Eval(scale*0.3+shift) {
+							t.Fatal("EvalExact does not evaluate the replaced activation")
+						}
+					})
+				}
 			}
 		}
 	}

@@ -84,9 +84,21 @@ func calibrate(g *ir.Graph, src *RangeSource) error {
 	return nil
 }
 
-// intervals propagates a sound enclosure of every node's values.
+// intervals records the hull of elementIntervals on every node.
 func intervals(g *ir.Graph, input ir.Interval) error {
-	per := map[*ir.Node][]ir.Interval{} // element-wise bounds
+	per, err := elementIntervals(g, input)
+	if err != nil {
+		return err
+	}
+	for _, n := range g.Nodes {
+		n.Range = hull(per[n])
+	}
+	return nil
+}
+
+// elementIntervals propagates a sound enclosure of every element's values.
+func elementIntervals(g *ir.Graph, input ir.Interval) (map[*ir.Node][]ir.Interval, error) {
+	per := map[*ir.Node][]ir.Interval{}
 	for _, n := range g.Nodes {
 		var b []ir.Interval
 		switch n.Op {
@@ -143,12 +155,11 @@ func intervals(g *ir.Graph, input ir.Interval) error {
 			b = per[n.Inputs[0]]
 		}
 		per[n] = b
-		n.Range = hull(b)
-		if math.IsInf(n.Range.Lo, 0) || math.IsInf(n.Range.Hi, 0) || math.IsNaN(n.Range.Lo) || math.IsNaN(n.Range.Hi) {
-			return fmt.Errorf("node %s: interval arithmetic from the input range diverged", n.Label())
+		if h := hull(b); math.IsInf(h.Lo, 0) || math.IsInf(h.Hi, 0) || math.IsNaN(h.Lo) || math.IsNaN(h.Hi) {
+			return nil, fmt.Errorf("node %s: interval arithmetic from the input range diverged", n.Label())
 		}
 	}
-	return nil
+	return per, nil
 }
 
 func fill(n int, v ir.Interval) []ir.Interval {

@@ -12,9 +12,9 @@ Outputs (all paths relative to the testdata/ folder):
     models/<name>.onnx          exported ONNX graphs (opset 13)
     models/manifest.json        per-model metadata (sha256, accuracies, ops, ...)
     samples/mnist_test.npz      x (1000,1,28,28) float32, y (1000,) int64
-    samples/mnist_calib.npz     x (200,1,28,28)  float32 (from the train split)
+    samples/mnist_calib.npz     x (1000,1,28,28) float32 (from the train split)
     samples/fashion_test.npz    same layout, Fashion-MNIST test set (first 1000)
-    samples/fashion_calib.npz   Fashion-MNIST train set (first 200)
+    samples/fashion_calib.npz   Fashion-MNIST train set (first 1000)
     samples/<name>_ref.npy      (1000,10) float64 PyTorch eval-mode outputs
     samples/digit{0..4}.npy     (1,1,28,28) float32, first five of mnist_test
     samples/fashion0.npy        (1,1,28,28) float32, first of fashion_test
@@ -56,7 +56,7 @@ TRAIN_SEED = 1               # base seed for weight init and batch order
 MNIST_TRAIN = 8000
 MNIST_TEST = 2000
 N_SAMPLES = 1000             # bundled test samples
-N_CALIB = 200                # bundled calibration samples
+N_CALIB = 1000               # bundled calibration samples (per-channel and per-neuron ranges need more than a few hundred)
 FASHION_DIR_DEFAULT = "/usr/share/datasets/fashion-mnist"
 
 ALL_MODELS = ["cryptonets", "cryptonets_dynamic", "lenet5", "mlp", "fashion_cnn"]
