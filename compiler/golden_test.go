@@ -51,8 +51,11 @@ func TestGoldenIR(t *testing.T) {
 			}
 			var b strings.Builder
 			b.WriteString("== lowered\n" + low.Graph.String())
+			// Interval arithmetic from MNIST's pixel range keeps the dumps
+			// deterministic and cheap (calibration would search degrees).
+			cfg := &passes.Config{Ranges: &passes.RangeSource{Input: &ir.Interval{Lo: 0, Hi: 1}}, Approx: passes.ApproxConfig{Degree: 7}}
 			for _, p := range passes.Pipeline {
-				if err := p.Run(low.Graph, &passes.Config{}); err != nil {
+				if err := p.Run(low.Graph, cfg); err != nil {
 					t.Fatalf("pass %s: %v", p.Name, err)
 				}
 				if err := ir.Verify(low.Graph); err != nil {

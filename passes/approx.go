@@ -114,19 +114,23 @@ func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Po
 }
 
 func (t *target) fit(d int) *ir.Polynomial {
-	bins := histogramBins
-	rows := make([]float64, 0, bins*(d+1))
-	rhs := make([]float64, 0, bins)
-	for b := range bins {
-		x := -1 + (float64(b)+0.5)*2/float64(bins)
-		w := uniformShare / float64(bins)
+	// Least squares at Chebyshev nodes stays well conditioned at any degree
+	// (at equispaced points it degrades once d² exceeds the point count).
+	// Each node stands for the cell dx = sin θ·π/M around it; its weight is
+	// the data's share of that cell plus the uniform share.
+	points := max(histogramBins, 4*(d+1))
+	rows := make([]float64, 0, points*(d+1))
+	rhs := make([]float64, 0, points)
+	for j := range points {
+		th := math.Pi * (float64(j) + 0.5) / float64(points)
+		x, cell := math.Cos(th), math.Sin(th)*math.Pi/float64(points)
+		w := cell / 2
 		if t.weight != nil {
-			w += (1 - uniformShare) * t.weight[b]
-		} else {
-			w = 1 / float64(bins)
+			b := max(0, min(histogramBins-1, int((x+1)/2*histogramBins)))
+			density := t.weight[b] / (2.0 / histogramBins)
+			w = uniformShare*cell/2 + (1-uniformShare)*density*cell
 		}
 		sw := math.Sqrt(w)
-		// T_0..T_d at x by the recurrence.
 		t0, t1 := 1.0, x
 		for k := 0; k <= d; k++ {
 			switch k {
@@ -142,10 +146,8 @@ func (t *target) fit(d int) *ir.Polynomial {
 		rhs = append(rhs, sw*t.fn(x))
 	}
 	var c mat.VecDense
-	if err := c.SolveVec(mat.NewDense(bins, d+1, rows), mat.NewVecDense(bins, rhs)); err != nil {
-		// The Chebyshev basis on 512 points is well conditioned up to the
-		// degrees allowed; fall back to interpolation if it ever is not.
-		return t.interpolate(d)
+	if err := c.SolveVec(mat.NewDense(points, d+1, rows), mat.NewVecDense(points, rhs)); err != nil {
+		return t.interpolate(d) // rank-deficient weights: interpolation needs none
 	}
 	return t.poly(c.RawVector().Data)
 }
@@ -582,9 +584,14 @@ func (s *search) topClasses() ([]int, error) {
 	return top, errors.Join(errs...)
 }
 
+// argmax is the index of the largest value, or -1 when a value is not
+// finite: a polynomial that blew up never agrees with the model.
 func argmax(v []float64) int {
 	best := 0
 	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return -1
+		}
 		if x > v[best] {
 			best = i
 		}
