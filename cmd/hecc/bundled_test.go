@@ -176,3 +176,104 @@ func gap(v []float64) float64 {
 	}
 	return first - second
 }
+
+func compileBundled(t *testing.T, model, calib string) *compiler.Result {
+	t.Helper()
+	x, err := readSamples(filepath.Join(bundled, "samples", calib))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.CompileFile(filepath.Join(bundled, "models", model+".onnx"),
+		compiler.Options{Name: model, Calibration: x, Margin: compiler.DefaultMargin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestLeNet5CircuitAccuracy compares the compiled LeNet-5 (ReLUs replaced by
+// polynomials) with the exact model on the 1000 bundled test digits, which
+// the calibration never saw.
+func TestLeNet5CircuitAccuracy(t *testing.T) {
+	res := compileBundled(t, "lenet5", "mnist_calib.npz")
+	g, spec := res.Circuit.Graph, res.Circuit.Spec
+	x, y := loadSamples(t, "mnist_test.npz")
+	var exact, circuit int
+	for i := range x.Shape[0] {
+		in := map[string]*ir.Tensor{spec.Input.Name: sample(x, i)}
+		c, err := ir.Interpret(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := ir.InterpretWith(g, in, ir.InterpretOptions{Exact: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		label := int(y.Data[i])
+		if topClasses(c[spec.Output.Name], 1)[0] == label {
+			circuit++
+		}
+		if topClasses(e[spec.Output.Name], 1)[0] == label {
+			exact++
+		}
+	}
+	n := float64(x.Shape[0])
+	diff := 100 * float64(circuit-exact) / n
+	t.Logf("exact model %.1f%%, circuit %.1f%% on %d digits (depth %d, %s)", 100*float64(exact)/n, 100*float64(circuit)/n, x.Shape[0], g.Depth, spec.Params)
+	if diff < -0.5 {
+		t.Fatalf("the circuit loses %.2f points of accuracy (more than 0.5)", -diff)
+	}
+}
+
+// TestMLPEncrypted runs the bundled MLP (one ReLU, approximated) encrypted
+// at the parameters the compiler picks on the first 12 test digits.
+func TestMLPEncrypted(t *testing.T) {
+	const digits = 12
+	res := compileBundled(t, "mlp", "mnist_calib.npz")
+	spec := res.Circuit.Spec
+	if spec.Params.Security < 128 || spec.Params.Insecure() {
+		t.Fatalf("compiled at %s", spec.Params)
+	}
+	keys, err := runtime.GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := runtime.NewServer(res.Circuit, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := loadSamples(t, "mnist_test.npz")
+	var worst float64
+	for i := range digits {
+		in := sample(x, i)
+		ct, err := runtime.Encrypt(spec, keys.Public, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := srv.Run(ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := runtime.Decrypt(spec, keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := ir.Interpret(res.Circuit.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := plain[spec.Output.Name]
+		for k := range want.Data {
+			worst = max(worst, math.Abs(got.Data[k]-want.Data[k]))
+		}
+		if a, b := topClasses(got, 1)[0], topClasses(want, 1)[0]; a != b {
+			t.Fatalf("digit %d: encrypted top class %d, plaintext circuit %d", i, a, b)
+		}
+	}
+	// Against the plaintext circuit (same polynomial), only CKKS noise
+	// remains: the same argument as for CryptoNets bounds it well below 1e-3.
+	if worst > 1e-3 {
+		t.Fatalf("max absolute output error %g against the plaintext circuit", worst)
+	}
+	t.Logf("%d digits at %s: argmax agrees on all, max |output error| %.3g", digits, spec.Params, worst)
+}
