@@ -38,6 +38,9 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeyLevels(p, c.Graph, ek); err != nil {
+		return nil, err
+	}
 	plan, err := planScales(p, c.Graph)
 	if err != nil {
 		return nil, err
@@ -79,6 +82,45 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		s.affine[node] = pa
 	}
 	return s, nil
+}
+
+// checkKeyLevels refuses keys that sit below a level the circuit uses them
+// at: Lattigo would key-switch with them and return a wrong result without
+// any error.
+func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, ek *EvalKeys) error {
+	have := map[uint64]int{}
+	for _, k := range ek.Galois {
+		have[k.GaloisElement] = k.LevelQ()
+	}
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpAffine:
+			for _, e := range affineGaloisElements(p, g, n) {
+				l, ok := have[e]
+				if !ok {
+					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), e)
+				}
+				if l < n.Inputs[0].Level {
+					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), n.Inputs[0].Level, l)
+				}
+			}
+		case ir.OpMul, ir.OpPoly:
+			if n.Op == ir.OpPoly && n.Poly.Degree() < 2 {
+				continue
+			}
+			level := n.Inputs[0].Level
+			if n.Op == ir.OpMul {
+				level = max(level, n.Inputs[1].Level)
+			}
+			if ek.Relin == nil {
+				return fmt.Errorf("node %s multiplies ciphertexts, but the evaluation keys have no relinearization key", n.Label())
+			}
+			if l := ek.Relin.LevelQ(); l < level {
+				return fmt.Errorf("node %s multiplies at level %d with a relinearization key made for level %d: regenerate the keys from this circuit's spec", n.Label(), level, l)
+			}
+		}
+	}
+	return nil
 }
 
 // Stats counts what one evaluation did.

@@ -38,15 +38,20 @@ func GenerateKeys(spec *Spec, progress func(done, total int)) (*Keys, error) {
 	sk, pk := kgen.GenKeyPairNew()
 	ek := &EvalKeys{}
 	if spec.Relin {
-		ek.Relin = kgen.GenRelinearizationKeyNew(sk)
+		ek.Relin = kgen.GenRelinearizationKeyNew(sk, atLevel(spec.RelinLevel))
 	}
-	for i, g := range spec.Galois {
-		ek.Galois = append(ek.Galois, kgen.GenGaloisKeyNew(g, sk))
+	for i, r := range spec.Rotations {
+		ek.Galois = append(ek.Galois, kgen.GenGaloisKeyNew(r.Galois, sk, atLevel(r.Level)))
 		if progress != nil {
-			progress(i+1, len(spec.Galois))
+			progress(i+1, len(spec.Rotations))
 		}
 	}
 	return &Keys{Secret: sk, Public: pk, Eval: ek}, nil
+}
+
+// atLevel makes an evaluation key valid for ciphertexts up to level.
+func atLevel(level int) rlwe.EvaluationKeyParameters {
+	return rlwe.EvaluationKeyParameters{LevelQ: &level}
 }
 
 // EncodeSecretKey serialises the secret key. It never goes to the server.
@@ -136,7 +141,7 @@ func DecodeEvalKeys(spec *Spec, data []byte) (*EvalKeys, error) {
 			map[bool]string{true: "hold", false: "lack"}[hasRelin], map[bool]string{true: "needs", false: "does not use"}[spec.Relin])
 	}
 	if hasRelin {
-		ek.Relin = rlwe.NewRelinearizationKey(p)
+		ek.Relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
 		size := ek.Relin.BinarySize()
 		if len(payload) < size {
 			return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
@@ -147,21 +152,21 @@ func DecodeEvalKeys(spec *Spec, data []byte) (*EvalKeys, error) {
 		payload = payload[size:]
 	}
 	count, k := binary.Uvarint(payload)
-	if k <= 0 || count != uint64(len(spec.Galois)) {
-		return nil, fmt.Errorf("%w: evaluation keys hold %d Galois keys, the spec needs %d", ErrFormat, count, len(spec.Galois))
+	if k <= 0 || count != uint64(len(spec.Rotations)) {
+		return nil, fmt.Errorf("%w: evaluation keys hold %d Galois keys, the spec needs %d", ErrFormat, count, len(spec.Rotations))
 	}
 	payload = payload[k:]
-	for i := 0; i < len(spec.Galois); i++ {
-		gk := rlwe.NewGaloisKey(p)
+	for i, r := range spec.Rotations {
+		gk := rlwe.NewGaloisKey(p, atLevel(r.Level))
 		size := gk.BinarySize()
 		if len(payload) < size {
-			return nil, fmt.Errorf("%w: evaluation keys are truncated at Galois key %d of %d", ErrFormat, i+1, len(spec.Galois))
+			return nil, fmt.Errorf("%w: evaluation keys are truncated at Galois key %d of %d", ErrFormat, i+1, len(spec.Rotations))
 		}
 		if err := unmarshalSized("Galois key", payload[:size], gk); err != nil {
 			return nil, err
 		}
-		if gk.GaloisElement != spec.Galois[i] || gk.NthRoot != p.RingQ().NthRoot() {
-			return nil, fmt.Errorf("%w: Galois key %d is for element %d, the spec needs %d", ErrFormat, i+1, gk.GaloisElement, spec.Galois[i])
+		if gk.GaloisElement != r.Galois || gk.NthRoot != p.RingQ().NthRoot() {
+			return nil, fmt.Errorf("%w: Galois key %d is for element %d, the spec needs %d", ErrFormat, i+1, gk.GaloisElement, r.Galois)
 		}
 		ek.Galois = append(ek.Galois, gk)
 		payload = payload[size:]

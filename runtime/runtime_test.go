@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -187,5 +188,33 @@ func TestAddOfMismatchedScales(t *testing.T) {
 	s := b.node(ir.OpAdd, x.Shape, sq, x)
 	if worst := roundTrip(t, b.output(b.dense(s, 3, 1)), randomInputs(3, 8, 1)); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
+	}
+}
+
+// TestKeyBelowItsLevelIsRefused checks the guard against Lattigo's silent
+// failure: a rotation key made below the level it is used at.
+func TestKeyBelowItsLevelIsRefused(t *testing.T) {
+	b, x := newGraph(12, 16)
+	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.5), ir.Square()), 4, 1))
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Plan("guard", g, params.InsecureTestSet(11, g.Depth, 35))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Rotations[0].Level == 0 {
+		t.Fatal("the test needs a rotation above level 0")
+	}
+	low := *spec
+	low.Rotations = append([]RotationKey(nil), spec.Rotations...)
+	low.Rotations[0].Level = 0
+	keys, err := GenerateKeys(&low, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
+	if err == nil || !strings.Contains(err.Error(), "with a key made for level 0") {
+		t.Fatalf("NewServer with a key below its level: %v", err)
 	}
 }

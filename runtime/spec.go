@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -35,14 +36,24 @@ type Spec struct {
 	Input    TensorInfo `json:"input"`
 	Output   TensorInfo `json:"output"`
 	// Relin says whether the circuit multiplies ciphertexts, and so needs a
-	// relinearization key.
-	Relin bool `json:"relin"`
-	// Galois lists the Galois elements of the rotations the circuit
-	// performs; keygen makes exactly these keys.
-	Galois []uint64 `json:"galois"`
+	// relinearization key, made at RelinLevel: the highest level at which it
+	// multiplies.
+	Relin      bool `json:"relin"`
+	RelinLevel int  `json:"relin_level"`
+	// Rotations lists the Galois elements of the rotations the circuit
+	// performs, sorted, each with the highest level it is used at; keygen
+	// makes exactly these keys at exactly these levels (a key is smaller the
+	// lower its level).
+	Rotations []RotationKey `json:"rotations"`
 	// Ops counts the circuit's IR nodes by kind: the architecture's shape,
 	// never its weights.
 	Ops map[string]int `json:"ops"`
+}
+
+// RotationKey is one Galois key of a spec.
+type RotationKey struct {
+	Galois uint64 `json:"galois"`
+	Level  int    `json:"level"`
 }
 
 // Fingerprint is the SHA-256 of the spec's canonical JSON.
@@ -96,19 +107,25 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: unknown post-processing %q", ErrSpec, s.Output.Post)
 	}
 	twoN := uint64(2) << s.Params.LogN
-	if len(s.Galois) > 1<<12 {
-		return fmt.Errorf("%w: %d Galois keys", ErrSpec, len(s.Galois))
+	if len(s.Rotations) > 1<<12 {
+		return fmt.Errorf("%w: %d Galois keys", ErrSpec, len(s.Rotations))
 	}
-	for _, g := range s.Galois {
-		if g%2 == 0 || g <= 1 || g >= twoN {
-			return fmt.Errorf("%w: %d is not a Galois element for N=2^%d", ErrSpec, g, s.Params.LogN)
+	for i, r := range s.Rotations {
+		if r.Galois%2 == 0 || r.Galois <= 1 || r.Galois >= twoN {
+			return fmt.Errorf("%w: %d is not a Galois element for N=2^%d", ErrSpec, r.Galois, s.Params.LogN)
 		}
+		if r.Level < 0 || r.Level > s.Params.MaxLevel() {
+			return fmt.Errorf("%w: Galois key at level %d of %d", ErrSpec, r.Level, s.Params.MaxLevel())
+		}
+		if i > 0 && r.Galois <= s.Rotations[i-1].Galois {
+			return fmt.Errorf("%w: Galois elements are not sorted and unique", ErrSpec)
+		}
+	}
+	if s.RelinLevel < 0 || s.RelinLevel > s.Params.MaxLevel() {
+		return fmt.Errorf("%w: relinearization key at level %d of %d", ErrSpec, s.RelinLevel, s.Params.MaxLevel())
 	}
 	if len(s.Ops) > 16 {
 		return fmt.Errorf("%w: %d op kinds", ErrSpec, len(s.Ops))
-	}
-	if !slices.IsSorted(s.Galois) || len(slices.Compact(slices.Clone(s.Galois))) != len(s.Galois) {
-		return fmt.Errorf("%w: Galois elements are not sorted and unique", ErrSpec)
 	}
 	return nil
 }
@@ -144,7 +161,10 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 		Output:   TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
 		Ops:      g.Counts(),
 	}
-	galois := map[uint64]bool{}
+	// Each key at the highest level it is used at: a key below the
+	// ciphertext's level gives a wrong result without an error in Lattigo,
+	// one above it only costs size.
+	level := map[uint64]int{}
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpActivation:
@@ -153,27 +173,38 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
 		case ir.OpMul:
 			s.Relin = true
+			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
 		case ir.OpPoly:
 			if n.Poly.Degree() >= 2 {
 				s.Relin = true
+				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
 			}
 		case ir.OpAffine:
-			if n.Linear.Identity {
-				continue
-			}
-			ltp := ltParameters(n, g.LogSlots, diagonalIndices(n.Linear, 1<<g.LogSlots), p.DefaultScale())
-			for _, e := range hefloat.GaloisElementsForLinearTransformation(p, ltp) {
-				if e != 1 { // the identity needs no key
-					galois[e] = true
-				}
+			for _, e := range affineGaloisElements(p, g, n) {
+				level[e] = max(level[e], n.Inputs[0].Level)
 			}
 		}
 	}
-	for e := range galois {
-		s.Galois = append(s.Galois, e)
+	for e, l := range level {
+		s.Rotations = append(s.Rotations, RotationKey{Galois: e, Level: l})
 	}
-	slices.Sort(s.Galois)
+	slices.SortFunc(s.Rotations, func(a, b RotationKey) int { return cmp.Compare(a.Galois, b.Galois) })
 	return s, s.Validate()
+}
+
+// affineGaloisElements lists the rotations an affine node performs.
+func affineGaloisElements(p hefloat.Parameters, g *ir.Graph, n *ir.Node) []uint64 {
+	if n.Linear.Identity {
+		return nil
+	}
+	ltp := ltParameters(n, g.LogSlots, diagonalIndices(n.Linear, 1<<g.LogSlots), p.DefaultScale())
+	var out []uint64
+	for _, e := range hefloat.GaloisElementsForLinearTransformation(p, ltp) {
+		if e != 1 { // the identity needs no key
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ltParameters describes the linear transformation of an Affine node: its

@@ -75,7 +75,7 @@ func runInspect(c *cli.Context) error {
 		File: path, Kind: kind.String(), Model: spec.Model, Fingerprint: spec.ShortFingerprint(),
 		LogN: p.LogN, LogQ: p.LogQ, LogP: p.LogP, LogQP: p.LogQP(), LogScale: p.LogScale,
 		Slots: 1 << p.LogSlots(), LayoutSlots: 1 << spec.LogSlots, Security: p.Security,
-		Depth: p.MaxLevel(), Rotations: len(spec.Galois), Relin: spec.Relin, Ops: spec.Ops,
+		Depth: p.MaxLevel(), Rotations: len(spec.Rotations), Relin: spec.Relin, Ops: spec.Ops,
 		Input: spec.Input, Output: spec.Output, Sizes: sizes,
 	}
 	if c.Bool("json") {
