@@ -3,8 +3,11 @@ GO      ?= go
 BIN     := bin/hecc
 PYTHON  := /usr/bin/python3
 FUZZTIME ?= 60s
+# The ONNX backend tests (Debian's libonnx-testdata) the conformance runner
+# checks every supported operator against.
+ONNX_TESTDATA := /usr/share/libonnx-testdata
 
-.PHONY: all build demo test vet proto models fuzz bench clean
+.PHONY: all build demo test testdeps coverage vet proto models fuzz bench clean
 
 all: build
 
@@ -16,8 +19,18 @@ build:
 demo: build
 	bash testdata/demo.sh $(BIN)
 
+# Install the ONNX backend test data when it is missing and we may (root);
+# otherwise say what to install (the conformance test skips without it).
+testdeps:
+	@if [ -d $(ONNX_TESTDATA) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y libonnx-testdata || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libonnx-testdata; } || \
+	  echo "could not install libonnx-testdata: the conformance test will skip"; \
+	else echo "ONNX backend test data missing: run 'sudo apt-get install libonnx-testdata' (the conformance test skips without it)"; fi
+
 # The whole test suite; .ci/run calls exactly this.
-test:
+test: testdeps
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -26,6 +39,11 @@ test:
 
 vet:
 	$(GO) vet ./...
+
+# Rerun the ONNX conformance tests and regenerate docs/operators.md (the
+# operators, their opsets and restrictions, and the tests each passes).
+coverage: testdeps
+	$(GO) test ./compiler -run '^TestConformance$$' -count=1 -update-docs
 
 # Regenerate the ONNX protobuf bindings from Debian's python3-onnx schema.
 proto:

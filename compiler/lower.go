@@ -16,11 +16,15 @@ package compiler
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
 )
 
 // Sentinel errors of lowering.
@@ -79,7 +83,12 @@ type Lowered struct {
 }
 
 // Lower converts a decoded model into an IR graph, before passes.
-func Lower(m *onnx.Model, opts LowerOptions) (*Lowered, error) {
+func Lower(m *onnx.Model, opts LowerOptions) (_ *Lowered, err error) {
+	defer func() {
+		if err != nil {
+			err = oneLine(err)
+		}
+	}()
 	if m.Graph == nil {
 		return nil, fmt.Errorf("%w: the model has no graph", ErrModel)
 	}
@@ -129,7 +138,15 @@ func Lower(m *onnx.Model, opts LowerOptions) (*Lowered, error) {
 			return nil, err
 		}
 	}
+	if len(m.Graph.Outputs) == 0 {
+		return nil, fmt.Errorf("%w: the graph has no output", ErrModel)
+	}
+	named := map[string]bool{}
 	for _, out := range m.Graph.Outputs {
+		if named[out.Name] {
+			return nil, fmt.Errorf("%w: graph output %q is listed twice", ErrModel, out.Name)
+		}
+		named[out.Name] = true
 		v, ok := l.vals[out.Name]
 		if !ok {
 			return nil, fmt.Errorf("%w: graph output %q is not computed by any node", ErrModel, out.Name)
@@ -137,15 +154,43 @@ func Lower(m *onnx.Model, opts LowerOptions) (*Lowered, error) {
 		if v.isConst() {
 			return nil, fmt.Errorf("%w: graph output %q does not depend on the encrypted input", ErrUnsupported, out.Name)
 		}
-		o := &ir.Node{Op: ir.OpOutput, Name: out.Name, Inputs: []*ir.Node{v.n}, Shape: v.shape}
+		o := &ir.Node{Op: ir.OpOutput, Name: out.Name, Inputs: []*ir.Node{v.n}, Shape: irShape(v.shape)}
 		o.Post = v.post
 		l.g.Add(o)
 	}
 	l.g.Prune()
+	if err := checkGraphFinite(l.g); err != nil {
+		return nil, err
+	}
 	if err := ir.Verify(l.g); err != nil {
 		return nil, fmt.Errorf("lowering produced an invalid graph: %w", err)
 	}
 	return &Lowered{Graph: l.g, OpsSeen: l.seen, Opset: opset}, nil
+}
+
+// checkGraphFinite refuses NaN and infinite weights, constants and activation
+// parameters: the file may hold them, and they have no encrypted meaning.
+// Constant folding may use them (an infinite Clip bound, a -Inf mask) as
+// long as what reaches the circuit is finite.
+func checkGraphFinite(g *ir.Graph) error {
+	finite := func(v []float64) bool {
+		return !slices.ContainsFunc(v, func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) })
+	}
+	for _, n := range g.Nodes {
+		ok := true
+		switch {
+		case n.Linear != nil:
+			ok = finite(n.Linear.Vals) && finite(n.Linear.Bias)
+		case n.Const != nil:
+			ok = finite(n.Const.Data)
+		case n.Act != nil:
+			ok = finite([]float64{n.Act.Alpha, n.Act.Lo, n.Act.Hi})
+		}
+		if !ok {
+			return fmt.Errorf("%w: node %s: its weights or parameters hold NaN or Inf", ErrModel, n.Label())
+		}
+	}
+	return nil
 }
 
 // inputShape reads a graph input's static shape; the batch axis (symbolic
@@ -170,8 +215,13 @@ func inputShape(in onnx.ValueInfo) ([]int, error) {
 	if len(shape) == 0 {
 		shape = []int{1}
 	}
-	if _, err := ir.CheckedNumElements(toInt64(shape)); err != nil {
+	size, err := ir.CheckedNumElements(toInt64(shape))
+	if err != nil {
 		return nil, fmt.Errorf("%w: graph input %q: %v", ErrUnsupported, in.Name, err)
+	}
+	if size > maxSlots {
+		return nil, fmt.Errorf("%w: graph input %q of shape %v has %d values; one ciphertext holds at most %d (multi-ciphertext layouts are not implemented)",
+			ErrUnsupported, in.Name, shape, size, maxSlots)
 	}
 	return shape, nil
 }
@@ -265,14 +315,62 @@ func (l *lowerer) errorf(format string, args ...any) error {
 	return l.fail(ErrUnsupported, format, args...)
 }
 
-// origin is the label IR nodes made for the current ONNX node carry.
-func (l *lowerer) origin() string { return l.node.Label() }
+// origin is the label IR nodes made for the current ONNX node carry; later
+// errors quote it, so it is kept to one line.
+func (l *lowerer) origin() string { return escapeControl(l.node.Label()) }
 
-// emit appends an IR node made for the current ONNX node.
+// oneLineError is an error whose message had its control characters
+// escaped: names in a model may hold any bytes (a newline in an op type),
+// and every refusal must stay one line.
+type oneLineError struct {
+	err error
+	msg string
+}
+
+func (e *oneLineError) Error() string { return e.msg }
+func (e *oneLineError) Unwrap() error { return e.err }
+
+func oneLine(err error) error {
+	msg := err.Error()
+	if !strings.ContainsFunc(msg, unicode.IsControl) {
+		return err
+	}
+	return &oneLineError{err: err, msg: escapeControl(msg)}
+}
+
+// escapeControl writes control characters as Go escapes (\n, \x00 …).
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// emit appends an IR node made for the current ONNX node. The IR has no
+// rank-0 tensors: a scalar is a node of shape [1] viewed with shape [].
 func (l *lowerer) emit(n *ir.Node) *value {
+	shape := n.Shape
+	n.Shape = irShape(shape)
 	n.Origin = l.origin()
 	l.g.Add(n)
-	return &value{shape: n.Shape, n: n}
+	return &value{shape: shape, n: n}
+}
+
+// irShape is the shape of the IR node holding a value of the given shape.
+func irShape(shape []int) []int {
+	if len(shape) == 0 {
+		return []int{1}
+	}
+	return slices.Clone(shape)
 }
 
 // linear applies y = W·x + b to v, giving a tensor of shape out: computed
@@ -295,7 +393,7 @@ func (l *lowerer) reshape(v *value, shape []int) *value {
 // node returns the IR node holding v with v's shape: a view with another
 // shape than its node's gets a free identity map so the IR sees the shape.
 func (l *lowerer) irNode(v *value) *ir.Node {
-	if slices.Equal(v.n.Shape, v.shape) {
+	if slices.Equal(v.n.Shape, irShape(v.shape)) {
 		return v.n
 	}
 	return l.emit(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{v.n}, Shape: slices.Clone(v.shape), Linear: ir.NewIdentity(v.size(), "reshape")}).n
@@ -303,19 +401,29 @@ func (l *lowerer) irNode(v *value) *ir.Node {
 
 // selection builds the map out[o] = in[src(o)] (or fill when src reports
 // false) and applies it to v: transposes, slices, gathers, padding, concat
-// embeddings and broadcasts are all such maps.
+// embeddings and broadcasts are all such maps. A constant is indexed
+// directly.
 func (l *lowerer) selection(v *value, out []int, desc string, fill float64, src func(o []int) (int, bool)) (*value, error) {
-	size, err := ir.CheckedNumElements(toInt64(out))
+	size, err := l.resultSize(v, out)
 	if err != nil {
-		return nil, l.errorf("%v", err)
+		return nil, err
 	}
-	if size == 0 {
-		return nil, l.errorf("the result of shape %v is empty", out)
+	idx := make([]int, len(out))
+	if v.isConst() {
+		t := &ir.Tensor{Shape: slices.Clone(out), Data: make([]float64, size)}
+		for o := range size {
+			if i, ok := src(idx); ok {
+				t.Data[o] = v.c.Data[i]
+			} else {
+				t.Data[o] = fill
+			}
+			next(idx, out)
+		}
+		return constValue(t), nil
 	}
 	b := ir.NewBuilder(size, v.size())
 	var bias []float64
-	idx := make([]int, len(out))
-	for o := 0; o < size; o++ {
+	for o := range size {
 		if i, ok := src(idx); ok {
 			b.Add(o, i, 1)
 		} else if fill != 0 {
@@ -331,6 +439,35 @@ func (l *lowerer) selection(v *value, out []int, desc string, fill float64, src 
 		return nil, l.errorf("%v", err)
 	}
 	return l.linear(v, lin, out), nil
+}
+
+// maxSlots is the most values one ciphertext holds: half the degree of the
+// largest ring in the security table params.Select chooses from.
+var maxSlots = func() int {
+	logN := 11
+	for {
+		if _, ok := params.MaxLogQP(params.Levels[0], logN+1); !ok {
+			return 1 << (logN - 1)
+		}
+		logN++
+	}
+}()
+
+// resultSize checks the shape of a result computed from v before anything
+// proportional to it is allocated: not empty, at most ir.MaxElements
+// values, and, for an encrypted result, no more than one ciphertext holds.
+func (l *lowerer) resultSize(v *value, out []int) (int, error) {
+	size, err := ir.CheckedNumElements(toInt64(out))
+	if err != nil {
+		return 0, l.errorf("%v", err)
+	}
+	if size == 0 {
+		return 0, l.errorf("the result of shape %v is empty", out)
+	}
+	if !v.isConst() && size > maxSlots {
+		return 0, l.errorf("the encrypted result of shape %v has %d values; one ciphertext holds at most %d (multi-ciphertext layouts are not implemented)", out, size, maxSlots)
+	}
+	return size, nil
 }
 
 // next advances a multi-index in row-major order.

@@ -139,3 +139,17 @@ func TestBindFreezesAnInput(t *testing.T) {
 		t.Fatalf("binding a tensor of the wrong shape: %v", err)
 	}
 }
+
+// Every registration documents itself: the Notes feed docs/operators.md.
+func TestEveryLoweringHasNotes(t *testing.T) {
+	for _, info := range Operators() {
+		for i, n := range info.Notes {
+			if n == "" {
+				t.Errorf("%s (opset %d) has no Notes", info.Op, info.Since[i])
+			}
+		}
+		if _, refused := hints[info.Op]; refused {
+			t.Errorf("%s is registered and also has a refusal hint", info.Op)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/hecc-dev/hecc/compiler/onnx"
@@ -16,8 +17,8 @@ func init() {
 	register("Mul", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.mul(a, b) }),
 		Notes: "numpy broadcasting; x·x and products of two encrypted tensors cost one level"})
 	register("Div", lowering{Since: 1, Fn: binary(lowerDiv), Notes: "divisor must be a non-zero constant"})
-	register("Neg", lowering{Since: 1, Fn: unary(func(l *lowerer, x *value) (*value, error) { return l.neg(x), nil })})
-	register("Pow", lowering{Since: 1, Fn: lowerPow, Notes: "constant integer exponent 0 to 8 (x² costs one level, x^k ⌈log2 k⌉)"})
+	register("Neg", lowering{Since: 1, Fn: unary(func(l *lowerer, x *value) (*value, error) { return l.neg(x), nil }), Notes: "an affine map"})
+	register("Pow", lowering{Since: 1, Fn: lowerPow, Notes: "constant integer exponents 0 to 8, one per element or shared (x² costs one level, x^k ⌈log2 k⌉)"})
 	register("Sum", lowering{Since: 1, Fn: variadic(false), Notes: "numpy broadcasting"})
 	register("Mean", lowering{Since: 1, Fn: variadic(true), Notes: "numpy broadcasting"})
 	for _, a := range []struct{ op, fn string }{{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Softplus", "softplus"}} {
@@ -25,9 +26,9 @@ func init() {
 	}
 	register("LeakyRelu", lowering{Since: 1, Fn: lowerLeakyRelu, Notes: "approximated by a polynomial on its calibrated range"})
 	register("Clip",
-		lowering{Since: 1, Fn: lowerClip, Notes: "min/max attributes; approximated by a polynomial"},
-		lowering{Since: 11, Fn: lowerClip, Notes: "constant min/max inputs; approximated by a polynomial"})
-	register("PRelu", lowering{Since: 1, Fn: lowerPRelu, Notes: "constant slope: slope·x + (1-slope)·relu(x)"})
+		lowering{Since: 1, Fn: lowerClip, Notes: "min/max attributes; approximated by a polynomial (a ReLU when one bound is absent)"},
+		lowering{Since: 11, Fn: lowerClip, Notes: "constant min/max inputs; approximated by a polynomial (a ReLU when one bound is absent)"})
+	register("PRelu", lowering{Since: 1, Fn: lowerPRelu, Notes: "constant slope: slope·x + (1-slope)·relu(x); per-channel vector slope before opset 7"})
 	register("Softmax", lowering{Since: 1, Fn: lowerPost(ir.PostSoftmax), Notes: "last op on the last axis only: applied after decryption"})
 	register("LogSoftmax", lowering{Since: 1, Fn: lowerPost(ir.PostLogSoftmax), Notes: "last op on the last axis only: applied after decryption"})
 	register("ArgMax", lowering{Since: 1, Fn: lowerPost(ir.PostArgMax), Notes: "last op on the last axis, keepdims=1: applied after decryption"})
@@ -106,6 +107,9 @@ func (l *lowerer) scale(v *value, s float64) *value {
 		b.Add(i, i, s)
 	}
 	lin, _ := b.Build(nil, "scale") // diagonal entries: cannot fail
+	if len(v.shape) >= 3 {
+		lin.Geometry = ir.SameGeometry(len(v.shape) - 2)
+	}
 	return l.linear(v, lin, v.shape)
 }
 
@@ -145,12 +149,10 @@ func lowerPow(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		}
 		return []*value{constValue(out)}, nil
 	}
-	if len(et.Data) == 0 || slices.ContainsFunc(et.Data, func(e float64) bool { return e != et.Data[0] }) {
-		return nil, l.errorf("exponent must be one constant value")
-	}
-	e := et.Data[0]
-	if e != math.Trunc(e) || e < 0 || e > 8 {
-		return nil, l.errorf("exponent %v is not supported (integers 0 to 8)", e)
+	for _, e := range et.Data {
+		if e != math.Trunc(e) || e < 0 || e > 8 {
+			return nil, l.errorf("exponent %v is not supported (integers 0 to 8)", e)
+		}
 	}
 	out, err := l.broadcastShape(x.shape, et.Shape)
 	if err != nil {
@@ -159,38 +161,63 @@ func lowerPow(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if x, err = l.broadcastTo(x, out); err != nil {
 		return nil, err
 	}
-	v, err := l.power(x, int(e))
-	return []*value{v}, err
+	eb, err := l.broadcastTo(constValue(et), out)
+	if err != nil {
+		return nil, err
+	}
+	// x^e = Σ_k [e = k]·x^k over the distinct exponents k: one power per
+	// exponent (shared), and masks that fold into affine maps.
+	exps := slices.Compact(slices.Sorted(slices.Values(eb.c.Data)))
+	powers := map[int]*value{1: x}
+	var sum *value
+	for _, e := range exps {
+		term, err := l.power(x, int(e), powers)
+		if err != nil {
+			return nil, err
+		}
+		if len(exps) > 1 {
+			mask := mapConst(eb.c, func(v float64) float64 { return boolValue(v == e) })
+			if term, err = l.mul(term, constValue(mask)); err != nil {
+				return nil, err
+			}
+		}
+		if sum == nil {
+			sum = term
+		} else if sum, err = l.add(sum, term); err != nil {
+			return nil, err
+		}
+	}
+	return []*value{sum}, nil
 }
 
-// power computes x^k by repeated squaring: depth ⌈log2 k⌉.
-func (l *lowerer) power(x *value, k int) (*value, error) {
+// power computes x^k (k ≥ 0) at depth ⌈log2 k⌉, as x^k = (x^(k/2))² for
+// even k and x^h·x^(k−h) for odd k, h the largest power of two below k;
+// powers memoises them so that several exponents share their squares.
+func (l *lowerer) power(x *value, k int, powers map[int]*value) (*value, error) {
 	if k == 0 {
-		t := ir.NewTensor(x.shape...)
-		for i := range t.Data {
-			t.Data[i] = 1
-		}
-		return constValue(t), nil
+		return constValue(mapConst(ir.NewTensor(x.shape...), func(float64) float64 { return 1 })), nil
 	}
-	var result *value
-	base := x
-	for k > 0 {
-		var err error
-		if k&1 == 1 {
-			if result == nil {
-				result = base
-			} else if result, err = l.mul(result, base); err != nil {
-				return nil, err
-			}
-		}
-		k >>= 1
-		if k > 0 {
-			if base, err = l.mul(base, base); err != nil {
-				return nil, err
-			}
-		}
+	if p, ok := powers[k]; ok {
+		return p, nil
 	}
-	return result, nil
+	h := k / 2
+	if k%2 == 1 {
+		h = 1 << (bits.Len(uint(k)) - 1)
+	}
+	a, err := l.power(x, h, powers)
+	if err != nil {
+		return nil, err
+	}
+	b, err := l.power(x, k-h, powers)
+	if err != nil {
+		return nil, err
+	}
+	p, err := l.mul(a, b)
+	if err != nil {
+		return nil, err
+	}
+	powers[k] = p
+	return p, nil
 }
 
 func variadic(mean bool) lowerFunc {
@@ -270,8 +297,27 @@ func lowerClip(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if lo > hi {
 		return nil, l.fail(ErrModel, "min %g exceeds max %g", lo, hi)
 	}
-	if math.IsInf(lo, -1) && math.IsInf(hi, 1) {
+	relu := &ir.Activation{Func: "relu"}
+	switch {
+	case math.IsInf(lo, -1) && math.IsInf(hi, 1):
 		return []*value{x}, nil
+	case math.IsInf(hi, 1):
+		// One bound is a ReLU: lo + relu(x − lo) is approximated on the
+		// range of x − lo, with no second corner to fit.
+		v, err := l.add(x, constValue(&ir.Tensor{Shape: []int{}, Data: []float64{-lo}}))
+		if err != nil {
+			return nil, err
+		}
+		v, err = l.add(l.applyActivation(v, relu), constValue(&ir.Tensor{Shape: []int{}, Data: []float64{lo}}))
+		return []*value{v}, err
+	case math.IsInf(lo, -1):
+		// hi − relu(hi − x)
+		v, err := l.add(l.neg(x), constValue(&ir.Tensor{Shape: []int{}, Data: []float64{hi}}))
+		if err != nil {
+			return nil, err
+		}
+		v, err = l.add(l.neg(l.applyActivation(v, relu)), constValue(&ir.Tensor{Shape: []int{}, Data: []float64{hi}}))
+		return []*value{v}, err
 	}
 	return []*value{l.applyActivation(x, &ir.Activation{Func: "clip", Lo: lo, Hi: hi})}, nil
 }
@@ -286,6 +332,15 @@ func lowerPRelu(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	slope, err := l.constInput(ins, 1, "slope")
 	if err != nil {
 		return nil, err
+	}
+	// Before opset 7 a vector slope holds one value per channel (axis 1).
+	if l.opset < 7 && len(slope.Shape) == 1 && len(x.shape) > 2 && slope.Shape[0] == x.shape[1] {
+		shape := make([]int, len(x.shape)-1)
+		for i := range shape {
+			shape[i] = 1
+		}
+		shape[0] = slope.Shape[0]
+		slope = &ir.Tensor{Shape: shape, Data: slope.Data}
 	}
 	lin, err := l.mul(x, constValue(slope))
 	if err != nil {

@@ -14,19 +14,30 @@ func init() {
 		Notes: "1-D/2-D/3-D, any kernel, strides, pads, auto_pad, dilations and group (incl. depthwise); constant weights"})
 	register("ConvTranspose", lowering{Since: 1, Fn: lowerConvTranspose,
 		Notes: "strides, pads, dilations, group, output_padding, output_shape; constant weights"})
-	register("Gemm", lowering{Since: 1, Fn: lowerGemm, Notes: "alpha, beta, transA, transB; one operand constant"})
-	register("MatMul", lowering{Since: 1, Fn: lowerMatMul, Notes: "numpy semantics with batch broadcasting; one operand constant"})
+	register("Gemm", lowering{Since: 1, Fn: lowerGemm,
+		Notes: "alpha, beta, transA, transB; a constant operand gives one affine map, two encrypted operands cost one level"})
+	register("MatMul", lowering{Since: 1, Fn: lowerMatMul,
+		Notes: "numpy semantics with batch broadcasting; a constant operand gives one affine map, two encrypted operands cost one level"})
 	register("AveragePool", lowering{Since: 1, Fn: lowerAveragePool,
 		Notes: "kernel_shape, strides, pads, auto_pad, count_include_pad, ceil_mode; no dilations"})
-	register("GlobalAveragePool", lowering{Since: 1, Fn: lowerGlobalAveragePool})
+	register("GlobalAveragePool", lowering{Since: 1, Fn: lowerGlobalAveragePool, Notes: "an affine map (mean over the spatial axes)"})
 	register("BatchNormalization", lowering{Since: 1, Fn: lowerBatchNorm,
 		Notes: "inference: a per-channel affine map, squashed into the neighbouring linear layer"})
 	register("ReduceSum",
-		lowering{Since: 1, Fn: lowerReduce(false), Notes: "axes attribute, keepdims"},
-		lowering{Since: 13, Fn: lowerReduce(false), Notes: "constant axes input, keepdims, noop_with_empty_axes"})
+		lowering{Since: 1, Fn: lowerReduce(reduceSum), Notes: "axes attribute, keepdims"},
+		lowering{Since: 13, Fn: lowerReduce(reduceSum), Notes: "constant axes input, keepdims, noop_with_empty_axes"})
 	register("ReduceMean",
-		lowering{Since: 1, Fn: lowerReduce(true), Notes: "axes attribute, keepdims"},
-		lowering{Since: 18, Fn: lowerReduce(true), Notes: "constant axes input, keepdims, noop_with_empty_axes"})
+		lowering{Since: 1, Fn: lowerReduce(reduceMean), Notes: "axes attribute, keepdims"},
+		lowering{Since: 18, Fn: lowerReduce(reduceMean), Notes: "constant axes input, keepdims, noop_with_empty_axes"})
+	register("ReduceSumSquare",
+		lowering{Since: 1, Fn: lowerReduce(reduceSumSquare), Notes: "axes attribute, keepdims; x·x costs one level"},
+		lowering{Since: 18, Fn: lowerReduce(reduceSumSquare), Notes: "constant axes input, keepdims, noop_with_empty_axes; x·x costs one level"})
+	register("ReduceL1",
+		lowering{Since: 1, Fn: lowerReduce(reduceL1), Notes: "axes attribute, keepdims; |x| = 2·relu(x) − x, approximated"},
+		lowering{Since: 18, Fn: lowerReduce(reduceL1), Notes: "constant axes input, keepdims, noop_with_empty_axes; |x| = 2·relu(x) − x, approximated"})
+	register("ReduceProd",
+		lowering{Since: 1, Fn: lowerReduce(reduceProd), Notes: "axes attribute, keepdims; groups of at most 64 elements, depth ⌈log2 k⌉"},
+		lowering{Since: 18, Fn: lowerReduce(reduceProd), Notes: "constant axes input, keepdims, noop_with_empty_axes; groups of at most 64 elements"})
 }
 
 // spatial holds the geometry of a convolution or pooling window.
@@ -166,13 +177,16 @@ func lowerConv(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, err
 	}
 	out := slices.Concat([]int{N, M}, g.out)
-	rows, err := ir.CheckedNumElements(toInt64(out))
+	rows, err := l.resultSize(x, out)
 	if err != nil {
-		return nil, l.errorf("%v", err)
+		return nil, err
+	}
+	Cg, Mg := C/G, M/G
+	if rows*Cg*ir.NumElements(kernel) > ir.MaxNonZeros {
+		return nil, l.errorf("the convolution has more than %d weights", ir.MaxNonZeros)
 	}
 	b := ir.NewBuilder(rows, x.size())
 	inStrides, wStrides := ir.Strides(x.shape), ir.Strides(w.Shape)
-	Cg, Mg := C/G, M/G
 	pos := make([]int, len(in))
 	var biasVec []float64
 	if bias != nil {
@@ -211,6 +225,7 @@ func lowerConv(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if err != nil {
 		return nil, l.errorf("%v", err)
 	}
+	lin.Geometry = &ir.Geometry{Stride: g.strides, Pad: g.padBegin}
 	return []*value{l.linear(x, lin, out)}, nil
 }
 
@@ -312,9 +327,12 @@ func lowerConvTranspose(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error
 		}
 	}
 	out := slices.Concat([]int{N, M}, outSp)
-	rows, err := ir.CheckedNumElements(toInt64(out))
+	rows, err := l.resultSize(x, out)
 	if err != nil {
-		return nil, l.errorf("%v", err)
+		return nil, err
+	}
+	if x.size()*Mg*ir.NumElements(kernel) > ir.MaxNonZeros {
+		return nil, l.errorf("the transposed convolution has more than %d weights", ir.MaxNonZeros)
 	}
 	b := ir.NewBuilder(rows, x.size())
 	inStrides, outStrides, wStrides := ir.Strides(x.shape), ir.Strides(out), ir.Strides(w.Shape)
@@ -383,12 +401,12 @@ func lowerGemm(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	// Gemm is MatMul of the (possibly transposed) operands, scaled.
 	at, bt := a, bv
 	if transA != 0 {
-		if at, err = l.transpose2(a); err != nil {
+		if at, err = l.transpose(a, []int{1, 0}); err != nil {
 			return nil, err
 		}
 	}
 	if transB != 0 {
-		if bt, err = l.transpose2(bv); err != nil {
+		if bt, err = l.transpose(bv, []int{1, 0}); err != nil {
 			return nil, err
 		}
 	}
@@ -404,13 +422,6 @@ func lowerGemm(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	return []*value{y}, nil
 }
 
-// transpose2 transposes a matrix: free for a constant, a permutation map
-// (which squash-affine composes away) for an encrypted one.
-func (l *lowerer) transpose2(v *value) (*value, error) {
-	r, c := v.shape[0], v.shape[1]
-	return l.selection(v, []int{c, r}, "transpose", 0, func(o []int) (int, bool) { return o[1]*c + o[0], true })
-}
-
 func lowerMatMul(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	a, err := l.input(ins, 0)
 	if err != nil {
@@ -424,11 +435,9 @@ func lowerMatMul(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	return []*value{y}, err
 }
 
-// matmul is numpy's matmul scaled by alpha, with one constant operand.
+// matmul is numpy's matmul scaled by alpha. With a constant operand it is
+// one affine map; with two encrypted operands, see matmulEncrypted.
 func (l *lowerer) matmul(a, b *value, alpha float64) (*value, error) {
-	if !a.isConst() && !b.isConst() {
-		return nil, l.errorf("both operands depend on the encrypted input; hecc multiplies an encrypted tensor by constant weights only")
-	}
 	as, bs := slices.Clone(a.shape), slices.Clone(b.shape)
 	if len(as) == 0 || len(bs) == 0 {
 		return nil, l.fail(ErrModel, "matmul of a scalar")
@@ -449,24 +458,36 @@ func (l *lowerer) matmul(a, b *value, alpha float64) (*value, error) {
 		return nil, err
 	}
 	out := slices.Concat(batch, []int{M, N})
-	rows, err := ir.CheckedNumElements(toInt64(out))
+	enc := a // the encrypted operand, if any
+	if a.isConst() && !b.isConst() {
+		enc = b
+	}
+	rows, err := l.resultSize(enc, out)
 	if err != nil {
-		return nil, l.errorf("%v", err)
+		return nil, err
 	}
 	aBatch, bBatch := as[:len(as)-2], bs[:len(bs)-2]
 	aStr, bStr := ir.Strides(as), ir.Strides(bs)
-	batchOffset := func(idx []int, shape, strides []int) int {
-		off, skip := 0, len(idx)-len(shape)
-		for d := range shape {
-			if shape[d] != 1 {
-				off += idx[d+skip] * strides[d]
-			}
-		}
-		return off
+	final := slices.Clone(out)
+	if squeezeM {
+		final = slices.Delete(final, len(final)-2, len(final)-1)
 	}
-	enc, weights := a, b
-	if a.isConst() && !b.isConst() {
-		enc, weights = b, a
+	if squeezeN {
+		final = final[:len(final)-1]
+	}
+	if !a.isConst() && !b.isConst() {
+		y, err := l.matmulEncrypted(l.reshape(a, as), l.reshape(b, bs), batch, M, K, N, alpha)
+		if err != nil {
+			return nil, err
+		}
+		return l.reshape(y, final), nil
+	}
+	if rows*K > ir.MaxNonZeros {
+		return nil, l.errorf("matmul has more than %d weights", ir.MaxNonZeros)
+	}
+	weights := b
+	if enc == b {
+		weights = a
 	}
 	bld := ir.NewBuilder(rows, enc.size())
 	row := 0
@@ -487,24 +508,68 @@ func (l *lowerer) matmul(a, b *value, alpha float64) (*value, error) {
 			}
 		}
 	})
-	if bld.Len() > ir.MaxNonZeros {
-		return nil, l.errorf("matmul has more than %d weights", ir.MaxNonZeros)
-	}
 	lin, err := bld.Build(nil, fmt.Sprintf("matmul %d×%d·%d×%d", M, K, K, N))
 	if err != nil {
 		return nil, l.errorf("%v", err)
 	}
-	if squeezeM {
-		out = slices.Delete(out, len(out)-2, len(out)-1)
-	}
-	if squeezeN {
-		out = out[:len(out)-1]
-	}
 	if a.isConst() && b.isConst() {
-		// Both constant: evaluate with a as the "encrypted" side's data.
-		return constValue(&ir.Tensor{Shape: out, Data: lin.Apply(a.c.Data)}), nil
+		// Both constant: the map built for a as the "encrypted" side.
+		return constValue(&ir.Tensor{Shape: final, Data: lin.Apply(a.c.Data)}), nil
 	}
-	return l.linear(enc, lin, out), nil
+	return l.linear(enc, lin, final), nil
+}
+
+// batchOffset is the flat offset of a broadcast batch index idx in an
+// operand whose batch axes have the given shape and strides.
+func batchOffset(idx []int, shape, strides []int) int {
+	off, skip := 0, len(idx)-len(shape)
+	for d := range shape {
+		if shape[d] != 1 {
+			off += idx[d+skip] * strides[d]
+		}
+	}
+	return off
+}
+
+// matmulEncrypted multiplies two encrypted operands a [batch…, M, K] and
+// b [batch…, K, N]: both are replicated to [batch, M, N, K] by selections
+// (A'[·,m,n,k] = a[·,m,k], B'[·,m,n,k] = b[·,k,n]), multiplied element-wise
+// (one level), and summed over k by an affine map that also applies alpha.
+// The selections squash into whatever affine map produced each operand.
+func (l *lowerer) matmulEncrypted(a, b *value, batch []int, M, K, N int, alpha float64) (*value, error) {
+	as, bs := a.shape, b.shape
+	aBatch, bBatch := as[:len(as)-2], bs[:len(bs)-2]
+	aStr, bStr := ir.Strides(as), ir.Strides(bs)
+	wide := slices.Concat(batch, []int{M, N, K})
+	nb := len(batch)
+	ar, err := l.selection(a, wide, "matmul operand", 0, func(o []int) (int, bool) {
+		return batchOffset(o[:nb], aBatch, aStr) + o[nb]*aStr[len(as)-2] + o[nb+2], true
+	})
+	if err != nil {
+		return nil, err
+	}
+	br, err := l.selection(b, wide, "matmul operand", 0, func(o []int) (int, bool) {
+		return batchOffset(o[:nb], bBatch, bStr) + o[nb+2]*bStr[len(bs)-2] + o[nb+1], true
+	})
+	if err != nil {
+		return nil, err
+	}
+	prod, err := l.mul(ar, br)
+	if err != nil {
+		return nil, err
+	}
+	rows := ir.NumElements(wide) / K
+	sum := ir.NewBuilder(rows, prod.size())
+	for r := range rows {
+		for k := range K {
+			sum.Add(r, r*K+k, alpha)
+		}
+	}
+	lin, err := sum.Build(nil, fmt.Sprintf("matmul sum over %d", K))
+	if err != nil {
+		return nil, l.errorf("%v", err)
+	}
+	return l.linear(prod, lin, slices.Concat(batch, []int{M, N})), nil
 }
 
 func lowerAveragePool(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
@@ -583,6 +648,7 @@ func lowerAveragePool(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) 
 	if err != nil {
 		return nil, l.errorf("%v", err)
 	}
+	lin.Geometry = &ir.Geometry{Stride: g.strides, Pad: g.padBegin}
 	return []*value{l.linear(x, lin, out)}, nil
 }
 
@@ -651,7 +717,17 @@ func (l *lowerer) reduce(v *value, axes []int, keep, mean bool, desc string) (*v
 	return l.linear(v, lin, out), nil
 }
 
-func lowerReduce(mean bool) lowerFunc {
+// Reductions: each is an element-wise part (none, x², |x|) followed by a
+// sum, a mean or a product over the axes.
+const (
+	reduceSum       = "sum"
+	reduceMean      = "mean"
+	reduceSumSquare = "sum of squares"
+	reduceL1        = "L1 norm"
+	reduceProd      = "product"
+)
+
+func lowerReduce(kind string) lowerFunc {
 	return func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		x, err := l.input(ins, 0)
 		if err != nil {
@@ -663,7 +739,7 @@ func lowerReduce(mean bool) lowerFunc {
 			return nil, err
 		}
 		var axes []int
-		if (n.OpType == "ReduceSum" && l.opset >= 13) || l.opset >= 18 {
+		if (kind == reduceSum && l.opset >= 13) || l.opset >= 18 {
 			t, err := l.optionalConst(ins, 1, "axes")
 			if err != nil {
 				return nil, err
@@ -680,6 +756,15 @@ func lowerReduce(mean bool) lowerFunc {
 			}
 			axes = int64sToInts(a)
 		}
+		switch kind {
+		case reduceSumSquare:
+			x, err = l.mul(x, x)
+		case reduceL1:
+			x, err = l.abs(x)
+		}
+		if err != nil {
+			return nil, err
+		}
 		if len(axes) == 0 {
 			if noop != 0 {
 				return []*value{x}, nil
@@ -688,9 +773,93 @@ func lowerReduce(mean bool) lowerFunc {
 				axes = append(axes, d)
 			}
 		}
-		v, err := l.reduce(x, axes, keep != 0, mean, map[bool]string{true: "reduce mean", false: "reduce sum"}[mean])
+		var v *value
+		if kind == reduceProd {
+			v, err = l.reduceProduct(x, axes, keep != 0)
+		} else {
+			v, err = l.reduce(x, axes, keep != 0, kind == reduceMean, "reduce "+kind)
+		}
 		return []*value{v}, err
 	}
+}
+
+// reduceProduct multiplies the elements of v over axes: the k-th element of
+// every group is picked by a selection, and the selections are multiplied
+// as a balanced tree (depth ⌈log2 k⌉ for groups of k).
+func (l *lowerer) reduceProduct(v *value, axes []int, keep bool) (*value, error) {
+	r := len(v.shape)
+	red := make([]bool, r)
+	for _, a := range axes {
+		a, err := l.axis(a, r)
+		if err != nil {
+			return nil, err
+		}
+		red[a] = true
+	}
+	var out, kept, group []int
+	for d := range r {
+		switch {
+		case !red[d]:
+			out, kept = append(out, v.shape[d]), append(kept, v.shape[d])
+		case keep:
+			out = append(out, 1)
+			group = append(group, v.shape[d])
+		default:
+			group = append(group, v.shape[d])
+		}
+	}
+	count := ir.NumElements(group)
+	if v.isConst() {
+		t := &ir.Tensor{Shape: out, Data: make([]float64, ir.NumElements(out))}
+		for i := range t.Data {
+			t.Data[i] = 1
+		}
+		kStr := ir.Strides(kept)
+		col := 0
+		forEach(v.shape, func(idx []int) {
+			row, k := 0, 0
+			for d := range r {
+				if !red[d] {
+					row += idx[d] * kStr[k]
+					k++
+				}
+			}
+			t.Data[row] *= v.c.Data[col]
+			col++
+		})
+		return constValue(t), nil
+	}
+	if count > 64 {
+		return nil, l.errorf("a product of %d elements is not supported (at most 64, depth 6)", count)
+	}
+	strides := ir.Strides(v.shape)
+	factors := make([]*value, count)
+	gi := make([]int, len(group))
+	for j := range count {
+		unravel(j, group, gi)
+		var err error
+		factors[j], err = l.selection(v, kept, "reduce product", 0, func(o []int) (int, bool) {
+			src, ko, gk := 0, 0, 0
+			for d := range r {
+				if red[d] {
+					src += gi[gk] * strides[d]
+					gk++
+				} else {
+					src += o[ko] * strides[d]
+					ko++
+				}
+			}
+			return src, true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	p, err := l.product(factors)
+	if err != nil {
+		return nil, err
+	}
+	return l.reshape(p, out), nil
 }
 
 func lowerBatchNorm(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
@@ -738,6 +907,9 @@ func lowerBatchNorm(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	lin, err := b.Build(bias, "batchnorm")
 	if err != nil {
 		return nil, l.errorf("%v", err)
+	}
+	if len(x.shape) >= 3 {
+		lin.Geometry = ir.SameGeometry(len(x.shape) - 2)
 	}
 	outs := []*value{l.linear(x, lin, x.shape)}
 	// Outputs 1–4 exist only in training mode.

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register("Identity", lowering{Since: 1, Fn: lowerIdentity})
+	register("Identity", lowering{Since: 1, Fn: lowerIdentity, Notes: "free"})
 	register("Dropout", lowering{Since: 1, Fn: lowerDropout, Notes: "inference: the identity; the mask output is all ones"})
 	register("Constant", lowering{Since: 1, Fn: lowerConstant, Notes: "value, value_float(s), value_int(s); not sparse or string values"})
 	register("Flatten", lowering{Since: 1, Fn: lowerFlatten, Notes: "free on an encrypted tensor (a view)"})
@@ -17,7 +17,7 @@ func init() {
 		lowering{Since: 1, Fn: lowerReshapeAttr, Notes: "shape attribute"},
 		lowering{Since: 5, Fn: lowerReshape, Notes: "constant shape input (after folding); 0 copies a dimension, -1 infers one; allowzero"})
 	register("Shape", lowering{Since: 1, Fn: lowerShape, Notes: "static shapes; start/end (opset 15)"})
-	register("Size", lowering{Since: 1, Fn: lowerSize})
+	register("Size", lowering{Since: 1, Fn: lowerSize, Notes: "a constant (static shapes)"})
 	register("Gather", lowering{Since: 1, Fn: lowerGather, Notes: "constant indices; on an encrypted tensor an affine selection"})
 	register("Unsqueeze",
 		lowering{Since: 1, Fn: lowerUnsqueeze, Notes: "axes attribute"},
@@ -26,7 +26,7 @@ func init() {
 		lowering{Since: 1, Fn: lowerSqueeze, Notes: "axes attribute"},
 		lowering{Since: 13, Fn: lowerSqueeze, Notes: "constant axes input"})
 	register("Concat", lowering{Since: 1, Fn: lowerConcat, Notes: "any mix of constant and encrypted inputs (affine embeddings summed)"})
-	register("Cast", lowering{Since: 1, Fn: lowerCast, Notes: "to floating types on any tensor; to integer or bool types on constants only"})
+	register("Cast", lowering{Since: 1, Fn: lowerCast, Notes: "to floating types on any tensor (an encrypted value keeps CKKS precision: no rounding to float16/bfloat16); to integer or bool types on constants only"})
 	register("Slice",
 		lowering{Since: 1, Fn: lowerSlice, Notes: "starts/ends/axes attributes"},
 		lowering{Since: 10, Fn: lowerSlice, Notes: "constant starts/ends/axes/steps inputs; on an encrypted tensor an affine selection"})
@@ -34,9 +34,10 @@ func init() {
 	register("Pad",
 		lowering{Since: 1, Fn: lowerPad, Notes: "pads/value attributes; modes constant, reflect, edge"},
 		lowering{Since: 11, Fn: lowerPad, Notes: "constant pads/constant_value inputs; modes constant, reflect, edge"})
-	register("ConstantOfShape", lowering{Since: 9, Fn: lowerConstantOfShape})
+	register("ConstantOfShape", lowering{Since: 9, Fn: lowerConstantOfShape, Notes: "constant shape; folded at compile time"})
 	register("Expand", lowering{Since: 8, Fn: lowerExpand, Notes: "constant shape; replicates an encrypted tensor affinely"})
 	register("Range", lowering{Since: 11, Fn: lowerRange, Notes: "constant inputs"})
+	register("EyeLike", lowering{Since: 9, Fn: lowerEyeLike, Notes: "a constant (only the input's shape is read)"})
 }
 
 func lowerIdentity(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
@@ -426,7 +427,19 @@ func lowerCast(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, err
 	}
 	switch {
-	case to == 1 || to == 10 || to == 11 || to == 16: // float, float16, double, bfloat16
+	case to == 10 || to == 16: // float16, bfloat16
+		// A constant is rounded as the model says; an encrypted value
+		// keeps the precision CKKS gives it (rounding is not polynomial).
+		if x.isConst() {
+			return []*value{constValue(mapConst(x.c, func(v float64) float64 { return roundFloat(v, to == 10) }))}, nil
+		}
+		return []*value{x}, nil
+	case to == 1:
+		if x.isConst() {
+			return []*value{constValue(mapConst(x.c, func(v float64) float64 { return float64(float32(v)) }))}, nil
+		}
+		return []*value{x}, nil
+	case to == 11: // double
 		return []*value{x}, nil
 	case castInteger[to] || to == castBool:
 		if !x.isConst() {
@@ -444,6 +457,26 @@ func lowerCast(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return []*value{constValue(mapConst(x.c, f))}, nil
 	}
 	return nil, l.errorf("cast to data type %d is not supported", to)
+}
+
+// roundFloat rounds v to the nearest float16 (11 significant bits, exponents
+// down to −14 with subnormals, overflow to ±Inf at 65520) or bfloat16 (8
+// significant bits, float32's exponent range), ties to even.
+func roundFloat(v float64, half bool) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	bits, minExp, maxAbs := 8, -126, 0x1.FCp127
+	if half {
+		bits, minExp, maxAbs = 11, -14, 65504.0
+	}
+	e := max(math.Ilogb(v), minExp)
+	q := math.Ldexp(1, e-bits+1) // spacing of representable values near v
+	r := math.RoundToEven(v/q) * q
+	if math.Abs(r) > maxAbs {
+		return math.Inf(int(math.Copysign(1, v)))
+	}
+	return r
 }
 
 func lowerSlice(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
@@ -484,6 +517,9 @@ func lowerSlice(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	}
 	if len(starts) != len(ends) || (axes != nil && len(axes) != len(starts)) || (steps != nil && len(steps) != len(starts)) {
 		return nil, l.fail(ErrModel, "starts, ends, axes and steps have different lengths")
+	}
+	if axes == nil && len(starts) > r {
+		return nil, l.fail(ErrModel, "%d starts for a tensor of rank %d", len(starts), r)
 	}
 	begin, step, out := make([]int, r), make([]int, r), slices.Clone(x.shape)
 	for i := range step {
@@ -559,26 +595,7 @@ func lowerTranspose(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 			perm = append(perm, r-1-i)
 		}
 	}
-	if len(perm) != r {
-		return nil, l.fail(ErrModel, "perm %v for rank %d", perm, r)
-	}
-	seen := make([]bool, r)
-	out := make([]int, r)
-	for i, p := range perm {
-		if p < 0 || p >= r || seen[p] {
-			return nil, l.fail(ErrModel, "perm %v is not a permutation", perm)
-		}
-		seen[p] = true
-		out[i] = x.shape[p]
-	}
-	strides := ir.Strides(x.shape)
-	v, err := l.selection(x, out, "transpose", 0, func(o []int) (int, bool) {
-		src := 0
-		for i, p := range perm {
-			src += o[i] * strides[p]
-		}
-		return src, true
-	})
+	v, err := l.transpose(x, perm)
 	return []*value{v}, err
 }
 
@@ -663,6 +680,10 @@ func lowerPad(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		}
 		return src, true
 	})
+	// Output position o reads input position o − pad on every spatial axis.
+	if err == nil && !v.isConst() && r >= 3 && pads[0] == 0 && pads[1] == 0 && pads[r] == 0 && pads[r+1] == 0 {
+		v.n.Linear.Geometry = &ir.Geometry{Stride: ones(r - 2), Pad: slices.Clone(pads[2:r])}
+	}
 	return []*value{v}, err
 }
 
@@ -737,6 +758,28 @@ func lowerRange(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	t := ir.NewTensor(count)
 	for i := range t.Data {
 		t.Data[i] = v[0] + float64(i)*v[2]
+	}
+	return []*value{constValue(t)}, nil
+}
+
+// lowerEyeLike makes a constant: it reads only its input's shape.
+func lowerEyeLike(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+	x, err := l.input(ins, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(x.shape) != 2 {
+		return nil, l.fail(ErrModel, "input %v is not a matrix", x.shape)
+	}
+	k, err := n.AttrInt("k", 0)
+	if err != nil {
+		return nil, err
+	}
+	t := ir.NewTensor(x.shape...)
+	for i := range x.shape[0] {
+		if j := int64(i) + k; j >= 0 && j < int64(x.shape[1]) {
+			t.Data[i*x.shape[1]+int(j)] = 1
+		}
 	}
 	return []*value{constValue(t)}, nil
 }

@@ -20,6 +20,41 @@ type Linear struct {
 	// Desc says what the map computes ("conv 5@5x5 s2 p1", "gemm 845→100"),
 	// joined with " ∘ " when maps are composed; the printer shows it.
 	Desc string
+	// Geometry, when set, says the map is convolution-like; the layout pass
+	// uses it to place outputs where their inputs are. It never changes
+	// what the map computes.
+	Geometry *Geometry
+}
+
+// Geometry relates a convolution-like map's output positions to its input
+// positions, on tensors [N, C, spatial…] of the same rank: output position
+// e (per spatial axis) reads a window anchored at input position
+// Stride·e − Pad. Channels may mix arbitrarily.
+type Geometry struct {
+	Stride []int
+	Pad    []int
+}
+
+// SameGeometry is the geometry of an element-wise map on k spatial axes.
+func SameGeometry(k int) *Geometry {
+	g := &Geometry{Stride: make([]int, k), Pad: make([]int, k)}
+	for i := range g.Stride {
+		g.Stride[i] = 1
+	}
+	return g
+}
+
+// composeGeometry is outer∘inner: anchor = s_in·(s_out·e − p_out) − p_in.
+func composeGeometry(outer, inner *Geometry) *Geometry {
+	if outer == nil || inner == nil || len(outer.Stride) != len(inner.Stride) {
+		return nil
+	}
+	g := &Geometry{Stride: make([]int, len(outer.Stride)), Pad: make([]int, len(outer.Stride))}
+	for d := range g.Stride {
+		g.Stride[d] = outer.Stride[d] * inner.Stride[d]
+		g.Pad[d] = inner.Stride[d]*outer.Pad[d] + inner.Pad[d]
+	}
+	return g
 }
 
 // MaxNonZeros bounds the entries of one affine map (12 bytes each, ~1.5 GiB).
@@ -143,6 +178,7 @@ func Compose(outer, inner *Linear) (*Linear, error) {
 	}
 	desc := outer.Desc + " ∘ " + inner.Desc
 	bias := composeBias(outer, inner)
+	geom := composeGeometry(outer.Geometry, inner.Geometry)
 	switch {
 	case outer.Identity && inner.Identity:
 		l := NewIdentity(outer.Rows, desc)
@@ -158,7 +194,7 @@ func Compose(outer, inner *Linear) (*Linear, error) {
 		return l, nil
 	}
 	// Gustavson's row-by-row sparse product with a dense accumulator.
-	l := &Linear{Rows: outer.Rows, Cols: inner.Cols, RowPtr: make([]int, outer.Rows+1), Bias: bias, Desc: desc}
+	l := &Linear{Rows: outer.Rows, Cols: inner.Cols, RowPtr: make([]int, outer.Rows+1), Bias: bias, Desc: desc, Geometry: geom}
 	acc := make([]float64, inner.Cols)
 	seen := make([]bool, inner.Cols)
 	var cols []int

@@ -387,9 +387,20 @@ func (s *search) normalize(n *ir.Node, obs observed, src *RangeSource) (*target,
 			t.weight[b] /= float64(len(obs.values))
 		}
 	}
-	s.insertBefore(n, diagonal(in, bias, "to [-1,1]"))
+	to := diagonal(in, bias, "to [-1,1]")
+	var from *ir.Linear
 	if back != nil {
-		s.insertAfter(n, diagonal(back, nil, "from [-1,1]"))
+		from = diagonal(back, nil, "from [-1,1]")
+	}
+	if len(n.Shape) >= 3 { // element-wise: keep the layout of convolutions
+		to.Geometry = ir.SameGeometry(len(n.Shape) - 2)
+		if from != nil {
+			from.Geometry = ir.SameGeometry(len(n.Shape) - 2)
+		}
+	}
+	s.insertBefore(n, to)
+	if from != nil {
+		s.insertAfter(n, from)
 	}
 	return t, nil
 }

@@ -82,5 +82,8 @@ func constantOperandToAffine(n *ir.Node) *ir.Node {
 		}
 		lin, _ = b.Build(nil, "mul const") // entries are on the diagonal: cannot fail
 	}
+	if len(n.Shape) >= 3 {
+		lin.Geometry = ir.SameGeometry(len(n.Shape) - 2)
+	}
 	return &ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{x}, Shape: n.Shape, Origin: n.Origin, Linear: lin}
 }

@@ -3,11 +3,11 @@ package runtime
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-	"github.com/tuneinsight/lattigo/v5/he"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 )
@@ -21,13 +21,17 @@ type Server struct {
 	eval    *hefloat.Evaluator
 	affine  map[*ir.Node]*preparedAffine
 	scales  *scalePlan
+	// Workers is how many goroutines a linear transformation uses, each
+	// with its own evaluator (default: GOMAXPROCS).
+	Workers int
 }
 
-// preparedAffine is an Affine node with its diagonals encoded for Lattigo.
+// preparedAffine is an Affine node with its diagonals encoded.
 type preparedAffine struct {
-	lt          *hefloat.LinearTransformation // nil for an identity
-	bias        []float64                     // padded to the slots; nil for none
-	keySwitches int                           // rotations one evaluation performs
+	lt          *linearTransform // nil for an identity
+	plan        ltPlan
+	bias        []float64 // padded to the slots; nil for none
+	keySwitches int       // rotations one evaluation performs
 	diagonals   int
 }
 
@@ -51,9 +55,11 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		eval:    hefloat.NewEvaluator(p, ek.KeySet()),
 		affine:  make(map[*ir.Node]*preparedAffine),
 		scales:  plan,
+		Workers: goruntime.GOMAXPROCS(0),
 	}
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
+	hybrid := hybridAllowed(c.Graph)
 	for _, node := range c.Graph.Nodes {
 		if node.Op != ir.OpAffine {
 			continue
@@ -64,20 +70,26 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			copy(pa.bias, b)
 		}
 		if !node.Linear.Identity {
-			diags := diagonals(node.Linear, n)
-			ltp := ltParameters(node, c.Graph.LogSlots, diagonalIndices(node.Linear, n), plan.pt[node])
-			lt := hefloat.NewLinearTransformation(p, ltp)
-			if err := hefloat.EncodeLinearTransformation[float64](ecd, diags, lt); err != nil {
+			pa.plan = planLinear(node, c.Graph.LogSlots, hybrid[node])
+			var diags map[int][]float64
+			if pa.plan.hybrid {
+				diags = hybridDiagonals(node.Linear, pa.plan.block, n)
+				// The bias goes into every block, so each copy the InnerSum
+				// leaves is a copy of the whole result.
+				for i := range pa.bias {
+					pa.bias[i] = pa.bias[i%pa.plan.block]
+				}
+				pa.keySwitches += pa.plan.innerSumRotations(n)
+			} else {
+				diags = diagonals(node.Linear, n)
+			}
+			lt, err := encodeLinearTransform(p, ecd, diags, pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node])
+			if err != nil {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}
-			pa.lt = &lt
+			pa.lt = lt
 			pa.diagonals = len(diags)
-			_, rotN1, rotN2 := he.LinearTransformation(lt).BSGSIndex()
-			for _, r := range append(rotN1, rotN2...) {
-				if r != 0 {
-					pa.keySwitches++
-				}
-			}
+			pa.keySwitches += pa.plan.split.rotations()
 		}
 		s.affine[node] = pa
 	}
@@ -92,16 +104,20 @@ func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, ek *EvalKeys) error {
 	for _, k := range ek.Galois {
 		have[k.GaloisElement] = k.LevelQ()
 	}
+	hybrid := hybridAllowed(g)
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpAffine:
-			for _, e := range affineGaloisElements(p, g, n) {
-				l, ok := have[e]
+			if n.Linear.Identity {
+				continue
+			}
+			for _, k := range linearKeys(p, g, n, planLinear(n, g.LogSlots, hybrid[n])) {
+				l, ok := have[k.galois]
 				if !ok {
-					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), e)
+					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), k.galois)
 				}
-				if l < n.Inputs[0].Level {
-					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), n.Inputs[0].Level, l)
+				if l < k.level {
+					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), k.level, l)
 				}
 			}
 		case ir.OpMul, ir.OpPoly:
@@ -145,8 +161,11 @@ type NodeStat struct {
 // result.
 func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	g := s.circuit.Graph
-	eval := s.eval.ShallowCopy()
-	ltEval := hefloat.NewLinearTransformationEvaluator(eval)
+	evals := make([]*hefloat.Evaluator, max(1, s.Workers))
+	for i := range evals {
+		evals[i] = s.eval.ShallowCopy()
+	}
+	eval := evals[0]
 	polyEval := hefloat.NewPolynomialEvaluator(s.params, eval)
 	st := &Stats{}
 	start := time.Now()
@@ -160,7 +179,7 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		case ir.OpInput:
 			out = in
 		case ir.OpAffine:
-			out, err = s.affineNode(eval, ltEval, n, vals[n.Inputs[0]], st)
+			out, err = s.affineNode(evals, n, vals[n.Inputs[0]], st)
 		case ir.OpPoly:
 			out, err = s.polyNode(eval, polyEval, n, vals[n.Inputs[0]], st)
 		case ir.OpMul:
@@ -194,19 +213,24 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	return result, st, nil
 }
 
-func (s *Server) affineNode(eval *hefloat.Evaluator, ltEval *hefloat.LinearTransformationEvaluator, n *ir.Node, in *rlwe.Ciphertext, st *Stats) (*rlwe.Ciphertext, error) {
-	pa := s.affine[n]
+func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, st *Stats) (*rlwe.Ciphertext, error) {
+	pa, eval := s.affine[n], evals[0]
 	if in.Level() != n.Inputs[0].Level {
 		return nil, fmt.Errorf("input at level %d, expected %d", in.Level(), n.Inputs[0].Level)
 	}
 	out := in
 	if pa.lt != nil {
-		out = hefloat.NewCiphertext(s.params, 1, pa.lt.Level)
-		if err := ltEval.Evaluate(in, *pa.lt, out); err != nil {
+		var err error
+		if out, err = pa.lt.evaluate(evals, in); err != nil {
 			return nil, err
 		}
 		if err := eval.Rescale(out, out); err != nil {
 			return nil, err
+		}
+		if pa.plan.hybrid {
+			if err := eval.InnerSum(out, pa.plan.block, (1<<s.circuit.Graph.LogSlots)/pa.plan.block, out); err != nil {
+				return nil, err
+			}
 		}
 		st.KeySwitches += pa.keySwitches
 		st.PtMuls += pa.diagonals

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -216,5 +217,95 @@ func TestKeyBelowItsLevelIsRefused(t *testing.T) {
 	_, err = NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
 	if err == nil || !strings.Contains(err.Error(), "with a key made for level 0") {
 		t.Fatalf("NewServer with a key below its level: %v", err)
+	}
+}
+
+// TestHybridLinearTransformation covers the hybrid form: a layer with few
+// rows reading many columns, followed by a square and another layer, so
+// the copies the InnerSum leaves are ignored.
+func TestHybridLinearTransformation(t *testing.T) {
+	b, x := newGraph(13, 400)
+	h := b.dense(x, 12, 0.5)
+	g := b.output(b.dense(b.poly(h, ir.Square()), 3, 1))
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	allowed := hybridAllowed(g)
+	if !allowed[h] || allowed[g.Outputs()[0].Inputs[0]] {
+		t.Fatalf("hybrid allowed: first layer %v, last layer %v", allowed[h], allowed[g.Outputs()[0].Inputs[0]])
+	}
+	if pl := planLinear(h, g.LogSlots, true); !pl.hybrid || pl.block != 16 {
+		t.Fatalf("plan %+v for a 12×400 layer on 2^%d slots", pl, g.LogSlots)
+	}
+	if worst := roundTrip(t, g, randomInputs(5, 400, 1)); worst > 1e-6 {
+		t.Fatalf("error %g", worst)
+	}
+}
+
+// TestConcurrentRuns evaluates from several goroutines at once, each run
+// also splitting its linear transformations over two workers: the prepared
+// circuit must be read-only and every evaluator private (run with -race).
+func TestConcurrentRuns(t *testing.T) {
+	b, x := newGraph(17, 64)
+	g := b.output(b.dense(b.poly(b.dense(x, 40, 0.3), ir.Square()), 5, 1))
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Plan("concurrent", g, params.InsecureTestSet(11, g.Depth, 35))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Workers = 2
+	const runs = 4
+	results := make([][]float64, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := &ir.Tensor{Shape: []int{64}, Data: randomInputs(uint64(i), 64, 1)}
+			ct, err := Encrypt(spec, keys.Public, in)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out, _, err := srv.Run(ct)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			got, err := Decrypt(spec, keys.Secret, out)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			want, err := ir.Interpret(g, map[string]*ir.Tensor{"x": in})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			for k, v := range want["y"].Data {
+				if math.Abs(v-got.Data[k]) > 1e-6 {
+					errs[i] = fmt.Errorf("run %d: output %d is %g, want %g", i, k, got.Data[k], v)
+					return
+				}
+			}
+			results[i] = got.Data
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -11,9 +11,6 @@ import (
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-	"github.com/tuneinsight/lattigo/v5/he/hefloat"
-	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
 // TensorInfo describes the input or output tensor of a circuit.
@@ -130,11 +127,6 @@ func (s *Spec) Validate() error {
 	return nil
 }
 
-// logBSGSRatio is log2 of the baby-step/giant-step ratio of every linear
-// transformation: a ratio of 2 trades a few more keys for fewer of the
-// costlier giant-step rotations (see ../shared/notes/lattigo-v5.md).
-const logBSGSRatio = 1
-
 // Plan derives the spec of a graph that has been through the passes (so its
 // levels and layout are set) for a parameter set: the input and output, and
 // the exact rotations the linear transformations will perform.
@@ -165,6 +157,7 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 	// ciphertext's level gives a wrong result without an error in Lattigo,
 	// one above it only costs size.
 	level := map[uint64]int{}
+	hybrid := hybridAllowed(g)
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpActivation:
@@ -180,8 +173,11 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
 			}
 		case ir.OpAffine:
-			for _, e := range affineGaloisElements(p, g, n) {
-				level[e] = max(level[e], n.Inputs[0].Level)
+			if n.Linear.Identity {
+				continue
+			}
+			for _, k := range linearKeys(p, g, n, planLinear(n, g.LogSlots, hybrid[n])) {
+				level[k.galois] = max(level[k.galois], k.level)
 			}
 		}
 	}
@@ -190,34 +186,6 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 	}
 	slices.SortFunc(s.Rotations, func(a, b RotationKey) int { return cmp.Compare(a.Galois, b.Galois) })
 	return s, s.Validate()
-}
-
-// affineGaloisElements lists the rotations an affine node performs.
-func affineGaloisElements(p hefloat.Parameters, g *ir.Graph, n *ir.Node) []uint64 {
-	if n.Linear.Identity {
-		return nil
-	}
-	ltp := ltParameters(n, g.LogSlots, diagonalIndices(n.Linear, 1<<g.LogSlots), p.DefaultScale())
-	var out []uint64
-	for _, e := range hefloat.GaloisElementsForLinearTransformation(p, ltp) {
-		if e != 1 { // the identity needs no key
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// ltParameters describes the linear transformation of an Affine node: its
-// diagonals are encoded at the input's level with the given scale (see
-// scalePlan; the Galois elements do not depend on it).
-func ltParameters(n *ir.Node, logSlots int, diags []int, scale rlwe.Scale) hefloat.LinearTransformationParameters {
-	return hefloat.LinearTransformationParameters{
-		DiagonalsIndexList:       diags,
-		Level:                    n.Inputs[0].Level,
-		Scale:                    scale,
-		LogDimensions:            ring.Dimensions{Rows: 0, Cols: logSlots},
-		LogBabyStepGianStepRatio: logBSGSRatio,
-	}
 }
 
 // diagonalIndices lists the non-zero generalized diagonals of l embedded in

@@ -1,0 +1,245 @@
+package runtime
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// A linear transformation y = Σ_k D_k ⊙ rot_k(x) is evaluated by splitting
+// every diagonal index k into a giant step g and a baby step b, k = g + b:
+//
+//	y = Σ_g rot_g( Σ_b rot_{−g}(D_{g+b}) ⊙ rot_b(x) )
+//
+// The baby rotations of x share one decomposition (hoisting); each giant
+// step costs one rotation. Lattigo's own evaluator splits k at a power of
+// two, which suits dense matrices but not a laid-out convolution, whose
+// diagonals are a few clusters (one per channel offset) of the same kernel
+// offsets: splitting at the clusters' starts takes channels + kernel
+// positions rotations instead of about twice the square root of the span.
+// The split with the fewest rotations is chosen among both kinds.
+
+// babyWeight is a hoisted baby rotation's cost relative to a giant one
+// (../shared/notes/lattigo-v5.md: 8 hoisted rotations ≈ 3.5 single ones).
+const babyWeight = 0.45
+
+// split assigns each diagonal a giant and a baby step.
+type split struct {
+	giant, baby []int          // distinct steps, sorted
+	parts       map[int][2]int // diagonal → (giant, baby)
+}
+
+func (s split) cost() float64 {
+	c := 0.0
+	for _, g := range s.giant {
+		if g != 0 {
+			c++
+		}
+	}
+	for _, b := range s.baby {
+		if b != 0 {
+			c += babyWeight
+		}
+	}
+	return c
+}
+
+// rotations is the number of key switches the split performs.
+func (s split) rotations() int {
+	n := 0
+	for _, r := range append(slices.Clone(s.giant), s.baby...) {
+		if r != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func makeSplit(diags []int, slots int, giantOf func(k int) int) split {
+	s := split{parts: make(map[int][2]int, len(diags))}
+	gs, bs := map[int]bool{}, map[int]bool{}
+	for _, k := range diags {
+		g := ((giantOf(k) % slots) + slots) % slots
+		b := ((k-g)%slots + slots) % slots
+		s.parts[k] = [2]int{g, b}
+		gs[g], bs[b] = true, true
+	}
+	for g := range gs {
+		s.giant = append(s.giant, g)
+	}
+	for b := range bs {
+		s.baby = append(s.baby, b)
+	}
+	slices.Sort(s.giant)
+	slices.Sort(s.baby)
+	return s
+}
+
+// bestSplit tries power-of-two splits and splits at the starts of the
+// diagonal clusters, and keeps the cheapest.
+func bestSplit(diags []int, slots int) split {
+	best := makeSplit(diags, slots, func(int) int { return 0 })
+	consider := func(s split) {
+		if s.cost() < best.cost() {
+			best = s
+		}
+	}
+	for n1 := 2; n1 < slots; n1 *= 2 {
+		consider(makeSplit(diags, slots, func(k int) int { return k / n1 * n1 }))
+	}
+	// Clusters: cut the cyclically sorted diagonals at their widest gaps.
+	sorted := slices.Clone(diags)
+	slices.Sort(sorted)
+	type gap struct{ at, width int }
+	gaps := make([]gap, len(sorted))
+	for i := range sorted {
+		next := sorted[(i+1)%len(sorted)]
+		if i == len(sorted)-1 {
+			next += slots
+		}
+		gaps[i] = gap{(i + 1) % len(sorted), next - sorted[i]}
+	}
+	slices.SortFunc(gaps, func(a, b gap) int { return b.width - a.width })
+	starts := map[int]bool{}
+	for m := 1; m <= min(len(gaps), 256); m++ {
+		starts[gaps[m-1].at] = true
+		cluster := make(map[int]int, len(sorted)) // diagonal → its cluster's start
+		first := 0
+		for i := range sorted {
+			if starts[i] {
+				first = i
+				break
+			}
+		}
+		start := sorted[first]
+		for j := range sorted {
+			i := (first + j) % len(sorted)
+			if starts[i] {
+				start = sorted[i]
+			}
+			cluster[sorted[i]] = start
+		}
+		consider(makeSplit(diags, slots, func(k int) int { return cluster[k] }))
+	}
+	return best
+}
+
+// linearTransform is an encoded transformation: for each giant step, the
+// baby steps and the pre-rotated diagonals they multiply.
+type linearTransform struct {
+	split  split
+	level  int
+	slots  int
+	blocks map[int][]babyTerm // giant step → terms
+}
+
+type babyTerm struct {
+	baby int
+	pt   *rlwe.Plaintext
+}
+
+// encodeLinearTransform encodes the diagonals at level with scale.
+func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp split, level, logSlots int, scale rlwe.Scale) (*linearTransform, error) {
+	slots := 1 << logSlots
+	lt := &linearTransform{split: sp, level: level, slots: slots, blocks: map[int][]babyTerm{}}
+	rotated := make([]float64, slots)
+	for k, d := range diags {
+		part := sp.parts[k]
+		g := part[0]
+		for i := range rotated { // rot_{−g}(D_k)[i] = D_k[i − g]
+			rotated[i] = d[((i-g)%slots+slots)%slots]
+		}
+		pt := hefloat.NewPlaintext(p, level)
+		pt.Scale = scale
+		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: logSlots}
+		if err := ecd.Encode(rotated, pt); err != nil {
+			return nil, err
+		}
+		lt.blocks[g] = append(lt.blocks[g], babyTerm{part[1], pt})
+	}
+	for g := range lt.blocks {
+		slices.SortFunc(lt.blocks[g], func(a, b babyTerm) int { return a.baby - b.baby })
+	}
+	return lt, nil
+}
+
+// evaluate computes the transformation of ct (not rescaled), splitting
+// the giant steps over workers, each with its own evaluator.
+func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	if ct.Level() != lt.level {
+		return nil, fmt.Errorf("input at level %d, the transformation is encoded for level %d", ct.Level(), lt.level)
+	}
+	var babies []int
+	for _, b := range lt.split.baby {
+		if b != 0 {
+			babies = append(babies, b)
+		}
+	}
+	rotated := map[int]*rlwe.Ciphertext{0: ct}
+	if len(babies) > 0 {
+		r, err := evals[0].RotateHoistedNew(ct, babies)
+		if err != nil {
+			return nil, err
+		}
+		for b, c := range r {
+			rotated[b] = c
+		}
+	}
+	giants := make([]int, 0, len(lt.blocks))
+	for g := range lt.blocks {
+		giants = append(giants, g)
+	}
+	slices.Sort(giants)
+	partial := make([]*rlwe.Ciphertext, len(evals))
+	errs := make([]error, len(evals))
+	var wg sync.WaitGroup
+	for w, eval := range evals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(giants); i += len(evals) {
+				g := giants[i]
+				var acc *rlwe.Ciphertext
+				for _, t := range lt.blocks[g] {
+					if acc == nil {
+						if acc, errs[w] = eval.MulNew(rotated[t.baby], t.pt); errs[w] != nil {
+							return
+						}
+					} else if errs[w] = eval.MulThenAdd(rotated[t.baby], t.pt, acc); errs[w] != nil {
+						return
+					}
+				}
+				if g != 0 {
+					if errs[w] = eval.Rotate(acc, g, acc); errs[w] != nil {
+						return
+					}
+				}
+				if partial[w] == nil {
+					partial[w] = acc
+				} else if errs[w] = eval.Add(partial[w], acc, partial[w]); errs[w] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var out *rlwe.Ciphertext
+	for w, pt := range partial {
+		if errs[w] != nil {
+			return nil, errs[w]
+		}
+		if pt == nil {
+			continue
+		}
+		if out == nil {
+			out = pt
+		} else if err := evals[0].Add(out, pt, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
