@@ -159,9 +159,13 @@ type Choice struct {
 }
 
 // Select returns the cheapest secure set meeting req: the smallest ring
-// degree with enough slots whose modulus budget holds the chain, and within
-// it the largest scale that fits (more precision at no extra cost, since
-// cost follows the number of primes, not their size).
+// degree with enough slots whose modulus budget holds the chain. Within it,
+// the number α of key-switching primes is the one with the cheapest key
+// switching — key size and time grow with dnum·(L+1+α), dnum = ⌈(L+1)/α⌉ —
+// among those that keep the scale at comfortableLogScale (or at what a
+// single prime allows, if less); then the largest scale that fits (more
+// precision at no extra cost: cost follows the number of primes, not their
+// size).
 func Select(req Requirements) (Choice, error) {
 	if !slices.Contains(Levels, req.Security) {
 		return Choice{}, fmt.Errorf("security level %d is not one of %v bits", req.Security, Levels)
@@ -176,38 +180,79 @@ func Select(req Requirements) (Choice, error) {
 			rejected = append(rejected, fmt.Sprintf("logN=%d: %d slots, the layout needs %d", logN, 1<<(logN-1), 1<<req.LogSlots))
 			continue
 		}
-		for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
-			set := chain(logN, req, s)
-			// One bit of margin: Lattigo's primes alternate around 2^b,
-			// so the real modulus can exceed the nominal sum slightly.
-			if set.LogQ[0] > 60 || set.LogQP() > bound-1 {
-				continue
-			}
+		if set, ok := bestChain(logN, req, bound); ok {
 			set.Security = req.Security
-			binding := fmt.Sprintf("modulus budget: depth %d at scale 2^%d needs logQP=%d ≤ %d", req.Depth, s, set.LogQP(), bound)
+			binding := fmt.Sprintf("modulus budget: depth %d at scale 2^%d with %d key-switching primes needs logQP=%d ≤ %d", req.Depth, set.LogScale, len(set.LogP), set.LogQP(), bound)
 			if len(rejected) > 0 && strings.Contains(rejected[len(rejected)-1], "slots") {
 				binding = fmt.Sprintf("slots: the layout needs %d", 1<<req.LogSlots)
 			}
 			return Choice{Set: set, Binding: binding, Rejected: rejected}, set.Validate()
 		}
-		least := chain(logN, req, req.MinLogScale)
+		least := chain(logN, req, req.MinLogScale, 1)
 		rejected = append(rejected, fmt.Sprintf("logN=%d: depth %d at scale 2^%d needs logQP=%d (first prime %d bits), the %d-bit bound is %d",
 			logN, req.Depth, req.MinLogScale, least.LogQP(), least.LogQ[0], req.Security, bound))
 	}
 	return Choice{}, fmt.Errorf("%w at %d-bit security: %s", ErrNoFit, req.Security, strings.Join(rejected, "; "))
 }
 
-// chain builds the modulus chain for a ring, a requirement and a scale: q0
-// holds the scale plus the largest output value (and a sign bit), one prime
-// of the scale's size per level, and one key-switching prime at least as
-// large as every ciphertext prime, which keeps key-switching noise below
-// the scale.
-func chain(logN int, req Requirements, logScale int) Set {
+// comfortableLogScale is the precision above which a larger scale matters
+// less than cheaper key switching.
+const comfortableLogScale = 35
+
+// maxKeySwitchPrimes bounds α.
+const maxKeySwitchPrimes = 8
+
+// bestChain picks α and then the scale for a ring, or reports that nothing
+// fits its budget.
+func bestChain(logN int, req Requirements, bound int) (Set, bool) {
+	largest := func(alpha int) (Set, bool) {
+		for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
+			set := chain(logN, req, s, alpha)
+			// One bit of margin: Lattigo's primes alternate around 2^b,
+			// so the real modulus can exceed the nominal sum slightly.
+			if set.LogQ[0] <= 60 && set.LogQP() <= bound-1 {
+				return set, true
+			}
+		}
+		return Set{}, false
+	}
+	single, ok := largest(1)
+	if !ok {
+		return Set{}, false
+	}
+	floor := min(comfortableLogScale, single.LogScale)
+	best := single
+	for alpha := 2; alpha <= min(maxKeySwitchPrimes, req.Depth+1); alpha++ {
+		set, ok := largest(alpha)
+		if ok && set.LogScale >= floor && set.keySwitchCost() < best.keySwitchCost() {
+			best = set
+		}
+	}
+	return best, true
+}
+
+// keySwitchCost is proportional to a top-level key's size and to the time
+// of a key switch: dnum·(L+1+α).
+func (s Set) keySwitchCost() int {
+	limbs, alpha := len(s.LogQ), len(s.LogP)
+	return (limbs + alpha - 1) / alpha * (limbs + alpha)
+}
+
+// chain builds the modulus chain for a ring, a requirement, a scale and α:
+// q0 holds the scale plus the largest output value (and a sign bit), one
+// prime of the scale's size per level, and α key-switching primes each at
+// least as large as every ciphertext prime, so that P exceeds the product
+// of the α primes of each digit and key-switching noise stays below the
+// scale.
+func chain(logN int, req Requirements, logScale, alpha int) Set {
 	q0 := logScale + req.LogMaxValue + 1
 	q := []int{q0}
 	for range req.Depth {
 		q = append(q, logScale)
 	}
-	p := min(61, max(q0, logScale)+1)
-	return Set{LogN: logN, LogQ: q, LogP: []int{p}, LogScale: logScale}
+	p := make([]int, alpha)
+	for i := range p {
+		p[i] = min(61, max(q0, logScale)+1)
+	}
+	return Set{LogN: logN, LogQ: q, LogP: p, LogScale: logScale}
 }

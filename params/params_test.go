@@ -2,6 +2,7 @@ package params
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,11 +45,17 @@ func TestSelect(t *testing.T) {
 			if c.LogQ[0] < c.LogScale+tc.req.LogMaxValue+1 {
 				t.Fatalf("first prime %d bits cannot hold scale %d plus %d value bits", c.LogQ[0], c.LogScale, tc.req.LogMaxValue)
 			}
-			// The largest scale that fits: one more bit must not fit.
+			// The largest scale that fits with its α: one more bit must not.
 			if c.LogScale < tc.req.MaxLogScale {
-				bigger := chain(c.LogN, tc.req, c.LogScale+1)
+				bigger := chain(c.LogN, tc.req, c.LogScale+1, len(c.LogP))
 				if bigger.LogQP() <= bound-1 && bigger.LogQ[0] <= 60 {
 					t.Fatalf("scale 2^%d would also fit", c.LogScale+1)
+				}
+			}
+			// Every key-switching prime covers every ciphertext prime.
+			for _, p := range c.LogP {
+				if p <= slices.Max(c.LogQ) && p < 61 {
+					t.Fatalf("key-switching prime of %d bits below a ciphertext prime of %d", p, slices.Max(c.LogQ))
 				}
 			}
 		})
@@ -111,5 +118,31 @@ func TestTableIsMonotone(t *testing.T) {
 		if !(a > b && b > c) {
 			t.Fatalf("bounds at logN=%d are not decreasing with security: %d %d %d", logN, a, b, c)
 		}
+	}
+}
+
+func TestSelectPrefersCheaperKeySwitching(t *testing.T) {
+	// A deep circuit in a large ring: several key-switching primes cut the
+	// decomposition count, and with it key size and switching time.
+	c, err := Select(Requirements{Depth: 19, MinLogScale: 25, MaxLogScale: 45, LogMaxValue: 5, LogSlots: 14, Security: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.LogP) < 2 {
+		t.Fatalf("α = %d for depth 19 at logN 15: %s", len(c.LogP), c)
+	}
+	if c.keySwitchCost() >= chain(c.LogN, Requirements{Depth: 19, LogMaxValue: 5}, c.LogScale, 1).keySwitchCost() {
+		t.Fatalf("α = %d is not cheaper than one prime", len(c.LogP))
+	}
+	if c.LogScale < comfortableLogScale {
+		t.Fatalf("scale 2^%d dropped below 2^%d for cheaper keys", c.LogScale, comfortableLogScale)
+	}
+	// Where the budget is tight, one prime keeps the precision.
+	tight, err := Select(Requirements{Depth: 5, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 4, LogSlots: 10, Security: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tight.LogP) != 1 {
+		t.Fatalf("α = %d at logN 13, depth 5: %s", len(tight.LogP), tight)
 	}
 }

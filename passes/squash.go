@@ -8,14 +8,22 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 )
 
+// maxSquashGrowth bounds how much composing two maps may multiply their
+// weights. Composing a pooling into the convolution after it widens the
+// kernel (2×2 pooling then 5×5 convolution is a 10×10 convolution: four
+// times the weights, and four times the diagonals and their memory); one
+// level is then cheaper than the larger map.
+const maxSquashGrowth = 2.0
+
 // SquashAffine composes every affine node into the affine node that reads
 // it when it has no other reader. Between two non-linear nodes any chain of
 // affine maps (conv, pooling, padding, reshape, batch normalisation, scaling)
 // then becomes one map: one level and one linear transformation instead of
-// one per ONNX operator.
+// one per ONNX operator — unless the composition would grow the weights
+// more than maxSquashGrowth times.
 func SquashAffine(g *ir.Graph, cfg *Config) error {
 	users := g.Users()
-	squashed := 0
+	squashed, kept := 0, 0
 	for _, n := range g.Nodes {
 		if n.Op != ir.OpAffine {
 			continue
@@ -30,6 +38,10 @@ func SquashAffine(g *ir.Graph, cfg *Config) error {
 		if err != nil {
 			return fmt.Errorf("node %s: %w", n.Label(), err)
 		}
+		if float64(lin.NNZ()) > maxSquashGrowth*float64(n.Linear.NNZ()+in.Linear.NNZ()) {
+			kept++
+			continue
+		}
 		n.Linear = lin
 		n.Inputs[0] = in.Inputs[0]
 		n.Origin = joinOrigins(in.Origin, n.Origin)
@@ -38,6 +50,9 @@ func SquashAffine(g *ir.Graph, cfg *Config) error {
 	}
 	g.Prune()
 	cfg.logf("squash-affine", "%d affine nodes composed into their readers", squashed)
+	if kept > 0 {
+		cfg.logf("squash-affine", "%d kept apart: composing would multiply their weights more than %g times", kept, maxSquashGrowth)
+	}
 	return nil
 }
 

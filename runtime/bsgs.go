@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -142,24 +143,47 @@ type babyTerm struct {
 	pt   *rlwe.Plaintext
 }
 
-// encodeLinearTransform encodes the diagonals at level with scale.
-func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp split, level, logSlots int, scale rlwe.Scale) (*linearTransform, error) {
+// encodeLinearTransform encodes the diagonals at level with scale, on
+// workers goroutines with an encoder each.
+func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
 	slots := 1 << logSlots
 	lt := &linearTransform{split: sp, level: level, slots: slots, blocks: map[int][]babyTerm{}}
-	rotated := make([]float64, slots)
-	for k, d := range diags {
+	keys := make([]int, 0, len(diags))
+	for k := range diags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	pts := make([]*rlwe.Plaintext, len(keys))
+	errs := make([]error, max(1, workers))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc := ecd.ShallowCopy()
+			rotated := make([]float64, slots)
+			for i := w; i < len(keys); i += len(errs) {
+				d, g := diags[keys[i]], sp.parts[keys[i]][0]
+				for j := range rotated { // rot_{−g}(D_k)[j] = D_k[j − g]
+					rotated[j] = d[((j-g)%slots+slots)%slots]
+				}
+				pt := hefloat.NewPlaintext(p, level)
+				pt.Scale = scale
+				pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: logSlots}
+				if errs[w] = enc.Encode(rotated, pt); errs[w] != nil {
+					return
+				}
+				pts[i] = pt
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
 		part := sp.parts[k]
-		g := part[0]
-		for i := range rotated { // rot_{−g}(D_k)[i] = D_k[i − g]
-			rotated[i] = d[((i-g)%slots+slots)%slots]
-		}
-		pt := hefloat.NewPlaintext(p, level)
-		pt.Scale = scale
-		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: logSlots}
-		if err := ecd.Encode(rotated, pt); err != nil {
-			return nil, err
-		}
-		lt.blocks[g] = append(lt.blocks[g], babyTerm{part[1], pt})
+		lt.blocks[part[0]] = append(lt.blocks[part[0]], babyTerm{part[1], pts[i]})
 	}
 	for g := range lt.blocks {
 		slices.SortFunc(lt.blocks[g], func(a, b babyTerm) int { return a.baby - b.baby })

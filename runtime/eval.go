@@ -83,7 +83,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			} else {
 				diags = diagonals(node.Linear, n)
 			}
-			lt, err := encodeLinearTransform(p, ecd, diags, pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node])
+			lt, err := encodeLinearTransform(p, ecd, diags, pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
 			if err != nil {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}

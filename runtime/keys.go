@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -101,78 +104,137 @@ func DecodePublicKey(spec *Spec, data []byte) (*rlwe.PublicKey, error) {
 // EncodeEvalKeys serialises the evaluation keys: a relinearization flag and
 // key, then each Galois key with its element.
 func EncodeEvalKeys(spec *Spec, ek *EvalKeys) ([]byte, error) {
-	var b []byte
-	if ek.Relin != nil {
-		kb, err := ek.Relin.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, 1)
-		b = append(b, kb...)
-	} else {
-		b = append(b, 0)
-	}
-	b = binary.AppendUvarint(b, uint64(len(ek.Galois)))
-	for _, g := range ek.Galois {
-		kb, err := g.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, kb...)
-	}
-	return seal(KindEvalKeys, spec.Fingerprint(), b), nil
+	var buf bytes.Buffer
+	err := writeEvalKeys(&buf, spec,
+		func() (*rlwe.RelinearizationKey, error) { return ek.Relin, nil },
+		func(i int) (*rlwe.GaloisKey, error) { return ek.Galois[i], nil })
+	return buf.Bytes(), err
 }
 
-// DecodeEvalKeys parses evaluation keys made for spec, checking that they
-// are exactly the keys the spec asks for, each of the expected size.
+// GenerateKeyPair makes a secret key and its public key for spec.
+func GenerateKeyPair(spec *Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
+	p, err := NewParameters(spec.Params)
+	if err != nil {
+		return nil, nil, err
+	}
+	sk, pk := hefloat.NewKeyGenerator(p).GenKeyPairNew()
+	return sk, pk, nil
+}
+
+// WriteEvalKeys generates spec's evaluation keys from sk and writes each
+// one as soon as it exists: a deep circuit's keys reach gigabytes, and only
+// one is ever in memory.
+func WriteEvalKeys(w io.Writer, spec *Spec, sk *rlwe.SecretKey, progress func(done, total int)) error {
+	p, err := NewParameters(spec.Params)
+	if err != nil {
+		return err
+	}
+	kgen := hefloat.NewKeyGenerator(p)
+	return writeEvalKeys(w, spec,
+		func() (*rlwe.RelinearizationKey, error) {
+			return kgen.GenRelinearizationKeyNew(sk, atLevel(spec.RelinLevel)), nil
+		},
+		func(i int) (*rlwe.GaloisKey, error) {
+			gk := kgen.GenGaloisKeyNew(spec.Rotations[i].Galois, sk, atLevel(spec.Rotations[i].Level))
+			if progress != nil {
+				progress(i+1, len(spec.Rotations))
+			}
+			return gk, nil
+		})
+}
+
+func writeEvalKeys(w io.Writer, spec *Spec, relin func() (*rlwe.RelinearizationKey, error), galois func(i int) (*rlwe.GaloisKey, error)) error {
+	head := seal(KindEvalKeys, spec.Fingerprint(), nil)
+	if spec.Relin {
+		head = append(head, 1)
+	} else {
+		head = append(head, 0)
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	if spec.Relin {
+		rlk, err := relin()
+		if err != nil {
+			return err
+		}
+		if _, err := rlk.WriteTo(w); err != nil {
+			return err
+		}
+	}
+	if _, err := w.Write(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))); err != nil {
+		return err
+	}
+	for i := range spec.Rotations {
+		gk, err := galois(i)
+		if err != nil {
+			return err
+		}
+		if _, err := gk.WriteTo(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeEvalKeys parses evaluation keys made for spec.
 func DecodeEvalKeys(spec *Spec, data []byte) (*EvalKeys, error) {
-	p, payload, err := openFor(spec, data, KindEvalKeys)
+	return ReadEvalKeys(bytes.NewReader(data), spec)
+}
+
+// ReadEvalKeys reads evaluation keys made for spec, checking that they are
+// exactly the keys the spec asks for, at their levels, each of the size
+// that implies, before Lattigo decodes it; each key is read into a buffer
+// of its own size, so memory never holds the file twice.
+func ReadEvalKeys(r io.Reader, spec *Spec) (*EvalKeys, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	head := make([]byte, headerSize+1)
+	if _, err := io.ReadFull(br, head); err != nil {
+		return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
+	}
+	p, _, err := openFor(spec, head, KindEvalKeys)
 	if err != nil {
 		return nil, err
 	}
-	ek := &EvalKeys{}
-	if len(payload) == 0 {
-		return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
-	}
-	hasRelin := payload[0] == 1
-	payload = payload[1:]
-	if hasRelin != spec.Relin {
+	hasRelin := head[headerSize] == 1
+	if hasRelin != spec.Relin || head[headerSize] > 1 {
 		return nil, fmt.Errorf("%w: evaluation keys %s a relinearization key the circuit %s", ErrFormat,
 			map[bool]string{true: "hold", false: "lack"}[hasRelin], map[bool]string{true: "needs", false: "does not use"}[spec.Relin])
 	}
+	var buf []byte
+	readKey := func(what string, into sized) error {
+		size := into.BinarySize()
+		if cap(buf) < size {
+			buf = make([]byte, size)
+		}
+		if _, err := io.ReadFull(br, buf[:size]); err != nil {
+			return fmt.Errorf("%w: evaluation keys are truncated in the %s", ErrFormat, what)
+		}
+		return unmarshalSized(what, buf[:size], into)
+	}
+	ek := &EvalKeys{}
 	if hasRelin {
 		ek.Relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
-		size := ek.Relin.BinarySize()
-		if len(payload) < size {
-			return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
-		}
-		if err := unmarshalSized("relinearization key", payload[:size], ek.Relin); err != nil {
+		if err := readKey("relinearization key", ek.Relin); err != nil {
 			return nil, err
 		}
-		payload = payload[size:]
 	}
-	count, k := binary.Uvarint(payload)
-	if k <= 0 || count != uint64(len(spec.Rotations)) {
+	count, err := binary.ReadUvarint(br)
+	if err != nil || count != uint64(len(spec.Rotations)) {
 		return nil, fmt.Errorf("%w: evaluation keys hold %d Galois keys, the spec needs %d", ErrFormat, count, len(spec.Rotations))
 	}
-	payload = payload[k:]
-	for i, r := range spec.Rotations {
-		gk := rlwe.NewGaloisKey(p, atLevel(r.Level))
-		size := gk.BinarySize()
-		if len(payload) < size {
-			return nil, fmt.Errorf("%w: evaluation keys are truncated at Galois key %d of %d", ErrFormat, i+1, len(spec.Rotations))
-		}
-		if err := unmarshalSized("Galois key", payload[:size], gk); err != nil {
+	for i, rot := range spec.Rotations {
+		gk := rlwe.NewGaloisKey(p, atLevel(rot.Level))
+		if err := readKey(fmt.Sprintf("Galois key %d of %d", i+1, len(spec.Rotations)), gk); err != nil {
 			return nil, err
 		}
-		if gk.GaloisElement != r.Galois || gk.NthRoot != p.RingQ().NthRoot() {
-			return nil, fmt.Errorf("%w: Galois key %d is for element %d, the spec needs %d", ErrFormat, i+1, gk.GaloisElement, r.Galois)
+		if gk.GaloisElement != rot.Galois || gk.NthRoot != p.RingQ().NthRoot() {
+			return nil, fmt.Errorf("%w: Galois key %d is for element %d, the spec needs %d", ErrFormat, i+1, gk.GaloisElement, rot.Galois)
 		}
 		ek.Galois = append(ek.Galois, gk)
-		payload = payload[size:]
 	}
-	if len(payload) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the last evaluation key", ErrFormat, len(payload))
+	if n, _ := br.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("%w: bytes after the last evaluation key", ErrFormat)
 	}
 	return ek, nil
 }

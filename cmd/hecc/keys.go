@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -50,33 +51,38 @@ func runKeygen(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	keys, err := runtime.GenerateKeys(spec, progress("generating rotation keys"))
+	secret, public, err := runtime.GenerateKeyPair(spec)
 	if err != nil {
 		return err
 	}
-	sk, err := runtime.EncodeSecretKey(spec, keys.Secret)
+	sk, err := runtime.EncodeSecretKey(spec, secret)
 	if err != nil {
 		return err
 	}
-	pk, err := runtime.EncodePublicKey(spec, keys.Public)
+	pk, err := runtime.EncodePublicKey(spec, public)
 	if err != nil {
 		return err
 	}
-	ek, err := runtime.EncodeEvalKeys(spec, keys.Eval)
-	if err != nil {
+	if err := writeFile(skPath, sk, 0o600); err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name string
-		data []byte
-		perm os.FileMode
-	}{{"secret.key", sk, 0o600}, {"public.key", pk, 0o644}, {"eval.keys", ek, 0o644}} {
-		if err := writeFile(filepath.Join(dir, f.name), f.data, f.perm); err != nil {
-			return err
-		}
+	if err := writeFile(filepath.Join(dir, "public.key"), pk, 0o644); err != nil {
+		return err
+	}
+	// Evaluation keys go to the file as they are made: they can reach
+	// gigabytes, and only one is in memory at a time.
+	ekPath := filepath.Join(dir, "eval.keys")
+	if err := writeFileStream(ekPath, 0o644, func(w io.Writer) error {
+		return runtime.WriteEvalKeys(w, spec, secret, progress("generating rotation keys"))
+	}); err != nil {
+		return err
+	}
+	size := int64(0)
+	if st, err := os.Stat(ekPath); err == nil {
+		size = st.Size()
 	}
 	fmt.Printf("keygen %.2f s: %s/secret.key (keep private), public.key (%s), eval.keys (%s, %d rotation keys) for compile %s\n",
-		time.Since(start).Seconds(), dir, mib(len(pk)), mib(len(ek)), len(keys.Eval.Galois), spec.ShortFingerprint())
+		time.Since(start).Seconds(), dir, mib(len(pk)), mib(int(size)), len(spec.Rotations), spec.ShortFingerprint())
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -55,16 +56,9 @@ func runRun(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", circuitPath, err)
 	}
 	keysPath := c.String("keys")
-	kb, err := readFile(keysPath)
+	ek, err := readEvalKeys(keysPath, circuit.Spec)
 	if err != nil {
 		return err
-	}
-	if k, _ := runtime.PeekKind(kb); k == runtime.KindSecretKey {
-		return fmt.Errorf("%s is a secret key: the server takes eval.keys only, the secret key must stay with the client", keysPath)
-	}
-	ek, err := runtime.DecodeEvalKeys(circuit.Spec, kb)
-	if err != nil {
-		return fmt.Errorf("%s: %w", keysPath, err)
 	}
 	in := args[0]
 	cb, err := readFile(in)
@@ -110,6 +104,27 @@ func runRun(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// readEvalKeys streams the evaluation keys from a file (they can reach
+// gigabytes), refusing a secret key outright.
+func readEvalKeys(path string, spec *runtime.Spec) (*runtime.EvalKeys, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	if head, _ := br.Peek(64); len(head) > 0 {
+		if k, _ := runtime.PeekKind(head); k == runtime.KindSecretKey {
+			return nil, fmt.Errorf("%s is a secret key: the server takes eval.keys only, the secret key must stay with the client", path)
+		}
+	}
+	ek, err := runtime.ReadEvalKeys(br, spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ek, nil
 }
 
 func printProfile(st *runtime.Stats) {
