@@ -119,6 +119,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	choice, err := params.Select(params.Requirements{
 		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: maxLogScale,
 		LogMaxValue: rep.LogMaxValue, LogSlots: g.LogSlots, Security: opts.Security,
+		Work: runtime.EstimateWorkload(g),
 	})
 	if err != nil {
 		return nil, err
@@ -191,6 +192,9 @@ func (r *Report) Text() string {
 	c := r.Choice
 	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, c.LogQP(), c.Security)
 	fmt.Fprintf(&b, "    why:      %s\n", c.Binding)
+	if c.RunnerUp != "" {
+		fmt.Fprintf(&b, "    runner-up: %s\n", c.RunnerUp)
+	}
 	for _, rej := range c.Rejected {
 		fmt.Fprintf(&b, "    rejected: %s\n", rej)
 	}

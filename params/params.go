@@ -12,6 +12,7 @@
 package params
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -147,6 +148,9 @@ type Requirements struct {
 	LogMaxValue int
 	LogSlots    int // slots the layout needs
 	Security    int
+	// Work, when given, makes the choice cost-driven: every secure set
+	// that fits is costed with PredictSeconds and the cheapest wins.
+	Work Workload
 }
 
 // Choice is a selected set with the reasoning the compile report prints.
@@ -156,6 +160,10 @@ type Choice struct {
 	Binding string
 	// Rejected lists each smaller ring and why it did not fit.
 	Rejected []string
+	// Predicted is the cost model's latency for the set (0 without a
+	// workload); RunnerUp describes the next best set and why it lost.
+	Predicted float64
+	RunnerUp  string
 }
 
 // Select returns the cheapest secure set meeting req: the smallest ring
@@ -181,6 +189,9 @@ func Select(req Requirements) (Choice, error) {
 			continue
 		}
 		if set, ok := bestChain(logN, req, bound); ok {
+			if !req.Work.Empty() {
+				return costDriven(req, logN, rejected)
+			}
 			set.Security = req.Security
 			binding := fmt.Sprintf("modulus budget: depth %d at scale 2^%d with %d key-switching primes needs logQP=%d ≤ %d", req.Depth, set.LogScale, len(set.LogP), set.LogQP(), bound)
 			if len(rejected) > 0 && strings.Contains(rejected[len(rejected)-1], "slots") {
@@ -198,6 +209,10 @@ func Select(req Requirements) (Choice, error) {
 // comfortableLogScale is the precision above which a larger scale matters
 // less than cheaper key switching.
 const comfortableLogScale = 35
+
+// closeCost is the relative difference in predicted cost below which two
+// parameter sets count as equally fast.
+const closeCost = 0.05
 
 // maxKeySwitchPrimes bounds α.
 const maxKeySwitchPrimes = 8
@@ -255,4 +270,62 @@ func chain(logN int, req Requirements, logScale, alpha int) Set {
 		p[i] = min(61, max(q0, logScale)+1)
 	}
 	return Set{LogN: logN, LogQ: q, LogP: p, LogScale: logScale}
+}
+
+// costDriven costs every secure set from the smallest ring that fits up to
+// logN 15 and every α, each with its largest scale, and returns the
+// cheapest with its runner-up. Sets within closeCost of the cheapest count
+// as equal, and the one with the larger scale (more precision) wins.
+func costDriven(req Requirements, smallest int, rejected []string) (Choice, error) {
+	type candidate struct {
+		set  Set
+		cost float64
+	}
+	var all []candidate
+	for logN := smallest; logN <= 15; logN++ {
+		bound, _ := MaxLogQP(req.Security, logN)
+		if logN-1 < req.LogSlots {
+			continue
+		}
+		for alpha := 1; alpha <= min(maxKeySwitchPrimes, req.Depth+1); alpha++ {
+			for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
+				set := chain(logN, req, s, alpha)
+				if set.LogQ[0] <= 60 && set.LogQP() <= bound-1 {
+					set.Security = req.Security
+					all = append(all, candidate{set, set.PredictSeconds(req.Work)})
+					break
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b candidate) int { return cmp.Compare(a.cost, b.cost) })
+	// Among the near-cheapest, the most precise.
+	pick := 0
+	for i := range all {
+		if all[i].cost <= all[0].cost*(1+closeCost) && all[i].set.LogScale > all[pick].set.LogScale {
+			pick = i
+		}
+	}
+	best := &all[pick]
+	var second *candidate
+	for i := range all {
+		if i != pick {
+			second = &all[i]
+			break
+		}
+	}
+	choice := Choice{Set: best.set, Rejected: rejected, Predicted: best.cost,
+		Binding: fmt.Sprintf("lowest predicted latency (%.3g s by the cost model) among %d secure sets with scale ≥ 2^%d", best.cost, len(all), req.MinLogScale)}
+	if second != nil {
+		why := "more limbs or larger key switches"
+		switch {
+		case second.set.LogN > best.set.LogN:
+			why = fmt.Sprintf("a larger ring (logN=%d)", second.set.LogN)
+		case len(second.set.LogP) != len(best.set.LogP):
+			why = fmt.Sprintf("%d key-switching primes instead of %d", len(second.set.LogP), len(best.set.LogP))
+		}
+		choice.RunnerUp = fmt.Sprintf("logN=%d α=%d scale=2^%d, predicted %.3g s (%.2f× slower: %s)",
+			second.set.LogN, len(second.set.LogP), second.set.LogScale, second.cost, second.cost/best.cost, why)
+	}
+	return choice, choice.Validate()
 }

@@ -1,0 +1,60 @@
+package params
+
+import (
+	"math"
+)
+
+// Workload is what a circuit does at each level (index = level), for the
+// cost model: key switches (rotations and relinearizations), plaintext and
+// ciphertext multiplications, rescales.
+type Workload struct {
+	KeySwitches []float64
+	PtMuls      []float64
+	CtMuls      []float64
+	Rescales    []float64
+}
+
+// Empty reports whether the workload holds nothing to cost.
+func (w Workload) Empty() bool {
+	return len(w.KeySwitches)+len(w.PtMuls)+len(w.CtMuls)+len(w.Rescales) == 0
+}
+
+// Cost model of Lattigo v5's CKKS on this project's machine, fitted in
+// ../shared/notes/lattigo-v5.md (CPU time per operation):
+//
+//	key switch      c_N·(ℓ+1+α)·(dnum+0.4),  dnum = ⌈(ℓ+1)/α⌉,
+//	                c_N = 0.17, 0.35, 0.75, 1.65 ms for logN 13, 14, 15, 16
+//	ct×pt, ct×ct    0.03 and 0.075 ms a limb at logN 13
+//	rescale         0.24 ms a limb at logN 13
+//
+// with limb costs doubling (and c_N growing ≈ 2.15×) per step of logN.
+const (
+	keySwitchMs13 = 0.17
+	ptMulMs13     = 0.03
+	ctMulMs13     = 0.075
+	rescaleMs13   = 0.24
+)
+
+// PredictSeconds estimates the latency of a workload under the set.
+func (s Set) PredictSeconds(w Workload) float64 {
+	steps := float64(s.LogN - 13)
+	ks := keySwitchMs13 * math.Pow(2.15, steps)
+	limb := math.Pow(2, steps)
+	alpha := len(s.LogP)
+	var ms float64
+	at := func(v []float64, l int) float64 {
+		if l < len(v) {
+			return v[l]
+		}
+		return 0
+	}
+	for l := 0; l <= s.MaxLevel(); l++ {
+		limbs := float64(l + 1)
+		dnum := math.Ceil(limbs / float64(alpha))
+		ms += at(w.KeySwitches, l) * ks * (limbs + float64(alpha)) * (dnum + 0.4)
+		ms += at(w.PtMuls, l) * ptMulMs13 * limb * limbs
+		ms += at(w.CtMuls, l) * ctMulMs13 * limb * limbs
+		ms += at(w.Rescales, l) * rescaleMs13 * limb * limbs
+	}
+	return ms / 1000
+}

@@ -1,0 +1,55 @@
+package runtime
+
+import (
+	"math"
+	"math/bits"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+)
+
+// EstimateWorkload counts what evaluating g will do at each level — the
+// rotations of each linear transformation as this runtime will split them,
+// its plaintext multiplications, the products and relinearizations of
+// squares and polynomials, the rescales — for params' cost model. It needs
+// the layout and the levels (the passes), not the parameters.
+func EstimateWorkload(g *ir.Graph) params.Workload {
+	n := g.Depth + 1
+	w := params.Workload{KeySwitches: make([]float64, n), PtMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n)}
+	hybrid := hybridAllowed(g)
+	for _, node := range g.Nodes {
+		switch node.Op {
+		case ir.OpAffine:
+			if node.Linear.Identity {
+				continue
+			}
+			pl := planLinear(node, g.LogSlots, hybrid[node])
+			in := node.Inputs[0].Level
+			w.KeySwitches[in] += float64(pl.split.rotations())
+			w.PtMuls[in] += float64(len(pl.diags))
+			w.Rescales[in]++
+			if pl.hybrid {
+				w.KeySwitches[node.Level] += float64(pl.innerSumRotations(1 << g.LogSlots))
+			}
+		case ir.OpMul:
+			l := min(node.Inputs[0].Level, node.Inputs[1].Level)
+			w.CtMuls[l]++
+			w.KeySwitches[l]++
+			w.Rescales[l]++
+		case ir.OpPoly:
+			d := node.Poly.Degree()
+			if d < 2 {
+				continue
+			}
+			// Baby-step giant-step evaluation: about 2√d + log2 d products,
+			// spread over the polynomial's levels; counted at its input's.
+			products := math.Ceil(2*math.Sqrt(float64(d))) + float64(bits.Len(uint(d)))
+			l := node.Inputs[0].Level
+			w.CtMuls[l] += products
+			w.KeySwitches[l] += products
+			w.Rescales[l] += float64(node.Poly.Depth())
+			w.PtMuls[l] += float64(d + 1)
+		}
+	}
+	return w
+}
