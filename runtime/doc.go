@@ -3,18 +3,34 @@
 // client half (.spec), keys and ciphertexts. It is the only package that
 // imports Lattigo; the server needs nothing else and the .hec file.
 //
-// Layout. A tensor of s values occupies the first s of n = 2^LogSlots
-// slots; n may be smaller than the ring's N/2 slots, in which case Lattigo
-// replicates the vector and rotations are cyclic modulo n. An Affine node
-// is one diagonal-method linear transformation with baby-step giant-step
-// rotations (hefloat.LinearTransformation), encoded once when the circuit
-// is loaded and then shared read-only by every evaluation.
+// Layout. The passes have already rewritten the circuit in slot
+// coordinates: every encrypted value occupies the first 2^LogSlots slots of
+// one ciphertext (n may be smaller than the ring's N/2 slots, in which case
+// Lattigo replicates the vector and rotations are cyclic modulo n).
+//
+// Linear transformations. Each Affine node is one diagonal-method
+// transformation, in the standard or the hybrid (Halevi–Shoup) form,
+// whichever costs less (linear.go), evaluated by this package's own
+// baby-step giant-step code (bsgs.go) rather than Lattigo's
+// LinearTransformationEvaluator, as DESIGN.md had planned: Lattigo splits
+// diagonal indices at a power of two, which needs about twice as many
+// rotations as splitting at the clusters a laid-out convolution has, and
+// evaluates sequentially, where the giant steps are independent and run on
+// every core here, one evaluator per goroutine. Diagonals are encoded once,
+// when the circuit is loaded, and shared read-only by every evaluation.
+//
+// Scales and keys. Every node's exact scale is planned at load time so that
+// additions see equal scales (scales.go). Each rotation key and the
+// relinearization key are made at the highest level they are used at, and
+// the server refuses keys below it: Lattigo would compute garbage with
+// them without an error.
 //
 // Files. Every file starts with "HECC", a kind byte, a format version and
 // the SHA-256 fingerprint of the spec it belongs to, so that a key,
 // ciphertext or circuit of another compile is refused with a message before
-// any Lattigo decoding. Lattigo objects are length-checked against the size
-// the spec implies before they are unmarshalled.
+// any Lattigo decoding. Lattigo objects are length- and shape-checked
+// against what the spec implies before they are unmarshalled; evaluation
+// keys are streamed one at a time, as they can reach gigabytes.
 //
 // Concurrency. Lattigo's evaluators, encoders, encryptors and decryptors
 // hold buffers; each goroutine gets its own (ShallowCopy). The prepared
