@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -18,22 +19,10 @@ var ErrShape = errors.New("tensor shape does not match the model")
 // without a leading batch axis of 1.
 func CheckInputShape(spec *Spec, shape []int) error {
 	want := spec.Input.Shape
-	if equalShape(shape, want) || (len(want) > 1 && want[0] == 1 && equalShape(shape, want[1:])) {
+	if slices.Equal(shape, want) || (len(want) > 1 && want[0] == 1 && slices.Equal(shape, want[1:])) {
 		return nil
 	}
 	return fmt.Errorf("%w: input has shape %v, model input %q has shape %v", ErrShape, shape, spec.Input.Name, want)
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Encrypt encrypts t as the circuit's input under a secret key or a public

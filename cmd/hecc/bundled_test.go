@@ -227,65 +227,14 @@ func TestLeNet5CircuitAccuracy(t *testing.T) {
 	}
 }
 
-// TestMLPEncrypted runs the bundled MLP (one ReLU, approximated) encrypted
-// at the parameters the compiler picks on the first 12 test digits.
-func TestMLPEncrypted(t *testing.T) {
-	const digits = 12
-	res := compileBundled(t, "mlp", "mnist_calib.npz")
-	spec := res.Circuit.Spec
-	if spec.Params.Security < 128 || spec.Params.Insecure() {
-		t.Fatalf("compiled at %s", spec.Params)
-	}
-	keys, err := runtime.GenerateKeys(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := runtime.NewServer(res.Circuit, keys.Eval)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, _ := loadSamples(t, "mnist_test.npz")
-	var worst float64
-	for i := range digits {
-		in := sample(x, i)
-		ct, err := runtime.Encrypt(spec, keys.Public, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _, err := srv.Run(ct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := runtime.Decrypt(spec, keys.Secret, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := ir.Interpret(res.Circuit.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := plain[spec.Output.Name]
-		for k := range want.Data {
-			worst = max(worst, math.Abs(got.Data[k]-want.Data[k]))
-		}
-		if a, b := topClasses(got, 1)[0], topClasses(want, 1)[0]; a != b {
-			t.Fatalf("digit %d: encrypted top class %d, plaintext circuit %d", i, a, b)
-		}
-	}
-	// Against the plaintext circuit (same polynomial), only CKKS noise
-	// remains; the same scale-relative bound as for CryptoNets.
-	if worst > math.Pow(2, -float64(spec.Params.LogScale-18)) {
-		t.Fatalf("max absolute output error %g against the plaintext circuit", worst)
-	}
-	t.Logf("%d digits at %s: argmax agrees on all, max |output error| %.3g", digits, spec.Params, worst)
-}
-
-// TestLeNet5Encrypted runs the bundled LeNet-5 — four ReLUs approximated,
-// logN 15 at 128-bit security — encrypted on the first 10 test digits: the
-// decrypted top class must be the plaintext circuit's on every one.
-func TestLeNet5Encrypted(t *testing.T) {
-	const digits = 10
-	res := compileBundled(t, "lenet5", "mnist_calib.npz")
+// encryptedAgainstPlaintext compiles a bundled model, runs it encrypted at
+// the parameters the compiler picks on the first digits test samples, and
+// checks every decrypted top class against the plaintext circuit's (same
+// polynomials, so only CKKS noise differs). It returns the largest output
+// error.
+func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64, *runtime.Spec) {
+	t.Helper()
+	res := compileBundled(t, model, "mnist_calib.npz")
 	spec := res.Circuit.Spec
 	if spec.Params.Security < 128 || spec.Params.Insecure() {
 		t.Fatalf("compiled at %s", spec.Params)
@@ -327,12 +276,29 @@ func TestLeNet5Encrypted(t *testing.T) {
 		}
 		t.Logf("digit %d: %.2f s, %d key switches", i, st.EvalSeconds, st.KeySwitches)
 	}
-	// Nineteen levels at scale 2^35 with polynomials of degree ≤ 8 in
-	// between: each rescale adds ~2^-35 relative error and each layer
-	// amplifies it by its weights' row sums (< 50 here), so 1e-2 is loose
-	// yet far below the logit gaps that decide the class.
+	t.Logf("%d digits at %s: argmax agrees on all, max |output error| %.3g", digits, spec.Params, worst)
+	return worst, spec
+}
+
+// TestMLPEncrypted runs the bundled MLP (one ReLU, approximated) encrypted
+// on 12 test digits.
+func TestMLPEncrypted(t *testing.T) {
+	worst, spec := encryptedAgainstPlaintext(t, "mlp", 12)
+	// The same scale-relative bound as for CryptoNets.
+	if bound := math.Pow(2, -float64(spec.Params.LogScale-18)); worst > bound {
+		t.Fatalf("max absolute output error %g exceeds %g", worst, bound)
+	}
+}
+
+// TestLeNet5Encrypted runs the bundled LeNet-5 — four ReLUs approximated,
+// logN 15 at 128-bit security — encrypted on the first 10 test digits.
+func TestLeNet5Encrypted(t *testing.T) {
+	worst, _ := encryptedAgainstPlaintext(t, "lenet5", 10)
+	// Nineteen levels with polynomials of degree ≤ 8 in between: each
+	// rescale adds a few units of 2^-scale and each layer amplifies them by
+	// its weights' row sums (< 50 here); 1e-2 is loose yet far below the
+	// logit gaps that decide the class.
 	if worst > 1e-2 {
 		t.Fatalf("max absolute output error %g against the plaintext circuit", worst)
 	}
-	t.Logf("%d digits at %s: argmax agrees on all, max |output error| %.3g", digits, spec.Params, worst)
 }

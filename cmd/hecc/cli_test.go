@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,7 +101,7 @@ func TestTwoPartyFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Data) != 3 || !equalInts(got.Shape, []int{1, 3}) {
+	if len(got.Data) != 3 || !slices.Equal(got.Shape, []int{1, 3}) {
 		t.Fatalf("decrypted output has shape %v", got.Shape)
 	}
 	var worst float64
@@ -123,20 +124,6 @@ func TestTwoPartyFlow(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(keys, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("secret.key mode %v", st.Mode())
 	}
-}
-
-func equalInts(a, b []int) bool { return slices_equal(a, b) }
-
-func slices_equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestRefusals(t *testing.T) {
