@@ -7,7 +7,7 @@ FUZZTIME ?= 60s
 # checks every supported operator against.
 ONNX_TESTDATA := /usr/share/libonnx-testdata
 
-.PHONY: all build demo test testdeps coverage vet proto models fuzz bench clean
+.PHONY: all build demo test testdeps coverage vet proto models fuzz bench gobench clean
 
 all: build
 
@@ -57,15 +57,22 @@ models:
 
 # Run every fuzz target for FUZZTIME each.
 fuzz:
-	@set -e; for pkg in ./ir ./compiler/onnx ./compiler/tensorio ./runtime; do \
+	@set -e; for pkg in ./ir ./compiler ./compiler/onnx ./compiler/tensorio ./runtime; do \
 	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; \
 	    $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s $$pkg; \
 	  done; \
 	done
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./benchmarks/...
+# Benchmark every bundled model end to end (compile, keys, encrypted
+# evaluation, accuracy, the floor of Lattigo's primitives) and write the
+# report the README quotes. Minutes; LeNet-5 needs about 12 GB of memory.
+bench: build
+	$(BIN) bench --samples 10 --floor --md docs/bench.md --json docs/bench.json --svg docs/bench.svg
+
+# The same models as Go benchmarks, for benchstat between commits.
+gobench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./benchmarks/...
 
 clean:
 	rm -rf bin

@@ -453,9 +453,16 @@ var maxSlots = func() int {
 	}
 }()
 
+// maxFolded bounds a constant computed while lowering (ir.MaxElements
+// bounds the model's own tensors): 2^26 float64 values, 512 MiB, hold the
+// transpose of any weight matrix whose layer fits a ciphertext, and keep a
+// few bytes of model from folding a ConstantOfShape or an Expand into
+// gigabytes.
+const maxFolded = 1 << 26
+
 // resultSize checks the shape of a result computed from v before anything
-// proportional to it is allocated: not empty, at most ir.MaxElements
-// values, and, for an encrypted result, no more than one ciphertext holds.
+// proportional to it is allocated: not empty, and no more values than one
+// ciphertext holds (encrypted) or than maxFolded (constant).
 func (l *lowerer) resultSize(v *value, out []int) (int, error) {
 	size, err := ir.CheckedNumElements(toInt64(out))
 	if err != nil {
@@ -466,6 +473,21 @@ func (l *lowerer) resultSize(v *value, out []int) (int, error) {
 	}
 	if !v.isConst() && size > maxSlots {
 		return 0, l.errorf("the encrypted result of shape %v has %d values; one ciphertext holds at most %d (multi-ciphertext layouts are not implemented)", out, size, maxSlots)
+	}
+	if v.isConst() {
+		return l.foldedSize(out)
+	}
+	return size, nil
+}
+
+// foldedSize checks the shape of a constant computed while lowering.
+func (l *lowerer) foldedSize(shape []int) (int, error) {
+	size, err := ir.CheckedNumElements(toInt64(shape))
+	if err != nil {
+		return 0, l.fail(ErrModel, "%v", err)
+	}
+	if size > maxFolded {
+		return 0, l.errorf("the constant of shape %v has %d values, more than the %d constant folding may make", shape, size, maxFolded)
 	}
 	return size, nil
 }

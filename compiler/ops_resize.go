@@ -34,22 +34,12 @@ type tap struct {
 
 // separable applies the map out[o] = Σ Π_a w_a · x[i_0, …, i_r] over the
 // taps taps[a][o_a] of every axis; an output coordinate whose taps are nil
-// on some axis takes the constant fill instead.
+// on some axis takes the constant fill instead. The caller has bounded the
+// work (the output's size times the product of the taps per axis).
 func (l *lowerer) separable(v *value, out []int, taps [][][]tap, fill float64, desc string) (*value, error) {
 	size, err := l.resultSize(v, out)
 	if err != nil {
 		return nil, err
-	}
-	work := size
-	for a := range taps {
-		most := 0
-		for _, t := range taps[a] {
-			most = max(most, len(t))
-		}
-		work *= most
-		if work > ir.MaxNonZeros {
-			return nil, l.errorf("%s has more than %d weights", desc, ir.MaxNonZeros)
-		}
 	}
 	b := ir.NewBuilder(size, v.size())
 	var bias []float64
@@ -252,8 +242,14 @@ func (l *lowerer) resize(x *value, spec *resizeSpec, scales []float64, sizes []i
 			return nil, l.fail(ErrModel, "the output has %d elements on axis %d", out[a], a)
 		}
 	}
-	if _, err := ir.CheckedNumElements(toInt64(out)); err != nil {
-		return nil, l.fail(ErrModel, "%v", err)
+	size, err := l.resultSize(x, out)
+	if err != nil {
+		return nil, err
+	}
+	// Bound the work before the taps are computed (each output reads at
+	// most ntaps^r inputs).
+	if work := float64(size) * math.Pow(float64(ntaps), float64(r)); work > ir.MaxNonZeros {
+		return nil, l.errorf("the resize has more than %d weights", ir.MaxNonZeros)
 	}
 	taps := make([][][]tap, r)
 	for a := range r {

@@ -696,8 +696,8 @@ func lowerConstantOfShape(l *lowerer, n *onnx.Node, ins []*value) ([]*value, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ir.CheckedNumElements(toInt64(shape)); err != nil {
-		return nil, l.fail(ErrModel, "%v", err)
+	if _, err := l.foldedSize(shape); err != nil {
+		return nil, err
 	}
 	fill := 0.0
 	if t, err := n.AttrTensor("value"); err != nil {
@@ -752,8 +752,8 @@ func lowerRange(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, l.fail(ErrModel, "delta is 0")
 	}
 	count := int(max(0, math.Ceil((v[1]-v[0])/v[2])))
-	if count > ir.MaxElements {
-		return nil, l.fail(ErrModel, "range of %d values", count)
+	if count > maxFolded {
+		return nil, l.errorf("a range of %d values is more than the %d constant folding may make", count, maxFolded)
 	}
 	t := ir.NewTensor(count)
 	for i := range t.Data {

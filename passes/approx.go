@@ -240,6 +240,18 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	// The reference comes from the model as it is: once the maps onto
+	// [-1, 1] are in place, an activation node no longer computes the
+	// model's function until it is replaced.
+	if ac.Degree == 0 && len(s.samples) > 0 {
+		ref, err := s.outputs()
+		if err != nil {
+			return err
+		}
+		for _, o := range ref {
+			s.reference = append(s.reference, maxima(o))
+		}
+	}
 	for i, n := range acts {
 		t, err := s.normalize(n, elems[i], fitSrc)
 		if err != nil {
@@ -444,7 +456,7 @@ type search struct {
 	cfg       ApproxConfig
 	targets   []*target
 	samples   []*ir.Tensor
-	reference []int
+	reference [][]int // per sample, every class at the exact model's maximum
 }
 
 // replace turns t's node into polynomial p; restore turns it back.
@@ -469,11 +481,6 @@ func (s *search) choose() (string, error) {
 		}
 		return fmt.Sprintf("no calibration samples to measure accuracy with: degree %d (%d levels) each", fallbackDegree, bits.Len(fallbackDegree)), nil
 	}
-	ref, err := s.topClasses()
-	if err != nil {
-		return "", err
-	}
-	s.reference = ref
 	// Start every layer at depth 2 and raise, one level at a time, the
 	// layer whose extra level buys the most agreement, until the target
 	// holds.
@@ -556,24 +563,26 @@ func (s *search) agreementAt(depth, degree []int) (float64, error) {
 			s.restore(t)
 		}
 	}()
-	top, err := s.topClasses()
+	outs, err := s.outputs()
 	if err != nil {
 		return 0, err
 	}
+	// A sample whose exact outputs tie at the top (a saturated Clip) agrees
+	// when the circuit picks any of the tied classes.
 	same := 0
-	for i, c := range top {
-		if c == s.reference[i] {
+	for i, o := range outs {
+		if slices.Contains(s.reference[i], argmax(o)) {
 			same++
 		}
 	}
-	return float64(same) / float64(len(top)), nil
+	return float64(same) / float64(len(outs)), nil
 }
 
-// topClasses evaluates the samples on every core: interpretation only
-// reads the graph.
-func (s *search) topClasses() ([]int, error) {
+// outputs evaluates the samples on every core: interpretation only reads
+// the graph.
+func (s *search) outputs() ([][]float64, error) {
 	in, out := s.g.Inputs()[0], s.g.Outputs()[0]
-	top := make([]int, len(s.samples))
+	outs := make([][]float64, len(s.samples))
 	errs := make([]error, len(s.samples))
 	var wg sync.WaitGroup
 	workers := max(1, runtime.GOMAXPROCS(0))
@@ -587,12 +596,26 @@ func (s *search) topClasses() ([]int, error) {
 					errs[i] = err
 					continue
 				}
-				top[i] = argmax(o[out.Name].Data)
+				outs[i] = o[out.Name].Data
 			}
 		}()
 	}
 	wg.Wait()
-	return top, errors.Join(errs...)
+	return outs, errors.Join(errs...)
+}
+
+// maxima lists the indices of v's largest value.
+func maxima(v []float64) []int {
+	var top []int
+	for i, x := range v {
+		switch {
+		case len(top) == 0 || x > v[top[0]]:
+			top = []int{i}
+		case x == v[top[0]]:
+			top = append(top, i)
+		}
+	}
+	return top
 }
 
 // argmax is the index of the largest value, or -1 when a value is not

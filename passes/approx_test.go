@@ -145,3 +145,28 @@ func TestApproxFixedDegree(t *testing.T) {
 		t.Fatalf("depth %d, want 3 affine + 2×4 for degree 9", g.Depth)
 	}
 }
+
+// TestApproxSearchCountsTiesAsAgreement: a saturated Clip gives several
+// classes the exact model's maximum; the circuit picking any of them
+// agrees, so the search must not chase an unreachable tie-break. Clip is
+// not homogeneous, so this also checks that the reference is the model's
+// own function, not the activation applied to its normalized argument.
+func TestApproxSearchCountsTiesAsAgreement(t *testing.T) {
+	b := newGB(12)
+	x := b.input(4)
+	clip := b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{x}, Shape: []int{4}, Act: &ir.Activation{Func: "clip", Lo: 0, Hi: 1}})
+	g := b.output(clip)
+	calib := samples(100, 4, 9)
+	for _, s := range calib[:50] { // every class saturated: a four-way tie
+		for j := range s.Data {
+			s.Data[j] = 2 + s.Data[j]
+		}
+	}
+	cfg := &Config{Ranges: &RangeSource{Samples: calib, Margin: 0.1}, Approx: ApproxConfig{Agreement: 0.99, MaxDepth: 6}}
+	if err := Run(g, Pipeline, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.Counts()["activation"]; n != 0 {
+		t.Fatalf("%d activations left", n)
+	}
+}

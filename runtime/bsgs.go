@@ -148,6 +148,11 @@ type babyTerm struct {
 func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
 	slots := 1 << logSlots
 	lt := &linearTransform{split: sp, level: level, slots: slots, blocks: map[int][]babyTerm{}}
+	if len(diags) == 0 {
+		// An all-zero map still multiplies by a plaintext, so the result
+		// carries the scale the following rescale expects.
+		diags = map[int][]float64{0: make([]float64, slots)}
+	}
 	keys := make([]int, 0, len(diags))
 	for k := range diags {
 		keys = append(keys, k)
@@ -189,6 +194,28 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 		slices.SortFunc(lt.blocks[g], func(a, b babyTerm) int { return a.baby - b.baby })
 	}
 	return lt, nil
+}
+
+// count records the primitives one evaluation performs: hoisted baby
+// rotations, a plaintext product per diagonal, a rotation per giant step
+// and the additions that combine the giant steps.
+func (lt *linearTransform) count(c *opCounter) {
+	babies := 0
+	for _, b := range lt.split.baby {
+		if b != 0 {
+			babies++
+		}
+	}
+	c.add(PrimRotateHoisted, lt.level, babies)
+	diags := 0
+	for g, terms := range lt.blocks {
+		diags += len(terms)
+		if g != 0 {
+			c.add(PrimRotate, lt.level, 1)
+		}
+	}
+	c.add(PrimMulPlain, lt.level, diags)
+	c.add(PrimAdd, lt.level, len(lt.blocks)-1)
 }
 
 // evaluate computes the transformation of ct (not rescaled), splitting

@@ -28,11 +28,9 @@ type Server struct {
 
 // preparedAffine is an Affine node with its diagonals encoded.
 type preparedAffine struct {
-	lt          *linearTransform // nil for an identity
-	plan        ltPlan
-	bias        []float64 // padded to the slots; nil for none
-	keySwitches int       // rotations one evaluation performs
-	diagonals   int
+	lt   *linearTransform // nil for an identity
+	plan ltPlan
+	bias []float64 // padded to the slots; nil for none
 }
 
 // NewServer prepares a circuit for evaluation: every linear transformation
@@ -79,7 +77,6 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 				for i := range pa.bias {
 					pa.bias[i] = pa.bias[i%pa.plan.block]
 				}
-				pa.keySwitches += pa.plan.innerSumRotations(n)
 			} else {
 				diags = diagonals(node.Linear, n)
 			}
@@ -88,8 +85,6 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}
 			pa.lt = lt
-			pa.diagonals = len(diags)
-			pa.keySwitches += pa.plan.split.rotations()
 		}
 		s.affine[node] = pa
 	}
@@ -139,13 +134,15 @@ func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, ek *EvalKeys) error {
 	return nil
 }
 
-// Stats counts what one evaluation did.
+// Stats counts what one evaluation did: totals, and every primitive at the
+// level it ran at (what a floor Σ count × cost needs).
 type Stats struct {
 	EvalSeconds float64    `json:"eval_seconds"`
 	KeySwitches int        `json:"key_switches"`
 	Rescales    int        `json:"rescales"`
 	PtMuls      int        `json:"plaintext_multiplications"`
 	CtMuls      int        `json:"ciphertext_multiplications"`
+	Ops         []OpCount  `json:"ops"`
 	Nodes       []NodeStat `json:"nodes"`
 }
 
@@ -166,7 +163,9 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		evals[i] = s.eval.ShallowCopy()
 	}
 	eval := evals[0]
-	polyEval := hefloat.NewPolynomialEvaluator(s.params, eval)
+	count := &opCounter{}
+	counted := countingEvaluator{eval, count}
+	polyEval := hefloat.NewPolynomialEvaluator(s.params, counted)
 	st := &Stats{}
 	start := time.Now()
 	vals := make(map[*ir.Node]*rlwe.Ciphertext, len(g.Nodes))
@@ -179,18 +178,15 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		case ir.OpInput:
 			out = in
 		case ir.OpAffine:
-			out, err = s.affineNode(evals, n, vals[n.Inputs[0]], st)
+			out, err = s.affineNode(evals, n, vals[n.Inputs[0]], count)
 		case ir.OpPoly:
-			out, err = s.polyNode(eval, polyEval, n, vals[n.Inputs[0]], st)
+			out, err = s.polyNode(counted, polyEval, n, vals[n.Inputs[0]])
 		case ir.OpMul:
-			if out, err = eval.MulRelinNew(vals[n.Inputs[0]], vals[n.Inputs[1]]); err == nil {
-				err = eval.Rescale(out, out)
-				st.CtMuls++
-				st.KeySwitches++
-				st.Rescales++
+			if out, err = counted.MulRelinNew(vals[n.Inputs[0]], vals[n.Inputs[1]]); err == nil {
+				err = counted.Rescale(out, out)
 			}
 		case ir.OpAdd:
-			out, err = eval.AddNew(vals[n.Inputs[0]], vals[n.Inputs[1]])
+			out, err = counted.AddNew(vals[n.Inputs[0]], vals[n.Inputs[1]])
 		case ir.OpOutput:
 			out = vals[n.Inputs[0]]
 			result = out
@@ -210,10 +206,15 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
 	}
 	st.EvalSeconds = time.Since(start).Seconds()
+	st.Ops = count.list()
+	st.KeySwitches = count.total(PrimRotate, PrimRotateHoisted, PrimRelinearize)
+	st.Rescales = count.total(PrimRescale)
+	st.PtMuls = count.total(PrimMulPlain)
+	st.CtMuls = count.total(PrimMul)
 	return result, st, nil
 }
 
-func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, st *Stats) (*rlwe.Ciphertext, error) {
+func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
 	pa, eval := s.affine[n], evals[0]
 	if in.Level() != n.Inputs[0].Level {
 		return nil, fmt.Errorf("input at level %d, expected %d", in.Level(), n.Inputs[0].Level)
@@ -232,30 +233,32 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 				return nil, err
 			}
 		}
-		st.KeySwitches += pa.keySwitches
-		st.PtMuls += pa.diagonals
-		st.Rescales++
+		pa.lt.count(count)
+		count.add(PrimRescale, in.Level(), 1)
+		if pa.plan.hybrid {
+			sums := pa.plan.innerSumRotations(1 << s.circuit.Graph.LogSlots)
+			count.add(PrimRotate, n.Level, sums)
+			count.add(PrimAdd, n.Level, sums)
+		}
 	}
 	if pa.bias != nil {
 		biased, err := eval.AddNew(out, pa.bias)
 		if err != nil {
 			return nil, err
 		}
+		count.add(PrimAdd, n.Level, 1)
 		out = biased
 	}
 	return out, nil
 }
 
-func (s *Server) polyNode(eval *hefloat.Evaluator, polyEval *hefloat.PolynomialEvaluator, n *ir.Node, in *rlwe.Ciphertext, st *Stats) (*rlwe.Ciphertext, error) {
+func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEvaluator, n *ir.Node, in *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	p := n.Poly
 	if p.IsSquare() {
 		out, err := eval.MulRelinNew(in, in)
 		if err != nil {
 			return nil, err
 		}
-		st.CtMuls++
-		st.KeySwitches++
-		st.Rescales++
 		return out, eval.Rescale(out, out)
 	}
 	x := in
@@ -275,15 +278,9 @@ func (s *Server) polyNode(eval *hefloat.Evaluator, polyEval *hefloat.PolynomialE
 			if err := eval.Rescale(mapped, mapped); err != nil {
 				return nil, err
 			}
-			st.Rescales++
 			x = mapped
 		}
 	}
 	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
-	out, err := polyEval.Evaluate(x, poly, s.scales.out[n])
-	if err != nil {
-		return nil, err
-	}
-	st.CtMuls += p.Degree() - 1 // an upper bound; the evaluator shares powers
-	return out, nil
+	return polyEval.Evaluate(x, poly, s.scales.out[n])
 }

@@ -44,7 +44,7 @@ model.hec (weights) stays with the provider; model.spec, eval.keys and the
 ciphertexts are what the two exchange; secret.key never leaves the user.`,
 		Commands: []*cli.Command{
 			compileCommand(), inspectCommand(), simulateCommand(),
-			keygenCommand(), encryptCommand(), runCommand(), decryptCommand(),
+			keygenCommand(), encryptCommand(), runCommand(), decryptCommand(), benchCommand(),
 		},
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
