@@ -78,7 +78,7 @@ func TestRun(t *testing.T) {
 				if m.Params.LogN < 13 || m.Params.Security != 128 || m.Counts.CtMuls == 0 {
 					t.Errorf("params %s, counts %+v", m.Params, m.Counts)
 				}
-				if f := m.Floor; f == nil || !(f.Seconds > 0 && f.Ratio > 0) {
+				if f := m.Floor; f == nil || !(f.Seconds > 0 && f.OneCore > 0 && f.Ratio == f.OneCore/f.Seconds) {
 					t.Errorf("floor %+v", f)
 				}
 			}},
@@ -229,8 +229,8 @@ func TestComputeFloor(t *testing.T) {
 	if f.Terms[0].Primitive != runtime.PrimRotate || f.Terms[0].Count != 10 || len(f.Terms[0].Levels) != 2 {
 		t.Errorf("rotation term %+v", f.Terms[0])
 	}
-	if math.Abs(f.Seconds-total) > 1e-12 || math.Abs(f.Ratio-0.5/total) > 1e-9 {
-		t.Errorf("floor %g s, ratio %g; terms add up to %g", f.Seconds, f.Ratio, total)
+	if math.Abs(f.Seconds-total) > 1e-12 || f.Measured != 0.5 {
+		t.Errorf("floor %g s, measured %g; terms add up to %g", f.Seconds, f.Measured, total)
 	}
 	// A primitive the timer cannot time, or one the floor does not know,
 	// is an error, not a made-up cost.
@@ -335,7 +335,7 @@ func TestBundled(t *testing.T) {
 func TestRenderings(t *testing.T) {
 	set := params.Set{LogN: 13, LogQ: []int{34, 29}, LogP: []int{35}, LogScale: 29, Security: 128}
 	ran := ModelResult{Name: "ran", Params: set, Agreement: Score{1, 1}, Eval: Latency{Median: 0.5, P90: 0.6, Min: 0.4, Max: 0.7},
-		Floor: &Floor{Seconds: 0.25, Measured: 0.5, Ratio: 2, Terms: []FloorTerm{{Primitive: runtime.PrimRotate, Count: 10, Seconds: 0.2}}}}
+		Floor: &Floor{Seconds: 0.25, OneCore: 0.5, Measured: 0.3, Ratio: 2, Terms: []FloorTerm{{Primitive: runtime.PrimRotate, Count: 10, Seconds: 0.2}}}}
 	notRun := ran
 	notRun.Name, notRun.Floor = "notrun", nil
 	for _, c := range []struct {
@@ -345,7 +345,7 @@ func TestRenderings(t *testing.T) {
 	}{
 		{"compile failed", []ModelResult{{Name: "broken", Error: "compile: bad model"}}, []string{"**broken** failed: compile: bad model"}},
 		{"skipped", []ModelResult{{Name: "big", Params: set, PredictedEvalKeyBytes: 3 << 30, Skipped: "too big"}}, []string{"| ≈3072.00 |", "skipped: too big"}},
-		{"floor", []ModelResult{ran, notRun}, []string{"| ran | 0.250 | 0.500 | 2.00 | 10: 200 ms |"}},
+		{"floor", []ModelResult{ran, notRun}, []string{"| ran | 0.250 | 0.500 | 0.300 | 2.00 | 10: 200 ms |"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := &Report{Samples: 1, Floor: true, Models: c.models}
