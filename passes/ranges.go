@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/hecc-dev/hecc/ir"
 )
@@ -57,20 +59,46 @@ func calibrate(g *ir.Graph, src *RangeSource) error {
 	if len(ins) != 1 {
 		return fmt.Errorf("calibration needs a graph with one input, this one has %d", len(ins))
 	}
-	lo, hi := map[*ir.Node]float64{}, map[*ir.Node]float64{}
-	for i, s := range src.Samples {
-		_, err := ir.InterpretObserved(g, map[string]*ir.Tensor{ins[0].Name: s}, func(n *ir.Node, v []float64) {
-			l, h := math.Inf(1), math.Inf(-1)
-			if old, ok := lo[n]; ok {
-				l, h = old, hi[n]
+	// Samples run on every core (interpretation only reads the graph), each
+	// worker keeping its own extremes.
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(src.Samples)))
+	los, his := make([]map[*ir.Node]float64, workers), make([]map[*ir.Node]float64, workers)
+	errs := make([]error, len(src.Samples))
+	var wg sync.WaitGroup
+	for w := range workers {
+		los[w], his[w] = map[*ir.Node]float64{}, map[*ir.Node]float64{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lo, hi := los[w], his[w]
+			for i := w; i < len(src.Samples); i += workers {
+				_, errs[i] = ir.InterpretObserved(g, map[string]*ir.Tensor{ins[0].Name: src.Samples[i]}, func(n *ir.Node, v []float64) {
+					l, h := math.Inf(1), math.Inf(-1)
+					if old, ok := lo[n]; ok {
+						l, h = old, hi[n]
+					}
+					for _, x := range v {
+						l, h = math.Min(l, x), math.Max(h, x)
+					}
+					lo[n], hi[n] = l, h
+				})
 			}
-			for _, x := range v {
-				l, h = math.Min(l, x), math.Max(h, x)
-			}
-			lo[n], hi[n] = l, h
-		})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
 			return fmt.Errorf("calibration sample %d: %w", i, err)
+		}
+	}
+	lo, hi := los[0], his[0]
+	for w := 1; w < workers; w++ {
+		for n, l := range los[w] {
+			h := his[w][n]
+			if old, ok := lo[n]; ok { // math.Min and Max keep a NaN
+				l, h = math.Min(l, old), math.Max(h, hi[n])
+			}
+			lo[n], hi[n] = l, h
 		}
 	}
 	for _, n := range g.Nodes {

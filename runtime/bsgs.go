@@ -83,18 +83,47 @@ func makeSplit(diags []int, slots int, giantOf func(k int) int) split {
 // bestSplit tries power-of-two splits and splits at the starts of the
 // diagonal clusters, and keeps the cheapest.
 func bestSplit(diags []int, slots int) split {
-	best := makeSplit(diags, slots, func(int) int { return 0 })
-	consider := func(s split) {
-		if s.cost() < best.cost() {
-			best = s
+	sorted := slices.Clone(diags)
+	slices.Sort(sorted)
+	// Candidates are costed without building their splits: a candidate
+	// is the giant step of each sorted diagonal, and distinct steps are
+	// counted with stamps (hundreds of candidates over thousands of
+	// diagonals).
+	giants := make([]int, len(sorted))
+	best := make([]int, len(sorted)) // all zero: every diagonal a baby step
+	seenGiant, seenBaby := make([]int, slots), make([]int, slots)
+	stamp := 0
+	cost := func(giant []int) float64 {
+		stamp++
+		ng, nb := 0, 0
+		for i, k := range sorted {
+			g := ((giant[i] % slots) + slots) % slots
+			b := ((k-g)%slots + slots) % slots
+			if g != 0 && seenGiant[g] != stamp {
+				seenGiant[g] = stamp
+				ng++
+			}
+			if b != 0 && seenBaby[b] != stamp {
+				seenBaby[b] = stamp
+				nb++
+			}
+		}
+		return float64(ng) + babyWeight*float64(nb)
+	}
+	bestCost := cost(best)
+	consider := func() {
+		if c := cost(giants); c < bestCost {
+			bestCost = c
+			copy(best, giants)
 		}
 	}
 	for n1 := 2; n1 < slots; n1 *= 2 {
-		consider(makeSplit(diags, slots, func(k int) int { return k / n1 * n1 }))
+		for i, k := range sorted {
+			giants[i] = k / n1 * n1
+		}
+		consider()
 	}
 	// Clusters: cut the cyclically sorted diagonals at their widest gaps.
-	sorted := slices.Clone(diags)
-	slices.Sort(sorted)
 	type gap struct{ at, width int }
 	gaps := make([]gap, len(sorted))
 	for i := range sorted {
@@ -105,28 +134,25 @@ func bestSplit(diags []int, slots int) split {
 		gaps[i] = gap{(i + 1) % len(sorted), next - sorted[i]}
 	}
 	slices.SortFunc(gaps, func(a, b gap) int { return b.width - a.width })
-	starts := map[int]bool{}
+	starts := make([]bool, len(sorted))
 	for m := 1; m <= min(len(gaps), 256); m++ {
 		starts[gaps[m-1].at] = true
-		cluster := make(map[int]int, len(sorted)) // diagonal → its cluster's start
-		first := 0
-		for i := range sorted {
-			if starts[i] {
-				first = i
-				break
-			}
-		}
+		first := slices.Index(starts, true)
 		start := sorted[first]
 		for j := range sorted {
 			i := (first + j) % len(sorted)
 			if starts[i] {
 				start = sorted[i]
 			}
-			cluster[sorted[i]] = start
+			giants[i] = start
 		}
-		consider(makeSplit(diags, slots, func(k int) int { return cluster[k] }))
+		consider()
 	}
-	return best
+	giantOf := make(map[int]int, len(sorted))
+	for i, k := range sorted {
+		giantOf[k] = best[i]
+	}
+	return makeSplit(diags, slots, func(k int) int { return giantOf[k] })
 }
 
 // linearTransform is an encoded transformation: for each giant step, the
