@@ -1,40 +1,25 @@
 package runtime
 
 import (
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
-	"github.com/hecc-dev/hecc/params"
-	"github.com/hecc-dev/hecc/passes"
 )
 
 func TestPrimitiveSeconds(t *testing.T) {
 	b, x := newGraph(3, 40)
 	h := b.dense(x, 20, 0.5)
 	g := b.output(b.dense(b.poly(h, ir.Square()), 10, 0.5))
-	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
-		t.Fatal(err)
-	}
-	spec, err := Plan("test", g, params.InsecureTestSet(11, g.Depth, 35))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := GenerateKeys(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, _, srv := testServer(t, g)
 	top := spec.Params.MaxLevel()
 	for _, op := range Primitives {
 		sec, err := srv.PrimitiveSeconds(op, 1, 3)
 		if err != nil {
 			t.Fatalf("%s: %v", op, err)
 		}
-		if !(sec > 0 && sec < 1) {
+		if !(sec > 0) || math.IsInf(sec, 0) {
 			t.Fatalf("%s: %g s per operation", op, sec)
 		}
 	}

@@ -57,16 +57,14 @@ func (b *graphBuilder) output(in *ir.Node) *ir.Graph {
 	return b.g
 }
 
-// roundTrip compiles g with insecure test parameters, evaluates it
-// encrypted and returns the largest error against the plaintext
-// interpretation.
-func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
+// testServer runs the passes on g, plans it at insecure test parameters and
+// prepares a server with fresh keys.
+func testServer(t *testing.T, g *ir.Graph) (*Spec, *Keys, *Server) {
 	t.Helper()
 	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	set := params.InsecureTestSet(11, g.Depth, 35)
-	spec, err := Plan("test", g, set)
+	spec, err := Plan("test", g, params.InsecureTestSet(11, g.Depth, 35))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +72,21 @@ func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &ir.Tensor{Shape: g.Inputs()[0].Shape, Data: inputs}
-	ct, err := Encrypt(spec, keys.Secret, x)
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
+	return spec, keys, srv
+}
+
+// roundTrip compiles g with insecure test parameters, evaluates it
+// encrypted and returns the largest error against the plaintext
+// interpretation.
+func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
+	t.Helper()
+	spec, keys, srv := testServer(t, g)
+	x := &ir.Tensor{Shape: g.Inputs()[0].Shape, Data: inputs}
+	ct, err := Encrypt(spec, keys.Secret, x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,21 +255,7 @@ func TestHybridLinearTransformation(t *testing.T) {
 func TestConcurrentRuns(t *testing.T) {
 	b, x := newGraph(17, 64)
 	g := b.output(b.dense(b.poly(b.dense(x, 40, 0.3), ir.Square()), 5, 1))
-	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
-		t.Fatal(err)
-	}
-	spec, err := Plan("concurrent", g, params.InsecureTestSet(11, g.Depth, 35))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := GenerateKeys(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec, keys, srv := testServer(t, g)
 	srv.Workers = 2
 	const runs = 4
 	results := make([][]float64, runs)
