@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/ir"
 )
 
@@ -63,6 +64,16 @@ func int64sToInts(v []int64) []int {
 		out[i] = int(max(min(x, 1<<62), -(1 << 62)))
 	}
 	return out
+}
+
+// axisAttr reads node n's axis attribute (def when absent) and normalises
+// it for a tensor of rank r.
+func (l *lowerer) axisAttr(n *onnx.Node, def int64, r int) (int, error) {
+	a, err := n.AttrInt("axis", def)
+	if err != nil {
+		return 0, err
+	}
+	return l.axis(int(a), r)
 }
 
 // axis normalises a possibly negative axis for a tensor of rank r.

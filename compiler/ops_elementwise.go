@@ -369,16 +369,12 @@ func lowerPost(kind string) lowerFunc {
 		if kind == ir.PostArgMax {
 			def = 0
 		}
-		a, err := n.AttrInt("axis", def)
-		if err != nil {
-			return nil, err
-		}
-		axis, err := l.axis(int(a), r)
+		axis, err := l.axisAttr(n, def, r)
 		if err != nil {
 			return nil, err
 		}
 		if axis != r-1 {
-			return nil, l.errorf("axis %d is not the last axis of shape %v; only the last axis is supported", a, x.shape)
+			return nil, l.errorf("axis %d is not the last axis of shape %v; only the last axis is supported", axis, x.shape)
 		}
 		if kind == ir.PostArgMax {
 			if keep, err := n.AttrInt("keepdims", 1); err != nil || keep != 1 {

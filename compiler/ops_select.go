@@ -58,11 +58,7 @@ func lowerSplit(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.AttrInt("axis", 0)
-	if err != nil {
-		return nil, err
-	}
-	axis, err := l.axis(int(a), len(x.shape))
+	axis, err := l.axisAttr(n, 0, len(x.shape))
 	if err != nil {
 		return nil, err
 	}
@@ -289,11 +285,7 @@ func lowerGatherElements(l *lowerer, n *onnx.Node, ins []*value) ([]*value, erro
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.AttrInt("axis", 0)
-	if err != nil {
-		return nil, err
-	}
-	axis, err := l.axis(int(a), len(x.shape))
+	axis, err := l.axisAttr(n, 0, len(x.shape))
 	if err != nil {
 		return nil, err
 	}
@@ -664,11 +656,7 @@ func lowerScatter(elements bool) lowerFunc {
 }
 
 func (l *lowerer) scatterElementsPositions(n *onnx.Node, ins []*value, x, u *value) ([]int, error) {
-	a, err := n.AttrInt("axis", 0)
-	if err != nil {
-		return nil, err
-	}
-	axis, err := l.axis(int(a), len(x.shape))
+	axis, err := l.axisAttr(n, 0, len(x.shape))
 	if err != nil {
 		return nil, err
 	}

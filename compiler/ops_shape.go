@@ -227,11 +227,7 @@ func lowerGather(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.AttrInt("axis", 0)
-	if err != nil {
-		return nil, err
-	}
-	axis, err := l.axis(int(a), len(x.shape))
+	axis, err := l.axisAttr(n, 0, len(x.shape))
 	if err != nil {
 		return nil, err
 	}
@@ -348,15 +344,11 @@ func lowerConcat(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if len(ins) == 0 {
 		return nil, l.fail(ErrModel, "no inputs")
 	}
-	a, err := n.AttrInt("axis", 0)
-	if err != nil {
-		return nil, err
-	}
 	first, err := l.input(ins, 0)
 	if err != nil {
 		return nil, err
 	}
-	axis, err := l.axis(int(a), len(first.shape))
+	axis, err := l.axisAttr(n, 0, len(first.shape))
 	if err != nil {
 		return nil, err
 	}

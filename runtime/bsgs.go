@@ -35,18 +35,19 @@ type split struct {
 }
 
 func (s split) cost() float64 {
-	c := 0.0
-	for _, g := range s.giant {
-		if g != 0 {
-			c++
+	nonZero := func(steps []int) int { // distinct steps: 0 at most once
+		if slices.Contains(steps, 0) {
+			return len(steps) - 1
 		}
+		return len(steps)
 	}
-	for _, b := range s.baby {
-		if b != 0 {
-			c += babyWeight
-		}
-	}
-	return c
+	return splitCost(nonZero(s.giant), nonZero(s.baby))
+}
+
+// splitCost is the cost of giants single and babies hoisted rotations, in
+// single rotations.
+func splitCost(giants, babies int) float64 {
+	return float64(giants) + babyWeight*float64(babies)
 }
 
 // rotations is the number of key switches the split performs.
@@ -108,7 +109,7 @@ func bestSplit(diags []int, slots int) split {
 				nb++
 			}
 		}
-		return float64(ng) + babyWeight*float64(nb)
+		return splitCost(ng, nb)
 	}
 	bestCost := cost(best)
 	consider := func() {

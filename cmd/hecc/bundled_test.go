@@ -104,26 +104,8 @@ func TestBundledModelsMatchPyTorch(t *testing.T) {
 // parameters the compiler picks (128-bit) on the first 24 test digits.
 func TestCryptoNetsEncrypted(t *testing.T) {
 	const digits = 24
-	calib, err := readSamples(filepath.Join(bundled, "samples", "mnist_calib.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := compiler.CompileFile(filepath.Join(bundled, "models", "cryptonets.onnx"), compiler.Options{Name: "cryptonets", Calibration: calib, Margin: compiler.DefaultMargin})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, keys, srv := bundledServer(t, "cryptonets")
 	spec := res.Circuit.Spec
-	if spec.Params.Security < 128 || spec.Params.Insecure() {
-		t.Fatalf("compiled at %s", spec.Params)
-	}
-	keys, err := runtime.GenerateKeys(spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := runtime.NewServer(res.Circuit, keys.Eval)
-	if err != nil {
-		t.Fatal(err)
-	}
 	x, _ := loadSamples(t, "mnist_test.npz")
 	ref := loadRef(t, "cryptonets")
 	var worst, smallestGap float64 = 0, math.Inf(1)
@@ -227,19 +209,15 @@ func TestLeNet5CircuitAccuracy(t *testing.T) {
 	}
 }
 
-// encryptedAgainstPlaintext compiles a bundled model, runs it encrypted at
-// the parameters the compiler picks on the first digits test samples, and
-// checks every decrypted top class against the plaintext circuit's (same
-// polynomials, so only CKKS noise differs). It returns the largest output
-// error.
-func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64, *runtime.Spec) {
+// bundledServer compiles a bundled MNIST model at the parameters the
+// compiler picks, checks they are secure, and makes its keys and server.
+func bundledServer(t *testing.T, model string) (*compiler.Result, *runtime.Keys, *runtime.Server) {
 	t.Helper()
 	res := compileBundled(t, model, "mnist_calib.npz")
-	spec := res.Circuit.Spec
-	if spec.Params.Security < 128 || spec.Params.Insecure() {
-		t.Fatalf("compiled at %s", spec.Params)
+	if p := res.Circuit.Spec.Params; p.Security < 128 || p.Insecure() {
+		t.Fatalf("compiled at %s", p)
 	}
-	keys, err := runtime.GenerateKeys(spec, nil)
+	keys, err := runtime.GenerateKeys(res.Circuit.Spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +225,18 @@ func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64,
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res, keys, srv
+}
+
+// encryptedAgainstPlaintext compiles a bundled model, runs it encrypted at
+// the parameters the compiler picks on the first digits test samples, and
+// checks every decrypted top class against the plaintext circuit's (same
+// polynomials, so only CKKS noise differs). It returns the largest output
+// error.
+func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64, *runtime.Spec) {
+	t.Helper()
+	res, keys, srv := bundledServer(t, model)
+	spec := res.Circuit.Spec
 	x, _ := loadSamples(t, "mnist_test.npz")
 	var worst float64
 	for i := range digits {
