@@ -9,6 +9,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
+	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
 
 // A linear transformation y = Σ_k D_k ⊙ rot_k(x) is evaluated by splitting
@@ -157,24 +158,29 @@ func bestSplit(diags []int, slots int) split {
 }
 
 // linearTransform is an encoded transformation: for each giant step, the
-// baby steps and the pre-rotated diagonals they multiply.
+// baby steps and the pre-rotated diagonals they multiply. The diagonals are
+// encoded in the extended basis QP (NTT and Montgomery form) because the
+// products are accumulated there, as in Lattigo's own BSGS evaluator: baby
+// steps stay in QP (no ModDown each), every giant step brings down only the
+// c1 it key-switches, and the result comes down once at the end.
 type linearTransform struct {
 	split  split
 	level  int
 	slots  int
+	scale  rlwe.Scale         // of the encoded diagonals
 	blocks map[int][]babyTerm // giant step → terms
 }
 
 type babyTerm struct {
 	baby int
-	pt   *rlwe.Plaintext
+	pt   ringqp.Poly
 }
 
 // encodeLinearTransform encodes the diagonals at level with scale, on
 // workers goroutines with an encoder each.
 func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
 	slots := 1 << logSlots
-	lt := &linearTransform{split: sp, level: level, slots: slots, blocks: map[int][]babyTerm{}}
+	lt := &linearTransform{split: sp, level: level, slots: slots, scale: scale, blocks: map[int][]babyTerm{}}
 	if len(diags) == 0 {
 		// An all-zero map still multiplies by a plaintext, so the result
 		// carries the scale the following rescale expects.
@@ -185,7 +191,12 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	pts := make([]*rlwe.Plaintext, len(keys))
+	meta := &rlwe.MetaData{
+		PlaintextMetaData:  rlwe.PlaintextMetaData{Scale: scale, LogDimensions: ring.Dimensions{Rows: 0, Cols: logSlots}, IsBatched: true},
+		CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
+	}
+	ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
+	pts := make([]ringqp.Poly, len(keys))
 	errs := make([]error, max(1, workers))
 	var wg sync.WaitGroup
 	for w := range errs {
@@ -199,13 +210,10 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 				for j := range rotated { // rot_{−g}(D_k)[j] = D_k[j − g]
 					rotated[j] = d[((j-g)%slots+slots)%slots]
 				}
-				pt := hefloat.NewPlaintext(p, level)
-				pt.Scale = scale
-				pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: logSlots}
-				if errs[w] = enc.Encode(rotated, pt); errs[w] != nil {
+				pts[i] = ringQP.NewPoly()
+				if errs[w] = enc.Embed(rotated, meta, pts[i]); errs[w] != nil {
 					return
 				}
-				pts[i] = pt
 			}
 		}()
 	}
@@ -223,9 +231,9 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 	return lt, nil
 }
 
-// count records the primitives one evaluation performs: hoisted baby
-// rotations, a plaintext product per diagonal, a rotation per giant step
-// and the additions that combine the giant steps.
+// count records the primitives one evaluation performs: a baby step per
+// non-zero baby rotation, a product per diagonal, a giant step per
+// non-zero giant rotation, and the final ModDown.
 func (lt *linearTransform) count(c *opCounter) {
 	babies := 0
 	for _, b := range lt.split.baby {
@@ -233,23 +241,27 @@ func (lt *linearTransform) count(c *opCounter) {
 			babies++
 		}
 	}
-	c.add(PrimRotateHoisted, lt.level, babies)
+	c.add(PrimBabyStep, lt.level, babies)
 	diags := 0
 	for g, terms := range lt.blocks {
 		diags += len(terms)
 		if g != 0 {
-			c.add(PrimRotate, lt.level, 1)
+			c.add(PrimGiantStep, lt.level, 1)
 		}
 	}
-	c.add(PrimMulPlain, lt.level, diags)
-	c.add(PrimAdd, lt.level, len(lt.blocks)-1)
+	c.add(PrimMulDiagonal, lt.level, diags)
+	c.add(PrimModDown, lt.level, 1)
 }
 
-// evaluate computes the transformation of ct (not rescaled), splitting
-// the giant steps over workers, each with its own evaluator.
+// evaluate computes the transformation of ct (not rescaled): the baby
+// steps and then the giant steps split over workers, each with its own
+// evaluator and accumulator.
 func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	if ct.Level() != lt.level {
 		return nil, fmt.Errorf("input at level %d, the transformation is encoded for level %d", ct.Level(), lt.level)
+	}
+	if ct.Degree() != 1 || !ct.IsNTT {
+		return nil, fmt.Errorf("input of degree %d (NTT %v): a relinearized ciphertext in the NTT domain is expected", ct.Degree(), ct.IsNTT)
 	}
 	var babies []int
 	for _, b := range lt.split.baby {
@@ -257,67 +269,180 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 			babies = append(babies, b)
 		}
 	}
-	rotated := map[int]*rlwe.Ciphertext{0: ct}
-	if len(babies) > 0 {
-		r, err := evals[0].RotateHoistedNew(ct, babies)
-		if err != nil {
-			return nil, err
-		}
-		for b, c := range r {
-			rotated[b] = c
-		}
+	rotated, err := rotateHoistedQP(evals, ct, babies)
+	if err != nil {
+		return nil, err
 	}
 	giants := make([]int, 0, len(lt.blocks))
 	for g := range lt.blocks {
 		giants = append(giants, g)
 	}
 	slices.Sort(giants)
-	partial := make([]*rlwe.Ciphertext, len(evals))
+	p := evals[0].GetParameters()
+	levelQ, levelP := lt.level, p.MaxLevelP()
+	partial := make([]*rlwe.Element[ringqp.Poly], len(evals))
 	errs := make([]error, len(evals))
 	var wg sync.WaitGroup
 	for w, eval := range evals {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(giants); i += len(evals) {
-				g := giants[i]
-				var acc *rlwe.Ciphertext
-				for _, t := range lt.blocks[g] {
-					if acc == nil {
-						if acc, errs[w] = eval.MulNew(rotated[t.baby], t.pt); errs[w] != nil {
-							return
-						}
-					} else if errs[w] = eval.MulThenAdd(rotated[t.baby], t.pt, acc); errs[w] != nil {
-						return
-					}
-				}
-				if g != 0 {
-					if errs[w] = eval.Rotate(acc, g, acc); errs[w] != nil {
-						return
-					}
-				}
-				if partial[w] == nil {
-					partial[w] = acc
-				} else if errs[w] = eval.Add(partial[w], acc, partial[w]); errs[w] != nil {
-					return
-				}
+			acc := newGiantAccumulator(p, levelQ, levelP)
+			for i := w; i < len(giants) && errs[w] == nil; i += len(evals) {
+				errs[w] = acc.add(eval, giants[i], lt.blocks[giants[i]], rotated)
+			}
+			if acc.n > 0 {
+				acc.ringQP.Reduce(acc.out.Value[0], acc.out.Value[0])
+				acc.ringQP.Reduce(acc.out.Value[1], acc.out.Value[1])
+				partial[w] = acc.out
 			}
 		}()
 	}
 	wg.Wait()
-	var out *rlwe.Ciphertext
-	for w, pt := range partial {
-		if errs[w] != nil {
-			return nil, errs[w]
-		}
-		if pt == nil {
-			continue
-		}
-		if out == nil {
-			out = pt
-		} else if err := evals[0].Add(out, pt, out); err != nil {
-			return nil, err
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	ringQP := p.RingQP().AtLevel(levelQ, levelP)
+	var sum *rlwe.Element[ringqp.Poly]
+	for _, part := range partial {
+		switch {
+		case part == nil:
+		case sum == nil:
+			sum = part
+		default:
+			ringQP.Add(sum.Value[0], part.Value[0], sum.Value[0])
+			ringQP.Add(sum.Value[1], part.Value[1], sum.Value[1])
 		}
 	}
+	out := hefloat.NewCiphertext(*p, 1, levelQ)
+	*out.MetaData = *ct.MetaData
+	out.Scale = ct.Scale.Mul(lt.scale)
+	for i := range out.Value {
+		evals[0].ModDownQPtoQNTT(levelQ, levelP, sum.Value[i].Q, sum.Value[i].P, out.Value[i])
+	}
 	return out, nil
+}
+
+// rotateHoistedQP returns ct multiplied by P in the extended basis (baby
+// step 0) and rotated by every baby step, still in QP: one decomposition
+// of ct shared read-only, the key switches split over the workers, each
+// with its own evaluator's buffers.
+func rotateHoistedQP(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext, babies []int) (map[int]*rlwe.Element[ringqp.Poly], error) {
+	p := evals[0].GetParameters()
+	levelQ, levelP := ct.Level(), p.MaxLevelP()
+	ringQP := p.RingQP().AtLevel(levelQ, levelP)
+	rotated := make(map[int]*rlwe.Element[ringqp.Poly], len(babies)+1)
+	zero := rlwe.NewElementExtended(p, 1, levelQ, levelP)
+	for i := range zero.Value {
+		ringQP.RingQ.MulScalarBigint(ct.Value[i], ringQP.RingP.ModulusAtLevel[levelP], zero.Value[i].Q)
+	}
+	rotated[0] = zero
+	if len(babies) == 0 {
+		return rotated, nil
+	}
+	decomp := evals[0].BuffDecompQP
+	evals[0].DecomposeNTT(levelQ, levelP, levelP+1, ct.Value[1], ct.IsNTT, decomp)
+	out := make([]*rlwe.Element[ringqp.Poly], len(babies))
+	for i := range out {
+		out[i] = rlwe.NewElementExtended(p, 1, levelQ, levelP)
+	}
+	errs := make([]error, len(evals))
+	var wg sync.WaitGroup
+	for w, eval := range evals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(babies) && errs[w] == nil; i += len(evals) {
+				errs[w] = eval.AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("cannot rotate: %w", err)
+	}
+	for i, b := range babies {
+		rotated[b] = out[i]
+	}
+	return rotated, nil
+}
+
+// giantAccumulator sums one worker's giant steps in QP, reducing before
+// the lazy sums could overflow 64 bits.
+type giantAccumulator struct {
+	ringQP         ringqp.Ring
+	levelQ, levelP int
+	margin         int // lazy additions allowed between reductions
+	inner          [2]ringqp.Poly
+	switched, out  *rlwe.Element[ringqp.Poly]
+	n              int // giant steps accumulated
+}
+
+func newGiantAccumulator(p *hefloat.Parameters, levelQ, levelP int) *giantAccumulator {
+	a := &giantAccumulator{
+		ringQP: p.RingQP().AtLevel(levelQ, levelP),
+		levelQ: levelQ, levelP: levelP,
+		margin:   max(1, min(p.QiOverflowMargin(levelQ), p.PiOverflowMargin(levelP))>>1),
+		switched: rlwe.NewElementExtended(p, 1, levelQ, levelP),
+		out:      rlwe.NewElementExtended(p, 1, levelQ, levelP),
+	}
+	a.inner = [2]ringqp.Poly{a.ringQP.NewPoly(), a.ringQP.NewPoly()}
+	a.switched.IsNTT, a.out.IsNTT = true, true
+	return a
+}
+
+// add accumulates rot_g(Σ_b pt_b ⊙ rot_b(x)): the inner sum in QP, then,
+// for g ≠ 0, c1 brought down to Q and key-switched lazily into QP, and the
+// automorphism applied on the way into the accumulator.
+func (a *giantAccumulator) add(eval *hefloat.Evaluator, g int, terms []babyTerm, rotated map[int]*rlwe.Element[ringqp.Poly]) error {
+	rq := a.ringQP
+	for i, t := range terms {
+		x := rotated[t.baby]
+		if i == 0 {
+			rq.MulCoeffsMontgomeryLazy(t.pt, x.Value[0], a.inner[0])
+			rq.MulCoeffsMontgomeryLazy(t.pt, x.Value[1], a.inner[1])
+		} else {
+			rq.MulCoeffsMontgomeryLazyThenAddLazy(t.pt, x.Value[0], a.inner[0])
+			rq.MulCoeffsMontgomeryLazyThenAddLazy(t.pt, x.Value[1], a.inner[1])
+		}
+		if i%a.margin == a.margin-1 {
+			rq.Reduce(a.inner[0], a.inner[0])
+			rq.Reduce(a.inner[1], a.inner[1])
+		}
+	}
+	rq.Reduce(a.inner[0], a.inner[0])
+	rq.Reduce(a.inner[1], a.inner[1])
+	if g == 0 {
+		if a.n == 0 {
+			a.out.Value[0].Copy(a.inner[0])
+			a.out.Value[1].Copy(a.inner[1])
+		} else {
+			rq.AddLazy(a.out.Value[0], a.inner[0], a.out.Value[0])
+			rq.AddLazy(a.out.Value[1], a.inner[1], a.out.Value[1])
+		}
+	} else {
+		p := eval.GetParameters()
+		galEl := p.GaloisElement(g)
+		evk, err := eval.CheckAndGetGaloisKey(galEl)
+		if err != nil {
+			return fmt.Errorf("giant step %d: %w", g, err)
+		}
+		eval.ModDownQPtoQNTT(a.levelQ, a.levelP, a.inner[1].Q, a.inner[1].P, a.inner[1].Q)
+		eval.GadgetProductLazy(a.levelQ, a.inner[1].Q, &evk.GadgetCiphertext, a.switched)
+		rq.Add(a.switched.Value[0], a.inner[0], a.switched.Value[0])
+		index := eval.AutomorphismIndex(galEl)
+		if a.n == 0 {
+			rq.AutomorphismNTTWithIndex(a.switched.Value[0], index, a.out.Value[0])
+			rq.AutomorphismNTTWithIndex(a.switched.Value[1], index, a.out.Value[1])
+		} else {
+			rq.AutomorphismNTTWithIndexThenAddLazy(a.switched.Value[0], index, a.out.Value[0])
+			rq.AutomorphismNTTWithIndexThenAddLazy(a.switched.Value[1], index, a.out.Value[1])
+		}
+	}
+	a.n++
+	if a.n%a.margin == 0 {
+		rq.Reduce(a.out.Value[0], a.out.Value[0])
+		rq.Reduce(a.out.Value[1], a.out.Value[1])
+	}
+	return nil
 }

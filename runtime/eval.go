@@ -207,9 +207,9 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	}
 	st.EvalSeconds = time.Since(start).Seconds()
 	st.Ops = count.list()
-	st.KeySwitches = count.total(PrimRotate, PrimRotateHoisted, PrimRelinearize)
+	st.KeySwitches = count.total(PrimRotate, PrimBabyStep, PrimGiantStep, PrimRelinearize)
 	st.Rescales = count.total(PrimRescale)
-	st.PtMuls = count.total(PrimMulPlain)
+	st.PtMuls = count.total(PrimMulPlain, PrimMulDiagonal)
 	st.CtMuls = count.total(PrimMul)
 	return result, st, nil
 }

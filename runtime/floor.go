@@ -94,12 +94,40 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 			return nil, 0, err
 		}
 		return func() error { return eval.Rotate(a, rots[0], out) }, 1, nil
-	case PrimRotateHoisted:
+	case PrimBabyStep:
 		rots, err := rotations(hoistedBatch)
 		if err != nil {
 			return nil, 0, err
 		}
-		return func() error { _, err := eval.RotateHoistedNew(a, rots); return err }, len(rots), nil
+		evals := []*hefloat.Evaluator{eval}
+		return func() error { _, err := rotateHoistedQP(evals, a, rots); return err }, len(rots), nil
+	case PrimGiantStep:
+		rots, err := rotations(1)
+		if err != nil {
+			return nil, 0, err
+		}
+		acc := newGiantAccumulator(&p, level, p.MaxLevelP())
+		return func() error { return acc.add(eval, rots[0], nil, nil) }, 1, nil
+	case PrimMulDiagonal:
+		ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
+		x, pt, sum := rlwe.NewElementExtended(p, 1, level, p.MaxLevelP()), ringQP.NewPoly(), ringQP.NewPoly()
+		x.Value[0].Q.Copy(a.Value[0])
+		x.Value[1].Q.Copy(a.Value[1])
+		pt.Q.Copy(b.Value[0])
+		return func() error {
+			ringQP.MulCoeffsMontgomeryLazyThenAddLazy(pt, x.Value[0], sum)
+			ringQP.MulCoeffsMontgomeryLazyThenAddLazy(pt, x.Value[1], sum)
+			ringQP.Reduce(sum, sum)
+			return nil
+		}, 1, nil
+	case PrimModDown:
+		acc := newGiantAccumulator(&p, level, p.MaxLevelP())
+		return func() error {
+			for i := range out.Value {
+				eval.ModDownQPtoQNTT(level, p.MaxLevelP(), acc.out.Value[i].Q, acc.out.Value[i].P, out.Value[i])
+			}
+			return nil
+		}, 1, nil
 	case PrimRelinearize:
 		if !spec.Relin || spec.RelinLevel < level {
 			return nil, 0, fmt.Errorf("the circuit has no relinearization key for level %d", level)

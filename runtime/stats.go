@@ -12,18 +12,21 @@ import (
 // The Lattigo primitives an evaluation performs, as Stats counts them and
 // PrimitiveSeconds times them.
 const (
-	PrimRotate        = "rotate"         // a key switch with a Galois key
-	PrimRotateHoisted = "rotate-hoisted" // a baby step sharing its input's decomposition
-	PrimRelinearize   = "relinearize"    // a key switch with the relinearization key
-	PrimMul           = "mul"            // ciphertext × ciphertext, before relinearization
-	PrimMulPlain      = "mul-plain"      // ciphertext × encoded plaintext (and accumulate)
-	PrimMulConst      = "mul-const"      // ciphertext × scalar
-	PrimRescale       = "rescale"
-	PrimAdd           = "add" // ciphertext + ciphertext or + plaintext vector
+	PrimRotate      = "rotate"       // a key switch with a Galois key
+	PrimBabyStep    = "baby-step"    // a rotation kept in the extended basis QP, sharing its input's decomposition
+	PrimGiantStep   = "giant-step"   // a ModDown of c1, a key switch kept in QP and an automorphism added to the sum
+	PrimMulDiagonal = "mul-diagonal" // a QP ciphertext × a QP diagonal, accumulated lazily
+	PrimModDown     = "mod-down"     // a transformation's sum brought from QP down to Q
+	PrimRelinearize = "relinearize"  // a key switch with the relinearization key
+	PrimMul         = "mul"          // ciphertext × ciphertext, before relinearization
+	PrimMulPlain    = "mul-plain"    // ciphertext × encoded plaintext (and accumulate)
+	PrimMulConst    = "mul-const"    // ciphertext × scalar
+	PrimRescale     = "rescale"
+	PrimAdd         = "add" // ciphertext + ciphertext or + plaintext vector
 )
 
 // Primitives lists them in report order.
-var Primitives = []string{PrimRotate, PrimRotateHoisted, PrimRelinearize, PrimMul, PrimMulPlain, PrimMulConst, PrimRescale, PrimAdd}
+var Primitives = []string{PrimRotate, PrimBabyStep, PrimGiantStep, PrimMulDiagonal, PrimModDown, PrimRelinearize, PrimMul, PrimMulPlain, PrimMulConst, PrimRescale, PrimAdd}
 
 // OpCount is how many times an evaluation performed a primitive at a level.
 type OpCount struct {
