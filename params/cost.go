@@ -5,18 +5,23 @@ import (
 )
 
 // Workload is what a circuit does at each level (index = level), for the
-// cost model: key switches (rotations and relinearizations), plaintext and
-// ciphertext multiplications, rescales.
+// cost model: key switches (rotations, relinearizations and the giant
+// steps of linear transformations), baby steps (key switches kept in the
+// extended basis, sharing one decomposition), plaintext multiplications
+// in Q and diagonal multiplications in QP, ciphertext multiplications,
+// rescales.
 type Workload struct {
 	KeySwitches []float64
+	BabySteps   []float64
 	PtMuls      []float64
+	DiagMuls    []float64
 	CtMuls      []float64
 	Rescales    []float64
 }
 
 // Empty reports whether the workload holds nothing to cost.
 func (w Workload) Empty() bool {
-	return len(w.KeySwitches)+len(w.PtMuls)+len(w.CtMuls)+len(w.Rescales) == 0
+	return len(w.KeySwitches)+len(w.BabySteps)+len(w.PtMuls)+len(w.DiagMuls)+len(w.CtMuls)+len(w.Rescales) == 0
 }
 
 // Cost model of Lattigo v5's CKKS on this project's machine, fitted in
@@ -27,9 +32,13 @@ func (w Workload) Empty() bool {
 //	ct×pt, ct×ct    0.03 and 0.075 ms a limb at logN 13
 //	rescale         0.24 ms a limb at logN 13
 //
-// with limb costs doubling (and c_N growing ≈ 2.15×) per step of logN.
+// with limb costs doubling (and c_N growing ≈ 2.15×) per step of logN. A
+// baby step costs 0.3 of a key switch (no decomposition of its own, no
+// ModDown: hecc bench --floor measured 0.34 at logN 13 and 0.24 at logN 15)
+// and a diagonal multiplication is a ct×pt on the ℓ+1+α limbs of QP.
 const (
 	keySwitchMs13 = 0.17
+	babyStepShare = 0.3
 	ptMulMs13     = 0.03
 	ctMulMs13     = 0.075
 	rescaleMs13   = 0.24
@@ -51,8 +60,11 @@ func (s Set) PredictSeconds(w Workload) float64 {
 	for l := 0; l <= s.MaxLevel(); l++ {
 		limbs := float64(l + 1)
 		dnum := math.Ceil(limbs / float64(alpha))
-		ms += at(w.KeySwitches, l) * ks * (limbs + float64(alpha)) * (dnum + 0.4)
+		keySwitch := ks * (limbs + float64(alpha)) * (dnum + 0.4)
+		ms += at(w.KeySwitches, l) * keySwitch
+		ms += at(w.BabySteps, l) * babyStepShare * keySwitch
 		ms += at(w.PtMuls, l) * ptMulMs13 * limb * limbs
+		ms += at(w.DiagMuls, l) * ptMulMs13 * limb * (limbs + float64(alpha))
 		ms += at(w.CtMuls, l) * ctMulMs13 * limb * limbs
 		ms += at(w.Rescales, l) * rescaleMs13 * limb * limbs
 	}

@@ -9,13 +9,14 @@ import (
 )
 
 // EstimateWorkload counts what evaluating g will do at each level — the
-// rotations of each linear transformation as this runtime will split them,
-// its plaintext multiplications, the products and relinearizations of
+// giant and baby steps of each linear transformation as this runtime will
+// split them, its diagonal multiplications, the products and relinearizations of
 // squares and polynomials, the rescales — for params' cost model. It needs
 // the layout and the levels (the passes), not the parameters.
 func EstimateWorkload(g *ir.Graph) params.Workload {
 	n := g.Depth + 1
-	w := params.Workload{KeySwitches: make([]float64, n), PtMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n)}
+	w := params.Workload{KeySwitches: make([]float64, n), BabySteps: make([]float64, n), PtMuls: make([]float64, n),
+		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n)}
 	hybrid := hybridAllowed(g)
 	for _, node := range g.Nodes {
 		switch node.Op {
@@ -25,8 +26,9 @@ func EstimateWorkload(g *ir.Graph) params.Workload {
 			}
 			pl := planLinear(node, g.LogSlots, hybrid[node])
 			in := node.Inputs[0].Level
-			w.KeySwitches[in] += float64(pl.split.rotations())
-			w.PtMuls[in] += float64(len(pl.diags))
+			w.KeySwitches[in] += float64(pl.split.giants())
+			w.BabySteps[in] += float64(pl.split.babies())
+			w.DiagMuls[in] += float64(len(pl.diags))
 			w.Rescales[in]++
 			if pl.hybrid {
 				w.KeySwitches[node.Level] += float64(pl.innerSumRotations(1 << g.LogSlots))
