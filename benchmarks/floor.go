@@ -106,8 +106,8 @@ func floorMarkdown(models []ModelResult) string {
 	b.WriteString("\nEach primitive cell is how many the evaluation performed and their total cost: each counted at the level it ran at, " +
 		"costed at the median of timed runs of that primitive at that level with the circuit's parameters and keys. " +
 		"The floor is timed on one core, so the overhead is the evaluation with one worker (median of 3 runs, 1 when an evaluation takes over 5 s) divided by the floor; " +
-		"*two cores* is the median of the benchmark above, with the giant steps of each linear transformation split over both cores. " +
-		"Hoisted rotations are timed in a batch of 8 and costed per rotation.\n\n")
+		"*two cores* is the median of the benchmark above, with the baby steps and the giant steps of each linear transformation split over both cores. " +
+		"Baby steps are timed in a batch of 8 sharing one decomposition and costed per step.\n\n")
 	return b.String()
 }
 
