@@ -12,13 +12,15 @@ import (
 //
 //	"HEIR" u16 version, uvarint LogSlots, Depth, node count, then per node:
 //	op byte, inputs (as indices of earlier nodes), shape, origin, name, post,
-//	range, level, and the op's payload. Floats are IEEE-754 little endian.
+//	range, level, and the op's payload (an Input's is a flag and its
+//	client-side layout: shape, then every slot's element + 1). Floats are
+//	IEEE-754 little endian. Version 2 added the Input payload.
 //
 // Decode treats the bytes as hostile: every count is checked against the
 // bytes left before anything is allocated, and the result is verified.
 const (
 	encMagic   = "HEIR"
-	encVersion = 1
+	encVersion = 2
 	maxString  = 1 << 16
 )
 
@@ -52,6 +54,17 @@ func Encode(g *Graph) ([]byte, error) {
 		w.float(n.Range.Hi)
 		w.uint(n.Level)
 		switch n.Op {
+		case OpInput:
+			if n.Gather == nil {
+				w.buf.WriteByte(0)
+			} else {
+				w.buf.WriteByte(1)
+				w.ints(n.Gather.Shape)
+				w.uint(len(n.Gather.Slots))
+				for _, k := range n.Gather.Slots {
+					w.uint(k + 1)
+				}
+			}
 		case OpConst:
 			w.ints(n.Const.Shape)
 			w.floats(n.Const.Data)
@@ -112,6 +125,15 @@ func Decode(data []byte) (*Graph, error) {
 		n.Range = Interval{r.float(), r.float()}
 		n.Level = r.uint()
 		switch n.Op {
+		case OpInput:
+			if r.byte() == 1 {
+				n.Gather = &Gather{Shape: r.ints()}
+				slots := r.count(1)
+				n.Gather.Slots = make([]int, 0, slots)
+				for j := 0; j < slots && r.err == nil; j++ {
+					n.Gather.Slots = append(n.Gather.Slots, r.uint()-1)
+				}
+			}
 		case OpConst:
 			n.Const = &Tensor{Shape: r.ints(), Data: r.floats()}
 		case OpAffine:

@@ -66,6 +66,9 @@ type Node struct {
 
 	Const  *Tensor
 	Linear *Linear
+	// Gather, on an Input only, is the layout the client encrypts its
+	// tensor in; nil for compact (element k in slot k).
+	Gather *Gather
 	Poly   *Polynomial
 	Act    *Activation
 	// Post is monotone post-processing the client applies to an Output
@@ -75,6 +78,36 @@ type Node struct {
 	// Annotations filled by passes.
 	Range Interval // values seen (calibration) or bounded (interval arithmetic)
 	Level int      // CKKS level of this node's result; set by the depth pass
+}
+
+// Gather is a client-side input layout: slot s of the ciphertext holds
+// element Slots[s] of the client's tensor of shape Shape, or zero where
+// Slots[s] is −1. An element may sit in several slots (copies the first
+// convolution reads at fewer offsets). It reveals where values go, never a
+// weight.
+type Gather struct {
+	Shape []int
+	Slots []int
+}
+
+// Apply lays x (of the gather's shape) out in slots.
+func (g *Gather) Apply(x []float64) []float64 {
+	out := make([]float64, len(g.Slots))
+	for s, k := range g.Slots {
+		if k >= 0 {
+			out[s] = x[k]
+		}
+	}
+	return out
+}
+
+// InputShape is the shape of the tensor a client gives for Input n: the
+// gather's when the client lays it out, else n's.
+func (n *Node) InputShape() []int {
+	if n.Gather != nil {
+		return n.Gather.Shape
+	}
+	return n.Shape
 }
 
 // Size is the number of elements of the node's result.

@@ -42,10 +42,13 @@ func InterpretWith(g *Graph, inputs map[string]*Tensor, opts InterpretOptions) (
 			if !ok {
 				return nil, fmt.Errorf("no value for input %q", n.Name)
 			}
-			if t.Size() != n.Size() {
-				return nil, fmt.Errorf("input %q has %d values, the model expects shape %s (%d values)", n.Name, t.Size(), shapeString(n.Shape), n.Size())
+			if want := NumElements(n.InputShape()); t.Size() != want {
+				return nil, fmt.Errorf("input %q has %d values, the model expects shape %s (%d values)", n.Name, t.Size(), shapeString(n.InputShape()), want)
 			}
 			v = t.Data
+			if n.Gather != nil {
+				v = n.Gather.Apply(v)
+			}
 		case OpConst:
 			v = n.Const.Data
 		case OpAffine:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -194,6 +195,15 @@ func TestVerifyRejects(t *testing.T) {
 		{"post on inner node", func(g *Graph) { g.Nodes[2].Post = "softmax" }, "post-processing"},
 		{"empty chebyshev interval", func(g *Graph) { g.Nodes[3].Poly.Interval = Interval{1, 1} }, "empty interval"},
 		{"slots too few", func(g *Graph) { g.LogSlots = 2 }, "more than the 4 slots"},
+		{"client layout on an inner node", func(g *Graph) {
+			g.Nodes[2].Gather = &Gather{Shape: []int{4}, Slots: []int{0, 1, 2, 3}}
+		}, "not an input"},
+		{"client layout beyond the tensor", func(g *Graph) {
+			g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, &Gather{Shape: []int{2, 3}, Slots: []int{0, 1, 2, 3, 4, 6}}
+		}, "puts element 6 of 6"},
+		{"client layout of another size", func(g *Graph) {
+			g.Nodes[0].Gather = &Gather{Shape: []int{6}, Slots: []int{0, 1, 2, 3, 4, 5}}
+		}, "on an input of shape"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +224,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 	g.Add(&Node{Op: OpActivation, Inputs: []*Node{g.Nodes[0]}, Shape: []int{1, 6}, Act: &Activation{Func: "clip", Lo: 0, Hi: 6}})
 	g.LogSlots, g.Depth = 3, 4
 	g.Nodes[2].Range, g.Nodes[2].Level = Interval{-2, 3}, 4
+	gather := &Gather{Shape: []int{3, 2}, Slots: []int{5, 4, -1, 0, 1, 2}}
+	g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, gather
 	data, err := Encode(g)
 	if err != nil {
 		t.Fatal(err)
@@ -224,6 +236,9 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	if g.String() != h.String() {
 		t.Fatalf("round trip changed the graph:\n%s\nvs\n%s", g, h)
+	}
+	if got := h.Nodes[0].Gather; got == nil || !slices.Equal(got.Slots, gather.Slots) || !slices.Equal(got.Shape, gather.Shape) {
+		t.Fatalf("round trip changed the client layout %+v into %+v", gather, got)
 	}
 	for i := range data {
 		if _, err := Decode(data[:i]); err == nil {
@@ -238,7 +253,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
-	f.Add([]byte("HEIR\x01\x00"))
+	f.Add([]byte("HEIR\x02\x00"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := Decode(b)

@@ -31,6 +31,10 @@ func Print(w io.Writer, g *Graph) error {
 		}
 		fmt.Fprintf(&b, " %s", shapeString(n.Shape))
 		switch n.Op {
+		case OpInput:
+			if n.Gather != nil {
+				fmt.Fprintf(&b, " client layout of %s", shapeString(n.Gather.Shape))
+			}
 		case OpAffine:
 			l := n.Linear
 			fmt.Fprintf(&b, " %s (nnz %d", l.Desc, l.NNZ())

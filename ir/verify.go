@@ -108,6 +108,11 @@ func verifyPayload(n *Node) error {
 			return fmt.Errorf("has no %s payload", op)
 		}
 	}
+	if n.Gather != nil {
+		if err := verifyGather(n); err != nil {
+			return err
+		}
+	}
 	if n.Post != "" && n.Op != OpOutput {
 		return errors.New("post-processing on a node that is not an output")
 	}
@@ -138,4 +143,27 @@ func toInt64(s []int) []int64 {
 		out[i] = int64(d)
 	}
 	return out
+}
+
+// verifyGather checks a client-side input layout: on an Input whose shape
+// is its slot count, every slot naming an element of the client's tensor
+// or −1.
+func verifyGather(n *Node) error {
+	if n.Op != OpInput {
+		return errors.New("carries a client-side layout but is not an input")
+	}
+	g := n.Gather
+	size, err := CheckedNumElements(toInt64(g.Shape))
+	if err != nil || len(g.Shape) == 0 {
+		return fmt.Errorf("client-side layout of shape %s", shapeString(g.Shape))
+	}
+	if len(n.Shape) != 1 || n.Shape[0] != len(g.Slots) {
+		return fmt.Errorf("client-side layout of %d slots on an input of shape %s", len(g.Slots), shapeString(n.Shape))
+	}
+	for s, k := range g.Slots {
+		if k < -1 || k >= size {
+			return fmt.Errorf("client-side layout puts element %d of %d in slot %d", k, size, s)
+		}
+	}
+	return nil
 }

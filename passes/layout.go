@@ -33,13 +33,17 @@ const maxLayoutSlots = 1 << 14
 // rows there are zero) but a polynomial with p(0) ≠ 0 writes p(0) into
 // them, so an output whose producer may hold such values gets a mask.
 func Layout(g *ir.Graph, cfg *Config) error {
-	if slots := chooseLayouts(g); slots != nil {
-		spread, err := rewriteInSlots(g, slots)
+	if slots, gathers := chooseLayouts(g); slots != nil {
+		spread, err := rewriteInSlots(g, slots, gathers)
 		if err != nil {
 			return err
 		}
 		if spread > 0 {
 			cfg.logf("layout", "%d convolution outputs placed over their inputs' slots", spread)
+		}
+		for in, kr := range gathers {
+			cfg.logf("layout", "input %q laid out by the client in %d copies, one per input channel and kernel row of %s: %d diagonals instead of %d",
+				in.Name, kr.copies, kr.conv.Label(), kr.diagonals, kr.compactDiagonals)
 		}
 	}
 	largest := 1
@@ -88,8 +92,8 @@ func (s *strided) slots() []int {
 }
 
 // chooseLayouts returns every encrypted node's slots, or nil when every
-// value stays compact.
-func chooseLayouts(g *ir.Graph) map[*ir.Node][]int {
+// value stays compact, and the inputs the client lays out itself.
+func chooseLayouts(g *ir.Graph) (map[*ir.Node][]int, map[*ir.Node]*kernelRows) {
 	// Values an output reaches through element-wise nodes only stay compact.
 	keep := map[*ir.Node]bool{}
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
@@ -102,6 +106,8 @@ func chooseLayouts(g *ir.Graph) map[*ir.Node][]int {
 	}
 	lay := map[*ir.Node]*strided{}
 	slots := map[*ir.Node][]int{}
+	gathers := map[*ir.Node]*kernelRows{}
+	users := g.Users()
 	spread := false
 	for _, n := range g.Nodes {
 		switch n.Op {
@@ -118,7 +124,15 @@ func chooseLayouts(g *ir.Graph) map[*ir.Node][]int {
 				slots[n] = slots[n.Inputs[0]] // a reshape keeps every element's slot
 				continue
 			default:
-				if s := convLayout(n, in); s != nil && !keep[n] {
+				x := n.Inputs[0]
+				var kr *kernelRows
+				if x.Op == ir.OpInput && len(users[x]) == 1 && !keep[n] {
+					kr = kernelRowLayout(x, n)
+				}
+				if kr != nil {
+					lay[n], spread = kr.out, true
+					gathers[x] = kr
+				} else if s := convLayout(n, in); s != nil && !keep[n] {
 					lay[n], spread = s, true
 				} else {
 					lay[n] = compact(n.Shape)
@@ -126,7 +140,7 @@ func chooseLayouts(g *ir.Graph) map[*ir.Node][]int {
 			}
 		case ir.OpAdd, ir.OpMul:
 			if !slices.Equal(slots[n.Inputs[0]], slots[n.Inputs[1]]) {
-				return nil // operands laid out differently: keep everything compact
+				return nil, nil // operands laid out differently: keep everything compact
 			}
 			fallthrough
 		default: // element-wise
@@ -140,9 +154,9 @@ func chooseLayouts(g *ir.Graph) map[*ir.Node][]int {
 		slots[n] = lay[n].slots()
 	}
 	if !spread {
-		return nil
+		return nil, nil
 	}
-	return slots
+	return slots, gathers
 }
 
 // convLayout places a convolution-like map's output over its input's slots,
@@ -173,10 +187,88 @@ func convLayout(n *ir.Node, in *strided) *strided {
 	return out
 }
 
+// kernelRows is a client-side layout of the input of a first 2-D
+// convolution (LoLa's duplicated input, by kernel row): the client lays
+// its input out in one block per (input channel ci, kernel row j), the
+// block's row oy holding the input row that kernel row j reads for output
+// row oy, padding included. Output channel c then sits at block c, and
+// every weight sits on diagonal (ci·KH + j − c)·block + i for kernel
+// column i: (Cin·KH + Cout − 1)·KW diagonals instead of the
+// (Cin + Cout − 1)·KH·KW of a compact input. Both are one ciphertext; the
+// client learns the kernel's extent, stride and padding, never a weight.
+type kernelRows struct {
+	conv                        *ir.Node
+	slots                       []int    // the gather: input element per slot, −1 for zero
+	out                         *strided // the convolution's output layout
+	col                         func(r, c int) int
+	copies                      int
+	diagonals, compactDiagonals int
+}
+
+// kernelRowLayout returns the kernel-row layout of input in for conv, or
+// nil when conv is not a 2-D convolution of it, the copies do not fit, or
+// they would not save diagonals.
+func kernelRowLayout(in, conv *ir.Node) *kernelRows {
+	geo, l := conv.Linear.Geometry, conv.Linear
+	if geo == nil || l.Identity || len(geo.Stride) != 2 || len(in.Shape) != 4 || len(conv.Shape) != 4 || in.Shape[0] != 1 || conv.Shape[0] != 1 {
+		return nil
+	}
+	cin, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	cout, oh, ow := conv.Shape[1], conv.Shape[2], conv.Shape[3]
+	sy, sx, py, px := geo.Stride[0], geo.Stride[1], geo.Pad[0], geo.Pad[1]
+	// The kernel's extent, from where each output's weights sit relative
+	// to its window's anchor.
+	kh, kw, inside := 0, 0, true
+	for r := range l.Rows {
+		oy, ox := (r/ow)%oh, r%ow
+		l.Row(r, func(c int, _ float64) {
+			j, i := (c/w)%h-(sy*oy-py), c%w-(sx*ox-px)
+			inside = inside && j >= 0 && i >= 0
+			kh, kw = max(kh, j+1), max(kw, i+1)
+		})
+	}
+	if !inside || kh == 0 {
+		return nil
+	}
+	kr := &kernelRows{conv: conv, copies: cin * kh, diagonals: (cin*kh + cout - 1) * kw, compactDiagonals: (cin + cout - 1) * kh * kw}
+	rowWidth := sx*(ow-1) + kw
+	block := oh * rowWidth
+	if max(kr.copies, cout)*block > maxLayoutSlots || kr.diagonals >= kr.compactDiagonals {
+		return nil
+	}
+	kr.slots = make([]int, kr.copies*block)
+	for ci := range cin {
+		for j := range kh {
+			for oy := range oh {
+				for col := range rowWidth {
+					iy, ix := sy*oy-py+j, col-px
+					s := (ci*kh+j)*block + oy*rowWidth + col
+					kr.slots[s] = -1
+					if iy >= 0 && iy < h && ix >= 0 && ix < w {
+						kr.slots[s] = (ci*h+iy)*w + ix
+					}
+				}
+			}
+		}
+	}
+	kr.out = &strided{shape: conv.Shape, stride: []int{cout * block, block, rowWidth, sx}}
+	kr.col = func(r, c int) int {
+		oy := (r / ow) % oh
+		ci, iy, ix := c/(h*w), (c/w)%h, c%w
+		return (ci*kh+iy-(sy*oy-py))*block + oy*rowWidth + ix + px
+	}
+	return kr
+}
+
 // rewriteInSlots rewrites every affine map and shape in slot coordinates,
-// returning how many maps were spread out.
-func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int) (int, error) {
+// returning how many maps were spread out. An input the client lays out
+// gets its gather, and its reader reads each element from the copy its
+// row needs.
+func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]*kernelRows) (int, error) {
 	extent := func(n *ir.Node) int {
+		if kr := gathers[n]; kr != nil {
+			return len(kr.slots)
+		}
 		s := slots[n]
 		if s == nil {
 			return n.Size()
@@ -193,6 +285,11 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int) (int, error) {
 	}
 	spread := 0
 	for _, n := range g.Nodes {
+		if kr := gathers[n]; kr != nil {
+			n.Gather = &ir.Gather{Shape: n.Shape, Slots: kr.slots}
+			n.Shape = []int{len(kr.slots)}
+			continue
+		}
 		if n.Op == ir.OpConst || n.Op == ir.OpInput {
 			continue
 		}
@@ -209,9 +306,13 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int) (int, error) {
 				}
 			} else {
 				rows, cols := slots[n], slots[in]
+				col := func(r, c int) int { return cols[c] }
+				if kr := gathers[in]; kr != nil {
+					col = kr.col
+				}
 				b := ir.NewBuilder(extent(n), extent(in))
 				for r := range l.Rows {
-					l.Row(r, func(c int, v float64) { b.Add(rows[r], cols[c], v) })
+					l.Row(r, func(c int, v float64) { b.Add(rows[r], col(r, c), v) })
 				}
 				var bias []float64
 				if l.Bias != nil {

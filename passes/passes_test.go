@@ -66,7 +66,7 @@ func evalOn(t *testing.T, g *ir.Graph, seed uint64) []float64 {
 	t.Helper()
 	in := g.Inputs()[0]
 	rng := rand.New(rand.NewPCG(seed, 2))
-	x := ir.NewTensor(in.Shape...)
+	x := ir.NewTensor(in.InputShape()...)
 	for i := range x.Data {
 		x.Data[i] = 2*rng.Float64() - 1
 	}

@@ -132,6 +132,13 @@ func elementIntervals(g *ir.Graph, input ir.Interval) (map[*ir.Node][]ir.Interva
 		switch n.Op {
 		case ir.OpInput:
 			b = fill(n.Size(), input)
+			if n.Gather != nil {
+				for s, k := range n.Gather.Slots {
+					if k < 0 {
+						b[s] = ir.Interval{} // the client encrypts a zero there
+					}
+				}
+			}
 		case ir.OpConst:
 			b = make([]ir.Interval, n.Size())
 			for i, v := range n.Const.Data {

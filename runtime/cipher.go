@@ -41,7 +41,11 @@ func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) (*rlwe.Ciphertext
 		return nil, err
 	}
 	slots := make([]float64, 1<<spec.LogSlots)
-	copy(slots, t.Data)
+	if spec.InputSlots == nil {
+		copy(slots, t.Data)
+	} else {
+		copy(slots, (&ir.Gather{Shape: spec.Input.Shape, Slots: spec.InputSlots}).Apply(t.Data))
+	}
 	pt := hefloat.NewPlaintext(p, spec.Input.Level)
 	pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
 	if err := hefloat.NewEncoder(p).Encode(slots, pt); err != nil {

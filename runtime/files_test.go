@@ -173,3 +173,22 @@ func FuzzDecodeKeys(f *testing.F) {
 		_, _ = DecodeEvalKeys(spec, b)
 	})
 }
+
+func TestSpecRefusesBadInputLayout(t *testing.T) {
+	f := secureFixture(t)
+	size := ir.NumElements(f.circuit.Spec.Input.Shape)
+	cases := map[string][]int{
+		"element beyond the input": {0, 1, size},
+		"below -1":                 {0, -2},
+		"more slots than the ring": make([]int, 1<<f.circuit.Spec.LogSlots+1),
+	}
+	for name, slots := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := *f.circuit.Spec
+			s.InputSlots = slots
+			if err := s.Validate(); !errors.Is(err, ErrSpec) {
+				t.Fatalf("Validate = %v, want ErrSpec", err)
+			}
+		})
+	}
+}

@@ -32,6 +32,10 @@ type Spec struct {
 	LogSlots int        `json:"log_slots"`
 	Input    TensorInfo `json:"input"`
 	Output   TensorInfo `json:"output"`
+	// InputSlots, when set, is the layout the client encrypts its input
+	// in: slot s holds input element InputSlots[s], or zero where it is −1
+	// (ir.Gather). Unset: element k in slot k.
+	InputSlots []int `json:"input_slots,omitempty"`
 	// Relin says whether the circuit multiplies ciphertexts, and so needs a
 	// relinearization key, made at RelinLevel: the highest level at which it
 	// multiplies.
@@ -97,6 +101,15 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("%w: tensor %q at level %d of %d", ErrSpec, t.Name, t.Level, s.Params.MaxLevel())
 		}
 	}
+	if len(s.InputSlots) > 1<<s.LogSlots {
+		return fmt.Errorf("%w: an input layout of %d slots in 2^%d", ErrSpec, len(s.InputSlots), s.LogSlots)
+	}
+	size := ir.NumElements(s.Input.Shape)
+	for i, k := range s.InputSlots {
+		if k < -1 || k >= size {
+			return fmt.Errorf("%w: the input layout puts element %d of %d in slot %d", ErrSpec, k, size, i)
+		}
+	}
 	if s.Input.Level != s.Params.MaxLevel() {
 		return fmt.Errorf("%w: input at level %d, the chain's top is %d", ErrSpec, s.Input.Level, s.Params.MaxLevel())
 	}
@@ -149,9 +162,12 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 		Model:    model,
 		Params:   set,
 		LogSlots: g.LogSlots,
-		Input:    TensorInfo{Name: ins[0].Name, Shape: ins[0].Shape, Level: ins[0].Level},
+		Input:    TensorInfo{Name: ins[0].Name, Shape: ins[0].InputShape(), Level: ins[0].Level},
 		Output:   TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
 		Ops:      g.Counts(),
+	}
+	if gather := ins[0].Gather; gather != nil {
+		s.InputSlots = gather.Slots
 	}
 	// Each key at the highest level it is used at: a key below the
 	// ciphertext's level gives a wrong result without an error in Lattigo,
