@@ -195,17 +195,17 @@ func (f fakeTimer) PrimitiveSeconds(op string, level, reps int) (float64, error)
 }
 
 func TestComputeFloor(t *testing.T) {
-	timer := fakeTimer{runtime.PrimRotate: 1e-3, runtime.PrimRelinearize: 2e-3, runtime.PrimMul: 1e-4, runtime.PrimMulPlain: 1e-5, runtime.PrimRescale: 1e-4}
+	timer := fakeTimer{runtime.PrimGiantStep: 1e-3, runtime.PrimRelinearize: 2e-3, runtime.PrimMul: 1e-4, runtime.PrimMulPlain: 1e-5, runtime.PrimRescale: 1e-4}
 	// Rotations at levels 3 and 1 cost 4 and 2 ms each; relinearization
 	// at level 2 costs 6 ms; rescales at 3, 2, 1 cost 0.4, 0.3, 0.2 ms.
 	ops := []runtime.OpCount{
-		{Op: runtime.PrimRotate, Level: 3, Count: 6}, {Op: runtime.PrimRotate, Level: 1, Count: 4},
+		{Op: runtime.PrimGiantStep, Level: 3, Count: 6}, {Op: runtime.PrimGiantStep, Level: 1, Count: 4},
 		{Op: runtime.PrimRelinearize, Level: 2, Count: 1}, {Op: runtime.PrimMul, Level: 2, Count: 1},
 		{Op: runtime.PrimMulPlain, Level: 3, Count: 20},
 		{Op: runtime.PrimRescale, Level: 3, Count: 1}, {Op: runtime.PrimRescale, Level: 2, Count: 1}, {Op: runtime.PrimRescale, Level: 1, Count: 1},
 	}
 	want := map[string]float64{
-		runtime.PrimRotate: 6*4e-3 + 4*2e-3, runtime.PrimRelinearize: 6e-3, runtime.PrimMul: 3e-4,
+		runtime.PrimGiantStep: 6*4e-3 + 4*2e-3, runtime.PrimRelinearize: 6e-3, runtime.PrimMul: 3e-4,
 		runtime.PrimMulPlain: 20 * 4e-5, runtime.PrimRescale: 4e-4 + 3e-4 + 2e-4,
 	}
 	f, err := computeFloor(timer, ops, 0.5, 1)
@@ -226,7 +226,7 @@ func TestComputeFloor(t *testing.T) {
 			t.Errorf("%s: %g s, want %g", op, got[op], w)
 		}
 	}
-	if f.Terms[0].Primitive != runtime.PrimRotate || f.Terms[0].Count != 10 || len(f.Terms[0].Levels) != 2 {
+	if f.Terms[0].Primitive != runtime.PrimGiantStep || f.Terms[0].Count != 10 || len(f.Terms[0].Levels) != 2 {
 		t.Errorf("rotation term %+v", f.Terms[0])
 	}
 	if math.Abs(f.Seconds-total) > 1e-12 || f.Measured != 0.5 {
@@ -335,7 +335,7 @@ func TestBundled(t *testing.T) {
 func TestRenderings(t *testing.T) {
 	set := params.Set{LogN: 13, LogQ: []int{34, 29}, LogP: []int{35}, LogScale: 29, Security: 128}
 	ran := ModelResult{Name: "ran", Params: set, Agreement: Score{1, 1}, Eval: Latency{Median: 0.5, P90: 0.6, Min: 0.4, Max: 0.7},
-		Floor: &Floor{Seconds: 0.25, OneCore: 0.5, Measured: 0.3, Ratio: 2, Terms: []FloorTerm{{Primitive: runtime.PrimRotate, Count: 10, Seconds: 0.2}}}}
+		Floor: &Floor{Seconds: 0.25, OneCore: 0.5, Measured: 0.3, Ratio: 2, Terms: []FloorTerm{{Primitive: runtime.PrimGiantStep, Count: 10, Seconds: 0.2}}}}
 	notRun := ran
 	notRun.Name, notRun.Floor = "notrun", nil
 	for _, c := range []struct {
@@ -345,7 +345,7 @@ func TestRenderings(t *testing.T) {
 	}{
 		{"compile failed", []ModelResult{{Name: "broken", Error: "compile: bad model"}}, []string{"**broken** failed: compile: bad model"}},
 		{"skipped", []ModelResult{{Name: "big", Params: set, PredictedEvalKeyBytes: 3 << 30, Skipped: "too big"}}, []string{"| ≈3072.00 |", "skipped: too big"}},
-		{"floor", []ModelResult{ran, notRun}, []string{"| ran | 0.250 | 0.500 | 0.300 | 2.00 | 10: 200 ms |"}},
+		{"floor", []ModelResult{ran, notRun}, []string{"| ran | 0.250 | 0.500 | 0.300 | 2.00 | – | 10: 200 ms |"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := &Report{Samples: 1, Floor: true, Models: c.models}

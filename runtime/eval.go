@@ -29,6 +29,7 @@ type Server struct {
 // preparedAffine is an Affine node with its diagonals encoded.
 type preparedAffine struct {
 	lt   *linearTransform // nil for an identity
+	sum  *linearTransform // the hybrid form's block sum
 	plan ltPlan
 	bias []float64 // padded to the slots; nil for none
 }
@@ -72,7 +73,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			var diags map[int][]float64
 			if pa.plan.hybrid {
 				diags = hybridDiagonals(node.Linear, pa.plan.block, n)
-				// The bias goes into every block, so each copy the InnerSum
+				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
 				for i := range pa.bias {
 					pa.bias[i] = pa.bias[i%pa.plan.block]
@@ -85,6 +86,13 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}
 			pa.lt = lt
+			if pa.plan.hybrid {
+				// Ones at scale 1 are the polynomial 1: the sum keeps the scale and the level.
+				pa.sum, err = encodeLinearTransform(p, ecd, blockSumDiagonals(pa.plan.block, n), pa.plan.sum, node.Level, c.Graph.LogSlots, rlwe.NewScale(1), s.Workers)
+				if err != nil {
+					return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
+				}
+			}
 		}
 		s.affine[node] = pa
 	}
@@ -207,7 +215,7 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	}
 	st.EvalSeconds = time.Since(start).Seconds()
 	st.Ops = count.list()
-	st.KeySwitches = count.total(PrimRotate, PrimBabyStep, PrimGiantStep, PrimRelinearize)
+	st.KeySwitches = count.total(PrimBabyStep, PrimGiantStep, PrimRelinearize)
 	st.Rescales = count.total(PrimRescale)
 	st.PtMuls = count.total(PrimMulPlain, PrimMulDiagonal)
 	st.CtMuls = count.total(PrimMul)
@@ -228,18 +236,14 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 		if err := eval.Rescale(out, out); err != nil {
 			return nil, err
 		}
-		if pa.plan.hybrid {
-			if err := eval.InnerSum(out, pa.plan.block, (1<<s.circuit.Graph.LogSlots)/pa.plan.block, out); err != nil {
+		if pa.sum != nil {
+			if out, err = pa.sum.evaluate(evals, out); err != nil {
 				return nil, err
 			}
+			pa.sum.count(count)
 		}
 		pa.lt.count(count)
 		count.add(PrimRescale, in.Level(), 1)
-		if pa.plan.hybrid {
-			sums := pa.plan.innerSumRotations(1 << s.circuit.Graph.LogSlots)
-			count.add(PrimRotate, n.Level, sums)
-			count.add(PrimAdd, n.Level, sums)
-		}
 	}
 	if pa.bias != nil {
 		biased, err := eval.AddNew(out, pa.bias)

@@ -88,12 +88,6 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 		return out, nil
 	}
 	switch op {
-	case PrimRotate:
-		rots, err := rotations(1)
-		if err != nil {
-			return nil, 0, err
-		}
-		return func() error { return eval.Rotate(a, rots[0], out) }, 1, nil
 	case PrimBabyStep:
 		rots, err := rotations(hoistedBatch)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
 
@@ -16,7 +15,7 @@ import (
 //     reading many spread-out columns (a dense layer after a laid-out
 //     convolution) then has up to one diagonal per slot.
 //   - hybrid (Halevi–Shoup): with R = 2^⌈log2 rows⌉, entry (r, c) on diagonal
-//     k = (c − r) mod R at slot (c − k) mod n; an InnerSum of the n/R blocks
+//     k = (c − r) mod R at slot (c − k) mod n; a sum of the n/R blocks
 //     of R then adds up each row. R diagonals and log2(n/R) more rotations,
 //     whatever the columns. The sum leaves copies of the result in every
 //     block, so the hybrid form is used only where the next affine map
@@ -33,6 +32,11 @@ type ltPlan struct {
 	block  int   // R, hybrid only
 	diags  []int // diagonal indices
 	split  split
+	// sum, hybrid only, adds up the blocks: Σ_j rot_{j·R}(y), evaluated
+	// as a transformation whose diagonals are ones (scale 1, no level),
+	// so its rotations run hoisted and on every core rather than as the
+	// log-step chain of an InnerSum.
+	sum split
 }
 
 // planLinear chooses how affine node n is evaluated on 2^logSlots slots.
@@ -47,6 +51,7 @@ func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
 	}
 	hyb := ltPlan{hybrid: true, block: block, diags: hybridIndices(n.Linear, block)}
 	hyb.split = bestSplit(hyb.diags, slots)
+	hyb.sum = bestSplit(blockSumIndices(block, slots), slots)
 	if hyb.cost(slots) < std.cost(slots) {
 		return hyb
 	}
@@ -56,13 +61,31 @@ func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
 func (pl ltPlan) cost(slots int) float64 {
 	rot := pl.split.cost()
 	if pl.hybrid {
-		rot += float64(pl.innerSumRotations(slots))
+		rot += pl.sum.cost()
 	}
 	return rotationCost*rot + float64(len(pl.diags))
 }
 
-func (pl ltPlan) innerSumRotations(slots int) int {
-	return bits.Len(uint(slots/pl.block)) - 1
+// blockSumIndices are the rotations that add up the blocks of R slots.
+func blockSumIndices(block, slots int) []int {
+	out := make([]int, 0, slots/block)
+	for j := 0; j < slots; j += block {
+		out = append(out, j)
+	}
+	return out
+}
+
+// blockSumDiagonals are the block sum's diagonals: ones.
+func blockSumDiagonals(block, slots int) map[int][]float64 {
+	ones := make([]float64, slots)
+	for i := range ones {
+		ones[i] = 1
+	}
+	d := map[int][]float64{}
+	for _, k := range blockSumIndices(block, slots) {
+		d[k] = ones
+	}
+	return d
 }
 
 // hybridIndices lists the diagonals of the hybrid form.
@@ -136,7 +159,7 @@ type keyUse struct {
 }
 
 // linearKeys lists the rotations an affine node performs: the
-// transformation's at its input's level, the InnerSum's one level lower.
+// transformation's at its input's level, the block sum's one level lower.
 func linearKeys(p hefloat.Parameters, g *ir.Graph, n *ir.Node, pl ltPlan) []keyUse {
 	var out []keyUse
 	for _, r := range append(slices.Clone(pl.split.giant), pl.split.baby...) {
@@ -145,9 +168,9 @@ func linearKeys(p hefloat.Parameters, g *ir.Graph, n *ir.Node, pl ltPlan) []keyU
 		}
 	}
 	if pl.hybrid {
-		for _, e := range rlwe.GaloisElementsForInnerSum(p, pl.block, (1<<g.LogSlots)/pl.block) {
-			if e != 1 {
-				out = append(out, keyUse{e, n.Level})
+		for _, r := range append(slices.Clone(pl.sum.giant), pl.sum.baby...) {
+			if r != 0 {
+				out = append(out, keyUse{p.GaloisElement(r), n.Level})
 			}
 		}
 	}

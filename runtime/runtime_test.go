@@ -229,7 +229,7 @@ func TestKeyBelowItsLevelIsRefused(t *testing.T) {
 
 // TestHybridLinearTransformation covers the hybrid form: a layer with few
 // rows reading many columns, followed by a square and another layer, so
-// the copies the InnerSum leaves are ignored.
+// the copies the block sum leaves are ignored.
 func TestHybridLinearTransformation(t *testing.T) {
 	b, x := newGraph(13, 400)
 	h := b.dense(x, 12, 0.5)

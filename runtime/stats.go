@@ -12,7 +12,6 @@ import (
 // The Lattigo primitives an evaluation performs, as Stats counts them and
 // PrimitiveSeconds times them.
 const (
-	PrimRotate      = "rotate"       // a key switch with a Galois key
 	PrimBabyStep    = "baby-step"    // a rotation kept in the extended basis QP, sharing its input's decomposition
 	PrimGiantStep   = "giant-step"   // a ModDown of c1, a key switch kept in QP and an automorphism added to the sum
 	PrimMulDiagonal = "mul-diagonal" // a QP ciphertext × a QP diagonal, accumulated lazily
@@ -26,7 +25,7 @@ const (
 )
 
 // Primitives lists them in report order.
-var Primitives = []string{PrimRotate, PrimBabyStep, PrimGiantStep, PrimMulDiagonal, PrimModDown, PrimRelinearize, PrimMul, PrimMulPlain, PrimMulConst, PrimRescale, PrimAdd}
+var Primitives = []string{PrimBabyStep, PrimGiantStep, PrimMulDiagonal, PrimModDown, PrimRelinearize, PrimMul, PrimMulPlain, PrimMulConst, PrimRescale, PrimAdd}
 
 // OpCount is how many times an evaluation performed a primitive at a level.
 type OpCount struct {

@@ -31,7 +31,9 @@ func EstimateWorkload(g *ir.Graph) params.Workload {
 			w.DiagMuls[in] += float64(len(pl.diags))
 			w.Rescales[in]++
 			if pl.hybrid {
-				w.KeySwitches[node.Level] += float64(pl.innerSumRotations(1 << g.LogSlots))
+				w.KeySwitches[node.Level] += float64(pl.sum.giants())
+				w.BabySteps[node.Level] += float64(pl.sum.babies())
+				w.DiagMuls[node.Level] += float64(len(blockSumIndices(pl.block, 1<<g.LogSlots)))
 			}
 		case ir.OpMul:
 			l := min(node.Inputs[0].Level, node.Inputs[1].Level)
