@@ -308,10 +308,29 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 	out := hefloat.NewCiphertext(*p, 1, levelQ)
 	*out.MetaData = *ct.MetaData
 	out.Scale = ct.Scale.Mul(lt.scale)
-	for i := range out.Value {
-		evals[0].ModDownQPtoQNTT(levelQ, levelP, sum.Value[i].Q, sum.Value[i].P, out.Value[i])
-	}
+	_ = forEach(evals, len(out.Value), func(eval *hefloat.Evaluator, i int) error {
+		eval.ModDownQPtoQNTT(levelQ, levelP, sum.Value[i].Q, sum.Value[i].P, out.Value[i])
+		return nil
+	})
 	return out, nil
+}
+
+// forEach calls f(evals[w], i) for i in [0, n), worker w taking every
+// len(evals)-th i from w with its own evaluator, and joins the errors.
+func forEach(evals []*hefloat.Evaluator, n int, f func(eval *hefloat.Evaluator, i int) error) error {
+	errs := make([]error, len(evals))
+	var wg sync.WaitGroup
+	for w, eval := range evals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n && errs[w] == nil; i += len(evals) {
+				errs[w] = f(eval, i)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // rotateHoistedQP returns ct multiplied by P in the extended basis (baby
@@ -331,25 +350,23 @@ func rotateHoistedQP(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext, babies []i
 	if len(babies) == 0 {
 		return rotated, nil
 	}
+	// The decomposition's parts are independent: each worker extends and
+	// transforms its share of them from c1, brought out of NTT once.
 	decomp := evals[0].BuffDecompQP
-	evals[0].DecomposeNTT(levelQ, levelP, levelP+1, ct.Value[1], ct.IsNTT, decomp)
+	c1 := evals[0].BuffInvNTT
+	ringQP.RingQ.INTT(ct.Value[1], c1)
+	parts := p.BaseRNSDecompositionVectorSize(levelQ, levelP)
+	_ = forEach(evals, parts, func(eval *hefloat.Evaluator, i int) error {
+		eval.DecomposeSingleNTT(levelQ, levelP, levelP+1, i, ct.Value[1], c1, decomp[i].Q, decomp[i].P)
+		return nil
+	})
 	out := make([]*rlwe.Element[ringqp.Poly], len(babies))
 	for i := range out {
 		out[i] = rlwe.NewElementExtended(p, 1, levelQ, levelP)
 	}
-	errs := make([]error, len(evals))
-	var wg sync.WaitGroup
-	for w, eval := range evals {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(babies) && errs[w] == nil; i += len(evals) {
-				errs[w] = eval.AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := forEach(evals, len(babies), func(eval *hefloat.Evaluator, i int) error {
+		return eval.AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
+	}); err != nil {
 		return nil, fmt.Errorf("cannot rotate: %w", err)
 	}
 	for i, b := range babies {
