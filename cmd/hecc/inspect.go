@@ -41,6 +41,7 @@ type inspection struct {
 	Relin       bool               `json:"relinearization_key"`
 	Ops         map[string]int     `json:"ops"`
 	Input       runtime.TensorInfo `json:"input"`
+	InputSlots  int                `json:"input_layout_slots,omitempty"` // set when the client lays the input out itself
 	Output      runtime.TensorInfo `json:"output"`
 	Sizes       runtime.Sizes      `json:"sizes"`
 }
@@ -76,7 +77,7 @@ func runInspect(c *cli.Context) error {
 		LogN: p.LogN, LogQ: p.LogQ, LogP: p.LogP, LogQP: p.LogQP(), LogScale: p.LogScale,
 		Slots: 1 << p.LogSlots(), LayoutSlots: 1 << spec.LogSlots, Security: p.Security,
 		Depth: p.MaxLevel(), Rotations: len(spec.Rotations), Relin: spec.Relin, Ops: spec.Ops,
-		Input: spec.Input, Output: spec.Output, Sizes: sizes,
+		Input: spec.Input, InputSlots: len(spec.InputSlots), Output: spec.Output, Sizes: sizes,
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
@@ -86,7 +87,11 @@ func runInspect(c *cli.Context) error {
 	fmt.Printf("%s: %s of model %q, compile %s\n", path, in.Kind, in.Model, in.Fingerprint)
 	fmt.Printf("  parameters  logN=%d logQ=%v logP=%v logQP=%d scale=2^%d, %d-bit security\n", in.LogN, in.LogQ, in.LogP, in.LogQP, in.LogScale, in.Security)
 	fmt.Printf("  circuit     depth %d, %d of %d slots used, ops %v\n", in.Depth, in.LayoutSlots, in.Slots, in.Ops)
-	fmt.Printf("  input       %q %v; output %q %v", in.Input.Name, in.Input.Shape, in.Output.Name, in.Output.Shape)
+	fmt.Printf("  input       %q %v", in.Input.Name, in.Input.Shape)
+	if in.InputSlots > 0 {
+		fmt.Printf(" (hecc encrypt lays it out in %d slots, with copies for the first convolution)", in.InputSlots)
+	}
+	fmt.Printf("; output %q %v", in.Output.Name, in.Output.Shape)
 	if in.Output.Post != "" {
 		fmt.Printf(" then %s after decryption", in.Output.Post)
 	}
