@@ -133,7 +133,10 @@ func InsecureTestSet(logN, depth, logScale int) Set {
 	for range depth {
 		q = append(q, logScale)
 	}
-	return Set{LogN: logN, LogQ: q, LogP: []int{min(61, logScale+16)}, LogScale: logScale}
+	// Two key-switching primes, as the secure sets mostly have: the
+	// runtime's key switching takes another path with a single one.
+	p := min(61, logScale+16)
+	return Set{LogN: logN, LogQ: q, LogP: []int{p, p}, LogScale: logScale}
 }
 
 // Requirements are what a circuit needs of its parameters.

@@ -308,24 +308,25 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 	out := hefloat.NewCiphertext(*p, 1, levelQ)
 	*out.MetaData = *ct.MetaData
 	out.Scale = ct.Scale.Mul(lt.scale)
-	_ = forEach(evals, len(out.Value), func(eval *hefloat.Evaluator, i int) error {
-		eval.ModDownQPtoQNTT(levelQ, levelP, sum.Value[i].Q, sum.Value[i].P, out.Value[i])
+	_ = forEach(len(evals), len(out.Value), func(w, i int) error {
+		evals[w].ModDownQPtoQNTT(levelQ, levelP, sum.Value[i].Q, sum.Value[i].P, out.Value[i])
 		return nil
 	})
 	return out, nil
 }
 
-// forEach calls f(evals[w], i) for i in [0, n), worker w taking every
-// len(evals)-th i from w with its own evaluator, and joins the errors.
-func forEach(evals []*hefloat.Evaluator, n int, f func(eval *hefloat.Evaluator, i int) error) error {
-	errs := make([]error, len(evals))
+// forEach calls f(w, i) for i in [0, n) on workers goroutines, worker w
+// taking every workers-th i from w (with evaluator w, where there is one),
+// and joins the errors.
+func forEach(workers, n int, f func(w, i int) error) error {
+	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	for w, eval := range evals {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n && errs[w] == nil; i += len(evals) {
-				errs[w] = f(eval, i)
+			for i := w; i < n && errs[w] == nil; i += workers {
+				errs[w] = f(w, i)
 			}
 		}()
 	}
@@ -356,16 +357,16 @@ func rotateHoistedQP(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext, babies []i
 	c1 := evals[0].BuffInvNTT
 	ringQP.RingQ.INTT(ct.Value[1], c1)
 	parts := p.BaseRNSDecompositionVectorSize(levelQ, levelP)
-	_ = forEach(evals, parts, func(eval *hefloat.Evaluator, i int) error {
-		eval.DecomposeSingleNTT(levelQ, levelP, levelP+1, i, ct.Value[1], c1, decomp[i].Q, decomp[i].P)
+	_ = forEach(len(evals), parts, func(w, i int) error {
+		evals[w].DecomposeSingleNTT(levelQ, levelP, levelP+1, i, ct.Value[1], c1, decomp[i].Q, decomp[i].P)
 		return nil
 	})
 	out := make([]*rlwe.Element[ringqp.Poly], len(babies))
 	for i := range out {
 		out[i] = rlwe.NewElementExtended(p, 1, levelQ, levelP)
 	}
-	if err := forEach(evals, len(babies), func(eval *hefloat.Evaluator, i int) error {
-		return eval.AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
+	if err := forEach(len(evals), len(babies), func(w, i int) error {
+		return evals[w].AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
 	}); err != nil {
 		return nil, fmt.Errorf("cannot rotate: %w", err)
 	}

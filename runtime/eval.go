@@ -172,7 +172,7 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	}
 	eval := evals[0]
 	count := &opCounter{}
-	counted := countingEvaluator{eval, count}
+	counted := countingEvaluator{eval, count, evals}
 	polyEval := hefloat.NewPolynomialEvaluator(s.params, counted)
 	st := &Stats{}
 	start := time.Now()

@@ -86,10 +86,12 @@ func (c *opCounter) total(ops ...string) int {
 }
 
 // countingEvaluator is the evaluator Lattigo's polynomial evaluator gets:
-// it counts every primitive the evaluation performs, at its level.
+// it counts every primitive the evaluation performs, at its level, and
+// relinearizes on all the workers (workers[0] is the embedded evaluator).
 type countingEvaluator struct {
 	*hefloat.Evaluator
-	c *opCounter
+	c       *opCounter
+	workers []*hefloat.Evaluator
 }
 
 func (e countingEvaluator) mulKind(op1 rlwe.Operand) string {
@@ -119,12 +121,23 @@ func (e countingEvaluator) MulThenAdd(op0 *rlwe.Ciphertext, op1 rlwe.Operand, ou
 
 func (e countingEvaluator) MulRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand, out *rlwe.Ciphertext) error {
 	e.countRelin(op0, op1)
-	return e.Evaluator.MulRelin(op0, op1, out)
+	ct1, ok := op1.(*rlwe.Ciphertext)
+	if !ok || op0.Degree() != 1 || ct1.Degree() != 1 {
+		return e.Evaluator.MulRelin(op0, op1, out)
+	}
+	product, err := e.Evaluator.MulNew(op0, ct1)
+	if err != nil {
+		return err
+	}
+	return relinearize(e.workers, product, out)
 }
 
 func (e countingEvaluator) MulRelinNew(op0 *rlwe.Ciphertext, op1 rlwe.Operand) (*rlwe.Ciphertext, error) {
-	e.countRelin(op0, op1)
-	return e.Evaluator.MulRelinNew(op0, op1)
+	out := hefloat.NewCiphertext(*e.GetParameters(), 1, op0.Level())
+	if err := e.MulRelin(op0, op1, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (e countingEvaluator) countRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand) {
@@ -137,7 +150,7 @@ func (e countingEvaluator) countRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand) {
 
 func (e countingEvaluator) Relinearize(op0, out *rlwe.Ciphertext) error {
 	e.c.add(PrimRelinearize, op0.Level(), 1)
-	return e.Evaluator.Relinearize(op0, out)
+	return relinearize(e.workers, op0, out)
 }
 
 func (e countingEvaluator) Rescale(op0, out *rlwe.Ciphertext) error {
