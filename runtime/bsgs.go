@@ -194,28 +194,19 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 	}
 	ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
 	pts := make([]ringqp.Poly, len(keys))
-	errs := make([]error, max(1, workers))
-	var wg sync.WaitGroup
-	for w := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			enc := ecd.ShallowCopy()
-			rotated := make([]float64, slots)
-			for i := w; i < len(keys); i += len(errs) {
-				d, g := diags[keys[i]], sp.parts[keys[i]][0]
-				for j := range rotated { // rot_{−g}(D_k)[j] = D_k[j − g]
-					rotated[j] = d[((j-g)%slots+slots)%slots]
-				}
-				pts[i] = ringQP.NewPoly()
-				if errs[w] = enc.Embed(rotated, meta, pts[i]); errs[w] != nil {
-					return
-				}
-			}
-		}()
+	workers = max(1, workers)
+	encoders, buffers := make([]*hefloat.Encoder, workers), make([][]float64, workers)
+	for w := range encoders {
+		encoders[w], buffers[w] = ecd.ShallowCopy(), make([]float64, slots)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := forEach(workers, len(keys), func(w, i int) error {
+		d, g, rotated := diags[keys[i]], sp.parts[keys[i]][0], buffers[w]
+		for j := range rotated { // rot_{−g}(D_k)[j] = D_k[j − g]
+			rotated[j] = d[((j-g)%slots+slots)%slots]
+		}
+		pts[i] = ringQP.NewPoly()
+		return encoders[w].Embed(rotated, meta, pts[i])
+	}); err != nil {
 		return nil, err
 	}
 	for i, k := range keys {
@@ -271,38 +262,26 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 	slices.Sort(giants)
 	p := evals[0].GetParameters()
 	levelQ, levelP := lt.level, p.MaxLevelP()
-	partial := make([]*rlwe.Element[ringqp.Poly], len(evals))
-	errs := make([]error, len(evals))
-	var wg sync.WaitGroup
-	for w, eval := range evals {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			acc := newGiantAccumulator(p, levelQ, levelP)
-			for i := w; i < len(giants) && errs[w] == nil; i += len(evals) {
-				errs[w] = acc.add(eval, giants[i], lt.blocks[giants[i]], rotated)
-			}
-			if acc.n > 0 {
-				acc.ringQP.Reduce(acc.out.Value[0], acc.out.Value[0])
-				acc.ringQP.Reduce(acc.out.Value[1], acc.out.Value[1])
-				partial[w] = acc.out
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	accs := make([]*giantAccumulator, len(evals))
+	if err := forEach(len(evals), len(giants), func(w, i int) error {
+		if accs[w] == nil {
+			accs[w] = newGiantAccumulator(p, levelQ, levelP)
+		}
+		return accs[w].add(evals[w], giants[i], lt.blocks[giants[i]], rotated)
+	}); err != nil {
 		return nil, err
 	}
 	ringQP := p.RingQP().AtLevel(levelQ, levelP)
-	var sum *rlwe.Element[ringqp.Poly]
-	for _, part := range partial {
-		switch {
-		case part == nil:
-		case sum == nil:
-			sum = part
-		default:
-			ringQP.Add(sum.Value[0], part.Value[0], sum.Value[0])
-			ringQP.Add(sum.Value[1], part.Value[1], sum.Value[1])
+	sum := accs[0].out // every transformation has a giant step, so worker 0 has one
+	for _, acc := range accs {
+		if acc == nil { // a worker left without a giant step
+			continue
+		}
+		ringQP.Reduce(acc.out.Value[0], acc.out.Value[0])
+		ringQP.Reduce(acc.out.Value[1], acc.out.Value[1])
+		if acc != accs[0] {
+			ringQP.Add(sum.Value[0], acc.out.Value[0], sum.Value[0])
+			ringQP.Add(sum.Value[1], acc.out.Value[1], sum.Value[1])
 		}
 	}
 	out := hefloat.NewCiphertext(*p, 1, levelQ)
@@ -391,7 +370,7 @@ func newGiantAccumulator(p *hefloat.Parameters, levelQ, levelP int) *giantAccumu
 	a := &giantAccumulator{
 		ringQP: p.RingQP().AtLevel(levelQ, levelP),
 		levelQ: levelQ, levelP: levelP,
-		margin:   max(1, min(p.QiOverflowMargin(levelQ), p.PiOverflowMargin(levelP))>>1),
+		margin:   lazyMargin(p, levelQ, levelP),
 		switched: rlwe.NewElementExtended(p, 1, levelQ, levelP),
 		out:      rlwe.NewElementExtended(p, 1, levelQ, levelP),
 	}
@@ -407,17 +386,8 @@ func (a *giantAccumulator) add(eval *hefloat.Evaluator, g int, terms []babyTerm,
 	rq := a.ringQP
 	for i, t := range terms {
 		x := rotated[t.baby]
-		if i == 0 {
-			rq.MulCoeffsMontgomeryLazy(t.pt, x.Value[0], a.inner[0])
-			rq.MulCoeffsMontgomeryLazy(t.pt, x.Value[1], a.inner[1])
-		} else {
-			rq.MulCoeffsMontgomeryLazyThenAddLazy(t.pt, x.Value[0], a.inner[0])
-			rq.MulCoeffsMontgomeryLazyThenAddLazy(t.pt, x.Value[1], a.inner[1])
-		}
-		if i%a.margin == a.margin-1 {
-			rq.Reduce(a.inner[0], a.inner[0])
-			rq.Reduce(a.inner[1], a.inner[1])
-		}
+		mulAccumulate(rq, a.margin, i, t.pt, x.Value[0], a.inner[0])
+		mulAccumulate(rq, a.margin, i, t.pt, x.Value[1], a.inner[1])
 	}
 	rq.Reduce(a.inner[0], a.inner[0])
 	rq.Reduce(a.inner[1], a.inner[1])
@@ -454,4 +424,23 @@ func (a *giantAccumulator) add(eval *hefloat.Evaluator, g int, terms []babyTerm,
 		rq.Reduce(a.out.Value[1], a.out.Value[1])
 	}
 	return nil
+}
+
+// lazyMargin is how many lazy products (each below 2q) a 64-bit sum holds
+// in every prime of QP before it must be reduced.
+func lazyMargin(p *hefloat.Parameters, levelQ, levelP int) int {
+	return max(1, min(p.QiOverflowMargin(levelQ), p.PiOverflowMargin(levelP))>>1)
+}
+
+// mulAccumulate is the k-th term of acc = Σ a⊙b in Montgomery form: it
+// sets acc at k = 0, adds lazily after, and reduces every margin terms.
+func mulAccumulate(rq ringqp.Ring, margin, k int, a, b, acc ringqp.Poly) {
+	if k == 0 {
+		rq.MulCoeffsMontgomeryLazy(a, b, acc)
+	} else {
+		rq.MulCoeffsMontgomeryLazyThenAddLazy(a, b, acc)
+	}
+	if k%margin == margin-1 {
+		rq.Reduce(acc, acc)
+	}
 }

@@ -31,9 +31,9 @@ func relinearize(evals []*hefloat.Evaluator, ct, out *rlwe.Ciphertext) error {
 		return fmt.Errorf("relinearization key made for level %d, ciphertext at %d", gadget.LevelQ(), level)
 	}
 	ringQP := p.RingQP().AtLevel(level, levelP)
-	d2 := ringQP.RingQ.NewPoly()
+	d2 := evals[0].BuffInvNTT // read by every worker; the decomposition does not write it
 	ringQP.RingQ.INTT(ct.Value[2], d2)
-	margin := max(1, min(p.QiOverflowMargin(level), p.PiOverflowMargin(levelP))>>1)
+	margin := lazyMargin(p, level, levelP)
 	acc := make([][2]ringqp.Poly, len(evals))
 	done := make([]int, len(evals))
 	for w := range acc {
@@ -44,14 +44,7 @@ func relinearize(evals []*hefloat.Evaluator, ct, out *rlwe.Ciphertext) error {
 		part := evals[w].BuffDecompQP[0]
 		evals[w].DecomposeSingleNTT(level, levelP, levelP+1, i, ct.Value[2], d2, part.Q, part.P)
 		for j, key := range gadget.Value[i][0][:2] {
-			if done[w] == 0 {
-				ringQP.MulCoeffsMontgomeryLazy(key, part, acc[w][j])
-			} else {
-				ringQP.MulCoeffsMontgomeryLazyThenAddLazy(key, part, acc[w][j])
-			}
-			if done[w]%margin == margin-1 {
-				ringQP.Reduce(acc[w][j], acc[w][j])
-			}
+			mulAccumulate(ringQP, margin, done[w], key, part, acc[w][j])
 		}
 		done[w]++
 		return nil
