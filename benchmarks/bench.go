@@ -171,6 +171,7 @@ func (b *modelRun) run() error {
 	sizes := compiled.Report.Sizes
 	r.GaloisKeys, r.Relin = sizes.GaloisKeys, sizes.RelinNeeded
 	r.PredictedEvalKeyBytes, r.PredictedInputCtBytes = int64(sizes.EvalKeys), int64(sizes.InputCt)
+	r.EvalKeyMemoryBytes = int64(sizes.EvalKeysMemory)
 
 	if m.Samples == nil {
 		return errors.New("no sample inputs")
@@ -191,9 +192,9 @@ func (b *modelRun) run() error {
 		return err
 	}
 
-	if r.PredictedEvalKeyBytes > b.cfg.MaxKeyBytes {
-		r.Skipped = fmt.Sprintf("predicted %s of evaluation keys exceeds the limit of %s (--max-key-gib)",
-			gib(r.PredictedEvalKeyBytes), gib(b.cfg.MaxKeyBytes))
+	if r.EvalKeyMemoryBytes > b.cfg.MaxKeyBytes {
+		r.Skipped = fmt.Sprintf("%s of evaluation keys in memory exceeds the limit of %s (--max-key-gib)",
+			gib(r.EvalKeyMemoryBytes), gib(b.cfg.MaxKeyBytes))
 		return nil
 	}
 	return b.encrypted(circuit, inputs, plain)
@@ -212,7 +213,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 	}
 	r.KeygenSeconds = time.Since(start).Seconds()
 	r.EvalKeyBytes = r.PredictedEvalKeyBytes
-	if r.PredictedEvalKeyBytes <= maxSerialisedKeys {
+	if r.EvalKeyMemoryBytes <= maxSerialisedKeys {
 		ek, err := runtime.EncodeEvalKeys(spec, keys.Eval)
 		if err != nil {
 			return fmt.Errorf("keygen: %w", err)

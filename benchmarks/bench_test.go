@@ -344,7 +344,7 @@ func TestRenderings(t *testing.T) {
 		want   []string
 	}{
 		{"compile failed", []ModelResult{{Name: "broken", Error: "compile: bad model"}}, []string{"**broken** failed: compile: bad model"}},
-		{"skipped", []ModelResult{{Name: "big", Params: set, PredictedEvalKeyBytes: 3 << 30, Skipped: "too big"}}, []string{"| ≈3072.00 |", "skipped: too big"}},
+		{"skipped", []ModelResult{{Name: "big", Params: set, PredictedEvalKeyBytes: 3 << 29, EvalKeyMemoryBytes: 3 << 30, Skipped: "too big"}}, []string{"| ≈1536.00 | 3072.00 |", "skipped: too big"}},
 		{"floor", []ModelResult{ran, notRun}, []string{"| ran | 0.250 | 0.500 | 0.300 | 2.00 | – | 10: 200 ms |"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 // -args) are skipped with the reason. Compiling, key generation and a first
 // evaluation happen once per model, outside the timers, and are shared by
 // the benchmarks that need them.
-var maxKeyGiB = flag.Float64("max-key-gib", float64(DefaultMaxKeyBytes)/(1<<30), "skip models whose evaluation keys would be larger")
+var maxKeyGiB = flag.Float64("max-key-gib", float64(DefaultMaxKeyBytes)/(1<<30), "skip models whose evaluation keys would take more memory")
 
 // fixture is one bundled model, compiled, then (on first need) with keys,
 // and an encrypted first sample to evaluate and decrypt. The ciphertexts
@@ -90,8 +90,8 @@ func compiledFixture(b *testing.B, m Model) *fixture {
 		b.Fatal(err)
 	}
 	f := &fixture{model: m, compiled: res, input: inputs[0]}
-	if keys := int64(res.Report.Sizes.EvalKeys); keys > int64(*maxKeyGiB*(1<<30)) {
-		f.skip = fmt.Sprintf("predicted %s of evaluation keys exceeds -max-key-gib %g", gib(keys), *maxKeyGiB)
+	if keys := int64(res.Report.Sizes.EvalKeysMemory); keys > int64(*maxKeyGiB*(1<<30)) {
+		f.skip = fmt.Sprintf("%s of evaluation keys in memory exceeds -max-key-gib %g", gib(keys), *maxKeyGiB)
 	}
 	fixtures.Store(m.Name, f)
 	return f

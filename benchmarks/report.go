@@ -35,8 +35,10 @@ type ModelResult struct {
 	GaloisKeys            int        `json:"galois_keys"`
 	Relin                 bool       `json:"relinearization_key"`
 	CompileSeconds        float64    `json:"compile_seconds"`
-	PredictedEvalKeyBytes int64      `json:"predicted_eval_key_bytes"`
-	PredictedInputCtBytes int64      `json:"predicted_input_ciphertext_bytes"`
+	PredictedEvalKeyBytes int64      `json:"predicted_eval_key_bytes"` // the key file
+	// EvalKeyMemoryBytes is what the keys take in the server's memory.
+	EvalKeyMemoryBytes    int64 `json:"eval_key_memory_bytes"`
+	PredictedInputCtBytes int64 `json:"predicted_input_ciphertext_bytes"`
 
 	SamplesRun      int   `json:"samples"`
 	PlainAccuracy   Score `json:"plaintext_accuracy"` // the model as trained
@@ -138,12 +140,12 @@ func (r *Report) Markdown() string {
 	p("- **Machine:** %s\n", r.Machine)
 	p("- **Samples:** the first %d inputs of each model's sample set (all of them if it has fewer), run one at a time\n\n", r.Samples)
 
-	p("| model | logN | chain (bits) | scale | slots | depth | compile s | keygen s | setup s | eval keys MiB | encrypt ms | ct MiB | eval median s | eval p90 s | decrypt ms | plaintext acc | encrypted acc | agreement | max err |\n")
-	p("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	p("| model | logN | chain (bits) | scale | slots | depth | compile s | keygen s | setup s | key file MiB | keys in memory MiB | encrypt ms | ct MiB | eval median s | eval p90 s | decrypt ms | plaintext acc | encrypted acc | agreement | max err |\n")
+	p("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, m := range r.Models {
 		row := []string{m.Name}
 		if m.Params.LogN == 0 { // the compile failed
-			row = append(row, repeat("–", 18)...)
+			row = append(row, repeat("–", 19)...)
 			p("| %s |\n", strings.Join(row, " | "))
 			continue
 		}
@@ -152,13 +154,13 @@ func (r *Report) Markdown() string {
 			fmt.Sprint(1<<m.LogSlots), fmt.Sprint(m.Depth), fmt.Sprintf("%.2f", m.CompileSeconds))
 		if m.ran() {
 			row = append(row,
-				fmt.Sprintf("%.2f", m.KeygenSeconds), fmt.Sprintf("%.2f", m.SetupSeconds), map[bool]string{true: "", false: "≈"}[m.EvalKeysSerialised]+mib(m.EvalKeyBytes),
+				fmt.Sprintf("%.2f", m.KeygenSeconds), fmt.Sprintf("%.2f", m.SetupSeconds), map[bool]string{true: "", false: "≈"}[m.EvalKeysSerialised]+mib(m.EvalKeyBytes), mib(m.EvalKeyMemoryBytes),
 				fmt.Sprintf("%.1f", 1000*m.EncryptSeconds),
 				mib(m.InputCtBytes), fmt.Sprintf("%.3f", m.Eval.Median), fmt.Sprintf("%.3f", m.Eval.P90),
 				fmt.Sprintf("%.1f", 1000*m.DecryptSeconds), m.PlainAccuracy.String(), m.EncryptedAccuracy.String(),
 				m.Agreement.String(), fmt.Sprintf("%.1e", m.MaxAbsError))
 		} else {
-			row = append(row, "–", "–", "≈"+mib(m.PredictedEvalKeyBytes), "–", "≈"+mib(m.PredictedInputCtBytes), "–", "–", "–",
+			row = append(row, "–", "–", "≈"+mib(m.PredictedEvalKeyBytes), mib(m.EvalKeyMemoryBytes), "–", "≈"+mib(m.PredictedInputCtBytes), "–", "–", "–",
 				m.PlainAccuracy.String(), "–", "–", "–")
 		}
 		p("| %s |\n", strings.Join(row, " | "))
@@ -166,7 +168,7 @@ func (r *Report) Markdown() string {
 
 	p("\n**Columns.** *chain*: bit sizes of the ciphertext primes (first prime + scale primes × levels) and of the key-switching primes (P). ")
 	p("*slots*: slots the layout uses. *compile*: ONNX to circuit, calibration included. *keygen*: secret, public, relinearization and rotation keys. *setup*: the server preparing the circuit with the keys (encoding every linear transformation), once per model. ")
-	p("*eval keys*, *ct*: serialised sizes of the evaluation keys and of one encrypted input (≈: the runtime's prediction, for keys not generated or too large to serialise here). ")
+	p("*key file*, *ct*: serialised sizes of the evaluation keys and of one encrypted input (≈: the runtime's prediction, for keys not generated or too large to serialise here); the key file holds half of each key, packed, and a seed the server regenerates the other half from. *keys in memory*: the keys as the server holds them. ")
 	p("*encrypt* (under the public key), *eval* (server side, circuit and keys already loaded, in this process) and *decrypt* are per input: medians, and the 90th percentile (nearest rank) for eval. ")
 	p("*plaintext acc*: the model as trained (exact activations) against the labels; *encrypted acc*: the decrypted result's top class against the labels; ")
 	p("*agreement*: encrypted top class = top class of the same circuit run in plaintext; *max err*: largest absolute difference between decrypted and plaintext-circuit outputs.\n")

@@ -128,7 +128,7 @@ func notRun(m ModelResult) string {
 	case m.ran():
 		return ""
 	case m.Skipped != "":
-		return fmt.Sprintf("encrypted stages skipped: ≈%s of evaluation keys", gib(m.PredictedEvalKeyBytes))
+		return fmt.Sprintf("encrypted stages skipped: %s of evaluation keys", gib(m.EvalKeyMemoryBytes))
 	case m.Error != "":
 		return "failed: see the report"
 	}

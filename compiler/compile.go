@@ -204,7 +204,7 @@ func (r *Report) Text() string {
 	if s.RelinNeeded {
 		relin = " + relinearization key"
 	}
-	fmt.Fprintf(&b, "  keys:       %d Galois keys%s, each at the level it is used (largest %s): %s of evaluation keys\n", keys, relin, mib(s.OneEvalKey), mib(s.EvalKeys))
+	fmt.Fprintf(&b, "  keys:       %d Galois keys%s, each at the level it is used (largest %s): %s of evaluation keys, a %s file\n", keys, relin, mib(s.OneEvalKey), mib(s.EvalKeysMemory), mib(s.EvalKeys))
 	fmt.Fprintf(&b, "  ciphertext: input %s, result %s\n", mib(s.InputCt), mib(s.OutputCt))
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "  warning:    %s\n", w)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"testing"
@@ -116,6 +117,55 @@ func TestFilesRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodePublicKey(spec, f.pk); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The key file holds the seed and the halves b; what the server rebuilds
+// must be the keys the client generated, bit for bit, and the file must be
+// the size the compile report predicts. The workers that fill the keys in
+// run under -race in make test.
+func TestEvalKeysFileReadConcurrently(t *testing.T) {
+	f := secureFixture(t)
+	spec := f.circuit.Spec
+	ek, err := DecodeEvalKeys(spec, f.evk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := f.keys.Eval
+	if (ek.Relin == nil) != (want.Relin == nil) || ek.Relin != nil && !ek.Relin.Equal(want.Relin) {
+		t.Error("the relinearization key changed in a round trip")
+	}
+	if len(ek.Galois) != len(want.Galois) || len(want.Galois) == 0 {
+		t.Fatalf("%d Galois keys read, %d written", len(ek.Galois), len(want.Galois))
+	}
+	for i := range ek.Galois {
+		if !ek.Galois[i].Equal(want.Galois[i]) {
+			t.Errorf("Galois key %d changed in a round trip", i)
+		}
+	}
+	sizes, err := PredictSizes(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.evk) != sizes.EvalKeys || sizes.EvalKeysMemory < 2*sizes.EvalKeys {
+		t.Errorf("key file %d bytes, predicted %d, %d in memory", len(f.evk), sizes.EvalKeys, sizes.EvalKeysMemory)
+	}
+
+	// A residue that is not below its modulus is refused, not evaluated.
+	bad := bytes.Clone(f.evk)
+	copy(bad[headerSize+1+seedSize:], bytes.Repeat([]byte{0xff}, 8))
+	if _, err := DecodeEvalKeys(spec, bad); !errors.Is(err, ErrFormat) {
+		t.Errorf("an unreduced residue: %v", err)
+	}
+	// Another seed regenerates other halves a: the keys no longer match.
+	other := bytes.Clone(f.evk)
+	other[headerSize+1] ^= 1
+	ek, err = DecodeEvalKeys(spec, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ek.Galois[0].Equal(want.Galois[0]) {
+		t.Error("the seed does not determine the halves a")
 	}
 }
 

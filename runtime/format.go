@@ -20,7 +20,7 @@ const (
 	KindInputCt   Kind = 'I'
 	KindOutputCt  Kind = 'O'
 	formatMagic        = "HECC"
-	formatVersion byte = 1
+	formatVersion byte = 2
 	headerSize         = 4 + 1 + 1 + 32
 )
 

@@ -3,12 +3,19 @@ package runtime
 import (
 	"bufio"
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"io"
+	goruntime "runtime"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 )
 
 // Keys is the client's key material for one spec.
@@ -23,6 +30,9 @@ type Keys struct {
 type EvalKeys struct {
 	Relin  *rlwe.RelinearizationKey
 	Galois []*rlwe.GaloisKey
+	// Seed derives the uniform half of every key (see evalKeyMaker): the
+	// key file carries it instead of that half.
+	Seed [seedSize]byte
 }
 
 // KeySet is the view Lattigo's evaluator needs.
@@ -33,23 +43,103 @@ func (e *EvalKeys) KeySet() *rlwe.MemEvaluationKeySet {
 // GenerateKeys makes a fresh key set for spec, calling progress (if not
 // nil) after each Galois key so a CLI can show how far it got.
 func GenerateKeys(spec *Spec, progress func(done, total int)) (*Keys, error) {
-	p, err := NewParameters(spec.Params)
+	sk, pk, err := GenerateKeyPair(spec)
 	if err != nil {
 		return nil, err
 	}
-	kgen := hefloat.NewKeyGenerator(p)
-	sk, pk := kgen.GenKeyPairNew()
-	ek := &EvalKeys{}
-	if spec.Relin {
-		ek.Relin = kgen.GenRelinearizationKeyNew(sk, atLevel(spec.RelinLevel))
+	m, err := newEvalKeyMaker(spec, sk)
+	if err != nil {
+		return nil, err
 	}
-	for i, r := range spec.Rotations {
-		ek.Galois = append(ek.Galois, kgen.GenGaloisKeyNew(r.Galois, sk, atLevel(r.Level)))
+	ek := &EvalKeys{Seed: m.seed}
+	if spec.Relin {
+		ek.Relin = m.relin()
+	}
+	for i := range spec.Rotations {
+		ek.Galois = append(ek.Galois, m.galois(i))
 		if progress != nil {
 			progress(i+1, len(spec.Rotations))
 		}
 	}
 	return &Keys{Secret: sk, Public: pk, Eval: ek}, nil
+}
+
+// seedSize is the size of the seed of the keys' uniform halves.
+const seedSize = 32
+
+// evalKeyMaker generates evaluation keys whose uniform halves a come from a
+// fresh seed, one keyed stream per key, as SEAL's and Lattigo's multiparty
+// public "a" are: a file of keys then holds the seed and the halves b, and
+// the server regenerates a. Only a is seeded: the secret and the errors
+// come from the key generator's own cryptographic randomness.
+type evalKeyMaker struct {
+	spec *Spec
+	kgen *rlwe.KeyGenerator
+	sk   *rlwe.SecretKey
+	seed [seedSize]byte
+}
+
+func newEvalKeyMaker(spec *Spec, sk *rlwe.SecretKey) (*evalKeyMaker, error) {
+	p, err := NewParameters(spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	m := &evalKeyMaker{spec: spec, kgen: hefloat.NewKeyGenerator(p), sk: sk}
+	if _, err := rand.Read(m.seed[:]); err != nil {
+		return nil, fmt.Errorf("cannot draw the key seed: %w", err)
+	}
+	return m, nil
+}
+
+// keyed is the key generator whose uniform samples come from key index's
+// stream: 0 for the relinearization key, i+1 for Galois key i.
+func (m *evalKeyMaker) keyed(index int) *rlwe.KeyGenerator {
+	return &rlwe.KeyGenerator{Encryptor: m.kgen.Encryptor.WithPRNG(uniformStream(m.seed, index))}
+}
+
+func (m *evalKeyMaker) relin() *rlwe.RelinearizationKey {
+	return m.keyed(0).GenRelinearizationKeyNew(m.sk, atLevel(m.spec.RelinLevel))
+}
+
+func (m *evalKeyMaker) galois(i int) *rlwe.GaloisKey {
+	r := m.spec.Rotations[i]
+	return m.keyed(i+1).GenGaloisKeyNew(r.Galois, m.sk, atLevel(r.Level))
+}
+
+// uniformStream is key index's stream of uniform randomness: AES-256 in
+// counter mode under the seed, the counter starting at index·2^64 so that
+// streams never overlap. AES rather than Lattigo's BLAKE2b stream because
+// the server regenerates half of every key when it loads them, and AES
+// runs in hardware.
+func uniformStream(seed [seedSize]byte, index int) sampling.PRNG {
+	block, err := aes.NewCipher(seed[:])
+	if err != nil { // only for a key of another length than AES's
+		panic(err)
+	}
+	var iv [aes.BlockSize]byte
+	binary.BigEndian.PutUint64(iv[:8], uint64(index))
+	return keystream{cipher.NewCTR(block, iv[:])}
+}
+
+// keystream reads a stream cipher's key stream.
+type keystream struct{ cipher.Stream }
+
+func (k keystream) Read(p []byte) (int, error) {
+	clear(p)
+	k.XORKeyStream(p, p)
+	return len(p), nil
+}
+
+// expandUniform regenerates g's uniform halves from key index's stream as
+// the key generator drew them: a sampler at the key's level per entry,
+// whose buffer starts afresh (TestEvalKeysFile pins this to Lattigo).
+func expandUniform(p hefloat.Parameters, seed [seedSize]byte, index int, g *rlwe.GadgetCiphertext) {
+	s := ringqp.NewUniformSampler(uniformStream(seed, index), *p.RingQP())
+	for i := range g.Value {
+		for j := range g.Value[i] {
+			s.AtLevel(g.LevelQ(), g.LevelP()).Read(g.Value[i][j][1])
+		}
+	}
 }
 
 // atLevel makes an evaluation key valid for ciphertexts up to level.
@@ -101,16 +191,6 @@ func DecodePublicKey(spec *Spec, data []byte) (*rlwe.PublicKey, error) {
 	return pk, nil
 }
 
-// EncodeEvalKeys serialises the evaluation keys: a relinearization flag and
-// key, then each Galois key with its element.
-func EncodeEvalKeys(spec *Spec, ek *EvalKeys) ([]byte, error) {
-	var buf bytes.Buffer
-	err := writeEvalKeys(&buf, spec,
-		func() (*rlwe.RelinearizationKey, error) { return ek.Relin, nil },
-		func(i int) (*rlwe.GaloisKey, error) { return ek.Galois[i], nil })
-	return buf.Bytes(), err
-}
-
 // GenerateKeyPair makes a secret key and its public key for spec.
 func GenerateKeyPair(spec *Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
 	p, err := NewParameters(spec.Params)
@@ -121,60 +201,119 @@ func GenerateKeyPair(spec *Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
 	return sk, pk, nil
 }
 
+// The evaluation key file: the header, a relinearization flag, the seed of
+// the keys' uniform halves, then the halves b (packed, see packed.go) of
+// the relinearization key if any, the count of Galois keys and each Galois
+// key's halves b, in the spec's order. Levels and Galois elements come from
+// the spec, so the file holds nothing else.
+
+// EncodeEvalKeys serialises the evaluation keys.
+func EncodeEvalKeys(spec *Spec, ek *EvalKeys) ([]byte, error) {
+	var buf bytes.Buffer
+	err := writeEvalKeys(&buf, spec, ek.Seed,
+		func() *rlwe.RelinearizationKey { return ek.Relin },
+		func(i int) *rlwe.GaloisKey { return ek.Galois[i] })
+	return buf.Bytes(), err
+}
+
 // WriteEvalKeys generates spec's evaluation keys from sk and writes each
 // one as soon as it exists: a deep circuit's keys reach gigabytes, and only
 // one is ever in memory.
 func WriteEvalKeys(w io.Writer, spec *Spec, sk *rlwe.SecretKey, progress func(done, total int)) error {
+	m, err := newEvalKeyMaker(spec, sk)
+	if err != nil {
+		return err
+	}
+	return writeEvalKeys(w, spec, m.seed, m.relin,
+		func(i int) *rlwe.GaloisKey {
+			gk := m.galois(i)
+			if progress != nil {
+				progress(i+1, len(spec.Rotations))
+			}
+			return gk
+		})
+}
+
+func writeEvalKeys(out io.Writer, spec *Spec, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return err
 	}
-	kgen := hefloat.NewKeyGenerator(p)
-	return writeEvalKeys(w, spec,
-		func() (*rlwe.RelinearizationKey, error) {
-			return kgen.GenRelinearizationKeyNew(sk, atLevel(spec.RelinLevel)), nil
-		},
-		func(i int) (*rlwe.GaloisKey, error) {
-			gk := kgen.GenGaloisKeyNew(spec.Rotations[i].Galois, sk, atLevel(spec.Rotations[i].Level))
-			if progress != nil {
-				progress(i+1, len(spec.Rotations))
-			}
-			return gk, nil
-		})
-}
-
-func writeEvalKeys(w io.Writer, spec *Spec, relin func() (*rlwe.RelinearizationKey, error), galois func(i int) (*rlwe.GaloisKey, error)) error {
+	w := bufio.NewWriterSize(out, 1<<20)
 	head := seal(KindEvalKeys, spec.Fingerprint(), nil)
-	if spec.Relin {
-		head = append(head, 1)
-	} else {
-		head = append(head, 0)
-	}
+	head = append(head, map[bool]byte{true: 1, false: 0}[spec.Relin])
+	head = append(head, seed[:]...)
 	if _, err := w.Write(head); err != nil {
 		return err
 	}
+	var buf []byte
 	if spec.Relin {
-		rlk, err := relin()
-		if err != nil {
-			return err
-		}
-		if _, err := rlk.WriteTo(w); err != nil {
-			return err
+		if buf, err = writeHalves(w, p, &relin().GadgetCiphertext, buf); err != nil {
+			return fmt.Errorf("relinearization key: %w", err)
 		}
 	}
 	if _, err := w.Write(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))); err != nil {
 		return err
 	}
 	for i := range spec.Rotations {
-		gk, err := galois(i)
-		if err != nil {
-			return err
-		}
-		if _, err := gk.WriteTo(w); err != nil {
-			return err
+		if buf, err = writeHalves(w, p, &galois(i).GadgetCiphertext, buf); err != nil {
+			return fmt.Errorf("Galois key %d: %w", i+1, err)
 		}
 	}
+	return w.Flush()
+}
+
+// writeHalves writes the halves b of g's entries.
+func writeHalves(w io.Writer, p hefloat.Parameters, g *rlwe.GadgetCiphertext, buf []byte) (_ []byte, err error) {
+	qs, ps := p.Q()[:g.LevelQ()+1], p.P()[:g.LevelP()+1]
+	for i := range g.Value {
+		for j := range g.Value[i] {
+			b := g.Value[i][j][0]
+			if buf, err = writePackedPoly(w, b.Q, qs, buf); err != nil {
+				return buf, err
+			}
+			if buf, err = writePackedPoly(w, b.P, ps, buf); err != nil {
+				return buf, err
+			}
+		}
+	}
+	return buf, nil
+}
+
+// fillHalves fills the halves b of g, preallocated with the shape the
+// spec implies, from data, and regenerates the halves a from the seed.
+func fillHalves(data []byte, p hefloat.Parameters, seed [seedSize]byte, index int, g *rlwe.GadgetCiphertext) error {
+	r := bytes.NewReader(data)
+	qs, ps := p.Q()[:g.LevelQ()+1], p.P()[:g.LevelP()+1]
+	var buf []byte
+	var err error
+	for i := range g.Value {
+		for j := range g.Value[i] {
+			b := g.Value[i][j][0]
+			if buf, err = readPackedPoly(r, b.Q, qs, buf); err != nil {
+				return err
+			}
+			if buf, err = readPackedPoly(r, b.P, ps, buf); err != nil {
+				return err
+			}
+		}
+	}
+	expandUniform(p, seed, index, g)
 	return nil
+}
+
+// packedKeySize is the size in the key file of a key at level.
+func packedKeySize(p hefloat.Parameters, level int) int {
+	return packedGadgetSize(p, &rlwe.NewGaloisKey(p, atLevel(level)).GadgetCiphertext)
+}
+
+// packedGadgetSize is the size of g's halves b, packed.
+func packedGadgetSize(p hefloat.Parameters, g *rlwe.GadgetCiphertext) int {
+	entries := 0
+	for i := range g.Value {
+		entries += len(g.Value[i])
+	}
+	return entries * (packedPolySize(p.N(), p.Q()[:g.LevelQ()+1]) + packedPolySize(p.N(), p.P()[:g.LevelP()+1]))
 }
 
 // DecodeEvalKeys parses evaluation keys made for spec.
@@ -182,61 +321,129 @@ func DecodeEvalKeys(spec *Spec, data []byte) (*EvalKeys, error) {
 	return ReadEvalKeys(bytes.NewReader(data), spec)
 }
 
-// ReadEvalKeys reads evaluation keys made for spec, checking that they are
-// exactly the keys the spec asks for, at their levels, each of the size
-// that implies, before Lattigo decodes it; each key is read into a buffer
-// of its own size, so memory never holds the file twice.
+// ReadEvalKeys reads evaluation keys made for spec: exactly the keys the
+// spec asks for, at their levels, every residue below its modulus. The
+// file is read in one goroutine while the others unpack the keys already
+// read and regenerate their seeded halves, which costs more than reading.
 func ReadEvalKeys(r io.Reader, spec *Spec) (*EvalKeys, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	head := make([]byte, headerSize+1)
+	head := make([]byte, headerSize+1+seedSize)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
 	}
-	p, _, err := openFor(spec, head, KindEvalKeys)
+	p, rest, err := openFor(spec, head, KindEvalKeys)
 	if err != nil {
 		return nil, err
 	}
-	hasRelin := head[headerSize] == 1
-	if hasRelin != spec.Relin || head[headerSize] > 1 {
+	hasRelin := rest[0] == 1
+	if hasRelin != spec.Relin || rest[0] > 1 {
 		return nil, fmt.Errorf("%w: evaluation keys %s a relinearization key the circuit %s", ErrFormat,
 			map[bool]string{true: "hold", false: "lack"}[hasRelin], map[bool]string{true: "needs", false: "does not use"}[spec.Relin])
 	}
-	var buf []byte
-	readKey := func(what string, into sized) error {
-		size := into.BinarySize()
-		if cap(buf) < size {
-			buf = make([]byte, size)
-		}
-		if _, err := io.ReadFull(br, buf[:size]); err != nil {
+	ek := &EvalKeys{}
+	copy(ek.Seed[:], rest[1:])
+	fill := newKeyFiller(p, ek.Seed, len(spec.Rotations)+1)
+	read := func(index int, what string, g *rlwe.GadgetCiphertext) error {
+		data := fill.buffer(packedGadgetSize(p, g))
+		if _, err := io.ReadFull(br, data); err != nil {
 			return fmt.Errorf("%w: evaluation keys are truncated in the %s", ErrFormat, what)
 		}
-		return unmarshalSized(what, buf[:size], into)
+		fill.submit(keyJob{index, what, g, data})
+		return nil
 	}
-	ek := &EvalKeys{}
-	if hasRelin {
-		ek.Relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
-		if err := readKey("relinearization key", ek.Relin); err != nil {
-			return nil, err
+	err = func() error {
+		if hasRelin {
+			ek.Relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
+			if err := read(0, "relinearization key", &ek.Relin.GadgetCiphertext); err != nil {
+				return err
+			}
 		}
-	}
-	count, err := binary.ReadUvarint(br)
-	if err != nil || count != uint64(len(spec.Rotations)) {
-		return nil, fmt.Errorf("%w: evaluation keys hold %d Galois keys, the spec needs %d", ErrFormat, count, len(spec.Rotations))
-	}
-	for i, rot := range spec.Rotations {
-		gk := rlwe.NewGaloisKey(p, atLevel(rot.Level))
-		if err := readKey(fmt.Sprintf("Galois key %d of %d", i+1, len(spec.Rotations)), gk); err != nil {
-			return nil, err
+		count, err := binary.ReadUvarint(br)
+		if err != nil || count != uint64(len(spec.Rotations)) {
+			return fmt.Errorf("%w: evaluation keys hold %d Galois keys, the spec needs %d", ErrFormat, count, len(spec.Rotations))
 		}
-		if gk.GaloisElement != rot.Galois || gk.NthRoot != p.RingQ().NthRoot() {
-			return nil, fmt.Errorf("%w: Galois key %d is for element %d, the spec needs %d", ErrFormat, i+1, gk.GaloisElement, rot.Galois)
+		for i, rot := range spec.Rotations {
+			gk := rlwe.NewGaloisKey(p, atLevel(rot.Level))
+			gk.GaloisElement, gk.NthRoot = rot.Galois, p.RingQ().NthRoot()
+			if err := read(i+1, fmt.Sprintf("Galois key %d of %d", i+1, len(spec.Rotations)), &gk.GadgetCiphertext); err != nil {
+				return err
+			}
+			ek.Galois = append(ek.Galois, gk)
 		}
-		ek.Galois = append(ek.Galois, gk)
+		if n, _ := br.Read(make([]byte, 1)); n != 0 {
+			return fmt.Errorf("%w: bytes after the last evaluation key", ErrFormat)
+		}
+		return nil
+	}()
+	if werr := fill.wait(); err == nil {
+		err = werr
 	}
-	if n, _ := br.Read(make([]byte, 1)); n != 0 {
-		return nil, fmt.Errorf("%w: bytes after the last evaluation key", ErrFormat)
+	if err != nil {
+		return nil, err
 	}
 	return ek, nil
+}
+
+// keyJob is one key's packed halves b, read, waiting to be filled in.
+type keyJob struct {
+	index int
+	what  string
+	g     *rlwe.GadgetCiphertext
+	data  []byte
+}
+
+// keyFiller fills keys in on every core. At most one buffer per worker
+// plus the one being read exist at once.
+type keyFiller struct {
+	jobs chan keyJob
+	free chan []byte
+	errs []error // by key index
+	wg   sync.WaitGroup
+}
+
+func newKeyFiller(p hefloat.Parameters, seed [seedSize]byte, keys int) *keyFiller {
+	workers := goruntime.GOMAXPROCS(0)
+	f := &keyFiller{jobs: make(chan keyJob), free: make(chan []byte, workers+1), errs: make([]error, keys)}
+	for range workers {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			for j := range f.jobs {
+				if err := fillHalves(j.data, p, seed, j.index, j.g); err != nil {
+					f.errs[j.index] = fmt.Errorf("%s: %w", j.what, err)
+				}
+				f.free <- j.data
+			}
+		}()
+	}
+	return f
+}
+
+// buffer returns a buffer of size bytes, reusing one a worker is done with.
+func (f *keyFiller) buffer(size int) []byte {
+	var b []byte
+	select {
+	case b = <-f.free:
+	default:
+	}
+	if cap(b) < size {
+		b = make([]byte, size)
+	}
+	return b[:size]
+}
+
+func (f *keyFiller) submit(j keyJob) { f.jobs <- j }
+
+// wait lets the workers finish and returns the first key's error.
+func (f *keyFiller) wait() error {
+	close(f.jobs)
+	f.wg.Wait()
+	for _, err := range f.errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openFor opens a key or ciphertext file and checks it belongs to spec.
@@ -275,12 +482,9 @@ func unmarshalSized(what string, data []byte, into sized) error {
 	return nil
 }
 
-// shapeOf summarises the levels and gadget decomposition of a Lattigo
-// object: equal byte lengths can still hide another shape.
+// shapeOf summarises the levels of a Lattigo object: equal byte lengths
+// can still hide another shape.
 func shapeOf(v any) string {
-	gadget := func(g rlwe.GadgetCiphertext) string {
-		return fmt.Sprintf("levels Q%d P%d decomposition %d %v", g.LevelQ(), g.LevelP(), g.BaseRNSDecompositionVectorSize(), g.BaseTwoDecompositionVectorSize())
-	}
 	switch o := v.(type) {
 	case *rlwe.Ciphertext:
 		return fmt.Sprintf("level %d degree %d N %d", o.Level(), o.Degree(), o.N())
@@ -288,10 +492,6 @@ func shapeOf(v any) string {
 		return fmt.Sprintf("levels Q%d P%d", o.LevelQ(), o.LevelP())
 	case *rlwe.PublicKey:
 		return fmt.Sprintf("levels Q%d P%d", o.LevelQ(), o.LevelP())
-	case *rlwe.RelinearizationKey:
-		return gadget(o.GadgetCiphertext)
-	case *rlwe.GaloisKey:
-		return gadget(o.GadgetCiphertext)
 	}
 	return fmt.Sprintf("%T", v)
 }

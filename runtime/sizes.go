@@ -7,16 +7,19 @@ import (
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
 
-// Sizes are the byte sizes of a spec's files, as Lattigo serialises them.
+// Sizes are the byte sizes of a spec's files.
 type Sizes struct {
-	SecretKey  int `json:"secret_key_bytes"`
-	PublicKey  int `json:"public_key_bytes"`
-	EvalKeys   int `json:"eval_keys_bytes"`
-	GaloisKeys int `json:"galois_keys"`
-	InputCt    int `json:"input_ciphertext_bytes"`
-	OutputCt   int `json:"output_ciphertext_bytes"`
-	// OneEvalKey is the largest evaluation key (keys at lower levels are
-	// smaller).
+	SecretKey int `json:"secret_key_bytes"`
+	PublicKey int `json:"public_key_bytes"`
+	// EvalKeys is the key file; EvalKeysMemory what the keys take in the
+	// server's memory once their seeded halves are regenerated.
+	EvalKeys       int `json:"eval_keys_bytes"`
+	EvalKeysMemory int `json:"eval_keys_memory_bytes"`
+	GaloisKeys     int `json:"galois_keys"`
+	InputCt        int `json:"input_ciphertext_bytes"`
+	OutputCt       int `json:"output_ciphertext_bytes"`
+	// OneEvalKey is the largest evaluation key in memory (keys at lower
+	// levels are smaller).
 	OneEvalKey  int  `json:"one_eval_key_bytes"`
 	RelinNeeded bool `json:"relinearization_key"`
 }
@@ -35,15 +38,16 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 		RelinNeeded: spec.Relin,
 		InputCt:     headerSize + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize(),
 		OutputCt:    headerSize + hefloat.NewCiphertext(p, 1, spec.Output.Level).BinarySize(),
-		EvalKeys:    headerSize + 1 + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
+		EvalKeys:    headerSize + 1 + seedSize + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
 	}
 	// Key sizes depend only on their level: measure one per level.
-	bySize := map[int]int{}
-	keySize := func(level int) int {
-		if _, ok := bySize[level]; !ok {
-			bySize[level] = rlwe.NewGaloisKey(p, atLevel(level)).BinarySize()
+	type keySizes struct{ file, memory int }
+	byLevel := map[int]keySizes{}
+	keySize := func(level int) keySizes {
+		if _, ok := byLevel[level]; !ok {
+			byLevel[level] = keySizes{packedKeySize(p, level), rlwe.NewGaloisKey(p, atLevel(level)).BinarySize()}
 		}
-		return bySize[level]
+		return byLevel[level]
 	}
 	levels := []int{}
 	for _, r := range spec.Rotations {
@@ -53,8 +57,10 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 		levels = append(levels, spec.RelinLevel)
 	}
 	for _, l := range levels {
-		s.EvalKeys += keySize(l)
-		s.OneEvalKey = max(s.OneEvalKey, keySize(l))
+		k := keySize(l)
+		s.EvalKeys += k.file
+		s.EvalKeysMemory += k.memory
+		s.OneEvalKey = max(s.OneEvalKey, k.memory)
 	}
 	return s, nil
 }

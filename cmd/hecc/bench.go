@@ -30,8 +30,8 @@ calibration and sample sets its manifest names); a bundled model can also be
 named alone. An ONNX file needs --calibration and --input (and --labels for
 accuracy, unless --input is an .npz with an array y).
 
-A model whose predicted evaluation keys exceed --max-key-gib is compiled and
-reported, but not run encrypted.
+A model whose evaluation keys would take more than --max-key-gib of
+memory is compiled and reported, but not run encrypted.
 
 --floor also times each Lattigo primitive the circuit performs at its
 parameters and prints the circuit's floor, Σ count × cost, next to the
@@ -51,7 +51,7 @@ Examples:
 			&cli.StringFlag{Name: "svg", Usage: "write a chart of latency per stage per model to `FILE`"},
 			&cli.BoolFlag{Name: "floor", Usage: "time Lattigo's primitives and report the circuit's floor next to its latency"},
 			&cli.IntFlag{Name: "floor-reps", Value: benchmarks.DefaultFloorReps, Usage: "timed repetitions per primitive and level (--floor)"},
-			&cli.Float64Flag{Name: "max-key-gib", Value: float64(benchmarks.DefaultMaxKeyBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys would be larger"},
+			&cli.Float64Flag{Name: "max-key-gib", Value: float64(benchmarks.DefaultMaxKeyBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys would take more memory"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
 		},

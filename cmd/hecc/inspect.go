@@ -95,7 +95,7 @@ func runInspect(c *cli.Context) error {
 	if in.Output.Post != "" {
 		fmt.Printf(" then %s after decryption", in.Output.Post)
 	}
-	fmt.Printf("\n  keys        %d Galois keys, relinearization key: %v, %s of evaluation keys\n", in.Rotations, in.Relin, mib(sizes.EvalKeys))
+	fmt.Printf("\n  keys        %d Galois keys, relinearization key: %v, %s of evaluation keys in the server's memory, a %s file\n", in.Rotations, in.Relin, mib(sizes.EvalKeysMemory), mib(sizes.EvalKeys))
 	fmt.Printf("  ciphertexts input %s, result %s\n", mib(sizes.InputCt), mib(sizes.OutputCt))
 	if c.Bool("ir") && circuit != nil {
 		fmt.Print(circuit.Graph)

@@ -22,7 +22,10 @@ func keygenCommand() *cli.Command {
   secret.key  decrypts results: keep it, never send it (mode 0600)
   public.key  encrypts inputs: can be shared
   eval.keys   relinearization and rotation keys for exactly this circuit:
-              send it to the server with your encrypted input
+              send it to the server with your encrypted input. It holds
+              half of each key, packed, and a seed from which the server
+              regenerates the other (uniformly random) half: about a
+              quarter of what the keys take in the server's memory
 
 An existing secret.key is not overwritten without --force: data encrypted
 under it could not be decrypted any more.`,
