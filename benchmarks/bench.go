@@ -243,7 +243,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		s.encrypt = time.Since(start).Seconds()
 		if i == 0 {
 			rerun = func() error { _, _, err := srv.Run(ct); return err }
-			data, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct)
+			data, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct...)
 			if err != nil {
 				return fmt.Errorf("sample %d: %w", i, err)
 			}

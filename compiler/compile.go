@@ -32,6 +32,9 @@ type Options struct {
 	MinLogScale int
 	// Approx controls how activations are approximated.
 	Approx passes.ApproxConfig
+	// MaxInputSlots bounds the slots of all the ciphertexts the client
+	// encrypts its input in (0: passes.DefaultMaxInputSlots).
+	MaxInputSlots int
 }
 
 // Defaults.
@@ -103,7 +106,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	} else if opts.InputRange != nil {
 		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
 	}
-	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
+	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
 	if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ import (
 // bytes left before anything is allocated, and the result is verified.
 const (
 	encMagic   = "HEIR"
-	encVersion = 2
+	encVersion = 3
 	maxString  = 1 << 16
 )
 
@@ -64,6 +64,7 @@ func Encode(g *Graph) ([]byte, error) {
 				for _, k := range n.Gather.Slots {
 					w.uint(k + 1)
 				}
+				w.uint(n.Gather.Parts)
 			}
 		case OpConst:
 			w.ints(n.Const.Shape)
@@ -133,6 +134,7 @@ func Decode(data []byte) (*Graph, error) {
 				for j := 0; j < slots && r.err == nil; j++ {
 					n.Gather.Slots = append(n.Gather.Slots, r.uint()-1)
 				}
+				n.Gather.Parts = r.uint()
 			}
 		case OpConst:
 			n.Const = &Tensor{Shape: r.ints(), Data: r.floats()}

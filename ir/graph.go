@@ -80,15 +80,24 @@ type Node struct {
 	Level int      // CKKS level of this node's result; set by the depth pass
 }
 
-// Gather is a client-side input layout: slot s of the ciphertext holds
-// element Slots[s] of the client's tensor of shape Shape, or zero where
-// Slots[s] is −1. An element may sit in several slots (copies the first
-// convolution reads at fewer offsets). It reveals where values go, never a
-// weight.
+// Gather is a client-side input layout: slot s holds element Slots[s] of
+// the client's tensor of shape Shape, or zero where Slots[s] is −1. An
+// element may sit in several slots (copies the first convolution reads at
+// fewer offsets). With Parts > 1 the client encrypts Parts ciphertexts,
+// part j holding slots [j·len(Slots)/Parts, (j+1)·len(Slots)/Parts), and
+// the input's one reader, an affine map, reads each part slot by slot (no
+// rotation). It reveals where values go, never a weight.
 type Gather struct {
 	Shape []int
 	Slots []int
+	Parts int // ciphertexts; 1 unless the first map reads several
 }
+
+// MaxInputParts bounds the ciphertexts of one input.
+const MaxInputParts = 64
+
+// PartSlots is the number of slots of one ciphertext of the input.
+func (g *Gather) PartSlots() int { return len(g.Slots) / max(1, g.Parts) }
 
 // Apply lays x (of the gather's shape) out in slots.
 func (g *Gather) Apply(x []float64) []float64 {
@@ -112,6 +121,19 @@ func (n *Node) InputShape() []int {
 
 // Size is the number of elements of the node's result.
 func (n *Node) Size() int { return NumElements(n.Shape) }
+
+// CiphertextSize is the number of slots of each ciphertext holding the
+// node's result: its size, unless it is an input in several parts.
+func (n *Node) CiphertextSize() int {
+	if n.Gather != nil && n.Gather.Parts > 1 {
+		return n.Gather.PartSlots()
+	}
+	return n.Size()
+}
+
+// InParts reports whether n is an input the client encrypts in several
+// ciphertexts.
+func (n *Node) InParts() bool { return n.Gather != nil && n.Gather.Parts > 1 }
 
 // Label names the node for error messages.
 func (n *Node) Label() string {

@@ -196,11 +196,17 @@ func TestVerifyRejects(t *testing.T) {
 		{"empty chebyshev interval", func(g *Graph) { g.Nodes[3].Poly.Interval = Interval{1, 1} }, "empty interval"},
 		{"slots too few", func(g *Graph) { g.LogSlots = 2 }, "more than the 4 slots"},
 		{"client layout on an inner node", func(g *Graph) {
-			g.Nodes[2].Gather = &Gather{Shape: []int{4}, Slots: []int{0, 1, 2, 3}}
+			g.Nodes[2].Gather = &Gather{Shape: []int{4}, Slots: []int{0, 1, 2, 3}, Parts: 1}
 		}, "not an input"},
 		{"client layout beyond the tensor", func(g *Graph) {
-			g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, &Gather{Shape: []int{2, 3}, Slots: []int{0, 1, 2, 3, 4, 6}}
+			g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, &Gather{Shape: []int{2, 3}, Slots: []int{0, 1, 2, 3, 4, 6}, Parts: 1}
 		}, "puts element 6 of 6"},
+		{"client layout in parts of unequal size", func(g *Graph) {
+			g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, &Gather{Shape: []int{1, 6}, Slots: []int{0, 1, 2, 3, 4, 5}, Parts: 4}
+		}, "in 4 ciphertexts"},
+		{"parts read into more slots than a part has", func(g *Graph) {
+			g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, &Gather{Shape: []int{1, 6}, Slots: []int{0, 1, 2, 3, 4, 5}, Parts: 2}
+		}, "parts of 3 slots to 4 values"},
 		{"client layout of another size", func(g *Graph) {
 			g.Nodes[0].Gather = &Gather{Shape: []int{6}, Slots: []int{0, 1, 2, 3, 4, 5}}
 		}, "on an input of shape"},
@@ -217,6 +223,67 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// partsGraph reads an input of 3 values encrypted in two parts of 3 slots:
+// part 1 holds the input shifted by one, and the map adds w0·x[r] and
+// w1·x[r+1] slot by slot.
+func partsGraph(extra func(*Builder)) *Graph {
+	g := &Graph{}
+	in := g.Add(&Node{Op: OpInput, Name: "x", Shape: []int{6}, Gather: &Gather{Shape: []int{3}, Slots: []int{0, 1, 2, 1, 2, -1}, Parts: 2}})
+	b := NewBuilder(3, 6)
+	for r := range 3 {
+		b.Add(r, r, 2)
+		b.Add(r, 3+r, -1)
+	}
+	if extra != nil {
+		extra(b)
+	}
+	lin, err := b.Build([]float64{0.5, 0.5, 0.5}, "x[r]·2 − x[r+1]")
+	if err != nil {
+		panic(err)
+	}
+	a := g.Add(&Node{Op: OpAffine, Inputs: []*Node{in}, Shape: []int{3}, Linear: lin})
+	g.Add(&Node{Op: OpOutput, Name: "y", Inputs: []*Node{a}, Shape: []int{3}})
+	g.LogSlots = 2
+	return g
+}
+
+func TestInputInParts(t *testing.T) {
+	g := partsGraph(nil)
+	if err := Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Interpret(g, map[string]*Tensor{"x": {Shape: []int{3}, Data: []float64{1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{2 - 2 + 0.5, 4 - 3 + 0.5, 6 + 0.5}; maxDiff(out["y"].Data, want) > 1e-12 {
+		t.Fatalf("got %v, want %v", out["y"].Data, want)
+	}
+	data, err := Encode(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Nodes[0].Gather; got.Parts != 2 || h.Nodes[0].CiphertextSize() != 3 || !strings.Contains(h.String(), "in 2 ciphertexts") {
+		t.Fatalf("round trip gave parts %d of %d slots:\n%s", got.Parts, h.Nodes[0].CiphertextSize(), h)
+	}
+
+	// Reading across slots would need a rotation of a part.
+	if err := Verify(partsGraph(func(b *Builder) { b.Add(0, 4, 1) })); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "slot by slot") {
+		t.Errorf("a map reading slot 1 of a part into slot 0: %v", err)
+	}
+	// Only an affine map may read the parts.
+	g = partsGraph(nil)
+	g.Nodes[1] = &Node{Op: OpPoly, Inputs: []*Node{g.Nodes[0]}, Shape: []int{6}, Poly: Square()}
+	g.Nodes[2].Inputs[0], g.Nodes[2].Shape = g.Nodes[1], []int{6}
+	if err := Verify(g); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "only an affine map") {
+		t.Errorf("a polynomial reading the parts: %v", err)
+	}
+}
+
 func TestEncodeRoundTrip(t *testing.T) {
 	g := cryptoNetsLike(rand.New(rand.NewPCG(9, 10)))
 	g.Add(&Node{Op: OpConst, Shape: []int{2}, Const: &Tensor{Shape: []int{2}, Data: []float64{1, 2}}})
@@ -224,7 +291,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	g.Add(&Node{Op: OpActivation, Inputs: []*Node{g.Nodes[0]}, Shape: []int{1, 6}, Act: &Activation{Func: "clip", Lo: 0, Hi: 6}})
 	g.LogSlots, g.Depth = 3, 4
 	g.Nodes[2].Range, g.Nodes[2].Level = Interval{-2, 3}, 4
-	gather := &Gather{Shape: []int{3, 2}, Slots: []int{5, 4, -1, 0, 1, 2}}
+	gather := &Gather{Shape: []int{3, 2}, Slots: []int{5, 4, -1, 0, 1, 2}, Parts: 1}
 	g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, gather
 	data, err := Encode(g)
 	if err != nil {
@@ -237,7 +304,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if g.String() != h.String() {
 		t.Fatalf("round trip changed the graph:\n%s\nvs\n%s", g, h)
 	}
-	if got := h.Nodes[0].Gather; got == nil || !slices.Equal(got.Slots, gather.Slots) || !slices.Equal(got.Shape, gather.Shape) {
+	if got := h.Nodes[0].Gather; got == nil || !slices.Equal(got.Slots, gather.Slots) || !slices.Equal(got.Shape, gather.Shape) || got.Parts != gather.Parts {
 		t.Fatalf("round trip changed the client layout %+v into %+v", gather, got)
 	}
 	for i := range data {

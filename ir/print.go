@@ -34,6 +34,9 @@ func Print(w io.Writer, g *Graph) error {
 		case OpInput:
 			if n.Gather != nil {
 				fmt.Fprintf(&b, " client layout of %s", shapeString(n.Gather.Shape))
+				if n.Gather.Parts > 1 {
+					fmt.Fprintf(&b, " in %d ciphertexts", n.Gather.Parts)
+				}
 			}
 		case OpAffine:
 			l := n.Linear

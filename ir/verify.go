@@ -40,8 +40,8 @@ func Verify(g *Graph) error {
 		if n.Op == OpOutput {
 			outputs++
 		}
-		if g.LogSlots > 0 && n.Op != OpConst && n.Size() > 1<<g.LogSlots {
-			return fmt.Errorf("%w: node %s has %d values, more than the %d slots of the layout", ErrInvalid, n.Label(), n.Size(), 1<<g.LogSlots)
+		if g.LogSlots > 0 && n.Op != OpConst && n.CiphertextSize() > 1<<g.LogSlots {
+			return fmt.Errorf("%w: node %s has %d values, more than the %d slots of the layout", ErrInvalid, n.Label(), n.CiphertextSize(), 1<<g.LogSlots)
 		}
 		seen[n] = true
 	}
@@ -64,6 +64,11 @@ func verifyNode(n *Node, before map[*Node]bool) error {
 		}
 		if in.Op == OpOutput {
 			return errors.New("reads an output node")
+		}
+		if in.InParts() {
+			if err := verifyPartsReader(n, in); err != nil {
+				return err
+			}
 		}
 	}
 	if len(n.Shape) == 0 && n.Op != OpConst {
@@ -160,10 +165,35 @@ func verifyGather(n *Node) error {
 	if len(n.Shape) != 1 || n.Shape[0] != len(g.Slots) {
 		return fmt.Errorf("client-side layout of %d slots on an input of shape %s", len(g.Slots), shapeString(n.Shape))
 	}
+	if g.Parts < 1 || g.Parts > MaxInputParts || len(g.Slots)%g.Parts != 0 {
+		return fmt.Errorf("client-side layout of %d slots in %d ciphertexts (at most %d, of equal size)", len(g.Slots), g.Parts, MaxInputParts)
+	}
 	for s, k := range g.Slots {
 		if k < -1 || k >= size {
 			return fmt.Errorf("client-side layout puts element %d of %d in slot %d", k, size, s)
 		}
 	}
 	return nil
+}
+
+// verifyPartsReader checks that n reads input in, encrypted in parts, as
+// the runtime can: an affine map whose every entry pairs output slot r
+// with slot r of some part.
+func verifyPartsReader(n, in *Node) error {
+	if n.Op != OpAffine || n.Linear.Identity {
+		return fmt.Errorf("a %s reads input %q, which the client encrypts in %d ciphertexts; only an affine map may", n.Op, in.Name, in.Gather.Parts)
+	}
+	part := in.Gather.PartSlots()
+	if n.Linear.Rows > part {
+		return fmt.Errorf("maps input %q's parts of %d slots to %d values", in.Name, part, n.Linear.Rows)
+	}
+	var bad error
+	for r := range n.Linear.Rows {
+		n.Linear.Row(r, func(c int, _ float64) {
+			if c%part != r && bad == nil {
+				bad = fmt.Errorf("reads slot %d of a part of input %q into slot %d; parts are read slot by slot", c%part, in.Name, r)
+			}
+		})
+	}
+	return bad
 }

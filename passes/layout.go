@@ -33,7 +33,11 @@ const maxLayoutSlots = 1 << 14
 // rows there are zero) but a polynomial with p(0) ≠ 0 writes p(0) into
 // them, so an output whose producer may hold such values gets a mask.
 func Layout(g *ir.Graph, cfg *Config) error {
-	if slots, gathers := chooseLayouts(g); slots != nil {
+	maxInputSlots := DefaultMaxInputSlots
+	if cfg != nil && cfg.MaxInputSlots > 0 {
+		maxInputSlots = cfg.MaxInputSlots
+	}
+	if slots, gathers := chooseLayouts(g, maxInputSlots); slots != nil {
 		spread, err := rewriteInSlots(g, slots, gathers)
 		if err != nil {
 			return err
@@ -42,14 +46,13 @@ func Layout(g *ir.Graph, cfg *Config) error {
 			cfg.logf("layout", "%d convolution outputs placed over their inputs' slots", spread)
 		}
 		for in, kr := range gathers {
-			cfg.logf("layout", "input %q laid out by the client in %d copies, one per input channel and kernel row of %s: %d diagonals instead of %d",
-				in.Name, kr.copies, kr.conv.Label(), kr.diagonals, kr.compactDiagonals)
+			cfg.logf("layout", "input %q laid out by the client %s", in.Name, kr.describe)
 		}
 	}
 	largest := 1
 	for _, n := range g.Nodes {
 		if n.Op != ir.OpConst {
-			largest = max(largest, n.Size())
+			largest = max(largest, n.CiphertextSize())
 		}
 	}
 	g.LogSlots = bits.Len(uint(largest - 1))
@@ -93,7 +96,7 @@ func (s *strided) slots() []int {
 
 // chooseLayouts returns every encrypted node's slots, or nil when every
 // value stays compact, and the inputs the client lays out itself.
-func chooseLayouts(g *ir.Graph) (map[*ir.Node][]int, map[*ir.Node]*kernelRows) {
+func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.Node]*clientLayout) {
 	// Values an output reaches through element-wise nodes only stay compact.
 	keep := map[*ir.Node]bool{}
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
@@ -106,7 +109,7 @@ func chooseLayouts(g *ir.Graph) (map[*ir.Node][]int, map[*ir.Node]*kernelRows) {
 	}
 	lay := map[*ir.Node]*strided{}
 	slots := map[*ir.Node][]int{}
-	gathers := map[*ir.Node]*kernelRows{}
+	gathers := map[*ir.Node]*clientLayout{}
 	users := g.Users()
 	spread := false
 	for _, n := range g.Nodes {
@@ -125,9 +128,11 @@ func chooseLayouts(g *ir.Graph) (map[*ir.Node][]int, map[*ir.Node]*kernelRows) {
 				continue
 			default:
 				x := n.Inputs[0]
-				var kr *kernelRows
+				var kr *clientLayout
 				if x.Op == ir.OpInput && len(users[x]) == 1 && !keep[n] {
-					kr = kernelRowLayout(x, n)
+					if kr = kernelPositionLayout(x, n, maxInputSlots); kr == nil {
+						kr = kernelRowLayout(x, n)
+					}
 				}
 				if kr != nil {
 					lay[n], spread = kr.out, true
@@ -187,84 +192,142 @@ func convLayout(n *ir.Node, in *strided) *strided {
 	return out
 }
 
-// kernelRows is a client-side layout of the input of a first 2-D
-// convolution (LoLa's duplicated input, by kernel row): the client lays
-// its input out in one block per (input channel ci, kernel row j), the
-// block's row oy holding the input row that kernel row j reads for output
-// row oy, padding included. Output channel c then sits at block c, and
-// every weight sits on diagonal (ci·KH + j − c)·block + i for kernel
-// column i: (Cin·KH + Cout − 1)·KW diagonals instead of the
-// (Cin + Cout − 1)·KH·KW of a compact input. Both are one ciphertext; the
-// client learns the kernel's extent, stride and padding, never a weight.
-type kernelRows struct {
-	conv                        *ir.Node
-	slots                       []int    // the gather: input element per slot, −1 for zero
-	out                         *strided // the convolution's output layout
-	col                         func(r, c int) int
-	copies                      int
-	diagonals, compactDiagonals int
+// clientLayout is how the client lays out the input of a first 2-D
+// convolution so that the convolution needs fewer rotations, or none.
+type clientLayout struct {
+	conv     *ir.Node
+	slots    []int    // the gather: input element per slot, −1 for zero
+	parts    int      // ciphertexts the slots span
+	out      *strided // the convolution's output layout
+	col      func(r, c int) int
+	describe string // for the compile report
 }
 
-// kernelRowLayout returns the kernel-row layout of input in for conv, or
-// nil when conv is not a 2-D convolution of it, the copies do not fit, or
-// they would not save diagonals.
-func kernelRowLayout(in, conv *ir.Node) *kernelRows {
+// DefaultMaxInputSlots bounds the slots of all the ciphertexts a client
+// sends for one input: 2^16 is 32 ciphertexts of 2048 slots, about 25 MB at
+// CryptoNets' parameters.
+const DefaultMaxInputSlots = 1 << 16
+
+// kernel2D is a 2-D convolution of a [1, Cin, H, W] input as the layouts
+// see it: its kernel's extent comes from where each output's weights sit
+// relative to its window's anchor.
+type kernel2D struct {
+	cin, h, w, cout, oh, ow, sy, sx, py, px, kh, kw int
+}
+
+func conv2D(in, conv *ir.Node) (k kernel2D, ok bool) {
 	geo, l := conv.Linear.Geometry, conv.Linear
 	if geo == nil || l.Identity || len(geo.Stride) != 2 || len(in.Shape) != 4 || len(conv.Shape) != 4 || in.Shape[0] != 1 || conv.Shape[0] != 1 {
-		return nil
+		return k, false
 	}
-	cin, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
-	cout, oh, ow := conv.Shape[1], conv.Shape[2], conv.Shape[3]
-	sy, sx, py, px := geo.Stride[0], geo.Stride[1], geo.Pad[0], geo.Pad[1]
-	// The kernel's extent, from where each output's weights sit relative
-	// to its window's anchor.
-	kh, kw, inside := 0, 0, true
+	k = kernel2D{cin: in.Shape[1], h: in.Shape[2], w: in.Shape[3], cout: conv.Shape[1], oh: conv.Shape[2], ow: conv.Shape[3],
+		sy: geo.Stride[0], sx: geo.Stride[1], py: geo.Pad[0], px: geo.Pad[1]}
+	inside := true
 	for r := range l.Rows {
-		oy, ox := (r/ow)%oh, r%ow
+		oy, ox := (r/k.ow)%k.oh, r%k.ow
 		l.Row(r, func(c int, _ float64) {
-			j, i := (c/w)%h-(sy*oy-py), c%w-(sx*ox-px)
+			j, i := (c/k.w)%k.h-(k.sy*oy-k.py), c%k.w-(k.sx*ox-k.px)
 			inside = inside && j >= 0 && i >= 0
-			kh, kw = max(kh, j+1), max(kw, i+1)
+			k.kh, k.kw = max(k.kh, j+1), max(k.kw, i+1)
 		})
 	}
-	if !inside || kh == 0 {
+	return k, inside && k.kh > 0
+}
+
+// kernelPositionLayout is LoLa's convolution representation: the client
+// sends one ciphertext per kernel position (ci, j, i), whose slot
+// (c, oy, ox) holds the input that position reads for output (c, oy, ox),
+// for every output channel c. The convolution is then a sum of
+// Cin·KH·KW slot-wise products, with no rotation and no key, and its
+// output is compact. It returns nil when conv is not a 2-D convolution of
+// in or the ciphertexts would take more than maxSlots slots in all.
+func kernelPositionLayout(in, conv *ir.Node, maxSlots int) *clientLayout {
+	k, ok := conv2D(in, conv)
+	parts := k.cin * k.kh * k.kw
+	part := k.cout * k.oh * k.ow
+	if !ok || parts < 2 || parts > ir.MaxInputParts || parts*(1<<bits.Len(uint(part-1))) > maxSlots {
 		return nil
 	}
-	kr := &kernelRows{conv: conv, copies: cin * kh, diagonals: (cin*kh + cout - 1) * kw, compactDiagonals: (cin + cout - 1) * kh * kw}
-	rowWidth := sx*(ow-1) + kw
-	block := oh * rowWidth
-	if max(kr.copies, cout)*block > maxLayoutSlots || kr.diagonals >= kr.compactDiagonals {
-		return nil
-	}
-	kr.slots = make([]int, kr.copies*block)
-	for ci := range cin {
-		for j := range kh {
-			for oy := range oh {
-				for col := range rowWidth {
-					iy, ix := sy*oy-py+j, col-px
-					s := (ci*kh+j)*block + oy*rowWidth + col
-					kr.slots[s] = -1
-					if iy >= 0 && iy < h && ix >= 0 && ix < w {
-						kr.slots[s] = (ci*h+iy)*w + ix
+	kl := &clientLayout{conv: conv, parts: parts, out: compact(conv.Shape), slots: make([]int, parts*part),
+		describe: fmt.Sprintf("in %d ciphertexts, one per input channel and kernel position of %s, each with a copy per output channel: the convolution needs no rotation", parts, conv.Label())}
+	for ci := range k.cin {
+		for j := range k.kh {
+			for i := range k.kw {
+				base := ((ci*k.kh+j)*k.kw + i) * part
+				for c := range k.cout {
+					for oy := range k.oh {
+						for ox := range k.ow {
+							iy, ix := k.sy*oy-k.py+j, k.sx*ox-k.px+i
+							s := base + (c*k.oh+oy)*k.ow + ox
+							kl.slots[s] = -1
+							if iy >= 0 && iy < k.h && ix >= 0 && ix < k.w {
+								kl.slots[s] = (ci*k.h+iy)*k.w + ix
+							}
+						}
 					}
 				}
 			}
 		}
 	}
-	kr.out = &strided{shape: conv.Shape, stride: []int{cout * block, block, rowWidth, sx}}
-	kr.col = func(r, c int) int {
-		oy := (r / ow) % oh
-		ci, iy, ix := c/(h*w), (c/w)%h, c%w
-		return (ci*kh+iy-(sy*oy-py))*block + oy*rowWidth + ix + px
+	kl.col = func(r, c int) int {
+		oy, ox := (r/k.ow)%k.oh, r%k.ow
+		ci, iy, ix := c/(k.h*k.w), (c/k.w)%k.h, c%k.w
+		j, i := iy-(k.sy*oy-k.py), ix-(k.sx*ox-k.px)
+		return ((ci*k.kh+j)*k.kw+i)*part + r
 	}
-	return kr
+	return kl
+}
+
+// kernelRowLayout is LoLa's duplicated input, by kernel row: the client
+// lays its input out in one block per (input channel ci, kernel row j) of
+// one ciphertext, the block's row oy holding the input row that kernel row
+// j reads for output row oy, padding included. Output channel c then sits
+// at block c, and every weight sits on diagonal (ci·KH + j − c)·block + i
+// for kernel column i: (Cin·KH + Cout − 1)·KW diagonals instead of the
+// (Cin + Cout − 1)·KH·KW of a compact input. It returns nil when conv is
+// not a 2-D convolution of in, the copies do not fit, or they would not
+// save diagonals.
+func kernelRowLayout(in, conv *ir.Node) *clientLayout {
+	k, ok := conv2D(in, conv)
+	if !ok {
+		return nil
+	}
+	copies, diagonals, compactDiagonals := k.cin*k.kh, (k.cin*k.kh+k.cout-1)*k.kw, (k.cin+k.cout-1)*k.kh*k.kw
+	rowWidth := k.sx*(k.ow-1) + k.kw
+	block := k.oh * rowWidth
+	if max(copies, k.cout)*block > maxLayoutSlots || diagonals >= compactDiagonals {
+		return nil
+	}
+	kl := &clientLayout{conv: conv, parts: 1, slots: make([]int, copies*block),
+		describe: fmt.Sprintf("in %d copies, one per input channel and kernel row of %s: %d diagonals instead of %d", copies, conv.Label(), diagonals, compactDiagonals)}
+	for ci := range k.cin {
+		for j := range k.kh {
+			for oy := range k.oh {
+				for col := range rowWidth {
+					iy, ix := k.sy*oy-k.py+j, col-k.px
+					s := (ci*k.kh+j)*block + oy*rowWidth + col
+					kl.slots[s] = -1
+					if iy >= 0 && iy < k.h && ix >= 0 && ix < k.w {
+						kl.slots[s] = (ci*k.h+iy)*k.w + ix
+					}
+				}
+			}
+		}
+	}
+	kl.out = &strided{shape: conv.Shape, stride: []int{k.cout * block, block, rowWidth, k.sx}}
+	kl.col = func(r, c int) int {
+		oy := (r / k.ow) % k.oh
+		ci, iy, ix := c/(k.h*k.w), (c/k.w)%k.h, c%k.w
+		return (ci*k.kh+iy-(k.sy*oy-k.py))*block + oy*rowWidth + ix + k.px
+	}
+	return kl
 }
 
 // rewriteInSlots rewrites every affine map and shape in slot coordinates,
 // returning how many maps were spread out. An input the client lays out
 // gets its gather, and its reader reads each element from the copy its
 // row needs.
-func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]*kernelRows) (int, error) {
+func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]*clientLayout) (int, error) {
 	extent := func(n *ir.Node) int {
 		if kr := gathers[n]; kr != nil {
 			return len(kr.slots)
@@ -286,7 +349,7 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]
 	spread := 0
 	for _, n := range g.Nodes {
 		if kr := gathers[n]; kr != nil {
-			n.Gather = &ir.Gather{Shape: n.Shape, Slots: kr.slots}
+			n.Gather = &ir.Gather{Shape: n.Shape, Slots: kr.slots, Parts: kr.parts}
 			n.Shape = []int{len(kr.slots)}
 			continue
 		}
@@ -295,7 +358,7 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]
 		}
 		if n.Op == ir.OpAffine {
 			in := n.Inputs[0]
-			if isCompact(n) && isCompact(in) {
+			if isCompact(n) && isCompact(in) && gathers[in] == nil {
 				continue
 			}
 			l := n.Linear

@@ -38,19 +38,23 @@ func (b *gb) conv2d(in *ir.Node, cout, k, stride, pad int) *ir.Node {
 	return b.add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{1, cout, oh, ow}, Linear: lin})
 }
 
-func TestLayoutKernelRows(t *testing.T) {
+func TestLayoutFirstConvolution(t *testing.T) {
 	cases := []struct {
 		name                        string
 		cin, size, cout, k, st, pad int
 		square                      bool // a square after the convolution (else it feeds the output)
-		gathered                    bool
-		diagonals                   int
+		maxInputSlots               int  // 0: the default
+		parts                       int  // ciphertexts of the client's layout; 0: none
+		diagonals                   int  // of the convolution, with one ciphertext
 	}{
-		{"CryptoNets' convolution", 1, 28, 5, 5, 2, 1, true, true, (5 + 5 - 1) * 5},
-		{"LeNet-5's first convolution", 1, 28, 6, 5, 1, 2, true, true, (5 + 6 - 1) * 5},
-		{"three input channels", 3, 8, 4, 3, 1, 1, true, true, (9 + 4 - 1) * 3},
-		{"1×1 kernel saves nothing", 4, 6, 2, 1, 1, 0, true, false, 0},
-		{"output read element-wise stays compact", 1, 8, 2, 3, 1, 1, false, false, 0},
+		{"CryptoNets' convolution by kernel position", 1, 28, 5, 5, 2, 1, true, 0, 25, 0},
+		{"CryptoNets' convolution by kernel row", 1, 28, 5, 5, 2, 1, true, 1, 1, (5 + 5 - 1) * 5},
+		{"LeNet-5's first convolution is over the budget for parts", 1, 28, 6, 5, 1, 2, true, 0, 1, (5 + 6 - 1) * 5},
+		{"three input channels by kernel position", 3, 8, 4, 3, 1, 1, true, 0, 27, 0},
+		{"three input channels by kernel row", 3, 8, 4, 3, 1, 1, true, 1, 1, (9 + 4 - 1) * 3},
+		{"1×1 kernel by kernel position", 4, 6, 2, 1, 1, 0, true, 0, 4, 0},
+		{"1×1 kernel by kernel row saves nothing", 4, 6, 2, 1, 1, 0, true, 1, 0, 0},
+		{"output read element-wise stays compact", 1, 8, 2, 3, 1, 1, false, 0, 0, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,15 +66,27 @@ func TestLayoutKernelRows(t *testing.T) {
 				last = b.affine(b.op(ir.OpMul, conv, conv), 10)
 			}
 			g := b.output(last)
-			checkPreserves(t, g, Layout)
-			if got := x.Gather != nil; got != tc.gathered {
-				t.Fatalf("client layout = %v, want %v", got, tc.gathered)
+			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error { return Layout(g, &Config{MaxInputSlots: tc.maxInputSlots}) })
+			parts := 0
+			if x.Gather != nil {
+				parts = x.Gather.Parts
 			}
-			if !tc.gathered {
+			if parts != tc.parts {
+				t.Fatalf("client layout in %d ciphertexts, want %d", parts, tc.parts)
+			}
+			if parts == 0 {
 				return
 			}
 			if want := []int{1, tc.cin, tc.size, tc.size}; !slices.Equal(x.InputShape(), want) {
 				t.Fatalf("client tensor shape %v, want %v", x.InputShape(), want)
+			}
+			if parts > 1 {
+				// ir.Verify (in checkPreserves) checked the parts are read
+				// slot by slot; the output is compact.
+				if conv.Linear.Rows != ir.NumElements(conv.Shape) || x.CiphertextSize() != conv.Linear.Rows {
+					t.Fatalf("parts of %d slots for a convolution of %d values", x.CiphertextSize(), conv.Linear.Rows)
+				}
+				return
 			}
 			slots := 1 << g.LogSlots
 			diags := map[int]bool{}

@@ -17,6 +17,10 @@ type Config struct {
 	Ranges *RangeSource
 	// Approx controls approx-activations.
 	Approx ApproxConfig
+	// MaxInputSlots bounds the slots of all the ciphertexts a client sends
+	// for one input (0: DefaultMaxInputSlots); below two ciphertexts' worth
+	// every input is one ciphertext.
+	MaxInputSlots int
 	// Log receives one line per notable decision, for the compile report.
 	Log func(pass, msg string)
 }

@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -26,8 +29,9 @@ func CheckInputShape(spec *Spec, shape []int) error {
 }
 
 // Encrypt encrypts t as the circuit's input under a secret key or a public
-// key (key is a *rlwe.SecretKey or *rlwe.PublicKey).
-func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) (*rlwe.Ciphertext, error) {
+// key (key is a *rlwe.SecretKey or *rlwe.PublicKey): one ciphertext, or
+// the spec's InputParts.
+func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Ciphertext, error) {
 	if err := CheckInputShape(spec, t.Shape); err != nil {
 		return nil, err
 	}
@@ -40,22 +44,27 @@ func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) (*rlwe.Ciphertext
 	if err != nil {
 		return nil, err
 	}
-	slots := make([]float64, 1<<spec.LogSlots)
-	if spec.InputSlots == nil {
-		copy(slots, t.Data)
-	} else {
-		copy(slots, (&ir.Gather{Shape: spec.Input.Shape, Slots: spec.InputSlots}).Apply(t.Data))
+	laid := t.Data
+	if spec.InputSlots != nil {
+		laid = (&ir.Gather{Shape: spec.Input.Shape, Slots: spec.InputSlots}).Apply(t.Data)
 	}
-	pt := hefloat.NewPlaintext(p, spec.Input.Level)
-	pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
-	if err := hefloat.NewEncoder(p).Encode(slots, pt); err != nil {
-		return nil, fmt.Errorf("cannot encode the input: %w", err)
+	parts := spec.InputCiphertexts()
+	per := len(laid) / parts
+	ecd, enc := hefloat.NewEncoder(p), rlwe.NewEncryptor(p, key)
+	cts := make([]*rlwe.Ciphertext, parts)
+	for j := range cts {
+		slots := make([]float64, 1<<spec.LogSlots)
+		copy(slots, laid[j*per:(j+1)*per])
+		pt := hefloat.NewPlaintext(p, spec.Input.Level)
+		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
+		if err := ecd.Encode(slots, pt); err != nil {
+			return nil, fmt.Errorf("cannot encode the input: %w", err)
+		}
+		if cts[j], err = enc.EncryptNew(pt); err != nil {
+			return nil, fmt.Errorf("cannot encrypt the input: %w", err)
+		}
 	}
-	ct, err := rlwe.NewEncryptor(p, key).EncryptNew(pt)
-	if err != nil {
-		return nil, fmt.Errorf("cannot encrypt the input: %w", err)
-	}
-	return ct, nil
+	return cts, nil
 }
 
 // Decrypt decrypts the circuit's result into a tensor of the output shape,
@@ -74,41 +83,90 @@ func Decrypt(spec *Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, e
 	return &ir.Tensor{Shape: append([]int(nil), spec.Output.Shape...), Data: slots[:n]}, nil
 }
 
+// A ciphertext file: the header, the count of ciphertexts, then each as
+// its scale (float64) and its two polynomials packed (see packed.go). The
+// level, the layout and the NTT form come from the spec.
+
+// ciphertextLevel is the level the spec puts ciphertexts of kind at, and
+// how many of them a file holds.
+func ciphertextLevel(spec *Spec, kind Kind) (level, count int) {
+	if kind == KindOutputCt {
+		return spec.Output.Level, 1
+	}
+	return spec.Input.Level, spec.InputCiphertexts()
+}
+
 // EncodeCiphertext serialises an input (KindInputCt) or result
-// (KindOutputCt) ciphertext.
-func EncodeCiphertext(spec *Spec, kind Kind, ct *rlwe.Ciphertext) ([]byte, error) {
-	b, err := ct.MarshalBinary()
+// (KindOutputCt).
+func EncodeCiphertext(spec *Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, error) {
+	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
-	return seal(kind, spec.Fingerprint(), b), nil
+	level, count := ciphertextLevel(spec, kind)
+	if len(cts) != count {
+		return nil, fmt.Errorf("%d ciphertexts for a %s of %d", len(cts), kind, count)
+	}
+	var buf bytes.Buffer
+	buf.Write(seal(kind, spec.Fingerprint(), binary.AppendUvarint(nil, uint64(count))))
+	var scratch []byte
+	for j, ct := range cts {
+		if ct.Level() != level || ct.Degree() != 1 || !ct.IsNTT {
+			return nil, fmt.Errorf("ciphertext %d of the %s at level %d, degree %d: level %d, degree 1 expected", j+1, kind, ct.Level(), ct.Degree(), level)
+		}
+		buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(ct.Scale.Float64())))
+		for _, poly := range ct.Value {
+			if scratch, err = writePackedPoly(&buf, poly, p.Q()[:level+1], scratch); err != nil {
+				return nil, fmt.Errorf("ciphertext %d of the %s: %w", j+1, kind, err)
+			}
+		}
+	}
+	return buf.Bytes(), nil
 }
 
-// DecodeCiphertext parses a ciphertext of the given kind made for spec and
-// checks it sits at the level, layout and roughly the scale the circuit
-// expects.
-func DecodeCiphertext(spec *Spec, kind Kind, data []byte) (*rlwe.Ciphertext, error) {
+// DecodeCiphertext parses an input or result made for spec: as many
+// ciphertexts as the circuit reads or writes, every residue below its
+// modulus, each at roughly the scale the circuit expects.
+func DecodeCiphertext(spec *Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, error) {
 	p, payload, err := openFor(spec, data, kind)
 	if err != nil {
 		return nil, err
 	}
-	level := spec.Input.Level
-	if kind == KindOutputCt {
-		level = spec.Output.Level
+	level, want := ciphertextLevel(spec, kind)
+	count, n := binary.Uvarint(payload)
+	if n <= 0 || count != uint64(want) {
+		return nil, fmt.Errorf("%w: %s in %d ciphertexts, the circuit has %d", ErrFormat, kind, count, want)
 	}
-	ct := hefloat.NewCiphertext(p, 1, level)
-	ct.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
-	if err := unmarshalSized(kind.String(), payload, ct); err != nil {
-		return nil, err
+	r := bytes.NewReader(payload[n:])
+	cts := make([]*rlwe.Ciphertext, want)
+	var scratch []byte
+	for j := range cts {
+		var scale [8]byte
+		if _, err := io.ReadFull(r, scale[:]); err != nil {
+			return nil, fmt.Errorf("%w: %s is truncated in ciphertext %d of %d", ErrFormat, kind, j+1, want)
+		}
+		// A scale far from 2^LogScale would make decoding meaningless; a
+		// hostile one could also be zero or infinite.
+		f := math.Float64frombits(binary.LittleEndian.Uint64(scale[:]))
+		logScale := math.Log2(f)
+		if math.IsNaN(logScale) || math.Abs(logScale-float64(spec.Params.LogScale)) > 8 {
+			return nil, fmt.Errorf("%w: %s has scale 2^%.1f, expected about 2^%d", ErrFormat, kind, logScale, spec.Params.LogScale)
+		}
+		ct := hefloat.NewCiphertext(p, 1, level)
+		ct.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
+		ct.Scale = rlwe.NewScale(f)
+		for _, poly := range ct.Value {
+			if scratch, err = readPackedPoly(r, poly, p.Q()[:level+1], scratch); err != nil {
+				if errors.Is(err, ErrFormat) {
+					return nil, fmt.Errorf("%s, ciphertext %d: %w", kind, j+1, err)
+				}
+				return nil, fmt.Errorf("%w: %s is truncated in ciphertext %d of %d", ErrFormat, kind, j+1, want)
+			}
+		}
+		cts[j] = ct
 	}
-	if ct.LogDimensions.Cols != spec.LogSlots || ct.LogDimensions.Rows != 0 || !ct.IsNTT || !ct.IsBatched {
-		return nil, fmt.Errorf("%w: %s is not laid out as the circuit expects", ErrFormat, kind)
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last ciphertext of the %s", ErrFormat, r.Len(), kind)
 	}
-	// A scale far from 2^LogScale would make decoding meaningless; a
-	// hostile one could also be zero or infinite.
-	logScale := math.Log2(ct.Scale.Float64())
-	if math.IsNaN(logScale) || math.Abs(logScale-float64(spec.Params.LogScale)) > 8 {
-		return nil, fmt.Errorf("%w: %s has scale 2^%.1f, expected about 2^%d", ErrFormat, kind, logScale, spec.Params.LogScale)
-	}
-	return ct, nil
+	return cts, nil
 }

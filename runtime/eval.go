@@ -28,10 +28,11 @@ type Server struct {
 
 // preparedAffine is an Affine node with its diagonals encoded.
 type preparedAffine struct {
-	lt   *linearTransform // nil for an identity
-	sum  *linearTransform // the hybrid form's block sum
-	plan ltPlan
-	bias []float64 // padded to the slots; nil for none
+	parts *partsTransform  // for a map reading an input in parts
+	lt    *linearTransform // nil for an identity or parts
+	sum   *linearTransform // the hybrid form's block sum
+	plan  ltPlan
+	bias  []float64 // padded to the slots; nil for none
 }
 
 // NewServer prepares a circuit for evaluation: every linear transformation
@@ -70,6 +71,13 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		}
 		if !node.Linear.Identity {
 			pa.plan = planLinear(node, c.Graph.LogSlots, hybrid[node])
+			if pa.plan.parts > 0 {
+				if pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node]); err != nil {
+					return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
+				}
+				s.affine[node] = pa
+				continue
+			}
 			var diags map[int][]float64
 			if pa.plan.hybrid {
 				diags = hybridDiagonals(node.Linear, pa.plan.block, n)
@@ -162,10 +170,18 @@ type NodeStat struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// Run evaluates the circuit on an encrypted input and returns the encrypted
-// result.
-func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
+// Run evaluates the circuit on an encrypted input, in as many ciphertexts
+// as the spec's InputParts, and returns the encrypted result.
+func (s *Server) Run(in []*rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	g := s.circuit.Graph
+	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {
+		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(in), want)
+	}
+	for i, ct := range in {
+		if ct == nil || ct.Degree() != 1 || ct.Level() != s.circuit.Spec.Input.Level {
+			return nil, nil, fmt.Errorf("input ciphertext %d is not a fresh ciphertext at level %d", i+1, s.circuit.Spec.Input.Level)
+		}
+	}
 	evals := make([]*hefloat.Evaluator, max(1, s.Workers))
 	for i := range evals {
 		evals[i] = s.eval.ShallowCopy()
@@ -184,9 +200,13 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		var err error
 		switch n.Op {
 		case ir.OpInput:
-			out = in
+			out = in[0] // a map reading the parts takes them all from in
 		case ir.OpAffine:
-			out, err = s.affineNode(evals, n, vals[n.Inputs[0]], count)
+			if n.Inputs[0].InParts() {
+				out, err = s.partsNode(evals, n, in, count)
+			} else {
+				out, err = s.affineNode(evals, n, vals[n.Inputs[0]], count)
+			}
 		case ir.OpPoly:
 			out, err = s.polyNode(counted, polyEval, n, vals[n.Inputs[0]])
 		case ir.OpMul:
@@ -220,6 +240,27 @@ func (s *Server) Run(in *rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	st.PtMuls = count.total(PrimMulPlain, PrimMulDiagonal)
 	st.CtMuls = count.total(PrimMul)
 	return result, st, nil
+}
+
+// partsNode evaluates affine node n reading the input's parts.
+func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
+	pa := s.affine[n]
+	out, err := pa.parts.evaluate(evals, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := evals[0].Rescale(out, out); err != nil {
+		return nil, err
+	}
+	pa.parts.count(count)
+	count.add(PrimRescale, pa.parts.level, 1)
+	if pa.bias != nil {
+		if err := evals[0].Add(out, pa.bias, out); err != nil {
+			return nil, err
+		}
+		count.add(PrimAdd, n.Level, 1)
+	}
+	return out, nil
 }
 
 func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {

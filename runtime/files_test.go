@@ -9,6 +9,8 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
 
 // fixture is a small circuit compiled at real 128-bit parameters, with its
@@ -21,6 +23,7 @@ type fixture struct {
 	sk, pk  []byte
 	evk     []byte
 	ct      []byte
+	input   []*rlwe.Ciphertext // what ct holds
 }
 
 var (
@@ -61,13 +64,14 @@ func buildFixture() (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.input = ct
 	for _, step := range []func() error{
 		func() (err error) { f.spec, err = EncodeSpec(spec); return },
 		func() (err error) { f.hec, err = EncodeCircuit(f.circuit); return },
 		func() (err error) { f.sk, err = EncodeSecretKey(spec, f.keys.Secret); return },
 		func() (err error) { f.pk, err = EncodePublicKey(spec, f.keys.Public); return },
 		func() (err error) { f.evk, err = EncodeEvalKeys(spec, f.keys.Eval); return },
-		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, ct); return },
+		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, ct...); return },
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -166,6 +170,40 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 	}
 	if ek.Galois[0].Equal(want.Galois[0]) {
 		t.Error("the seed does not determine the halves a")
+	}
+}
+
+// A ciphertext file packs each residue to its prime's bit length; decoding
+// gives back the ciphertext bit for bit, and refuses an unreduced residue.
+func TestCiphertextFile(t *testing.T) {
+	f := secureFixture(t)
+	spec := f.circuit.Spec
+	cts, err := DecodeCiphertext(spec, KindInputCt, f.ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := PredictSizes(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewParameters(spec.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lattigo := headerSize + 1 + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize()
+	if len(f.ct) != sizes.InputCt || len(f.ct) >= lattigo {
+		t.Errorf("input file %d bytes, predicted %d; Lattigo's encoding takes %d", len(f.ct), sizes.InputCt, lattigo)
+	}
+	if len(cts) != 1 || !cts[0].Equal(f.input[0]) {
+		t.Fatal("the input ciphertext changed in a round trip")
+	}
+	bad := bytes.Clone(f.ct)
+	copy(bad[headerSize+1+8:], bytes.Repeat([]byte{0xff}, 8))
+	if _, err := DecodeCiphertext(spec, KindInputCt, bad); !errors.Is(err, ErrFormat) {
+		t.Errorf("an unreduced residue: %v", err)
+	}
+	if _, err := DecodeCiphertext(spec, KindInputCt, f.ct[:len(f.ct)-1]); !errors.Is(err, ErrFormat) {
+		t.Errorf("a truncated ciphertext: %v", err)
 	}
 }
 

@@ -486,8 +486,6 @@ func unmarshalSized(what string, data []byte, into sized) error {
 // can still hide another shape.
 func shapeOf(v any) string {
 	switch o := v.(type) {
-	case *rlwe.Ciphertext:
-		return fmt.Sprintf("level %d degree %d N %d", o.Level(), o.Degree(), o.N())
 	case *rlwe.SecretKey:
 		return fmt.Sprintf("levels Q%d P%d", o.LevelQ(), o.LevelP())
 	case *rlwe.PublicKey:

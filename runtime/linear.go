@@ -28,6 +28,9 @@ import (
 const rotationCost = 40
 
 type ltPlan struct {
+	// parts, for a map reading an input in several ciphertexts, is their
+	// count: no diagonals, no rotations (see partsTransform).
+	parts  int
 	hybrid bool
 	block  int   // R, hybrid only
 	diags  []int // diagonal indices
@@ -41,6 +44,9 @@ type ltPlan struct {
 
 // planLinear chooses how affine node n is evaluated on 2^logSlots slots.
 func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
+	if in := n.Inputs[0]; in.InParts() {
+		return ltPlan{parts: in.Gather.Parts}
+	}
 	slots := 1 << logSlots
 	std := ltPlan{diags: diagonalIndices(n.Linear, slots)}
 	std.split = bestSplit(std.diags, slots)

@@ -85,7 +85,7 @@ func testServer(t *testing.T, g *ir.Graph) (*Spec, *Keys, *Server) {
 func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
 	t.Helper()
 	spec, keys, srv := testServer(t, g)
-	x := &ir.Tensor{Shape: g.Inputs()[0].Shape, Data: inputs}
+	x := &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: inputs}
 	ct, err := Encrypt(spec, keys.Secret, x)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +246,44 @@ func TestHybridLinearTransformation(t *testing.T) {
 	}
 	if worst := roundTrip(t, g, randomInputs(5, 400, 1)); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
+	}
+}
+
+// TestInputInParts covers an input the client encrypts in several
+// ciphertexts: part j holds the input rotated by j, and the first map adds
+// w_j ⊙ part_j with no rotation; a square and a dense layer follow.
+func TestInputInParts(t *testing.T) {
+	const n, parts = 16, 3
+	b := &graphBuilder{g: &ir.Graph{}, rng: rand.New(rand.NewPCG(21, 22))}
+	gather := &ir.Gather{Shape: []int{n}, Parts: parts}
+	for j := range parts {
+		for s := range n {
+			gather.Slots = append(gather.Slots, (s+j)%n)
+		}
+	}
+	x := b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{parts * n}, Gather: gather})
+	bl := ir.NewBuilder(n, parts*n)
+	for j := range parts {
+		for r := range n {
+			bl.Add(r, j*n+r, b.rng.NormFloat64())
+		}
+	}
+	lin, err := bl.Build(randomInputs(3, n, 0.1), "band")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{x}, Shape: []int{n}, Linear: lin})
+	g := b.output(b.dense(b.poly(first, ir.Square()), 3, 1))
+	if worst := roundTrip(t, g, randomInputs(4, n, 1)); worst > 1e-6 {
+		t.Fatalf("error %g", worst)
+	}
+	pl := planLinear(first, g.LogSlots, false)
+	p, err := NewParameters(params.InsecureTestSet(11, g.Depth, 35))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := linearKeys(p, g, first, pl); pl.parts != parts || len(keys) != 0 || g.LogSlots != 4 {
+		t.Fatalf("plan %+v with %d rotation keys on 2^%d slots", pl, len(keys), g.LogSlots)
 	}
 }
 

@@ -36,8 +36,8 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 		PublicKey:   headerSize + rlwe.NewPublicKey(p).BinarySize(),
 		GaloisKeys:  len(spec.Rotations),
 		RelinNeeded: spec.Relin,
-		InputCt:     headerSize + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize(),
-		OutputCt:    headerSize + hefloat.NewCiphertext(p, 1, spec.Output.Level).BinarySize(),
+		InputCt:     ciphertextFileSize(p, spec, KindInputCt),
+		OutputCt:    ciphertextFileSize(p, spec, KindOutputCt),
 		EvalKeys:    headerSize + 1 + seedSize + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
 	}
 	// Key sizes depend only on their level: measure one per level.
@@ -63,4 +63,11 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 		s.OneEvalKey = max(s.OneEvalKey, k.memory)
 	}
 	return s, nil
+}
+
+// ciphertextFileSize is the size of an input or result file.
+func ciphertextFileSize(p hefloat.Parameters, spec *Spec, kind Kind) int {
+	level, count := ciphertextLevel(spec, kind)
+	one := 8 + 2*packedPolySize(p.N(), p.Q()[:level+1])
+	return headerSize + len(binary.AppendUvarint(nil, uint64(count))) + count*one
 }

@@ -36,6 +36,9 @@ type Spec struct {
 	// in: slot s holds input element InputSlots[s], or zero where it is −1
 	// (ir.Gather). Unset: element k in slot k.
 	InputSlots []int `json:"input_slots,omitempty"`
+	// InputParts, when above 1, splits InputSlots into that many
+	// ciphertexts of equal size, which the client encrypts separately.
+	InputParts int `json:"input_parts,omitempty"`
 	// Relin says whether the circuit multiplies ciphertexts, and so needs a
 	// relinearization key, made at RelinLevel: the highest level at which it
 	// multiplies.
@@ -83,17 +86,22 @@ func (s *Spec) Validate() error {
 	if s.LogSlots < 0 || s.LogSlots > s.Params.LogSlots() {
 		return fmt.Errorf("%w: 2^%d slots in a ring of 2^%d", ErrSpec, s.LogSlots, s.Params.LogSlots())
 	}
-	for _, t := range []TensorInfo{s.Input, s.Output} {
+	for i, t := range []TensorInfo{s.Input, s.Output} {
 		if t.Name == "" || len(t.Shape) == 0 || len(t.Shape) > 8 {
 			return fmt.Errorf("%w: tensor %q has shape %v", ErrSpec, t.Name, t.Shape)
 		}
+		// An input the client lays out may span several ciphertexts.
+		fits := 1 << s.LogSlots
+		if i == 0 && s.InputSlots != nil {
+			fits *= ir.MaxInputParts
+		}
 		n := 1
 		for _, d := range t.Shape {
-			if d <= 0 || d > 1<<s.LogSlots {
+			if d <= 0 || d > fits {
 				return fmt.Errorf("%w: tensor %q has shape %v", ErrSpec, t.Name, t.Shape)
 			}
 			n *= d
-			if n > 1<<s.LogSlots {
+			if n > fits {
 				return fmt.Errorf("%w: tensor %q of shape %v does not fit 2^%d slots", ErrSpec, t.Name, t.Shape, s.LogSlots)
 			}
 		}
@@ -101,8 +109,12 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("%w: tensor %q at level %d of %d", ErrSpec, t.Name, t.Level, s.Params.MaxLevel())
 		}
 	}
-	if len(s.InputSlots) > 1<<s.LogSlots {
-		return fmt.Errorf("%w: an input layout of %d slots in 2^%d", ErrSpec, len(s.InputSlots), s.LogSlots)
+	parts := s.InputCiphertexts()
+	if s.InputParts < 0 || parts > ir.MaxInputParts || len(s.InputSlots)%parts != 0 || (parts > 1 && len(s.InputSlots) == 0) {
+		return fmt.Errorf("%w: an input layout of %d slots in %d ciphertexts (at most %d, of equal size)", ErrSpec, len(s.InputSlots), parts, ir.MaxInputParts)
+	}
+	if len(s.InputSlots)/parts > 1<<s.LogSlots {
+		return fmt.Errorf("%w: an input layout of %d slots per ciphertext in 2^%d", ErrSpec, len(s.InputSlots)/parts, s.LogSlots)
 	}
 	size := ir.NumElements(s.Input.Shape)
 	for i, k := range s.InputSlots {
@@ -168,6 +180,9 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 	}
 	if gather := ins[0].Gather; gather != nil {
 		s.InputSlots = gather.Slots
+		if gather.Parts > 1 {
+			s.InputParts = gather.Parts
+		}
 	}
 	// Each key at the highest level it is used at: a key below the
 	// ciphertext's level gives a wrong result without an error in Lattigo,
@@ -233,3 +248,7 @@ func diagonals(l *ir.Linear, n int) map[int][]float64 {
 	}
 	return d
 }
+
+// InputCiphertexts is the number of ciphertexts the client encrypts its
+// input in.
+func (s *Spec) InputCiphertexts() int { return max(1, s.InputParts) }

@@ -26,6 +26,11 @@ func EstimateWorkload(g *ir.Graph) params.Workload {
 			}
 			pl := planLinear(node, g.LogSlots, hybrid[node])
 			in := node.Inputs[0].Level
+			if pl.parts > 0 {
+				w.PtMuls[in] += float64(pl.parts)
+				w.Rescales[in]++
+				continue
+			}
 			w.KeySwitches[in] += float64(pl.split.giants())
 			w.BabySteps[in] += float64(pl.split.babies())
 			w.DiagMuls[in] += float64(len(pl.diags))

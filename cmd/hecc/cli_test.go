@@ -162,7 +162,7 @@ func TestRefusals(t *testing.T) {
 		{"ciphertext for another circuit", []string{"run", filepath.Join(b, "model.hec"), "--keys", filepath.Join(b, "keys", "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(b, "r.ct")},
 			[]string{"another compile"}, runtime.ErrMismatch},
 		{"truncated ciphertext", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "eval.keys"), filepath.Join(a, "short.ct"), "-o", filepath.Join(a, "r.ct")},
-			[]string{"encrypted input has", "expected"}, runtime.ErrFormat},
+			[]string{"encrypted input is truncated", "ciphertext"}, runtime.ErrFormat},
 		{"input of the wrong shape", []string{"encrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "wrong.npy")},
 			[]string{"shape [1 1 7 8]", "[1 1 8 8]"}, runtime.ErrShape},
 		{"secret key given to the server", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},

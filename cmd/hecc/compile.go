@@ -33,6 +33,12 @@ Value ranges size the first prime (and, for ReLU-like activations, the
 interval they are approximated on): give sample inputs with --calibration, or
 a bound on every input value with --input-range.
 
+When the model starts with a 2-D convolution, the client lays its input out
+so that the convolution is cheap: in one ciphertext per kernel position when
+they fit in --max-input-slots slots in all (the convolution then needs no
+rotation and no key, the client uploads more), else in one ciphertext with a
+copy per kernel row. --max-input-slots 1 keeps the input in one ciphertext.
+
 Examples:
   hecc compile model.onnx -o model.hec --calibration samples.npy
   hecc compile model.onnx --input-range 0,1 --security 192
@@ -49,6 +55,7 @@ Examples:
 			&cli.IntFlag{Name: "degree", Usage: "fix the degree of every activation's polynomial (default: the cheapest that keeps --agreement)"},
 			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "fraction of calibration samples whose top class the circuit must keep"},
 			&cli.IntFlag{Name: "max-depth", Value: 7, Usage: "most levels one activation's polynomial may take"},
+			&cli.IntFlag{Name: "max-input-slots", Value: passes.DefaultMaxInputSlots, Usage: "most slots the client's input may take over all its ciphertexts"},
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
 			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
 		},
@@ -62,12 +69,16 @@ func runCompile(c *cli.Context) error {
 	}
 	model := c.Args().First()
 	opts := compiler.Options{
-		Name:        c.String("name"),
-		Security:    c.Int("security"),
-		Margin:      c.Float64("margin"),
-		MinLogScale: c.Int("min-scale-bits"),
-		Binds:       map[string]*ir.Tensor{},
-		Approx:      passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), MaxDepth: c.Int("max-depth")},
+		Name:          c.String("name"),
+		Security:      c.Int("security"),
+		Margin:        c.Float64("margin"),
+		MinLogScale:   c.Int("min-scale-bits"),
+		Binds:         map[string]*ir.Tensor{},
+		Approx:        passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), MaxDepth: c.Int("max-depth")},
+		MaxInputSlots: c.Int("max-input-slots"),
+	}
+	if opts.MaxInputSlots < 1 {
+		return usageError("--max-input-slots %d: expected at least 1", opts.MaxInputSlots)
 	}
 	if a := opts.Approx.Agreement; a <= 0 || a > 1 {
 		return usageError("--agreement %g: expected a fraction in (0, 1]", a)

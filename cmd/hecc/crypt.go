@@ -67,7 +67,7 @@ func runEncrypt(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	b, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct)
+	b, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct...)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,11 @@ func runEncrypt(c *cli.Context) error {
 	if err := writeFile(out, b, 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("encrypted %s %v in %.3f s: %s (%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(len(b)))
+	parts := ""
+	if len(ct) > 1 {
+		parts = fmt.Sprintf(", %d ciphertexts", len(ct))
+	}
+	fmt.Printf("encrypted %s %v in %.3f s: %s (%s%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(len(b)), parts)
 	return nil
 }
 
@@ -127,7 +131,7 @@ func runDecrypt(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	raw, err := runtime.Decrypt(spec, sk, ct)
+	raw, err := runtime.Decrypt(spec, sk, ct[0])
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type inspection struct {
 	Ops         map[string]int     `json:"ops"`
 	Input       runtime.TensorInfo `json:"input"`
 	InputSlots  int                `json:"input_layout_slots,omitempty"` // set when the client lays the input out itself
+	InputCts    int                `json:"input_ciphertexts"`
 	Output      runtime.TensorInfo `json:"output"`
 	Sizes       runtime.Sizes      `json:"sizes"`
 }
@@ -77,7 +78,7 @@ func runInspect(c *cli.Context) error {
 		LogN: p.LogN, LogQ: p.LogQ, LogP: p.LogP, LogQP: p.LogQP(), LogScale: p.LogScale,
 		Slots: 1 << p.LogSlots(), LayoutSlots: 1 << spec.LogSlots, Security: p.Security,
 		Depth: p.MaxLevel(), Rotations: len(spec.Rotations), Relin: spec.Relin, Ops: spec.Ops,
-		Input: spec.Input, InputSlots: len(spec.InputSlots), Output: spec.Output, Sizes: sizes,
+		Input: spec.Input, InputSlots: len(spec.InputSlots), InputCts: spec.InputCiphertexts(), Output: spec.Output, Sizes: sizes,
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
@@ -88,7 +89,9 @@ func runInspect(c *cli.Context) error {
 	fmt.Printf("  parameters  logN=%d logQ=%v logP=%v logQP=%d scale=2^%d, %d-bit security\n", in.LogN, in.LogQ, in.LogP, in.LogQP, in.LogScale, in.Security)
 	fmt.Printf("  circuit     depth %d, %d of %d slots used, ops %v\n", in.Depth, in.LayoutSlots, in.Slots, in.Ops)
 	fmt.Printf("  input       %q %v", in.Input.Name, in.Input.Shape)
-	if in.InputSlots > 0 {
+	if in.InputCts > 1 {
+		fmt.Printf(" (hecc encrypt lays it out in %d ciphertexts of %d slots, with copies for the first convolution)", in.InputCts, in.InputSlots/in.InputCts)
+	} else if in.InputSlots > 0 {
 		fmt.Printf(" (hecc encrypt lays it out in %d slots, with copies for the first convolution)", in.InputSlots)
 	}
 	fmt.Printf("; output %q %v", in.Output.Name, in.Output.Shape)

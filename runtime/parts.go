@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// partsTransform is an affine map that reads an input the client
+// encrypted in several parts, slot by slot (ir.Gather): Σ_j w_j ⊙ part_j,
+// one plaintext product per part and no rotation.
+type partsTransform struct {
+	weights []*rlwe.Plaintext // per part, NTT and Montgomery form
+	level   int
+}
+
+// encodeParts encodes each part's weights w_j[r] = W[r, j·partSlots + r].
+func encodeParts(p hefloat.Parameters, ecd *hefloat.Encoder, n *ir.Node, level, logSlots int, scale rlwe.Scale) (*partsTransform, error) {
+	g := n.Inputs[0].Gather
+	part, slots := g.PartSlots(), 1<<logSlots
+	w := make([][]float64, g.Parts)
+	for j := range w {
+		w[j] = make([]float64, slots)
+	}
+	for r := range n.Linear.Rows {
+		n.Linear.Row(r, func(c int, v float64) { w[c/part][r] += v })
+	}
+	pt := &partsTransform{level: level}
+	ringQ := p.RingQ().AtLevel(level)
+	for j := range w {
+		x := hefloat.NewPlaintext(p, level)
+		x.Scale = scale
+		x.LogDimensions = ring.Dimensions{Rows: 0, Cols: logSlots}
+		if err := ecd.Encode(w[j], x); err != nil {
+			return nil, fmt.Errorf("part %d: %w", j, err)
+		}
+		ringQ.MForm(x.Value, x.Value)
+		pt.weights = append(pt.weights, x)
+	}
+	return pt, nil
+}
+
+// evaluate returns Σ_j w_j ⊙ in_j, not rescaled: each worker accumulates
+// the parts it takes, then the workers' sums are added.
+func (pt *partsTransform) evaluate(evals []*hefloat.Evaluator, in []*rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	if len(in) != len(pt.weights) {
+		return nil, fmt.Errorf("%d input ciphertexts, the map reads %d", len(in), len(pt.weights))
+	}
+	p := evals[0].GetParameters()
+	ringQ := p.RingQ().AtLevel(pt.level)
+	workers := min(len(evals), len(in))
+	acc := make([]*rlwe.Ciphertext, workers)
+	for w := range acc {
+		acc[w] = hefloat.NewCiphertext(*p, 1, pt.level)
+	}
+	err := forEach(workers, len(in), func(w, j int) error {
+		ct := in[j]
+		if ct.Level() != pt.level || ct.Degree() != 1 || !ct.IsNTT {
+			return fmt.Errorf("part %d at level %d, degree %d (NTT %v): level %d, degree 1, NTT expected", j, ct.Level(), ct.Degree(), ct.IsNTT, pt.level)
+		}
+		for i := range 2 {
+			ringQ.MulCoeffsMontgomeryThenAdd(ct.Value[i], pt.weights[j].Value, acc[w].Value[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range acc[1:] {
+		for i := range 2 {
+			ringQ.Add(acc[0].Value[i], a.Value[i], acc[0].Value[i])
+		}
+	}
+	out := acc[0]
+	out.MetaData = in[0].MetaData.CopyNew()
+	out.Scale = in[0].Scale.Mul(pt.weights[0].Scale)
+	return out, nil
+}
+
+func (pt *partsTransform) count(c *opCounter) {
+	c.add(PrimMulPlain, pt.level, len(pt.weights))
+	c.add(PrimAdd, pt.level, len(pt.weights)-1)
+}
