@@ -249,10 +249,11 @@ func TestHybridLinearTransformation(t *testing.T) {
 	}
 }
 
-// TestInputInParts covers an input the client encrypts in several
+// TestInputInPartsConcurrently covers an input the client encrypts in several
 // ciphertexts: part j holds the input rotated by j, and the first map adds
-// w_j ⊙ part_j with no rotation; a square and a dense layer follow.
-func TestInputInParts(t *testing.T) {
+// w_j ⊙ part_j with no rotation, the parts split over the workers (run
+// with -race); a square and a dense layer follow.
+func TestInputInPartsConcurrently(t *testing.T) {
 	const n, parts = 16, 3
 	b := &graphBuilder{g: &ir.Graph{}, rng: rand.New(rand.NewPCG(21, 22))}
 	gather := &ir.Gather{Shape: []int{n}, Parts: parts}
