@@ -319,7 +319,10 @@ func costDriven(req Requirements, smallest int, rejected []string) (Choice, erro
 	}
 	choice := Choice{Set: best.set, Rejected: rejected, Predicted: best.cost,
 		Binding: fmt.Sprintf("lowest predicted latency (%.3g s by the cost model) among %d secure sets with scale ≥ 2^%d", best.cost, len(all), req.MinLogScale)}
-	if second != nil {
+	if second != nil && second.cost < best.cost {
+		choice.RunnerUp = fmt.Sprintf("logN=%d α=%d scale=2^%d, predicted %.3g s (%.2f× the pick, within %.0f%%: the pick's scale 2^%d is more precise)",
+			second.set.LogN, len(second.set.LogP), second.set.LogScale, second.cost, second.cost/best.cost, 100*closeCost, best.set.LogScale)
+	} else if second != nil {
 		why := "more limbs or larger key switches"
 		switch {
 		case second.set.LogN > best.set.LogN:

@@ -2,6 +2,7 @@ package params
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -144,5 +145,35 @@ func TestSelectPrefersCheaperKeySwitching(t *testing.T) {
 	}
 	if len(tight.LogP) != 1 {
 		t.Fatalf("α = %d at logN 13, depth 5: %s", len(tight.LogP), tight)
+	}
+}
+
+// The runner-up is reported as slower only when it is: a near-tie lost on
+// precision says so.
+func TestRunnerUpSaysWhyItLost(t *testing.T) {
+	for depth := 3; depth <= 19; depth += 4 {
+		w := Workload{}
+		for _, s := range []*[]float64{&w.KeySwitches, &w.BabySteps, &w.PtMuls, &w.DiagMuls, &w.CtMuls, &w.Rescales} {
+			*s = make([]float64, depth+1)
+			for l := range *s {
+				(*s)[l] = float64(1 + l%3)
+			}
+		}
+		c, err := Select(Requirements{Depth: depth, MinLogScale: 25, MaxLogScale: 45, LogMaxValue: 5, LogSlots: 10, Security: 128, Work: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var second, ratio float64
+		var rest string
+		i := strings.Index(c.RunnerUp, "predicted ")
+		if i < 0 {
+			t.Fatalf("depth %d: runner-up %q", depth, c.RunnerUp)
+		}
+		if _, err := fmt.Sscanf(c.RunnerUp[i:], "predicted %g s (%g× %s", &second, &ratio, &rest); err != nil {
+			t.Fatalf("depth %d: runner-up %q: %v", depth, c.RunnerUp, err)
+		}
+		if slower := strings.Contains(c.RunnerUp, "slower"); slower != (second >= c.Predicted) {
+			t.Errorf("depth %d: picked %.4g s, runner-up %q", depth, c.Predicted, c.RunnerUp)
+		}
 	}
 }
