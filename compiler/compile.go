@@ -208,7 +208,7 @@ func (r *Report) Text() string {
 		relin = " + relinearization key"
 	}
 	fmt.Fprintf(&b, "  keys:       %d Galois keys%s, each at the level it is used (largest %s): %s of evaluation keys, a %s file\n", keys, relin, mib(s.OneEvalKey), mib(s.EvalKeysMemory), mib(s.EvalKeys))
-	fmt.Fprintf(&b, "  ciphertext: input %s, result %s\n", mib(s.InputCt), mib(s.OutputCt))
+	fmt.Fprintf(&b, "  ciphertext: input %s under the secret key, %s under the public key; result %s\n", mib(s.InputCtSeeded), mib(s.InputCt), mib(s.OutputCt))
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "  warning:    %s\n", w)
 	}

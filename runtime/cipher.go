@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
+	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
 
 // ErrShape reports an input tensor whose shape is not the model's.
@@ -32,6 +34,31 @@ func CheckInputShape(spec *Spec, shape []int) error {
 // key (key is a *rlwe.SecretKey or *rlwe.PublicKey): one ciphertext, or
 // the spec's InputParts.
 func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Ciphertext, error) {
+	return encrypt(spec, key, t, nil)
+}
+
+// EncryptFile encrypts t as the circuit's input and serialises it. Under a
+// secret key, each ciphertext's uniform half c1 comes from a fresh seed,
+// which the file carries instead: half the size. Under a public key c1 is
+// not uniform and is stored.
+func EncryptFile(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte, error) {
+	var seed *[seedSize]byte
+	if _, secret := key.(*rlwe.SecretKey); secret {
+		seed = new([seedSize]byte)
+		if _, err := rand.Read(seed[:]); err != nil {
+			return nil, fmt.Errorf("cannot draw the ciphertext seed: %w", err)
+		}
+	}
+	cts, err := encrypt(spec, key, t, seed)
+	if err != nil {
+		return nil, err
+	}
+	return encodeCiphertexts(spec, KindInputCt, cts, seed)
+}
+
+// encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
+// stream j of the seed.
+func encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
 	if err := CheckInputShape(spec, t.Shape); err != nil {
 		return nil, err
 	}
@@ -60,7 +87,11 @@ func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Cipherte
 		if err := ecd.Encode(slots, pt); err != nil {
 			return nil, fmt.Errorf("cannot encode the input: %w", err)
 		}
-		if cts[j], err = enc.EncryptNew(pt); err != nil {
+		e := enc
+		if seed != nil {
+			e = enc.WithPRNG(uniformStream(*seed, j))
+		}
+		if cts[j], err = e.EncryptNew(pt); err != nil {
 			return nil, fmt.Errorf("cannot encrypt the input: %w", err)
 		}
 	}
@@ -83,9 +114,11 @@ func Decrypt(spec *Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, e
 	return &ir.Tensor{Shape: append([]int(nil), spec.Output.Shape...), Data: slots[:n]}, nil
 }
 
-// A ciphertext file: the header, the count of ciphertexts, then each as
-// its scale (float64) and its two polynomials packed (see packed.go). The
-// level, the layout and the NTT form come from the spec.
+// A ciphertext file: the header, the count of ciphertexts, a byte saying
+// whether the c1 are stored (0) or come from a seed (1, then the 32-byte
+// seed), then each ciphertext as its scale (float64), c0 and, unless
+// seeded, c1, packed (see packed.go). The level, the layout and the NTT
+// form come from the spec.
 
 // ciphertextLevel is the level the spec puts ciphertexts of kind at, and
 // how many of them a file holds.
@@ -99,6 +132,10 @@ func ciphertextLevel(spec *Spec, kind Kind) (level, count int) {
 // EncodeCiphertext serialises an input (KindInputCt) or result
 // (KindOutputCt).
 func EncodeCiphertext(spec *Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, error) {
+	return encodeCiphertexts(spec, kind, cts, nil)
+}
+
+func encodeCiphertexts(spec *Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -109,13 +146,23 @@ func EncodeCiphertext(spec *Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, e
 	}
 	var buf bytes.Buffer
 	buf.Write(seal(kind, spec.Fingerprint(), binary.AppendUvarint(nil, uint64(count))))
+	if seed == nil {
+		buf.WriteByte(0)
+	} else {
+		buf.WriteByte(1)
+		buf.Write(seed[:])
+	}
 	var scratch []byte
 	for j, ct := range cts {
 		if ct.Level() != level || ct.Degree() != 1 || !ct.IsNTT {
 			return nil, fmt.Errorf("ciphertext %d of the %s at level %d, degree %d: level %d, degree 1 expected", j+1, kind, ct.Level(), ct.Degree(), level)
 		}
 		buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(ct.Scale.Float64())))
-		for _, poly := range ct.Value {
+		polys := ct.Value
+		if seed != nil {
+			polys = polys[:1]
+		}
+		for _, poly := range polys {
 			if scratch, err = writePackedPoly(&buf, poly, p.Q()[:level+1], scratch); err != nil {
 				return nil, fmt.Errorf("ciphertext %d of the %s: %w", j+1, kind, err)
 			}
@@ -138,6 +185,18 @@ func DecodeCiphertext(spec *Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, e
 		return nil, fmt.Errorf("%w: %s in %d ciphertexts, the circuit has %d", ErrFormat, kind, count, want)
 	}
 	r := bytes.NewReader(payload[n:])
+	var seed *[seedSize]byte
+	switch form, err := r.ReadByte(); {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s is truncated", ErrFormat, kind)
+	case form == 1:
+		seed = new([seedSize]byte)
+		if _, err := io.ReadFull(r, seed[:]); err != nil {
+			return nil, fmt.Errorf("%w: %s is truncated in its seed", ErrFormat, kind)
+		}
+	case form != 0:
+		return nil, fmt.Errorf("%w: %s has an unknown form %d", ErrFormat, kind, form)
+	}
 	cts := make([]*rlwe.Ciphertext, want)
 	var scratch []byte
 	for j := range cts {
@@ -155,7 +214,12 @@ func DecodeCiphertext(spec *Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, e
 		ct := hefloat.NewCiphertext(p, 1, level)
 		ct.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
 		ct.Scale = rlwe.NewScale(f)
-		for _, poly := range ct.Value {
+		polys := ct.Value
+		if seed != nil {
+			polys = polys[:1]
+			uniformC1(p, *seed, j, ct)
+		}
+		for _, poly := range polys {
 			if scratch, err = readPackedPoly(r, poly, p.Q()[:level+1], scratch); err != nil {
 				if errors.Is(err, ErrFormat) {
 					return nil, fmt.Errorf("%s, ciphertext %d: %w", kind, j+1, err)
@@ -169,4 +233,10 @@ func DecodeCiphertext(spec *Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, e
 		return nil, fmt.Errorf("%w: %d bytes after the last ciphertext of the %s", ErrFormat, r.Len(), kind)
 	}
 	return cts, nil
+}
+
+// uniformC1 regenerates ciphertext j's c1 from the seed, as Lattigo's
+// secret-key encryption drew it (TestSeededInput pins this).
+func uniformC1(p hefloat.Parameters, seed [seedSize]byte, j int, ct *rlwe.Ciphertext) {
+	ringqp.NewUniformSampler(uniformStream(seed, j), *p.RingQP()).AtLevel(ct.Level(), -1).Read(ringqp.Poly{Q: ct.Value[1]})
 }

@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"errors"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 
@@ -198,12 +200,58 @@ func TestCiphertextFile(t *testing.T) {
 		t.Fatal("the input ciphertext changed in a round trip")
 	}
 	bad := bytes.Clone(f.ct)
-	copy(bad[headerSize+1+8:], bytes.Repeat([]byte{0xff}, 8))
-	if _, err := DecodeCiphertext(spec, KindInputCt, bad); !errors.Is(err, ErrFormat) {
+	copy(bad[headerSize+2+8:], bytes.Repeat([]byte{0xff}, 8)) // count, form, scale, then c0
+	if _, err := DecodeCiphertext(spec, KindInputCt, bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not below its modulus") {
 		t.Errorf("an unreduced residue: %v", err)
 	}
 	if _, err := DecodeCiphertext(spec, KindInputCt, f.ct[:len(f.ct)-1]); !errors.Is(err, ErrFormat) {
 		t.Errorf("a truncated ciphertext: %v", err)
+	}
+}
+
+// Under the secret key the input file carries a seed instead of each c1:
+// what the server rebuilds decrypts to the input, and the file is the
+// predicted size, about half the public-key one.
+func TestSeededInput(t *testing.T) {
+	f := secureFixture(t)
+	spec := f.circuit.Spec
+	x := randomInputs(8, 16, 1)
+	data, err := EncryptFile(spec, f.keys.Secret, &ir.Tensor{Shape: []int{16}, Data: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := PredictSizes(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) != sizes.InputCtSeeded || 5*len(data) > 3*sizes.InputCt {
+		t.Errorf("seeded input %d bytes, predicted %d; %d under the public key", len(data), sizes.InputCtSeeded, sizes.InputCt)
+	}
+	decrypts := func(data []byte) float64 {
+		cts, err := DecodeCiphertext(spec, KindInputCt, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := NewParameters(spec.Params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float64, 1<<spec.LogSlots)
+		if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, f.keys.Secret).DecryptNew(cts[0]), got); err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i, v := range x {
+			worst = max(worst, math.Abs(got[i]-v))
+		}
+		return worst
+	}
+	if worst := decrypts(data); worst > 1e-6 {
+		t.Fatalf("the rebuilt input decrypts %g away from the input", worst)
+	}
+	data[headerSize+2] ^= 1 // another seed: another c1
+	if worst := decrypts(data); worst < 1 {
+		t.Fatalf("a changed seed still decrypts to the input (error %g)", worst)
 	}
 }
 
@@ -246,6 +294,11 @@ func FuzzDecodeCiphertext(f *testing.F) {
 	fx := secureFixture(f)
 	f.Add(fx.ct)
 	f.Add(fx.ct[:100])
+	seeded, err := EncryptFile(fx.circuit.Spec, fx.keys.Secret, &ir.Tensor{Shape: []int{16}, Data: randomInputs(2, 16, 1)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seeded)
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeCiphertext(fx.circuit.Spec, KindInputCt, b) })
 }
 

@@ -16,8 +16,11 @@ type Sizes struct {
 	EvalKeys       int `json:"eval_keys_bytes"`
 	EvalKeysMemory int `json:"eval_keys_memory_bytes"`
 	GaloisKeys     int `json:"galois_keys"`
-	InputCt        int `json:"input_ciphertext_bytes"`
-	OutputCt       int `json:"output_ciphertext_bytes"`
+	// InputCt is an input encrypted under the public key; InputCtSeeded
+	// under the secret key, whose file carries a seed instead of each c1.
+	InputCt       int `json:"input_ciphertext_bytes"`
+	InputCtSeeded int `json:"input_ciphertext_secret_key_bytes"`
+	OutputCt      int `json:"output_ciphertext_bytes"`
 	// OneEvalKey is the largest evaluation key in memory (keys at lower
 	// levels are smaller).
 	OneEvalKey  int  `json:"one_eval_key_bytes"`
@@ -32,13 +35,14 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 		return Sizes{}, err
 	}
 	s := Sizes{
-		SecretKey:   headerSize + rlwe.NewSecretKey(p).BinarySize(),
-		PublicKey:   headerSize + rlwe.NewPublicKey(p).BinarySize(),
-		GaloisKeys:  len(spec.Rotations),
-		RelinNeeded: spec.Relin,
-		InputCt:     ciphertextFileSize(p, spec, KindInputCt),
-		OutputCt:    ciphertextFileSize(p, spec, KindOutputCt),
-		EvalKeys:    headerSize + 1 + seedSize + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
+		SecretKey:     headerSize + rlwe.NewSecretKey(p).BinarySize(),
+		PublicKey:     headerSize + rlwe.NewPublicKey(p).BinarySize(),
+		GaloisKeys:    len(spec.Rotations),
+		RelinNeeded:   spec.Relin,
+		InputCt:       ciphertextFileSize(p, spec, KindInputCt, false),
+		InputCtSeeded: ciphertextFileSize(p, spec, KindInputCt, true),
+		OutputCt:      ciphertextFileSize(p, spec, KindOutputCt, false),
+		EvalKeys:      headerSize + 1 + seedSize + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
 	}
 	// Key sizes depend only on their level: measure one per level.
 	type keySizes struct{ file, memory int }
@@ -65,9 +69,14 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 	return s, nil
 }
 
-// ciphertextFileSize is the size of an input or result file.
-func ciphertextFileSize(p hefloat.Parameters, spec *Spec, kind Kind) int {
+// ciphertextFileSize is the size of an input or result file, with the
+// ciphertexts' c1 stored or seeded.
+func ciphertextFileSize(p hefloat.Parameters, spec *Spec, kind Kind, seeded bool) int {
 	level, count := ciphertextLevel(spec, kind)
-	one := 8 + 2*packedPolySize(p.N(), p.Q()[:level+1])
-	return headerSize + len(binary.AppendUvarint(nil, uint64(count))) + count*one
+	poly := packedPolySize(p.N(), p.Q()[:level+1])
+	size := headerSize + len(binary.AppendUvarint(nil, uint64(count))) + 1 + count*(8+2*poly)
+	if seeded {
+		size += seedSize - count*poly
+	}
+	return size
 }

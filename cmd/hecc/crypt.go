@@ -22,7 +22,11 @@ func encryptCommand() *cli.Command {
 		ArgsUsage: "INPUT.npy|INPUT.pb",
 		Description: `Reads a float32/float64 .npy (C order) or an ONNX TensorProto .pb whose shape
 is the model input's (a missing leading batch axis of 1 is accepted) and
-encrypts it under the secret key or the public key.`,
+encrypts it under the secret key or the public key. Under the secret key the
+file is about half the size: each ciphertext's uniformly random half comes
+from a seed the file carries. When the model starts with a convolution the
+input may take several ciphertexts, one per kernel position (see hecc
+inspect).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
 			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key or public.key"},
@@ -63,13 +67,9 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	ct, err := runtime.Encrypt(spec, key, t)
+	b, err := runtime.EncryptFile(spec, key, t)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
-	}
-	b, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct...)
-	if err != nil {
-		return err
 	}
 	out := c.String("output")
 	if out == "" {
@@ -79,8 +79,8 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	parts := ""
-	if len(ct) > 1 {
-		parts = fmt.Sprintf(", %d ciphertexts", len(ct))
+	if n := spec.InputCiphertexts(); n > 1 {
+		parts = fmt.Sprintf(", %d ciphertexts", n)
 	}
 	fmt.Printf("encrypted %s %v in %.3f s: %s (%s%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(len(b)), parts)
 	return nil

@@ -99,7 +99,7 @@ func runInspect(c *cli.Context) error {
 		fmt.Printf(" then %s after decryption", in.Output.Post)
 	}
 	fmt.Printf("\n  keys        %d Galois keys, relinearization key: %v, %s of evaluation keys in the server's memory, a %s file\n", in.Rotations, in.Relin, mib(sizes.EvalKeysMemory), mib(sizes.EvalKeys))
-	fmt.Printf("  ciphertexts input %s, result %s\n", mib(sizes.InputCt), mib(sizes.OutputCt))
+	fmt.Printf("  ciphertexts input %s under the secret key, %s under the public key; result %s\n", mib(sizes.InputCtSeeded), mib(sizes.InputCt), mib(sizes.OutputCt))
 	if c.Bool("ir") && circuit != nil {
 		fmt.Print(circuit.Graph)
 	}
