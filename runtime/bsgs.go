@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -255,11 +257,21 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 	if err != nil {
 		return nil, err
 	}
+	// The costliest giant steps first, so that the workers finish together:
+	// those with a rotation before the one without, then by their terms.
 	giants := make([]int, 0, len(lt.blocks))
 	for g := range lt.blocks {
 		giants = append(giants, g)
 	}
-	slices.Sort(giants)
+	slices.SortFunc(giants, func(a, b int) int {
+		if (a == 0) != (b == 0) {
+			return map[bool]int{true: 1, false: -1}[a == 0]
+		}
+		if c := cmp.Compare(len(lt.blocks[b]), len(lt.blocks[a])); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
 	p := evals[0].GetParameters()
 	levelQ, levelP := lt.level, p.MaxLevelP()
 	accs := make([]*giantAccumulator, len(evals))
@@ -272,14 +284,16 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 		return nil, err
 	}
 	ringQP := p.RingQP().AtLevel(levelQ, levelP)
-	sum := accs[0].out // every transformation has a giant step, so worker 0 has one
+	var sum *rlwe.Element[ringqp.Poly]
 	for _, acc := range accs {
 		if acc == nil { // a worker left without a giant step
 			continue
 		}
 		ringQP.Reduce(acc.out.Value[0], acc.out.Value[0])
 		ringQP.Reduce(acc.out.Value[1], acc.out.Value[1])
-		if acc != accs[0] {
+		if sum == nil {
+			sum = acc.out
+		} else {
 			ringQP.Add(sum.Value[0], acc.out.Value[0], sum.Value[0])
 			ringQP.Add(sum.Value[1], acc.out.Value[1], sum.Value[1])
 		}
@@ -294,17 +308,23 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 	return out, nil
 }
 
-// forEach calls f(w, i) for i in [0, n) on workers goroutines, worker w
-// taking every workers-th i from w (with evaluator w, where there is one),
-// and joins the errors.
+// forEach calls f(w, i) for i in [0, n) on workers goroutines, each
+// taking the next i as soon as it is free (worker w uses evaluator w, where
+// there is one), and joins the errors. Taking items in order lets a caller
+// put the costly ones first.
 func forEach(workers, n int, f func(w, i int) error) error {
 	errs := make([]error, workers)
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < n && errs[w] == nil; i += workers {
+			for errs[w] == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
 				errs[w] = f(w, i)
 			}
 		}()
