@@ -6,7 +6,9 @@
 // Layout. The passes have already rewritten the circuit in slot
 // coordinates: every encrypted value occupies the first 2^LogSlots slots of
 // one ciphertext (n may be smaller than the ring's N/2 slots, in which case
-// Lattigo replicates the vector and rotations are cyclic modulo n).
+// Lattigo replicates the vector and rotations are cyclic modulo n). The one
+// exception is an input the client encrypts in parts (ir.Gather.Parts): the
+// affine map that reads it takes one plaintext product per part (parts.go).
 //
 // Linear transformations. Each Affine node is one diagonal-method
 // transformation, in the standard or the hybrid (Halevi–Shoup) form,
@@ -28,9 +30,12 @@
 // Files. Every file starts with "HECC", a kind byte, a format version and
 // the SHA-256 fingerprint of the spec it belongs to, so that a key,
 // ciphertext or circuit of another compile is refused with a message before
-// any Lattigo decoding. Lattigo objects are length- and shape-checked
-// against what the spec implies before they are unmarshalled; evaluation
-// keys are streamed one at a time, as they can reach gigabytes.
+// any Lattigo decoding. Keys and ciphertexts are written by this package,
+// not Lattigo: every residue packed to its prime's bit length and checked
+// below it when read (packed.go), shapes and levels taken from the spec,
+// and uniformly random halves replaced by a seed where they are (every
+// evaluation key's a, the c1 of an input encrypted under the secret key).
+// Evaluation keys are streamed one at a time, as they can reach gigabytes.
 //
 // Concurrency. Lattigo's evaluators, encoders, encryptors and decryptors
 // hold buffers; each goroutine gets its own (ShallowCopy). The prepared
