@@ -37,8 +37,8 @@ func Layout(g *ir.Graph, cfg *Config) error {
 	if cfg != nil && cfg.MaxInputSlots > 0 {
 		maxInputSlots = cfg.MaxInputSlots
 	}
-	if slots, gathers := chooseLayouts(g, maxInputSlots); slots != nil {
-		spread, err := rewriteInSlots(g, slots, gathers)
+	if slots, gathers, copies := chooseLayouts(g, maxInputSlots); slots != nil {
+		spread, err := rewriteInSlots(g, slots, gathers, copies)
 		if err != nil {
 			return err
 		}
@@ -47,6 +47,10 @@ func Layout(g *ir.Graph, cfg *Config) error {
 		}
 		for in, kr := range gathers {
 			cfg.logf("layout", "input %q laid out by the client %s", in.Name, kr.describe)
+		}
+		for x, cp := range copies {
+			cfg.logf("layout", "%s writes its %d channels %d times for %s: %d diagonals in the two maps instead of %d",
+				x.Label(), cp.channels, cp.count, cp.reader.Label(), cp.diagonals, cp.before)
 		}
 	}
 	largest := 1
@@ -96,7 +100,7 @@ func (s *strided) slots() []int {
 
 // chooseLayouts returns every encrypted node's slots, or nil when every
 // value stays compact, and the inputs the client lays out itself.
-func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.Node]*clientLayout) {
+func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.Node]*clientLayout, map[*ir.Node]*channelCopies) {
 	// Values an output reaches through element-wise nodes only stay compact.
 	keep := map[*ir.Node]bool{}
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
@@ -110,6 +114,7 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.
 	lay := map[*ir.Node]*strided{}
 	slots := map[*ir.Node][]int{}
 	gathers := map[*ir.Node]*clientLayout{}
+	copies := map[*ir.Node]*channelCopies{}
 	users := g.Users()
 	spread := false
 	for _, n := range g.Nodes {
@@ -139,13 +144,18 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.
 					gathers[x] = kr
 				} else if s := convLayout(n, in); s != nil && !keep[n] {
 					lay[n], spread = s, true
+					if x.Op == ir.OpAffine && len(users[x]) == 1 && gathers[x.Inputs[0]] == nil {
+						if cp := channelCopiesFor(n, x, lay[x], s.slots(), slots[x], slots[x.Inputs[0]]); cp != nil {
+							copies[x] = cp
+						}
+					}
 				} else {
 					lay[n] = compact(n.Shape)
 				}
 			}
 		case ir.OpAdd, ir.OpMul:
 			if !slices.Equal(slots[n.Inputs[0]], slots[n.Inputs[1]]) {
-				return nil, nil // operands laid out differently: keep everything compact
+				return nil, nil, nil // operands laid out differently: keep everything compact
 			}
 			fallthrough
 		default: // element-wise
@@ -159,9 +169,65 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.
 		slots[n] = lay[n].slots()
 	}
 	if !spread {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return slots, gathers
+	return slots, gathers, copies
+}
+
+// channelCopies makes an affine map write its output's channels count
+// times, period slots apart, so that the convolution reading it (reader)
+// takes output channel c from copy pick(c): with Cin input channels and
+// copy ⌊c/Cin⌋, an output channel is never more than Cin − 1 blocks from
+// the input channels it reads, and the convolution has 2·Cin − 1 channel
+// offsets instead of Cin + Cout − 1 — fewer diagonals for a convolution
+// that widens, for a few more in the map that writes the copies.
+type channelCopies struct {
+	channels          int
+	count, period     int
+	reader            *ir.Node
+	pick              func(r int) int // the copy the reader's row r reads
+	diagonals, before int             // of the two maps, with and without
+}
+
+// channelCopiesFor returns the copies that x, the only input of
+// convolution-like map n, should write, or nil when they do not fit or do
+// not save diagonals. outSlots, xSlots and inSlots are the slots of n, x
+// and x's input.
+func channelCopiesFor(n, x *ir.Node, xLay *strided, outSlots, xSlots, inSlots []int) *channelCopies {
+	if xLay == nil || len(n.Shape) != 4 || len(x.Shape) != 4 || xSlots == nil || inSlots == nil || x.Linear.Identity {
+		return nil
+	}
+	cin, cout, positions := x.Shape[1], n.Shape[1], n.Shape[2]*n.Shape[3]
+	count := (cout + cin - 1) / cin
+	period := cin * xLay.stride[1]
+	if count < 2 || xLay.stride[0] != period || slices.Max(xSlots)+1+(count-1)*period > maxLayoutSlots {
+		return nil
+	}
+	pick := func(r int) int { return (r / positions) % cout / cin }
+	diagonals := func(l *ir.Linear, rows, cols []int, shift func(r int) []int) int {
+		seen := map[int]bool{}
+		for r := range l.Rows {
+			l.Row(r, func(c int, _ float64) {
+				for _, k := range shift(r) {
+					seen[rows[r]+k-cols[c]] = true
+				}
+			})
+		}
+		return len(seen)
+	}
+	none := func(int) []int { return []int{0} }
+	all := make([]int, count)
+	for k := range all {
+		all[k] = k * period
+	}
+	cp := &channelCopies{channels: cin, count: count, period: period, reader: n, pick: pick,
+		before: diagonals(n.Linear, outSlots, xSlots, none) + diagonals(x.Linear, xSlots, inSlots, none)}
+	cp.diagonals = diagonals(n.Linear, outSlots, xSlots, func(r int) []int { return []int{-pick(r) * period} }) +
+		diagonals(x.Linear, xSlots, inSlots, func(int) []int { return all })
+	if 10*cp.diagonals > 9*cp.before {
+		return nil
+	}
+	return cp
 }
 
 // convLayout places a convolution-like map's output over its input's slots,
@@ -327,7 +393,7 @@ func kernelRowLayout(in, conv *ir.Node) *clientLayout {
 // returning how many maps were spread out. An input the client lays out
 // gets its gather, and its reader reads each element from the copy its
 // row needs.
-func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]*clientLayout) (int, error) {
+func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]*clientLayout, copies map[*ir.Node]*channelCopies) (int, error) {
 	extent := func(n *ir.Node) int {
 		if kr := gathers[n]; kr != nil {
 			return len(kr.slots)
@@ -336,9 +402,15 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]
 		if s == nil {
 			return n.Size()
 		}
+		if cp := copies[n]; cp != nil {
+			return slices.Max(s) + 1 + (cp.count-1)*cp.period
+		}
 		return slices.Max(s) + 1
 	}
 	isCompact := func(n *ir.Node) bool {
+		if copies[n] != nil {
+			return false
+		}
 		for i, s := range slots[n] {
 			if s != i {
 				return false
@@ -373,15 +445,31 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]
 				if kr := gathers[in]; kr != nil {
 					col = kr.col
 				}
+				if cp := copies[in]; cp != nil {
+					col = func(r, c int) int { return cols[c] + cp.pick(r)*cp.period }
+				}
+				shifts := []int{0} // where n writes each row: its copies
+				if cp := copies[n]; cp != nil {
+					shifts = shifts[:0]
+					for k := range cp.count {
+						shifts = append(shifts, k*cp.period)
+					}
+				}
 				b := ir.NewBuilder(extent(n), extent(in))
 				for r := range l.Rows {
-					l.Row(r, func(c int, v float64) { b.Add(rows[r], col(r, c), v) })
+					l.Row(r, func(c int, v float64) {
+						for _, k := range shifts {
+							b.Add(rows[r]+k, col(r, c), v)
+						}
+					})
 				}
 				var bias []float64
 				if l.Bias != nil {
 					bias = make([]float64, extent(n))
 					for r, v := range l.Bias {
-						bias[rows[r]] = v
+						for _, k := range shifts {
+							bias[rows[r]+k] = v
+						}
 					}
 				}
 				laid, err := b.Build(bias, l.Desc)

@@ -2,6 +2,7 @@ package passes
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -95,6 +96,70 @@ func TestLayoutFirstConvolution(t *testing.T) {
 			}
 			if len(diags) != tc.diagonals {
 				t.Fatalf("%d diagonals, want %d", len(diags), tc.diagonals)
+			}
+		})
+	}
+}
+
+// pool2 adds a 2×2 average pooling with stride 2 of in ([1, c, h, w]), as
+// lowering produces it.
+func (b *gb) pool2(in *ir.Node) *ir.Node {
+	c, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	oh, ow := h/2, w/2
+	bl := ir.NewBuilder(c*oh*ow, in.Size())
+	for ch := range c {
+		for oy := range oh {
+			for ox := range ow {
+				for j := range 2 {
+					for i := range 2 {
+						bl.Add((ch*oh+oy)*ow+ox, (ch*h+2*oy+j)*w+2*ox+i, 0.25)
+					}
+				}
+			}
+		}
+	}
+	lin, err := bl.Build(nil, "pool")
+	if err != nil {
+		panic(err)
+	}
+	lin.Geometry = &ir.Geometry{Stride: []int{2, 2}, Pad: []int{0, 0}}
+	return b.add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{1, c, oh, ow}, Linear: lin})
+}
+
+// A convolution that widens reads copies of its input's channels, written
+// by the pooling before it: LeNet-5's second convolution.
+func TestLayoutChannelCopies(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cin, cout int
+		copies    bool
+		convDiags int // of the widening convolution
+	}{
+		{"3 → 8 channels", 3, 8, true, (2*3 - 1) * 9},
+		{"as many channels out as in", 3, 3, false, (3 + 3 - 1) * 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newGB(11)
+			x := b.add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{1, 1, 16, 16}})
+			first := b.conv2d(b.poly(x, ir.Square()), tc.cin, 3, 1, 1)
+			pool := b.pool2(b.poly(first, ir.Square()))
+			conv := b.conv2d(pool, tc.cout, 3, 1, 1)
+			g := b.output(b.affine(b.poly(conv, ir.Square()), 4))
+			var logged []string
+			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error {
+				return Layout(g, &Config{Log: func(_, msg string) { logged = append(logged, msg) }})
+			})
+			got := strings.Contains(strings.Join(logged, "\n"), "times for")
+			if got != tc.copies {
+				t.Fatalf("copies %v, want %v; log:\n%s", got, tc.copies, strings.Join(logged, "\n"))
+			}
+			slots := 1 << g.LogSlots
+			diags := map[int]bool{}
+			for r := range conv.Linear.Rows {
+				conv.Linear.Row(r, func(c int, _ float64) { diags[((c-r)%slots+slots)%slots] = true })
+			}
+			if len(diags) > tc.convDiags {
+				t.Fatalf("%d diagonals, want at most %d", len(diags), tc.convDiags)
 			}
 		})
 	}
