@@ -259,14 +259,7 @@ func TestInputInParts(t *testing.T) {
 	if want := []float64{2 - 2 + 0.5, 4 - 3 + 0.5, 6 + 0.5}; maxDiff(out["y"].Data, want) > 1e-12 {
 		t.Fatalf("got %v, want %v", out["y"].Data, want)
 	}
-	data, err := Encode(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := encodeDecode(t, g)
 	if got := h.Nodes[0].Gather; got.Parts != 2 || h.Nodes[0].CiphertextSize() != 3 || !strings.Contains(h.String(), "in 2 ciphertexts") {
 		t.Fatalf("round trip gave parts %d of %d slots:\n%s", got.Parts, h.Nodes[0].CiphertextSize(), h)
 	}
@@ -284,6 +277,20 @@ func TestInputInParts(t *testing.T) {
 	}
 }
 
+// encodeDecode returns g after an encoding round trip, and its encoding.
+func encodeDecode(t *testing.T, g *Graph) (*Graph, []byte) {
+	t.Helper()
+	data, err := Encode(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, data
+}
+
 func TestEncodeRoundTrip(t *testing.T) {
 	g := cryptoNetsLike(rand.New(rand.NewPCG(9, 10)))
 	g.Add(&Node{Op: OpConst, Shape: []int{2}, Const: &Tensor{Shape: []int{2}, Data: []float64{1, 2}}})
@@ -293,14 +300,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	g.Nodes[2].Range, g.Nodes[2].Level = Interval{-2, 3}, 4
 	gather := &Gather{Shape: []int{3, 2}, Slots: []int{5, 4, -1, 0, 1, 2}, Parts: 1}
 	g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, gather
-	data, err := Encode(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, data := encodeDecode(t, g)
 	if g.String() != h.String() {
 		t.Fatalf("round trip changed the graph:\n%s\nvs\n%s", g, h)
 	}

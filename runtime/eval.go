@@ -178,7 +178,7 @@ func (s *Server) Run(in []*rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(in), want)
 	}
 	for i, ct := range in {
-		if ct == nil || ct.Degree() != 1 || ct.Level() != s.circuit.Spec.Input.Level {
+		if ct == nil || ct.Degree() != 1 || !ct.IsNTT || ct.Level() != s.circuit.Spec.Input.Level {
 			return nil, nil, fmt.Errorf("input ciphertext %d is not a fresh ciphertext at level %d", i+1, s.circuit.Spec.Input.Level)
 		}
 	}
@@ -254,13 +254,20 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	}
 	pa.parts.count(count)
 	count.add(PrimRescale, pa.parts.level, 1)
-	if pa.bias != nil {
-		if err := evals[0].Add(out, pa.bias, out); err != nil {
-			return nil, err
-		}
-		count.add(PrimAdd, n.Level, 1)
+	return addBias(evals[0], pa, n, out, count)
+}
+
+// addBias adds the bias of affine node n, if it has one, to out.
+func addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
+	if pa.bias == nil {
+		return out, nil
 	}
-	return out, nil
+	biased, err := eval.AddNew(out, pa.bias)
+	if err != nil {
+		return nil, err
+	}
+	count.add(PrimAdd, n.Level, 1)
+	return biased, nil
 }
 
 func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
@@ -286,15 +293,7 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 		pa.lt.count(count)
 		count.add(PrimRescale, in.Level(), 1)
 	}
-	if pa.bias != nil {
-		biased, err := eval.AddNew(out, pa.bias)
-		if err != nil {
-			return nil, err
-		}
-		count.add(PrimAdd, n.Level, 1)
-		out = biased
-	}
-	return out, nil
+	return addBias(eval, pa, n, out, count)
 }
 
 func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEvaluator, n *ir.Node, in *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {

@@ -302,11 +302,6 @@ func fillHalves(data []byte, p hefloat.Parameters, seed [seedSize]byte, index in
 	return nil
 }
 
-// packedKeySize is the size in the key file of a key at level.
-func packedKeySize(p hefloat.Parameters, level int) int {
-	return packedGadgetSize(p, &rlwe.NewGaloisKey(p, atLevel(level)).GadgetCiphertext)
-}
-
 // packedGadgetSize is the size of g's halves b, packed.
 func packedGadgetSize(p hefloat.Parameters, g *rlwe.GadgetCiphertext) int {
 	entries := 0

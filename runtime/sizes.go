@@ -49,7 +49,8 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 	byLevel := map[int]keySizes{}
 	keySize := func(level int) keySizes {
 		if _, ok := byLevel[level]; !ok {
-			byLevel[level] = keySizes{packedKeySize(p, level), rlwe.NewGaloisKey(p, atLevel(level)).BinarySize()}
+			gk := rlwe.NewGaloisKey(p, atLevel(level))
+			byLevel[level] = keySizes{packedGadgetSize(p, &gk.GadgetCiphertext), gk.BinarySize()}
 		}
 		return byLevel[level]
 	}
