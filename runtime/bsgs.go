@@ -197,9 +197,9 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 	ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
 	pts := make([]ringqp.Poly, len(keys))
 	workers = max(1, workers)
-	encoders, buffers := make([]*hefloat.Encoder, workers), make([][]float64, workers)
-	for w := range encoders {
-		encoders[w], buffers[w] = ecd.ShallowCopy(), make([]float64, slots)
+	embedders, buffers := make([]*embedder, workers), make([][]float64, workers)
+	for w := range embedders {
+		embedders[w], buffers[w] = newEmbedder(p, ecd, level, p.MaxLevelP()), make([]float64, slots)
 	}
 	if err := forEach(workers, len(keys), func(w, i int) error {
 		d, g, rotated := diags[keys[i]], sp.parts[keys[i]][0], buffers[w]
@@ -207,7 +207,7 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 			rotated[j] = d[((j-g)%slots+slots)%slots]
 		}
 		pts[i] = ringQP.NewPoly()
-		return encoders[w].Embed(rotated, meta, pts[i])
+		return embedders[w].embed(rotated, meta, pts[i])
 	}); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,63 @@
+package runtime
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/hecc-dev/hecc/params"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// TestEmbedMatchesLattigo: the embedder's polynomials are Lattigo's
+// Encoder.Embed's, residue for residue, on full and sparse slots, at
+// several levels and scales, with zeros, negative values and values
+// beyond 2^64 once scaled (Lattigo's big-integer path).
+func TestEmbedMatchesLattigo(t *testing.T) {
+	p, err := NewParameters(params.InsecureTestSet(11, 4, 35))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecd := hefloat.NewEncoder(p)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		logSlots, level int
+		scale, spread   float64
+	}{
+		{10, 4, math.Exp2(35), 1},
+		{10, 2, math.Exp2(35), 1e6},
+		{6, 4, math.Exp2(40), 10},
+		{3, 0, 1, 3},
+		{10, 4, math.Exp2(50), 1e9}, // some coefficients above 2^64
+	} {
+		values := make([]float64, 1<<tc.logSlots)
+		for i := range values {
+			if i%7 != 3 { // and some zeros
+				values[i] = tc.spread * rng.NormFloat64()
+			}
+		}
+		meta := &rlwe.MetaData{
+			PlaintextMetaData:  rlwe.PlaintextMetaData{Scale: rlwe.NewScale(tc.scale), LogDimensions: ring.Dimensions{Cols: tc.logSlots}, IsBatched: true},
+			CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
+		}
+		rqp := p.RingQP().AtLevel(tc.level, p.MaxLevelP())
+		want, got := rqp.NewPoly(), rqp.NewPoly()
+		if err := ecd.Embed(values, meta, want); err != nil {
+			t.Fatal(err)
+		}
+		// Leftovers in the output must not matter.
+		for _, c := range got.Q.Coeffs {
+			for i := range c {
+				c[i] = 12345
+			}
+		}
+		if err := newEmbedder(p, ecd, tc.level, p.MaxLevelP()).embed(values, meta, got); err != nil {
+			t.Fatal(err)
+		}
+		if !want.Equal(&got) {
+			t.Errorf("2^%d slots at level %d, scale 2^%.0f: the embedding differs from Lattigo's", tc.logSlots, tc.level, math.Log2(tc.scale))
+		}
+	}
+}
