@@ -9,6 +9,7 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 )
 
@@ -30,9 +31,8 @@ type Server struct {
 type preparedAffine struct {
 	parts *partsTransform  // for a map reading an input in parts
 	lt    *linearTransform // nil for an identity or parts
-	sum   *linearTransform // the hybrid form's block sum
 	plan  ltPlan
-	bias  []float64 // padded to the slots; nil for none
+	bias  *rlwe.Plaintext // nil for none
 }
 
 // NewServer prepares a circuit for evaluation: every linear transformation
@@ -65,41 +65,38 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			continue
 		}
 		pa := &preparedAffine{}
+		var bias []float64
 		if b := node.Linear.Bias; b != nil {
-			pa.bias = make([]float64, n)
-			copy(pa.bias, b)
+			bias = make([]float64, n)
+			copy(bias, b)
 		}
 		if !node.Linear.Identity {
 			pa.plan = planLinear(node, c.Graph.LogSlots, hybrid[node])
-			if pa.plan.parts > 0 {
-				if pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node]); err != nil {
-					return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
-				}
-				s.affine[node] = pa
-				continue
-			}
-			var diags map[int][]float64
-			if pa.plan.hybrid {
-				diags = hybridDiagonals(node.Linear, pa.plan.block, n)
+			var err error
+			switch {
+			case pa.plan.parts > 0:
+				pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node])
+			case pa.plan.hybrid:
 				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
-				for i := range pa.bias {
-					pa.bias[i] = pa.bias[i%pa.plan.block]
+				for i := range bias {
+					bias[i] = bias[i%pa.plan.block]
 				}
-			} else {
-				diags = diagonals(node.Linear, n)
+				pa.lt, err = encodeLinearTransform(p, ecd, hybridDiagonals(node.Linear, pa.plan.block, n), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
+			default:
+				pa.lt, err = encodeLinearTransform(p, ecd, diagonals(node.Linear, n), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
 			}
-			lt, err := encodeLinearTransform(p, ecd, diags, pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
 			if err != nil {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}
-			pa.lt = lt
-			if pa.plan.hybrid {
-				// Ones at scale 1 are the polynomial 1: the sum keeps the scale and the level.
-				pa.sum, err = encodeLinearTransform(p, ecd, blockSumDiagonals(pa.plan.block, n), pa.plan.sum, node.Level, c.Graph.LogSlots, rlwe.NewScale(1), s.Workers)
-				if err != nil {
-					return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
-				}
+		}
+		if bias != nil {
+			// Encoded once, at the level and scale the node's output has.
+			pa.bias = hefloat.NewPlaintext(p, node.Level)
+			pa.bias.Scale = plan.out[node]
+			pa.bias.LogDimensions = ring.Dimensions{Rows: 0, Cols: c.Graph.LogSlots}
+			if err := ecd.Encode(bias, pa.bias); err != nil {
+				return nil, fmt.Errorf("cannot encode the bias of node %s: %w", node.Label(), err)
 			}
 		}
 		s.affine[node] = pa
@@ -262,7 +259,13 @@ func addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.
 	if pa.bias == nil {
 		return out, nil
 	}
-	biased, err := eval.AddNew(out, pa.bias)
+	// The plan's scale is the output's to within closeScales; the output's
+	// own keeps Lattigo from scaling the plaintext to match.
+	bias := *pa.bias
+	meta := *bias.MetaData
+	meta.Scale = out.Scale
+	bias.MetaData = &meta
+	biased, err := eval.AddNew(out, &bias)
 	if err != nil {
 		return nil, err
 	}
@@ -284,11 +287,11 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 		if err := eval.Rescale(out, out); err != nil {
 			return nil, err
 		}
-		if pa.sum != nil {
-			if out, err = pa.sum.evaluate(evals, out); err != nil {
+		if pa.plan.hybrid {
+			if out, err = evaluateBlockSum(evals, pa.plan.sum, out); err != nil {
 				return nil, err
 			}
-			pa.sum.count(count)
+			countBlockSum(count, pa.plan.sum, n.Level)
 		}
 		pa.lt.count(count)
 		count.add(PrimRescale, in.Level(), 1)

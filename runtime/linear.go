@@ -35,11 +35,9 @@ type ltPlan struct {
 	block  int   // R, hybrid only
 	diags  []int // diagonal indices
 	split  split
-	// sum, hybrid only, adds up the blocks: Σ_j rot_{j·R}(y), evaluated
-	// as a transformation whose diagonals are ones (scale 1, no level),
-	// so its rotations run hoisted and on every core rather than as the
-	// log-step chain of an InnerSum.
-	sum split
+	// sum, hybrid only, adds up the blocks: Σ_j rot_{j·R}(y) (see
+	// blockSumStages).
+	sum [][]int
 }
 
 // planLinear chooses how affine node n is evaluated on 2^logSlots slots.
@@ -57,7 +55,7 @@ func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
 	}
 	hyb := ltPlan{hybrid: true, block: block, diags: hybridIndices(n.Linear, block)}
 	hyb.split = bestSplit(hyb.diags, slots)
-	hyb.sum = bestSplit(blockSumIndices(block, slots), slots)
+	hyb.sum = blockSumStages(block, slots)
 	if hyb.cost(slots) < std.cost(slots) {
 		return hyb
 	}
@@ -67,31 +65,9 @@ func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
 func (pl ltPlan) cost(slots int) float64 {
 	rot := pl.split.cost()
 	if pl.hybrid {
-		rot += pl.sum.cost()
+		rot += stagesCost(pl.sum)
 	}
 	return rotationCost*rot + float64(len(pl.diags))
-}
-
-// blockSumIndices are the rotations that add up the blocks of R slots.
-func blockSumIndices(block, slots int) []int {
-	out := make([]int, 0, slots/block)
-	for j := 0; j < slots; j += block {
-		out = append(out, j)
-	}
-	return out
-}
-
-// blockSumDiagonals are the block sum's diagonals: ones.
-func blockSumDiagonals(block, slots int) map[int][]float64 {
-	ones := make([]float64, slots)
-	for i := range ones {
-		ones[i] = 1
-	}
-	d := map[int][]float64{}
-	for _, k := range blockSumIndices(block, slots) {
-		d[k] = ones
-	}
-	return d
 }
 
 // hybridIndices lists the diagonals of the hybrid form.
@@ -174,8 +150,8 @@ func linearKeys(p hefloat.Parameters, g *ir.Graph, n *ir.Node, pl ltPlan) []keyU
 		}
 	}
 	if pl.hybrid {
-		for _, r := range append(slices.Clone(pl.sum.giant), pl.sum.baby...) {
-			if r != 0 {
+		for _, stage := range pl.sum {
+			for _, r := range stage {
 				out = append(out, keyUse{p.GaloisElement(r), n.Level})
 			}
 		}

@@ -341,3 +341,38 @@ func TestConcurrentRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockSumStages: choosing one rotation (or none) from every stage
+// reaches each block offset j·R exactly once, so the stages add up every
+// block; stages hold at most three rotations.
+func TestBlockSumStages(t *testing.T) {
+	for _, tc := range []struct{ block, slots, rotations int }{
+		{16, 512, 7}, {128, 16384, 10}, {4, 8, 1}, {8, 64, 4}, {2, 4096, 16}, {64, 64, 0},
+	} {
+		stages := blockSumStages(tc.block, tc.slots)
+		reached := map[int]int{0: 1}
+		n := 0
+		for _, stage := range stages {
+			if len(stage) > 3 {
+				t.Errorf("R=%d on %d slots: a stage of %d rotations", tc.block, tc.slots, len(stage))
+			}
+			n += len(stage)
+			next := map[int]int{}
+			for off, c := range reached {
+				next[off] += c
+				for _, r := range stage {
+					next[off+r] += c
+				}
+			}
+			reached = next
+		}
+		if len(reached) != tc.slots/tc.block || n != tc.rotations {
+			t.Errorf("R=%d on %d slots: %d offsets reached with %d rotations, want %d with %d", tc.block, tc.slots, len(reached), n, tc.slots/tc.block, tc.rotations)
+		}
+		for j := range tc.slots / tc.block {
+			if reached[j*tc.block] != 1 {
+				t.Errorf("R=%d on %d slots: block %d added %d times", tc.block, tc.slots, j, reached[j*tc.block])
+			}
+		}
+	}
+}

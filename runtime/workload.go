@@ -36,9 +36,12 @@ func EstimateWorkload(g *ir.Graph) params.Workload {
 			w.DiagMuls[in] += float64(len(pl.diags))
 			w.Rescales[in]++
 			if pl.hybrid {
-				w.KeySwitches[node.Level] += float64(pl.sum.giants())
-				w.BabySteps[node.Level] += float64(pl.sum.babies())
-				w.DiagMuls[node.Level] += float64(len(blockSumIndices(pl.block, 1<<g.LogSlots)))
+				// A stage's decomposition and ModDown cost about what a
+				// key switch's do beyond a baby step's.
+				for _, stage := range pl.sum {
+					w.KeySwitches[node.Level] += 1 - babyWeight
+					w.BabySteps[node.Level] += float64(len(stage))
+				}
 			}
 		case ir.OpMul:
 			l := min(node.Inputs[0].Level, node.Inputs[1].Level)
