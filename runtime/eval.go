@@ -246,7 +246,7 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	if err != nil {
 		return nil, err
 	}
-	if err := evals[0].Rescale(out, out); err != nil {
+	if err := rescale(evals, out, out); err != nil {
 		return nil, err
 	}
 	pa.parts.count(count)
@@ -284,7 +284,7 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 		if out, err = pa.lt.evaluate(evals, in); err != nil {
 			return nil, err
 		}
-		if err := eval.Rescale(out, out); err != nil {
+		if err := rescale(evals, out, out); err != nil {
 			return nil, err
 		}
 		if pa.plan.hybrid {

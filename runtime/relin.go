@@ -69,3 +69,28 @@ func relinearize(evals []*hefloat.Evaluator, ct, out *rlwe.Ciphertext) error {
 	ringQP.RingQ.Add(ct.Value[1], switched[1], out.Value[1])
 	return nil
 }
+
+// rescale is Lattigo's Rescale with the ciphertext's polynomials divided on
+// different workers: each division is an INTT and one NTT per prime,
+// compute-bound work that two cores do speed up. out may be ct.
+func rescale(evals []*hefloat.Evaluator, ct, out *rlwe.Ciphertext) error {
+	p := evals[0].GetParameters()
+	if len(evals) < 2 || p.LevelsConsumedPerRescaling() != 1 || ct.Level() < 1 || ct.MetaData == nil || out.MetaData == nil {
+		return evals[0].Rescale(ct, out)
+	}
+	level := ct.Level()
+	ringQ := p.RingQ().AtLevel(level)
+	if ct != out {
+		out.Resize(ct.Degree(), level-1)
+	}
+	*out.MetaData = *ct.MetaData
+	out.Scale = out.Scale.Div(rlwe.NewScale(ringQ.SubRings[level].Modulus))
+	_ = forEach(len(evals), len(ct.Value), func(w, i int) error {
+		ringQ.DivRoundByLastModulusManyNTT(1, ct.Value[i], evals[w].BuffInvNTT, out.Value[i])
+		return nil
+	})
+	if ct == out {
+		out.Resize(ct.Degree(), level-1)
+	}
+	return nil
+}

@@ -87,7 +87,7 @@ func (c *opCounter) total(ops ...string) int {
 
 // countingEvaluator is the evaluator Lattigo's polynomial evaluator gets:
 // it counts every primitive the evaluation performs, at its level, and
-// relinearizes on all the workers (workers[0] is the embedded evaluator).
+// relinearizes and rescales on all the workers (workers[0] is the embedded evaluator).
 type countingEvaluator struct {
 	*hefloat.Evaluator
 	c       *opCounter
@@ -155,7 +155,7 @@ func (e countingEvaluator) Relinearize(op0, out *rlwe.Ciphertext) error {
 
 func (e countingEvaluator) Rescale(op0, out *rlwe.Ciphertext) error {
 	e.c.add(PrimRescale, op0.Level(), 1)
-	return e.Evaluator.Rescale(op0, out)
+	return rescale(e.workers, op0, out)
 }
 
 func (e countingEvaluator) Add(op0 *rlwe.Ciphertext, op1 rlwe.Operand, out *rlwe.Ciphertext) error {
