@@ -135,7 +135,9 @@ func TestLayoutChannelCopies(t *testing.T) {
 		copies    bool
 		convDiags int // of the widening convolution
 	}{
-		{"3 → 8 channels", 3, 8, true, (2*3 - 1) * 9},
+		// Offsets min(0, (copies−1)·Cin − Cout + 1) … Cin − 1, by kernel position.
+		{"3 → 8 channels", 3, 8, true, 4 * 9},
+		{"6 → 16 channels, as LeNet-5's second convolution", 6, 16, true, 9 * 9},
 		{"as many channels out as in", 3, 3, false, (3 + 3 - 1) * 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
