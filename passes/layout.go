@@ -354,46 +354,59 @@ func kernelPositionLayout(in, conv *ir.Node, maxSlots int) *clientLayout {
 }
 
 // kernelRowLayout is LoLa's duplicated input, by kernel row: the client
-// lays its input out in one block per (input channel ci, kernel row j) of
-// one ciphertext, the block's row oy holding the input row that kernel row
-// j reads for output row oy, padding included. Output channel c then sits
-// at block c, and every weight sits on diagonal (ci·KH + j − c)·block + i
-// for kernel column i: (Cin·KH + Cout − 1)·KW diagonals instead of the
-// (Cin + Cout − 1)·KH·KW of a compact input. It returns nil when conv is
-// not a 2-D convolution of in, the copies do not fit, or they would not
-// save diagonals.
+// lays its input out in blocks of one ciphertext, each holding one copy m
+// of its Cin·KH copies, one per (input channel ci, kernel row j), m = ci·KH
+// + j: the block's row oy holds the input row that kernel row j reads for
+// output row oy, padding included. Block b holds copy b mod (Cin·KH), so
+// every window of Cin·KH consecutive blocks holds every copy; output
+// channel c sits at block c and reads the window at its own block (the
+// last output channels the last window, when Cout + Cin·KH − 1 blocks do
+// not fit). With every window, a weight sits on one of Cin·KH channel
+// offsets times KW kernel columns: LeNet-5's first convolution has 25
+// diagonals, against (Cin·KH + Cout − 1)·KW = 50 with one block per copy
+// and (Cin + Cout − 1)·KH·KW = 150 for a compact input. It returns nil
+// when conv is not a 2-D convolution of in, the copies do not fit, or they
+// would not save diagonals.
 func kernelRowLayout(in, conv *ir.Node) *clientLayout {
 	k, ok := conv2D(in, conv)
 	if !ok {
 		return nil
 	}
-	copies, diagonals, compactDiagonals := k.cin*k.kh, (k.cin*k.kh+k.cout-1)*k.kw, (k.cin+k.cout-1)*k.kh*k.kw
+	copies := k.cin * k.kh
 	rowWidth := k.sx*(k.ow-1) + k.kw
 	block := k.oh * rowWidth
-	if max(copies, k.cout)*block > maxLayoutSlots || diagonals >= compactDiagonals {
+	blocks := min(k.cout+copies-1, maxLayoutSlots/block)
+	if blocks < max(copies, k.cout) {
 		return nil
 	}
-	kl := &clientLayout{conv: conv, parts: 1, slots: make([]int, copies*block),
-		describe: fmt.Sprintf("in %d copies, one per input channel and kernel row of %s: %d diagonals instead of %d", copies, conv.Label(), diagonals, compactDiagonals)}
-	for ci := range k.cin {
-		for j := range k.kh {
-			for oy := range k.oh {
-				for col := range rowWidth {
-					iy, ix := k.sy*oy-k.py+j, col-k.px
-					s := (ci*k.kh+j)*block + oy*rowWidth + col
-					kl.slots[s] = -1
-					if iy >= 0 && iy < k.h && ix >= 0 && ix < k.w {
-						kl.slots[s] = (ci*k.h+iy)*k.w + ix
-					}
+	start := func(c int) int { return min(c, blocks-copies) } // of output channel c's window
+	offsets := copies + max(0, k.cout-1-(blocks-copies))
+	diagonals, compactDiagonals := offsets*k.kw, (k.cin+k.cout-1)*k.kh*k.kw
+	if diagonals >= compactDiagonals {
+		return nil
+	}
+	kl := &clientLayout{conv: conv, parts: 1, slots: make([]int, blocks*block),
+		describe: fmt.Sprintf("in %d blocks, each one of %d copies (one per input channel and kernel row of %s): %d diagonals instead of %d", blocks, copies, conv.Label(), diagonals, compactDiagonals)}
+	for b := range blocks {
+		ci, j := (b%copies)/k.kh, (b%copies)%k.kh
+		for oy := range k.oh {
+			for col := range rowWidth {
+				iy, ix := k.sy*oy-k.py+j, col-k.px
+				s := b*block + oy*rowWidth + col
+				kl.slots[s] = -1
+				if iy >= 0 && iy < k.h && ix >= 0 && ix < k.w {
+					kl.slots[s] = (ci*k.h+iy)*k.w + ix
 				}
 			}
 		}
 	}
 	kl.out = &strided{shape: conv.Shape, stride: []int{k.cout * block, block, rowWidth, k.sx}}
 	kl.col = func(r, c int) int {
-		oy := (r / k.ow) % k.oh
+		oc, oy := (r/(k.oh*k.ow))%k.cout, (r/k.ow)%k.oh
 		ci, iy, ix := c/(k.h*k.w), (c/k.w)%k.h, c%k.w
-		return (ci*k.kh+iy-(k.sy*oy-k.py))*block + oy*rowWidth + ix + k.px
+		m, first := ci*k.kh+iy-(k.sy*oy-k.py), start(oc)
+		b := first + ((m-first)%copies+copies)%copies // the block of copy m in oc's window
+		return b*block + oy*rowWidth + ix + k.px
 	}
 	return kl
 }
