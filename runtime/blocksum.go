@@ -45,12 +45,12 @@ func stagesCost(stages [][]int) float64 {
 // evaluateBlockSum applies the stages to ct: per stage, the rotations of
 // one shared decomposition split over the workers (rotateHoistedQP), summed
 // with P·ct in QP and brought down to Q once. Scale and level are kept.
-func evaluateBlockSum(evals []*hefloat.Evaluator, stages [][]int, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+func evaluateBlockSum(evals []*hefloat.Evaluator, buf *buffers, stages [][]int, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	p := evals[0].GetParameters()
 	levelQ, levelP := ct.Level(), p.MaxLevelP()
 	ringQP := p.RingQP().AtLevel(levelQ, levelP)
 	for _, stage := range stages {
-		rotated, err := rotateHoistedQP(evals, ct, stage)
+		rotated, err := rotateHoistedQP(evals, buf, ct, stage)
 		if err != nil {
 			return nil, fmt.Errorf("block sum: %w", err)
 		}
@@ -66,6 +66,7 @@ func evaluateBlockSum(evals []*hefloat.Evaluator, stages [][]int, ct *rlwe.Ciphe
 			evals[w].ModDownQPtoQNTT(levelQ, levelP, sum.Value[i].Q, sum.Value[i].P, out.Value[i])
 			return nil
 		})
+		releaseAll(buf, rotated)
 		ct = out
 	}
 	return ct, nil

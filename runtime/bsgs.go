@@ -239,8 +239,8 @@ func (lt *linearTransform) count(c *opCounter) {
 
 // evaluate computes the transformation of ct (not rescaled): the baby
 // steps and then the giant steps split over workers, each with its own
-// evaluator and accumulator.
-func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+// evaluator and accumulator, in elements borrowed from buf.
+func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, buf *buffers, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	if ct.Level() != lt.level {
 		return nil, fmt.Errorf("input at level %d, the transformation is encoded for level %d", ct.Level(), lt.level)
 	}
@@ -253,10 +253,11 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 			babies = append(babies, b)
 		}
 	}
-	rotated, err := rotateHoistedQP(evals, ct, babies)
+	rotated, err := rotateHoistedQP(evals, buf, ct, babies)
 	if err != nil {
 		return nil, err
 	}
+	defer releaseAll(buf, rotated)
 	// The costliest giant steps first, so that the workers finish together:
 	// those with a rotation before the one without, then by their terms.
 	giants := make([]int, 0, len(lt.blocks))
@@ -275,9 +276,16 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, ct *rlwe.Ciphert
 	p := evals[0].GetParameters()
 	levelQ, levelP := lt.level, p.MaxLevelP()
 	accs := make([]*giantAccumulator, len(evals))
+	defer func() {
+		for _, acc := range accs {
+			if acc != nil {
+				buf.release(acc.inner, acc.switched, acc.out)
+			}
+		}
+	}()
 	if err := forEach(len(evals), len(giants), func(w, i int) error {
 		if accs[w] == nil {
-			accs[w] = newGiantAccumulator(p, levelQ, levelP)
+			accs[w] = newGiantAccumulator(p, buf, levelQ, levelP)
 		}
 		return accs[w].add(evals[w], giants[i], lt.blocks[giants[i]], rotated)
 	}); err != nil {
@@ -334,17 +342,19 @@ func forEach(workers, n int, f func(w, i int) error) error {
 }
 
 // rotateHoistedQP returns ct multiplied by P in the extended basis (baby
-// step 0) and rotated by every baby step, still in QP: one decomposition
-// of ct shared read-only, the key switches split over the workers, each
-// with its own evaluator's buffers.
-func rotateHoistedQP(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext, babies []int) (map[int]*rlwe.Element[ringqp.Poly], error) {
+// step 0) and rotated by every baby step, still in QP, in elements borrowed
+// from buf (releaseAll gives them back): one decomposition of ct shared
+// read-only, the key switches split over the workers, each with its own
+// evaluator's buffers.
+func rotateHoistedQP(evals []*hefloat.Evaluator, buf *buffers, ct *rlwe.Ciphertext, babies []int) (map[int]*rlwe.Element[ringqp.Poly], error) {
 	p := evals[0].GetParameters()
 	levelQ, levelP := ct.Level(), p.MaxLevelP()
 	ringQP := p.RingQP().AtLevel(levelQ, levelP)
 	rotated := make(map[int]*rlwe.Element[ringqp.Poly], len(babies)+1)
-	zero := rlwe.NewElementExtended(p, 1, levelQ, levelP)
+	zero := buf.element(p, levelQ)
 	for i := range zero.Value {
 		ringQP.RingQ.MulScalarBigint(ct.Value[i], ringQP.RingP.ModulusAtLevel[levelP], zero.Value[i].Q)
+		zero.Value[i].P.Zero() // P·ct is 0 modulo P
 	}
 	rotated[0] = zero
 	if len(babies) == 0 {
@@ -362,39 +372,48 @@ func rotateHoistedQP(evals []*hefloat.Evaluator, ct *rlwe.Ciphertext, babies []i
 	})
 	out := make([]*rlwe.Element[ringqp.Poly], len(babies))
 	for i := range out {
-		out[i] = rlwe.NewElementExtended(p, 1, levelQ, levelP)
-	}
-	if err := forEach(len(evals), len(babies), func(w, i int) error {
-		return evals[w].AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
-	}); err != nil {
-		return nil, fmt.Errorf("cannot rotate: %w", err)
+		out[i] = buf.element(p, levelQ)
 	}
 	for i, b := range babies {
 		rotated[b] = out[i]
 	}
+	if err := forEach(len(evals), len(babies), func(w, i int) error {
+		return evals[w].AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(babies[i]), out[i])
+	}); err != nil {
+		releaseAll(buf, rotated)
+		return nil, fmt.Errorf("cannot rotate: %w", err)
+	}
 	return rotated, nil
+}
+
+// releaseAll gives rotateHoistedQP's elements back to buf.
+func releaseAll(buf *buffers, rotated map[int]*rlwe.Element[ringqp.Poly]) {
+	for _, el := range rotated {
+		buf.release(el)
+	}
 }
 
 // giantAccumulator sums one worker's giant steps in QP, reducing before
 // the lazy sums could overflow 64 bits.
 type giantAccumulator struct {
-	ringQP         ringqp.Ring
-	levelQ, levelP int
-	margin         int // lazy additions allowed between reductions
-	inner          [2]ringqp.Poly
-	switched, out  *rlwe.Element[ringqp.Poly]
-	n              int // giant steps accumulated
+	ringQP               ringqp.Ring
+	levelQ, levelP       int
+	margin               int // lazy additions allowed between reductions
+	inner, switched, out *rlwe.Element[ringqp.Poly]
+	n                    int // giant steps accumulated
 }
 
-func newGiantAccumulator(p *hefloat.Parameters, levelQ, levelP int) *giantAccumulator {
+// newGiantAccumulator borrows its elements from buf; every one is written
+// before it is read.
+func newGiantAccumulator(p *hefloat.Parameters, buf *buffers, levelQ, levelP int) *giantAccumulator {
 	a := &giantAccumulator{
 		ringQP: p.RingQP().AtLevel(levelQ, levelP),
 		levelQ: levelQ, levelP: levelP,
 		margin:   lazyMargin(p, levelQ, levelP),
-		switched: rlwe.NewElementExtended(p, 1, levelQ, levelP),
-		out:      rlwe.NewElementExtended(p, 1, levelQ, levelP),
+		inner:    buf.element(p, levelQ),
+		switched: buf.element(p, levelQ),
+		out:      buf.element(p, levelQ),
 	}
-	a.inner = [2]ringqp.Poly{a.ringQP.NewPoly(), a.ringQP.NewPoly()}
 	a.switched.IsNTT, a.out.IsNTT = true, true
 	return a
 }
@@ -406,18 +425,18 @@ func (a *giantAccumulator) add(eval *hefloat.Evaluator, g int, terms []babyTerm,
 	rq := a.ringQP
 	for i, t := range terms {
 		x := rotated[t.baby]
-		mulAccumulate(rq, a.margin, i, t.pt, x.Value[0], a.inner[0])
-		mulAccumulate(rq, a.margin, i, t.pt, x.Value[1], a.inner[1])
+		mulAccumulate(rq, a.margin, i, t.pt, x.Value[0], a.inner.Value[0])
+		mulAccumulate(rq, a.margin, i, t.pt, x.Value[1], a.inner.Value[1])
 	}
-	rq.Reduce(a.inner[0], a.inner[0])
-	rq.Reduce(a.inner[1], a.inner[1])
+	rq.Reduce(a.inner.Value[0], a.inner.Value[0])
+	rq.Reduce(a.inner.Value[1], a.inner.Value[1])
 	if g == 0 {
 		if a.n == 0 {
-			a.out.Value[0].Copy(a.inner[0])
-			a.out.Value[1].Copy(a.inner[1])
+			a.out.Value[0].Copy(a.inner.Value[0])
+			a.out.Value[1].Copy(a.inner.Value[1])
 		} else {
-			rq.AddLazy(a.out.Value[0], a.inner[0], a.out.Value[0])
-			rq.AddLazy(a.out.Value[1], a.inner[1], a.out.Value[1])
+			rq.AddLazy(a.out.Value[0], a.inner.Value[0], a.out.Value[0])
+			rq.AddLazy(a.out.Value[1], a.inner.Value[1], a.out.Value[1])
 		}
 	} else {
 		p := eval.GetParameters()
@@ -426,9 +445,9 @@ func (a *giantAccumulator) add(eval *hefloat.Evaluator, g int, terms []babyTerm,
 		if err != nil {
 			return fmt.Errorf("giant step %d: %w", g, err)
 		}
-		eval.ModDownQPtoQNTT(a.levelQ, a.levelP, a.inner[1].Q, a.inner[1].P, a.inner[1].Q)
-		eval.GadgetProductLazy(a.levelQ, a.inner[1].Q, &evk.GadgetCiphertext, a.switched)
-		rq.Add(a.switched.Value[0], a.inner[0], a.switched.Value[0])
+		eval.ModDownQPtoQNTT(a.levelQ, a.levelP, a.inner.Value[1].Q, a.inner.Value[1].P, a.inner.Value[1].Q)
+		eval.GadgetProductLazy(a.levelQ, a.inner.Value[1].Q, &evk.GadgetCiphertext, a.switched)
+		rq.Add(a.switched.Value[0], a.inner.Value[0], a.switched.Value[0])
 		index := eval.AutomorphismIndex(galEl)
 		if a.n == 0 {
 			rq.AutomorphismNTTWithIndex(a.switched.Value[0], index, a.out.Value[0])

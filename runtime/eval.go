@@ -22,6 +22,7 @@ type Server struct {
 	eval    *hefloat.Evaluator
 	affine  map[*ir.Node]*preparedAffine
 	scales  *scalePlan
+	buf     *buffers // shared by concurrent runs
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -55,6 +56,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		eval:    hefloat.NewEvaluator(p, ek.KeySet()),
 		affine:  make(map[*ir.Node]*preparedAffine),
 		scales:  plan,
+		buf:     newBuffers(p),
 		Workers: goruntime.GOMAXPROCS(0),
 	}
 	ecd := hefloat.NewEncoder(p)
@@ -179,13 +181,11 @@ func (s *Server) Run(in []*rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 			return nil, nil, fmt.Errorf("input ciphertext %d is not a fresh ciphertext at level %d", i+1, s.circuit.Spec.Input.Level)
 		}
 	}
-	evals := make([]*hefloat.Evaluator, max(1, s.Workers))
-	for i := range evals {
-		evals[i] = s.eval.ShallowCopy()
-	}
+	evals := s.buf.evaluators(s.eval, max(1, s.Workers))
+	defer s.buf.releaseEvaluators(evals)
 	eval := evals[0]
 	count := &opCounter{}
-	counted := countingEvaluator{eval, count, evals}
+	counted := countingEvaluator{eval, count, evals, s.buf}
 	polyEval := hefloat.NewPolynomialEvaluator(s.params, counted)
 	st := &Stats{}
 	start := time.Now()
@@ -281,14 +281,14 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 	out := in
 	if pa.lt != nil {
 		var err error
-		if out, err = pa.lt.evaluate(evals, in); err != nil {
+		if out, err = pa.lt.evaluate(evals, s.buf, in); err != nil {
 			return nil, err
 		}
 		if err := rescale(evals, out, out); err != nil {
 			return nil, err
 		}
 		if pa.plan.hybrid {
-			if out, err = evaluateBlockSum(evals, pa.plan.sum, out); err != nil {
+			if out, err = evaluateBlockSum(evals, s.buf, pa.plan.sum, out); err != nil {
 				return nil, err
 			}
 			countBlockSum(count, pa.plan.sum, n.Level)

@@ -94,13 +94,13 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 			return nil, 0, err
 		}
 		evals := []*hefloat.Evaluator{eval}
-		return func() error { _, err := rotateHoistedQP(evals, a, rots); return err }, len(rots), nil
+		return func() error { _, err := rotateHoistedQP(evals, nil, a, rots); return err }, len(rots), nil
 	case PrimGiantStep:
 		rots, err := rotations(1)
 		if err != nil {
 			return nil, 0, err
 		}
-		acc := newGiantAccumulator(&p, level, p.MaxLevelP())
+		acc := newGiantAccumulator(&p, nil, level, p.MaxLevelP())
 		return func() error { return acc.add(eval, rots[0], nil, nil) }, 1, nil
 	case PrimMulDiagonal:
 		ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
@@ -115,7 +115,7 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 			return nil
 		}, 1, nil
 	case PrimModDown:
-		acc := newGiantAccumulator(&p, level, p.MaxLevelP())
+		acc := newGiantAccumulator(&p, nil, level, p.MaxLevelP())
 		return func() error {
 			for i := range out.Value {
 				eval.ModDownQPtoQNTT(level, p.MaxLevelP(), acc.out.Value[i].Q, acc.out.Value[i].P, out.Value[i])

@@ -5,18 +5,17 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
-	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
 
 // relinearize is Lattigo's relinearization split over the workers: the
 // gadget product's parts are independent (each decomposes d2 modulo its own
 // group of primes and multiplies by its own part of the key), so each
-// worker sums its share into its own accumulator, and the two
-// polynomials come down from QP on two workers. Squares and the
+// worker sums its share into its own accumulator, borrowed from buf, and
+// the two polynomials come down from QP on two workers. Squares and the
 // polynomials' products would otherwise run on one core. ct must be a
 // degree-2 ciphertext in the NTT domain; out may be ct.
-func relinearize(evals []*hefloat.Evaluator, ct, out *rlwe.Ciphertext) error {
+func relinearize(evals []*hefloat.Evaluator, buf *buffers, ct, out *rlwe.Ciphertext) error {
 	rlk, err := evals[0].CheckAndGetRelinearizationKey()
 	if err != nil {
 		return err
@@ -34,39 +33,47 @@ func relinearize(evals []*hefloat.Evaluator, ct, out *rlwe.Ciphertext) error {
 	d2 := evals[0].BuffInvNTT // read by every worker; the decomposition does not write it
 	ringQP.RingQ.INTT(ct.Value[2], d2)
 	margin := lazyMargin(p, level, levelP)
-	acc := make([][2]ringqp.Poly, len(evals))
+	acc := make([]*rlwe.Element[ringqp.Poly], len(evals)) // a worker's, once it takes a part
 	done := make([]int, len(evals))
-	for w := range acc {
-		acc[w] = [2]ringqp.Poly{ringQP.NewPoly(), ringQP.NewPoly()}
-	}
+	defer func() { buf.release(acc...) }()
 	parts := p.BaseRNSDecompositionVectorSize(level, levelP)
 	_ = forEach(len(evals), parts, func(w, i int) error {
+		if acc[w] == nil {
+			acc[w] = buf.element(p, level)
+		}
 		part := evals[w].BuffDecompQP[0]
 		evals[w].DecomposeSingleNTT(level, levelP, levelP+1, i, ct.Value[2], d2, part.Q, part.P)
 		for j, key := range gadget.Value[i][0][:2] {
-			mulAccumulate(ringQP, margin, done[w], key, part, acc[w][j])
+			mulAccumulate(ringQP, margin, done[w], key, part, acc[w].Value[j])
 		}
 		done[w]++
 		return nil
 	})
-	for w := range acc {
-		ringQP.Reduce(acc[w][0], acc[w][0])
-		ringQP.Reduce(acc[w][1], acc[w][1])
-		if w > 0 && done[w] > 0 {
-			ringQP.Add(acc[0][0], acc[w][0], acc[0][0])
-			ringQP.Add(acc[0][1], acc[w][1], acc[0][1])
+	var sum *rlwe.Element[ringqp.Poly]
+	for _, a := range acc {
+		if a == nil {
+			continue
+		}
+		ringQP.Reduce(a.Value[0], a.Value[0])
+		ringQP.Reduce(a.Value[1], a.Value[1])
+		if sum == nil {
+			sum = a
+		} else {
+			ringQP.Add(sum.Value[0], a.Value[0], sum.Value[0])
+			ringQP.Add(sum.Value[1], a.Value[1], sum.Value[1])
 		}
 	}
-	switched := []ring.Poly{ringQP.RingQ.NewPoly(), ringQP.RingQ.NewPoly()}
+	switched := buf.element(p, level) // its Q parts take the result
+	defer buf.release(switched)
 	_ = forEach(len(evals), 2, func(w, j int) error {
-		evals[w].ModDownQPtoQNTT(level, levelP, acc[0][j].Q, acc[0][j].P, switched[j])
+		evals[w].ModDownQPtoQNTT(level, levelP, sum.Value[j].Q, sum.Value[j].P, switched.Value[j].Q)
 		return nil
 	})
 	meta := *ct.MetaData
 	out.Resize(1, level)
 	*out.MetaData = meta
-	ringQP.RingQ.Add(ct.Value[0], switched[0], out.Value[0])
-	ringQP.RingQ.Add(ct.Value[1], switched[1], out.Value[1])
+	ringQP.RingQ.Add(ct.Value[0], switched.Value[0].Q, out.Value[0])
+	ringQP.RingQ.Add(ct.Value[1], switched.Value[1].Q, out.Value[1])
 	return nil
 }
 

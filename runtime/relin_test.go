@@ -44,7 +44,7 @@ func BenchmarkRelinearize(b *testing.B) {
 					if impl == "lattigo" {
 						err = eval.Relinearize(square, out)
 					} else {
-						err = relinearize(workers, square, out)
+						err = relinearize(workers, nil, square, out)
 					}
 					if err != nil {
 						b.Fatal(err)

@@ -92,6 +92,7 @@ type countingEvaluator struct {
 	*hefloat.Evaluator
 	c       *opCounter
 	workers []*hefloat.Evaluator
+	buf     *buffers
 }
 
 func (e countingEvaluator) mulKind(op1 rlwe.Operand) string {
@@ -129,7 +130,7 @@ func (e countingEvaluator) MulRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand, out 
 	if err != nil {
 		return err
 	}
-	return relinearize(e.workers, product, out)
+	return relinearize(e.workers, e.buf, product, out)
 }
 
 func (e countingEvaluator) MulRelinNew(op0 *rlwe.Ciphertext, op1 rlwe.Operand) (*rlwe.Ciphertext, error) {
@@ -150,7 +151,7 @@ func (e countingEvaluator) countRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand) {
 
 func (e countingEvaluator) Relinearize(op0, out *rlwe.Ciphertext) error {
 	e.c.add(PrimRelinearize, op0.Level(), 1)
-	return relinearize(e.workers, op0, out)
+	return relinearize(e.workers, e.buf, op0, out)
 }
 
 func (e countingEvaluator) Rescale(op0, out *rlwe.Ciphertext) error {
