@@ -11,30 +11,53 @@ import (
 // buffers lends the extended-basis elements an evaluation works in, by
 // level, and the workers' evaluators, so that one evaluation reuses what
 // the previous one freed. Allocating them afresh cost LeNet-5 2.5 GB an
-// evaluation, pages the kernel then faulted in: up to 3 s of system time
+// evaluation, pages the kernel then faulted in: up to 6 s of system time
 // on top of 3 s of work. A nil *buffers allocates every time. Safe for
 // concurrent use; an element handed out is the borrower's alone, with
 // arbitrary contents.
 type buffers struct {
-	params  hefloat.Parameters
-	levels  []sync.Pool // of *rlwe.Element[ringqp.Poly], degree 1, in QP at that level
-	workers sync.Pool   // of []*hefloat.Evaluator
+	levels  []freeList[*rlwe.Element[ringqp.Poly]] // degree 1, in QP at that level
+	workers freeList[[]*hefloat.Evaluator]
+}
+
+// freeList keeps what it is given until it is asked for it again: unlike
+// a sync.Pool it drops nothing at a garbage collection, which an
+// evaluation's own allocations trigger every time.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+func (f *freeList[T]) get() (T, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var x T
+	if len(f.items) == 0 {
+		return x, false
+	}
+	x = f.items[len(f.items)-1]
+	f.items = f.items[:len(f.items)-1]
+	return x, true
+}
+
+func (f *freeList[T]) put(x T) {
+	f.mu.Lock()
+	f.items = append(f.items, x)
+	f.mu.Unlock()
 }
 
 func newBuffers(p hefloat.Parameters) *buffers {
-	b := &buffers{params: p, levels: make([]sync.Pool, p.MaxLevel()+1)}
-	for l := range b.levels {
-		b.levels[l].New = func() any { return rlwe.NewElementExtended(p, 1, l, p.MaxLevelP()) }
-	}
-	return b
+	return &buffers{levels: make([]freeList[*rlwe.Element[ringqp.Poly]], p.MaxLevel()+1)}
 }
 
 // element returns a degree-1 element in QP at levelQ (and every P prime).
 func (b *buffers) element(p *hefloat.Parameters, levelQ int) *rlwe.Element[ringqp.Poly] {
-	if b == nil {
-		return rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
+	if b != nil {
+		if e, ok := b.levels[levelQ].get(); ok {
+			return e
+		}
 	}
-	return b.levels[levelQ].Get().(*rlwe.Element[ringqp.Poly])
+	return rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
 }
 
 // release takes elements back; nil ones are skipped.
@@ -44,7 +67,7 @@ func (b *buffers) release(els ...*rlwe.Element[ringqp.Poly]) {
 	}
 	for _, e := range els {
 		if e != nil {
-			b.levels[e.Value[0].Q.Level()].Put(e)
+			b.levels[e.Value[0].Q.Level()].put(e)
 		}
 	}
 }
@@ -53,7 +76,7 @@ func (b *buffers) release(els ...*rlwe.Element[ringqp.Poly]) {
 // keys of eval.
 func (b *buffers) evaluators(eval *hefloat.Evaluator, n int) []*hefloat.Evaluator {
 	if b != nil {
-		if evals, ok := b.workers.Get().([]*hefloat.Evaluator); ok && len(evals) == n {
+		if evals, ok := b.workers.get(); ok && len(evals) == n {
 			return evals
 		}
 	}
@@ -66,6 +89,6 @@ func (b *buffers) evaluators(eval *hefloat.Evaluator, n int) []*hefloat.Evaluato
 
 func (b *buffers) releaseEvaluators(evals []*hefloat.Evaluator) {
 	if b != nil {
-		b.workers.Put(evals)
+		b.workers.put(evals)
 	}
 }
