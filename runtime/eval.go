@@ -61,7 +61,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	}
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
-	hybrid := hybridAllowed(c.Graph)
+	planned := plans(c.Graph)
 	for _, node := range c.Graph.Nodes {
 		if node.Op != ir.OpAffine {
 			continue
@@ -73,7 +73,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			copy(bias, b)
 		}
 		if !node.Linear.Identity {
-			pa.plan = planLinear(node, c.Graph.LogSlots, hybrid[node])
+			pa.plan = planned[node]
 			var err error
 			switch {
 			case pa.plan.parts > 0:
@@ -86,7 +86,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 				}
 				pa.lt, err = encodeLinearTransform(p, ecd, hybridDiagonals(node.Linear, pa.plan.block, n), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
 			default:
-				pa.lt, err = encodeLinearTransform(p, ecd, diagonals(node.Linear, n), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
+				pa.lt, err = encodeLinearTransform(p, ecd, diagonals(node.Linear, n, pa.plan.modulus(n)), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
@@ -114,14 +114,14 @@ func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, ek *EvalKeys) error {
 	for _, k := range ek.Galois {
 		have[k.GaloisElement] = k.LevelQ()
 	}
-	hybrid := hybridAllowed(g)
+	planned := plans(g)
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpAffine:
 			if n.Linear.Identity {
 				continue
 			}
-			for _, k := range linearKeys(p, g, n, planLinear(n, g.LogSlots, hybrid[n])) {
+			for _, k := range linearKeys(p, g, n, planned[n]) {
 				l, ok := have[k.galois]
 				if !ok {
 					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), k.galois)

@@ -30,7 +30,14 @@ const rotationCost = 40
 type ltPlan struct {
 	// parts, for a map reading an input in several ciphertexts, is their
 	// count: no diagonals, no rotations (see partsTransform).
-	parts  int
+	parts int
+	// period, for the standard form, is how often the input repeats in
+	// the slots when every column the map reads lies below it (the block
+	// of a hybrid map before it, through polynomials): entry (r, c) then
+	// sits on diagonal (c − r) mod period, reading the copy at r + k, so
+	// the diagonals are at most period, not rows + columns − 1 (LeNet-5's
+	// fc2: 128 instead of 203). 0 when the input does not repeat.
+	period int
 	hybrid bool
 	block  int   // R, hybrid only
 	diags  []int // diagonal indices
@@ -40,13 +47,40 @@ type ltPlan struct {
 	sum [][]int
 }
 
-// planLinear chooses how affine node n is evaluated on 2^logSlots slots.
-func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
+// plans chooses how every affine node of g is evaluated, in graph order:
+// a map's plan depends on whether its input repeats, which the plan of the
+// map before it decides.
+func plans(g *ir.Graph) map[*ir.Node]ltPlan {
+	hybrid := hybridAllowed(g)
+	period := map[*ir.Node]int{} // of each value that repeats in the slots
+	out := map[*ir.Node]ltPlan{}
+	for _, n := range g.Nodes {
+		switch {
+		case n.Op == ir.OpAffine && !n.Linear.Identity:
+			pl := planLinear(n, g.LogSlots, hybrid[n], period[n.Inputs[0]])
+			out[n] = pl
+			if pl.hybrid {
+				period[n] = pl.block
+			}
+		case n.Op == ir.OpPoly, n.Op == ir.OpMul && n.Inputs[0] == n.Inputs[1]:
+			period[n] = period[n.Inputs[0]]
+		}
+	}
+	return out
+}
+
+// planLinear chooses how affine node n is evaluated on 2^logSlots slots,
+// its input repeating every inPeriod slots (0: not).
+func planLinear(n *ir.Node, logSlots int, hybridAllowed bool, inPeriod int) ltPlan {
 	if in := n.Inputs[0]; in.InParts() {
 		return ltPlan{parts: in.Gather.Parts}
 	}
 	slots := 1 << logSlots
-	std := ltPlan{diags: diagonalIndices(n.Linear, slots)}
+	std := ltPlan{}
+	if inPeriod > 0 && maxColumn(n.Linear) < inPeriod {
+		std.period = inPeriod
+	}
+	std.diags = diagonalIndices(n.Linear, std.modulus(slots))
 	std.split = bestSplit(std.diags, slots)
 	rows := n.Linear.Rows
 	block := 1 << bits.Len(uint(rows-1))
@@ -60,6 +94,23 @@ func planLinear(n *ir.Node, logSlots int, hybridAllowed bool) ltPlan {
 		return hyb
 	}
 	return std
+}
+
+// modulus is what the standard form's diagonal indices are taken modulo.
+func (pl ltPlan) modulus(slots int) int {
+	if pl.period > 0 {
+		return pl.period
+	}
+	return slots
+}
+
+// maxColumn is the largest column l reads, −1 for none.
+func maxColumn(l *ir.Linear) int {
+	m := -1
+	for r := range l.Rows {
+		l.Row(r, func(c int, _ float64) { m = max(m, c) })
+	}
+	return m
 }
 
 func (pl ltPlan) cost(slots int) float64 {

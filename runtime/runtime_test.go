@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -250,8 +251,14 @@ func TestHybridLinearTransformation(t *testing.T) {
 	if !allowed[h] || allowed[g.Outputs()[0].Inputs[0]] {
 		t.Fatalf("hybrid allowed: first layer %v, last layer %v", allowed[h], allowed[g.Outputs()[0].Inputs[0]])
 	}
-	if pl := planLinear(h, g.LogSlots, true); !pl.hybrid || pl.block != 16 {
+	if pl := planLinear(h, g.LogSlots, true, 0); !pl.hybrid || pl.block != 16 {
 		t.Fatalf("plan %+v for a 12×400 layer on 2^%d slots", pl, g.LogSlots)
+	}
+	// The last layer reads the copies the block sum leaves: its diagonals
+	// are taken modulo the block.
+	last := g.Outputs()[0].Inputs[0]
+	if pl := plans(g)[last]; pl.period != 16 || len(pl.diags) > 16 || slices.Max(pl.diags) >= 16 {
+		t.Fatalf("plan %+v for the layer after the hybrid one", pl)
 	}
 	if worst := roundTrip(t, g, randomInputs(5, 400, 1)); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
@@ -287,7 +294,7 @@ func TestInputInPartsConcurrently(t *testing.T) {
 	if worst := roundTrip(t, g, randomInputs(4, n, 1)); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
 	}
-	pl := planLinear(first, g.LogSlots, false)
+	pl := planLinear(first, g.LogSlots, false, 0)
 	p, err := NewParameters(params.InsecureTestSet(11, g.Depth, 35))
 	if err != nil {
 		t.Fatal(err)

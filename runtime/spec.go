@@ -188,7 +188,7 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 	// ciphertext's level gives a wrong result without an error in Lattigo,
 	// one above it only costs size.
 	level := map[uint64]int{}
-	hybrid := hybridAllowed(g)
+	planned := plans(g)
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpActivation:
@@ -207,7 +207,7 @@ func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
 			if n.Linear.Identity {
 				continue
 			}
-			for _, k := range linearKeys(p, g, n, planLinear(n, g.LogSlots, hybrid[n])) {
+			for _, k := range linearKeys(p, g, n, planned[n]) {
 				level[k.galois] = max(level[k.galois], k.level)
 			}
 		}
@@ -234,12 +234,14 @@ func diagonalIndices(l *ir.Linear, n int) []int {
 	return out
 }
 
-// diagonals materialises the non-zero diagonals: diag[k][r] = W[r][(r+k) mod n].
-func diagonals(l *ir.Linear, n int) map[int][]float64 {
+// diagonals materialises the non-zero diagonals on n slots, their indices
+// taken modulo mod (n, or the period an input repeats with): diag[k][r] =
+// W[r][c] for c ≡ r + k.
+func diagonals(l *ir.Linear, n, mod int) map[int][]float64 {
 	d := make(map[int][]float64)
 	for r := 0; r < l.Rows; r++ {
 		l.Row(r, func(c int, v float64) {
-			k := ((c-r)%n + n) % n
+			k := ((c-r)%mod + mod) % mod
 			if d[k] == nil {
 				d[k] = make([]float64, n)
 			}

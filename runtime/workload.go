@@ -17,14 +17,14 @@ func EstimateWorkload(g *ir.Graph) params.Workload {
 	n := g.Depth + 1
 	w := params.Workload{KeySwitches: make([]float64, n), BabySteps: make([]float64, n), PtMuls: make([]float64, n),
 		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n)}
-	hybrid := hybridAllowed(g)
+	planned := plans(g)
 	for _, node := range g.Nodes {
 		switch node.Op {
 		case ir.OpAffine:
 			if node.Linear.Identity {
 				continue
 			}
-			pl := planLinear(node, g.LogSlots, hybrid[node])
+			pl := planned[node]
 			in := node.Inputs[0].Level
 			if pl.parts > 0 {
 				w.PtMuls[in] += float64(pl.parts)
