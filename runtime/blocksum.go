@@ -11,11 +11,12 @@ import (
 // stages that each add up four (or, last, two) rotations of the previous
 // stage's result: y ← y + rot_s(y) + rot_2s(y) + rot_3s(y) with stride s =
 // R, 4R, 16R… Each stage is one hoisted decomposition, its rotations kept
-// in QP and one ModDown, with no plaintext product and so no level. With a
-// stage of m rotations costing 1 − babyWeight + babyWeight·(m − 1) key
-// switches, four per stage is the cheapest (0.8 a doubling, against 1 for
-// the log-step chain of an InnerSum and 0.93 for eight): LeNet-5's fc1
-// sums 128 blocks in 10 rotations instead of 22 and 128 products.
+// in QP and one ModDown, with no plaintext product and so no level. A
+// stage adding m terms (m − 1 rotations) costs 1 − babyWeight +
+// babyWeight·(m − 1) key switches, so four terms are the cheapest per
+// doubling (0.8, against 1 for two, the log-step chain of an InnerSum, and
+// 0.93 for eight): LeNet-5's fc1 sums 128 blocks in 10 rotations instead of
+// 22 and 128 products.
 func blockSumStages(block, slots int) [][]int {
 	var stages [][]int
 	for stride := block; stride < slots; {
