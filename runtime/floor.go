@@ -94,7 +94,12 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 			return nil, 0, err
 		}
 		evals := []*hefloat.Evaluator{eval}
-		return func() error { _, err := rotateHoistedQP(evals, nil, a, rots); return err }, len(rots), nil
+		// In the server's own buffers, as an evaluation rotates.
+		return func() error {
+			rotated, err := rotateHoistedQP(evals, s.buf, a, rots)
+			releaseAll(s.buf, rotated)
+			return err
+		}, len(rots), nil
 	case PrimGiantStep:
 		rots, err := rotations(1)
 		if err != nil {
