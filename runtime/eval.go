@@ -43,7 +43,8 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkKeyLevels(p, c.Graph, ek); err != nil {
+	planned := plans(c.Graph)
+	if err := checkKeyLevels(p, c.Graph, planned, ek); err != nil {
 		return nil, err
 	}
 	plan, err := planScales(p, c.Graph)
@@ -61,7 +62,6 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	}
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
-	planned := plans(c.Graph)
 	for _, node := range c.Graph.Nodes {
 		if node.Op != ir.OpAffine {
 			continue
@@ -109,12 +109,11 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 // checkKeyLevels refuses keys that sit below a level the circuit uses them
 // at: Lattigo would key-switch with them and return a wrong result without
 // any error.
-func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, ek *EvalKeys) error {
+func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, planned map[*ir.Node]ltPlan, ek *EvalKeys) error {
 	have := map[uint64]int{}
 	for _, k := range ek.Galois {
 		have[k.GaloisElement] = k.LevelQ()
 	}
-	planned := plans(g)
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpAffine:
