@@ -359,3 +359,24 @@ func TestRenderings(t *testing.T) {
 		})
 	}
 }
+
+func TestKeepNotes(t *testing.T) {
+	const md = "# hecc benchmark\n\n| table |\n"
+	notes := NotesHeading + "\n\n- 2026-12-01: a note.\n"
+	tests := []struct {
+		name, previous, want string
+	}{
+		{"no previous file", "", md},
+		{"no notes", "# hecc benchmark\n\n| old table |\n", md},
+		{"notes kept", "# hecc benchmark\n\n| old table |\n\n" + notes, md + "\n" + notes},
+		{"notes only", notes, md + "\n" + notes},
+		{"heading inside a line", "text " + NotesHeading + "\n", md},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := KeepNotes(md, []byte(tc.previous)); got != tc.want {
+				t.Errorf("KeepNotes(md, %q) = %q, want %q", tc.previous, got, tc.want)
+			}
+		})
+	}
+}

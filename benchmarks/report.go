@@ -11,6 +11,22 @@ import (
 	"github.com/hecc-dev/hecc/params"
 )
 
+// NotesHeading starts the hand-written part of a markdown report: notes on
+// past runs, dated. KeepNotes carries it over when a run rewrites the file,
+// so that regenerating the tables does not erase what earlier runs taught.
+const NotesHeading = "## Notes on past runs"
+
+// KeepNotes returns md followed by the hand-written part of previous (the
+// file md replaces), from its NotesHeading line on, if it has one.
+func KeepNotes(md string, previous []byte) string {
+	old := "\n" + string(previous)
+	i := strings.Index(old, "\n"+NotesHeading+"\n")
+	if i < 0 {
+		return md
+	}
+	return strings.TrimRight(md, "\n") + "\n" + old[i:]
+}
+
 // Report is what Run measured.
 type Report struct {
 	Machine     Machine       `json:"machine"`

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,7 +112,11 @@ func runBench(c *cli.Context) error {
 	md := rep.Markdown()
 	fmt.Print(md)
 	if f := c.String("md"); f != "" {
-		if err := writeFile(f, []byte(md), 0o644); err != nil {
+		previous, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cannot read %s to keep its notes: %w", f, err)
+		}
+		if err := writeFile(f, []byte(benchmarks.KeepNotes(md, previous)), 0o644); err != nil {
 			return err
 		}
 	}
