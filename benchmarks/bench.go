@@ -4,8 +4,8 @@
 // `hecc bench` and the Go benchmarks in this package both drive it.
 //
 // Everything goes through the public APIs of compiler and runtime, so the
-// numbers follow the runtime as it is optimised. Following DESIGN.md, only
-// runtime imports Lattigo: timing Lattigo's primitives for the --floor
+// numbers follow the runtime as it is optimised. Only runtime imports
+// Lattigo (docs/design.md): timing Lattigo's primitives for the --floor
 // report needs a runtime method (see floor.go), which this package finds by
 // an interface assertion instead of naming it.
 package benchmarks

@@ -7,7 +7,7 @@ import (
 )
 
 // The chart is written by hand rather than with gonum.org/v1/plot: that
-// module would add about 9 MB of embedded fonts, a PDF writer and a LaTeX
+// module would add embedded fonts, a PDF writer and a LaTeX
 // renderer to the hecc binary for one bar chart, and its bars cannot start
 // on a logarithmic axis, which latencies from a millisecond to a minute
 // need.

@@ -24,18 +24,17 @@ func (w Workload) Empty() bool {
 	return len(w.KeySwitches)+len(w.BabySteps)+len(w.PtMuls)+len(w.DiagMuls)+len(w.CtMuls)+len(w.Rescales) == 0
 }
 
-// Cost model of Lattigo v5's CKKS on this project's machine, fitted in
-// ../shared/notes/lattigo-v5.md (CPU time per operation):
-//
-//	key switch      c_N·(ℓ+1+α)·(dnum+0.4),  dnum = ⌈(ℓ+1)/α⌉,
-//	                c_N = 0.17, 0.35, 0.75, 1.65 ms for logN 13, 14, 15, 16
-//	ct×pt, ct×ct    0.03 and 0.075 ms a limb at logN 13
-//	rescale         0.24 ms a limb at logN 13
-//
-// with limb costs doubling (and c_N growing ≈ 2.15×) per step of logN. A
-// baby step costs 0.3 of a key switch (no decomposition of its own, no
-// ModDown: hecc bench --floor measured 0.34 at logN 13 and 0.24 at logN 15)
-// and a diagonal multiplication is a ct×pt on the ℓ+1+α limbs of QP.
+// Cost model of Lattigo v5's CKKS, in milliseconds of one core at logN 13;
+// docs/cost-model.md gives the measurements it is fitted to and the
+// commands that repeat them (hecc bench --floor). Its purpose is to rank
+// parameter sets, not to predict wall time. A key switch costs
+// keySwitchMs13·(ℓ+1+α)·(dnum+0.4), dnum = ⌈(ℓ+1)/α⌉: every digit is
+// multiplied into every limb of QP, which is why more key-switching primes
+// can pay for the scale bits they take from the security budget. Limb-wise
+// operations double with each step of logN; a key switch, dominated by
+// NTTs, grows by 2.15 (about N·log N). A baby step is a share of a key
+// switch: it reuses its input's decomposition and skips the ModDown. A
+// diagonal multiplication is a ct×pt on the ℓ+1+α limbs of QP.
 const (
 	keySwitchMs13 = 0.17
 	babyStepShare = 0.3

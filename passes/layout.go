@@ -180,7 +180,7 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.
 // blocks: block b holds input channel b mod Cin. Output channel c (block
 // c) reads the window starting at block c, or, for the last output
 // channels, the last window: its offsets run from min(0, (count−1)·Cin −
-// Cout + 1) to Cin − 1 (LeNet-5's 6 → 16 channels: 9 offsets, against 11
+// Cout + 1) to Cin − 1 (from 6 to 16 channels: 9 offsets, against 11
 // when channel c read copy ⌊c/Cin⌋ and 21 without copies) — fewer
 // diagonals for a convolution that widens, for a few more in the map that
 // writes the copies.
@@ -279,8 +279,10 @@ type clientLayout struct {
 }
 
 // DefaultMaxInputSlots bounds the slots of all the ciphertexts a client
-// sends for one input: 2^16 is 32 ciphertexts of 2048 slots, about 25 MB at
-// CryptoNets' parameters.
+// sends for one input. A layout of one ciphertext per kernel position
+// saves the first convolution's rotations and keys, but the upload grows
+// with the slots; the default caps it, and hecc compile --max-input-slots
+// moves the cap.
 const DefaultMaxInputSlots = 1 << 16
 
 // kernel2D is a 2-D convolution of a [1, Cin, H, W] input as the layouts
@@ -362,9 +364,9 @@ func kernelPositionLayout(in, conv *ir.Node, maxSlots int) *clientLayout {
 // channel c sits at block c and reads the window at its own block (the
 // last output channels the last window, when Cout + Cin·KH − 1 blocks do
 // not fit). With every window, a weight sits on one of Cin·KH channel
-// offsets times KW kernel columns: LeNet-5's first convolution has 25
-// diagonals, against (Cin·KH + Cout − 1)·KW = 50 with one block per copy
-// and (Cin + Cout − 1)·KH·KW = 150 for a compact input. It returns nil
+// offsets times KW kernel columns: a 5×5 convolution from 1 to 6 channels
+// has 25 diagonals, against (Cin·KH + Cout − 1)·KW = 50 with one block per
+// copy and (Cin + Cout − 1)·KH·KW = 150 for a compact input. It returns nil
 // when conv is not a 2-D convolution of in, the copies do not fit, or they
 // would not save diagonals.
 func kernelRowLayout(in, conv *ir.Node) *clientLayout {
