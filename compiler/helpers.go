@@ -37,6 +37,17 @@ func (l *lowerer) input(ins []*value, i int) (*value, error) {
 	return ins[i], nil
 }
 
+// inputPair returns required inputs 0 and 1.
+func (l *lowerer) inputPair(ins []*value) (a, b *value, err error) {
+	if a, err = l.input(ins, 0); err != nil {
+		return nil, nil, err
+	}
+	if b, err = l.input(ins, 1); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
 // ints converts a constant of integers (shapes, axes, indices) to []int,
 // refusing values that are not integers or are implausibly large.
 func (l *lowerer) ints(t *ir.Tensor, what string) ([]int, error) {

@@ -94,30 +94,37 @@ func (l *lowerer) windowGeometry(n *onnx.Node, in, kernel []int, ceil bool) (*sp
 	return g, nil
 }
 
-func lowerConv(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-	x, err := l.input(ins, 0)
-	if err != nil {
-		return nil, err
+// convOperands reads what Conv and ConvTranspose share: the input
+// [N, C, spatial…], constant weights of the same rank, the optional bias and
+// the group attribute.
+func (l *lowerer) convOperands(n *onnx.Node, ins []*value) (x *value, w, bias *ir.Tensor, group int, err error) {
+	if x, err = l.input(ins, 0); err != nil {
+		return nil, nil, nil, 0, err
 	}
-	w, err := l.constInput(ins, 1, "weights")
-	if err != nil {
-		return nil, err
+	if w, err = l.constInput(ins, 1, "weights"); err != nil {
+		return nil, nil, nil, 0, err
 	}
-	bias, err := l.optionalConst(ins, 2, "bias")
-	if err != nil {
-		return nil, err
+	if bias, err = l.optionalConst(ins, 2, "bias"); err != nil {
+		return nil, nil, nil, 0, err
 	}
 	if len(x.shape) < 3 || len(w.Shape) != len(x.shape) {
-		return nil, l.fail(ErrModel, "input %v and weights %v must both be [N, C, spatial…]", x.shape, w.Shape)
+		return nil, nil, nil, 0, l.fail(ErrModel, "input %v and weights %v must both be [N, C, spatial…]", x.shape, w.Shape)
 	}
-	group, err := n.AttrInt("group", 1)
+	g, err := n.AttrInt("group", 1)
+	if err != nil {
+		return nil, nil, nil, 0, err
+	}
+	return x, w, bias, int(g), nil
+}
+
+func lowerConv(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
+	x, w, bias, G, err := l.convOperands(n, ins)
 	if err != nil {
 		return nil, err
 	}
 	N, C, M := x.shape[0], x.shape[1], w.Shape[0]
-	G := int(group)
 	if G <= 0 || C%G != 0 || M%G != 0 || w.Shape[1] != C/G {
-		return nil, l.fail(ErrModel, "group=%d does not fit %d input channels, %d output channels and weights %v", group, C, M, w.Shape)
+		return nil, l.fail(ErrModel, "group=%d does not fit %d input channels, %d output channels and weights %v", G, C, M, w.Shape)
 	}
 	kernel := slices.Clone(w.Shape[2:])
 	if ks, err := n.AttrInts("kernel_shape", nil); err != nil {
@@ -187,29 +194,13 @@ func lowerConv(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 }
 
 func lowerConvTranspose(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-	x, err := l.input(ins, 0)
+	x, w, bias, G, err := l.convOperands(n, ins)
 	if err != nil {
 		return nil, err
 	}
-	w, err := l.constInput(ins, 1, "weights")
-	if err != nil {
-		return nil, err
-	}
-	bias, err := l.optionalConst(ins, 2, "bias")
-	if err != nil {
-		return nil, err
-	}
-	if len(x.shape) < 3 || len(w.Shape) != len(x.shape) {
-		return nil, l.fail(ErrModel, "input %v and weights %v must both be [N, C, spatial…]", x.shape, w.Shape)
-	}
-	group, err := n.AttrInt("group", 1)
-	if err != nil {
-		return nil, err
-	}
-	G := int(group)
 	N, C := x.shape[0], x.shape[1]
 	if G <= 0 || C%G != 0 || w.Shape[0] != C {
-		return nil, l.fail(ErrModel, "group=%d does not fit %d input channels and weights %v", group, C, w.Shape)
+		return nil, l.fail(ErrModel, "group=%d does not fit %d input channels and weights %v", G, C, w.Shape)
 	}
 	Mg := w.Shape[1]
 	M := Mg * G

@@ -10,16 +10,12 @@ import (
 
 var matmulOps = []opEntry{
 	{"Gemm", 1, lowerGemm, "alpha, beta, transA, transB; a constant operand gives one affine map, two encrypted operands cost one level"},
-	{"MatMul", 1, lowerMatMul,
+	{"MatMul", 1, binary(func(l *lowerer, a, b *value) (*value, error) { return l.matmul(a, b, 1) }),
 		"numpy semantics with batch broadcasting; a constant operand gives one affine map, two encrypted operands cost one level"},
 }
 
 func lowerGemm(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-	a, err := l.input(ins, 0)
-	if err != nil {
-		return nil, err
-	}
-	bv, err := l.input(ins, 1)
+	a, bv, err := l.inputPair(ins)
 	if err != nil {
 		return nil, err
 	}
@@ -55,19 +51,6 @@ func lowerGemm(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		}
 	}
 	return []*value{y}, nil
-}
-
-func lowerMatMul(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-	a, err := l.input(ins, 0)
-	if err != nil {
-		return nil, err
-	}
-	b, err := l.input(ins, 1)
-	if err != nil {
-		return nil, err
-	}
-	y, err := l.matmul(a, b, 1)
-	return []*value{y}, err
 }
 
 // matmul is numpy's matmul scaled by alpha. With a constant operand it is

@@ -89,11 +89,7 @@ func lowerConvInteger(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) 
 }
 
 func lowerMatMulInteger(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-	a, err := l.input(ins, 0)
-	if err != nil {
-		return nil, err
-	}
-	b, err := l.input(ins, 1)
+	a, b, err := l.inputPair(ins)
 	if err != nil {
 		return nil, err
 	}

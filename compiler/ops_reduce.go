@@ -21,9 +21,8 @@ var reduceOps = []opEntry{
 	{"ReduceProd", 18, lowerReduce(reduceProd, axesInput), "constant axes input, keepdims, noop_with_empty_axes; groups of at most 64 elements"},
 }
 
-// reduce sums (or averages) v over axes.
-func (l *lowerer) reduce(v *value, axes []int, keep, mean bool, desc string) (*value, error) {
-	r := len(v.shape)
+// axisMask marks the axes of a tensor of rank r that a reduction removes.
+func (l *lowerer) axisMask(axes []int, r int) ([]bool, error) {
 	red := make([]bool, r)
 	for _, a := range axes {
 		a, err := l.axis(a, r)
@@ -31,6 +30,16 @@ func (l *lowerer) reduce(v *value, axes []int, keep, mean bool, desc string) (*v
 			return nil, err
 		}
 		red[a] = true
+	}
+	return red, nil
+}
+
+// reduce sums (or averages) v over axes.
+func (l *lowerer) reduce(v *value, axes []int, keep, mean bool, desc string) (*value, error) {
+	r := len(v.shape)
+	red, err := l.axisMask(axes, r)
+	if err != nil {
+		return nil, err
 	}
 	var out, kept []int
 	count := 1
@@ -149,13 +158,9 @@ func lowerReduce(kind string, from axesSource) lowerFunc {
 // as a balanced tree (depth ⌈log2 k⌉ for groups of k).
 func (l *lowerer) reduceProduct(v *value, axes []int, keep bool) (*value, error) {
 	r := len(v.shape)
-	red := make([]bool, r)
-	for _, a := range axes {
-		a, err := l.axis(a, r)
-		if err != nil {
-			return nil, err
-		}
-		red[a] = true
+	red, err := l.axisMask(axes, r)
+	if err != nil {
+		return nil, err
 	}
 	var out, kept, group []int
 	for d := range r {
