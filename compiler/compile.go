@@ -96,7 +96,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		return nil, err
 	}
 	g := low.Graph
-	rep := &Report{Model: opts.Name, Opset: low.Opset, OpsSeen: low.OpsSeen}
+	rep := &Report{Model: opts.Name, Opset: low.Opset, OpsSeen: low.OpsSeen, Warnings: low.Warnings}
 	src := &passes.RangeSource{Input: opts.InputRange, Margin: opts.Margin}
 	if opts.Calibration != nil {
 		if src.Samples, err = SplitSamples(opts.Calibration, g.Inputs()[0].Shape); err != nil {

@@ -37,6 +37,17 @@ func (l *lowerer) input(ins []*value, i int) (*value, error) {
 	return ins[i], nil
 }
 
+// inputPair returns required inputs 0 and 1.
+func (l *lowerer) inputPair(ins []*value) (a, b *value, err error) {
+	if a, err = l.input(ins, 0); err != nil {
+		return nil, nil, err
+	}
+	if b, err = l.input(ins, 1); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
 // ints converts a constant of integers (shapes, axes, indices) to []int,
 // refusing values that are not integers or are implausibly large.
 func (l *lowerer) ints(t *ir.Tensor, what string) ([]int, error) {
@@ -159,4 +170,85 @@ func checkFinite(t *ir.Tensor, what string) error {
 		}
 	}
 	return nil
+}
+
+// ones is a list of k ones (default strides and dilations).
+func ones(k int) []int {
+	v := make([]int, k)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+// forEach calls f for every multi-index of shape.
+func forEach(shape []int, f func(idx []int)) {
+	n := ir.NumElements(shape)
+	idx := make([]int, len(shape))
+	for range n {
+		f(idx)
+		next(idx, shape)
+	}
+}
+
+// firstErr is the first non-nil error, for reading several attributes.
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// transpose permutes the axes of v: out axis i is v's axis perm[i].
+func (l *lowerer) transpose(v *value, perm []int) (*value, error) {
+	r := len(v.shape)
+	if len(perm) != r {
+		return nil, l.fail(ErrModel, "perm %v for rank %d", perm, r)
+	}
+	seen := make([]bool, r)
+	out := make([]int, r)
+	for i, p := range perm {
+		if p < 0 || p >= r || seen[p] {
+			return nil, l.fail(ErrModel, "perm %v is not a permutation", perm)
+		}
+		seen[p] = true
+		out[i] = v.shape[p]
+	}
+	strides := ir.Strides(v.shape)
+	return l.selection(v, out, "transpose", 0, func(o []int) (int, bool) {
+		src := 0
+		for i, p := range perm {
+			src += o[i] * strides[p]
+		}
+		return src, true
+	})
+}
+
+// boolValue is ONNX's encoding of a bool as a number.
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// product multiplies values as a balanced tree: depth ⌈log2 len⌉.
+func (l *lowerer) product(factors []*value) (*value, error) {
+	for len(factors) > 1 {
+		var next []*value
+		for i := 0; i+1 < len(factors); i += 2 {
+			p, err := l.mul(factors[i], factors[i+1])
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, p)
+		}
+		if len(factors)%2 == 1 {
+			next = append(next, factors[len(factors)-1])
+		}
+		factors = next
+	}
+	return factors[0], nil
 }

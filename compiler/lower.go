@@ -60,11 +60,15 @@ func constValue(t *ir.Tensor) *value { return &value{shape: t.Shape, c: t} }
 // lowerer holds the state of one lowering.
 type lowerer struct {
 	g      *ir.Graph
-	opset  int64
+	opset  int64 // the model's, for messages: lowerings branch on since
 	vals   map[string]*value
 	node   *onnx.Node // the node being lowered, for errors and origins
 	seen   map[string]int
 	inputs []*ir.Node
+	// since is the Since of the registry entry matched for node: the
+	// registry alone picks the version, and a lowering whose behaviour
+	// differs between its versions reads it.
+	since int64
 }
 
 // LowerOptions control lowering.
@@ -80,6 +84,8 @@ type Lowered struct {
 	// OpsSeen counts the ONNX operators of the model by type.
 	OpsSeen map[string]int
 	Opset   int64
+	// Warnings are for the compile report.
+	Warnings []string
 }
 
 // Lower converts a decoded model into an IR graph, before passes.
@@ -165,7 +171,12 @@ func Lower(m *onnx.Model, opts LowerOptions) (_ *Lowered, err error) {
 	if err := ir.Verify(l.g); err != nil {
 		return nil, fmt.Errorf("lowering produced an invalid graph: %w", err)
 	}
-	return &Lowered{Graph: l.g, OpsSeen: l.seen, Opset: opset}, nil
+	low := &Lowered{Graph: l.g, OpsSeen: l.seen, Opset: opset}
+	if opset > maxOpset {
+		low.Warnings = append(low.Warnings, fmt.Sprintf("the model imports ai.onnx opset %d, newer than opset %d, the newest hecc knows: "+
+			"each operator was lowered as its latest version hecc knows, and changes a newer opset made to it are not checked", opset, maxOpset))
+	}
+	return low, nil
 }
 
 // checkGraphFinite refuses NaN and infinite weights, constants and activation
@@ -251,10 +262,11 @@ func (l *lowerer) lowerNode(n *onnx.Node) error {
 	if n.Domain != "" {
 		return l.fail(ErrUnsupportedOp, "operator domain %q is not supported (only the default ai.onnx domain)", n.Domain)
 	}
-	impl, err := lookup(n.OpType, l.opset)
+	entry, err := lookup(n.OpType, l.opset)
 	if err != nil {
 		return l.fail(ErrUnsupportedOp, "%v", err)
 	}
+	l.since = entry.Since
 	ins := make([]*value, len(n.Inputs))
 	for i, name := range n.Inputs {
 		if name == "" {
@@ -269,7 +281,7 @@ func (l *lowerer) lowerNode(n *onnx.Node) error {
 		}
 		ins[i] = v
 	}
-	outs, err := impl(l, n, ins)
+	outs, err := entry.Fn(l, n, ins)
 	if err != nil {
 		var le *loweringError
 		if errors.As(err, &le) {

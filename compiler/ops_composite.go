@@ -11,17 +11,16 @@ import (
 // activations the IR approximates: they cost what their parts cost, and
 // their error is that of the approximated activations they contain.
 
-func init() {
-	register("Abs", lowering{Since: 1, Fn: unary(func(l *lowerer, x *value) (*value, error) { return l.abs(x) }),
-		Notes: "|x| = 2·relu(x) − x: one approximated ReLU"})
-	register("HardSigmoid", lowering{Since: 1, Fn: lowerHardSigmoid, Notes: "alpha, beta: clip(alpha·x + beta, 0, 1), approximated"})
-	register("HardSwish", lowering{Since: 14, Fn: lowerHardSwish, Notes: "x · clip(x/6 + 1/2, 0, 1): an approximated clip and one product"})
-	register("Shrink", lowering{Since: 9, Fn: lowerShrink,
-		Notes: "soft shrinkage (bias = lambd): relu(x − λ) − relu(−x − λ), approximated; hard shrinkage is discontinuous and refused"})
-	register("Max", lowering{Since: 1, Fn: lowerMinMax(true), Notes: "numpy broadcasting; max(a, b) = a + relu(b − a): one approximated ReLU per extra operand"})
-	register("Min", lowering{Since: 1, Fn: lowerMinMax(false), Notes: "numpy broadcasting; min(a, b) = a − relu(a − b): one approximated ReLU per extra operand"})
-	register("ArgMin", lowering{Since: 1, Fn: lowerArgMin, Notes: "argmax of −x: last op on the last axis, keepdims=1, applied after decryption"})
-	register("Det", lowering{Since: 11, Fn: lowerDet, Notes: "matrices up to 4×4 (Leibniz expansion): depth ⌈log2 n⌉"})
+var compositeOps = []opEntry{
+	{"Abs", 1, unary(func(l *lowerer, x *value) (*value, error) { return l.abs(x) }), "|x| = 2·relu(x) − x: one approximated ReLU"},
+	{"HardSigmoid", 1, lowerHardSigmoid, "alpha, beta: clip(alpha·x + beta, 0, 1), approximated"},
+	{"HardSwish", 14, lowerHardSwish, "x · clip(x/6 + 1/2, 0, 1): an approximated clip and one product"},
+	{"Shrink", 9, lowerShrink,
+		"soft shrinkage (bias = lambd): relu(x − λ) − relu(−x − λ), approximated; hard shrinkage is discontinuous and refused"},
+	{"Max", 1, lowerMinMax(true), "numpy broadcasting; max(a, b) = a + relu(b − a): one approximated ReLU per extra operand"},
+	{"Min", 1, lowerMinMax(false), "numpy broadcasting; min(a, b) = a − relu(a − b): one approximated ReLU per extra operand"},
+	{"ArgMin", 1, lowerArgMin, "argmax of −x: last op on the last axis, keepdims=1, applied after decryption"},
+	{"Det", 11, lowerDet, "matrices up to 4×4 (Leibniz expansion): depth ⌈log2 n⌉"},
 }
 
 // abs is |x| = 2·relu(x) − x, which needs one ReLU approximation.
@@ -226,23 +225,4 @@ func permutations(n int) []signedPerm {
 		}
 	}
 	return out
-}
-
-// product multiplies values as a balanced tree: depth ⌈log2 len⌉.
-func (l *lowerer) product(factors []*value) (*value, error) {
-	for len(factors) > 1 {
-		var next []*value
-		for i := 0; i+1 < len(factors); i += 2 {
-			p, err := l.mul(factors[i], factors[i+1])
-			if err != nil {
-				return nil, err
-			}
-			next = append(next, p)
-		}
-		if len(factors)%2 == 1 {
-			next = append(next, factors[len(factors)-1])
-		}
-		factors = next
-	}
-	return factors[0], nil
 }

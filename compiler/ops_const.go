@@ -17,56 +17,38 @@ const (
 	noActivation  = "no polynomial approximation of it is implemented (hecc approximates relu, leaky_relu, clip, sigmoid, tanh and softplus)"
 )
 
-func init() {
-	unaries := []struct {
-		op     string
-		f      func(float64) float64
-		reason string
-	}{
-		{"Sqrt", math.Sqrt, noActivation},
-		{"Reciprocal", func(x float64) float64 { return 1 / x }, noActivation},
-		{"Exp", math.Exp, noActivation},
-		{"Log", math.Log, noActivation},
-		{"Floor", math.Floor, discontinuous},
-		{"Ceil", math.Ceil, discontinuous},
-		{"Round", math.RoundToEven, discontinuous},
-		{"Sign", func(x float64) float64 {
-			switch {
-			case x > 0:
-				return 1
-			case x < 0:
-				return -1
-			}
-			return 0
-		}, discontinuous},
-		{"Not", func(x float64) float64 { return boolValue(x == 0) }, discontinuous},
-	}
-	for _, u := range unaries {
-		register(u.op, lowering{Since: 1, Fn: constUnary(u.f, u.reason), Notes: "constants only (folded at compile time)"})
-	}
-	binaries := []struct {
-		op    string
-		since int64
-		f     func(a, b float64) float64
-	}{
-		{"Equal", 1, func(a, b float64) float64 { return boolValue(a == b) }},
-		{"Less", 1, func(a, b float64) float64 { return boolValue(a < b) }},
-		{"Greater", 1, func(a, b float64) float64 { return boolValue(a > b) }},
-		{"LessOrEqual", 12, func(a, b float64) float64 { return boolValue(a <= b) }},
-		{"GreaterOrEqual", 12, func(a, b float64) float64 { return boolValue(a >= b) }},
-		{"And", 1, func(a, b float64) float64 { return boolValue(a != 0 && b != 0) }},
-		{"Or", 1, func(a, b float64) float64 { return boolValue(a != 0 || b != 0) }},
-		{"Xor", 1, func(a, b float64) float64 { return boolValue((a != 0) != (b != 0)) }},
-	}
-	for _, b := range binaries {
-		register(b.op, lowering{Since: b.since, Fn: constBinary(b.f), Notes: "constants only (folded at compile time); numpy broadcasting"})
-	}
-	register("Mod", lowering{Since: 10, Fn: lowerMod, Notes: "constants only (folded at compile time); fmod"})
+const (
+	constNotes       = "constants only (folded at compile time)"
+	constBinaryNotes = "constants only (folded at compile time); numpy broadcasting"
+)
+
+var constOps = []opEntry{
+	{"Sqrt", 1, constUnary(math.Sqrt, noActivation), constNotes},
+	{"Reciprocal", 1, constUnary(func(x float64) float64 { return 1 / x }, noActivation), constNotes},
+	{"Exp", 1, constUnary(math.Exp, noActivation), constNotes},
+	{"Log", 1, constUnary(math.Log, noActivation), constNotes},
+	{"Floor", 1, constUnary(math.Floor, discontinuous), constNotes},
+	{"Ceil", 1, constUnary(math.Ceil, discontinuous), constNotes},
+	{"Round", 1, constUnary(math.RoundToEven, discontinuous), constNotes},
+	{"Sign", 1, constUnary(sign, discontinuous), constNotes},
+	{"Not", 1, constUnary(func(x float64) float64 { return boolValue(x == 0) }, discontinuous), constNotes},
+	{"Equal", 1, constBinary(func(a, b float64) float64 { return boolValue(a == b) }), constBinaryNotes},
+	{"Less", 1, constBinary(func(a, b float64) float64 { return boolValue(a < b) }), constBinaryNotes},
+	{"Greater", 1, constBinary(func(a, b float64) float64 { return boolValue(a > b) }), constBinaryNotes},
+	{"LessOrEqual", 12, constBinary(func(a, b float64) float64 { return boolValue(a <= b) }), constBinaryNotes},
+	{"GreaterOrEqual", 12, constBinary(func(a, b float64) float64 { return boolValue(a >= b) }), constBinaryNotes},
+	{"And", 1, constBinary(func(a, b float64) float64 { return boolValue(a != 0 && b != 0) }), constBinaryNotes},
+	{"Or", 1, constBinary(func(a, b float64) float64 { return boolValue(a != 0 || b != 0) }), constBinaryNotes},
+	{"Xor", 1, constBinary(func(a, b float64) float64 { return boolValue((a != 0) != (b != 0)) }), constBinaryNotes},
+	{"Mod", 10, lowerMod, "constants only (folded at compile time); fmod"},
 }
 
-func boolValue(b bool) float64 {
-	if b {
+func sign(x float64) float64 {
+	switch {
+	case x > 0:
 		return 1
+	case x < 0:
+		return -1
 	}
 	return 0
 }

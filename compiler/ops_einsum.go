@@ -9,10 +9,10 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 )
 
-func init() {
-	register("Einsum", lowering{Since: 12, Fn: lowerEinsum,
-		Notes: "explicit and implicit outputs, ellipsis, diagonals; one encrypted operand gives one affine map, " +
-			"each further encrypted operand costs one level"})
+var einsumOps = []opEntry{
+	{"Einsum", 12, lowerEinsum,
+		"explicit and implicit outputs, ellipsis, diagonals; one encrypted operand gives one affine map, " +
+			"each further encrypted operand costs one level"},
 }
 
 // einsum is a parsed equation: the letters of each operand and of the

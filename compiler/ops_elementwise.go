@@ -9,29 +9,33 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 )
 
-func init() {
-	register("Add", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.add(a, b) }),
-		Notes: "numpy broadcasting; constant or encrypted operands"})
-	register("Sub", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.add(a, l.neg(b)) }),
-		Notes: "numpy broadcasting; constant or encrypted operands"})
-	register("Mul", lowering{Since: 1, Fn: binary(func(l *lowerer, a, b *value) (*value, error) { return l.mul(a, b) }),
-		Notes: "numpy broadcasting; x·x and products of two encrypted tensors cost one level"})
-	register("Div", lowering{Since: 1, Fn: binary(lowerDiv), Notes: "divisor must be a non-zero constant"})
-	register("Neg", lowering{Since: 1, Fn: unary(func(l *lowerer, x *value) (*value, error) { return l.neg(x), nil }), Notes: "an affine map"})
-	register("Pow", lowering{Since: 1, Fn: lowerPow, Notes: "constant integer exponents 0 to 8, one per element or shared (x² costs one level, x^k ⌈log2 k⌉)"})
-	register("Sum", lowering{Since: 1, Fn: variadic(false), Notes: "numpy broadcasting"})
-	register("Mean", lowering{Since: 1, Fn: variadic(true), Notes: "numpy broadcasting"})
-	for _, a := range []struct{ op, fn string }{{"Relu", "relu"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Softplus", "softplus"}} {
-		register(a.op, lowering{Since: 1, Fn: activation(a.fn), Notes: "approximated by a polynomial on its calibrated range"})
-	}
-	register("LeakyRelu", lowering{Since: 1, Fn: lowerLeakyRelu, Notes: "approximated by a polynomial on its calibrated range"})
-	register("Clip",
-		lowering{Since: 1, Fn: lowerClip, Notes: "min/max attributes; approximated by a polynomial (a ReLU when one bound is absent)"},
-		lowering{Since: 11, Fn: lowerClip, Notes: "constant min/max inputs; approximated by a polynomial (a ReLU when one bound is absent)"})
-	register("PRelu", lowering{Since: 1, Fn: lowerPRelu, Notes: "constant slope: slope·x + (1-slope)·relu(x); per-channel vector slope before opset 7"})
-	register("Softmax", lowering{Since: 1, Fn: lowerPost(ir.PostSoftmax), Notes: "last op on the last axis only: applied after decryption"})
-	register("LogSoftmax", lowering{Since: 1, Fn: lowerPost(ir.PostLogSoftmax), Notes: "last op on the last axis only: applied after decryption"})
-	register("ArgMax", lowering{Since: 1, Fn: lowerPost(ir.PostArgMax), Notes: "last op on the last axis, keepdims=1: applied after decryption"})
+// approximatedNotes are the Notes of a non-polynomial activation.
+const approximatedNotes = "approximated by a polynomial on its calibrated range"
+
+var elementwiseOps = []opEntry{
+	{"Add", 1, binary(func(l *lowerer, a, b *value) (*value, error) { return l.add(a, b) }), "numpy broadcasting; constant or encrypted operands"},
+	{"Sub", 1, binary(func(l *lowerer, a, b *value) (*value, error) { return l.add(a, l.neg(b)) }), "numpy broadcasting; constant or encrypted operands"},
+	{"Mul", 1, binary(func(l *lowerer, a, b *value) (*value, error) { return l.mul(a, b) }),
+		"numpy broadcasting; x·x and products of two encrypted tensors cost one level"},
+	{"Div", 1, binary(lowerDiv), "divisor must be a non-zero constant"},
+	{"Neg", 1, unary(func(l *lowerer, x *value) (*value, error) { return l.neg(x), nil }), "an affine map"},
+	{"Pow", 1, lowerPow, "constant integer exponents 0 to 8, one per element or shared (x² costs one level, x^k ⌈log2 k⌉)"},
+	{"Sum", 1, variadic(false), "numpy broadcasting"},
+	{"Mean", 1, variadic(true), "numpy broadcasting"},
+	{"Relu", 1, activation("relu"), approximatedNotes},
+	{"Sigmoid", 1, activation("sigmoid"), approximatedNotes},
+	{"Tanh", 1, activation("tanh"), approximatedNotes},
+	{"Softplus", 1, activation("softplus"), approximatedNotes},
+	{"LeakyRelu", 1, lowerLeakyRelu, approximatedNotes},
+	{"Clip", 1, lowerClip, "min/max attributes; approximated by a polynomial (a ReLU when one bound is absent)"},
+	{"Clip", 11, lowerClip, "constant min/max inputs; approximated by a polynomial (a ReLU when one bound is absent)"},
+	{"PRelu", 1, lowerPRelu, "constant slope: slope·x + (1-slope)·relu(x); a vector slope as long as axis 1 is per channel"},
+	{"PRelu", 7, lowerPRelu, "constant slope, numpy broadcasting: slope·x + (1-slope)·relu(x)"},
+	{"Softmax", 1, lowerPost(ir.PostSoftmax), "last op on the last axis only (the axis defaults to 1): applied after decryption"},
+	{"Softmax", 13, lowerPost(ir.PostSoftmax), "last op on the last axis only: applied after decryption"},
+	{"LogSoftmax", 1, lowerPost(ir.PostLogSoftmax), "last op on the last axis only (the axis defaults to 1): applied after decryption"},
+	{"LogSoftmax", 13, lowerPost(ir.PostLogSoftmax), "last op on the last axis only: applied after decryption"},
+	{"ArgMax", 1, lowerPost(ir.PostArgMax), "last op on the last axis, keepdims=1: applied after decryption"},
 }
 
 func binary(f func(l *lowerer, a, b *value) (*value, error)) lowerFunc {
@@ -276,7 +280,7 @@ func lowerClip(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, err
 	}
 	lo, hi := math.Inf(-1), math.Inf(1)
-	if l.opset >= 11 {
+	if l.since >= 11 {
 		for i, bound := range []*float64{&lo, &hi} {
 			t, err := l.optionalConst(ins, i+1, []string{"min", "max"}[i])
 			if err != nil {
@@ -334,7 +338,7 @@ func lowerPRelu(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, err
 	}
 	// Before opset 7 a vector slope holds one value per channel (axis 1).
-	if l.opset < 7 && len(slope.Shape) == 1 && len(x.shape) > 2 && slope.Shape[0] == x.shape[1] {
+	if l.since < 7 && len(slope.Shape) == 1 && len(x.shape) > 2 && slope.Shape[0] == x.shape[1] {
 		shape := make([]int, len(x.shape)-1)
 		for i := range shape {
 			shape[i] = 1
@@ -363,7 +367,7 @@ func lowerPost(kind string) lowerFunc {
 		}
 		r := len(x.shape)
 		def := int64(-1)
-		if kind != ir.PostArgMax && l.opset < 13 {
+		if kind != ir.PostArgMax && l.since < 13 {
 			def = 1
 		}
 		if kind == ir.PostArgMax {

@@ -13,11 +13,9 @@ import (
 // fixed combination of the (encrypted) signal, so DFT and STFT are affine
 // maps whose weights are the cosines and sines of the transform.
 
-func init() {
-	register("DFT", lowering{Since: 17, Fn: lowerDFT,
-		Notes: "axis attribute, inverse, onesided, constant dft_length; real or complex input: an affine map"})
-	register("STFT", lowering{Since: 17, Fn: lowerSTFT,
-		Notes: "constant frame_step, window and frame_length; real signals, onesided: an affine map"})
+var fourierOps = []opEntry{
+	{"DFT", 17, lowerDFT, "axis attribute, inverse, onesided, constant dft_length; real or complex input: an affine map"},
+	{"STFT", 17, lowerSTFT, "constant frame_step, window and frame_length; real signals, onesided: an affine map"},
 }
 
 // dftWeights adds to b the row of output bin k (real part at row re, the

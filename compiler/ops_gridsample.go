@@ -12,9 +12,9 @@ import (
 // 4×4 for bicubic) whose weights follow from the grid. The semantics are
 // PyTorch's grid_sample, which ONNX specifies.
 
-func init() {
-	register("GridSample", lowering{Since: 16, Fn: lowerGridSample,
-		Notes: "constant grid; 4-D input; modes bilinear, nearest, bicubic; padding zeros, border, reflection; align_corners: an affine map"})
+var gridSampleOps = []opEntry{
+	{"GridSample", 16, lowerGridSample,
+		"constant grid; 4-D input; modes bilinear, nearest, bicubic; padding zeros, border, reflection; align_corners: an affine map"},
 }
 
 type gridSampler struct {

@@ -8,12 +8,11 @@ import (
 // Quantized operators whose result is exact in the reals: dequantization
 // and integer convolutions and products are affine in the (encrypted)
 // integer input once the zero points are subtracted.
-func init() {
-	register("DequantizeLinear",
-		lowering{Since: 10, Fn: lowerDequantize, Notes: "constant scale and zero point: (x − zero_point)·scale"},
-		lowering{Since: 13, Fn: lowerDequantize, Notes: "constant scale and zero point, per tensor or per axis: (x − zero_point)·scale"})
-	register("ConvInteger", lowering{Since: 10, Fn: lowerConvInteger, Notes: "as Conv on x − x_zero_point with constant weights w − w_zero_point"})
-	register("MatMulInteger", lowering{Since: 10, Fn: lowerMatMulInteger, Notes: "as MatMul on a − a_zero_point and b − b_zero_point"})
+var quantOps = []opEntry{
+	{"DequantizeLinear", 10, lowerDequantize, "constant scale and zero point: (x − zero_point)·scale"},
+	{"DequantizeLinear", 13, lowerDequantize, "constant scale and zero point, per tensor or per axis: (x − zero_point)·scale"},
+	{"ConvInteger", 10, lowerConvInteger, "as Conv on x − x_zero_point with constant weights w − w_zero_point"},
+	{"MatMulInteger", 10, lowerMatMulInteger, "as MatMul on a − a_zero_point and b − b_zero_point"},
 }
 
 // alongAxis reshapes a per-axis vector (scale, zero point) of a tensor of
@@ -90,11 +89,7 @@ func lowerConvInteger(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) 
 }
 
 func lowerMatMulInteger(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-	a, err := l.input(ins, 0)
-	if err != nil {
-		return nil, err
-	}
-	b, err := l.input(ins, 1)
+	a, b, err := l.inputPair(ins)
 	if err != nil {
 		return nil, err
 	}

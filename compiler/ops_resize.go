@@ -15,15 +15,13 @@ import (
 // the geometry. The map is separable: the weight of an input element is the
 // product of one weight per axis.
 
-func init() {
-	register("Upsample",
-		lowering{Since: 7, Fn: lowerUpsample, Notes: "scales attribute; modes nearest and linear (an affine map)"},
-		lowering{Since: 9, Fn: lowerUpsample, Notes: "constant scales input; modes nearest and linear (an affine map)"})
-	register("Resize",
-		lowering{Since: 10, Fn: lowerResize, Notes: "constant scales; modes nearest and linear (an affine map), as Upsample"},
-		lowering{Since: 11, Fn: lowerResize, Notes: "constant scales or sizes; modes nearest (every nearest_mode), linear and cubic " +
-			"(cubic_coeff_a, exclude_outside), every coordinate_transformation_mode but half_pixel_symmetric, " +
-			"extrapolation_value: an affine map; not antialias, axes or keep_aspect_ratio_policy (opset 18)"})
+var resizeOps = []opEntry{
+	{"Upsample", 7, lowerUpsample, "scales attribute; modes nearest and linear (an affine map)"},
+	{"Upsample", 9, lowerUpsample, "constant scales input; modes nearest and linear (an affine map)"},
+	{"Resize", 10, lowerResize, "constant scales; modes nearest and linear (an affine map), as Upsample"},
+	{"Resize", 11, lowerResize, "constant scales or sizes; modes nearest (every nearest_mode), linear and cubic " +
+		"(cubic_coeff_a, exclude_outside), every coordinate_transformation_mode but half_pixel_symmetric, " +
+		"extrapolation_value: an affine map; not antialias, axes or keep_aspect_ratio_policy (opset 18)"},
 }
 
 // tap is one input index and its weight along one axis.
@@ -98,7 +96,7 @@ func lowerUpsample(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, err
 	}
 	var scales []float64
-	if l.opset >= 9 {
+	if l.since >= 9 {
 		t, err := l.constInput(ins, 1, "scales")
 		if err != nil {
 			return nil, err
@@ -131,7 +129,7 @@ func lowerResize(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.opset < 11 {
+	if l.since < 11 {
 		t, err := l.constInput(ins, 1, "scales")
 		if err != nil {
 			return nil, err

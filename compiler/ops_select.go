@@ -12,31 +12,27 @@ import (
 // known at compile time: on an encrypted tensor each is one affine map
 // (a selection, or a sparse matrix with several entries per row).
 
-func init() {
-	register("Split",
-		lowering{Since: 1, Fn: lowerSplit, Notes: "split attribute or constant input; equal parts by default"},
-		lowering{Since: 2, Fn: lowerSplit, Notes: "split attribute; equal parts by default"},
-		lowering{Since: 13, Fn: lowerSplit, Notes: "constant split input; equal parts by default"},
-		lowering{Since: 18, Fn: lowerSplit, Notes: "constant split input, or num_outputs (the last part may be smaller)"})
-	register("Tile", lowering{Since: 6, Fn: lowerTile, Notes: "constant repeats"})
-	register("DepthToSpace",
-		lowering{Since: 1, Fn: lowerDepthToSpace, Notes: "blocksize; DCR order"},
-		lowering{Since: 11, Fn: lowerDepthToSpace, Notes: "blocksize; modes DCR and CRD"})
-	register("SpaceToDepth", lowering{Since: 1, Fn: lowerSpaceToDepth, Notes: "blocksize"})
-	register("GatherElements", lowering{Since: 11, Fn: lowerGatherElements, Notes: "constant indices"})
-	register("GatherND", lowering{Since: 11, Fn: lowerGatherND, Notes: "constant indices; batch_dims (opset 12)"})
-	register("Compress", lowering{Since: 9, Fn: lowerCompress, Notes: "constant condition; with or without axis"})
-	register("Trilu", lowering{Since: 14, Fn: lowerTrilu, Notes: "constant k; upper and lower"})
-	register("CumSum", lowering{Since: 11, Fn: lowerCumSum, Notes: "constant axis; exclusive, reverse"})
-	register("Where", lowering{Since: 9, Fn: lowerWhere,
-		Notes: "constant condition (c·x + (1−c)·y); numpy broadcasting; a condition computed from the encrypted input is refused"})
-	register("ScatterElements",
-		lowering{Since: 11, Fn: lowerScatter(true), Notes: "constant indices; reductions none and add, mul with constant updates"})
-	register("Scatter", lowering{Since: 9, Fn: lowerScatter(true), Notes: "as ScatterElements without reduction"})
-	register("ScatterND", lowering{Since: 11, Fn: lowerScatter(false),
-		Notes: "constant indices; reductions none and add, mul with constant updates"})
-	register("ReverseSequence", lowering{Since: 10, Fn: lowerReverseSequence, Notes: "constant sequence_lens"})
-	register("MaxUnpool", lowering{Since: 9, Fn: lowerMaxUnpool, Notes: "constant indices and output_shape: places each value, zero elsewhere"})
+var selectOps = []opEntry{
+	{"Split", 1, lowerSplit, "split attribute or constant input; equal parts by default"},
+	{"Split", 2, lowerSplit, "split attribute; equal parts by default"},
+	{"Split", 13, lowerSplit, "constant split input; equal parts by default"},
+	{"Split", 18, lowerSplit, "constant split input, or num_outputs (the last part may be smaller)"},
+	{"Tile", 6, lowerTile, "constant repeats"},
+	{"DepthToSpace", 1, lowerDepthToSpace, "blocksize; DCR order"},
+	{"DepthToSpace", 11, lowerDepthToSpace, "blocksize; modes DCR and CRD"},
+	{"SpaceToDepth", 1, lowerSpaceToDepth, "blocksize"},
+	{"GatherElements", 11, lowerGatherElements, "constant indices"},
+	{"GatherND", 11, lowerGatherND, "constant indices; batch_dims (opset 12)"},
+	{"Compress", 9, lowerCompress, "constant condition; with or without axis"},
+	{"Trilu", 14, lowerTrilu, "constant k; upper and lower"},
+	{"CumSum", 11, lowerCumSum, "constant axis; exclusive, reverse"},
+	{"Where", 9, lowerWhere,
+		"constant condition (c·x + (1−c)·y); numpy broadcasting; a condition computed from the encrypted input is refused"},
+	{"ScatterElements", 11, lowerScatter(true), "constant indices; reductions none and add, mul with constant updates"},
+	{"Scatter", 9, lowerScatter(true), "as ScatterElements without reduction"},
+	{"ScatterND", 11, lowerScatter(false), "constant indices; reductions none and add, mul with constant updates"},
+	{"ReverseSequence", 10, lowerReverseSequence, "constant sequence_lens"},
+	{"MaxUnpool", 9, lowerMaxUnpool, "constant indices and output_shape: places each value, zero elsewhere"},
 }
 
 // sliceAxis keeps count elements of v from begin along axis.
@@ -63,7 +59,7 @@ func lowerSplit(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return nil, err
 	}
 	var parts []int
-	if l.opset >= 13 || (l.opset == 1 && len(ins) > 1 && ins[1] != nil) {
+	if l.since >= 13 || (l.since == 1 && len(ins) > 1 && ins[1] != nil) {
 		t, err := l.optionalConst(ins, 1, "split")
 		if err != nil {
 			return nil, err
@@ -74,7 +70,7 @@ func lowerSplit(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 			}
 		}
 	}
-	if parts == nil && l.opset < 13 {
+	if parts == nil && l.since < 13 {
 		s, err := n.AttrInts("split", nil)
 		if err != nil {
 			return nil, err
@@ -84,7 +80,7 @@ func lowerSplit(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	dim := x.shape[axis]
 	if parts == nil {
 		k := len(n.Outputs)
-		if l.opset >= 18 {
+		if l.since >= 18 {
 			num, err := n.AttrInt("num_outputs", 0)
 			if err != nil {
 				return nil, err
@@ -98,7 +94,7 @@ func lowerSplit(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		}
 		chunk := dim / k
 		if dim%k != 0 {
-			if l.opset < 18 {
+			if l.since < 18 {
 				return nil, l.fail(ErrModel, "an axis of %d does not split into %d equal parts", dim, k)
 			}
 			chunk = (dim + k - 1) / k // opset 18: the last part is smaller
@@ -166,31 +162,6 @@ func lowerTile(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 		return src, true
 	})
 	return []*value{v}, err
-}
-
-// transpose permutes the axes of v: out axis i is v's axis perm[i].
-func (l *lowerer) transpose(v *value, perm []int) (*value, error) {
-	r := len(v.shape)
-	if len(perm) != r {
-		return nil, l.fail(ErrModel, "perm %v for rank %d", perm, r)
-	}
-	seen := make([]bool, r)
-	out := make([]int, r)
-	for i, p := range perm {
-		if p < 0 || p >= r || seen[p] {
-			return nil, l.fail(ErrModel, "perm %v is not a permutation", perm)
-		}
-		seen[p] = true
-		out[i] = v.shape[p]
-	}
-	strides := ir.Strides(v.shape)
-	return l.selection(v, out, "transpose", 0, func(o []int) (int, bool) {
-		src := 0
-		for i, p := range perm {
-			src += o[i] * strides[p]
-		}
-		return src, true
-	})
 }
 
 // blockShuffle is reshape → transpose → reshape, as DepthToSpace and

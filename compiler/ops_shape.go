@@ -8,36 +8,32 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 )
 
-func init() {
-	register("Identity", lowering{Since: 1, Fn: lowerIdentity, Notes: "free"})
-	register("Dropout", lowering{Since: 1, Fn: lowerDropout, Notes: "inference: the identity; the mask output is all ones"})
-	register("Constant", lowering{Since: 1, Fn: lowerConstant, Notes: "value, value_float(s), value_int(s); not sparse or string values"})
-	register("Flatten", lowering{Since: 1, Fn: lowerFlatten, Notes: "free on an encrypted tensor (a view)"})
-	register("Reshape",
-		lowering{Since: 1, Fn: lowerReshapeAttr, Notes: "shape attribute"},
-		lowering{Since: 5, Fn: lowerReshape, Notes: "constant shape input (after folding); 0 copies a dimension, -1 infers one; allowzero"})
-	register("Shape", lowering{Since: 1, Fn: lowerShape, Notes: "static shapes; start/end (opset 15)"})
-	register("Size", lowering{Since: 1, Fn: lowerSize, Notes: "a constant (static shapes)"})
-	register("Gather", lowering{Since: 1, Fn: lowerGather, Notes: "constant indices; on an encrypted tensor an affine selection"})
-	register("Unsqueeze",
-		lowering{Since: 1, Fn: lowerUnsqueeze, Notes: "axes attribute"},
-		lowering{Since: 13, Fn: lowerUnsqueeze, Notes: "constant axes input"})
-	register("Squeeze",
-		lowering{Since: 1, Fn: lowerSqueeze, Notes: "axes attribute"},
-		lowering{Since: 13, Fn: lowerSqueeze, Notes: "constant axes input"})
-	register("Concat", lowering{Since: 1, Fn: lowerConcat, Notes: "any mix of constant and encrypted inputs (affine embeddings summed)"})
-	register("Cast", lowering{Since: 1, Fn: lowerCast, Notes: "to floating types on any tensor (an encrypted value keeps CKKS precision: no rounding to float16/bfloat16); to integer or bool types on constants only"})
-	register("Slice",
-		lowering{Since: 1, Fn: lowerSlice, Notes: "starts/ends/axes attributes"},
-		lowering{Since: 10, Fn: lowerSlice, Notes: "constant starts/ends/axes/steps inputs; on an encrypted tensor an affine selection"})
-	register("Transpose", lowering{Since: 1, Fn: lowerTranspose, Notes: "an affine permutation on an encrypted tensor"})
-	register("Pad",
-		lowering{Since: 1, Fn: lowerPad, Notes: "pads/value attributes; modes constant, reflect, edge"},
-		lowering{Since: 11, Fn: lowerPad, Notes: "constant pads/constant_value inputs; modes constant, reflect, edge"})
-	register("ConstantOfShape", lowering{Since: 9, Fn: lowerConstantOfShape, Notes: "constant shape; folded at compile time"})
-	register("Expand", lowering{Since: 8, Fn: lowerExpand, Notes: "constant shape; replicates an encrypted tensor affinely"})
-	register("Range", lowering{Since: 11, Fn: lowerRange, Notes: "constant inputs"})
-	register("EyeLike", lowering{Since: 9, Fn: lowerEyeLike, Notes: "a constant (only the input's shape is read)"})
+var shapeOps = []opEntry{
+	{"Identity", 1, lowerIdentity, "free"},
+	{"Dropout", 1, lowerDropout, "inference: the identity; the mask output is all ones"},
+	{"Constant", 1, lowerConstant, "value, value_float(s), value_int(s); not sparse or string values"},
+	{"Flatten", 1, lowerFlatten, "free on an encrypted tensor (a view)"},
+	{"Reshape", 1, lowerReshapeAttr, "shape attribute"},
+	{"Reshape", 5, lowerReshape, "constant shape input (after folding); 0 copies a dimension, -1 infers one; allowzero"},
+	{"Shape", 1, lowerShape, "static shapes; start/end (opset 15)"},
+	{"Size", 1, lowerSize, "a constant (static shapes)"},
+	{"Gather", 1, lowerGather, "constant indices; on an encrypted tensor an affine selection"},
+	{"Unsqueeze", 1, lowerUnsqueeze, "axes attribute"},
+	{"Unsqueeze", 13, lowerUnsqueeze, "constant axes input"},
+	{"Squeeze", 1, lowerSqueeze, "axes attribute"},
+	{"Squeeze", 13, lowerSqueeze, "constant axes input"},
+	{"Concat", 1, lowerConcat, "any mix of constant and encrypted inputs (affine embeddings summed)"},
+	{"Cast", 1, lowerCast, "to floating types on any tensor (an encrypted value keeps CKKS precision: no rounding to float16/bfloat16); " +
+		"to integer or bool types on constants only"},
+	{"Slice", 1, lowerSlice, "starts/ends/axes attributes"},
+	{"Slice", 10, lowerSlice, "constant starts/ends/axes/steps inputs; on an encrypted tensor an affine selection"},
+	{"Transpose", 1, lowerTranspose, "an affine permutation on an encrypted tensor"},
+	{"Pad", 1, lowerPad, "pads/value attributes; modes constant, reflect, edge"},
+	{"Pad", 11, lowerPad, "constant pads/constant_value inputs; modes constant, reflect, edge"},
+	{"ConstantOfShape", 9, lowerConstantOfShape, "constant shape; folded at compile time"},
+	{"Expand", 8, lowerExpand, "constant shape; replicates an encrypted tensor affinely"},
+	{"Range", 11, lowerRange, "constant inputs"},
+	{"EyeLike", 9, lowerEyeLike, "a constant (only the input's shape is read)"},
 }
 
 func lowerIdentity(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
@@ -263,9 +259,10 @@ func lowerGather(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	return []*value{v}, err
 }
 
-// axesOf reads axes from the attribute (old opsets) or input 1 (new ones).
+// axesOf reads the axes of Squeeze and Unsqueeze: an attribute before
+// opset 13, input inputIndex since.
 func (l *lowerer) axesOf(n *onnx.Node, ins []*value, inputIndex int) ([]int, bool, error) {
-	if l.opset >= 13 || (n.OpType == "Slice" && l.opset >= 10) {
+	if l.since >= 13 {
 		t, err := l.optionalConst(ins, inputIndex, "axes")
 		if err != nil || t == nil {
 			return nil, false, err
@@ -478,7 +475,7 @@ func lowerSlice(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	}
 	r := len(x.shape)
 	var starts, ends, axes, steps []int
-	if l.opset >= 10 {
+	if l.since >= 10 {
 		read := func(i int, what string) ([]int, error) {
 			t, err := l.optionalConst(ins, i, what)
 			if err != nil || t == nil {
@@ -562,15 +559,6 @@ func sliceRange(start, end, step, dim int) (int, int) {
 	return s, max(0, (s-e-step-1)/(-step))
 }
 
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
 func lowerTranspose(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	x, err := l.input(ins, 0)
 	if err != nil {
@@ -602,7 +590,7 @@ func lowerPad(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	}
 	var pads []int
 	fill := 0.0
-	if l.opset >= 11 {
+	if l.since >= 11 {
 		pt, err := l.constInput(ins, 1, "pads")
 		if err != nil {
 			return nil, err

@@ -1,9 +1,9 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hecc-dev/hecc/compiler/onnx"
@@ -13,23 +13,48 @@ import (
 // input; the result has one entry per node output (nil where unsupported).
 type lowerFunc func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error)
 
-// lowering is one implementation of an operator, valid from opset Since
-// until the next implementation's Since.
-type lowering struct {
+// opEntry is one implementation of an operator, valid from opset Since
+// until the next entry of the same Op. Each op family lists its entries
+// in one table (convOps, shapeOps …); an op whose semantics changed across
+// opsets has one entry per version that matters, and a lowering whose
+// behaviour differs between its versions reads the matched Since from
+// lowerer.since, never the model's opset.
+type opEntry struct {
+	Op    string
 	Since int64
 	Fn    lowerFunc
 	// Notes states attributes and restrictions, for docs/operators.md.
 	Notes string
 }
 
-// registry maps an ONNX op type to its implementations, sorted by Since.
-var registry = map[string][]lowering{}
+// opTables are the op families' tables: the one place operators are
+// registered.
+var opTables = [][]opEntry{
+	elementwiseOps, compositeOps, constOps, convOps, matmulOps, poolOps, reduceOps,
+	shapeOps, selectOps, resizeOps, gridSampleOps, fourierOps, einsumOps, quantOps,
+}
 
-// register adds implementations of op; an op whose semantics changed across
-// opsets registers one per version that matters.
-func register(op string, impls ...lowering) {
-	registry[op] = append(registry[op], impls...)
-	sort.Slice(registry[op], func(i, j int) bool { return registry[op][i].Since < registry[op][j].Since })
+// maxOpset is the newest ai.onnx opset whose changes to the registered
+// operators hecc follows (the opset-18 versions of the Reduce family, Split,
+// Pad, Resize and ScatterElements are handled; Debian's ONNX test data stops
+// at opset 17). A newer model still compiles, each op lowered by its latest
+// entry, with a warning.
+const maxOpset = 18
+
+// registry maps an ONNX op type to its entries, sorted by Since.
+var registry = newRegistry(opTables)
+
+func newRegistry(tables [][]opEntry) map[string][]opEntry {
+	reg := map[string][]opEntry{}
+	for _, table := range tables {
+		for _, e := range table {
+			reg[e.Op] = append(reg[e.Op], e)
+		}
+	}
+	for _, entries := range reg {
+		slices.SortStableFunc(entries, func(a, b opEntry) int { return cmp.Compare(a.Since, b.Since) })
+	}
+	return reg
 }
 
 // hints say why hecc refuses an operator it has no lowering for, and name
@@ -104,22 +129,23 @@ var hints = map[string]string{
 	"BlackmanWindow":            "not implemented (it builds a constant from a size)",
 }
 
-// lookup finds the implementation of op for a model's opset.
-func lookup(op string, opset int64) (lowerFunc, error) {
-	impls, ok := registry[op]
+// lookup finds the entry of op for a model's opset: the latest whose Since
+// is at or below it, as ONNX resolves operator versions.
+func lookup(op string, opset int64) (opEntry, error) {
+	entries, ok := registry[op]
 	if !ok {
 		hint := ""
 		if h, ok := hints[op]; ok {
 			hint = h + "; "
 		}
-		return nil, fmt.Errorf("operator not supported; %ssupported operators: %s", hint, strings.Join(SupportedOps(), ", "))
+		return opEntry{}, fmt.Errorf("operator not supported; %ssupported operators: %s", hint, strings.Join(SupportedOps(), ", "))
 	}
-	for i := len(impls) - 1; i >= 0; i-- {
-		if impls[i].Since <= opset {
-			return impls[i].Fn, nil
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Since <= opset {
+			return entries[i], nil
 		}
 	}
-	return nil, fmt.Errorf("operator supported from opset %d only", impls[0].Since)
+	return opEntry{}, fmt.Errorf("operator supported from opset %d only", entries[0].Since)
 }
 
 // SupportedOps lists the operators hecc lowers, sorted.
@@ -144,9 +170,9 @@ func Operators() []OpInfo {
 	var out []OpInfo
 	for _, op := range SupportedOps() {
 		info := OpInfo{Op: op}
-		for _, impl := range registry[op] {
-			info.Since = append(info.Since, impl.Since)
-			info.Notes = append(info.Notes, impl.Notes)
+		for _, e := range registry[op] {
+			info.Since = append(info.Since, e.Since)
+			info.Notes = append(info.Notes, e.Notes)
 		}
 		out = append(out, info)
 	}
