@@ -241,6 +241,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	if cfg != nil {
 		s.progress = cfg.Progress
 	}
+	if src != nil {
+		s.margin = src.Margin
+	}
 	fitSrc := src
 	if src != nil && len(src.Samples) >= 2*minHeldOut {
 		// Even samples calibrate, odd ones validate.
@@ -254,6 +257,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 			}
 		}
 		fitSrc = &split
+		s.heldOut = true
 	} else if src != nil {
 		s.samples = src.Samples
 	}
@@ -265,7 +269,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	// [-1, 1] are in place, an activation node no longer computes the
 	// model's function until it is replaced.
 	if len(s.samples) > 0 {
-		ref, err := s.outputs()
+		ref, _, err := s.outputs()
 		if err != nil {
 			return err
 		}

@@ -214,6 +214,7 @@ type reach struct {
 	maxErr    float64
 	relErr    float64
 	cosine    float64
+	reached   []float64 // per target, the largest |t| its polynomial saw
 }
 
 func (c *criterion) rowLen() int {
@@ -354,22 +355,22 @@ func (c *criterion) summary(r reach) string {
 }
 
 // flag is the option that sets the target to a value the reached r
-// meets, or "" when no valid target would.
+// meets, or "" when no useful target would.
 func (c *criterion) flag(r reach) string {
 	switch c.Criterion {
 	case Tolerance:
-		if !(r.relErr > 0) || math.IsInf(r.relErr, 0) {
+		if !(r.relErr > 0 && r.relErr < 0.5) { // an error half the range bounds nothing
 			return ""
 		}
 		p := math.Pow(10, math.Floor(math.Log10(r.relErr))-1) // two significant digits, rounded up
 		return fmt.Sprintf("--tolerance %.2g", math.Ceil(r.relErr/p)*p)
 	case Cosine:
-		if v := math.Floor(r.cosine*1e5) / 1e5; v > 0 {
+		if v := math.Floor(r.cosine*1e5) / 1e5; v >= 0.5 {
 			return fmt.Sprintf("--cosine %g", v)
 		}
 		return ""
 	}
-	if v := math.Floor(r.agreement*1e4) / 1e4; v > 0 {
+	if v := math.Floor(r.agreement*1e4) / 1e4; v >= 0.5 {
 		return fmt.Sprintf("--agreement %g", v)
 	}
 	return ""

@@ -34,6 +34,8 @@ type search struct {
 	targets []*target
 	samples []*ir.Tensor // held out: the criterion is measured on them
 	exact   *exact       // the model's outputs on samples
+	margin  float64      // of the calibrated ranges
+	heldOut bool         // samples are not those the ranges came from
 
 	progress  func(SearchProgress)
 	start     time.Time
@@ -77,7 +79,7 @@ func (s *search) choose() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s; on %d held-out calibration samples, %s: %s", how, len(s.samples), s.crit.describe(), s.crit.summary(r)), nil
+		return fmt.Sprintf("%s; on %s, %s: %s", how, s.sampleText(), s.crit.describe(), s.crit.summary(r)), nil
 	}
 	if s.exact == nil {
 		for _, t := range s.targets {
@@ -145,7 +147,15 @@ func (s *search) choose() (string, error) {
 	for i, t := range s.targets {
 		t.degree = degree[i]
 	}
-	return fmt.Sprintf("degrees chosen on %d held-out calibration samples, %s: %s", len(s.samples), s.crit.describe(), s.crit.summary(final)), nil
+	return fmt.Sprintf("degrees chosen on %s, %s: %s", s.sampleText(), s.crit.describe(), s.crit.summary(final)), nil
+}
+
+// sampleText says what the criterion is measured on.
+func (s *search) sampleText() string {
+	if s.heldOut {
+		return fmt.Sprintf("%d held-out calibration samples", len(s.samples))
+	}
+	return fmt.Sprintf("the %d calibration samples (too few to hold half out)", len(s.samples))
 }
 
 // degrees is every target's degree: the given one, else the fullest of its
@@ -170,6 +180,22 @@ func (s *search) degrees(depth, degree []int) []int {
 func (s *search) unreachable(r reach) error {
 	c := &s.crit
 	var advice []string
+	// Polynomials diverge outside [-1, 1]: a held-out input beyond the
+	// calibrated interval is a matter of margin, not of degree.
+	margin := s.margin
+	for i, t := range s.targets {
+		if x := r.reached[i]; x > 1 {
+			need := (1+s.margin)*x - 1 // per-channel scales: |x| ≤ peak·(1+margin)
+			if !homogeneous[t.act.Func] {
+				need = ((1+2*s.margin)*x - 1) / 2 // intervals widened on both sides
+			}
+			margin = math.Max(margin, need)
+		}
+	}
+	if margin > s.margin {
+		advice = append(advice, fmt.Sprintf("held-out samples put activations' inputs outside the intervals calibrated on the other half, where polynomials diverge: --margin %.2g covers them (or calibrate on more samples)",
+			math.Ceil(margin*20)/20))
+	}
 	if f := c.flag(r); f != "" {
 		advice = append(advice, "pass "+f+" (what it reaches)")
 	}
@@ -187,8 +213,8 @@ func (s *search) unreachable(r reach) error {
 			advice = append(advice, fmt.Sprintf("--max-depth %d reaches %s", d, c.value(deeper)))
 		}
 	}
-	return fmt.Errorf("%w: %s: with every activation at depth %d (--max-depth), the circuit reaches %s %s on %d held-out calibration samples, short of the target %s: %s",
-		ErrTargetUnreachable, c.describe(), s.cfg.MaxDepth, c.name(), c.value(r), len(s.samples), c.targetText(), strings.Join(advice, "; "))
+	return fmt.Errorf("%w: %s: with every activation at depth %d (--max-depth), the circuit reaches %s %s on %s, short of the target %s: %s",
+		ErrTargetUnreachable, c.describe(), s.cfg.MaxDepth, c.name(), c.value(r), s.sampleText(), c.targetText(), strings.Join(advice, "; "))
 }
 
 // measureAt measures the criterion with every layer at the given degree
@@ -225,11 +251,13 @@ func (s *search) measureAt(depth, degree []int) (reach, error) {
 
 // measure evaluates the graph as it is on the held-out samples.
 func (s *search) measure() (reach, error) {
-	outs, err := s.outputs()
+	outs, reached, err := s.outputs()
 	if err != nil {
 		return reach{}, err
 	}
-	return s.crit.measure(outs, s.exact), nil
+	r := s.crit.measure(outs, s.exact)
+	r.reached = reached
+	return r, nil
 }
 
 func (s *search) report(done bool) {
@@ -338,20 +366,34 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 		len(corrected), len(s.targets), largest, where, compare), nil
 }
 
-// outputs evaluates the held-out samples on every core: interpretation
-// only reads the graph.
-func (s *search) outputs() ([][]float64, error) {
+// outputs evaluates the held-out samples on every core (interpretation
+// only reads the graph), and the largest |t| each target's polynomial
+// input reached: beyond 1, outside the calibrated interval.
+func (s *search) outputs() ([][]float64, []float64, error) {
 	in, out := s.g.Inputs()[0], s.g.Outputs()[0]
+	index := make(map[*ir.Node]int, len(s.targets))
+	for i, t := range s.targets {
+		index[t.node.Inputs[0]] = i
+	}
 	outs := make([][]float64, len(s.samples))
 	errs := make([]error, len(s.samples))
-	var wg sync.WaitGroup
 	workers := max(1, runtime.GOMAXPROCS(0))
+	reached := make([][]float64, workers)
+	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
+		reached[w] = make([]float64, len(s.targets))
 		go func() {
 			defer wg.Done()
+			observe := func(n *ir.Node, v []float64) {
+				if i, ok := index[n]; ok {
+					for _, x := range v {
+						reached[w][i] = math.Max(reached[w][i], math.Abs(x))
+					}
+				}
+			}
 			for i := w; i < len(s.samples); i += workers {
-				o, err := ir.Interpret(s.g, map[string]*ir.Tensor{in.Name: s.samples[i]})
+				o, err := ir.InterpretObserved(s.g, map[string]*ir.Tensor{in.Name: s.samples[i]}, observe)
 				if err != nil {
 					errs[i] = err
 					continue
@@ -361,7 +403,12 @@ func (s *search) outputs() ([][]float64, error) {
 		}()
 	}
 	wg.Wait()
-	return outs, errors.Join(errs...)
+	for _, r := range reached[1:] {
+		for i, x := range r {
+			reached[0][i] = math.Max(reached[0][i], x)
+		}
+	}
+	return outs, reached[0], errors.Join(errs...)
 }
 
 // maxima lists the indices of v's largest value.
