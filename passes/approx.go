@@ -50,7 +50,8 @@ import (
 // layer adds up instead of averaging out. Once the degrees are chosen, its
 // mean per channel (neuron) is measured on the calibration half and
 // subtracted in the bias of the affine map that follows, which costs
-// nothing; it is kept only if the held-out criterion does not get worse.
+// nothing; it is kept only if it lowers the held-out output error without
+// losing the target.
 
 // ApproxConfig controls approx-activations.
 type ApproxConfig struct {

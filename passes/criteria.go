@@ -212,6 +212,7 @@ func newExact(outputs [][]float64, rowLen int) *exact {
 type reach struct {
 	agreement float64
 	maxErr    float64
+	meanErr   float64 // of |output error|, over every value
 	relErr    float64
 	cosine    float64
 	reached   []float64 // per target, the largest |t| its polynomial saw
@@ -227,7 +228,7 @@ func (c *criterion) rowLen() int {
 // measure compares the circuit's outputs with the model's.
 func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 	r := reach{cosine: 1}
-	agree := 0
+	agree, values := 0, 0
 	for i, o := range outs {
 		e := ex.outputs[i]
 		var dot, no, ne float64
@@ -237,6 +238,8 @@ func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 				d = math.Inf(1)
 			}
 			r.maxErr = math.Max(r.maxErr, d)
+			r.meanErr += d
+			values++
 			dot, no, ne = dot+o[k]*e[k], no+o[k]*o[k], ne+e[k]*e[k]
 		}
 		cos := 1.0
@@ -252,6 +255,9 @@ func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 		}
 	}
 	r.relErr = r.maxErr / ex.width
+	if values > 0 {
+		r.meanErr /= float64(values)
+	}
 	if len(outs) > 0 {
 		r.agreement = float64(agree) / float64(len(outs))
 	}

@@ -268,8 +268,9 @@ func (s *search) report(done bool) {
 
 // correctBias folds the mean error of every polynomial, per channel or
 // neuron, over the given samples into the bias of the affine maps that read
-// it, and keeps the corrections if the held-out criterion does not get
-// worse. The polynomials must be in place.
+// it, and keeps the corrections if they lower the mean output error on the
+// held-out samples without losing a target the circuit met. The
+// polynomials must be in place.
 func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 	before, err := s.measure()
 	if err != nil {
@@ -352,8 +353,9 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 		return "", err
 	}
 	c := &s.crit
-	compare := fmt.Sprintf("held out, %s %s → %s, max |output error| %.3g → %.3g", c.name(), c.value(before), c.value(after), before.maxErr, after.maxErr)
-	if c.score(after) < c.score(before) {
+	compare := fmt.Sprintf("held out, mean |output error| %.3g → %.3g, max %.3g → %.3g, %s %s → %s",
+		before.meanErr, after.meanErr, before.maxErr, after.maxErr, c.name(), c.value(before), c.value(after))
+	if (c.met(before) && !c.met(after)) || !(after.meanErr < before.meanErr) {
 		for _, ch := range changes {
 			ch.node.Linear = ch.old
 		}
