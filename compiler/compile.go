@@ -35,6 +35,8 @@ type Options struct {
 	// MaxInputSlots bounds the slots of all the ciphertexts the client
 	// encrypts its input in (0: passes.DefaultMaxInputSlots).
 	MaxInputSlots int
+	// Progress, when set, follows the search for the activations' degrees.
+	Progress func(passes.SearchProgress)
 }
 
 // Defaults.
@@ -106,7 +108,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	} else if opts.InputRange != nil {
 		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
 	}
-	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
+	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Progress: opts.Progress, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
 	if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
 		return nil, err
 	}

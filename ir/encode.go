@@ -14,13 +14,14 @@ import (
 //	op byte, inputs (as indices of earlier nodes), shape, origin, name, post,
 //	range, level, and the op's payload (an Input's is a flag and its
 //	client-side layout: shape, then every slot's element + 1). Floats are
-//	IEEE-754 little endian. Version 2 added the Input payload.
+//	IEEE-754 little endian. Version 2 added the Input payload, version 4
+//	an approximation's bias correction.
 //
 // Decode treats the bytes as hostile: every count is checked against the
 // bytes left before anything is allocated, and the result is verified.
 const (
 	encMagic   = "HEIR"
-	encVersion = 3
+	encVersion = 4
 	maxString  = 1 << 16
 )
 
@@ -86,6 +87,7 @@ func Encode(g *Graph) ([]byte, error) {
 				w.activation(p.Replaces)
 				w.float(p.ArgScale)
 				w.float(p.ArgShift)
+				w.floats(p.Correction)
 			}
 		case OpActivation:
 			w.activation(n.Act)
@@ -145,6 +147,9 @@ func Decode(data []byte) (*Graph, error) {
 			if r.byte() == 1 {
 				n.Poly.Replaces = r.activation()
 				n.Poly.ArgScale, n.Poly.ArgShift = r.float(), r.float()
+				if c := r.floats(); len(c) > 0 {
+					n.Poly.Correction = c
+				}
 			}
 		case OpActivation:
 			n.Act = r.activation()

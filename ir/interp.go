@@ -56,6 +56,9 @@ func InterpretWith(g *Graph, inputs map[string]*Tensor, opts InterpretOptions) (
 		case OpPoly:
 			if opts.Exact {
 				v = mapValues(vals[n.Inputs[0]], n.Poly.EvalExact)
+				for i, c := range n.Poly.Correction {
+					v[i] += c
+				}
 			} else {
 				v = mapValues(vals[n.Inputs[0]], n.Poly.Eval)
 			}

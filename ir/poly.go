@@ -44,6 +44,11 @@ type Polynomial struct {
 	Replaces *Activation
 	ArgScale float64
 	ArgShift float64
+	// Correction, per element of the node (nil for none), is the mean of
+	// p − f over the calibration samples, which the affine map after the
+	// polynomial subtracts. Exact evaluation adds it to f, so that the
+	// circuit evaluated exactly is still the model.
+	Correction []float64
 }
 
 // Square is x², the CryptoNets activation.
@@ -128,6 +133,11 @@ func (p *Polynomial) check() error {
 	for _, c := range p.Coeffs {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
 			return fmt.Errorf("polynomial coefficient is %v", c)
+		}
+	}
+	for _, c := range p.Correction {
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			return fmt.Errorf("polynomial bias correction is %v", c)
 		}
 	}
 	if p.Basis == Chebyshev && !(p.Interval.Lo < p.Interval.Hi) {

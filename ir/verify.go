@@ -135,6 +135,9 @@ func verifyPayload(n *Node) error {
 	case OpAffine:
 		return n.Linear.check()
 	case OpPoly:
+		if c := n.Poly.Correction; c != nil && (len(c) != n.Size() || n.Poly.Replaces == nil) {
+			return fmt.Errorf("polynomial carries %d corrections for %d values", len(c), n.Size())
+		}
 		return n.Poly.check()
 	case OpActivation:
 		return n.Act.check()

@@ -1,13 +1,10 @@
 package passes
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"math/bits"
-	"runtime"
 	"slices"
-	"sync"
+	"time"
 
 	"github.com/hecc-dev/hecc/ir"
 	"gonum.org/v1/gonum/mat"
@@ -40,21 +37,37 @@ import (
 // the reported bound is still over the whole interval. Without calibration
 // samples the weights are uniform. Composite minimax sign polynomials
 // (Lattigo's comparisons) are uniformly accurate away from zero but cost 16
-// levels or more per ReLU; what a classifier needs is its top class, so
-// the degree of each layer is instead chosen by simulating the circuit on
-// the calibration samples: the cheapest depth, then the fewest
-// multiplications, that keeps the exact model's top class on a target
-// fraction of them. Ranges and fit weights come from one half of the
-// samples and agreement is measured on the other, so the search sees what
-// an input the calibration never saw does to the polynomials.
+// levels or more per ReLU; the degree of each layer is instead chosen by
+// simulating the circuit on the calibration samples: the cheapest depth,
+// then the fewest multiplications, that keeps what the output is for (see
+// Criterion): a classifier's top class or thresholded decision on a target
+// fraction of the samples, any other output within a tolerance of the
+// model's. Ranges and fit weights come from one half of the samples and
+// the criterion is measured on the other, so the search sees what an input
+// the calibration never saw does to the polynomials.
+//
+// A polynomial's error has a mean over the data that a pooling or dense
+// layer adds up instead of averaging out. Once the degrees are chosen, its
+// mean per channel (neuron) is measured on the calibration half and
+// subtracted in the bias of the affine map that follows, which costs
+// nothing; it is kept only if it lowers the held-out output error without
+// losing the target.
 
 // ApproxConfig controls approx-activations.
 type ApproxConfig struct {
 	// Degree fixes the degree of every approximation; 0 searches.
 	Degree int
-	// Agreement is the fraction of calibration samples whose top class the
-	// circuit must keep (default 0.995).
+	// Criterion is what the search keeps; empty detects it from the output.
+	Criterion Criterion
+	// Agreement is the fraction of calibration samples whose top class (or
+	// thresholded decision) the circuit must keep (default 0.995).
 	Agreement float64
+	// Tolerance bounds the largest output error relative to the output's
+	// range over the samples (default 1e-3).
+	Tolerance float64
+	// Cosine is the least cosine similarity with the model's output
+	// (default 0.999).
+	Cosine float64
 	// MaxDepth caps the levels one approximation may take (default 7).
 	MaxDepth int
 }
@@ -215,11 +228,23 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	if ac.Agreement == 0 {
 		ac.Agreement = DefaultAgreement
 	}
+	if ac.Tolerance == 0 {
+		ac.Tolerance = DefaultTolerance
+	}
+	if ac.Cosine == 0 {
+		ac.Cosine = DefaultCosine
+	}
 	if ac.MaxDepth == 0 {
 		ac.MaxDepth = defaultMaxDepth
 	}
 	src := cfg.rangeSource()
-	s := &search{g: g, cfg: ac}
+	s := &search{g: g, cfg: ac, crit: newCriterion(g, ac), start: time.Now()}
+	if cfg != nil {
+		s.progress = cfg.Progress
+	}
+	if src != nil {
+		s.margin = src.Margin
+	}
 	fitSrc := src
 	if src != nil && len(src.Samples) >= 2*minHeldOut {
 		// Even samples calibrate, odd ones validate.
@@ -233,6 +258,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 			}
 		}
 		fitSrc = &split
+		s.heldOut = true
 	} else if src != nil {
 		s.samples = src.Samples
 	}
@@ -243,14 +269,12 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	// The reference comes from the model as it is: once the maps onto
 	// [-1, 1] are in place, an activation node no longer computes the
 	// model's function until it is replaced.
-	if ac.Degree == 0 && len(s.samples) > 0 {
-		ref, err := s.outputs()
+	if len(s.samples) > 0 {
+		ref, _, err := s.outputs()
 		if err != nil {
 			return err
 		}
-		for _, o := range ref {
-			s.reference = append(s.reference, maxima(o))
-		}
+		s.exact = newExact(ref, s.crit.rowLen())
 	}
 	for i, n := range acts {
 		t, err := s.normalize(n, elems[i], fitSrc)
@@ -260,6 +284,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		s.targets = append(s.targets, t)
 	}
 	how, err := s.choose()
+	s.report(true)
 	if err != nil {
 		return err
 	}
@@ -270,6 +295,14 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		cfg.logf("approx-activations", "%s: %s %s, degree %d %s, max error %.3g%s, %d levels",
 			t.node.Label(), t.act, t.desc, p.Degree(), p.Basis, p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth())
 	}
+	if s.exact == nil || fitSrc == nil || len(fitSrc.Samples) == 0 {
+		return nil
+	}
+	msg, err := s.correctBias(fitSrc.Samples)
+	if err != nil {
+		return err
+	}
+	cfg.logf("approx-activations", "%s", msg)
 	return nil
 }
 
@@ -342,13 +375,7 @@ func (s *search) normalize(n *ir.Node, obs observed, src *RangeSource) (*target,
 	var back []float64 // x-scale restored after a homogeneous activation
 	if homogeneous[n.Act.Func] {
 		back = make([]float64, size)
-		// Group by channel (axis 1) for [N, C, spatial…] tensors, else by
-		// element.
-		group, what := func(i int) int { return i }, "neuron"
-		if sh := n.Shape; len(sh) >= 3 {
-			inner := ir.NumElements(sh[2:])
-			group, what = func(i int) int { return (i / inner) % sh[1] }, "channel"
-		}
+		group, what := groups(n.Shape)
 		peak := map[int]float64{}
 		var layer float64
 		for i, r := range obs.ranges {
@@ -449,186 +476,4 @@ func (s *search) insertAfter(n *ir.Node, lin *ir.Linear) {
 	m.Inputs[0] = n
 	i := slices.Index(s.g.Nodes, n)
 	s.g.Nodes = slices.Insert(s.g.Nodes, i+1, m)
-}
-
-type search struct {
-	g         *ir.Graph
-	cfg       ApproxConfig
-	targets   []*target
-	samples   []*ir.Tensor
-	reference [][]int // per sample, every class at the exact model's maximum
-}
-
-// replace turns t's node into polynomial p; restore turns it back.
-func (s *search) replace(t *target, p *ir.Polynomial) {
-	t.node.Op, t.node.Poly, t.node.Act = ir.OpPoly, p, nil
-}
-
-func (s *search) restore(t *target) {
-	t.node.Op, t.node.Poly, t.node.Act = ir.OpActivation, nil, t.act
-}
-
-func (s *search) choose() (string, error) {
-	if s.cfg.Degree > 0 {
-		for _, t := range s.targets {
-			t.degree = s.cfg.Degree
-		}
-		return fmt.Sprintf("degree %d fixed by --degree", s.cfg.Degree), nil
-	}
-	if len(s.samples) == 0 {
-		for _, t := range s.targets {
-			t.degree = fallbackDegree
-		}
-		return fmt.Sprintf("no calibration samples to measure accuracy with: degree %d (%d levels) each", fallbackDegree, bits.Len(fallbackDegree)), nil
-	}
-	// Start every layer at depth 2 and raise, one level at a time, the
-	// layer whose extra level buys the most agreement, until the target
-	// holds.
-	depth := make([]int, len(s.targets))
-	for i := range depth {
-		depth[i] = 2
-	}
-	agree, err := s.agreementAt(depth, nil)
-	if err != nil {
-		return "", err
-	}
-	for agree < s.cfg.Agreement {
-		best, bestAgree := -1, -1.0
-		for i := range depth {
-			if depth[i] >= s.cfg.MaxDepth {
-				continue
-			}
-			depth[i]++
-			a, err := s.agreementAt(depth, nil)
-			depth[i]--
-			if err != nil {
-				return "", err
-			}
-			if a > bestAgree {
-				best, bestAgree = i, a
-			}
-		}
-		if best < 0 {
-			return "", fmt.Errorf("no polynomials of depth ≤ %d keep %.2f%% top-class agreement (reached %.2f%%): raise --max-depth or lower --agreement",
-				s.cfg.MaxDepth, 100*s.cfg.Agreement, 100*agree)
-		}
-		depth[best]++
-		agree = bestAgree
-	}
-	// Within each layer's depth, the lowest degree that keeps the target.
-	degree := make([]int, len(depth))
-	for i, d := range depth {
-		degree[i] = 1<<d - 1
-	}
-	for i, d := range depth {
-		lo, hi := 1<<(d-1), 1<<d-1
-		for lo < hi {
-			mid := (lo + hi) / 2
-			degree[i] = mid
-			a, err := s.agreementAt(depth, degree)
-			if err != nil {
-				return "", err
-			}
-			if a >= s.cfg.Agreement {
-				hi = mid
-			} else {
-				lo = mid + 1
-			}
-		}
-		degree[i] = hi
-	}
-	final, err := s.agreementAt(depth, degree)
-	if err != nil {
-		return "", err
-	}
-	for i, t := range s.targets {
-		t.degree = degree[i]
-	}
-	return fmt.Sprintf("degrees chosen on %d calibration samples: %.2f%% top-class agreement with the exact model, target %.2f%%",
-		len(s.samples), 100*final, 100*s.cfg.Agreement), nil
-}
-
-// agreementAt measures agreement with every layer at the given depth (at
-// its fullest degree unless degrees are given).
-func (s *search) agreementAt(depth, degree []int) (float64, error) {
-	for i, t := range s.targets {
-		d := 1<<depth[i] - 1
-		if degree != nil {
-			d = degree[i]
-		}
-		s.replace(t, t.fit(d))
-	}
-	defer func() {
-		for _, t := range s.targets {
-			s.restore(t)
-		}
-	}()
-	outs, err := s.outputs()
-	if err != nil {
-		return 0, err
-	}
-	// A sample whose exact outputs tie at the top (a saturated Clip) agrees
-	// when the circuit picks any of the tied classes.
-	same := 0
-	for i, o := range outs {
-		if slices.Contains(s.reference[i], argmax(o)) {
-			same++
-		}
-	}
-	return float64(same) / float64(len(outs)), nil
-}
-
-// outputs evaluates the samples on every core: interpretation only reads
-// the graph.
-func (s *search) outputs() ([][]float64, error) {
-	in, out := s.g.Inputs()[0], s.g.Outputs()[0]
-	outs := make([][]float64, len(s.samples))
-	errs := make([]error, len(s.samples))
-	var wg sync.WaitGroup
-	workers := max(1, runtime.GOMAXPROCS(0))
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(s.samples); i += workers {
-				o, err := ir.Interpret(s.g, map[string]*ir.Tensor{in.Name: s.samples[i]})
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				outs[i] = o[out.Name].Data
-			}
-		}()
-	}
-	wg.Wait()
-	return outs, errors.Join(errs...)
-}
-
-// maxima lists the indices of v's largest value.
-func maxima(v []float64) []int {
-	var top []int
-	for i, x := range v {
-		switch {
-		case len(top) == 0 || x > v[top[0]]:
-			top = []int{i}
-		case x == v[top[0]]:
-			top = append(top, i)
-		}
-	}
-	return top
-}
-
-// argmax is the index of the largest value, or -1 when a value is not
-// finite: a polynomial that blew up never agrees with the model.
-func argmax(v []float64) int {
-	best := 0
-	for i, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return -1
-		}
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }

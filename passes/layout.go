@@ -507,6 +507,13 @@ func rewriteInSlots(g *ir.Graph, slots map[*ir.Node][]int, gathers map[*ir.Node]
 			}
 		}
 		if !isCompact(n) {
+			if n.Op == ir.OpPoly && n.Poly.Correction != nil {
+				laid := make([]float64, extent(n))
+				for k, s := range slots[n] {
+					laid[s] = n.Poly.Correction[k]
+				}
+				n.Poly.Correction = laid
+			}
 			n.Shape = []int{extent(n)}
 		}
 	}

@@ -23,6 +23,8 @@ type Config struct {
 	MaxInputSlots int
 	// Log receives one line per notable decision, for the compile report.
 	Log func(pass, msg string)
+	// Progress, when set, follows the degree search of approx-activations.
+	Progress func(SearchProgress)
 }
 
 func (c *Config) logf(pass, format string, args ...any) {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
@@ -52,8 +54,11 @@ Examples:
 			&cli.Float64Flag{Name: "margin", Value: compiler.DefaultMargin, Usage: "widen calibrated ranges by this fraction of their width"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "`NAME=FILE` freeze graph input NAME to the tensor in FILE (.npy or .pb); it stays on the server (repeatable)"},
 			&cli.IntFlag{Name: "min-scale-bits", Value: compiler.DefaultMinLogScale, Usage: "least CKKS scale in bits (precision floor)"},
-			&cli.IntFlag{Name: "degree", Usage: "fix the degree of every activation's polynomial (default: the cheapest that keeps --agreement)"},
-			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "fraction of calibration samples whose top class the circuit must keep"},
+			&cli.IntFlag{Name: "degree", Usage: "fix the degree of every activation's polynomial (default: the cheapest that meets the accuracy criterion)"},
+			&cli.StringFlag{Name: "criterion", Usage: "what the circuit must keep of the model's output on held-out calibration samples: top1 (a class vector's top class), threshold (one output's decision: 0.5 after a Sigmoid, else 0), tolerance (max |error| relative to the output's range), cosine (similarity, for embeddings); default: detected from the output"},
+			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "top1 and threshold: fraction of calibration samples whose top class or decision the circuit must keep"},
+			&cli.Float64Flag{Name: "tolerance", Value: passes.DefaultTolerance, Usage: "tolerance: largest output error allowed, relative to the output's range over the calibration samples"},
+			&cli.Float64Flag{Name: "cosine", Value: passes.DefaultCosine, Usage: "cosine: least cosine similarity allowed between the circuit's output and the model's"},
 			&cli.IntFlag{Name: "max-depth", Value: 7, Usage: "most levels one activation's polynomial may take"},
 			&cli.IntFlag{Name: "max-input-slots", Value: passes.DefaultMaxInputSlots, Usage: "most slots the client's input may take over all its ciphertexts"},
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
@@ -69,13 +74,26 @@ func runCompile(c *cli.Context) error {
 	}
 	model := c.Args().First()
 	opts := compiler.Options{
-		Name:          c.String("name"),
-		Security:      c.Int("security"),
-		Margin:        c.Float64("margin"),
-		MinLogScale:   c.Int("min-scale-bits"),
-		Binds:         map[string]*ir.Tensor{},
-		Approx:        passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), MaxDepth: c.Int("max-depth")},
+		Name:        c.String("name"),
+		Security:    c.Int("security"),
+		Margin:      c.Float64("margin"),
+		MinLogScale: c.Int("min-scale-bits"),
+		Binds:       map[string]*ir.Tensor{},
+		Approx: passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), Tolerance: c.Float64("tolerance"),
+			Cosine: c.Float64("cosine"), MaxDepth: c.Int("max-depth")},
 		MaxInputSlots: c.Int("max-input-slots"),
+		Progress:      searchProgress(os.Stderr),
+	}
+	crit, err := passes.ParseCriterion(c.String("criterion"))
+	if err != nil {
+		return usageError("--criterion: %v", err)
+	}
+	opts.Approx.Criterion = crit
+	if t := opts.Approx.Tolerance; !(t > 0) {
+		return usageError("--tolerance %g: expected a positive fraction of the output's range", t)
+	}
+	if s := opts.Approx.Cosine; !(s > 0 && s <= 1) {
+		return usageError("--cosine %g: expected a similarity in (0, 1]", s)
 	}
 	if opts.MaxInputSlots < 1 {
 		return usageError("--max-input-slots %d: expected at least 1", opts.MaxInputSlots)
@@ -147,6 +165,28 @@ func runCompile(c *cli.Context) error {
 	}
 	fmt.Printf("wrote %s (server) and %s (client), compile %s\n", out, specPath, res.Circuit.Spec.ShortFingerprint())
 	return nil
+}
+
+// searchProgress shows the degree search on w once it has run for
+// progressAfter, at most once per progressEvery: a compile that takes
+// seconds stays quiet.
+func searchProgress(w io.Writer) func(passes.SearchProgress) {
+	const progressAfter, progressEvery = 2 * time.Second, 5 * time.Second
+	var last time.Duration
+	shown := false
+	return func(p passes.SearchProgress) {
+		if p.Done {
+			if shown {
+				fmt.Fprintf(w, "approximation search done: %d candidates in %.1f s\n", p.Tried, p.Elapsed.Seconds())
+			}
+			return
+		}
+		if p.Elapsed < progressAfter || (shown && p.Elapsed-last < progressEvery) {
+			return
+		}
+		shown, last = true, p.Elapsed
+		fmt.Fprintf(w, "approximation search: %d candidates tried, %.0f s; best so far %s\n", p.Tried, p.Elapsed.Seconds(), p.Best)
+	}
 }
 
 func parseRange(s string) (*ir.Interval, error) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -17,9 +18,10 @@ func simulateCommand() *cli.Command {
 		Description: `Evaluates the circuit of a .hec file in the clear, polynomial approximations
 included, on one input or a batch (first axis indexes samples; .npz: the
 array x), next to the exact model (every polynomial replaced by the
-activation it approximates). For a batch it prints how often the two agree
-on the top class and the largest output difference; with --labels, both
-accuracies. Takes milliseconds an image.`,
+activation it approximates). It prints the largest output difference and,
+for a classifier, how often the two agree: on the top class of a class
+vector, on the decision of a one-output classifier (a Sigmoid's output at
+0.5); with --labels, both accuracies. Takes milliseconds an image.`,
 		ArgsUsage: "MODEL.hec",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Required: true, Usage: "input tensor or batch (.npy, .npz, .pb)"},
@@ -58,6 +60,20 @@ func runSimulate(c *cli.Context) error {
 		}
 		labels = l
 	}
+	// A one-output classifier is decided by its threshold; a class vector
+	// by its top class.
+	kind := passes.DetectOutput(g)
+	decide := func(y *ir.Tensor) int { return topClasses(y, 1)[0] }
+	what := "top class"
+	if kind.Criterion == passes.Threshold {
+		decide = func(y *ir.Tensor) int {
+			if y.Data[0] > kind.Threshold {
+				return 1
+			}
+			return 0
+		}
+		what = fmt.Sprintf("decision at %g", kind.Threshold)
+	}
 	var exactRight, circuitRight, agree int
 	var worst float64
 	for i, x := range batch {
@@ -74,29 +90,36 @@ func runSimulate(c *cli.Context) error {
 		for k := range y.Data {
 			worst = math.Max(worst, math.Abs(y.Data[k]-ye.Data[k]))
 		}
-		top, topExact := topClasses(y, c.Int("top")), topClasses(ye, 1)
-		if top[0] == topExact[0] {
+		got, want := decide(y), decide(ye)
+		if got == want {
 			agree++
 		}
 		if labels != nil {
-			if float64(top[0]) == labels[i] {
+			if float64(got) == labels[i] {
 				circuitRight++
 			}
-			if float64(topExact[0]) == labels[i] {
+			if float64(want) == labels[i] {
 				exactRight++
 			}
 		}
-		if len(batch) == 1 {
+		if len(batch) == 1 && kind.Criterion == passes.Threshold {
+			fmt.Printf("plaintext circuit output %.4g: decision %d (exact model: %.4g, decision %d)\n", y.Data[0], got, ye.Data[0], want)
+		} else if len(batch) == 1 {
+			top := topClasses(y, c.Int("top"))
 			fmt.Printf("plaintext circuit top classes:")
 			for _, k := range top {
 				fmt.Printf("  %d (%.4g)", k, y.Data[k])
 			}
-			fmt.Printf("   (exact model: %d)\n", topExact[0])
+			fmt.Printf("   (exact model: %d)\n", want)
 		}
 	}
 	n := float64(len(batch))
-	if len(batch) > 1 {
-		fmt.Printf("%d inputs: circuit and exact model agree on the top class of %.2f%%; max |output difference| %.4g\n", len(batch), 100*float64(agree)/n, worst)
+	switch {
+	case len(batch) == 1:
+	case kind.Criterion == passes.Top1 || kind.Criterion == passes.Threshold:
+		fmt.Printf("%d inputs: circuit and exact model agree on the %s of %.2f%%; max |output difference| %.4g\n", len(batch), what, 100*float64(agree)/n, worst)
+	default:
+		fmt.Printf("%d inputs: max |output difference| between circuit and exact model %.4g\n", len(batch), worst)
 	}
 	if labels != nil {
 		fmt.Printf("accuracy: exact model %.2f%%, circuit %.2f%% (%+.2f points)\n", 100*float64(exactRight)/n, 100*float64(circuitRight)/n, 100*float64(circuitRight-exactRight)/n)

@@ -1,0 +1,383 @@
+package passes
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/hecc-dev/hecc/ir"
+)
+
+// Criterion names what the degree search keeps of the exact model's
+// output on the held-out calibration samples.
+type Criterion string
+
+// The criteria. An empty Criterion is detected from the graph's output.
+const (
+	// Top1 keeps the top class of a class vector.
+	Top1 Criterion = "top1"
+	// Threshold keeps every output's side of a decision threshold.
+	Threshold Criterion = "threshold"
+	// Tolerance bounds the largest output error relative to the output's
+	// range over the samples.
+	Tolerance Criterion = "tolerance"
+	// Cosine bounds the least cosine similarity between the circuit's
+	// output and the model's, for embeddings.
+	Cosine Criterion = "cosine"
+)
+
+// Criteria lists the criteria, for flags and errors.
+var Criteria = []Criterion{Top1, Threshold, Tolerance, Cosine}
+
+// ErrUnknownCriterion reports a criterion name that is none of Criteria.
+var ErrUnknownCriterion = errors.New("unknown accuracy criterion")
+
+// ErrTargetUnreachable reports that no polynomials within the depth limit
+// meet the accuracy target.
+var ErrTargetUnreachable = errors.New("accuracy target unreachable")
+
+// Defaults of the criteria's targets.
+const (
+	DefaultTolerance = 1e-3
+	DefaultCosine    = 0.999
+	// sigmoidThreshold decides a probability, logitThreshold a logit.
+	sigmoidThreshold = 0.5
+	logitThreshold   = 0
+)
+
+// ParseCriterion checks a criterion name; "" (detect) is accepted.
+func ParseCriterion(s string) (Criterion, error) {
+	c := Criterion(s)
+	if s == "" || slices.Contains(Criteria, c) {
+		return c, nil
+	}
+	names := make([]string, len(Criteria))
+	for i, c := range Criteria {
+		names[i] = string(c)
+	}
+	return "", fmt.Errorf("%w %q: expected one of %s", ErrUnknownCriterion, s, strings.Join(names, ", "))
+}
+
+// OutputKind is what a graph's output looks like to the criteria: the
+// criterion it calls for, the decision threshold of a Threshold
+// criterion, and why.
+type OutputKind struct {
+	Criterion Criterion
+	Threshold float64
+	Reason    string
+}
+
+// DetectOutput reads the criterion a graph's (first) output calls for. A
+// class vector (one axis of several values, or a trailing Softmax/ArgMax
+// the client applies) keeps its top class; one value after a Sigmoid is a
+// binary classifier's probability, decided at 0.5. One value without a
+// Sigmoid may be a logit or a regression value: only a bound on its error
+// serves both, so it gets Tolerance (a logit is better served by
+// --criterion threshold, deciding at 0, which is cheaper). Any other
+// tensor gets Tolerance. It reads graphs before and after approximation.
+func DetectOutput(g *ir.Graph) OutputKind {
+	outs := g.Outputs()
+	if len(outs) == 0 {
+		return OutputKind{Criterion: Tolerance, Reason: "no output"}
+	}
+	out := outs[0]
+	size := out.Size()
+	last := 1
+	if len(out.Shape) > 0 {
+		last = out.Shape[len(out.Shape)-1]
+	}
+	sigmoid := endsInSigmoid(out)
+	switch {
+	case out.Post != "":
+		return OutputKind{Criterion: Top1, Reason: fmt.Sprintf("output %v then %s by the client: class scores", out.Shape, out.Post)}
+	case size == 1 && sigmoid:
+		return OutputKind{Criterion: Threshold, Threshold: sigmoidThreshold, Reason: "one output after a Sigmoid: a binary classifier's probability, decided at 0.5"}
+	case size == 1:
+		return OutputKind{Criterion: Tolerance, Reason: "one output without a Sigmoid: read as a regression value (for a logit, --criterion threshold keeps its sign at 0, more cheaply)"}
+	case size == last:
+		return OutputKind{Criterion: Top1, Reason: fmt.Sprintf("output %v: a vector of %d class scores", out.Shape, last)}
+	}
+	return OutputKind{Criterion: Tolerance, Reason: fmt.Sprintf("output %v: a tensor, not a class vector", out.Shape)}
+}
+
+// endsInSigmoid reports whether the output's values come out of a sigmoid
+// (or its approximation), through maps that only move values.
+func endsInSigmoid(out *ir.Node) bool {
+	n := out.Inputs[0]
+	for n.Op == ir.OpAffine && movesOnly(n.Linear) {
+		n = n.Inputs[0]
+	}
+	switch n.Op {
+	case ir.OpActivation:
+		return n.Act.Func == "sigmoid"
+	case ir.OpPoly:
+		return n.Poly.Replaces != nil && n.Poly.Replaces.Func == "sigmoid"
+	}
+	return false
+}
+
+// movesOnly reports whether every output of l is one input or zero: a
+// reshape, a permutation, an output mask.
+func movesOnly(l *ir.Linear) bool {
+	if l.Bias != nil {
+		return false
+	}
+	if l.Identity {
+		return true
+	}
+	for r := range l.Rows {
+		if l.RowPtr[r+1]-l.RowPtr[r] > 1 {
+			return false
+		}
+	}
+	for _, v := range l.Vals {
+		if v != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// criterion is a resolved criterion with its target.
+type criterion struct {
+	OutputKind
+	detected bool    // from the graph rather than --criterion
+	target   float64 // agreement fraction, relative tolerance or cosine
+	shape    []int   // of the output, for per-row top classes
+}
+
+func newCriterion(g *ir.Graph, cfg ApproxConfig) criterion {
+	kind := DetectOutput(g)
+	c := criterion{OutputKind: kind, detected: true}
+	if cfg.Criterion != "" && cfg.Criterion != kind.Criterion {
+		c.detected = false
+		c.Criterion, c.Reason = cfg.Criterion, "set by --criterion"
+		c.Threshold = logitThreshold
+		if endsInSigmoid(g.Outputs()[0]) {
+			c.Threshold = sigmoidThreshold
+		}
+	}
+	if outs := g.Outputs(); len(outs) > 0 {
+		c.shape = outs[0].Shape
+	}
+	switch c.Criterion {
+	case Top1, Threshold:
+		c.target = cfg.Agreement
+	case Tolerance:
+		c.target = cfg.Tolerance
+	case Cosine:
+		c.target = cfg.Cosine
+	}
+	return c
+}
+
+// exact is the model's output on the held-out samples, and what the
+// criteria compare with.
+type exact struct {
+	outputs [][]float64
+	tops    [][][]int // per sample and row, every class at the row's maximum
+	width   float64   // of the output's range over the samples
+}
+
+func newExact(outputs [][]float64, rowLen int) *exact {
+	e := &exact{outputs: outputs}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, o := range outputs {
+		var rows [][]int
+		for r := 0; r+rowLen <= len(o); r += rowLen {
+			rows = append(rows, maxima(o[r:r+rowLen]))
+		}
+		e.tops = append(e.tops, rows)
+		for _, v := range o {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	e.width = hi - lo
+	if !(e.width > 0) {
+		// A constant output: relative to its magnitude, else absolute.
+		e.width = math.Max(math.Abs(lo), math.Abs(hi))
+		if !(e.width > 0) {
+			e.width = 1
+		}
+	}
+	return e
+}
+
+// reach is what a circuit reaches on the held-out samples: agreement
+// under the criterion (top class or thresholded decisions), the largest
+// output error (absolute and relative to the output's range) and the
+// least cosine similarity.
+type reach struct {
+	agreement float64
+	maxErr    float64
+	meanErr   float64 // of |output error|, over every value
+	relErr    float64
+	cosine    float64
+	reached   []float64 // per target, the largest |t| its polynomial saw
+}
+
+func (c *criterion) rowLen() int {
+	if len(c.shape) == 0 {
+		return 1
+	}
+	return max(1, c.shape[len(c.shape)-1])
+}
+
+// measure compares the circuit's outputs with the model's.
+func (c *criterion) measure(outs [][]float64, ex *exact) reach {
+	r := reach{cosine: 1}
+	agree, values := 0, 0
+	for i, o := range outs {
+		e := ex.outputs[i]
+		var dot, no, ne float64
+		for k := range o {
+			d := math.Abs(o[k] - e[k])
+			if math.IsNaN(d) {
+				d = math.Inf(1)
+			}
+			r.maxErr = math.Max(r.maxErr, d)
+			r.meanErr += d
+			values++
+			dot, no, ne = dot+o[k]*e[k], no+o[k]*o[k], ne+e[k]*e[k]
+		}
+		cos := 1.0
+		if no > 0 || ne > 0 {
+			cos = dot / math.Sqrt(no*ne)
+		}
+		if math.IsNaN(cos) {
+			cos = -1
+		}
+		r.cosine = math.Min(r.cosine, cos)
+		if c.agrees(o, e, ex.tops[i]) {
+			agree++
+		}
+	}
+	r.relErr = r.maxErr / ex.width
+	if values > 0 {
+		r.meanErr /= float64(values)
+	}
+	if len(outs) > 0 {
+		r.agreement = float64(agree) / float64(len(outs))
+	}
+	return r
+}
+
+// agrees reports whether output o makes the model's decisions: the top
+// class of every row (any of a tie: a saturated Clip ties classes), or
+// every value's side of the threshold (either side on it). A value that
+// is not finite never agrees: the polynomial blew up.
+func (c *criterion) agrees(o, e []float64, tops [][]int) bool {
+	if c.Criterion == Threshold {
+		for k, v := range o {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+			if e[k] != c.Threshold && (v > c.Threshold) != (e[k] > c.Threshold) {
+				return false
+			}
+		}
+		return true
+	}
+	n := c.rowLen()
+	for r, top := range tops {
+		if !slices.Contains(top, argmax(o[r*n:(r+1)*n])) {
+			return false
+		}
+	}
+	return true
+}
+
+// score orders what circuits reach: higher is better.
+func (c *criterion) score(r reach) float64 {
+	switch c.Criterion {
+	case Tolerance:
+		return -r.relErr
+	case Cosine:
+		return r.cosine
+	}
+	return r.agreement
+}
+
+func (c *criterion) met(r reach) bool {
+	if c.Criterion == Tolerance {
+		return r.relErr <= c.target
+	}
+	return c.score(r) >= c.target
+}
+
+// name says what the criterion keeps.
+func (c *criterion) name() string {
+	switch c.Criterion {
+	case Top1:
+		return "top-class agreement"
+	case Threshold:
+		return fmt.Sprintf("agreement on the decision at %g", c.Threshold)
+	case Tolerance:
+		return "max output error relative to the output's range"
+	}
+	return "least cosine similarity"
+}
+
+// value formats a reached value of the criterion.
+func (c *criterion) value(r reach) string {
+	switch c.Criterion {
+	case Tolerance:
+		return fmt.Sprintf("%.3g", r.relErr)
+	case Cosine:
+		return fmt.Sprintf("%.5f", r.cosine)
+	}
+	return fmt.Sprintf("%.2f%%", 100*r.agreement)
+}
+
+func (c *criterion) targetText() string {
+	switch c.Criterion {
+	case Tolerance:
+		return fmt.Sprintf("≤ %.3g", c.target)
+	case Cosine:
+		return fmt.Sprintf("≥ %.5f", c.target)
+	}
+	return fmt.Sprintf("≥ %.2f%%", 100*c.target)
+}
+
+// describe says which criterion is used and why.
+func (c *criterion) describe() string {
+	how := "detected"
+	if !c.detected {
+		how = "chosen"
+	}
+	return fmt.Sprintf("criterion %s (%s: %s)", c.Criterion, how, c.Reason)
+}
+
+// summary reports what a circuit reached against the target, with the
+// output error beside it.
+func (c *criterion) summary(r reach) string {
+	s := fmt.Sprintf("%s %s (target %s)", c.name(), c.value(r), c.targetText())
+	if c.Criterion == Tolerance {
+		return s + fmt.Sprintf("; max |output error| %.3g", r.maxErr)
+	}
+	return s + fmt.Sprintf("; max |output error| %.3g (%.3g of the output's range)", r.maxErr, r.relErr)
+}
+
+// flag is the option that sets the target to a value the reached r
+// meets, or "" when no useful target would.
+func (c *criterion) flag(r reach) string {
+	switch c.Criterion {
+	case Tolerance:
+		if !(r.relErr > 0 && r.relErr < 0.5) { // an error half the range bounds nothing
+			return ""
+		}
+		p := math.Pow(10, math.Floor(math.Log10(r.relErr))-1) // two significant digits, rounded up
+		return fmt.Sprintf("--tolerance %.2g", math.Ceil(r.relErr/p)*p)
+	case Cosine:
+		if v := math.Floor(r.cosine*1e5) / 1e5; v >= 0.5 {
+			return fmt.Sprintf("--cosine %g", v)
+		}
+		return ""
+	}
+	if v := math.Floor(r.agreement*1e4) / 1e4; v >= 0.5 {
+		return fmt.Sprintf("--agreement %g", v)
+	}
+	return ""
+}
