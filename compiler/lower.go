@@ -65,6 +65,8 @@ type lowerer struct {
 	node   *onnx.Node // the node being lowered, for errors and origins
 	seen   map[string]int
 	inputs []*ir.Node
+	// types holds the element type of each value (elemTypes).
+	types map[string]int32
 }
 
 // LowerOptions control lowering.
@@ -132,6 +134,7 @@ func Lower(m *onnx.Model, opts LowerOptions) (_ *Lowered, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
+	l.types = elemTypes(m.Graph, order)
 	for _, n := range order {
 		l.seen[n.OpType]++
 		if err := l.lowerNode(n); err != nil {
