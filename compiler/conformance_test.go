@@ -127,7 +127,7 @@ const (
 	conformanceDegree = 15
 	plainRelTol       = 1e-4
 	plainAbsTol       = 1e-5
-	encRelTol         = 1e-5
+	encRelTol         = 5e-8
 	tolFactor         = 4
 )
 

@@ -70,8 +70,8 @@ func operatorsMarkdown(results map[string]*conformanceCase, list map[string]expe
 		"a test passes when the compiled circuit, interpreted in plaintext, matches the reference outputs within 1e-4\n" +
 		"relative (plus 1e-5) and, when it holds polynomial approximations, within both their propagated error bound and\n" +
 		"a tolerance of 4 times the deviation measured; it passes encrypted when its CKKS evaluation (test parameters,\n" +
-		"scale 2^40) also stays close to the plaintext circuit. Every passing test the runtime can evaluate (one output,\n" +
-		"values the test parameters hold) runs encrypted. hecc refuses the other tests with an error the runner checks,\n" +
+		"scale 2^40) also stays within 5e-8·max(1, |y|) of the plaintext circuit. Every passing test the runtime can evaluate\n" +
+		"(one output, values the test parameters hold) runs encrypted. hecc refuses the other tests with an error the runner checks,\n" +
 		"either because CKKS cannot reasonably evaluate them (*HE limit*: comparing, rounding or testing encrypted values,\n" +
 		"shapes or memory addresses that depend on them, randomness, nothing to encrypt) or because hecc does not implement\n" +
 		"what they need (*not implemented*), or because the suite's own data is at fault (*suite data*: inputs stored in\n" +
