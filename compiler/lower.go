@@ -69,6 +69,8 @@ type lowerer struct {
 	// registry alone picks the version, and a lowering whose behaviour
 	// differs between its versions reads it.
 	since int64
+	// types holds the element type of each value (elemTypes).
+	types map[string]int32
 }
 
 // LowerOptions control lowering.
@@ -138,6 +140,7 @@ func Lower(m *onnx.Model, opts LowerOptions) (_ *Lowered, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrModel, err)
 	}
+	l.types = elemTypes(m.Graph, order)
 	for _, n := range order {
 		l.seen[n.OpType]++
 		if err := l.lowerNode(n); err != nil {

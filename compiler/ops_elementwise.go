@@ -120,6 +120,10 @@ func (l *lowerer) scale(v *value, s float64) *value {
 func (l *lowerer) neg(v *value) *value { return l.scale(v, -1) }
 
 func lowerDiv(l *lowerer, a, b *value) (*value, error) {
+	integer := isIntegerType(l.types[l.node.Inputs[0]])
+	if integer && !a.isConst() {
+		return nil, l.errorf("integer division of an encrypted dividend truncates the quotient toward zero, which is not continuous: no polynomial approximates it")
+	}
 	if !b.isConst() {
 		return nil, l.errorf("the divisor depends on the encrypted input; only division by a constant is supported")
 	}
@@ -127,6 +131,20 @@ func lowerDiv(l *lowerer, a, b *value) (*value, error) {
 		if v == 0 {
 			return nil, l.fail(ErrModel, "division by a constant that holds 0")
 		}
+	}
+	if integer {
+		// ONNX truncates an integer quotient toward zero.
+		out, err := l.broadcastShape(a.shape, b.shape)
+		if err != nil {
+			return nil, err
+		}
+		ab, _ := l.broadcastTo(a, out)
+		bb, _ := l.broadcastTo(b, out)
+		q := &ir.Tensor{Shape: out, Data: make([]float64, len(ab.c.Data))}
+		for i := range q.Data {
+			q.Data[i] = math.Trunc(ab.c.Data[i] / bb.c.Data[i])
+		}
+		return constValue(q), nil
 	}
 	return l.mul(a, constValue(mapConst(b.c, func(x float64) float64 { return 1 / x })))
 }

@@ -71,6 +71,9 @@ func TestDecodeValid(t *testing.T) {
 	if w := gr.Initializers["w"]; w == nil || !reflect.DeepEqual(*w, ir.Tensor{Shape: []int{2}, Data: []float64{1, 2}}) {
 		t.Errorf("Initializers[w] = %+v", w)
 	}
+	if want := map[string]int32{"w": 1}; !reflect.DeepEqual(gr.InitializerTypes, want) {
+		t.Errorf("InitializerTypes = %v, want %v", gr.InitializerTypes, want)
+	}
 	wantVI := map[string]ValueInfo{
 		"s":       {Name: "s", ElemType: 1, Dims: []Dim{{Param: "N"}, {Param: "?"}, {Value: 0}}, HasShape: true},
 		"untyped": {Name: "untyped"},
@@ -89,7 +92,7 @@ func TestDecodeValid(t *testing.T) {
 		"f":  {Name: "f", Type: FloatAttr, F: 0.5},
 		"i":  {Name: "i", Type: IntAttr, I: -3},
 		"s":  {Name: "s", Type: StringAttr, S: "same"},
-		"t":  {Name: "t", Type: TensorAttr, T: &ir.Tensor{Shape: []int{}, Data: []float64{7}}},
+		"t":  {Name: "t", Type: TensorAttr, T: &ir.Tensor{Shape: []int{}, Data: []float64{7}}, TType: 7},
 		"fs": {Name: "fs", Type: FloatsAttr, Floats: []float64{1, 2.5}},
 		"is": {Name: "is", Type: IntsAttr, Ints: []int64{1, 2}},
 		"ss": {Name: "ss", Type: StringsAttr, Strings: []string{"a", "b"}},

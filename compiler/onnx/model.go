@@ -52,7 +52,10 @@ type Graph struct {
 	Inputs       []ValueInfo // graph inputs that are not initializers
 	Outputs      []ValueInfo
 	Initializers map[string]*ir.Tensor // by name, including those also listed as inputs
-	ValueInfo    map[string]ValueInfo  // intermediate value_info, if any
+	// InitializerTypes holds each initializer's ONNX data type code (the
+	// tensors themselves hold float64 values).
+	InitializerTypes map[string]int32
+	ValueInfo        map[string]ValueInfo // intermediate value_info, if any
 }
 
 // Node is one operator application.
@@ -206,9 +209,10 @@ func decodeGraph(gp *onnxpb.GraphProto) (*Graph, error) {
 	}
 
 	g := &Graph{
-		Name:         gp.GetName(),
-		Initializers: make(map[string]*ir.Tensor, len(gp.Initializer)),
-		ValueInfo:    make(map[string]ValueInfo, len(gp.ValueInfo)),
+		Name:             gp.GetName(),
+		Initializers:     make(map[string]*ir.Tensor, len(gp.Initializer)),
+		InitializerTypes: make(map[string]int32, len(gp.Initializer)),
+		ValueInfo:        make(map[string]ValueInfo, len(gp.ValueInfo)),
 	}
 	// defined records every value name with what defines it, to refuse
 	// two definitions of one name.
@@ -227,6 +231,7 @@ func decodeGraph(gp *onnxpb.GraphProto) (*Graph, error) {
 			return nil, fmt.Errorf("initializer %q: %w", name, err)
 		}
 		g.Initializers[name] = t
+		g.InitializerTypes[name] = tp.GetDataType()
 		defined[name] = "an initializer"
 	}
 	seenInput := make(map[string]bool, len(gp.Input))

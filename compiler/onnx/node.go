@@ -44,6 +44,7 @@ type Attribute struct {
 	I       int64
 	S       string
 	T       *ir.Tensor
+	TType   int32 // T's ONNX data type code
 	Floats  []float64
 	Ints    []int64
 	Strings []string
@@ -100,7 +101,7 @@ func decodeAttribute(ap *onnxpb.AttributeProto, budget *int) (*Attribute, error)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %q: %w", a.Name, err)
 		}
-		a.T = t
+		a.T, a.TType = t, ap.T.GetDataType()
 	case FloatsAttr:
 		a.Floats = make([]float64, len(ap.Floats))
 		for i, f := range ap.Floats {
