@@ -1,0 +1,12 @@
+package plan
+
+// FormatVersion is the version of hecc's files. A spec lists the rotation
+// keys its plan needs, so a change of plan (another form, split or block
+// sum for the same graph) changes the keys a file set holds and must bump
+// the version, so that older files are refused with a clear message rather
+// than mismatching at load. TestPlanChangeBumpsFormatVersion holds it to
+// that.
+//
+// Version 3: a map after a hybrid one, and the hybrid form's block sum,
+// take other rotations than in version 2.
+const FormatVersion byte = 3
