@@ -113,11 +113,11 @@ func (p *Plan) Check(spec *Spec) error {
 }
 
 // String lists, for every affine map in graph order, its form, diagonals,
-// split, block sum and rotations with their levels, then the spec's keys:
-// a readable account of the plan for reviews and golden files.
+// split and block sum with the levels they rotate at, then the spec's keys
+// (Galois element@level): a readable account of the plan for reviews and
+// golden files.
 func (p *Plan) String() string {
 	var b strings.Builder
-	logN := p.Spec.Params.LogN
 	for i, n := range p.Graph.Nodes {
 		pl := p.Linear[n]
 		if pl == nil {
@@ -135,16 +135,11 @@ func (p *Plan) String() string {
 				fmt.Fprintf(&b, " period %d", pl.Period)
 			}
 		}
-		fmt.Fprintf(&b, ": %d diagonals, %d giant steps %v, %d baby steps %v\n",
+		fmt.Fprintf(&b, " at level %d: %d diagonals, %d giant steps %v, %d baby steps %v\n", n.Inputs[0].Level,
 			len(pl.Diagonals), pl.Split.Giants(), nonZeroSteps(pl.Split.Giant), pl.Split.Babies(), nonZeroSteps(pl.Split.Baby))
 		if pl.Form == Hybrid {
-			fmt.Fprintf(&b, "  block sum: %d stages %v\n", len(pl.BlockSum), pl.BlockSum)
+			fmt.Fprintf(&b, "  block sum at level %d: %d stages %v\n", n.Level, len(pl.BlockSum), pl.BlockSum)
 		}
-		fmt.Fprintf(&b, "  rotations:")
-		for _, k := range pl.Keys(n, logN) {
-			fmt.Fprintf(&b, " %d@%d", k.Galois, k.Level)
-		}
-		b.WriteString("\n")
 	}
 	if p.Spec.Relin {
 		fmt.Fprintf(&b, "relinearization key at level %d\n", p.Spec.RelinLevel)
