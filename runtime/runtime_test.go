@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -239,6 +240,11 @@ func TestKeyBelowItsLevelIsRefused(t *testing.T) {
 	_, err = NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
 	if err == nil || !strings.Contains(err.Error(), "with a key made for level 0") {
 		t.Fatalf("NewServer with a key below its level: %v", err)
+	}
+	// A spec that is not the plan's for the graph (here the one the low
+	// keys were made for) is refused before any key is looked at.
+	if _, err := NewServer(&Circuit{Spec: &low, Graph: g}, keys.Eval); !errors.Is(err, plan.ErrMismatch) {
+		t.Fatalf("NewServer with another planner's spec: %v", err)
 	}
 }
 
