@@ -166,9 +166,12 @@ func (b *modelRun) run() error {
 		return fmt.Errorf("compile: %w", err)
 	}
 	r.CompileSeconds = time.Since(start).Seconds()
-	circuit, spec := compiled.Circuit, compiled.Circuit.Spec
+	circuit, spec := &runtime.Circuit{Spec: compiled.Spec, Graph: compiled.Graph}, compiled.Spec
 	r.Params, r.LogSlots, r.Depth = spec.Params, spec.LogSlots, compiled.Report.Depth
-	sizes := compiled.Report.Sizes
+	sizes, err := runtime.PredictSizes(spec)
+	if err != nil {
+		return err
+	}
 	r.GaloisKeys, r.Relin = sizes.GaloisKeys, sizes.RelinNeeded
 	r.PredictedEvalKeyBytes, r.PredictedInputCtBytes = int64(sizes.EvalKeys), int64(sizes.InputCt)
 	r.EvalKeyMemoryBytes = int64(sizes.EvalKeysMemory)

@@ -30,6 +30,8 @@ var maxKeyGiB = flag.Float64("max-key-gib", float64(DefaultMaxKeyBytes)/(1<<30),
 type fixture struct {
 	model    Model
 	compiled *compiler.Result
+	circuit  *runtime.Circuit
+	sizes    runtime.Sizes
 	input    *ir.Tensor // the first sample
 	skip     string     // why the encrypted stages are skipped
 
@@ -59,7 +61,7 @@ func forEachModel(b *testing.B, withKeys bool, bench func(b *testing.B, f *fixtu
 	for _, m := range bundledModels {
 		b.Run("model="+m.Name, func(b *testing.B) {
 			f := compiledFixture(b, m)
-			b.Run(fmt.Sprintf("logN=%d", f.compiled.Circuit.Spec.Params.LogN), func(b *testing.B) {
+			b.Run(fmt.Sprintf("logN=%d", f.circuit.Spec.Params.LogN), func(b *testing.B) {
 				if withKeys {
 					if f.skip != "" {
 						b.Skip(f.skip)
@@ -85,12 +87,16 @@ func compiledFixture(b *testing.B, m Model) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	inputs, err := compiler.SplitSamples(m.Samples, res.Circuit.Spec.Input.Shape)
+	inputs, err := compiler.SplitSamples(m.Samples, res.Spec.Input.Shape)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &fixture{model: m, compiled: res, input: inputs[0]}
-	if keys := int64(res.Report.Sizes.EvalKeysMemory); keys > int64(*maxKeyGiB*(1<<30)) {
+	sizes, err := runtime.PredictSizes(res.Spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &fixture{model: m, compiled: res, circuit: &runtime.Circuit{Spec: res.Spec, Graph: res.Graph}, sizes: sizes, input: inputs[0]}
+	if keys := int64(sizes.EvalKeysMemory); keys > int64(*maxKeyGiB*(1<<30)) {
 		f.skip = fmt.Sprintf("%s of evaluation keys in memory exceeds -max-key-gib %g", gib(keys), *maxKeyGiB)
 	}
 	fixtures.Store(m.Name, f)
@@ -99,7 +105,7 @@ func compiledFixture(b *testing.B, m Model) *fixture {
 
 // prepare makes what the encrypted stages start from.
 func (f *fixture) prepare() {
-	c := f.compiled.Circuit
+	c := f.circuit
 	if f.keys, f.err = runtime.GenerateKeys(c.Spec, nil); f.err != nil {
 		return
 	}
@@ -138,26 +144,26 @@ func BenchmarkCompile(b *testing.B) {
 
 func BenchmarkKeygen(b *testing.B) {
 	forEachModel(b, true, func(b *testing.B, f *fixture) {
-		spec := f.compiled.Circuit.Spec
+		spec := f.circuit.Spec
 		for b.Loop() {
 			if _, err := runtime.GenerateKeys(spec, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(f.compiled.Report.Sizes.EvalKeys), "evalkey-bytes")
-		b.ReportMetric(float64(f.compiled.Report.Sizes.GaloisKeys), "galois-keys")
+		b.ReportMetric(float64(f.sizes.EvalKeys), "evalkey-bytes")
+		b.ReportMetric(float64(f.sizes.GaloisKeys), "galois-keys")
 	})
 }
 
 func BenchmarkEncrypt(b *testing.B) {
 	forEachModel(b, true, func(b *testing.B, f *fixture) {
-		spec := f.compiled.Circuit.Spec
+		spec := f.circuit.Spec
 		for b.Loop() {
 			if _, err := runtime.Encrypt(spec, f.keys.Public, f.input); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(f.compiled.Report.Sizes.InputCt), "ct-bytes")
+		b.ReportMetric(float64(f.sizes.InputCt), "ct-bytes")
 	})
 }
 

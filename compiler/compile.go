@@ -12,7 +12,7 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
-	"github.com/hecc-dev/hecc/runtime"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // Options control a compile.
@@ -50,10 +50,12 @@ const (
 	defaultLogMaxValue = 20
 )
 
-// Result is a compiled circuit and the report of how it was made.
+// Result is a compiled circuit, its graph after the passes and the spec
+// planned for it, and the report of how it was made.
 type Result struct {
-	Circuit *runtime.Circuit
-	Report  *Report
+	Spec   *plan.Spec
+	Graph  *ir.Graph
+	Report *Report
 }
 
 // Report says what the compiler saw and decided.
@@ -68,7 +70,6 @@ type Report struct {
 	Depth       int
 	LogSlots    int
 	Choice      params.Choice
-	Sizes       runtime.Sizes
 	Post        string
 	Warnings    []string
 	Seconds     float64
@@ -84,7 +85,7 @@ func CompileFile(path string, opts Options) (*Result, error) {
 }
 
 // Compile lowers a model, runs the passes, chooses parameters and plans the
-// runtime.
+// evaluation.
 func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	start := time.Now()
 	if opts.Security == 0 {
@@ -124,21 +125,18 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	choice, err := params.Select(params.Requirements{
 		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: maxLogScale,
 		LogMaxValue: rep.LogMaxValue, LogSlots: g.LogSlots, Security: opts.Security,
-		Work: runtime.EstimateWorkload(g),
+		Work: plan.Workload(g),
 	})
 	if err != nil {
 		return nil, err
 	}
 	rep.Choice = choice
-	spec, err := runtime.Plan(opts.Name, g, choice.Set)
+	pl, err := plan.Build(opts.Name, g, choice.Set)
 	if err != nil {
 		return nil, err
 	}
-	if rep.Sizes, err = runtime.PredictSizes(spec); err != nil {
-		return nil, err
-	}
 	rep.Seconds = time.Since(start).Seconds()
-	return &Result{Circuit: &runtime.Circuit{Spec: spec, Graph: g}, Report: rep}, nil
+	return &Result{Spec: pl.Spec, Graph: g, Report: rep}, nil
 }
 
 // logMaxValue is the number of bits above the scale the first prime must
@@ -203,14 +201,6 @@ func (r *Report) Text() string {
 	for _, rej := range c.Rejected {
 		fmt.Fprintf(&b, "    rejected: %s\n", rej)
 	}
-	s := r.Sizes
-	keys := s.GaloisKeys
-	relin := ""
-	if s.RelinNeeded {
-		relin = " + relinearization key"
-	}
-	fmt.Fprintf(&b, "  keys:       %d Galois keys%s, each at the level it is used (largest %s): %s of evaluation keys, a %s file\n", keys, relin, mib(s.OneEvalKey), mib(s.EvalKeysMemory), mib(s.EvalKeys))
-	fmt.Fprintf(&b, "  ciphertext: input %s under the secret key, %s under the public key; result %s\n", mib(s.InputCtSeeded), mib(s.InputCt), mib(s.OutputCt))
 	for _, w := range r.Warnings {
 		fmt.Fprintf(&b, "  warning:    %s\n", w)
 	}
@@ -230,5 +220,3 @@ func countList(m map[string]int) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }

@@ -26,6 +26,7 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 	"google.golang.org/protobuf/proto"
 )
@@ -719,10 +720,11 @@ func runEncrypted(name string, g *ir.Graph, x *ir.Tensor, plain, want map[string
 		return 0, fmt.Errorf("the runtime evaluates one output, the model has %d", len(outs))
 	}
 	logN := max(11, g.LogSlots+1)
-	spec, err := runtime.Plan(name, g, params.InsecureTestSet(logN, g.Depth, 40))
+	pl, err := plan.Build(name, g, params.InsecureTestSet(logN, g.Depth, 40))
 	if err != nil {
 		return 0, err
 	}
+	spec := pl.Spec
 	keys, err := runtime.GenerateKeys(spec, nil)
 	if err != nil {
 		return 0, err

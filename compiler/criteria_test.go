@@ -20,7 +20,7 @@ import (
 // simulate interprets the compiled circuit (polynomials included) on x.
 func simulate(t *testing.T, res *Result, x *ir.Tensor) []float64 {
 	t.Helper()
-	g := res.Circuit.Graph
+	g := res.Graph
 	out, err := ir.Interpret(g, map[string]*ir.Tensor{g.Inputs()[0].Name: x})
 	if err != nil {
 		t.Fatal(err)

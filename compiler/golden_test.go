@@ -11,10 +11,16 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden IR dumps in testdata/golden")
+
+// goldenLogN is the ring degree the golden plans are made for: the largest
+// the security table allows, which holds every layout the compiler makes.
+const goldenLogN = 15
 
 // goldenModels are the models whose IR after every pass is kept as a
 // golden file.
@@ -36,7 +42,7 @@ func goldenModels(t *testing.T) map[string][]byte {
 }
 
 // TestGoldenIR dumps the IR after lowering and after each pass, verifying
-// the graph at every step. Run `go test ./compiler -run Golden -update`
+// the graph at every step, and then the plan (plan.Plan.String). Run `go test ./compiler -run Golden -update`
 // after an intended change and review the diff.
 func TestGoldenIR(t *testing.T) {
 	for name, data := range goldenModels(t) {
@@ -63,6 +69,14 @@ func TestGoldenIR(t *testing.T) {
 				}
 				b.WriteString("== after " + p.Name + "\n" + low.Graph.String())
 			}
+			// Only the ring degree enters the plan (the Galois elements):
+			// one fixed degree keeps the dump independent of the
+			// parameter choice.
+			pl, err := plan.Build(name, low.Graph, params.InsecureTestSet(goldenLogN, low.Graph.Depth, 40))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "== plan at logN=%d\n%s", goldenLogN, pl)
 			path := filepath.Join("testdata", "golden", name+".ir")
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

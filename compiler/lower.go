@@ -1,7 +1,7 @@
 // Package compiler turns an ONNX model into a hecc circuit: it decodes the
 // protobuf (package onnx), infers static shapes, lowers every operator into
 // the HE IR through one registry keyed by op type and opset, runs the pass
-// pipeline, chooses parameters and plans the runtime.
+// pipeline, chooses parameters and plans the evaluation (package plan).
 //
 // Lowering evaluates eagerly whatever does not depend on the encrypted
 // input: a value is either a constant tensor or an IR node. Shape-computing

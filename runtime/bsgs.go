@@ -8,153 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
-
-// A linear transformation y = Σ_k D_k ⊙ rot_k(x) is evaluated by splitting
-// every diagonal index k into a giant step g and a baby step b, k = g + b:
-//
-//	y = Σ_g rot_g( Σ_b rot_{−g}(D_{g+b}) ⊙ rot_b(x) )
-//
-// The baby rotations of x share one decomposition (hoisting); each giant
-// step costs one rotation. Lattigo's own evaluator splits k at a power of
-// two, which suits dense matrices but not a laid-out convolution, whose
-// diagonals are a few clusters (one per channel offset) of the same kernel
-// offsets: splitting at the clusters' starts takes channels + kernel
-// positions rotations instead of about twice the square root of the span.
-// The split with the fewest rotations is chosen among both kinds.
-
-// babyWeight is a baby step's cost relative to a giant step: hecc bench
-// --floor measured 0.34 at logN 13 and 0.24 at logN 15.
-const babyWeight = 0.3
-
-// split assigns each diagonal a giant and a baby step.
-type split struct {
-	giant, baby []int          // distinct steps, sorted
-	parts       map[int][2]int // diagonal → (giant, baby)
-}
-
-func (s split) cost() float64 {
-	return splitCost(s.giants(), s.babies())
-}
-
-// splitCost is the cost of giants giant steps and babies baby steps, in
-// giant steps.
-func splitCost(giants, babies int) float64 {
-	return float64(giants) + babyWeight*float64(babies)
-}
-
-// giants and babies count the non-zero steps: each is a key switch.
-func (s split) giants() int { return nonZero(s.giant) }
-func (s split) babies() int { return nonZero(s.baby) }
-
-func nonZero(steps []int) int {
-	n := 0
-	for _, r := range steps {
-		if r != 0 {
-			n++
-		}
-	}
-	return n
-}
-
-func makeSplit(diags []int, slots int, giantOf func(k int) int) split {
-	s := split{parts: make(map[int][2]int, len(diags))}
-	gs, bs := map[int]bool{}, map[int]bool{}
-	for _, k := range diags {
-		g := ((giantOf(k) % slots) + slots) % slots
-		b := ((k-g)%slots + slots) % slots
-		s.parts[k] = [2]int{g, b}
-		gs[g], bs[b] = true, true
-	}
-	for g := range gs {
-		s.giant = append(s.giant, g)
-	}
-	for b := range bs {
-		s.baby = append(s.baby, b)
-	}
-	slices.Sort(s.giant)
-	slices.Sort(s.baby)
-	return s
-}
-
-// bestSplit tries power-of-two splits and splits at the starts of the
-// diagonal clusters, and keeps the cheapest.
-func bestSplit(diags []int, slots int) split {
-	sorted := slices.Clone(diags)
-	slices.Sort(sorted)
-	// Candidates are costed without building their splits: a candidate
-	// is the giant step of each sorted diagonal, and distinct steps are
-	// counted with stamps (hundreds of candidates over thousands of
-	// diagonals).
-	giants := make([]int, len(sorted))
-	best := make([]int, len(sorted)) // all zero: every diagonal a baby step
-	seenGiant, seenBaby := make([]int, slots), make([]int, slots)
-	stamp := 0
-	cost := func(giant []int) float64 {
-		stamp++
-		ng, nb := 0, 0
-		for i, k := range sorted {
-			g := ((giant[i] % slots) + slots) % slots
-			b := ((k-g)%slots + slots) % slots
-			if g != 0 && seenGiant[g] != stamp {
-				seenGiant[g] = stamp
-				ng++
-			}
-			if b != 0 && seenBaby[b] != stamp {
-				seenBaby[b] = stamp
-				nb++
-			}
-		}
-		return splitCost(ng, nb)
-	}
-	bestCost := cost(best)
-	consider := func() {
-		if c := cost(giants); c < bestCost {
-			bestCost = c
-			copy(best, giants)
-		}
-	}
-	for n1 := 2; n1 < slots; n1 *= 2 {
-		for i, k := range sorted {
-			giants[i] = k / n1 * n1
-		}
-		consider()
-	}
-	// Clusters: cut the cyclically sorted diagonals at their widest gaps.
-	type gap struct{ at, width int }
-	gaps := make([]gap, len(sorted))
-	for i := range sorted {
-		next := sorted[(i+1)%len(sorted)]
-		if i == len(sorted)-1 {
-			next += slots
-		}
-		gaps[i] = gap{(i + 1) % len(sorted), next - sorted[i]}
-	}
-	slices.SortFunc(gaps, func(a, b gap) int { return b.width - a.width })
-	starts := make([]bool, len(sorted))
-	for m := 1; m <= min(len(gaps), 256); m++ {
-		starts[gaps[m-1].at] = true
-		first := slices.Index(starts, true)
-		start := sorted[first]
-		for j := range sorted {
-			i := (first + j) % len(sorted)
-			if starts[i] {
-				start = sorted[i]
-			}
-			giants[i] = start
-		}
-		consider()
-	}
-	giantOf := make(map[int]int, len(sorted))
-	for i, k := range sorted {
-		giantOf[k] = best[i]
-	}
-	return makeSplit(diags, slots, func(k int) int { return giantOf[k] })
-}
 
 // linearTransform is an encoded transformation: for each giant step, the
 // baby steps and the pre-rotated diagonals they multiply. The diagonals are
@@ -163,7 +22,7 @@ func bestSplit(diags []int, slots int) split {
 // steps stay in QP (no ModDown each), every giant step brings down only the
 // c1 it key-switches, and the result comes down once at the end.
 type linearTransform struct {
-	split  split
+	split  plan.Split
 	level  int
 	slots  int
 	scale  rlwe.Scale         // of the encoded diagonals
@@ -177,7 +36,7 @@ type babyTerm struct {
 
 // encodeLinearTransform encodes the diagonals at level with scale, on
 // workers goroutines with an encoder each.
-func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
+func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp plan.Split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
 	slots := 1 << logSlots
 	lt := &linearTransform{split: sp, level: level, slots: slots, scale: scale, blocks: map[int][]babyTerm{}}
 	if len(diags) == 0 {
@@ -202,7 +61,7 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 		embedders[w], buffers[w] = newEmbedder(p, ecd, level, p.MaxLevelP()), make([]float64, slots)
 	}
 	if err := forEach(workers, len(keys), func(w, i int) error {
-		d, g, rotated := diags[keys[i]], sp.parts[keys[i]][0], buffers[w]
+		d, g, rotated := diags[keys[i]], sp.Steps[keys[i]][0], buffers[w]
 		for j := range rotated { // rot_{−g}(D_k)[j] = D_k[j − g]
 			rotated[j] = d[((j-g)%slots+slots)%slots]
 		}
@@ -212,7 +71,7 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 		return nil, err
 	}
 	for i, k := range keys {
-		part := sp.parts[k]
+		part := sp.Steps[k]
 		lt.blocks[part[0]] = append(lt.blocks[part[0]], babyTerm{part[1], pts[i]})
 	}
 	for g := range lt.blocks {
@@ -225,7 +84,7 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 // non-zero baby rotation, a product per diagonal, a giant step per
 // non-zero giant rotation, and the final ModDown.
 func (lt *linearTransform) count(c *opCounter) {
-	c.add(PrimBabyStep, lt.level, lt.split.babies())
+	c.add(PrimBabyStep, lt.level, lt.split.Babies())
 	diags := 0
 	for g, terms := range lt.blocks {
 		diags += len(terms)
@@ -248,7 +107,7 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, buf *buffers, ct
 		return nil, fmt.Errorf("input of degree %d (NTT %v): a relinearized ciphertext in the NTT domain is expected", ct.Degree(), ct.IsNTT)
 	}
 	var babies []int
-	for _, b := range lt.split.baby {
+	for _, b := range lt.split.Baby {
 		if b != 0 {
 			babies = append(babies, b)
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -22,7 +23,7 @@ var ErrShape = errors.New("tensor shape does not match the model")
 
 // CheckInputShape accepts shape if it equals the model input's, or equals it
 // without a leading batch axis of 1.
-func CheckInputShape(spec *Spec, shape []int) error {
+func CheckInputShape(spec *plan.Spec, shape []int) error {
 	want := spec.Input.Shape
 	if slices.Equal(shape, want) || (len(want) > 1 && want[0] == 1 && slices.Equal(shape, want[1:])) {
 		return nil
@@ -30,10 +31,31 @@ func CheckInputShape(spec *Spec, shape []int) error {
 	return fmt.Errorf("%w: input has shape %v, model input %q has shape %v", ErrShape, shape, spec.Input.Name, want)
 }
 
+// DecodeEncryptionKey parses the secret or public key data holds, made for
+// spec, for Encrypt and EncryptFile.
+func DecodeEncryptionKey(spec *plan.Spec, data []byte) (rlwe.EncryptionKey, error) {
+	switch k, _ := PeekKind(data); k {
+	case KindSecretKey:
+		sk, err := DecodeSecretKey(spec, data)
+		if err != nil {
+			return nil, err
+		}
+		return sk, nil
+	case KindPublicKey:
+		pk, err := DecodePublicKey(spec, data)
+		if err != nil {
+			return nil, err
+		}
+		return pk, nil
+	default:
+		return nil, fmt.Errorf("%w: expected secret.key or public.key, this is a %s", ErrFormat, k)
+	}
+}
+
 // Encrypt encrypts t as the circuit's input under a secret key or a public
 // key (key is a *rlwe.SecretKey or *rlwe.PublicKey): one ciphertext, or
 // the spec's InputParts.
-func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Ciphertext, error) {
+func Encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Ciphertext, error) {
 	return encrypt(spec, key, t, nil)
 }
 
@@ -41,7 +63,7 @@ func Encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Cipherte
 // secret key, each ciphertext's uniform half c1 comes from a fresh seed,
 // which the file carries instead: half the size. Under a public key c1 is
 // not uniform and is stored.
-func EncryptFile(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte, error) {
+func EncryptFile(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte, error) {
 	var seed *[seedSize]byte
 	if _, secret := key.(*rlwe.SecretKey); secret {
 		seed = new([seedSize]byte)
@@ -58,7 +80,7 @@ func EncryptFile(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte, erro
 
 // encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
 // stream j of the seed.
-func encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
+func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
 	if err := CheckInputShape(spec, t.Shape); err != nil {
 		return nil, err
 	}
@@ -100,7 +122,7 @@ func encrypt(spec *Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]b
 
 // Decrypt decrypts the circuit's result into a tensor of the output shape,
 // before post-processing.
-func Decrypt(spec *Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, error) {
+func Decrypt(spec *plan.Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -122,7 +144,7 @@ func Decrypt(spec *Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, e
 
 // ciphertextLevel is the level the spec puts ciphertexts of kind at, and
 // how many of them a file holds.
-func ciphertextLevel(spec *Spec, kind Kind) (level, count int) {
+func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 	if kind == KindOutputCt {
 		return spec.Output.Level, 1
 	}
@@ -131,11 +153,11 @@ func ciphertextLevel(spec *Spec, kind Kind) (level, count int) {
 
 // EncodeCiphertext serialises an input (KindInputCt) or result
 // (KindOutputCt).
-func EncodeCiphertext(spec *Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, error) {
+func EncodeCiphertext(spec *plan.Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, error) {
 	return encodeCiphertexts(spec, kind, cts, nil)
 }
 
-func encodeCiphertexts(spec *Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
+func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -174,7 +196,7 @@ func encodeCiphertexts(spec *Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[see
 // DecodeCiphertext parses an input or result made for spec: as many
 // ciphertexts as the circuit reads or writes, every residue below its
 // modulus, each at roughly the scale the circuit expects.
-func DecodeCiphertext(spec *Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, error) {
+func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, error) {
 	p, payload, err := openFor(spec, data, kind)
 	if err != nil {
 		return nil, err

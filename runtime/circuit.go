@@ -7,16 +7,17 @@ import (
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // Circuit is what the server holds: the spec and the graph with its weights.
 type Circuit struct {
-	Spec  *Spec
+	Spec  *plan.Spec
 	Graph *ir.Graph
 }
 
 // EncodeSpec serialises the client half.
-func EncodeSpec(s *Spec) ([]byte, error) {
+func EncodeSpec(s *plan.Spec) ([]byte, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
@@ -25,7 +26,7 @@ func EncodeSpec(s *Spec) ([]byte, error) {
 }
 
 // DecodeSpec parses and validates a .spec file.
-func DecodeSpec(data []byte) (*Spec, error) {
+func DecodeSpec(data []byte) (*plan.Spec, error) {
 	fp, payload, err := open(data, KindSpec)
 	if err != nil {
 		return nil, err
@@ -40,8 +41,8 @@ func DecodeSpec(data []byte) (*Spec, error) {
 	return s, nil
 }
 
-func parseSpec(b []byte) (*Spec, error) {
-	var s Spec
+func parseSpec(b []byte) (*plan.Spec, error) {
+	var s plan.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%w: spec: %v", ErrFormat, err)
 	}
@@ -94,12 +95,12 @@ func DecodeCircuit(data []byte) (*Circuit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	replanned, err := Plan(spec.Model, g, spec.Params)
+	replanned, err := plan.Build(spec.Model, g, spec.Params)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the circuit does not fit its spec: %v", ErrFormat, err)
 	}
-	if replanned.Fingerprint() != fp {
-		return nil, fmt.Errorf("%w: the circuit's graph does not match its spec", ErrFormat)
+	if err := replanned.Check(spec); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	return &Circuit{Spec: spec, Graph: g}, nil
 }

@@ -11,8 +11,9 @@
 // affine map that reads it takes one plaintext product per part (parts.go).
 //
 // Linear transformations. Each Affine node is one diagonal-method
-// transformation, in the standard or the hybrid (Halevi–Shoup) form,
-// whichever costs less (linear.go), evaluated by this package's own
+// transformation, in the standard or the hybrid (Halevi–Shoup) form, with
+// the diagonals and baby-step giant-step split package plan chose; this
+// package executes that plan and decides nothing. It is evaluated by its own
 // baby-step giant-step code (bsgs.go) rather than Lattigo's
 // LinearTransformationEvaluator, as DESIGN.md had planned: Lattigo splits
 // diagonal indices at a power of two, which needs about twice as many
@@ -21,8 +22,9 @@
 // every core here, one evaluator per goroutine. Diagonals are encoded once,
 // when the circuit is loaded, and shared read-only by every evaluation.
 //
-// Scales and keys. Every node's exact scale is planned at load time so that
-// additions see equal scales (scales.go). Each rotation key and the
+// Scales and keys. Every node's exact scale is planned at load time, by
+// plan.Scales on the primes Lattigo generated, so that additions see equal
+// scales. Each rotation key and the
 // relinearization key are made at the highest level they are used at, and
 // the server refuses keys below it: Lattigo would compute garbage with
 // them without an error.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -21,8 +22,8 @@ type Server struct {
 	params  hefloat.Parameters
 	eval    *hefloat.Evaluator
 	affine  map[*ir.Node]*preparedAffine
-	scales  *scalePlan
-	buf     *buffers // shared by concurrent runs
+	scales  map[*ir.Node]rlwe.Scale // of every node's result
+	buf     *buffers                // shared by concurrent runs
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -32,22 +33,30 @@ type Server struct {
 type preparedAffine struct {
 	parts *partsTransform  // for a map reading an input in parts
 	lt    *linearTransform // nil for an identity or parts
-	plan  ltPlan
-	bias  *rlwe.Plaintext // nil for none
+	plan  *plan.Linear     // nil for an identity
+	bias  *rlwe.Plaintext  // nil for none
 }
 
-// NewServer prepares a circuit for evaluation: every linear transformation
-// is encoded once here, not per request.
+// NewServer prepares a circuit for evaluation as its plan says: every
+// linear transformation is encoded once here, not per request. A circuit
+// whose spec is not what the plan makes of its graph is refused.
 func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	p, err := NewParameters(c.Spec.Params)
 	if err != nil {
 		return nil, err
 	}
-	planned := plans(c.Graph)
-	if err := checkKeyLevels(p, c.Graph, planned, ek); err != nil {
+	pl, err := plan.Build(c.Spec.Model, c.Graph, c.Spec.Params)
+	if err != nil {
+		return nil, fmt.Errorf("cannot plan the circuit: %w", err)
+	}
+	if err := pl.Check(c.Spec); err != nil {
 		return nil, err
 	}
-	plan, err := planScales(p, c.Graph)
+	if err := checkKeyLevels(pl, ek); err != nil {
+		return nil, err
+	}
+	delta := p.DefaultScale()
+	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
 	if err != nil {
 		return nil, err
 	}
@@ -56,9 +65,12 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		params:  p,
 		eval:    hefloat.NewEvaluator(p, ek.KeySet()),
 		affine:  make(map[*ir.Node]*preparedAffine),
-		scales:  plan,
+		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
 		buf:     newBuffers(p),
 		Workers: goruntime.GOMAXPROCS(0),
+	}
+	for n, v := range scales.Out {
+		s.scales[n] = rlwe.NewScale(v)
 	}
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
@@ -66,27 +78,27 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		if node.Op != ir.OpAffine {
 			continue
 		}
-		pa := &preparedAffine{}
+		pa := &preparedAffine{plan: pl.Linear[node]}
 		var bias []float64
 		if b := node.Linear.Bias; b != nil {
 			bias = make([]float64, n)
 			copy(bias, b)
 		}
-		if !node.Linear.Identity {
-			pa.plan = planned[node]
+		if pa.plan != nil {
 			var err error
-			switch {
-			case pa.plan.parts > 0:
-				pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node])
-			case pa.plan.hybrid:
+			ptScale := rlwe.NewScale(scales.Plaintext[node])
+			switch pa.plan.Form {
+			case plan.Parts:
+				pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, ptScale)
+			case plan.Hybrid:
 				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
 				for i := range bias {
-					bias[i] = bias[i%pa.plan.block]
+					bias[i] = bias[i%pa.plan.Block]
 				}
-				pa.lt, err = encodeLinearTransform(p, ecd, hybridDiagonals(node.Linear, pa.plan.block, n), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
+				fallthrough
 			default:
-				pa.lt, err = encodeLinearTransform(p, ecd, diagonals(node.Linear, n, pa.plan.modulus(n)), pa.plan.split, node.Inputs[0].Level, c.Graph.LogSlots, plan.pt[node], s.Workers)
+				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, node.Inputs[0].Level, c.Graph.LogSlots, ptScale, s.Workers)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
@@ -95,7 +107,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		if bias != nil {
 			// Encoded once, at the level and scale the node's output has.
 			pa.bias = hefloat.NewPlaintext(p, node.Level)
-			pa.bias.Scale = plan.out[node]
+			pa.bias.Scale = s.scales[node]
 			pa.bias.LogDimensions = ring.Dimensions{Rows: 0, Cols: c.Graph.LogSlots}
 			if err := ecd.Encode(bias, pa.bias); err != nil {
 				return nil, fmt.Errorf("cannot encode the bias of node %s: %w", node.Label(), err)
@@ -109,24 +121,25 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 // checkKeyLevels refuses keys that sit below a level the circuit uses them
 // at: Lattigo would key-switch with them and return a wrong result without
 // any error.
-func checkKeyLevels(p hefloat.Parameters, g *ir.Graph, planned map[*ir.Node]ltPlan, ek *EvalKeys) error {
+func checkKeyLevels(pl *plan.Plan, ek *EvalKeys) error {
 	have := map[uint64]int{}
 	for _, k := range ek.Galois {
 		have[k.GaloisElement] = k.LevelQ()
 	}
-	for _, n := range g.Nodes {
+	logN := pl.Spec.Params.LogN
+	for _, n := range pl.Graph.Nodes {
 		switch n.Op {
 		case ir.OpAffine:
 			if n.Linear.Identity {
 				continue
 			}
-			for _, k := range linearKeys(p, g, n, planned[n]) {
-				l, ok := have[k.galois]
+			for _, k := range pl.Linear[n].Keys(n, logN) {
+				l, ok := have[k.Galois]
 				if !ok {
-					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), k.galois)
+					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), k.Galois)
 				}
-				if l < k.level {
-					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), k.level, l)
+				if l < k.Level {
+					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), k.Level, l)
 				}
 			}
 		case ir.OpMul, ir.OpPoly:
@@ -223,8 +236,8 @@ func (s *Server) Run(in []*rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 		if out.Level() != n.Level {
 			return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), out.Level(), n.Level)
 		}
-		if !closeScales(out.Scale, s.scales.out[n]) {
-			return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(out.Scale.Float64()), math.Log2(s.scales.out[n].Float64()))
+		if want := s.scales[n]; !plan.CloseScales(&out.Scale.Value, &want.Value) {
+			return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(out.Scale.Float64()), math.Log2(want.Float64()))
 		}
 		vals[n] = out
 		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
@@ -258,7 +271,7 @@ func addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.
 	if pa.bias == nil {
 		return out, nil
 	}
-	// The plan's scale is the output's to within closeScales; the output's
+	// The plan's scale is the output's to within plan.CloseScales; the output's
 	// own keeps Lattigo from scaling the plaintext to match.
 	bias := *pa.bias
 	meta := *bias.MetaData
@@ -286,11 +299,11 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 		if err := rescale(evals, out, out); err != nil {
 			return nil, err
 		}
-		if pa.plan.hybrid {
-			if out, err = evaluateBlockSum(evals, s.buf, pa.plan.sum, out); err != nil {
+		if pa.plan.Form == plan.Hybrid {
+			if out, err = evaluateBlockSum(evals, s.buf, pa.plan.BlockSum, out); err != nil {
 				return nil, err
 			}
-			countBlockSum(count, pa.plan.sum, n.Level)
+			countBlockSum(count, pa.plan.BlockSum, n.Level)
 		}
 		pa.lt.count(count)
 		count.add(PrimRescale, in.Level(), 1)
@@ -328,5 +341,5 @@ func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEv
 		}
 	}
 	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
-	return polyEval.Evaluate(x, poly, s.scales.out[n])
+	return polyEval.Evaluate(x, poly, s.scales[n])
 }

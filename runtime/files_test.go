@@ -11,6 +11,7 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
@@ -54,10 +55,11 @@ func buildFixture() (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := Plan("fixture", g, choice.Set)
+	pl, err := plan.Build("fixture", g, choice.Set)
 	if err != nil {
 		return nil, err
 	}
+	spec := pl.Spec
 	f := &fixture{circuit: &Circuit{Spec: spec, Graph: g}}
 	if f.keys, err = GenerateKeys(spec, nil); err != nil {
 		return nil, err
@@ -261,10 +263,7 @@ func TestInsecureParametersNeverReachFiles(t *testing.T) {
 	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := Plan("insecure", g, params.InsecureTestSet(10, g.Depth, 30))
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := planSpec(t, "insecure", g, params.InsecureTestSet(10, g.Depth, 30))
 	data, err := EncodeSpec(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -327,8 +326,8 @@ func TestSpecRefusesBadInputLayout(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := *f.circuit.Spec
 			s.InputSlots = slots
-			if err := s.Validate(); !errors.Is(err, ErrSpec) {
-				t.Fatalf("Validate = %v, want ErrSpec", err)
+			if err := s.Validate(); !errors.Is(err, plan.ErrSpec) {
+				t.Fatalf("Validate = %v, want plan.ErrSpec", err)
 			}
 		})
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // Kind identifies what a hecc file holds.
@@ -20,11 +22,7 @@ const (
 	KindInputCt   Kind = 'I'
 	KindOutputCt  Kind = 'O'
 	formatMagic        = "HECC"
-	// formatVersion 3: the server plans a map after a hybrid one, and the
-	// hybrid form's block sum, with other rotations than version 2 did, so
-	// the rotation keys of a version-2 spec no longer fit; recompile.
-	formatVersion byte = 3
-	headerSize         = 4 + 1 + 1 + 32
+	headerSize         = 4 + 1 + 1 + 32 // magic, kind, plan.FormatVersion, fingerprint
 )
 
 var kindNames = map[Kind]string{
@@ -52,7 +50,7 @@ var (
 func seal(kind Kind, fingerprint [32]byte, payload []byte) []byte {
 	b := make([]byte, 0, headerSize+len(payload))
 	b = append(b, formatMagic...)
-	b = append(b, byte(kind), formatVersion)
+	b = append(b, byte(kind), plan.FormatVersion)
 	b = append(b, fingerprint[:]...)
 	return append(b, payload...)
 }
@@ -67,15 +65,15 @@ func open(data []byte, want Kind) ([32]byte, []byte, error) {
 	if k := Kind(data[4]); k != want {
 		return fp, nil, fmt.Errorf("%w: expected a %s, got a %s", ErrFormat, want, k)
 	}
-	if v := data[5]; v != formatVersion {
-		return fp, nil, fmt.Errorf("%w: %s in format version %d, this hecc reads version %d", ErrFormat, want, v, formatVersion)
+	if v := data[5]; v != plan.FormatVersion {
+		return fp, nil, fmt.Errorf("%w: %s in format version %d, this hecc reads version %d", ErrFormat, want, v, plan.FormatVersion)
 	}
 	copy(fp[:], data[6:headerSize])
 	return fp, data[headerSize:], nil
 }
 
 // checkFingerprint refuses a file whose fingerprint is not the spec's.
-func checkFingerprint(what Kind, got [32]byte, spec *Spec) error {
+func checkFingerprint(what Kind, got [32]byte, spec *plan.Spec) error {
 	if want := spec.Fingerprint(); got != want {
 		return fmt.Errorf("%w: this %s was made for compile %s, the spec in use is %s; regenerate it from this model's .spec",
 			ErrMismatch, what, hex.EncodeToString(got[:6]), hex.EncodeToString(want[:6]))

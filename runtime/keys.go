@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"sync"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -42,7 +43,7 @@ func (e *EvalKeys) KeySet() *rlwe.MemEvaluationKeySet {
 
 // GenerateKeys makes a fresh key set for spec, calling progress (if not
 // nil) after each Galois key so a CLI can show how far it got.
-func GenerateKeys(spec *Spec, progress func(done, total int)) (*Keys, error) {
+func GenerateKeys(spec *plan.Spec, progress func(done, total int)) (*Keys, error) {
 	sk, pk, err := GenerateKeyPair(spec)
 	if err != nil {
 		return nil, err
@@ -73,13 +74,13 @@ const seedSize = 32
 // the server regenerates a. Only a is seeded: the secret and the errors
 // come from the key generator's own cryptographic randomness.
 type evalKeyMaker struct {
-	spec *Spec
+	spec *plan.Spec
 	kgen *rlwe.KeyGenerator
 	sk   *rlwe.SecretKey
 	seed [seedSize]byte
 }
 
-func newEvalKeyMaker(spec *Spec, sk *rlwe.SecretKey) (*evalKeyMaker, error) {
+func newEvalKeyMaker(spec *plan.Spec, sk *rlwe.SecretKey) (*evalKeyMaker, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -180,7 +181,7 @@ func atLevel(level int) rlwe.EvaluationKeyParameters {
 }
 
 // EncodeSecretKey serialises the secret key. It never goes to the server.
-func EncodeSecretKey(spec *Spec, sk *rlwe.SecretKey) ([]byte, error) {
+func EncodeSecretKey(spec *plan.Spec, sk *rlwe.SecretKey) ([]byte, error) {
 	b, err := sk.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -189,7 +190,7 @@ func EncodeSecretKey(spec *Spec, sk *rlwe.SecretKey) ([]byte, error) {
 }
 
 // EncodePublicKey serialises the public key.
-func EncodePublicKey(spec *Spec, pk *rlwe.PublicKey) ([]byte, error) {
+func EncodePublicKey(spec *plan.Spec, pk *rlwe.PublicKey) ([]byte, error) {
 	b, err := pk.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -198,7 +199,7 @@ func EncodePublicKey(spec *Spec, pk *rlwe.PublicKey) ([]byte, error) {
 }
 
 // DecodeSecretKey parses a secret key made for spec.
-func DecodeSecretKey(spec *Spec, data []byte) (*rlwe.SecretKey, error) {
+func DecodeSecretKey(spec *plan.Spec, data []byte) (*rlwe.SecretKey, error) {
 	p, payload, err := openFor(spec, data, KindSecretKey)
 	if err != nil {
 		return nil, err
@@ -211,7 +212,7 @@ func DecodeSecretKey(spec *Spec, data []byte) (*rlwe.SecretKey, error) {
 }
 
 // DecodePublicKey parses a public key made for spec.
-func DecodePublicKey(spec *Spec, data []byte) (*rlwe.PublicKey, error) {
+func DecodePublicKey(spec *plan.Spec, data []byte) (*rlwe.PublicKey, error) {
 	p, payload, err := openFor(spec, data, KindPublicKey)
 	if err != nil {
 		return nil, err
@@ -224,7 +225,7 @@ func DecodePublicKey(spec *Spec, data []byte) (*rlwe.PublicKey, error) {
 }
 
 // GenerateKeyPair makes a secret key and its public key for spec.
-func GenerateKeyPair(spec *Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
+func GenerateKeyPair(spec *plan.Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, nil, err
@@ -240,7 +241,7 @@ func GenerateKeyPair(spec *Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
 // the spec, so the file holds nothing else.
 
 // EncodeEvalKeys serialises the evaluation keys.
-func EncodeEvalKeys(spec *Spec, ek *EvalKeys) ([]byte, error) {
+func EncodeEvalKeys(spec *plan.Spec, ek *EvalKeys) ([]byte, error) {
 	var buf bytes.Buffer
 	err := writeEvalKeys(&buf, spec, ek.Seed,
 		func() *rlwe.RelinearizationKey { return ek.Relin },
@@ -251,7 +252,7 @@ func EncodeEvalKeys(spec *Spec, ek *EvalKeys) ([]byte, error) {
 // WriteEvalKeys generates spec's evaluation keys from sk and writes each
 // one as soon as it exists: a deep circuit's keys reach gigabytes, and only
 // one is ever in memory.
-func WriteEvalKeys(w io.Writer, spec *Spec, sk *rlwe.SecretKey, progress func(done, total int)) error {
+func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *rlwe.SecretKey, progress func(done, total int)) error {
 	m, err := newEvalKeyMaker(spec, sk)
 	if err != nil {
 		return err
@@ -266,7 +267,7 @@ func WriteEvalKeys(w io.Writer, spec *Spec, sk *rlwe.SecretKey, progress func(do
 		})
 }
 
-func writeEvalKeys(out io.Writer, spec *Spec, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
+func writeEvalKeys(out io.Writer, spec *plan.Spec, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return err
@@ -344,7 +345,7 @@ func packedGadgetSize(p hefloat.Parameters, g *rlwe.GadgetCiphertext) int {
 }
 
 // DecodeEvalKeys parses evaluation keys made for spec.
-func DecodeEvalKeys(spec *Spec, data []byte) (*EvalKeys, error) {
+func DecodeEvalKeys(spec *plan.Spec, data []byte) (*EvalKeys, error) {
 	return ReadEvalKeys(bytes.NewReader(data), spec)
 }
 
@@ -352,7 +353,7 @@ func DecodeEvalKeys(spec *Spec, data []byte) (*EvalKeys, error) {
 // spec asks for, at their levels, every residue below its modulus. The
 // file is read in one goroutine while the others unpack the keys already
 // read and regenerate their seeded halves, which costs more than reading.
-func ReadEvalKeys(r io.Reader, spec *Spec) (*EvalKeys, error) {
+func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	head := make([]byte, headerSize+1+seedSize)
 	if _, err := io.ReadFull(br, head); err != nil {
@@ -474,7 +475,7 @@ func (f *keyFiller) wait() error {
 }
 
 // openFor opens a key or ciphertext file and checks it belongs to spec.
-func openFor(spec *Spec, data []byte, kind Kind) (hefloat.Parameters, []byte, error) {
+func openFor(spec *plan.Spec, data []byte, kind Kind) (hefloat.Parameters, []byte, error) {
 	fp, payload, err := open(data, kind)
 	if err != nil {
 		return hefloat.Parameters{}, nil, err

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // graphBuilder makes small circuits by hand.
@@ -60,15 +62,12 @@ func (b *graphBuilder) output(in *ir.Node) *ir.Graph {
 
 // testServer runs the passes on g, plans it at insecure test parameters and
 // prepares a server with fresh keys.
-func testServer(t *testing.T, g *ir.Graph) (*Spec, *Keys, *Server) {
+func testServer(t *testing.T, g *ir.Graph) (*plan.Spec, *Keys, *Server) {
 	t.Helper()
 	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := Plan("test", g, params.InsecureTestSet(11, g.Depth, 35))
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := planSpec(t, "test", g, params.InsecureTestSet(11, g.Depth, 35))
 	keys, err := GenerateKeys(spec, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +77,16 @@ func testServer(t *testing.T, g *ir.Graph) (*Spec, *Keys, *Server) {
 		t.Fatal(err)
 	}
 	return spec, keys, srv
+}
+
+// planSpec plans g, which has been through the passes, and returns its spec.
+func planSpec(t *testing.T, model string, g *ir.Graph, set params.Set) *plan.Spec {
+	t.Helper()
+	pl, err := plan.Build(model, g, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl.Spec
 }
 
 // roundTrip compiles g with insecure test parameters, evaluates it
@@ -217,15 +226,12 @@ func TestKeyBelowItsLevelIsRefused(t *testing.T) {
 	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := Plan("guard", g, params.InsecureTestSet(11, g.Depth, 35))
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := planSpec(t, "guard", g, params.InsecureTestSet(11, g.Depth, 35))
 	if spec.Rotations[0].Level == 0 {
 		t.Fatal("the test needs a rotation above level 0")
 	}
 	low := *spec
-	low.Rotations = append([]RotationKey(nil), spec.Rotations...)
+	low.Rotations = append([]plan.RotationKey(nil), spec.Rotations...)
 	low.Rotations[0].Level = 0
 	keys, err := GenerateKeys(&low, nil)
 	if err != nil {
@@ -234,6 +240,11 @@ func TestKeyBelowItsLevelIsRefused(t *testing.T) {
 	_, err = NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
 	if err == nil || !strings.Contains(err.Error(), "with a key made for level 0") {
 		t.Fatalf("NewServer with a key below its level: %v", err)
+	}
+	// A spec that is not the plan's for the graph (here the one the low
+	// keys were made for) is refused before any key is looked at.
+	if _, err := NewServer(&Circuit{Spec: &low, Graph: g}, keys.Eval); !errors.Is(err, plan.ErrMismatch) {
+		t.Fatalf("NewServer with another planner's spec: %v", err)
 	}
 }
 
@@ -247,17 +258,17 @@ func TestHybridLinearTransformation(t *testing.T) {
 	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	allowed := hybridAllowed(g)
-	if !allowed[h] || allowed[g.Outputs()[0].Inputs[0]] {
-		t.Fatalf("hybrid allowed: first layer %v, last layer %v", allowed[h], allowed[g.Outputs()[0].Inputs[0]])
+	planned, err := plan.Build("hybrid", g, params.InsecureTestSet(11, g.Depth, 35))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if pl := planLinear(h, g.LogSlots, true, 0); !pl.hybrid || pl.block != 16 {
+	if pl := planned.Linear[h]; pl.Form != plan.Hybrid || pl.Block != 16 {
 		t.Fatalf("plan %+v for a 12×400 layer on 2^%d slots", pl, g.LogSlots)
 	}
 	// The last layer reads the copies the block sum leaves: its diagonals
 	// are taken modulo the block.
 	last := g.Outputs()[0].Inputs[0]
-	if pl := plans(g)[last]; pl.period != 16 || len(pl.diags) > 16 || slices.Max(pl.diags) >= 16 {
+	if pl := planned.Linear[last]; pl.Form != plan.Standard || pl.Period != 16 || len(pl.Diagonals) > 16 || slices.Max(pl.Diagonals) >= 16 {
 		t.Fatalf("plan %+v for the layer after the hybrid one", pl)
 	}
 	if worst := roundTrip(t, g, randomInputs(5, 400, 1)); worst > 1e-6 {
@@ -294,12 +305,12 @@ func TestInputInPartsConcurrently(t *testing.T) {
 	if worst := roundTrip(t, g, randomInputs(4, n, 1)); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
 	}
-	pl := planLinear(first, g.LogSlots, false, 0)
-	p, err := NewParameters(params.InsecureTestSet(11, g.Depth, 35))
+	planned, err := plan.Build("parts", g, params.InsecureTestSet(11, g.Depth, 35))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if keys := linearKeys(p, g, first, pl); pl.parts != parts || len(keys) != 0 || g.LogSlots != 4 {
+	pl := planned.Linear[first]
+	if keys := pl.Keys(first, 11); pl.Form != plan.Parts || pl.Parts != parts || len(keys) != 0 || g.LogSlots != 4 {
 		t.Fatalf("plan %+v with %d rotation keys on 2^%d slots", pl, len(keys), g.LogSlots)
 	}
 }
@@ -354,41 +365,6 @@ func TestConcurrentRuns(t *testing.T) {
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)
-		}
-	}
-}
-
-// TestBlockSumStages: choosing one rotation (or none) from every stage
-// reaches each block offset j·R exactly once, so the stages add up every
-// block; stages hold at most three rotations.
-func TestBlockSumStages(t *testing.T) {
-	for _, tc := range []struct{ block, slots, rotations int }{
-		{16, 512, 7}, {128, 16384, 10}, {4, 8, 1}, {8, 64, 4}, {2, 4096, 16}, {64, 64, 0},
-	} {
-		stages := blockSumStages(tc.block, tc.slots)
-		reached := map[int]int{0: 1}
-		n := 0
-		for _, stage := range stages {
-			if len(stage) > 3 {
-				t.Errorf("R=%d on %d slots: a stage of %d rotations", tc.block, tc.slots, len(stage))
-			}
-			n += len(stage)
-			next := map[int]int{}
-			for off, c := range reached {
-				next[off] += c
-				for _, r := range stage {
-					next[off+r] += c
-				}
-			}
-			reached = next
-		}
-		if len(reached) != tc.slots/tc.block || n != tc.rotations {
-			t.Errorf("R=%d on %d slots: %d offsets reached with %d rotations, want %d with %d", tc.block, tc.slots, len(reached), n, tc.slots/tc.block, tc.rotations)
-		}
-		for j := range tc.slots / tc.block {
-			if reached[j*tc.block] != 1 {
-				t.Errorf("R=%d on %d slots: block %d added %d times", tc.block, tc.slots, j, reached[j*tc.block])
-			}
 		}
 	}
 }

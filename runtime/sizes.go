@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"encoding/binary"
+	"fmt"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
@@ -29,7 +31,7 @@ type Sizes struct {
 
 // PredictSizes computes the sizes of every file a spec leads to, without
 // generating keys.
-func PredictSizes(spec *Spec) (Sizes, error) {
+func PredictSizes(spec *plan.Spec) (Sizes, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return Sizes{}, err
@@ -72,7 +74,7 @@ func PredictSizes(spec *Spec) (Sizes, error) {
 
 // ciphertextFileSize is the size of an input or result file, with the
 // ciphertexts' c1 stored or seeded.
-func ciphertextFileSize(p hefloat.Parameters, spec *Spec, kind Kind, seeded bool) int {
+func ciphertextFileSize(p hefloat.Parameters, spec *plan.Spec, kind Kind, seeded bool) int {
 	level, count := ciphertextLevel(spec, kind)
 	poly := packedPolySize(p.N(), p.Q()[:level+1])
 	size := headerSize + len(binary.AppendUvarint(nil, uint64(count))) + 1 + count*(8+2*poly)
@@ -81,3 +83,15 @@ func ciphertextFileSize(p hefloat.Parameters, spec *Spec, kind Kind, seeded bool
 	}
 	return size
 }
+
+// Text formats the sizes for the terminal, as lines of the compile report.
+func (s Sizes) Text() string {
+	relin := ""
+	if s.RelinNeeded {
+		relin = " + relinearization key"
+	}
+	return fmt.Sprintf("  keys:       %d Galois keys%s, each at the level it is used (largest %s): %s of evaluation keys, a %s file\n", s.GaloisKeys, relin, mib(s.OneEvalKey), mib(s.EvalKeysMemory), mib(s.EvalKeys)) +
+		fmt.Sprintf("  ciphertext: input %s under the secret key, %s under the public key; result %s\n", mib(s.InputCtSeeded), mib(s.InputCt), mib(s.OutputCt))
+}
+
+func mib(n int) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }

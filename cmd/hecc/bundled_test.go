@@ -10,6 +10,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -105,7 +106,7 @@ func TestBundledModelsMatchPyTorch(t *testing.T) {
 func TestCryptoNetsEncrypted(t *testing.T) {
 	const digits = 24
 	res, keys, srv := bundledServer(t, "cryptonets")
-	spec := res.Circuit.Spec
+	spec := res.Spec
 	x, _ := loadSamples(t, "mnist_test.npz")
 	ref := loadRef(t, "cryptonets")
 	var worst, smallestGap float64 = 0, math.Inf(1)
@@ -180,7 +181,7 @@ func compileBundled(t *testing.T, model, calib string) *compiler.Result {
 // the calibration never saw.
 func TestLeNet5CircuitAccuracy(t *testing.T) {
 	res := compileBundled(t, "lenet5", "mnist_calib.npz")
-	g, spec := res.Circuit.Graph, res.Circuit.Spec
+	g, spec := res.Graph, res.Spec
 	x, y := loadSamples(t, "mnist_test.npz")
 	var exact, circuit int
 	for i := range x.Shape[0] {
@@ -214,14 +215,14 @@ func TestLeNet5CircuitAccuracy(t *testing.T) {
 func bundledServer(t *testing.T, model string) (*compiler.Result, *runtime.Keys, *runtime.Server) {
 	t.Helper()
 	res := compileBundled(t, model, "mnist_calib.npz")
-	if p := res.Circuit.Spec.Params; p.Security < 128 || p.Insecure() {
+	if p := res.Spec.Params; p.Security < 128 || p.Insecure() {
 		t.Fatalf("compiled at %s", p)
 	}
-	keys, err := runtime.GenerateKeys(res.Circuit.Spec, nil)
+	keys, err := runtime.GenerateKeys(res.Spec, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := runtime.NewServer(res.Circuit, keys.Eval)
+	srv, err := runtime.NewServer(&runtime.Circuit{Spec: res.Spec, Graph: res.Graph}, keys.Eval)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,10 +234,10 @@ func bundledServer(t *testing.T, model string) (*compiler.Result, *runtime.Keys,
 // checks every decrypted top class against the plaintext circuit's (same
 // polynomials, so only CKKS noise differs). It returns the largest output
 // error.
-func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64, *runtime.Spec) {
+func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64, *plan.Spec) {
 	t.Helper()
 	res, keys, srv := bundledServer(t, model)
-	spec := res.Circuit.Spec
+	spec := res.Spec
 	x, _ := loadSamples(t, "mnist_test.npz")
 	var worst float64
 	for i := range digits {
@@ -253,7 +254,7 @@ func encryptedAgainstPlaintext(t *testing.T, model string, digits int) (float64,
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, err := ir.Interpret(res.Circuit.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
+		plain, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -144,11 +144,15 @@ func runCompile(c *cli.Context) error {
 	if specPath == "" {
 		specPath = replaceExt(out, ".spec")
 	}
-	hec, err := runtime.EncodeCircuit(res.Circuit)
+	hec, err := runtime.EncodeCircuit(&runtime.Circuit{Spec: res.Spec, Graph: res.Graph})
 	if err != nil {
 		return err
 	}
-	spec, err := runtime.EncodeSpec(res.Circuit.Spec)
+	spec, err := runtime.EncodeSpec(res.Spec)
+	if err != nil {
+		return err
+	}
+	sizes, err := runtime.PredictSizes(res.Spec)
 	if err != nil {
 		return err
 	}
@@ -159,11 +163,11 @@ func runCompile(c *cli.Context) error {
 	if err := writeFile(specPath, spec, 0o644); err != nil {
 		return err
 	}
-	fmt.Print(res.Report.Text())
+	fmt.Print(res.Report.Text(), sizes.Text())
 	if c.Bool("ir") {
-		fmt.Print(res.Circuit.Graph)
+		fmt.Print(res.Graph)
 	}
-	fmt.Printf("wrote %s (server) and %s (client), compile %s\n", out, specPath, res.Circuit.Spec.ShortFingerprint())
+	fmt.Printf("wrote %s (server) and %s (client), compile %s\n", out, specPath, res.Spec.ShortFingerprint())
 	return nil
 }
 

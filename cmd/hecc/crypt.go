@@ -11,7 +11,6 @@ import (
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/runtime"
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,15 +48,7 @@ func runEncrypt(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var key rlwe.EncryptionKey
-	switch k, _ := runtime.PeekKind(data); k {
-	case runtime.KindSecretKey:
-		key, err = runtime.DecodeSecretKey(spec, data)
-	case runtime.KindPublicKey:
-		key, err = runtime.DecodePublicKey(spec, data)
-	default:
-		err = fmt.Errorf("expected secret.key or public.key, this is a %s", k)
-	}
+	key, err := runtime.DecodeEncryptionKey(spec, data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -24,27 +25,27 @@ func inspectCommand() *cli.Command {
 
 // inspection is what `hecc inspect --json` prints.
 type inspection struct {
-	File        string             `json:"file"`
-	Kind        string             `json:"kind"`
-	Model       string             `json:"model"`
-	Fingerprint string             `json:"fingerprint"`
-	LogN        int                `json:"logN"`
-	LogQ        []int              `json:"logQ"`
-	LogP        []int              `json:"logP"`
-	LogQP       int                `json:"logQP"`
-	LogScale    int                `json:"logScale"`
-	Slots       int                `json:"slots"`
-	LayoutSlots int                `json:"layout_slots"`
-	Security    int                `json:"security"`
-	Depth       int                `json:"depth"`
-	Rotations   int                `json:"rotations"`
-	Relin       bool               `json:"relinearization_key"`
-	Ops         map[string]int     `json:"ops"`
-	Input       runtime.TensorInfo `json:"input"`
-	InputSlots  int                `json:"input_layout_slots,omitempty"` // set when the client lays the input out itself
-	InputCts    int                `json:"input_ciphertexts"`
-	Output      runtime.TensorInfo `json:"output"`
-	Sizes       runtime.Sizes      `json:"sizes"`
+	File        string          `json:"file"`
+	Kind        string          `json:"kind"`
+	Model       string          `json:"model"`
+	Fingerprint string          `json:"fingerprint"`
+	LogN        int             `json:"logN"`
+	LogQ        []int           `json:"logQ"`
+	LogP        []int           `json:"logP"`
+	LogQP       int             `json:"logQP"`
+	LogScale    int             `json:"logScale"`
+	Slots       int             `json:"slots"`
+	LayoutSlots int             `json:"layout_slots"`
+	Security    int             `json:"security"`
+	Depth       int             `json:"depth"`
+	Rotations   int             `json:"rotations"`
+	Relin       bool            `json:"relinearization_key"`
+	Ops         map[string]int  `json:"ops"`
+	Input       plan.TensorInfo `json:"input"`
+	InputSlots  int             `json:"input_layout_slots,omitempty"` // set when the client lays the input out itself
+	InputCts    int             `json:"input_ciphertexts"`
+	Output      plan.TensorInfo `json:"output"`
+	Sizes       runtime.Sizes   `json:"sizes"`
 }
 
 func runInspect(c *cli.Context) error {
@@ -56,7 +57,7 @@ func runInspect(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var spec *runtime.Spec
+	var spec *plan.Spec
 	var circuit *runtime.Circuit
 	kind := runtime.KindSpec
 	if k, _ := runtime.PeekKind(data); k == runtime.KindCircuit {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -89,7 +90,7 @@ func runKeygen(c *cli.Context) error {
 	return nil
 }
 
-func loadSpec(path string) (*runtime.Spec, error) {
+func loadSpec(path string) (*plan.Spec, error) {
 	data, err := readFile(path)
 	if err != nil {
 		return nil, err

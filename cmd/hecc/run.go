@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -108,7 +109,7 @@ func runRun(c *cli.Context) error {
 
 // readEvalKeys streams the evaluation keys from a file (they can reach
 // gigabytes), refusing a secret key outright.
-func readEvalKeys(path string, spec *runtime.Spec) (*runtime.EvalKeys, error) {
+func readEvalKeys(path string, spec *plan.Spec) (*runtime.EvalKeys, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -128,7 +129,7 @@ func runSimulate(c *cli.Context) error {
 }
 
 // readBatch reads one input of the model's shape, or a batch of them.
-func readBatch(path string, spec *runtime.Spec) ([]*ir.Tensor, error) {
+func readBatch(path string, spec *plan.Spec) ([]*ir.Tensor, error) {
 	t, err := readSamples(path)
 	if err != nil {
 		t, err = tensorio.ReadFile(path)

@@ -1,13 +1,11 @@
-package runtime
+package plan
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
@@ -77,8 +75,8 @@ var ErrSpec = errors.New("invalid spec")
 
 // Validate checks what a hostile .spec could get wrong before Lattigo sees
 // it: a valid parameter set, a layout that fits the ring, bounded shapes
-// and well-formed Galois elements. Files additionally refuse insecure test
-// parameters (see parseSpec).
+// and well-formed Galois elements. The runtime's files additionally refuse
+// insecure test parameters.
 func (s *Spec) Validate() error {
 	if err := s.Params.Validate(); err != nil {
 		return err
@@ -150,105 +148,6 @@ func (s *Spec) Validate() error {
 		return fmt.Errorf("%w: %d op kinds", ErrSpec, len(s.Ops))
 	}
 	return nil
-}
-
-// Plan derives the spec of a graph that has been through the passes (so its
-// levels and layout are set) for a parameter set: the input and output, and
-// the exact rotations the linear transformations will perform.
-func Plan(model string, g *ir.Graph, set params.Set) (*Spec, error) {
-	ins, outs := g.Inputs(), g.Outputs()
-	if len(ins) != 1 || len(outs) != 1 {
-		return nil, fmt.Errorf("the runtime evaluates circuits with one input and one output; this one has %d and %d", len(ins), len(outs))
-	}
-	if g.Depth != set.MaxLevel() {
-		return nil, fmt.Errorf("circuit depth %d does not match the %d levels of %s", g.Depth, set.MaxLevel(), set)
-	}
-	if g.LogSlots > set.LogSlots() {
-		return nil, fmt.Errorf("layout needs 2^%d slots, %s has 2^%d", g.LogSlots, set, set.LogSlots())
-	}
-	p, err := NewParameters(set)
-	if err != nil {
-		return nil, err
-	}
-	s := &Spec{
-		Model:    model,
-		Params:   set,
-		LogSlots: g.LogSlots,
-		Input:    TensorInfo{Name: ins[0].Name, Shape: ins[0].InputShape(), Level: ins[0].Level},
-		Output:   TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
-		Ops:      g.Counts(),
-	}
-	if gather := ins[0].Gather; gather != nil {
-		s.InputSlots = gather.Slots
-		if gather.Parts > 1 {
-			s.InputParts = gather.Parts
-		}
-	}
-	// Each key at the highest level it is used at: a key below the
-	// ciphertext's level gives a wrong result without an error in Lattigo,
-	// one above it only costs size.
-	level := map[uint64]int{}
-	planned := plans(g)
-	for _, n := range g.Nodes {
-		switch n.Op {
-		case ir.OpActivation:
-			return nil, fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
-		case ir.OpConst:
-			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
-		case ir.OpMul:
-			s.Relin = true
-			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
-		case ir.OpPoly:
-			if n.Poly.Degree() >= 2 {
-				s.Relin = true
-				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
-			}
-		case ir.OpAffine:
-			if n.Linear.Identity {
-				continue
-			}
-			for _, k := range linearKeys(p, g, n, planned[n]) {
-				level[k.galois] = max(level[k.galois], k.level)
-			}
-		}
-	}
-	for e, l := range level {
-		s.Rotations = append(s.Rotations, RotationKey{Galois: e, Level: l})
-	}
-	slices.SortFunc(s.Rotations, func(a, b RotationKey) int { return cmp.Compare(a.Galois, b.Galois) })
-	return s, s.Validate()
-}
-
-// diagonalIndices lists the non-zero generalized diagonals of l embedded in
-// an n×n matrix: entry (r, c) lies on diagonal (c-r) mod n.
-func diagonalIndices(l *ir.Linear, n int) []int {
-	seen := make(map[int]bool)
-	for r := 0; r < l.Rows; r++ {
-		l.Row(r, func(c int, _ float64) { seen[((c-r)%n+n)%n] = true })
-	}
-	out := make([]int, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// diagonals materialises the non-zero diagonals on n slots, their indices
-// taken modulo mod (n, or the period an input repeats with): diag[k][r] =
-// W[r][c] for c ≡ r + k.
-func diagonals(l *ir.Linear, n, mod int) map[int][]float64 {
-	d := make(map[int][]float64)
-	for r := 0; r < l.Rows; r++ {
-		l.Row(r, func(c int, v float64) {
-			k := ((c-r)%mod + mod) % mod
-			if d[k] == nil {
-				d[k] = make([]float64, n)
-			}
-			d[k][r] = v
-		})
-	}
-	return d
 }
 
 // InputCiphertexts is the number of ciphertexts the client encrypts its

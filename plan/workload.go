@@ -1,4 +1,4 @@
-package runtime
+package plan
 
 import (
 	"math"
@@ -8,16 +8,15 @@ import (
 	"github.com/hecc-dev/hecc/params"
 )
 
-// EstimateWorkload counts what evaluating g will do at each level — the
-// giant and baby steps of each linear transformation as this runtime will
-// split them, its diagonal multiplications, the products and relinearizations of
+// Workload counts what evaluating g will do at each level — the giant and
+// baby steps of each linear transformation as planned, its diagonal multiplications, the products and relinearizations of
 // squares and polynomials, the rescales — for params' cost model. It needs
 // the layout and the levels (the passes), not the parameters.
-func EstimateWorkload(g *ir.Graph) params.Workload {
+func Workload(g *ir.Graph) params.Workload {
 	n := g.Depth + 1
 	w := params.Workload{KeySwitches: make([]float64, n), BabySteps: make([]float64, n), PtMuls: make([]float64, n),
 		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n)}
-	planned := plans(g)
+	planned := linears(g)
 	for _, node := range g.Nodes {
 		switch node.Op {
 		case ir.OpAffine:
@@ -26,22 +25,20 @@ func EstimateWorkload(g *ir.Graph) params.Workload {
 			}
 			pl := planned[node]
 			in := node.Inputs[0].Level
-			if pl.parts > 0 {
-				w.PtMuls[in] += float64(pl.parts)
+			if pl.Form == Parts {
+				w.PtMuls[in] += float64(pl.Parts)
 				w.Rescales[in]++
 				continue
 			}
-			w.KeySwitches[in] += float64(pl.split.giants())
-			w.BabySteps[in] += float64(pl.split.babies())
-			w.DiagMuls[in] += float64(len(pl.diags))
+			w.KeySwitches[in] += float64(pl.Split.Giants())
+			w.BabySteps[in] += float64(pl.Split.Babies())
+			w.DiagMuls[in] += float64(len(pl.Diagonals))
 			w.Rescales[in]++
-			if pl.hybrid {
-				// A stage's decomposition and ModDown cost about what a
-				// key switch's do beyond a baby step's.
-				for _, stage := range pl.sum {
-					w.KeySwitches[node.Level] += 1 - babyWeight
-					w.BabySteps[node.Level] += float64(len(stage))
-				}
+			// A block-sum stage's decomposition and ModDown cost about
+			// what a key switch's do beyond a baby step's.
+			for _, stage := range pl.BlockSum {
+				w.KeySwitches[node.Level] += 1 - babyWeight
+				w.BabySteps[node.Level] += float64(len(stage))
 			}
 		case ir.OpMul:
 			l := min(node.Inputs[0].Level, node.Inputs[1].Level)

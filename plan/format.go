@@ -1,0 +1,19 @@
+package plan
+
+// FormatVersion is the version of hecc's files. A spec lists the rotation
+// keys its plan needs, so a change of plan (another form, split or block
+// sum for the same graph) changes the keys a file set holds and must bump
+// the version, so that older files are refused with a clear message rather
+// than mismatching at load. TestPlanChangeBumpsFormatVersion holds it to
+// that.
+//
+// Version 3: a map after a hybrid one, and the hybrid form's block sum,
+// take other rotations than in version 2.
+const FormatVersion byte = 3
+
+// planDigests records, for each format version since they are kept, the
+// SHA-256 of the golden plans it was set for: the `== plan` sections of
+// compiler/testdata/golden. TestPlanChangeBumpsFormatVersion recomputes it.
+var planDigests = map[byte]string{
+	3: "b2e3462f269ea890ffa9b6d2678a79659e0922687133c301351c238aa6e57e9a",
+}

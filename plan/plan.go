@@ -1,0 +1,157 @@
+// Package plan decides how a compiled graph is evaluated under encryption:
+// the spec the client needs (input and output, parameters, the rotation
+// keys and their levels), the form, diagonals and baby-step giant-step
+// split of every linear transformation, the block sums, the exact scale of
+// every value, and the workload the parameter choice costs. The compiler
+// plans with it, and the runtime executes what it decides, never deciding
+// itself: both agree because there is one planner.
+//
+// The package uses the standard library only; the runtime supplies what
+// only Lattigo knows (the primes of the modulus chain).
+package plan
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+)
+
+// Plan is how a graph is evaluated with one parameter set.
+type Plan struct {
+	Spec *Spec
+	// Linear holds the plan of every affine node that is not the identity.
+	Linear map[*ir.Node]*Linear
+	Graph  *ir.Graph // planned
+}
+
+// ErrMismatch reports a spec that is not what this planner makes of its
+// graph.
+var ErrMismatch = errors.New("the spec does not match the plan of its graph")
+
+// Build plans a graph that has been through the passes (so its levels and
+// layout are set) for a parameter set: the spec, with the exact rotations
+// the linear transformations will perform, and those transformations.
+func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
+	ins, outs := g.Inputs(), g.Outputs()
+	if len(ins) != 1 || len(outs) != 1 {
+		return nil, fmt.Errorf("the runtime evaluates circuits with one input and one output; this one has %d and %d", len(ins), len(outs))
+	}
+	if g.Depth != set.MaxLevel() {
+		return nil, fmt.Errorf("circuit depth %d does not match the %d levels of %s", g.Depth, set.MaxLevel(), set)
+	}
+	if g.LogSlots > set.LogSlots() {
+		return nil, fmt.Errorf("layout needs 2^%d slots, %s has 2^%d", g.LogSlots, set, set.LogSlots())
+	}
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Spec{
+		Model:    model,
+		Params:   set,
+		LogSlots: g.LogSlots,
+		Input:    TensorInfo{Name: ins[0].Name, Shape: ins[0].InputShape(), Level: ins[0].Level},
+		Output:   TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
+		Ops:      g.Counts(),
+	}
+	if gather := ins[0].Gather; gather != nil {
+		s.InputSlots = gather.Slots
+		if gather.Parts > 1 {
+			s.InputParts = gather.Parts
+		}
+	}
+	// Each key at the highest level it is used at: a key below the
+	// ciphertext's level gives a wrong result without an error in Lattigo,
+	// one above it only costs size.
+	level := map[uint64]int{}
+	planned := linears(g)
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpActivation:
+			return nil, fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
+		case ir.OpConst:
+			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
+		case ir.OpMul:
+			s.Relin = true
+			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
+		case ir.OpPoly:
+			if n.Poly.Degree() >= 2 {
+				s.Relin = true
+				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
+			}
+		case ir.OpAffine:
+			if n.Linear.Identity {
+				continue
+			}
+			for _, k := range planned[n].Keys(n, set.LogN) {
+				level[k.Galois] = max(level[k.Galois], k.Level)
+			}
+		}
+	}
+	for e, l := range level {
+		s.Rotations = append(s.Rotations, RotationKey{Galois: e, Level: l})
+	}
+	slices.SortFunc(s.Rotations, func(a, b RotationKey) int { return cmp.Compare(a.Galois, b.Galois) })
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &Plan{Spec: s, Linear: planned, Graph: g}, nil
+}
+
+// Check refuses a spec that is not the one this plan derives: a circuit
+// compiled by another planner or file format, or altered since.
+func (p *Plan) Check(spec *Spec) error {
+	if got, want := spec.Fingerprint(), p.Spec.Fingerprint(); got != want {
+		return fmt.Errorf("%w: the circuit's spec (compile %s) is not what this hecc plans for its graph (%s): it was compiled by another planner or file format, or altered; recompile the model",
+			ErrMismatch, spec.ShortFingerprint(), p.Spec.ShortFingerprint())
+	}
+	return nil
+}
+
+// String lists, for every affine map in graph order, its form, diagonals,
+// split and block sum with the levels they rotate at, then the spec's keys
+// (Galois element@level): a readable account of the plan for reviews and
+// golden files.
+func (p *Plan) String() string {
+	var b strings.Builder
+	for i, n := range p.Graph.Nodes {
+		pl := p.Linear[n]
+		if pl == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "%%%d %s", i, pl.Form)
+		switch pl.Form {
+		case Parts:
+			fmt.Fprintf(&b, ": %d parts, no rotation\n", pl.Parts)
+			continue
+		case Hybrid:
+			fmt.Fprintf(&b, " block %d", pl.Block)
+		case Standard:
+			if pl.Period > 0 {
+				fmt.Fprintf(&b, " period %d", pl.Period)
+			}
+		}
+		fmt.Fprintf(&b, " at level %d: %d diagonals, %d giant steps %v, %d baby steps %v\n", n.Inputs[0].Level,
+			len(pl.Diagonals), pl.Split.Giants(), nonZeroSteps(pl.Split.Giant), pl.Split.Babies(), nonZeroSteps(pl.Split.Baby))
+		if pl.Form == Hybrid {
+			fmt.Fprintf(&b, "  block sum at level %d: %d stages %v\n", n.Level, len(pl.BlockSum), pl.BlockSum)
+		}
+	}
+	if p.Spec.Relin {
+		fmt.Fprintf(&b, "relinearization key at level %d\n", p.Spec.RelinLevel)
+	}
+	fmt.Fprintf(&b, "%d rotation keys (Galois element@level):", len(p.Spec.Rotations))
+	for _, k := range p.Spec.Rotations {
+		fmt.Fprintf(&b, " %d@%d", k.Galois, k.Level)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func nonZeroSteps(steps []int) []int {
+	return slices.DeleteFunc(slices.Clone(steps), func(r int) bool { return r == 0 })
+}
