@@ -51,11 +51,12 @@ func TestLattigoVersion(t *testing.T) {
 // testParameters are the parameter sets the copies are compared on:
 // small, whose large overflow margins never make a lazy sum reduce early,
 // and wide, whose 60- and 61-bit primes allow four lazy products between
-// reductions and whose 18 primes make nine key-switching parts.
+// reductions and whose 34 primes make 17 key-switching parts, more than
+// four for every worker.
 func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	t.Helper()
 	small := params.InsecureTestSet(11, 4, 35)
-	wideQ := make([]int, 18)
+	wideQ := make([]int, 34)
 	for i := range wideQ {
 		wideQ[i] = 60
 	}
