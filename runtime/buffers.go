@@ -50,8 +50,8 @@ func newBuffers(p hefloat.Parameters) *buffers {
 	return &buffers{levels: make([]freeList[*rlwe.Element[ringqp.Poly]], p.MaxLevel()+1)}
 }
 
-// element returns a degree-1 element in QP at levelQ (and every P prime).
-func (b *buffers) element(p *hefloat.Parameters, levelQ int) *rlwe.Element[ringqp.Poly] {
+// Element returns a degree-1 element in QP at levelQ (and every P prime).
+func (b *buffers) Element(p *hefloat.Parameters, levelQ int) *rlwe.Element[ringqp.Poly] {
 	if b != nil {
 		if e, ok := b.levels[levelQ].get(); ok {
 			return e
@@ -60,8 +60,8 @@ func (b *buffers) element(p *hefloat.Parameters, levelQ int) *rlwe.Element[ringq
 	return rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
 }
 
-// release takes elements back; nil ones are skipped.
-func (b *buffers) release(els ...*rlwe.Element[ringqp.Poly]) {
+// Release takes elements back; nil ones are skipped.
+func (b *buffers) Release(els ...*rlwe.Element[ringqp.Poly]) {
 	if b == nil {
 		return
 	}

@@ -12,10 +12,10 @@ import (
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/plan"
+	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
-	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
 
 // ErrShape reports an input tensor whose shape is not the model's.
@@ -239,7 +239,7 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Cipherte
 		polys := ct.Value
 		if seed != nil {
 			polys = polys[:1]
-			uniformC1(p, *seed, j, ct)
+			lattigox.UniformC1(p, uniformStream(*seed, j), ct)
 		}
 		for _, poly := range polys {
 			if scratch, err = readPackedPoly(r, poly, p.Q()[:level+1], scratch); err != nil {
@@ -255,10 +255,4 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Cipherte
 		return nil, fmt.Errorf("%w: %d bytes after the last ciphertext of the %s", ErrFormat, r.Len(), kind)
 	}
 	return cts, nil
-}
-
-// uniformC1 regenerates ciphertext j's c1 from the seed, as Lattigo's
-// secret-key encryption drew it (TestSeededInput pins this).
-func uniformC1(p hefloat.Parameters, seed [seedSize]byte, j int, ct *rlwe.Ciphertext) {
-	ringqp.NewUniformSampler(uniformStream(seed, j), *p.RingQP()).AtLevel(ct.Level(), -1).Read(ringqp.Poly{Q: ct.Value[1]})
 }

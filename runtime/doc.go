@@ -1,7 +1,8 @@
 // Package runtime evaluates hecc circuits with Lattigo's CKKS (he/hefloat)
 // and owns every file the two parties exchange: the circuit (.hec), its
-// client half (.spec), keys and ciphertexts. It is the only package that
-// imports Lattigo; the server needs nothing else and the .hec file.
+// client half (.spec), keys and ciphertexts. It is, with its internal
+// packages, the only package that imports Lattigo; the server needs
+// nothing else and the .hec file.
 //
 // Layout. The passes have already rewritten the circuit in slot
 // coordinates: every encrypted value occupies the first 2^LogSlots slots of
@@ -38,6 +39,12 @@
 // and uniformly random halves replaced by a seed where they are (every
 // evaluation key's a, the c1 of an input encrypted under the secret key).
 // Evaluation keys are streamed one at a time, as they can reach gigabytes.
+//
+// Lattigo internals. Where hecc computes what a Lattigo function computes
+// in another shape (split over workers, constants looked up once, uniform
+// halves redrawn from a seed), the copy lives in internal/lattigox, one
+// file per upstream function, each tested bit for bit against Lattigo and
+// pinned to the Lattigo version in go.mod.
 //
 // Concurrency. Lattigo's evaluators, encoders, encryptors and decryptors
 // hold buffers; each goroutine gets its own (ShallowCopy). The prepared

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/plan"
+	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -258,7 +259,7 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	if err != nil {
 		return nil, err
 	}
-	if err := rescale(evals, out, out); err != nil {
+	if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
 		return nil, err
 	}
 	pa.parts.count(count)
@@ -296,11 +297,11 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 		if out, err = pa.lt.evaluate(evals, s.buf, in); err != nil {
 			return nil, err
 		}
-		if err := rescale(evals, out, out); err != nil {
+		if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
 			return nil, err
 		}
 		if pa.plan.Form == plan.Hybrid {
-			if out, err = evaluateBlockSum(evals, s.buf, pa.plan.BlockSum, out); err != nil {
+			if out, err = lattigox.SumRotations(lattigox.Workers{Evals: evals, Pool: s.buf}, pa.plan.BlockSum, out); err != nil {
 				return nil, err
 			}
 			countBlockSum(count, pa.plan.BlockSum, n.Level)

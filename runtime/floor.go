@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -96,8 +97,9 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 		evals := []*hefloat.Evaluator{eval}
 		// In the server's own buffers, as an evaluation rotates.
 		return func() error {
-			rotated, err := rotateHoistedQP(evals, s.buf, a, rots)
-			releaseAll(s.buf, rotated)
+			w := lattigox.Workers{Evals: evals, Pool: s.buf}
+			rotated, err := lattigox.RotateHoistedQP(w, a, rots)
+			w.ReleaseAll(rotated)
 			return err
 		}, len(rots), nil
 	case PrimGiantStep:
@@ -105,8 +107,8 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		acc := newGiantAccumulator(&p, nil, level, p.MaxLevelP())
-		return func() error { return acc.add(eval, rots[0], nil, nil) }, 1, nil
+		acc := lattigox.NewGiantAccumulator(&p, nil, level, p.MaxLevelP())
+		return func() error { return acc.Add(eval, rots[0], nil, nil) }, 1, nil
 	case PrimMulDiagonal:
 		ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
 		x, pt, sum := rlwe.NewElementExtended(p, 1, level, p.MaxLevelP()), ringQP.NewPoly(), ringQP.NewPoly()
@@ -120,10 +122,10 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 			return nil
 		}, 1, nil
 	case PrimModDown:
-		acc := newGiantAccumulator(&p, nil, level, p.MaxLevelP())
+		x := rlwe.NewElementExtended(p, 1, level, p.MaxLevelP())
 		return func() error {
 			for i := range out.Value {
-				eval.ModDownQPtoQNTT(level, p.MaxLevelP(), acc.out.Value[i].Q, acc.out.Value[i].P, out.Value[i])
+				eval.ModDownQPtoQNTT(level, p.MaxLevelP(), x.Value[i].Q, x.Value[i].P, out.Value[i])
 			}
 			return nil
 		}, 1, nil

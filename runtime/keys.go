@@ -13,9 +13,9 @@ import (
 	"sync"
 
 	"github.com/hecc-dev/hecc/plan"
+	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
-	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 )
 
@@ -129,50 +129,6 @@ func (k keystream) Read(p []byte) (int, error) {
 	clear(p)
 	k.XORKeyStream(p, p)
 	return len(p), nil
-}
-
-// expandUniform regenerates g's uniform halves from key index's stream as
-// the key generator drew them with Lattigo's ring.UniformSampler: for each
-// entry, its Q part and then its P part, each from a buffer that starts
-// afresh (TestEvalKeysFileReadConcurrently pins this to Lattigo). The
-// sampling is Lattigo's, without its call through a closure per
-// coefficient, which took a third of LeNet-5's loading.
-func expandUniform(p hefloat.Parameters, seed [seedSize]byte, index int, g *rlwe.GadgetCiphertext) {
-	stream := uniformStream(seed, index)
-	rq, rp := p.RingQ().AtLevel(g.LevelQ()), p.RingP().AtLevel(g.LevelP())
-	buf := make([]byte, max(1024, p.N()))
-	for i := range g.Value {
-		for j := range g.Value[i] {
-			readUniform(stream, buf, rq, g.Value[i][j][1].Q)
-			readUniform(stream, buf, rp, g.Value[i][j][1].P)
-		}
-	}
-}
-
-// readUniform is ring.UniformSampler.Read from a fresh sampler: len(buf)
-// bytes of the stream at a time, each coefficient the first 8 big-endian
-// bytes that, masked to its prime's bit length, fall below the prime.
-func readUniform(stream sampling.PRNG, buf []byte, r *ring.Ring, pol ring.Poly) {
-	ptr := len(buf)
-	for j, s := range r.SubRings[:r.Level()+1] {
-		q, mask, coeffs := s.Modulus, s.Mask, pol.Coeffs[j]
-		for i := range coeffs {
-			for {
-				if ptr == len(buf) {
-					if _, err := stream.Read(buf); err != nil {
-						panic(err) // a key stream never fails
-					}
-					ptr = 0
-				}
-				v := binary.BigEndian.Uint64(buf[ptr:]) & mask
-				ptr += 8
-				if v < q {
-					coeffs[i] = v
-					break
-				}
-			}
-		}
-	}
 }
 
 // atLevel makes an evaluation key valid for ciphertexts up to level.
@@ -331,7 +287,7 @@ func fillHalves(data []byte, p hefloat.Parameters, seed [seedSize]byte, index in
 			}
 		}
 	}
-	expandUniform(p, seed, index, g)
+	lattigox.ExpandUniform(p, uniformStream(seed, index), g)
 	return nil
 }
 

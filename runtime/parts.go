@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime/internal/parallel"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -57,7 +58,7 @@ func (pt *partsTransform) evaluate(evals []*hefloat.Evaluator, in []*rlwe.Cipher
 		acc[w] = hefloat.NewCiphertext(*p, 1, pt.level)
 	}
 	// Server.Run checked every part's level, degree and NTT form.
-	_ = forEach(workers, len(in), func(w, j int) error {
+	_ = parallel.ForEach(workers, len(in), func(w, j int) error {
 		for i := range 2 {
 			ringQ.MulCoeffsMontgomeryThenAdd(in[j].Value[i], pt.weights[j].Value, acc[w].Value[i])
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
@@ -130,7 +131,7 @@ func (e countingEvaluator) MulRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand, out 
 	if err != nil {
 		return err
 	}
-	return relinearize(e.workers, e.buf, product, out)
+	return lattigox.Relinearize(lattigox.Workers{Evals: e.workers, Pool: e.buf}, product, out)
 }
 
 func (e countingEvaluator) MulRelinNew(op0 *rlwe.Ciphertext, op1 rlwe.Operand) (*rlwe.Ciphertext, error) {
@@ -151,12 +152,12 @@ func (e countingEvaluator) countRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand) {
 
 func (e countingEvaluator) Relinearize(op0, out *rlwe.Ciphertext) error {
 	e.c.add(PrimRelinearize, op0.Level(), 1)
-	return relinearize(e.workers, e.buf, op0, out)
+	return lattigox.Relinearize(lattigox.Workers{Evals: e.workers, Pool: e.buf}, op0, out)
 }
 
 func (e countingEvaluator) Rescale(op0, out *rlwe.Ciphertext) error {
 	e.c.add(PrimRescale, op0.Level(), 1)
-	return rescale(e.workers, op0, out)
+	return lattigox.Rescale(lattigox.Workers{Evals: e.workers}, op0, out)
 }
 
 func (e countingEvaluator) Add(op0 *rlwe.Ciphertext, op1 rlwe.Operand, out *rlwe.Ciphertext) error {

@@ -1,0 +1,139 @@
+package lattigox
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hecc-dev/hecc/params"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
+)
+
+// TestRelinearizeMatchesLattigo: Relinearize gives Evaluator.Relinearize's
+// ciphertext bit for bit, on every worker count, at the top and at lower
+// levels, into another ciphertext and in place, and gives back every
+// element it borrows.
+func TestRelinearizeMatchesLattigo(t *testing.T) {
+	for name, p := range testParameters(t) {
+		kgen := hefloat.NewKeyGenerator(p)
+		eval := hefloat.NewEvaluator(p, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(kgen.GenSecretKeyNew())))
+		prng := keyedPRNG(t, name)
+		for _, level := range []int{p.MaxLevel(), p.MaxLevel() - 1, 1} {
+			square := rlwe.NewCiphertextRandom(prng, p, 2, level)
+			square.IsNTT = true
+			want := hefloat.NewCiphertext(p, 1, level)
+			if err := eval.Relinearize(square, want); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range workerCounts {
+				for _, inPlace := range []bool{false, true} {
+					tc := fmt.Sprintf("%s/level=%d/workers=%d/in place=%v", name, level, n, inPlace)
+					w, pool := newWorkers(t, eval, n)
+					in, out := square.CopyNew(), hefloat.NewCiphertext(p, 1, level)
+					if inPlace {
+						out = in
+					}
+					if err := Relinearize(w, in, out); err != nil {
+						t.Fatalf("%s: %v", tc, err)
+					}
+					if !equalCiphertexts(want, out) {
+						t.Errorf("%s: the ciphertext differs from Lattigo's", tc)
+					}
+					if pool.out != 0 {
+						t.Errorf("%s: %d elements not given back", tc, pool.out)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestRescaleMatchesLattigo: Rescale gives Evaluator.Rescale's ciphertext
+// bit for bit, scale included, on every worker count, for degrees 1 and 2,
+// into another ciphertext and in place.
+func TestRescaleMatchesLattigo(t *testing.T) {
+	for name, p := range testParameters(t) {
+		eval := hefloat.NewEvaluator(p, nil)
+		prng := keyedPRNG(t, name)
+		for _, level := range []int{p.MaxLevel(), 1} {
+			for _, degree := range []int{1, 2} {
+				ct := rlwe.NewCiphertextRandom(prng, p, degree, level)
+				ct.IsNTT, ct.Scale = true, p.DefaultScale().Mul(p.DefaultScale())
+				want := hefloat.NewCiphertext(p, degree, level-1)
+				if err := eval.Rescale(ct, want); err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range workerCounts {
+					for _, inPlace := range []bool{false, true} {
+						tc := fmt.Sprintf("%s/level=%d/degree=%d/workers=%d/in place=%v", name, level, degree, n, inPlace)
+						w, _ := newWorkers(t, eval, n)
+						in, out := ct.CopyNew(), hefloat.NewCiphertext(p, degree, level)
+						if inPlace {
+							out = in
+						}
+						if err := Rescale(w, in, out); err != nil {
+							t.Fatalf("%s: %v", tc, err)
+						}
+						if !equalCiphertexts(want, out) {
+							t.Errorf("%s: the ciphertext differs from Lattigo's", tc)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkRelinearize compares Lattigo's relinearization with the one
+// split over the workers, interleaved in one process, at CryptoNets' and
+// LeNet-5's parameters (the sets hecc compile picks for them):
+//
+//	go test -run '^$' -bench Relinearize ./runtime/internal/lattigox
+func BenchmarkRelinearize(b *testing.B) {
+	sets := []struct {
+		name string
+		set  params.Set
+	}{
+		{"cryptonets", params.Set{LogN: 13, LogQ: []int{30, 25, 25, 25, 25, 25}, LogP: []int{31, 31}, LogScale: 25, Security: 128}},
+		{"lenet5", params.Set{LogN: 15, LogQ: append([]int{38}, repeat(33, 19)...), LogP: repeat(39, 5), LogScale: 33, Security: 128}},
+	}
+	for _, tc := range sets {
+		p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: tc.set.LogN, LogQ: tc.set.LogQ, LogP: tc.set.LogP, LogDefaultScale: tc.set.LogScale})
+		if err != nil {
+			b.Fatal(err)
+		}
+		kgen := rlwe.NewKeyGenerator(p)
+		sk := kgen.GenSecretKeyNew()
+		eval := hefloat.NewEvaluator(p, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(sk)))
+		workers := Workers{Evals: []*hefloat.Evaluator{eval, eval.ShallowCopy()}}
+		prng, err := sampling.NewPRNG()
+		if err != nil {
+			b.Fatal(err)
+		}
+		square := rlwe.NewCiphertextRandom(prng, p, 2, p.MaxLevel())
+		out := hefloat.NewCiphertext(p, 1, p.MaxLevel())
+		for _, impl := range []string{"lattigo", "split"} {
+			b.Run(fmt.Sprintf("params=%s/impl=%s", tc.name, impl), func(b *testing.B) {
+				for b.Loop() {
+					if impl == "lattigo" {
+						err = eval.Relinearize(square, out)
+					} else {
+						err = Relinearize(workers, square, out)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func repeat(v, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
