@@ -40,7 +40,8 @@ type Session struct {
 	KeyID  string
 	dir    string
 	secret []byte // the encoded secret key, read from its 0600 file
-	// Progress, when set, hears of every stage and how long it took.
+	// Progress, when set, hears of every stage and how long it took, in
+	// the goroutine that ran the stage.
 	Progress func(stage string, d time.Duration)
 }
 

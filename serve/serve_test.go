@@ -183,8 +183,9 @@ func TestEndToEnd(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(s.dir, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("secret.key: %v, mode %v", err, st.Mode())
 	}
-	// Two clients at once, each its own inputs: the workers share one
-	// prepared key set.
+	s.Progress = nil // the inferences below run concurrently
+	// Four inferences at once on two workers, which share one prepared
+	// key set.
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for i := range 4 {
