@@ -67,8 +67,6 @@ type Config struct {
 	// Timeout is every inference request's deadline, queueing included.
 	Timeout time.Duration
 	Logger  *slog.Logger
-	// UI serves the browser client at /.
-	UI bool
 }
 
 // Server is the HTTP service. Create it with New, serve it with Serve or
@@ -154,9 +152,6 @@ func New(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	if cfg.UI {
-		s.mountUI(mux)
-	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})

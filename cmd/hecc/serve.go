@@ -44,7 +44,6 @@ finish and are answered, new requests are refused.`,
 			&cli.DurationFlag{Name: "timeout", Value: serve.DefaultTimeout, Usage: "deadline of each inference, queueing included"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (PEM)"},
-			&cli.BoolFlag{Name: "ui", Usage: "serve the browser client at /"},
 			&cli.BoolFlag{Name: "json-logs", Usage: "log JSON lines instead of text"},
 		},
 		Action: runServe,
@@ -90,7 +89,7 @@ func runServe(c *cli.Context) error {
 		Models: models, Keys: store,
 		KeyCacheBytes: int64(c.Float64("key-cache-gib") * (1 << 30)),
 		Workers:       c.Int("workers"), Queue: c.Int("queue"), MaxKeySets: c.Int("max-key-sets"),
-		Timeout: c.Duration("timeout"), Logger: logger, UI: c.Bool("ui"),
+		Timeout: c.Duration("timeout"), Logger: logger,
 	})
 	if err != nil {
 		return err
