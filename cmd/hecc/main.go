@@ -45,6 +45,7 @@ ciphertexts are what the two exchange; secret.key never leaves the user.`,
 		Commands: []*cli.Command{
 			compileCommand(), inspectCommand(), simulateCommand(),
 			keygenCommand(), encryptCommand(), runCommand(), decryptCommand(), benchCommand(),
+			serveCommand(), queryCommand(), loadtestCommand(),
 		},
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},

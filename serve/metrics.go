@@ -1,0 +1,73 @@
+package serve
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's Prometheus series, in a registry of its own so
+// that several servers (tests) can live in one process.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec   // route, code
+	bytesIn     *prometheus.CounterVec   // route
+	bytesOut    *prometheus.CounterVec   // route
+	latency     *prometheus.HistogramVec // model: a whole inference request
+	evaluation  *prometheus.HistogramVec // model: runtime.Server.Run alone
+	queueDepth  prometheus.Gauge
+	running     prometheus.Gauge
+	cacheBytes  prometheus.Gauge
+	cacheSets   prometheus.Gauge
+	cacheHits   prometheus.Counter
+	cacheMisses prometheus.Counter
+	abandoned   *prometheus.CounterVec // stage (queued, running), reason (canceled, deadline)
+}
+
+func newMetrics() *metrics {
+	// Evaluations take from tens of milliseconds (small circuits) to
+	// minutes (deep ones at logN 16).
+	buckets := prometheus.ExponentialBuckets(0.01, 2, 16)
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hecc_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "code"}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hecc_http_request_bytes_total", Help: "Request body bytes read, by route.",
+		}, []string{"route"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hecc_http_response_bytes_total", Help: "Response body bytes written, by route.",
+		}, []string{"route"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hecc_inference_request_seconds", Help: "Inference requests answered with a result, from arrival to answer, by model.", Buckets: buckets,
+		}, []string{"model"}),
+		evaluation: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hecc_evaluation_seconds", Help: "Time evaluating the circuit, by model.", Buckets: buckets,
+		}, []string{"model"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hecc_queue_depth", Help: "Inference jobs waiting for a worker.",
+		}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hecc_evaluations_running", Help: "Evaluations running now.",
+		}),
+		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hecc_key_cache_bytes", Help: "Predicted memory of the parsed key sets in the cache.",
+		}),
+		cacheSets: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hecc_key_cache_sets", Help: "Parsed key sets in the cache.",
+		}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hecc_key_cache_hits_total", Help: "Key set look-ups answered from the cache.",
+		}),
+		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hecc_key_cache_misses_total", Help: "Key set look-ups that parsed the stored key file.",
+		}),
+		abandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hecc_inferences_abandoned_total", Help: "Inference jobs whose client left or whose deadline passed: dropped while queued, or their result discarded.",
+		}, []string{"stage", "reason"}),
+	}
+	m.registry.MustRegister(m.requests, m.bytesIn, m.bytesOut, m.latency, m.evaluation, m.queueDepth, m.running,
+		m.cacheBytes, m.cacheSets, m.cacheHits, m.cacheMisses, m.abandoned,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	return m
+}

@@ -1,0 +1,81 @@
+package serve
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+
+	"github.com/hecc-dev/hecc/runtime"
+)
+
+// Model is one compiled circuit the server evaluates.
+type Model struct {
+	Name        string
+	Circuit     *runtime.Circuit
+	SpecBytes   []byte // the .spec file clients fetch
+	Fingerprint [32]byte
+	Sizes       runtime.Sizes
+}
+
+// NewModel prepares a compiled circuit for serving.
+func NewModel(c *runtime.Circuit) (*Model, error) {
+	spec, err := runtime.EncodeSpec(c.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("cannot encode the spec of %s: %w", c.Spec.Model, err)
+	}
+	sizes, err := runtime.PredictSizes(c.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("cannot size the files of %s: %w", c.Spec.Model, err)
+	}
+	return &Model{Name: c.Spec.Model, Circuit: c, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes}, nil
+}
+
+// LoadModel reads a .hec file.
+func LoadModel(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := runtime.DecodeCircuit(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return NewModel(c)
+}
+
+// ModelInfo is what GET /v1/models says of a model: enough for a client
+// to pick one and know what it will send and receive.
+type ModelInfo struct {
+	Name        string             `json:"name"`
+	Fingerprint string             `json:"fingerprint"`
+	Input       runtime.TensorInfo `json:"input"`
+	Output      runtime.TensorInfo `json:"output"`
+	Params      ParamsInfo         `json:"params"`
+	Rotations   int                `json:"rotation_keys"`
+	Sizes       runtime.Sizes      `json:"sizes"`
+}
+
+// ParamsInfo is the CKKS parameter set of a model.
+type ParamsInfo struct {
+	LogN     int   `json:"logN"`
+	LogQ     []int `json:"logQ"`
+	LogP     []int `json:"logP"`
+	LogScale int   `json:"logScale"`
+	Security int   `json:"security"`
+	Depth    int   `json:"depth"`
+}
+
+// Info describes m.
+func (m *Model) Info() ModelInfo {
+	s := m.Circuit.Spec
+	p := s.Params
+	return ModelInfo{
+		Name:        m.Name,
+		Fingerprint: hex.EncodeToString(m.Fingerprint[:]),
+		Input:       s.Input,
+		Output:      s.Output,
+		Params:      ParamsInfo{LogN: p.LogN, LogQ: p.LogQ, LogP: p.LogP, LogScale: p.LogScale, Security: p.Security, Depth: p.MaxLevel()},
+		Rotations:   len(s.Rotations),
+		Sizes:       m.Sizes,
+	}
+}

@@ -1,0 +1,343 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime"
+)
+
+// DefaultClientKeysDir is where hecc query keeps its keys unless told: a
+// per-user configuration directory.
+func DefaultClientKeysDir() (string, error) {
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no configuration directory for the keys (give --keys): %w", err)
+	}
+	return filepath.Join(base, "hecc", "keys"), nil
+}
+
+// Session is a client ready to query one model of one server: the spec
+// fetched and checked, keys made (once per server, model and compile, kept
+// under the keys directory), the evaluation keys uploaded.
+type Session struct {
+	Client *Client
+	Model  string
+	Spec   *runtime.Spec
+	KeyID  string
+	dir    string
+	secret []byte // the encoded secret key, read from its 0600 file
+	// Progress, when set, hears of every stage and how long it took, in
+	// the goroutine that ran the stage.
+	Progress func(stage string, d time.Duration)
+}
+
+func (s *Session) stage(name string, start time.Time) {
+	if s.Progress != nil {
+		s.Progress(name, time.Since(start))
+	}
+}
+
+// ErrSpecMismatch reports a spec whose fingerprint is not the one the
+// server lists for the model.
+var ErrSpecMismatch = errors.New("the server's spec does not match its model list")
+
+// Open prepares a session: spec, keys and upload, each only if needed.
+func Open(ctx context.Context, c *Client, model, keysDir string, progress func(string, time.Duration)) (*Session, error) {
+	s := &Session{Client: c, Model: model, Progress: progress}
+	start := time.Now()
+	models, err := c.Models(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var info *ModelInfo
+	for i := range models {
+		if models[i].Name == model {
+			info = &models[i]
+		}
+	}
+	if info == nil {
+		names := make([]string, len(models))
+		for i, m := range models {
+			names[i] = m.Name
+		}
+		return nil, fmt.Errorf("the server has no model %q (it has %s)", model, strings.Join(names, ", "))
+	}
+	if !validID(info.Fingerprint) {
+		return nil, fmt.Errorf("the server lists model %q with fingerprint %q", model, info.Fingerprint)
+	}
+	// One directory per server, model and compile: keys of another compile
+	// would be refused.
+	u, _ := url.Parse(c.Base)
+	s.dir = filepath.Join(keysDir, safeName(u.Host), safeName(model), info.Fingerprint[:12])
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create the key directory: %w", err)
+	}
+	if s.Spec, err = s.loadSpec(ctx, info.Fingerprint); err != nil {
+		return nil, err
+	}
+	s.stage("spec", start)
+	if err := s.ensureKeys(); err != nil {
+		return nil, err
+	}
+	if err := s.ensureUploaded(ctx, false); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// safeName makes a host or model name a single path element.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == ':' || r == 0 {
+			return '_'
+		}
+		return r
+	}, s)
+	if s == "" || s == "." || s == ".." {
+		return "_" + s
+	}
+	return s
+}
+
+// loadSpec reads the cached spec, or fetches it; either way its
+// fingerprint must be the one the server lists.
+func (s *Session) loadSpec(ctx context.Context, fingerprint string) (*runtime.Spec, error) {
+	path := filepath.Join(s.dir, "model.spec")
+	data, err := os.ReadFile(path)
+	fetched := false
+	if err != nil {
+		if data, err = s.Client.Spec(ctx, s.Model); err != nil {
+			return nil, err
+		}
+		fetched = true
+	}
+	spec, err := runtime.DecodeSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("the spec of %s: %w", s.Model, err)
+	}
+	if fp := spec.Fingerprint(); hex.EncodeToString(fp[:]) != fingerprint {
+		return nil, fmt.Errorf("%w: model %s, compile %s listed, the spec is compile %s", ErrSpecMismatch, s.Model, fingerprint[:12], spec.ShortFingerprint())
+	}
+	if fetched {
+		if err := writeAtomic(path, 0o644, bytesTo(data)); err != nil {
+			return nil, err
+		}
+	}
+	return spec, nil
+}
+
+// ensureKeys makes the key set if the directory has none. The secret key
+// is written 0600 and never sent anywhere.
+func (s *Session) ensureKeys() error {
+	skPath := filepath.Join(s.dir, "secret.key")
+	ekPath := filepath.Join(s.dir, "eval.keys")
+	sk, err := os.ReadFile(skPath)
+	if err == nil {
+		if _, err := os.Stat(ekPath); err == nil {
+			s.secret = sk
+			return nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	start := time.Now()
+	secret, public, err := runtime.GenerateKeyPair(s.Spec)
+	if err != nil {
+		return err
+	}
+	if sk, err = runtime.EncodeSecretKey(s.Spec, secret); err != nil {
+		return err
+	}
+	pk, err := runtime.EncodePublicKey(s.Spec, public)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(skPath, 0o600, bytesTo(sk)); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(s.dir, "public.key"), 0o644, bytesTo(pk)); err != nil {
+		return err
+	}
+	// eval.keys last, streamed (they can reach gigabytes): its presence
+	// says the set is whole.
+	if err := writeAtomic(ekPath, 0o644, func(w io.Writer) error {
+		return runtime.WriteEvalKeys(w, s.Spec, secret, nil)
+	}); err != nil {
+		return err
+	}
+	s.secret = sk
+	s.stage("keygen", start)
+	return nil
+}
+
+// ensureUploaded uploads eval.keys unless the server holds them (or
+// always, with force: the server may have evicted them since it said so).
+func (s *Session) ensureUploaded(ctx context.Context, force bool) error {
+	start := time.Now()
+	f, err := os.Open(filepath.Join(s.dir, "eval.keys"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	s.KeyID = hex.EncodeToString(h.Sum(nil))
+	if !force {
+		has, err := s.Client.HasKeys(ctx, s.KeyID)
+		if err != nil {
+			return err
+		}
+		if has {
+			return nil
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	id, err := s.Client.UploadKeys(ctx, f, size)
+	if err != nil {
+		return err
+	}
+	if id != s.KeyID {
+		return fmt.Errorf("the server stored the keys as %s, their SHA-256 is %s", id, s.KeyID)
+	}
+	s.stage(fmt.Sprintf("upload eval.keys (%.1f MiB)", float64(size)/(1<<20)), start)
+	return nil
+}
+
+// Encrypt encrypts an input tensor under the secret key (the smaller,
+// seeded form).
+func (s *Session) Encrypt(t *ir.Tensor) ([]byte, error) {
+	start := time.Now()
+	sk, err := runtime.DecodeSecretKey(s.Spec, s.secret)
+	if err != nil {
+		return nil, err
+	}
+	b, err := runtime.EncryptFile(s.Spec, sk, t)
+	if err != nil {
+		return nil, err
+	}
+	s.stage("encrypt", start)
+	return b, nil
+}
+
+// Answer is a decrypted result.
+type Answer struct {
+	// Scores are the decrypted outputs before the model's post-processing;
+	// Output after it (softmax and the like).
+	Scores *ir.Tensor
+	Output *ir.Tensor
+	Top    []int // class indices, highest score first
+}
+
+// Infer encrypts t, has the server evaluate it and decrypts the result.
+func (s *Session) Infer(ctx context.Context, t *ir.Tensor) (*Answer, error) {
+	ct, err := s.Encrypt(t)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	res, err := s.Client.Infer(ctx, s.Model, s.KeyID, ct)
+	if IsCode(err, codeUnknownKey) {
+		// Evicted since the check: upload again, once.
+		if err := s.ensureUploaded(ctx, true); err != nil {
+			return nil, err
+		}
+		start = time.Now()
+		res, err = s.Client.Infer(ctx, s.Model, s.KeyID, ct)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.stage(fmt.Sprintf("server (%.1f KiB up, %.1f KiB down)", float64(len(ct))/1024, float64(len(res))/1024), start)
+	return s.Decrypt(res)
+}
+
+// Decrypt decrypts a result file.
+func (s *Session) Decrypt(res []byte) (*Answer, error) {
+	start := time.Now()
+	sk, err := runtime.DecodeSecretKey(s.Spec, s.secret)
+	if err != nil {
+		return nil, err
+	}
+	cts, err := runtime.DecodeCiphertext(s.Spec, runtime.KindOutputCt, res)
+	if err != nil {
+		return nil, fmt.Errorf("the server's result: %w", err)
+	}
+	raw, err := runtime.Decrypt(s.Spec, sk, cts[0])
+	if err != nil {
+		return nil, err
+	}
+	out, err := ir.ApplyPost(s.Spec.Output.Post, raw)
+	if err != nil {
+		return nil, err
+	}
+	s.stage("decrypt", start)
+	return &Answer{Scores: raw, Output: out, Top: TopClasses(raw)}, nil
+}
+
+// TopClasses orders the classes of a classifier's output (its last axis)
+// by score, highest first.
+func TopClasses(t *ir.Tensor) []int {
+	n := len(t.Data)
+	if len(t.Shape) > 0 {
+		n = t.Shape[len(t.Shape)-1]
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return t.Data[idx[a]] > t.Data[idx[b]] })
+	return idx
+}
+
+// writeAtomic writes a file under a temporary name and renames it, so a
+// crash never leaves half a key behind.
+func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := write(bw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func bytesTo(data []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}
+}

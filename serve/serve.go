@@ -1,0 +1,746 @@
+// Package serve is encrypted inference as a service: an HTTP server that
+// holds compiled models (.hec), takes each client's evaluation keys once,
+// and evaluates encrypted inputs with them, and the client that talks to
+// it. The server never holds a key that decrypts anything; it sees
+// ciphertexts, evaluation keys and the spec's public facts only.
+//
+// The API (JSON errors {"error", "code"} throughout):
+//
+//	GET  /v1/models                  the models: name, fingerprint, shapes, parameters, sizes
+//	GET  /v1/models/{name}/spec      the model's .spec file
+//	PUT  /v1/keys                    upload eval.keys; 201 {"id"} (200 if already held)
+//	GET  /v1/keys/{id}               200 if the server holds the key set, else 404
+//	POST /v1/models/{name}/infer     header Hecc-Key-Id, body the input .ct; answers the result .ct
+//	GET  /healthz, /metrics          liveness; Prometheus metrics
+//
+// A key set's id is the hex SHA-256 of its file. Evaluations run on a
+// bounded pool of workers (one evaluation already uses every core); a full
+// queue answers 503 with Retry-After.
+package serve
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hecc-dev/hecc/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// KeyIDHeader carries the key set an inference request evaluates with.
+const KeyIDHeader = "Hecc-Key-Id"
+
+// Defaults of Config.
+const (
+	DefaultWorkers       = 1
+	DefaultQueue         = 8
+	DefaultKeyCacheBytes = 8 << 30
+	DefaultMaxKeySets    = 1000
+	DefaultTimeout       = 5 * time.Minute
+)
+
+// Config says what a Server serves and within which limits.
+type Config struct {
+	Models []*Model
+	Keys   KeyStore
+	// KeyCacheBytes bounds the predicted memory of the parsed key sets kept
+	// between requests.
+	KeyCacheBytes int64
+	// Workers evaluations run at once; Queue more wait for a worker.
+	Workers, Queue int
+	// MaxKeySets is how many key sets the store keeps: uploading one more
+	// removes the least recently used.
+	MaxKeySets int
+	// Timeout is every inference request's deadline, queueing included.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Server is the HTTP service. Create it with New, serve it with Serve or
+// mount Handler; Close stops its workers.
+type Server struct {
+	cfg     Config
+	models  map[string]*Model
+	byPrint map[[32]byte]*Model
+	maxKeys int64 // the largest key file of any model
+	keys    KeyStore
+	cache   *keyCache
+	metrics *metrics
+	log     *slog.Logger
+	handler http.Handler
+
+	jobs     chan *job
+	workers  sync.WaitGroup
+	draining atomic.Bool
+	closed   sync.Once
+
+	keyMu      sync.Mutex
+	keyPrint   map[string][32]byte // key id → fingerprint of its compile, as read from its file
+	uploadLock sync.Mutex          // one store eviction at a time
+
+	evalMu   sync.Mutex
+	evalMean map[*Model]float64 // seconds, for Retry-After
+
+	// beforeRun, when set (tests), runs in the worker just before an
+	// evaluation.
+	beforeRun func()
+}
+
+// New makes a Server and starts its workers.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Models) == 0 {
+		return nil, errors.New("no model to serve")
+	}
+	if cfg.Keys == nil {
+		return nil, errors.New("no key store")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Queue < 0 {
+		cfg.Queue = 0
+	}
+	if cfg.KeyCacheBytes <= 0 {
+		cfg.KeyCacheBytes = DefaultKeyCacheBytes
+	}
+	if cfg.MaxKeySets <= 0 {
+		cfg.MaxKeySets = DefaultMaxKeySets
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg: cfg, models: map[string]*Model{}, byPrint: map[[32]byte]*Model{},
+		keys: cfg.Keys, metrics: newMetrics(), log: cfg.Logger,
+		jobs: make(chan *job, cfg.Queue), keyPrint: map[string][32]byte{}, evalMean: map[*Model]float64{},
+	}
+	for _, m := range cfg.Models {
+		if _, dup := s.models[m.Name]; dup {
+			return nil, fmt.Errorf("two models are named %q: recompile one with another --name", m.Name)
+		}
+		s.models[m.Name] = m
+		s.byPrint[m.Fingerprint] = m
+		s.maxKeys = max(s.maxKeys, int64(m.Sizes.EvalKeys))
+	}
+	s.cache = newKeyCache(cfg.KeyCacheBytes, func(b int64, n int) {
+		s.metrics.cacheBytes.Set(float64(b))
+		s.metrics.cacheSets.Set(float64(n))
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/models", s.listModels)
+	mux.HandleFunc("GET /v1/models/{name}/spec", s.getSpec)
+	mux.HandleFunc("PUT /v1/keys", s.putKeys)
+	mux.HandleFunc("GET /v1/keys/{id}", s.getKey)
+	mux.HandleFunc("POST /v1/models/{name}/infer", s.infer)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
+	})
+	s.handler = s.observe(mux)
+	for range cfg.Workers {
+		s.workers.Add(1)
+		go s.work()
+	}
+	return s, nil
+}
+
+// Handler is the service's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers on ln until ctx is done, then shuts down gracefully:
+// evaluations under way finish and are answered, new requests are refused.
+// With certFile and keyFile it serves TLS.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile string) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if certFile != "" {
+			errc <- hs.ServeTLS(ln, certFile, keyFile)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	s.log.Info("serving", "addr", ln.Addr().String(), "models", len(s.models), "workers", s.cfg.Workers, "queue", s.cfg.Queue)
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing the evaluations under way")
+	s.draining.Store(true)
+	// An evaluation cannot outlast its request's deadline by more than
+	// one run; give it that long.
+	grace, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Timeout)
+	defer cancel()
+	err := hs.Shutdown(grace)
+	s.Close()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close refuses new work and waits for the workers to finish theirs.
+func (s *Server) Close() {
+	s.closed.Do(func() {
+		s.draining.Store(true)
+		close(s.jobs)
+		s.workers.Wait()
+	})
+}
+
+// observe wraps every request: an id, its route's metrics and one log line.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := requestID()
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		body := &countingReader{r: r.Body}
+		r.Body = body
+		log := s.log.With("request", id)
+		r = r.WithContext(context.WithValue(r.Context(), logKey{}, log))
+		w.Header().Set("Hecc-Request-Id", id)
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		s.metrics.bytesIn.WithLabelValues(route).Add(float64(body.n.Load()))
+		s.metrics.bytesOut.WithLabelValues(route).Add(float64(rec.n))
+		log.Info("request", "method", r.Method, "route", route, "status", rec.status,
+			"bytes_in", body.n.Load(), "bytes_out", rec.n, "seconds", time.Since(start).Seconds())
+	})
+}
+
+type logKey struct{}
+
+// logger is the request's logger, which carries its id.
+func (s *Server) logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}
+
+func requestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	n       int64
+	written bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.written {
+		r.status, r.written = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.written = true
+	n, err := r.ResponseWriter.Write(b)
+	r.n += int64(n)
+	return n, err
+}
+
+// statusClientLeft is what the metrics and logs record for a request whose
+// client left before its answer (nginx's 499).
+const statusClientLeft = 499
+
+// clientLeft records that the client left: nothing is written to it.
+func clientLeft(w http.ResponseWriter) {
+	if r, ok := w.(*recorder); ok {
+		r.status, r.written = statusClientLeft, true
+	}
+}
+
+type countingReader struct {
+	r io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.r.Close() }
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Error: msg, Code: code})
+}
+
+// The error codes, each with its status.
+const (
+	codeMalformed    = "malformed"     // 400
+	codeUnknownModel = "unknown_model" // 404
+	codeUnknownKey   = "unknown_key"   // 404
+	codeWrongCompile = "wrong_compile" // 409
+	codeTooLarge     = "too_large"     // 413
+	codeBusy         = "busy"          // 503
+	codeShutdown     = "shutting_down" // 503
+	codeDeadline     = "deadline"      // 504
+	codeInternal     = "internal"      // 500
+)
+
+func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) {
+	infos := []ModelInfo{}
+	for _, m := range s.cfg.Models {
+		infos = append(infos, m.Info())
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"models": infos})
+}
+
+func (s *Server) model(w http.ResponseWriter, r *http.Request) *Model {
+	name := r.PathValue("name")
+	m, ok := s.models[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, codeUnknownModel, fmt.Sprintf("no model %q on this server (GET /v1/models lists them)", name))
+		return nil
+	}
+	return m
+}
+
+func (s *Server) getSpec(w http.ResponseWriter, r *http.Request) {
+	m := s.model(w, r)
+	if m == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(m.SpecBytes)))
+	w.Header().Set("Hecc-Fingerprint", hex.EncodeToString(m.Fingerprint[:]))
+	w.Write(m.SpecBytes)
+}
+
+func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	m, err := s.keyModel(id)
+	if err != nil {
+		s.keyError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "model": m.Name})
+}
+
+// keyModel is the model the stored key set id was made for.
+func (s *Server) keyModel(id string) (*Model, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: %q is not a key id (64 lower-case hex digits)", errMalformed, id)
+	}
+	s.keyMu.Lock()
+	fp, ok := s.keyPrint[id]
+	s.keyMu.Unlock()
+	if !ok {
+		f, err := s.keys.Open(id)
+		if err != nil {
+			return nil, err
+		}
+		head := make([]byte, keyHeaderSize)
+		_, err = io.ReadFull(f, head)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("stored key set %s is unreadable: %w", id, err)
+		}
+		copy(fp[:], head[6:])
+		s.keyMu.Lock()
+		s.keyPrint[id] = fp
+		s.keyMu.Unlock()
+	}
+	m, ok := s.byPrint[fp]
+	if !ok {
+		return nil, fmt.Errorf("%w: key set %s belongs to compile %s, which this server no longer serves", ErrNoKey, id, hex.EncodeToString(fp[:6]))
+	}
+	return m, nil
+}
+
+var errMalformed = errors.New("malformed request")
+
+func (s *Server) keyError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errMalformed):
+		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
+	case errors.Is(err, ErrNoKey):
+		writeError(w, http.StatusNotFound, codeUnknownKey, "the server holds no such key set: upload eval.keys with PUT /v1/keys")
+	default:
+		writeError(w, http.StatusInternalServerError, codeInternal, "cannot read the key store")
+	}
+}
+
+// keyHeaderSize is the hecc file header: "HECC", kind, version, fingerprint.
+const keyHeaderSize = 4 + 1 + 1 + 32
+
+// putKeys stores an uploaded eval.keys. Its header names the compile, and
+// so the exact size the file must have, before the rest is read.
+func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
+	log := s.logger(r)
+	if r.ContentLength > s.maxKeys {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes is more than the evaluation keys of any model here (at most %d)", r.ContentLength, s.maxKeys))
+		return
+	}
+	head := make([]byte, keyHeaderSize)
+	if _, err := io.ReadFull(r.Body, head); err != nil {
+		writeError(w, http.StatusBadRequest, codeMalformed, "the body is shorter than a hecc file header")
+		return
+	}
+	switch kind, err := runtime.PeekKind(head); {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, "the body is not a hecc evaluation-keys file")
+		return
+	case kind == runtime.KindSecretKey:
+		writeError(w, http.StatusBadRequest, codeMalformed, "this is a secret key: it must never leave the client; upload eval.keys")
+		return
+	case kind != runtime.KindEvalKeys:
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("expected evaluation keys, got a %s", kind))
+		return
+	}
+	var fp [32]byte
+	copy(fp[:], head[6:])
+	m, ok := s.byPrint[fp]
+	if !ok {
+		writeError(w, http.StatusConflict, codeWrongCompile, fmt.Sprintf("these keys were made for compile %s, which this server does not serve: make keys from a spec it serves", hex.EncodeToString(fp[:6])))
+		return
+	}
+	want := int64(m.Sizes.EvalKeys)
+	if r.ContentLength > want {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes: the evaluation keys of %s take %d", r.ContentLength, m.Name, want))
+		return
+	}
+	pending, err := s.keys.Create()
+	if err != nil {
+		log.Error("key store", "err", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, "cannot store the keys")
+		return
+	}
+	h := sha256.New()
+	out := io.MultiWriter(pending, h)
+	out.Write(head)
+	n, err := io.Copy(out, io.LimitReader(r.Body, want-keyHeaderSize+1))
+	n += keyHeaderSize
+	switch {
+	case err != nil:
+		pending.Abort()
+		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
+		return
+	case n > want:
+		pending.Abort()
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("more than the %d bytes the evaluation keys of %s take", want, m.Name))
+		return
+	case n < want:
+		pending.Abort()
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("%d bytes: the evaluation keys of %s take %d", n, m.Name, want))
+		return
+	}
+	id := hex.EncodeToString(h.Sum(nil))
+	log = log.With("model", m.Name, "key", id)
+	if _, err := s.keys.Stat(id); err == nil {
+		pending.Abort()
+		s.keys.Touch(id)
+		writeJSON(w, http.StatusOK, map[string]string{"id": id, "model": m.Name})
+		return
+	}
+	if err := pending.Commit(id); err != nil {
+		log.Error("key store", "err", err)
+		writeError(w, http.StatusInternalServerError, codeInternal, "cannot store the keys")
+		return
+	}
+	s.keyMu.Lock()
+	s.keyPrint[id] = fp
+	s.keyMu.Unlock()
+	// Parsing checks every key against the spec, and leaves the set ready
+	// for the first inference.
+	if _, _, err := s.cache.get(r.Context(), id, func() (*runtime.Server, int64, error) { return s.loadKeys(m, id) }); err != nil {
+		s.forget(id)
+		if r.Context().Err() != nil {
+			return
+		}
+		log.Info("refused keys", "err", err)
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("invalid evaluation keys: %v", err))
+		return
+	}
+	s.metrics.cacheMisses.Inc()
+	s.evictStore(id, log)
+	log.Info("stored keys", "bytes", n)
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "model": m.Name})
+}
+
+// loadKeys parses a stored key set and prepares the model's circuit with it.
+func (s *Server) loadKeys(m *Model, id string) (*runtime.Server, int64, error) {
+	f, err := s.keys.Open(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	ek, err := runtime.ReadEvalKeys(f, m.Circuit.Spec)
+	if err != nil {
+		return nil, 0, err
+	}
+	srv, err := runtime.NewServer(m.Circuit, ek)
+	if err != nil {
+		return nil, 0, err
+	}
+	return srv, int64(m.Sizes.EvalKeysMemory), nil
+}
+
+// forget removes a key set from the store and the cache.
+func (s *Server) forget(id string) {
+	s.keys.Remove(id)
+	s.cache.remove(id)
+	s.keyMu.Lock()
+	delete(s.keyPrint, id)
+	s.keyMu.Unlock()
+}
+
+// evictStore removes the least recently used key sets beyond MaxKeySets,
+// never keep (the one just stored).
+func (s *Server) evictStore(keep string, log *slog.Logger) {
+	s.uploadLock.Lock()
+	defer s.uploadLock.Unlock()
+	ids, err := s.keys.List()
+	if err != nil {
+		log.Error("key store", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if len(ids) <= s.cfg.MaxKeySets {
+			return
+		}
+		if id == keep {
+			continue
+		}
+		s.forget(id)
+		ids = ids[1:]
+		log.Info("evicted keys", "evicted", id)
+	}
+}
+
+// job is one inference waiting for a worker.
+type job struct {
+	ctx   context.Context
+	model *Model
+	keyID string
+	// run evaluates the decoded input with the key set's server.
+	run  func(*runtime.Server) ([]byte, *runtime.Stats, error)
+	done chan result // buffered: a worker never waits for the handler
+}
+
+type result struct {
+	ct      []byte
+	seconds float64
+	err     error
+}
+
+func (s *Server) work() {
+	defer s.workers.Done()
+	for j := range s.jobs {
+		s.metrics.queueDepth.Dec()
+		if err := j.ctx.Err(); err != nil {
+			s.metrics.abandoned.WithLabelValues("queued", reason(err)).Inc()
+			continue
+		}
+		s.metrics.running.Inc()
+		j.done <- s.evaluate(j)
+		s.metrics.running.Dec()
+	}
+}
+
+func reason(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "deadline"
+	}
+	return "canceled"
+}
+
+// evaluate runs one job. runtime.Server.Run cannot be interrupted: a job
+// whose client leaves mid-run holds its worker until the run returns, and
+// its result is then discarded.
+func (s *Server) evaluate(j *job) result {
+	srv, hit, err := s.cache.get(j.ctx, j.keyID, func() (*runtime.Server, int64, error) { return s.loadKeys(j.model, j.keyID) })
+	if err != nil {
+		return result{err: err}
+	}
+	if hit {
+		s.metrics.cacheHits.Inc()
+	} else {
+		s.metrics.cacheMisses.Inc()
+	}
+	if s.beforeRun != nil {
+		s.beforeRun()
+	}
+	b, st, err := j.run(srv)
+	if err != nil {
+		return result{err: err}
+	}
+	s.metrics.evaluation.WithLabelValues(j.model.Name).Observe(st.EvalSeconds)
+	s.recordEval(j.model, st.EvalSeconds)
+	if err := j.ctx.Err(); err != nil {
+		s.metrics.abandoned.WithLabelValues("running", reason(err)).Inc()
+		return result{err: err}
+	}
+	return result{ct: b, seconds: st.EvalSeconds}
+}
+
+func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if s.draining.Load() {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusServiceUnavailable, codeShutdown, "the server is shutting down")
+		return
+	}
+	m := s.model(w, r)
+	if m == nil {
+		return
+	}
+	id := r.Header.Get(KeyIDHeader)
+	log := s.logger(r).With("model", m.Name, "key", id)
+	if id == "" {
+		writeError(w, http.StatusBadRequest, codeMalformed, "no "+KeyIDHeader+" header: upload eval.keys with PUT /v1/keys and send the id it answers")
+		return
+	}
+	km, err := s.keyModel(id)
+	if err != nil {
+		s.keyError(w, err)
+		return
+	}
+	if km != m {
+		writeError(w, http.StatusConflict, codeWrongCompile, fmt.Sprintf("key set %s was made for model %s, not %s", id, km.Name, m.Name))
+		return
+	}
+	limit := int64(m.Sizes.InputCt)
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes: an input of %s takes at most %d", r.ContentLength, m.Name, limit))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("an input of %s takes at most %d bytes", m.Name, limit))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
+		return
+	}
+	cts, err := runtime.DecodeCiphertext(m.Circuit.Spec, runtime.KindInputCt, body)
+	switch {
+	case errors.Is(err, runtime.ErrMismatch):
+		writeError(w, http.StatusConflict, codeWrongCompile, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
+		return
+	}
+	s.keys.Touch(id)
+
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+	defer cancel()
+	run := func(srv *runtime.Server) ([]byte, *runtime.Stats, error) {
+		out, st, err := srv.Run(cts)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := runtime.EncodeCiphertext(m.Circuit.Spec, runtime.KindOutputCt, out)
+		return b, st, err
+	}
+	j := &job{ctx: ctx, model: m, keyID: id, run: run, done: make(chan result, 1)}
+	s.metrics.queueDepth.Inc()
+	select {
+	case s.jobs <- j:
+	default:
+		s.metrics.queueDepth.Dec()
+		w.Header().Set("Retry-After", strconv.Itoa(s.retryAfter(m)))
+		writeError(w, http.StatusServiceUnavailable, codeBusy, "every worker is busy and the queue is full: retry later")
+		return
+	}
+	select {
+	case res := <-j.done:
+		switch {
+		case errors.Is(res.err, context.DeadlineExceeded):
+			writeError(w, http.StatusGatewayTimeout, codeDeadline, fmt.Sprintf("no result within the deadline of %s", s.cfg.Timeout))
+		case res.err != nil && ctx.Err() != nil:
+			clientLeft(w)
+			log.Info("client left", "seconds", time.Since(start).Seconds())
+		case res.err != nil:
+			log.Error("evaluation failed", "err", res.err)
+			writeError(w, http.StatusInternalServerError, codeInternal, "the evaluation failed")
+		default:
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.Itoa(len(res.ct)))
+			w.Write(res.ct)
+			s.metrics.latency.WithLabelValues(m.Name).Observe(time.Since(start).Seconds())
+			log.Info("inference", "bytes_in", len(body), "bytes_out", len(res.ct), "eval_seconds", res.seconds, "seconds", time.Since(start).Seconds())
+		}
+	case <-ctx.Done():
+		// The worker drops the job if it has not started it, and otherwise
+		// discards its result when the run returns.
+		if r.Context().Err() != nil {
+			clientLeft(w)
+			log.Info("client left", "seconds", time.Since(start).Seconds())
+			return
+		}
+		writeError(w, http.StatusGatewayTimeout, codeDeadline, fmt.Sprintf("no result within the deadline of %s", s.cfg.Timeout))
+	}
+}
+
+// recordEval keeps a moving average of m's evaluation time.
+func (s *Server) recordEval(m *Model, seconds float64) {
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	if old, ok := s.evalMean[m]; ok {
+		seconds = 0.8*old + 0.2*seconds
+	}
+	s.evalMean[m] = seconds
+}
+
+// retryAfter estimates in seconds when a worker frees up: the jobs ahead
+// of a new one times m's mean evaluation, at least one second.
+func (s *Server) retryAfter(m *Model) int {
+	s.evalMu.Lock()
+	mean := s.evalMean[m]
+	s.evalMu.Unlock()
+	ahead := float64(s.cfg.Queue+s.cfg.Workers) / float64(s.cfg.Workers)
+	return max(1, int(math.Ceil(ahead*mean)))
+}
