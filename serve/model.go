@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -46,13 +47,13 @@ func LoadModel(path string) (*Model, error) {
 // ModelInfo is what GET /v1/models says of a model: enough for a client
 // to pick one and know what it will send and receive.
 type ModelInfo struct {
-	Name        string             `json:"name"`
-	Fingerprint string             `json:"fingerprint"`
-	Input       runtime.TensorInfo `json:"input"`
-	Output      runtime.TensorInfo `json:"output"`
-	Params      ParamsInfo         `json:"params"`
-	Rotations   int                `json:"rotation_keys"`
-	Sizes       runtime.Sizes      `json:"sizes"`
+	Name        string          `json:"name"`
+	Fingerprint string          `json:"fingerprint"`
+	Input       plan.TensorInfo `json:"input"`
+	Output      plan.TensorInfo `json:"output"`
+	Params      ParamsInfo      `json:"params"`
+	Rotations   int             `json:"rotation_keys"`
+	Sizes       runtime.Sizes   `json:"sizes"`
 }
 
 // ParamsInfo is the CKKS parameter set of a model.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -36,7 +37,7 @@ func DefaultClientKeysDir() (string, error) {
 type Session struct {
 	Client *Client
 	Model  string
-	Spec   *runtime.Spec
+	Spec   *plan.Spec
 	KeyID  string
 	dir    string
 	secret []byte // the encoded secret key, read from its 0600 file
@@ -115,7 +116,7 @@ func safeName(s string) string {
 
 // loadSpec reads the cached spec, or fetches it; either way its
 // fingerprint must be the one the server lists.
-func (s *Session) loadSpec(ctx context.Context, fingerprint string) (*runtime.Spec, error) {
+func (s *Session) loadSpec(ctx context.Context, fingerprint string) (*plan.Spec, error) {
 	path := filepath.Join(s.dir, "model.spec")
 	data, err := os.ReadFile(path)
 	fetched := false

@@ -52,7 +52,7 @@ func compiled(t *testing.T) (*runtime.Circuit, *ir.Tensor) {
 		res, compileErr = compiler.CompileFile(filepath.Join(testdata, "models", "cryptonets.onnx"),
 			compiler.Options{Name: "cryptonets", Calibration: calib["x"], Margin: compiler.DefaultMargin})
 		if compileErr == nil {
-			cryptonets = res.Circuit
+			cryptonets = &runtime.Circuit{Spec: res.Spec, Graph: res.Graph}
 		}
 	})
 	if compileErr != nil {
