@@ -40,6 +40,7 @@ type manifestModel struct {
 var notCompiled = map[string]string{
 	"lenet_maxpool":  "MaxPool has no lowering",
 	"fashion_bn_gap": "its polynomials miss the default top-class agreement within --max-depth 7",
+	"deep_mlp":       "its polynomials miss the default top-class agreement within --max-depth 7",
 }
 
 // Bundled lists the models of dir/models/manifest.json in the manifest's
