@@ -16,6 +16,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -321,6 +322,26 @@ func TestBundled(t *testing.T) {
 	}
 	if models[0].Samples == models[1].Samples {
 		t.Error("MNIST and Fashion-MNIST models share a sample set")
+	}
+	all, err := Bundled("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if why, ok := notCompiled[m.Name]; ok {
+			t.Errorf("%s listed by default, but hecc cannot compile it: %s", m.Name, why)
+		}
+	}
+	named, err := Bundled("../testdata", "lenet_maxpool")
+	if err != nil || len(named) != 1 {
+		t.Errorf("a model hecc cannot compile yet, named: %v, %v", named, err)
+	}
+	reg, err := Bundled("../testdata", "diabetes_reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg[0].Labels != nil || reg[0].Options.Approx.Criterion != passes.Tolerance {
+		t.Errorf("a regression has labels %v and criterion %q", reg[0].Labels, reg[0].Options.Approx.Criterion)
 	}
 	if _, err := Bundled("../testdata", "resnet"); !errors.Is(err, ErrUnknownModel) {
 		t.Errorf("unknown model: %v", err)

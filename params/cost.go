@@ -9,7 +9,9 @@ import (
 // steps of linear transformations), baby steps (key switches kept in the
 // extended basis, sharing one decomposition), plaintext multiplications
 // in Q and diagonal multiplications in QP, ciphertext multiplications,
-// rescales.
+// rescales; and, for the memory estimate, the evaluation keys (Galois
+// keys and the relinearization key) held at each level, each counted at
+// the highest level it is used at.
 type Workload struct {
 	KeySwitches []float64
 	BabySteps   []float64
@@ -17,11 +19,37 @@ type Workload struct {
 	DiagMuls    []float64
 	CtMuls      []float64
 	Rescales    []float64
+	Keys        []float64
 }
 
 // Empty reports whether the workload holds nothing to cost.
 func (w Workload) Empty() bool {
-	return len(w.KeySwitches)+len(w.BabySteps)+len(w.PtMuls)+len(w.DiagMuls)+len(w.CtMuls)+len(w.Rescales) == 0
+	return len(w.KeySwitches)+len(w.BabySteps)+len(w.PtMuls)+len(w.DiagMuls)+len(w.CtMuls)+len(w.Rescales)+len(w.Keys) == 0
+}
+
+func (w Workload) keys() float64 {
+	t := 0.0
+	for _, k := range w.Keys {
+		t += k
+	}
+	return t
+}
+
+// EvalKeyBytes estimates the memory the workload's evaluation keys take
+// under the set, as Lattigo holds them: a key at level ℓ is a gadget
+// ciphertext of dnum = ⌈(ℓ+1)/α⌉ pairs of polynomials, each with ℓ+1+α
+// limbs of N 8-byte coefficients.
+func (s Set) EvalKeyBytes(w Workload) int64 {
+	alpha := len(s.LogP)
+	var b int64
+	for l, k := range w.Keys {
+		if l > s.MaxLevel() {
+			break
+		}
+		dnum := (l + alpha) / alpha
+		b += int64(k * float64(dnum*2*(l+1+alpha)*8<<s.LogN))
+	}
+	return b
 }
 
 // Cost model of Lattigo v5's CKKS, in milliseconds of one core at logN 13;

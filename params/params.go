@@ -2,8 +2,8 @@
 // parameters: the ring degree N, the modulus chain and the scale.
 //
 // Lattigo applies no security check of its own, so every parameter set a
-// user runs is checked here against the HomomorphicEncryption.org standard
-// (classical attacks, uniform ternary secret, error σ = 3.2 — Lattigo's
+// user runs is checked here against published bounds for classical
+// attacks, a uniform ternary secret and error σ ≈ 3.2 (Lattigo's
 // defaults). Small insecure sets exist for unit tests only, behind
 // InsecureTestSet.
 //
@@ -20,13 +20,28 @@ import (
 )
 
 // maxLogQP is the largest log2(Q·P) for each security level and log2 N,
-// from the HomomorphicEncryption.org security standard (2018), table for
-// the uniform ternary secret; the same bounds SEAL and TenSEAL use.
+// for a uniform ternary secret and classical attacks.
+//
+// logN 10 to 15: the HomomorphicEncryption.org security standard (2018),
+// σ = 3.2; the same bounds SEAL and TenSEAL use. The standard stops at
+// logN 15.
+//
+// logN 16 and 17: the Security Guidelines for Implementing Homomorphic
+// Encryption (Bossuat et al. 2024, ia.cr/2024/463), uniform ternary
+// secret, σ = 3.19, as OpenFHE tabulates them (HEStd_ternary, classical,
+// in core/lib/lattice/stdlatticeparms.cpp).
 var maxLogQP = map[int]map[int]int{
-	128: {10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881},
-	192: {10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611},
-	256: {10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476},
+	128: {10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881, 16: 1747, 17: 3523},
+	192: {10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611, 16: 1199, 17: 2411},
+	256: {10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476, 16: 929, 17: 1866},
 }
+
+// Ring degrees Select chooses from: below minLogN a ring holds too few
+// slots to be worth it, and maxLogN is the largest in the table.
+const (
+	minLogN = 11
+	maxLogN = 17
+)
 
 // Levels lists the supported security levels in bits.
 var Levels = []int{128, 192, 256}
@@ -38,6 +53,11 @@ var (
 	// ErrNoFit reports requirements no secure parameter set can meet.
 	ErrNoFit = errors.New("no secure parameters fit")
 )
+
+// DefaultMaxKeyBytes is the memory the evaluation keys may take when
+// Requirements give no budget: 16 GiB, which leaves a 24 GiB server room
+// for the ciphertexts, the encoded weights and the working buffers.
+const DefaultMaxKeyBytes int64 = 16 << 30
 
 // MaxLogQP returns the bound for a security level and ring degree, and
 // whether the table has it.
@@ -96,7 +116,7 @@ func (s Set) Validate() error {
 	if s.LogN < 4 || s.LogN > 17 {
 		return fmt.Errorf("logN=%d is outside [4, 17]", s.LogN)
 	}
-	if len(s.LogQ) == 0 || len(s.LogQ) > 64 || len(s.LogP) == 0 || len(s.LogP) > 8 {
+	if len(s.LogQ) == 0 || len(s.LogQ) > maxCiphertextPrimes || len(s.LogP) == 0 || len(s.LogP) > maxKeySwitchPrimes {
 		return fmt.Errorf("modulus chain has %d ciphertext and %d key-switching primes", len(s.LogQ), len(s.LogP))
 	}
 	for _, b := range s.LogQ {
@@ -152,8 +172,20 @@ type Requirements struct {
 	LogSlots    int // slots the layout needs
 	Security    int
 	// Work, when given, makes the choice cost-driven: every secure set
-	// that fits is costed with PredictSeconds and the cheapest wins.
+	// that fits is costed with PredictSeconds and the cheapest wins. Its
+	// Keys also bound the memory of the evaluation keys.
 	Work Workload
+	// MaxKeyBytes is the most memory the evaluation keys may take
+	// (EvalKeyBytes); 0 means DefaultMaxKeyBytes. A set over it is
+	// rejected, with the reason.
+	MaxKeyBytes int64
+}
+
+func (r Requirements) keyBudget() int64 {
+	if r.MaxKeyBytes > 0 {
+		return r.MaxKeyBytes
+	}
+	return DefaultMaxKeyBytes
 }
 
 // Choice is a selected set with the reasoning the compile report prints.
@@ -185,29 +217,82 @@ func Select(req Requirements) (Choice, error) {
 		return Choice{}, fmt.Errorf("invalid requirements %+v", req)
 	}
 	var rejected []string
-	for logN := 11; logN <= 15; logN++ {
+	for logN := minLogN; logN <= maxLogN; logN++ {
 		bound, _ := MaxLogQP(req.Security, logN)
 		if logN-1 < req.LogSlots {
 			rejected = append(rejected, fmt.Sprintf("logN=%d: %d slots, the layout needs %d", logN, 1<<(logN-1), 1<<req.LogSlots))
 			continue
 		}
-		if set, ok := bestChain(logN, req, bound); ok {
-			if !req.Work.Empty() {
-				return costDriven(req, logN, rejected)
-			}
-			set.Security = req.Security
-			binding := fmt.Sprintf("modulus budget: depth %d at scale 2^%d with %d key-switching primes needs logQP=%d ≤ %d", req.Depth, set.LogScale, len(set.LogP), set.LogQP(), bound)
-			if len(rejected) > 0 && strings.Contains(rejected[len(rejected)-1], "slots") {
-				binding = fmt.Sprintf("slots: the layout needs %d", 1<<req.LogSlots)
-			}
-			return Choice{Set: set, Binding: binding, Rejected: rejected}, set.Validate()
+		set, ok := bestChain(logN, req, bound)
+		if !ok && req.Depth >= maxCiphertextPrimes {
+			rejected = append(rejected, fmt.Sprintf("logN=%d: depth %d needs %d ciphertext primes, at most %d are allowed", logN, req.Depth, req.Depth+1, maxCiphertextPrimes))
+			continue
 		}
-		least := chain(logN, req, req.MinLogScale, 1)
-		rejected = append(rejected, fmt.Sprintf("logN=%d: depth %d at scale 2^%d needs logQP=%d (first prime %d bits), the %d-bit bound is %d",
-			logN, req.Depth, req.MinLogScale, least.LogQP(), least.LogQ[0], req.Security, bound))
+		if !ok {
+			least := chain(logN, req, req.MinLogScale, 1)
+			rejected = append(rejected, fmt.Sprintf("logN=%d: depth %d at scale 2^%d needs logQP=%d (first prime %d bits), the %d-bit bound is %d",
+				logN, req.Depth, req.MinLogScale, least.LogQP(), least.LogQ[0], req.Security, bound))
+			continue
+		}
+		if !req.Work.Empty() {
+			return costDriven(req, logN, rejected)
+		}
+		if why, over := req.overKeyBudget(set); over {
+			rejected = append(rejected, why)
+			continue
+		}
+		set.Security = req.Security
+		binding := fmt.Sprintf("modulus budget: depth %d at scale 2^%d with %d key-switching primes needs logQP=%d ≤ %d", req.Depth, set.LogScale, len(set.LogP), set.LogQP(), bound)
+		if len(rejected) > 0 && strings.Contains(rejected[len(rejected)-1], "slots") {
+			binding = fmt.Sprintf("slots: the layout needs %d", 1<<req.LogSlots)
+		}
+		return Choice{Set: set, Binding: binding, Rejected: rejected}, set.Validate()
 	}
-	return Choice{}, fmt.Errorf("%w at %d-bit security: %s", ErrNoFit, req.Security, strings.Join(rejected, "; "))
+	return Choice{}, refusal(req, rejected)
 }
+
+// refusal explains why nothing fits, leading with the depth the circuit
+// needs and the most the largest ring holds when depth is what decides.
+func refusal(req Requirements, rejected []string) error {
+	summary := ""
+	if avail := MaxDepth(req.Security, maxLogN, req.MinLogScale, req.LogMaxValue); avail < req.Depth {
+		bound, _ := MaxLogQP(req.Security, maxLogN)
+		summary = fmt.Sprintf("the circuit needs depth %d, the largest ring (logN=%d, logQP ≤ %d, at most %d ciphertext primes) holds depth %d at scale 2^%d; ",
+			req.Depth, maxLogN, bound, maxCiphertextPrimes, max(avail, 0), req.MinLogScale)
+	}
+	return fmt.Errorf("%w at %d-bit security: %s%s", ErrNoFit, req.Security, summary, strings.Join(rejected, "; "))
+}
+
+// MaxDepth is the deepest circuit a ring holds at a security level and
+// scale, with values up to 2^logMaxValue at the last level, within the
+// security bound and maxCiphertextPrimes: -1 if not even a fresh
+// ciphertext fits, or the ring is not in the table.
+func MaxDepth(security, logN, logScale, logMaxValue int) int {
+	bound, ok := MaxLogQP(security, logN)
+	if !ok {
+		return -1
+	}
+	req := Requirements{LogMaxValue: logMaxValue}
+	fresh := chain(logN, req, logScale, 1)
+	if fresh.LogQ[0] > 60 {
+		return -1
+	}
+	// bestChain's one bit of margin, and one prime of logScale bits per level.
+	return min((bound-1-fresh.LogQP())/logScale, maxCiphertextPrimes-1)
+}
+
+// overKeyBudget reports whether a set's evaluation keys would take more
+// memory than the budget, and why.
+func (r Requirements) overKeyBudget(s Set) (string, bool) {
+	need := s.EvalKeyBytes(r.Work)
+	if need <= r.keyBudget() {
+		return "", false
+	}
+	return fmt.Sprintf("logN=%d α=%d: %.0f evaluation keys would take %s of memory, over the %s budget",
+		s.LogN, len(s.LogP), r.Work.keys(), gib(need), gib(r.keyBudget())), true
+}
+
+func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
 
 // comfortableLogScale is the precision above which a larger scale matters
 // less than cheaper key switching.
@@ -217,12 +302,19 @@ const comfortableLogScale = 35
 // parameter sets count as equally fast.
 const closeCost = 0.05
 
-// maxKeySwitchPrimes bounds α.
-const maxKeySwitchPrimes = 8
+// maxKeySwitchPrimes bounds α, and maxCiphertextPrimes the chain: depth
+// 63 at most, whatever the ring.
+const (
+	maxKeySwitchPrimes  = 8
+	maxCiphertextPrimes = 64
+)
 
 // bestChain picks α and then the scale for a ring, or reports that nothing
 // fits its budget.
 func bestChain(logN int, req Requirements, bound int) (Set, bool) {
+	if req.Depth >= maxCiphertextPrimes {
+		return Set{}, false
+	}
 	largest := func(alpha int) (Set, bool) {
 		for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
 			set := chain(logN, req, s, alpha)
@@ -276,30 +368,47 @@ func chain(logN int, req Requirements, logScale, alpha int) Set {
 }
 
 // costDriven costs every secure set from the smallest ring that fits up to
-// logN 15 and every α, each with its largest scale, and returns the
-// cheapest with its runner-up. Sets within closeCost of the cheapest count
-// as equal, and the one with the larger scale (more precision) wins.
+// the largest and every α, each with its largest scale, and returns the
+// cheapest with its runner-up. Sets whose evaluation keys would not fit the
+// memory budget are left out; a ring left without any is listed among the
+// rejected. Sets within closeCost of the cheapest count as equal, and the
+// one with the larger scale (more precision) wins.
 func costDriven(req Requirements, smallest int, rejected []string) (Choice, error) {
 	type candidate struct {
 		set  Set
 		cost float64
 	}
 	var all []candidate
-	for logN := smallest; logN <= 15; logN++ {
+	for logN := smallest; logN <= maxLogN; logN++ {
 		bound, _ := MaxLogQP(req.Security, logN)
-		if logN-1 < req.LogSlots {
+		if logN-1 < req.LogSlots || req.Depth >= maxCiphertextPrimes {
 			continue
 		}
+		fits, lightest := 0, ""
+		var lightestBytes int64
 		for alpha := 1; alpha <= min(maxKeySwitchPrimes, req.Depth+1); alpha++ {
 			for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
 				set := chain(logN, req, s, alpha)
 				if set.LogQ[0] <= 60 && set.LogQP() <= bound-1 {
+					if why, over := req.overKeyBudget(set); over {
+						if b := set.EvalKeyBytes(req.Work); lightest == "" || b < lightestBytes {
+							lightest, lightestBytes = why, b
+						}
+						break
+					}
 					set.Security = req.Security
 					all = append(all, candidate{set, set.PredictSeconds(req.Work)})
+					fits++
 					break
 				}
 			}
 		}
+		if fits == 0 && lightest != "" {
+			rejected = append(rejected, lightest)
+		}
+	}
+	if len(all) == 0 {
+		return Choice{}, refusal(req, rejected)
 	}
 	slices.SortStableFunc(all, func(a, b candidate) int { return cmp.Compare(a.cost, b.cost) })
 	// Among the near-cheapest, the most precise.

@@ -20,6 +20,10 @@ func TestSelect(t *testing.T) {
 		{"slots decide", Requirements{Depth: 1, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 5, LogSlots: 13, Security: 128}, 14, "slots"},
 		{"192-bit costs a ring", Requirements{Depth: 5, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 192}, 14, "modulus"},
 		{"shallow fits logN 12", Requirements{Depth: 2, MinLogScale: 20, MaxLogScale: 30, LogMaxValue: 5, LogSlots: 8, Security: 128}, 12, "modulus"},
+		{"depth 40 needs logN 16", Requirements{Depth: 40, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128}, 16, "modulus"},
+		{"depth 50 at scale 2^35 needs logN 17", Requirements{Depth: 50, MinLogScale: 35, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128}, 17, "modulus"},
+		{"256-bit depth 30 needs logN 16", Requirements{Depth: 30, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 256}, 16, "modulus"},
+		{"slots of logN 16", Requirements{Depth: 1, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 5, LogSlots: 15, Security: 128}, 16, "slots"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,18 +67,125 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+// A circuit too deep for the largest ring is refused with the depth it
+// needs and the depth that ring holds, in both selection modes.
 func TestSelectRefusesWithNumbers(t *testing.T) {
-	_, err := Select(Requirements{Depth: 40, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128})
-	if !errors.Is(err, ErrNoFit) {
-		t.Fatalf("err = %v, want ErrNoFit", err)
+	work := func(depth int) Workload {
+		return Workload{KeySwitches: make([]float64, depth+1), Keys: []float64{1}}
 	}
-	for _, want := range []string{"logN=15", "881", "depth 40"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Fatalf("refusal %q does not mention %q", err, want)
-		}
+	cases := []struct {
+		name string
+		req  Requirements
+	}{
+		{"smallest ring", Requirements{Depth: 150, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128}},
+		{"cost-driven", Requirements{Depth: 150, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128, Work: work(150)}},
+		{"256-bit, the security bound decides", Requirements{Depth: 60, MinLogScale: 30, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 256}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Select(tc.req)
+			if !errors.Is(err, ErrNoFit) {
+				t.Fatalf("err = %v, want ErrNoFit", err)
+			}
+			avail := MaxDepth(tc.req.Security, maxLogN, tc.req.MinLogScale, tc.req.LogMaxValue)
+			bound, _ := MaxLogQP(tc.req.Security, maxLogN)
+			for _, want := range []string{
+				fmt.Sprintf("needs depth %d", tc.req.Depth),
+				fmt.Sprintf("holds depth %d", avail),
+				fmt.Sprintf("logN=%d, logQP ≤ %d", maxLogN, bound),
+			} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("refusal %q does not mention %q", err, want)
+				}
+			}
+			// The depth the refusal offers does fit.
+			fits := tc.req
+			fits.Depth, fits.Work = avail, Workload{}
+			if c, err := Select(fits); err != nil {
+				t.Fatalf("depth %d, offered as available: %v, %v", avail, c, err)
+			}
+		})
 	}
 	if _, err := Select(Requirements{Depth: 1, MinLogScale: 25, MaxLogScale: 40, Security: 100}); err == nil {
 		t.Fatal("a 100-bit security level was accepted")
+	}
+}
+
+func TestMaxDepth(t *testing.T) {
+	cases := []struct {
+		security, logN, logScale, logMaxValue int
+	}{
+		{128, 13, 30, 5}, {128, 15, 25, 10}, {128, 16, 30, 8}, {128, 17, 45, 10}, {192, 16, 40, 4}, {256, 17, 35, 12},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%d-bit logN=%d scale=2^%d", tc.security, tc.logN, tc.logScale), func(t *testing.T) {
+			d := MaxDepth(tc.security, tc.logN, tc.logScale, tc.logMaxValue)
+			bound, _ := MaxLogQP(tc.security, tc.logN)
+			req := Requirements{Depth: d, LogMaxValue: tc.logMaxValue}
+			if got := chain(tc.logN, req, tc.logScale, 1).LogQP(); d < 0 || got > bound-1 {
+				t.Fatalf("depth %d needs logQP=%d over the bound %d", d, got, bound)
+			}
+			req.Depth++
+			if got := chain(tc.logN, req, tc.logScale, 1).LogQP(); got <= bound-1 && d < maxCiphertextPrimes-1 {
+				t.Fatalf("depth %d is not the most: %d also fits (logQP=%d < %d)", d, d+1, got, bound)
+			}
+		})
+	}
+	if d := MaxDepth(128, 18, 30, 5); d != -1 {
+		t.Fatalf("a ring outside the table holds depth %d", d)
+	}
+	if d := MaxDepth(128, 17, 25, 10); d != maxCiphertextPrimes-1 {
+		t.Fatalf("logN 17 at scale 2^25 holds depth %d, want the %d of the prime limit", d, maxCiphertextPrimes-1)
+	}
+}
+
+// EvalKeyBytes follows Lattigo's layout of a gadget ciphertext, and Select
+// rejects the sets whose keys would not fit the budget, saying so.
+func TestKeyMemoryBudget(t *testing.T) {
+	set := Set{LogN: 16, LogQ: []int{50, 40, 40, 40, 40}, LogP: []int{51, 51}, LogScale: 40, Security: 128}
+	// Two keys at level 4 (dnum 3, 7 limbs) and one at level 1 (dnum 1, 4 limbs).
+	w := Workload{Keys: []float64{0, 1, 0, 0, 2}}
+	want := int64((2*3*2*7 + 1*1*2*4) * 8 << 16)
+	if got := set.EvalKeyBytes(w); got != want {
+		t.Fatalf("EvalKeyBytes = %d, want %d", got, want)
+	}
+	// A deep circuit with many keys: its cheapest ring holds the chain,
+	// but its keys would take more than the budget.
+	const depth = 40
+	many := Workload{KeySwitches: make([]float64, depth+1), Keys: make([]float64, depth+1)}
+	many.Keys[depth] = 200
+	cases := []struct {
+		name    string
+		budget  int64
+		work    Workload
+		wantErr bool
+	}{
+		{"default budget, smallest ring", 0, Workload{Keys: many.Keys}, true},
+		{"default budget, cost-driven", 0, many, true},
+		{"large budget", 1 << 40, many, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Requirements{Depth: depth, MinLogScale: 25, MaxLogScale: 40, LogMaxValue: 10, LogSlots: 10, Security: 128, Work: tc.work, MaxKeyBytes: tc.budget}
+			c, err := Select(req)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.EvalKeyBytes(many) <= DefaultMaxKeyBytes {
+					t.Fatalf("the test's keys fit the default budget at %s", c)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNoFit) {
+				t.Fatalf("keys of %.0f GiB accepted: %v %v", float64(c.EvalKeyBytes(many))/(1<<30), c, err)
+			}
+			for _, want := range []string{"evaluation keys would take", "over the 16.0 GiB budget", "logN=16"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("refusal %q does not mention %q", err, want)
+				}
+			}
+		})
 	}
 }
 
@@ -89,9 +200,14 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("logQP %d at logN 13 validated: %v", tooBig.LogQP(), err)
 	}
 	noTable := ok
-	noTable.LogN = 16
+	noTable.LogN, noTable.Security = 16, 100
 	if err := noTable.Validate(); !errors.Is(err, ErrInsecure) {
-		t.Fatalf("logN 16 (not in the standard's table) validated: %v", err)
+		t.Fatalf("a 100-bit set (not in the table) validated: %v", err)
+	}
+	large := ok
+	large.LogN, large.LogQ = 17, slices.Repeat([]int{60}, 60)
+	if err := large.Validate(); !errors.Is(err, ErrInsecure) {
+		t.Fatalf("logQP %d at logN 17 validated: %v", large.LogQP(), err)
 	}
 	test := InsecureTestSet(10, 3, 30)
 	if !test.Insecure() || test.Validate() != nil || test.MaxLevel() != 3 {
@@ -104,7 +220,7 @@ func TestValidate(t *testing.T) {
 
 func TestTableIsMonotone(t *testing.T) {
 	for _, sec := range Levels {
-		for logN := 11; logN <= 15; logN++ {
+		for logN := 11; logN <= maxLogN; logN++ {
 			a, _ := MaxLogQP(sec, logN-1)
 			b, ok := MaxLogQP(sec, logN)
 			if !ok || b <= a {
@@ -112,7 +228,7 @@ func TestTableIsMonotone(t *testing.T) {
 			}
 		}
 	}
-	for logN := 10; logN <= 15; logN++ {
+	for logN := 10; logN <= maxLogN; logN++ {
 		a, _ := MaxLogQP(128, logN)
 		b, _ := MaxLogQP(192, logN)
 		c, _ := MaxLogQP(256, logN)

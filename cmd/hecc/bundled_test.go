@@ -24,6 +24,7 @@ var bundledModels = []struct{ model, samples string }{
 	{"lenet5", "mnist_test.npz"},
 	{"mlp", "mnist_test.npz"},
 	{"fashion_cnn", "fashion_test.npz"},
+	{"diabetes_reg", "diabetes_test.npz"},
 }
 
 func loadSamples(t *testing.T, name string) (x *ir.Tensor, y *ir.Tensor) {
