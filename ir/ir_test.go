@@ -335,6 +335,24 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
+// A circuit in the format of hecc before version 4 is refused with advice.
+func TestDecodeOldFormat(t *testing.T) {
+	data, err := Encode(cryptoNetsLike(rand.New(rand.NewPCG(11, 12))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []byte{3, 4} {
+		old := append([]byte("HEIR"), data[4:]...)
+		old[4] = version
+		if _, err := Decode(old); !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), "older hecc") || !strings.Contains(err.Error(), "recompile") {
+			t.Errorf("a circuit with the old magic and version %d: %v", version, err)
+		}
+	}
+	if _, err := Decode(append([]byte("HECI\x03\x00"), data[6:]...)); !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), "version 3") {
+		t.Errorf("a circuit of version 3 with the new magic: %v", err)
+	}
+}
+
 // graphDiff describes the first difference between two graphs, field by
 // field and bit for bit, inputs compared by position; "" when they agree.
 // Nil and empty slices are equal: the encoding does not tell them apart.
@@ -415,7 +433,8 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
-	f.Add([]byte("HEIR\x02\x00"))
+	f.Add([]byte("HEIR\x03\x00"))
+	f.Add([]byte("HECI\x04\x00"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := Decode(b)
