@@ -311,16 +311,24 @@ func TestBundled(t *testing.T) {
 	if len(models) != 2 || models[0].Name != "mlp" || models[1].Name != "fashion_cnn" {
 		t.Fatalf("models %v", models)
 	}
-	for _, m := range models {
+	if models[0].Samples == models[1].Samples {
+		t.Error("MNIST and Fashion-MNIST models share a sample set")
+	}
+	// Every model the manifest lists is there, with a full test set.
+	all, err := Bundled("../testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 5 {
+		t.Errorf("%d bundled models, want 5", len(all))
+	}
+	for _, m := range all {
 		if _, err := os.Stat(m.Path); err != nil {
 			t.Error(err)
 		}
-		if m.Samples == nil || m.Options.Calibration == nil || len(m.Labels) != m.Samples.Shape[0] {
-			t.Errorf("%s: samples, calibration or labels missing", m.Name)
+		if m.Samples == nil || m.Options.Calibration == nil || m.Samples.Shape[0] != 1000 || len(m.Labels) != m.Samples.Shape[0] {
+			t.Errorf("%s: want 1000 test samples with their labels, and a calibration set", m.Name)
 		}
-	}
-	if models[0].Samples == models[1].Samples {
-		t.Error("MNIST and Fashion-MNIST models share a sample set")
 	}
 	if _, err := Bundled("../testdata", "resnet"); !errors.Is(err, ErrUnknownModel) {
 		t.Errorf("unknown model: %v", err)
