@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"testing"
 
@@ -205,8 +206,16 @@ func gap(v []float64) float64 {
 	return first - second
 }
 
+// compiled keeps each bundled model's compile for the tests that share it
+// (the tests run one at a time); every one reads it, none changes it.
+var compiled = map[string]*compiler.Result{}
+
+// compileBundled compiles a bundled model calibrated on calib, once.
 func compileBundled(t *testing.T, model, calib string) *compiler.Result {
 	t.Helper()
+	if res := compiled[model+" "+calib]; res != nil {
+		return res
+	}
 	x, err := readSamples(filepath.Join(bundled, "samples", calib))
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +225,7 @@ func compileBundled(t *testing.T, model, calib string) *compiler.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
+	compiled[model+" "+calib] = res
 	return res
 }
 
@@ -316,6 +326,9 @@ type encryptedRun struct {
 // every decrypted top class to be the plaintext circuit's and PyTorch's.
 func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 	t.Helper()
+	// The keys of a logN 15 model take GBs: hand them back to the system
+	// before the next test makes its own.
+	t.Cleanup(debug.FreeOSMemory)
 	set := bundledSets[model]
 	res, keys, srv := bundledServer(t, model, set.calib)
 	spec := res.Circuit.Spec
