@@ -45,7 +45,16 @@ func goldenModels(t *testing.T) map[string][]byte {
 // the graph at every step, and then the plan (plan.Plan.String). Run `go test ./compiler -run Golden -update`
 // after an intended change and review the diff.
 func TestGoldenIR(t *testing.T) {
-	for name, data := range goldenModels(t) {
+	models := goldenModels(t)
+	// Every golden file has its model: a bundled model gone missing fails
+	// here instead of silently dropping its dump from the test.
+	goldens, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.ir"))
+	for _, path := range goldens {
+		if name := strings.TrimSuffix(filepath.Base(path), ".ir"); models[name] == nil {
+			t.Errorf("%s has no model (is testdata/models/%s.onnx missing?)", path, name)
+		}
+	}
+	for name, data := range models {
 		t.Run(name, func(t *testing.T) {
 			m, err := onnx.Decode(data)
 			if err != nil {

@@ -10,17 +10,19 @@ import (
 
 // The binary form of a graph (the circuit inside a .hec file):
 //
-//	"HEIR" u16 version, uvarint LogSlots, Depth, node count, then per node:
+//	"HECI" u16 version, uvarint LogSlots, Depth, node count, then per node:
 //	op byte, inputs (as indices of earlier nodes), shape, origin, name, post,
 //	range, level, and the op's payload (an Input's is a flag and its
 //	client-side layout: shape, then every slot's element + 1). Floats are
-//	IEEE-754 little endian. Version 2 added the Input payload, version 4
-//	an approximation's bias correction.
+//	IEEE-754 little endian. Version 2 added the Input payload; version 4
+//	replaced the magic "HEIR" of earlier versions and added an
+//	approximation's bias correction.
 //
 // Decode treats the bytes as hostile: every count is checked against the
 // bytes left before anything is allocated, and the result is verified.
 const (
-	encMagic   = "HEIR"
+	encMagic   = "HECI"
+	oldMagic   = "HEIR" // versions 1 to 3
 	encVersion = 4
 	maxString  = 1 << 16
 )
@@ -100,6 +102,9 @@ func Encode(g *Graph) ([]byte, error) {
 // Decode parses and verifies an encoded graph.
 func Decode(data []byte) (*Graph, error) {
 	r := &reader{b: data}
+	if len(data) >= 4 && string(data[:4]) == oldMagic {
+		return nil, fmt.Errorf("%w: the circuit was made by an older hecc in a format this one no longer reads; recompile the model", ErrDecode)
+	}
 	if len(data) < 6 || string(data[:4]) != encMagic {
 		return nil, fmt.Errorf("%w: not an encoded circuit", ErrDecode)
 	}

@@ -2,8 +2,10 @@ package ir
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -291,21 +293,40 @@ func encodeDecode(t *testing.T, g *Graph) (*Graph, []byte) {
 	return h, data
 }
 
-func TestEncodeRoundTrip(t *testing.T) {
+// richGraph sets every field the encoding carries, with values no zero
+// default could fake: a client layout, a constant, an exact activation, an
+// approximation recording what it replaces, an identity map with a bias,
+// ranges, levels and names.
+func richGraph() *Graph {
 	g := cryptoNetsLike(rand.New(rand.NewPCG(9, 10)))
-	g.Add(&Node{Op: OpConst, Shape: []int{2}, Const: &Tensor{Shape: []int{2}, Data: []float64{1, 2}}})
+	g.Add(&Node{Op: OpConst, Shape: []int{2}, Const: &Tensor{Shape: []int{2}, Data: []float64{1, -2}}, Origin: `"k" (Constant)`})
 	g.Nodes = append(g.Nodes[:1], append([]*Node{g.Nodes[6]}, g.Nodes[1:6]...)...)
-	g.Add(&Node{Op: OpActivation, Inputs: []*Node{g.Nodes[0]}, Shape: []int{1, 6}, Act: &Activation{Func: "clip", Lo: 0, Hi: 6}})
+	g.Add(&Node{Op: OpActivation, Inputs: []*Node{g.Nodes[0]}, Shape: []int{1, 6}, Act: &Activation{Func: "clip", Lo: -0.5, Hi: 6}})
+	act := g.Add(&Node{Op: OpActivation, Inputs: []*Node{g.Nodes[0]}, Shape: []int{1, 6}, Act: &Activation{Func: "leaky_relu", Alpha: 0.125}})
+	approx := g.Add(&Node{Op: OpPoly, Inputs: []*Node{act}, Shape: []int{1, 6}, Origin: `"Relu_3" (Relu)`, Poly: &Polynomial{
+		Basis: Monomial, Coeffs: []float64{0.25, 0.5, 0.375}, Interval: Interval{-3, 5}, Func: "relu", MaxErr: 0.0625,
+		Replaces: &Activation{Func: "relu"}, ArgScale: 4, ArgShift: -1,
+	}})
+	shift := NewIdentity(6, "reshape")
+	shift.Bias = []float64{0.5, -1, 2, 0, 3, -4}
+	g.Add(&Node{Op: OpAffine, Inputs: []*Node{approx}, Shape: []int{6}, Linear: shift})
 	g.LogSlots, g.Depth = 3, 4
-	g.Nodes[2].Range, g.Nodes[2].Level = Interval{-2, 3}, 4
-	gather := &Gather{Shape: []int{3, 2}, Slots: []int{5, 4, -1, 0, 1, 2}, Parts: 1}
-	g.Nodes[0].Shape, g.Nodes[0].Gather = []int{6}, gather
-	h, data := encodeDecode(t, g)
-	if g.String() != h.String() {
-		t.Fatalf("round trip changed the graph:\n%s\nvs\n%s", g, h)
+	for i, n := range g.Nodes {
+		n.Range, n.Level = Interval{-float64(i) - 0.5, 2*float64(i) + 1}, i%5
 	}
-	if got := h.Nodes[0].Gather; got == nil || !slices.Equal(got.Slots, gather.Slots) || !slices.Equal(got.Shape, gather.Shape) || got.Parts != gather.Parts {
-		t.Fatalf("round trip changed the client layout %+v into %+v", gather, got)
+	g.Nodes[0].Shape = []int{6}
+	g.Nodes[0].Gather = &Gather{Shape: []int{3, 2}, Slots: []int{5, 4, -1, 0, 1, 2}, Parts: 1}
+	return g
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	g := richGraph()
+	if err := Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	h, data := encodeDecode(t, g)
+	if d := graphDiff(g, h); d != "" {
+		t.Fatalf("round trip changed the graph: %s", d)
 	}
 	for i := range data {
 		if _, err := Decode(data[:i]); err == nil {
@@ -314,13 +335,106 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 }
 
+// A circuit in the format of hecc before version 4 is refused with advice.
+func TestDecodeOldFormat(t *testing.T) {
+	data, err := Encode(cryptoNetsLike(rand.New(rand.NewPCG(11, 12))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, version := range []byte{3, 4} {
+		old := append([]byte("HEIR"), data[4:]...)
+		old[4] = version
+		if _, err := Decode(old); !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), "older hecc") || !strings.Contains(err.Error(), "recompile") {
+			t.Errorf("a circuit with the old magic and version %d: %v", version, err)
+		}
+	}
+	if _, err := Decode(append([]byte("HECI\x03\x00"), data[6:]...)); !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), "version 3") {
+		t.Errorf("a circuit of version 3 with the new magic: %v", err)
+	}
+}
+
+// graphDiff describes the first difference between two graphs, field by
+// field and bit for bit, inputs compared by position; "" when they agree.
+// Nil and empty slices are equal: the encoding does not tell them apart.
+func graphDiff(a, b *Graph) string {
+	ga, gb := *a, *b
+	ga.Nodes, gb.Nodes = nil, nil
+	if d := valueDiff("graph", reflect.ValueOf(ga), reflect.ValueOf(gb)); d != "" {
+		return d
+	}
+	if len(a.Nodes) != len(b.Nodes) {
+		return fmt.Sprintf("%d nodes became %d", len(a.Nodes), len(b.Nodes))
+	}
+	pos := func(g *Graph, n *Node) int { return slices.Index(g.Nodes, n) }
+	for i := range a.Nodes {
+		na, nb := *a.Nodes[i], *b.Nodes[i]
+		ia, ib := make([]int, len(na.Inputs)), make([]int, len(nb.Inputs))
+		for k, in := range na.Inputs {
+			ia[k] = pos(a, in)
+		}
+		for k, in := range nb.Inputs {
+			ib[k] = pos(b, in)
+		}
+		if !slices.Equal(ia, ib) {
+			return fmt.Sprintf("node %d reads nodes %v, was %v", i, ib, ia)
+		}
+		na.Inputs, nb.Inputs = nil, nil
+		if d := valueDiff(fmt.Sprintf("node %d", i), reflect.ValueOf(na), reflect.ValueOf(nb)); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+func valueDiff(path string, a, b reflect.Value) string {
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			if a.IsNil() != b.IsNil() {
+				return fmt.Sprintf("%s: %v became %v", path, a, b)
+			}
+			return ""
+		}
+		return valueDiff(path, a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if d := valueDiff(path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return fmt.Sprintf("%s: %d elements became %d", path, a.Len(), b.Len())
+		}
+		for i := range a.Len() {
+			if d := valueDiff(fmt.Sprintf("%s[%d]", path, i), a.Index(i), b.Index(i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	case reflect.Float64:
+		if math.Float64bits(a.Float()) != math.Float64bits(b.Float()) {
+			return fmt.Sprintf("%s: %v became %v", path, a.Float(), b.Float())
+		}
+		return ""
+	case reflect.Bool, reflect.Int, reflect.Uint8, reflect.String:
+		if !a.Equal(b) {
+			return fmt.Sprintf("%s: %v became %v", path, a, b)
+		}
+		return ""
+	}
+	return fmt.Sprintf("%s: cannot compare a %s", path, a.Kind())
+}
+
 func FuzzDecode(f *testing.F) {
 	data, err := Encode(cryptoNetsLike(rand.New(rand.NewPCG(11, 12))))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(data)
-	f.Add([]byte("HEIR\x02\x00"))
+	f.Add([]byte("HEIR\x03\x00"))
+	f.Add([]byte("HECI\x04\x00"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := Decode(b)

@@ -27,6 +27,7 @@ type fixture struct {
 	evk     []byte
 	ct      []byte
 	input   []*rlwe.Ciphertext // what ct holds
+	plain   []float64          // what input encrypts
 }
 
 var (
@@ -64,7 +65,8 @@ func buildFixture() (*fixture, error) {
 	if f.keys, err = GenerateKeys(spec, nil); err != nil {
 		return nil, err
 	}
-	ct, err := Encrypt(spec, f.keys.Public, &ir.Tensor{Shape: []int{16}, Data: randomInputs(1, 16, 1)})
+	f.plain = randomInputs(1, 16, 1)
+	ct, err := Encrypt(spec, f.keys.Public, &ir.Tensor{Shape: []int{16}, Data: f.plain})
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +86,9 @@ func buildFixture() (*fixture, error) {
 	return f, nil
 }
 
+// Every file decodes to what was written: the circuit's weights bit for
+// bit (by its encoding), the keys and ciphertexts by what they decrypt to,
+// and the evaluation from the decoded files to the plaintext result.
 func TestFilesRoundTrip(t *testing.T) {
 	f := secureFixture(t)
 	spec, err := DecodeSpec(f.spec)
@@ -97,10 +102,18 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Graph.String() != f.circuit.Graph.String() {
-		t.Fatal("circuit changed in a round trip")
+	want, err := ir.Encode(f.circuit.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ir.Encode(c.Graph); err != nil || !bytes.Equal(got, want) || c.Spec.Fingerprint() != spec.Fingerprint() {
+		t.Errorf("circuit changed in a round trip (%v)", err)
 	}
 	sk, err := DecodeSecretKey(spec, f.sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := DecodePublicKey(spec, f.pk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +125,25 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// The tolerance is CKKS's noise at the fixture's scale, with a wide
+	// margin; a wrong key or weight is off by about the values themselves.
+	const tol = 1e-7
+	if d := slotsDiff(t, spec, f.keys.Secret, ct[0], f.plain); d > tol {
+		t.Errorf("the decoded input decrypts %g away from the input", d)
+	}
+	if d := slotsDiff(t, spec, sk, f.input[0], f.plain); d > tol {
+		t.Errorf("the decoded secret key decrypts the input %g away from it", d)
+	}
+	other := randomInputs(3, 16, 1)
+	byPK, err := Encrypt(spec, pk, &ir.Tensor{Shape: []int{16}, Data: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := slotsDiff(t, spec, f.keys.Secret, byPK[0], other); d > tol {
+		t.Errorf("what the decoded public key encrypts decrypts %g away from it", d)
+	}
+
 	srv, err := NewServer(c, ek)
 	if err != nil {
 		t.Fatal(err)
@@ -120,12 +152,40 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Decrypt(spec, sk, out); err != nil {
+	got, err := Decrypt(spec, sk, out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DecodePublicKey(spec, f.pk); err != nil {
+	plain, err := ir.Interpret(f.circuit.Graph, map[string]*ir.Tensor{"x": {Shape: []int{16}, Data: f.plain}})
+	if err != nil {
 		t.Fatal(err)
 	}
+	if d := maxAbsDiff(got.Data, plain["y"].Data); d > tol {
+		t.Errorf("the circuit run from decoded files is %g away from the plaintext result", d)
+	}
+}
+
+// slotsDiff is the largest distance between the first slots ct decrypts to
+// under sk and want.
+func slotsDiff(t *testing.T, spec *plan.Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext, want []float64) float64 {
+	t.Helper()
+	p, err := NewParameters(spec.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, 1<<spec.LogSlots)
+	if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, sk).DecryptNew(ct), got); err != nil {
+		t.Fatal(err)
+	}
+	return maxAbsDiff(got[:len(want)], want)
+}
+
+func maxAbsDiff(a, b []float64) float64 {
+	worst := 0.0
+	for i := range a {
+		worst = max(worst, math.Abs(a[i]-b[i]))
+	}
+	return worst
 }
 
 // The key file holds the seed and the halves b; what the server rebuilds

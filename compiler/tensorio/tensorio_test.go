@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -189,6 +190,49 @@ func TestReadNPZDeclaredSize(t *testing.T) {
 	zr.File[0].UncompressedSize64 = maxTensorBytes + 1
 	if _, err := readNPZ(zr); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("error %v, want ErrTooLarge", err)
+	}
+}
+
+// Input that claims far more than it holds costs memory in proportion to
+// what it holds: each case errors after allocating less than 64 MiB, though
+// its header claims 2 GiB or more.
+func TestReadMemoryBounded(t *testing.T) {
+	claim := npyHeaderV2("{'descr': '<f8', 'fortran_order': False, 'shape': (268435456,), }\n")
+	bomb := zipOf(t, zip.Deflate, [2]string{"a.npy", claim + strings.Repeat("\x00", 8<<20)})
+	cases := []struct {
+		name string
+		read func() error
+	}{
+		{"npy of 2^28 doubles holding one", func() error {
+			_, err := ReadNPY(strings.NewReader(claim + "12345678"))
+			return err
+		}},
+		{"npy header of 2 GiB", func() error {
+			_, err := ReadNPY(strings.NewReader(npyMagic + "\x02\x00\xff\xff\xff\x7f"))
+			return err
+		}},
+		{"npz entry of 2^28 doubles inflating to 8 MiB", func() error {
+			zr, err := zip.NewReader(bytes.NewReader(bomb), int64(len(bomb)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = readNPZ(zr)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := tc.read()
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatal("read succeeded")
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("allocated %d MiB before failing with %v", alloc>>20, err)
+			}
+		})
 	}
 }
 
@@ -400,6 +444,8 @@ const (
 // .pb files there are SequenceProto or OptionalProto values (inputs of
 // sequence/optional op tests); read as a TensorProto they fail with odd but
 // clean errors such as a "segment" or a shape spelled from the name's bytes.
+// The counts are those of Debian's libonnx-testdata 1.12.0: all but the
+// unsupported data types and non-tensors read.
 func TestLibonnxTensors(t *testing.T) {
 	dir := filepath.Join(onnxtest.BackendTestData, "node")
 	onnxtest.NeedBackendTestData(t, dir)
