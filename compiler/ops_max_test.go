@@ -113,6 +113,9 @@ func TestMaxLowering(t *testing.T) {
 		{"3×3 stride 2 pads 1 (padding shortens the border windows)", 13, []int{1, 2, 7, 7},
 			[]*onnxpb.AttributeProto{onnxtest.Ints("kernel_shape", 3, 3), onnxtest.Ints("strides", 2, 2), onnxtest.Ints("pads", 1, 1, 1, 1)},
 			"MaxPool", &pool{[]int{3, 3}, []int{2, 2}, []int{1, 1}, []int{1, 1}, []int{4, 4}}, nil, 1, 4},
+		{"3×3 pads 2 (windows of one value at the corners)", 13, []int{1, 2, 6, 5},
+			[]*onnxpb.AttributeProto{onnxtest.Ints("kernel_shape", 3, 3), onnxtest.Ints("pads", 2, 2, 2, 2)},
+			"MaxPool", &pool{[]int{3, 3}, []int{1, 1}, []int{2, 2}, []int{1, 1}, []int{8, 7}}, nil, 1, 4},
 		{"3×3 stride 1 SAME_UPPER, batch 2", 13, []int{2, 2, 5, 5},
 			[]*onnxpb.AttributeProto{onnxtest.Ints("kernel_shape", 3, 3), onnxtest.String("auto_pad", "SAME_UPPER")},
 			"MaxPool", &pool{[]int{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}, []int{5, 5}}, nil, 1, 4},
@@ -327,5 +330,51 @@ func TestMaxPoolPaddingExact(t *testing.T) {
 	}
 	if worst == 0 || worst > 0.5 {
 		t.Errorf("windows of two values are off by at most %g: want an approximation error, and a small one", worst)
+	}
+}
+
+// TestWidePaddingLayout runs the passes on maps whose output is wider than
+// their input (padding beyond the kernel's reach) reading a laid-out value:
+// the layout must not put two output positions in one slot, so the circuit
+// with exact activations computes the model.
+func TestWidePaddingLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		op   func(*onnxtest.Builder) *onnxtest.Builder
+	}{
+		{"Conv", func(b *onnxtest.Builder) *onnxtest.Builder {
+			return b.Init("w", []int64{2, 1, 3, 3}, onnxtest.Weights(1, 18, 0.5)).
+				Node("Conv", []string{"r", "w"}, []string{"p"}, onnxtest.Ints("pads", 2, 2, 2, 2))
+		}},
+		{"MaxPool", func(b *onnxtest.Builder) *onnxtest.Builder {
+			return b.Node("MaxPool", []string{"r"}, []string{"p"}, onnxtest.Ints("kernel_shape", 3, 3), onnxtest.Ints("pads", 2, 2, 2, 2))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := onnxtest.New(13).Input("x", 1, 1, 6, 6).Node("Relu", []string{"x"}, []string{"r"})
+			model := tc.op(b).Node("Relu", []string{"p"}, []string{"y"}).Output("y").Bytes()
+			low, err := lower(t, model, LowerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randomTensor(rand.New(rand.NewPCG(9, 10)), 1, 1, 6, 6)
+			want, err := ir.Interpret(low.Graph, map[string]*ir.Tensor{"x": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: []*ir.Tensor{x}, Margin: DefaultMargin}, Approx: passes.ApproxConfig{Degree: 7}}
+			if err := passes.Run(low.Graph, passes.Pipeline, cfg); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ir.InterpretWith(low.Graph, map[string]*ir.Tensor{"x": x}, ir.InterpretOptions{Exact: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range want["y"].Data {
+				if math.Abs(got["y"].Data[i]-w) > 1e-9 {
+					t.Fatalf("element %d: %g, want %g", i, got["y"].Data[i], w)
+				}
+			}
+		})
 	}
 }
