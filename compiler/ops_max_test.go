@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/compiler/onnxpb"
 	"github.com/hecc-dev/hecc/ir"
@@ -377,4 +378,83 @@ func TestWidePaddingLayout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaxPoolCNN compiles Conv(1→8, 5×5) → ReLU → MaxPool 2×2 → Gemm with
+// random weights, calibrated on random inputs, and checks that the circuit
+// (its polynomials, interpreted in plaintext) keeps the model's top class on
+// inputs the calibration never saw.
+func TestMaxPoolCNN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("degree search")
+	}
+	model := onnxtest.New(13).Input("x", 1, 1, 12, 12).
+		Init("cw", []int64{8, 1, 5, 5}, onnxtest.Weights(11, 200, 0.4)).
+		Init("cb", []int64{8}, onnxtest.Weights(12, 8, 0.1)).
+		Init("gw", []int64{10, 128}, onnxtest.Weights(13, 1280, 0.2)).
+		Init("gb", []int64{10}, onnxtest.Weights(14, 10, 0.1)).
+		Node("Conv", []string{"x", "cw", "cb"}, []string{"c"}).
+		Node("Relu", []string{"c"}, []string{"r"}).
+		Node("MaxPool", []string{"r"}, []string{"p"}, onnxtest.Ints("kernel_shape", 2, 2), onnxtest.Ints("strides", 2, 2)).
+		Node("Flatten", []string{"p"}, []string{"f"}).
+		Node("Gemm", []string{"f", "gw", "gb"}, []string{"y"}, onnxtest.Int("transB", 1)).
+		Output("y").Bytes()
+	rng := rand.New(rand.NewPCG(15, 16))
+	image := func() *ir.Tensor {
+		t := ir.NewTensor(1, 1, 12, 12)
+		for i := range t.Data {
+			t.Data[i] = rng.Float64()
+		}
+		return t
+	}
+	calib := ir.NewTensor(200, 1, 12, 12)
+	for i := range 200 {
+		copy(calib.Data[i*144:], image().Data)
+	}
+	m, err := onnx.Decode(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Compile(m, Options{Name: "maxpool-cnn", Calibration: calib, Margin: DefaultMargin, Approx: passes.ApproxConfig{Agreement: 0.95}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := Lower(m, LowerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	if len(rep.MaxLayers) != 1 || !strings.Contains(rep.MaxLayers[0], "2 ReLU levels") || !strings.Contains(rep.Text(), "max:") {
+		t.Errorf("the report does not say what the max pooling costs: %q", rep.MaxLayers)
+	}
+	const n = 300
+	agree := 0
+	for range n {
+		x := image()
+		want, err := ir.Interpret(ref.Graph, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ir.Interpret(res.Circuit.Graph, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if argmax(got["y"].Data[:10]) == argmax(want["y"].Data) {
+			agree++
+		}
+	}
+	t.Logf("depth %d, %s; top class kept on %d/%d held-out inputs", rep.Depth, rep.MaxLayers[0], agree, n)
+	if agree < n*9/10 {
+		t.Errorf("top class kept on %d of %d inputs", agree, n)
+	}
+}
+
+func argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }
