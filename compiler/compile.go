@@ -71,8 +71,10 @@ type Report struct {
 	LogSlots    int
 	Choice      params.Choice
 	Post        string
-	Warnings    []string
-	Seconds     float64
+	// MaxLayers says what each max (MaxPool, ReduceMax …) costs.
+	MaxLayers []string
+	Warnings  []string
+	Seconds   float64
 }
 
 // CompileFile loads and compiles an ONNX file.
@@ -114,6 +116,10 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		return nil, err
 	}
 	rep.IROps, rep.Depth, rep.LogSlots = g.Counts(), g.Depth, g.LogSlots
+	for _, m := range low.MaxLayers {
+		rep.MaxLayers = append(rep.MaxLayers, fmt.Sprintf("%s: %d ReLU levels (a tree of max(a, b) = b + relu(a − b)), %d of the %d levels",
+			m.Origin, m.ReLULevels, levelsSpent(g, m.Origin), g.Depth))
+	}
 	rep.Post = g.Outputs()[0].Post
 	if src.Known() {
 		rep.LogMaxValue = logMaxValue(g, opts.MinLogScale)
@@ -137,6 +143,28 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return &Result{Spec: pl.Spec, Graph: g, Report: rep}, nil
+}
+
+// levelsSpent is how many levels the nodes lowered from ONNX node origin
+// take: from the level of their inputs to that of their lowest result.
+func levelsSpent(g *ir.Graph, origin string) int {
+	in := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		in[n] = slices.Contains(strings.Split(n.Origin, " + "), origin)
+	}
+	top, bottom := 0, g.Depth
+	for _, n := range g.Nodes {
+		if !in[n] {
+			continue
+		}
+		bottom = min(bottom, n.Level)
+		for _, x := range n.Inputs {
+			if !in[x] && x.Op != ir.OpConst {
+				top = max(top, x.Level)
+			}
+		}
+	}
+	return max(0, top-bottom)
 }
 
 // logMaxValue is the number of bits above the scale the first prime must
@@ -191,6 +219,9 @@ func (r *Report) Text() string {
 		fmt.Fprintf(&b, "  trailing %s is applied by the client after decryption (monotone: same top class)\n", r.Post)
 	}
 	fmt.Fprintf(&b, "  depth:      %d levels; layout 2^%d slots\n", r.Depth, r.LogSlots)
+	for _, m := range r.MaxLayers {
+		fmt.Fprintf(&b, "    max:      %s\n", m)
+	}
 	fmt.Fprintf(&b, "  ranges:     %s; first prime holds values up to 2^%d\n", r.RangeSource, r.LogMaxValue)
 	c := r.Choice
 	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, c.LogQP(), c.Security)

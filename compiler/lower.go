@@ -71,6 +71,8 @@ type lowerer struct {
 	since int64
 	// types holds the element type of each value (elemTypes).
 	types map[string]int32
+	// maxLayers are the maxima lowered as trees of ReLUs.
+	maxLayers []maxLayer
 }
 
 // LowerOptions control lowering.
@@ -88,6 +90,15 @@ type Lowered struct {
 	Opset   int64
 	// Warnings are for the compile report.
 	Warnings []string
+	// MaxLayers are the ONNX nodes lowered as trees of approximated ReLUs
+	// (MaxPool, ReduceMax …), with their number of ReLU levels.
+	MaxLayers []MaxLayer
+}
+
+// MaxLayer is an ONNX node lowered as a tree of approximated ReLUs.
+type MaxLayer struct {
+	Origin     string // the IR nodes' origin
+	ReLULevels int
 }
 
 // Lower converts a decoded model into an IR graph, before passes.
@@ -175,6 +186,14 @@ func Lower(m *onnx.Model, opts LowerOptions) (_ *Lowered, err error) {
 		return nil, fmt.Errorf("lowering produced an invalid graph: %w", err)
 	}
 	low := &Lowered{Graph: l.g, OpsSeen: l.seen, Opset: opset}
+	for _, m := range l.maxLayers {
+		// A pooling one axis at a time is one layer of several trees.
+		if k := len(low.MaxLayers) - 1; k >= 0 && low.MaxLayers[k].Origin == m.origin {
+			low.MaxLayers[k].ReLULevels += m.levels
+		} else {
+			low.MaxLayers = append(low.MaxLayers, MaxLayer{Origin: m.origin, ReLULevels: m.levels})
+		}
+	}
 	if opset > maxOpset {
 		low.Warnings = append(low.Warnings, fmt.Sprintf("the model imports ai.onnx opset %d, newer than opset %d, the newest hecc knows: "+
 			"each operator was lowered as its latest version hecc knows, and changes a newer opset made to it are not checked", opset, maxOpset))

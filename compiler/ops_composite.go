@@ -17,8 +17,10 @@ var compositeOps = []opEntry{
 	{"HardSwish", 14, lowerHardSwish, "x · clip(x/6 + 1/2, 0, 1): an approximated clip and one product"},
 	{"Shrink", 9, lowerShrink,
 		"soft shrinkage (bias = lambd): relu(x − λ) − relu(−x − λ), approximated; hard shrinkage is discontinuous and refused"},
-	{"Max", 1, lowerMinMax(true), "numpy broadcasting; max(a, b) = a + relu(b − a): one approximated ReLU per extra operand"},
-	{"Min", 1, lowerMinMax(false), "numpy broadcasting; min(a, b) = a − relu(a − b): one approximated ReLU per extra operand"},
+	{"Max", 1, lowerMinMax(true),
+		"numpy broadcasting; max(a, b) = a + relu(b − a), approximated: constants combined exactly, encrypted operands as a balanced tree (⌈log2 k⌉ ReLU levels)"},
+	{"Min", 1, lowerMinMax(false),
+		"numpy broadcasting; min(a, b) = a − relu(a − b), approximated: constants combined exactly, encrypted operands as a balanced tree (⌈log2 k⌉ ReLU levels)"},
 	{"ArgMin", 1, lowerArgMin, "argmax of −x: last op on the last axis, keepdims=1, applied after decryption"},
 	{"Det", 11, lowerDet, "matrices up to 4×4 (Leibniz expansion): depth ⌈log2 n⌉"},
 }
@@ -85,24 +87,50 @@ func lowerShrink(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	})(l, n, ins)
 }
 
-// lowerMinMax folds the operands with max(a, b) = a + relu(b − a) or
-// min(a, b) = a − relu(a − b); constants are combined exactly.
+// lowerMinMax combines the constant operands exactly, the encrypted ones
+// as a balanced tree of max(a, b) = a + relu(b − a) or min(a, b) = a −
+// relu(a − b) (⌈log2 k⌉ levels of ReLU for k of them), then the two.
 func lowerMinMax(isMax bool) lowerFunc {
 	return func(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
-		acc, err := l.input(ins, 0)
-		if err != nil {
-			return nil, err
+		if len(ins) == 0 {
+			return nil, l.fail(ErrModel, "no inputs")
 		}
-		for i := 1; i < len(ins); i++ {
-			b, err := l.input(ins, i)
+		var c *value
+		var enc []*value
+		for i := range ins {
+			v, err := l.input(ins, i)
 			if err != nil {
 				return nil, err
 			}
-			if acc, err = l.minMax(acc, b, isMax); err != nil {
-				return nil, err
+			switch {
+			case !v.isConst():
+				enc = append(enc, v)
+			case c == nil:
+				c = v
+			default:
+				if c, err = l.minMax(c, v, isMax); err != nil {
+					return nil, err
+				}
 			}
 		}
-		return []*value{acc}, nil
+		for len(enc) > 1 {
+			h := (len(enc) + 1) / 2
+			for j := 0; j+h < len(enc); j++ {
+				var err error
+				if enc[j], err = l.minMax(enc[j], enc[j+h], isMax); err != nil {
+					return nil, err
+				}
+			}
+			enc = enc[:h]
+		}
+		switch {
+		case len(enc) == 0:
+			return []*value{c}, nil
+		case c == nil:
+			return []*value{enc[0]}, nil
+		}
+		v, err := l.minMax(enc[0], c, isMax)
+		return []*value{v}, err
 	}
 }
 

@@ -11,7 +11,13 @@ import (
 var poolOps = []opEntry{
 	{"AveragePool", 1, lowerAveragePool, "kernel_shape, strides, pads, auto_pad, count_include_pad, ceil_mode; no dilations"},
 	{"GlobalAveragePool", 1, lowerGlobalAveragePool, "an affine map (mean over the spatial axes)"},
+	{"MaxPool", 1, lowerMaxPool, maxPoolNotes},
+	{"MaxPool", 10, lowerMaxPool, "ceil_mode, dilations; " + maxPoolNotes},
+	{"GlobalMaxPool", 1, lowerGlobalMaxPool, "a balanced tree of approximated ReLUs over the spatial positions: ⌈log2 k⌉ levels for k positions"},
 }
+
+const maxPoolNotes = "kernel_shape, strides, pads, auto_pad; max(a, b) = b + relu(a − b) as a balanced tree, one approximated ReLU per level: " +
+	"⌈log2 k⌉ levels for a window of k (2×2: 2); padding never wins; no Indices output"
 
 func lowerAveragePool(l *lowerer, n *onnx.Node, ins []*value) ([]*value, error) {
 	x, err := l.input(ins, 0)

@@ -17,9 +17,15 @@ var reduceOps = []opEntry{
 	{"ReduceL1", 1, lowerReduce(reduceL1, axesAttribute), "axes attribute, keepdims; |x| = 2·relu(x) − x, approximated"},
 	{"ReduceL1", 18, lowerReduce(reduceL1, axesInput),
 		"constant axes input, keepdims, noop_with_empty_axes; |x| = 2·relu(x) − x, approximated"},
+	{"ReduceMax", 1, lowerReduce(reduceMax, axesAttribute), "axes attribute, keepdims; " + reduceMaxNotes},
+	{"ReduceMax", 18, lowerReduce(reduceMax, axesInput), "constant axes input, keepdims, noop_with_empty_axes; " + reduceMaxNotes},
+	{"ReduceMin", 1, lowerReduce(reduceMin, axesAttribute), "axes attribute, keepdims; −max(−x): " + reduceMaxNotes},
+	{"ReduceMin", 18, lowerReduce(reduceMin, axesInput), "constant axes input, keepdims, noop_with_empty_axes; −max(−x): " + reduceMaxNotes},
 	{"ReduceProd", 1, lowerReduce(reduceProd, axesAttribute), "axes attribute, keepdims; groups of at most 64 elements, depth ⌈log2 k⌉"},
 	{"ReduceProd", 18, lowerReduce(reduceProd, axesInput), "constant axes input, keepdims, noop_with_empty_axes; groups of at most 64 elements"},
 }
+
+const reduceMaxNotes = "max(a, b) = b + relu(a − b) as a balanced tree of approximated ReLUs: ⌈log2 k⌉ levels for k elements"
 
 // axisMask marks the axes of a tensor of rank r that a reduction removes.
 func (l *lowerer) axisMask(axes []int, r int) ([]bool, error) {
@@ -87,6 +93,8 @@ const (
 	reduceSumSquare = "sum of squares"
 	reduceL1        = "L1 norm"
 	reduceProd      = "product"
+	reduceMax       = "max"
+	reduceMin       = "min"
 )
 
 // axesSource says where a version of a Reduce op reads its axes.
@@ -144,9 +152,16 @@ func lowerReduce(kind string, from axesSource) lowerFunc {
 			}
 		}
 		var v *value
-		if kind == reduceProd {
+		switch kind {
+		case reduceProd:
 			v, err = l.reduceProduct(x, axes, keep != 0)
-		} else {
+		case reduceMax:
+			v, err = l.reduceMax(x, axes, keep != 0)
+		case reduceMin:
+			if v, err = l.reduceMax(l.neg(x), axes, keep != 0); err == nil {
+				v = l.neg(v)
+			}
+		default:
 			v, err = l.reduce(x, axes, keep != 0, kind == reduceMean, "reduce "+kind)
 		}
 		return []*value{v}, err

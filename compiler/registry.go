@@ -60,10 +60,6 @@ func newRegistry(tables [][]opEntry) map[string][]opEntry {
 // hints say why hecc refuses an operator it has no lowering for, and name
 // the fix where there is one; docs/operators.md lists them.
 var hints = map[string]string{
-	"MaxPool":                   "max is not a polynomial: replace MaxPool by AveragePool and retrain",
-	"GlobalMaxPool":             "max is not a polynomial: replace GlobalMaxPool by GlobalAveragePool and retrain",
-	"ReduceMax":                 "max is not a polynomial: use ReduceMean",
-	"ReduceMin":                 "min is not a polynomial: use ReduceMean",
 	"Hardmax":                   "a one-hot of the maximum is not continuous; a trailing ArgMax is supported",
 	"TopK":                      "sorting is not a polynomial and its output depends on the values",
 	"NonZero":                   "the output's shape depends on the values",

@@ -56,7 +56,9 @@ func TestLookup(t *testing.T) {
 		{"Split", maxOpset + 5, 18, ""},
 		{"Clip", maxOpset + 1, 11, ""},
 		{"Range", 10, 0, "supported from opset 11 only"},
-		{"MaxPool", 13, 0, "replace MaxPool by AveragePool"},
+		{"LayerNormalization", 13, 0, "use BatchNormalization"},
+		{"MaxPool", 9, 1, ""},
+		{"MaxPool", 13, 10, ""},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s-%d", tc.op, tc.opset), func(t *testing.T) {

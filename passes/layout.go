@@ -254,6 +254,13 @@ func convLayout(n *ir.Node, in *strided) *strided {
 	for d := 2; d < r; d++ {
 		out.stride[d] = geo.Stride[d-2] * in.stride[d]
 		out.offset -= geo.Pad[d-2] * in.stride[d]
+	}
+	for d := r - 1; d >= 2; d-- {
+		// An output wider than its input (padding beyond the kernel's
+		// reach) would put two positions in one slot.
+		if d < r-1 && out.stride[d] < footprint {
+			return nil
+		}
 		footprint += (n.Shape[d] - 1) * out.stride[d]
 	}
 	// Channels as far apart as the input's keep the channel offsets shared;

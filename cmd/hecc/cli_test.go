@@ -141,9 +141,9 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeNPY(t, filepath.Join(a, "wrong.npy"), &ir.Tensor{Shape: []int{1, 1, 7, 8}, Data: make([]float64, 56)})
-	unsupported := filepath.Join(a, "maxpool.onnx")
-	if err := os.WriteFile(unsupported, onnxtest.New(13).Input("x", 1, 1, 4, 4).
-		Node("MaxPool", []string{"x"}, []string{"y"}, onnxtest.Ints("kernel_shape", 2, 2)).Output("y").Bytes(), 0o644); err != nil {
+	unsupported := filepath.Join(a, "layernorm.onnx")
+	if err := os.WriteFile(unsupported, onnxtest.New(17).Input("x", 1, 4).
+		Init("s", []int64{4}, []float32{1, 1, 1, 1}).Node("LayerNormalization", []string{"x", "s"}, []string{"y"}).Output("y").Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -154,7 +154,7 @@ func TestRefusals(t *testing.T) {
 		is   error
 	}{
 		{"unsupported op", []string{"compile", unsupported, "-o", filepath.Join(a, "mp.hec")},
-			[]string{`cannot compile node "MaxPool_y" (MaxPool, opset 13)`, "replace MaxPool by AveragePool", "supported operators: "}, compiler.ErrUnsupportedOp},
+			[]string{`cannot compile node "LayerNormalization_y" (LayerNormalization, opset 17)`, "use BatchNormalization", "supported operators: "}, compiler.ErrUnsupportedOp},
 		{"eval keys of another compile", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(b, "keys", "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r.ct")},
 			[]string{"another compile", "regenerate"}, runtime.ErrMismatch},
 		{"secret key of another compile", []string{"encrypt", "--spec", specA, "--key", filepath.Join(b, "keys", "secret.key"), filepath.Join(a, "x.npy")},
