@@ -26,7 +26,7 @@ type fixture struct {
 	sk, pk  []byte
 	evk     []byte
 	ct      []byte
-	input   []*rlwe.Ciphertext // what ct holds
+	input   *Ciphertext // what ct holds
 }
 
 var (
@@ -75,7 +75,7 @@ func buildFixture() (*fixture, error) {
 		func() (err error) { f.sk, err = EncodeSecretKey(spec, f.keys.Secret); return },
 		func() (err error) { f.pk, err = EncodePublicKey(spec, f.keys.Public); return },
 		func() (err error) { f.evk, err = EncodeEvalKeys(spec, f.keys.Eval); return },
-		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, ct...); return },
+		func() (err error) { f.ct, err = EncodeCiphertext(spec, ct); return },
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -140,14 +140,14 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := f.keys.Eval
-	if (ek.Relin == nil) != (want.Relin == nil) || ek.Relin != nil && !ek.Relin.Equal(want.Relin) {
+	if (ek.relin == nil) != (want.relin == nil) || ek.relin != nil && !ek.relin.Equal(want.relin) {
 		t.Error("the relinearization key changed in a round trip")
 	}
-	if len(ek.Galois) != len(want.Galois) || len(want.Galois) == 0 {
-		t.Fatalf("%d Galois keys read, %d written", len(ek.Galois), len(want.Galois))
+	if len(ek.galois) != len(want.galois) || len(want.galois) == 0 {
+		t.Fatalf("%d Galois keys read, %d written", len(ek.galois), len(want.galois))
 	}
-	for i := range ek.Galois {
-		if !ek.Galois[i].Equal(want.Galois[i]) {
+	for i := range ek.galois {
+		if !ek.galois[i].Equal(want.galois[i]) {
 			t.Errorf("Galois key %d changed in a round trip", i)
 		}
 	}
@@ -172,7 +172,7 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ek.Galois[0].Equal(want.Galois[0]) {
+	if ek.galois[0].Equal(want.galois[0]) {
 		t.Error("the seed does not determine the halves a")
 	}
 }
@@ -190,7 +190,7 @@ func TestCiphertextFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestCiphertextFile(t *testing.T) {
 	if len(f.ct) != sizes.InputCt || len(f.ct) >= lattigo {
 		t.Errorf("input file %d bytes, predicted %d; Lattigo's encoding takes %d", len(f.ct), sizes.InputCt, lattigo)
 	}
-	if len(cts) != 1 || !cts[0].Equal(f.input[0]) {
+	if len(cts.cts) != 1 || !cts.cts[0].Equal(f.input.cts[0]) {
 		t.Fatal("the input ciphertext changed in a round trip")
 	}
 	bad := bytes.Clone(f.ct)
@@ -234,12 +234,12 @@ func TestSeededInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewParameters(spec.Params)
+		p, err := newParameters(spec.Params)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := make([]float64, 1<<spec.LogSlots)
-		if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, f.keys.Secret).DecryptNew(cts[0]), got); err != nil {
+		if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, f.keys.Secret.sk).DecryptNew(cts.cts[0]), got); err != nil {
 			t.Fatal(err)
 		}
 		worst := 0.0

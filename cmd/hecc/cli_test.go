@@ -172,7 +172,7 @@ func TestRefusals(t *testing.T) {
 		{"keygen over an existing key set", []string{"keygen", "--spec", specA, "-o", keysA},
 			[]string{"exists", "--force"}, nil},
 		{"result decrypted as the wrong kind", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
-			[]string{"expected a encrypted result, got a encrypted input"}, runtime.ErrFormat},
+			[]string{"expected an encrypted result, got an encrypted input"}, runtime.ErrFormat},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

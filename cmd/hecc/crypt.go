@@ -122,7 +122,7 @@ func runDecrypt(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	raw, err := runtime.Decrypt(spec, sk, ct[0])
+	raw, err := runtime.Decrypt(spec, sk, ct)
 	if err != nil {
 		return err
 	}

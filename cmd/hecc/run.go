@@ -79,7 +79,7 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := runtime.EncodeCiphertext(circuit.Spec, runtime.KindOutputCt, out)
+	b, err := runtime.EncodeCiphertext(circuit.Spec, out)
 	if err != nil {
 		return err
 	}
