@@ -79,7 +79,7 @@ var ErrSpec = errors.New("invalid spec")
 // insecure test parameters.
 func (s *Spec) Validate() error {
 	if err := s.Params.Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrSpec, err)
 	}
 	if s.LogSlots < 0 || s.LogSlots > s.Params.LogSlots() {
 		return fmt.Errorf("%w: 2^%d slots in a ring of 2^%d", ErrSpec, s.LogSlots, s.Params.LogSlots())

@@ -85,7 +85,7 @@ func open(data []byte, want Kind) ([32]byte, []byte, error) {
 // checkFingerprint refuses a file whose fingerprint is not the spec's.
 func checkFingerprint(what Kind, got [32]byte, spec *plan.Spec) error {
 	if want := spec.Fingerprint(); got != want {
-		return fmt.Errorf("%w: this %s was made for compile %s, the spec in use is %s; regenerate it from this model's .spec",
+		return fmt.Errorf("%w: %s made for compile %s, the spec in use is compile %s: keys and ciphertexts work only with the compile whose .spec made them",
 			ErrMismatch, what, hex.EncodeToString(got[:6]), hex.EncodeToString(want[:6]))
 	}
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -77,6 +80,9 @@ func setup(t *testing.T, dir string, seed uint32) {
 	mustHecc(t, "keygen", "--spec", filepath.Join(dir, "model.spec"), "-o", filepath.Join(dir, "keys"))
 }
 
+// TestTwoPartyFlow checks what the scripts (testdata/script/twoparty.txtar)
+// cannot: the decrypted output against the plaintext model, the stats file
+// and the files' permissions.
 func TestTwoPartyFlow(t *testing.T) {
 	dir := t.TempDir()
 	setup(t, dir, 1)
@@ -126,68 +132,44 @@ func TestTwoPartyFlow(t *testing.T) {
 	}
 }
 
-func TestRefusals(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	setup(t, a, 1)
-	setup(t, b, 2)
-	writeNPY(t, filepath.Join(a, "x.npy"), sampleInput(3))
-	specA, keysA := filepath.Join(a, "model.spec"), filepath.Join(a, "keys")
-	mustHecc(t, "encrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.npy"), "-o", filepath.Join(a, "x.ct"))
-	ct, err := os.ReadFile(filepath.Join(a, "x.ct"))
+// Every sentinel maps to its class however deeply it is wrapped; an error
+// of two classes takes the earlier, and one of none is "other".
+func TestExitCodes(t *testing.T) {
+	for _, class := range exitClasses {
+		for _, sentinel := range class.errs {
+			err := fmt.Errorf("file.x: %w", fmt.Errorf("%w: detail", sentinel))
+			if got := exitCode(err); got != class.code {
+				t.Errorf("%v: exit status %d, want %d", sentinel, got, class.code)
+			}
+		}
+	}
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{errors.New("disk full"), exitOther},
+		{usageError("bad flag"), exitUsage},
+		{fmt.Errorf("%w: %w", plan.ErrSpec, params.ErrInsecure), exitParameters},
+		{fmt.Errorf("%w: %w", runtime.ErrFormat, runtime.ErrMismatch), exitMismatch},
+	}
+	for _, tc := range cases {
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("%v: exit status %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+// docs/quickstart.md lists every exit status as the help does.
+func TestExitCodesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/quickstart.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(a, "short.ct"), ct[:len(ct)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	writeNPY(t, filepath.Join(a, "wrong.npy"), &ir.Tensor{Shape: []int{1, 1, 7, 8}, Data: make([]float64, 56)})
-	unsupported := filepath.Join(a, "maxpool.onnx")
-	if err := os.WriteFile(unsupported, onnxtest.New(13).Input("x", 1, 1, 4, 4).
-		Node("MaxPool", []string{"x"}, []string{"y"}, onnxtest.Ints("kernel_shape", 2, 2)).Output("y").Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	cases := []struct {
-		name string
-		args []string
-		want []string
-		is   error
-	}{
-		{"unsupported op", []string{"compile", unsupported, "-o", filepath.Join(a, "mp.hec")},
-			[]string{`cannot compile node "MaxPool_y" (MaxPool, opset 13)`, "replace MaxPool by AveragePool", "supported operators: "}, compiler.ErrUnsupportedOp},
-		{"eval keys of another compile", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(b, "keys", "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r.ct")},
-			[]string{"another compile", "regenerate"}, runtime.ErrMismatch},
-		{"secret key of another compile", []string{"encrypt", "--spec", specA, "--key", filepath.Join(b, "keys", "secret.key"), filepath.Join(a, "x.npy")},
-			[]string{"another compile"}, runtime.ErrMismatch},
-		{"ciphertext for another circuit", []string{"run", filepath.Join(b, "model.hec"), "--keys", filepath.Join(b, "keys", "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(b, "r.ct")},
-			[]string{"another compile"}, runtime.ErrMismatch},
-		{"truncated ciphertext", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "eval.keys"), filepath.Join(a, "short.ct"), "-o", filepath.Join(a, "r.ct")},
-			[]string{"encrypted input is truncated", "ciphertext"}, runtime.ErrFormat},
-		{"input of the wrong shape", []string{"encrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "wrong.npy")},
-			[]string{"shape [1 1 7 8]", "[1 1 8 8]"}, runtime.ErrShape},
-		{"secret key given to the server", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
-			[]string{"secret key", "must stay with the client"}, nil},
-		{"circuit where a spec is expected", []string{"keygen", "--spec", filepath.Join(a, "model.hec"), "-o", filepath.Join(a, "k2")},
-			[]string{"expected a spec", "got a circuit"}, runtime.ErrFormat},
-		{"keygen over an existing key set", []string{"keygen", "--spec", specA, "-o", keysA},
-			[]string{"exists", "--force"}, nil},
-		{"result decrypted as the wrong kind", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
-			[]string{"expected an encrypted result, got an encrypted input"}, runtime.ErrFormat},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := hecc(t, tc.args...)
-			if err == nil {
-				t.Fatal("succeeded")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("error %q does not mention %q", err, w)
-				}
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Fatalf("error %q does not wrap %v", err, tc.is)
-			}
-		})
+	for _, class := range exitClasses {
+		head, _, _ := strings.Cut(class.what, ":")
+		if row := fmt.Sprintf("| %d | %s", class.code, head); !bytes.Contains(doc, []byte(row)) {
+			t.Errorf("docs/quickstart.md has no row %q", row)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
@@ -54,7 +56,7 @@ Examples:
 			&cli.Float64Flag{Name: "margin", Value: compiler.DefaultMargin, Usage: "widen calibrated ranges by this fraction of their width"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "`NAME=FILE` freeze graph input NAME to the tensor in FILE (.npy or .pb); it stays on the server (repeatable)"},
 			&cli.IntFlag{Name: "min-scale-bits", Value: compiler.DefaultMinLogScale, Usage: "least CKKS scale in bits (precision floor)"},
-			&cli.IntFlag{Name: "degree", Usage: "fix the degree of every activation's polynomial (default: the cheapest that meets the accuracy criterion)"},
+			&cli.IntFlag{Name: "degree", DefaultText: "the cheapest that meets the accuracy criterion", Usage: "fix the degree of every activation's polynomial"},
 			&cli.StringFlag{Name: "criterion", Usage: "what the circuit must keep of the model's output on held-out calibration samples: top1 (a class vector's top class), threshold (one output's decision: 0.5 after a Sigmoid, else 0), tolerance (max |error| relative to the output's range), cosine (similarity, for embeddings); default: detected from the output"},
 			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "top1 and threshold: fraction of calibration samples whose top class or decision the circuit must keep"},
 			&cli.Float64Flag{Name: "tolerance", Value: passes.DefaultTolerance, Usage: "tolerance: largest output error allowed, relative to the output's range over the calibration samples"},
@@ -103,6 +105,15 @@ func runCompile(c *cli.Context) error {
 	}
 	if d := opts.Approx.Degree; d < 0 || d > 1023 {
 		return usageError("--degree %d: expected 1 to 1023", d)
+	}
+	if b := opts.MinLogScale; b < 10 || b > compiler.MaxLogScale {
+		return usageError("--min-scale-bits %d: expected 10 to %d", b, compiler.MaxLogScale)
+	}
+	if s := opts.Security; !slices.Contains(params.Levels, s) {
+		if s < params.Levels[0] {
+			return fmt.Errorf("%w: --security %d: hecc keeps %d bits or more (one of %v)", params.ErrInsecure, s, params.Levels[0], params.Levels)
+		}
+		return usageError("--security %d: expected one of %v", s, params.Levels)
 	}
 	if opts.Name == "" {
 		opts.Name = strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))

@@ -27,8 +27,8 @@ from a seed the file carries. When the model starts with a convolution the
 input may take several ciphertexts, one per kernel position (see hecc
 inspect).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
-			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key or public.key"},
+			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
+			&cli.StringFlag{Name: "key", Usage: "secret.key or public.key (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ciphertext to write (default: INPUT.ct)"},
 		},
 		Action: runEncrypt,
@@ -36,6 +36,9 @@ inspect).`,
 }
 
 func runEncrypt(c *cli.Context) error {
+	if err := needFlags(c, "spec", "key"); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return usageError("encrypt takes one input tensor file")
 	}
@@ -86,8 +89,8 @@ func decryptCommand() *cli.Command {
 LogSoftmax or ArgMax if it had one, writes the output tensor (model output
 shape, float32 .npy) and prints the top classes.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
-			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key"},
+			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
+			&cli.StringFlag{Name: "key", Usage: "secret.key (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the output tensor as float32 .npy"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"output": [...], "shape": [...], "top": [...]}`},
@@ -97,6 +100,9 @@ shape, float32 .npy) and prints the top classes.`,
 }
 
 func runDecrypt(c *cli.Context) error {
+	if err := needFlags(c, "spec", "key"); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return usageError("decrypt takes one result ciphertext")
 	}

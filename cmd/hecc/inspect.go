@@ -15,6 +15,14 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "show the parameters and circuit summary of a .spec or .hec file",
 		ArgsUsage: "FILE.spec|FILE.hec",
+		Description: `Prints what a compile decided, without the weights: the parameters and
+their security level, the circuit's depth and operations, the input and
+output and how the client lays the input out, the keys the server needs and
+the sizes of keys and ciphertexts. A .spec is what the client holds; a .hec
+adds the graph (--ir prints it).
+
+Example:
+  hecc inspect model.spec --json`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "ir", Usage: "also print the IR (.hec only)"},

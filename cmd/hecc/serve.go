@@ -119,8 +119,8 @@ A PNG (grayscale or colour) becomes the model input's channels (1: luminance,
 3: RGB), each pixel divided by 255: the compile does not record a model's
 input scaling yet. Its size must be the input's unless --resize.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "server", Required: true, Usage: "the server's URL, e.g. http://127.0.0.1:8080"},
-			&cli.StringFlag{Name: "model", Required: true, Usage: "the model's name on the server"},
+			&cli.StringFlag{Name: "server", Usage: "the server's URL, e.g. http://127.0.0.1:8080 (required)"},
+			&cli.StringFlag{Name: "model", Usage: "the model's name on the server (required)"},
 			&cli.StringFlag{Name: "keys", Usage: "directory of the client's keys (default: hecc/keys in the user's configuration directory)"},
 			&cli.BoolFlag{Name: "resize", Usage: "scale a PNG of another size to the model's input"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
@@ -142,6 +142,9 @@ func stageLine(stage string, d time.Duration) {
 }
 
 func runQuery(c *cli.Context) error {
+	if err := needFlags(c, "server", "model"); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return usageError("query takes one input: .npy, .pb or .png")
 	}
@@ -213,7 +216,7 @@ memory over time (read from its /metrics). Only a server on a loopback
 address is accepted. Without inputs it sends the bundled test digits.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Value: "http://127.0.0.1:8080", Usage: "the server's URL (loopback only)"},
-			&cli.StringFlag{Name: "model", Required: true, Usage: "the model's name on the server"},
+			&cli.StringFlag{Name: "model", Usage: "the model's name on the server (required)"},
 			&cli.StringFlag{Name: "keys", Usage: "directory of the client's keys (default: as hecc query)"},
 			&cli.IntFlag{Name: "clients", Value: 8, Usage: "concurrent clients"},
 			&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "how long to send"},
@@ -227,6 +230,9 @@ address is accepted. Without inputs it sends the bundled test digits.`,
 }
 
 func runLoadtest(c *cli.Context) error {
+	if err := needFlags(c, "model"); err != nil {
+		return err
+	}
 	dir, err := clientKeysDir(c)
 	if err != nil {
 		return err
