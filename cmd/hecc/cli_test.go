@@ -173,3 +173,47 @@ func TestExitCodesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// The input scaling recorded at compile time is what hecc encrypt applies:
+// a raw input r encrypts as the model input (r·S − M) / D, whose plaintext
+// output the decrypted result matches.
+func TestInputScaling(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.onnx")
+	if err := os.WriteFile(model, onnxtest.TinyCryptoNets(1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const scale, mean, std = 1.0 / 255, 0.5, 0.25
+	mustHecc(t, "compile", model, "-o", filepath.Join(dir, "model.hec"), "--input-range", "-2,2",
+		"--input-scale", "1/255", "--input-mean", "0.5", "--input-std", "0.25")
+	spec, keys := filepath.Join(dir, "model.spec"), filepath.Join(dir, "keys")
+	mustHecc(t, "keygen", "--spec", spec, "-o", keys)
+	x := sampleInput(9) // the model input, in [-1, 1)
+	raw := &ir.Tensor{Shape: x.Shape, Data: make([]float64, len(x.Data))}
+	for i, v := range x.Data {
+		raw.Data[i] = (v*std + mean) / scale
+	}
+	writeNPY(t, filepath.Join(dir, "raw.npy"), raw)
+	mustHecc(t, "encrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "raw.npy"), "-o", filepath.Join(dir, "x.ct"))
+	mustHecc(t, "run", filepath.Join(dir, "model.hec"), "--keys", filepath.Join(keys, "eval.keys"), filepath.Join(dir, "x.ct"), "-o", filepath.Join(dir, "r.ct"))
+	mustHecc(t, "decrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "r.ct"), "-o", filepath.Join(dir, "y.npy"))
+	got := readNPY(t, filepath.Join(dir, "y.npy"))
+
+	m, err := onnx.Decode(onnxtest.TinyCryptoNets(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, err := compiler.Lower(m, compiler.LowerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ir.Interpret(low.Graph, map[string]*ir.Tensor{"input": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range want["output"].Data {
+		if math.Abs(v-got.Data[i]) > 1e-3 {
+			t.Fatalf("the raw input decrypts to %v, the scaled input's plaintext output is %v", got.Data, want["output"].Data)
+		}
+	}
+}

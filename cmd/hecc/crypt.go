@@ -20,8 +20,9 @@ func encryptCommand() *cli.Command {
 		Usage:     "encrypt an input tensor for a compiled model (client side)",
 		ArgsUsage: "INPUT.npy|INPUT.pb",
 		Description: `Reads a float32/float64 .npy (C order) or an ONNX TensorProto .pb whose shape
-is the model input's (a missing leading batch axis of 1 is accepted) and
-encrypts it under the secret key or the public key. Under the secret key the
+is the model input's (a missing leading batch axis of 1 is accepted),
+applies the input scaling the compile recorded, if any (see hecc inspect),
+and encrypts it under the secret key or the public key. Under the secret key the
 file is about half the size: each ciphertext's uniformly random half comes
 from a seed the file carries. When the model starts with a convolution the
 input may take several ciphertexts, one per kernel position (see hecc
@@ -60,6 +61,7 @@ func runEncrypt(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	t.Data = spec.ScaleInput(t.Data)
 	start := time.Now()
 	b, err := runtime.EncryptFile(spec, key, t)
 	if err != nil {

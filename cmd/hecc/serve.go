@@ -15,6 +15,7 @@ import (
 
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/serve"
 	"github.com/urfave/cli/v2"
 )
@@ -116,8 +117,10 @@ encrypts the input, has the server evaluate it, decrypts the result and
 prints the top classes. Each stage and its time goes to stderr.
 
 A PNG (grayscale or colour) becomes the model input's channels (1: luminance,
-3: RGB), each pixel divided by 255: the compile does not record a model's
-input scaling yet. Its size must be the input's unless --resize.`,
+3: RGB), each pixel value (0 to 255) through the input scaling the compile
+recorded (hecc compile --input-scale, --input-mean, --input-std), or divided
+by 255 when it recorded none; a tensor file goes through the scaling too.
+Its size must be the input's unless --resize.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Usage: "the server's URL, e.g. http://127.0.0.1:8080 (required)"},
 			&cli.StringFlag{Name: "model", Usage: "the model's name on the server (required)"},
@@ -163,7 +166,7 @@ func runQuery(c *cli.Context) error {
 		return err
 	}
 	in := c.Args().First()
-	t, err := readInput(in, s.Spec.Input.Shape, c.Bool("resize"))
+	t, err := readInput(in, s.Spec, c.Bool("resize"))
 	if err != nil {
 		return err
 	}
@@ -183,10 +186,16 @@ func runQuery(c *cli.Context) error {
 	return nil
 }
 
-// readInput reads a tensor file, or a PNG laid out as the model input.
-func readInput(path string, shape []int, resize bool) (*ir.Tensor, error) {
+// readInput reads a tensor file, or a PNG laid out as the model input,
+// and applies the input scaling the compile recorded.
+func readInput(path string, spec *plan.Spec, resize bool) (*ir.Tensor, error) {
 	if !strings.HasSuffix(strings.ToLower(path), ".png") {
-		return tensorio.ReadFile(path)
+		t, err := tensorio.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		t.Data = spec.ScaleInput(t.Data)
+		return t, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -197,7 +206,7 @@ func readInput(path string, shape []int, resize bool) (*ir.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t, err := serve.ImageTensor(img, shape, resize)
+	t, err := serve.ImageTensor(img, spec, resize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
