@@ -188,7 +188,7 @@ func runCompile(c *cli.Context) error {
 	if err := writeFile(specPath, spec, 0o644); err != nil {
 		return err
 	}
-	fmt.Print(res.Report.Text(), sizes.Text())
+	fmt.Print(summary(res.Report, res.Spec, sizes), res.Report.Text(), sizes.Text())
 	if sc := res.Spec.InputScaling; sc != nil {
 		fmt.Printf("  input scaling: %s, applied by hecc encrypt and hecc query\n", scalingText(sc))
 	}

@@ -99,6 +99,7 @@ func runInspect(c *cli.Context) error {
 		return enc.Encode(in)
 	}
 	fmt.Printf("%s: %s of model %q, compile %s\n", path, in.Kind, in.Model, in.Fingerprint)
+	fmt.Print(summary(nil, spec, sizes))
 	fmt.Printf("  parameters  logN=%d logQ=%v logP=%v logQP=%d scale=2^%d, %d-bit security\n", in.LogN, in.LogQ, in.LogP, in.LogQP, in.LogScale, in.Security)
 	fmt.Printf("  circuit     depth %d, %d of %d slots used; %s\n", in.Depth, in.LayoutSlots, in.Slots, opsText(in.Ops))
 	fmt.Printf("  input       %q %v", in.Input.Name, in.Input.Shape)

@@ -86,10 +86,11 @@ const deepSquarings = 40
 //	tiny     a CryptoNets-like network on an 8×8 input, 3 classes
 //	maxpool  a MaxPool, which hecc refuses
 //	sqrt     a Sqrt of the encrypted input, which hecc folds on constants only
+//	relu     a ReLU between two matrix products, which hecc approximates
 //	deep     deepSquarings squarings in a row: no secure parameters fit
 func mkmodel(args []string) error {
 	if len(args) != 2 {
-		return fmt.Errorf("usage: mkmodel tiny|tiny2|maxpool|sqrt|deep FILE")
+		return fmt.Errorf("usage: mkmodel tiny|tiny2|maxpool|sqrt|relu|deep FILE")
 	}
 	var model []byte
 	switch args[0] {
@@ -102,6 +103,11 @@ func mkmodel(args []string) error {
 			Node("MaxPool", []string{"x"}, []string{"y"}, onnxtest.Ints("kernel_shape", 2, 2)).Output("y").Bytes()
 	case "sqrt":
 		model = onnxtest.New(13).Input("x", 1, 4).Node("Sqrt", []string{"x"}, []string{"y"}).Output("y").Bytes()
+	case "relu":
+		model = onnxtest.New(13).Input("x", 1, 4).
+			Init("w1", []int64{4, 3}, onnxtest.Weights(1, 12, 1)).Init("w2", []int64{3, 2}, onnxtest.Weights(2, 6, 1)).
+			Node("MatMul", []string{"x", "w1"}, []string{"h"}).Node("Relu", []string{"h"}, []string{"r"}).
+			Node("MatMul", []string{"r", "w2"}, []string{"y"}).Output("y").Bytes()
 	case "deep":
 		b := onnxtest.New(13).Input("x0", 1, 4)
 		for i := range deepSquarings {
