@@ -44,7 +44,9 @@ const (
 	DefaultSecurity    = 128
 	DefaultMargin      = 0.1
 	DefaultMinLogScale = 25
-	maxLogScale        = 45
+	// MaxLogScale bounds the scale params.Select may pick, and so the
+	// least scale a caller may ask for.
+	MaxLogScale = 45
 	// defaultLogMaxValue is assumed when nothing bounds the values: the
 	// first prime then holds outputs up to 2^20 in magnitude.
 	defaultLogMaxValue = 20
@@ -129,7 +131,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no --calibration or --input-range: the first prime assumes values below 2^%d; either flag gives tighter, faster parameters", defaultLogMaxValue))
 	}
 	choice, err := params.Select(params.Requirements{
-		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: maxLogScale,
+		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: MaxLogScale,
 		LogMaxValue: rep.LogMaxValue, LogSlots: g.LogSlots, Security: opts.Security,
 		Work: plan.Workload(g),
 	})

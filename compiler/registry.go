@@ -134,7 +134,9 @@ func lookup(op string, opset int64) (opEntry, error) {
 		if h, ok := hints[op]; ok {
 			hint = h + "; "
 		}
-		return opEntry{}, fmt.Errorf("operator not supported; %ssupported operators: %s", hint, strings.Join(SupportedOps(), ", "))
+		encrypted, constant := opsByOperand()
+		return opEntry{}, fmt.Errorf("operator not supported; %ssupported operators: %s; on constants only: %s",
+			hint, strings.Join(encrypted, ", "), strings.Join(constant, ", "))
 	}
 	for i := len(entries) - 1; i >= 0; i-- {
 		if entries[i].Since <= opset {
@@ -152,6 +154,24 @@ func SupportedOps() []string {
 	}
 	slices.Sort(ops)
 	return ops
+}
+
+// opsByOperand splits SupportedOps into the operators that take an
+// encrypted operand and those whose every entry's notes say they are
+// folded on constants only.
+func opsByOperand() (encrypted, constant []string) {
+	for _, op := range SupportedOps() {
+		constOnly := true
+		for _, e := range registry[op] {
+			constOnly = constOnly && strings.HasPrefix(e.Notes, constNotes)
+		}
+		if constOnly {
+			constant = append(constant, op)
+		} else {
+			encrypted = append(encrypted, op)
+		}
+	}
+	return encrypted, constant
 }
 
 // OpInfo describes a registered operator for documentation.

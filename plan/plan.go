@@ -105,9 +105,13 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 // Check refuses a spec that is not the one this plan derives: a circuit
 // compiled by another planner or file format, or altered since.
 func (p *Plan) Check(spec *Spec) error {
-	if got, want := spec.Fingerprint(), p.Spec.Fingerprint(); got != want {
+	// The input scaling is recorded beside the plan: the graph does not
+	// determine it.
+	planned := *p.Spec
+	planned.InputScaling = spec.InputScaling
+	if got, want := spec.Fingerprint(), planned.Fingerprint(); got != want {
 		return fmt.Errorf("%w: the circuit's spec (compile %s) is not what this hecc plans for its graph (%s): it was compiled by another planner or file format, or altered; recompile the model",
-			ErrMismatch, spec.ShortFingerprint(), p.Spec.ShortFingerprint())
+			ErrMismatch, spec.ShortFingerprint(), planned.ShortFingerprint())
 	}
 	return nil
 }

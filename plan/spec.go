@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
@@ -50,6 +51,69 @@ type Spec struct {
 	// Ops counts the circuit's IR nodes by kind: the architecture's shape,
 	// never its weights.
 	Ops map[string]int `json:"ops"`
+	// InputScaling, when set, is how a raw input (pixels in 0..255, say)
+	// becomes the model's input: the compile records what the model was
+	// trained on, and the client applies it before encrypting.
+	InputScaling *InputScaling `json:"input_scaling,omitempty"`
+}
+
+// InputScaling maps a raw input value x of channel c to the model's input
+// (x·Scale − Mean[c]) / Std[c]. Mean and Std hold one value for every
+// channel, or one per channel (the input's axis 1).
+type InputScaling struct {
+	Scale float64   `json:"scale"`
+	Mean  []float64 `json:"mean"`
+	Std   []float64 `json:"std"`
+}
+
+// validate checks the scaling against the input shape it applies to.
+func (sc *InputScaling) validate(shape []int) error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if !finite(sc.Scale) || sc.Scale == 0 {
+		return fmt.Errorf("%w: input scale %g", ErrSpec, sc.Scale)
+	}
+	for _, list := range [][]float64{sc.Mean, sc.Std} {
+		if len(list) != 1 && (len(shape) < 2 || len(list) != shape[1]) {
+			return fmt.Errorf("%w: input scaling with %d values for an input of shape %v: one, or one per channel (axis 1)", ErrSpec, len(list), shape)
+		}
+	}
+	for _, m := range sc.Mean {
+		if !finite(m) {
+			return fmt.Errorf("%w: input mean %g", ErrSpec, m)
+		}
+	}
+	for _, d := range sc.Std {
+		if !finite(d) || d <= 0 {
+			return fmt.Errorf("%w: input standard deviation %g", ErrSpec, d)
+		}
+	}
+	return nil
+}
+
+// ScaleInput returns raw input data, laid out in the model input's shape,
+// as the model's input: the spec's InputScaling applied, or data itself
+// when the spec has none.
+func (s *Spec) ScaleInput(data []float64) []float64 {
+	sc := s.InputScaling
+	if sc == nil {
+		return data
+	}
+	inner, channels := 1, 1
+	if len(s.Input.Shape) >= 2 {
+		channels = s.Input.Shape[1]
+		inner = ir.NumElements(s.Input.Shape[2:])
+	}
+	at := func(list []float64, i int) float64 {
+		if len(list) == 1 {
+			return list[0]
+		}
+		return list[(i/inner)%channels]
+	}
+	out := make([]float64, len(data))
+	for i, x := range data {
+		out[i] = (x*sc.Scale - at(sc.Mean, i)) / at(sc.Std, i)
+	}
+	return out
 }
 
 // RotationKey is one Galois key of a spec.
@@ -79,7 +143,7 @@ var ErrSpec = errors.New("invalid spec")
 // insecure test parameters.
 func (s *Spec) Validate() error {
 	if err := s.Params.Validate(); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrSpec, err)
 	}
 	if s.LogSlots < 0 || s.LogSlots > s.Params.LogSlots() {
 		return fmt.Errorf("%w: 2^%d slots in a ring of 2^%d", ErrSpec, s.LogSlots, s.Params.LogSlots())
@@ -146,6 +210,9 @@ func (s *Spec) Validate() error {
 	}
 	if len(s.Ops) > 16 {
 		return fmt.Errorf("%w: %d op kinds", ErrSpec, len(s.Ops))
+	}
+	if s.InputScaling != nil {
+		return s.InputScaling.validate(s.Input.Shape)
 	}
 	return nil
 }

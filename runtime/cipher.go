@@ -33,7 +33,7 @@ func CheckInputShape(spec *plan.Spec, shape []int) error {
 
 // DecodeEncryptionKey parses the secret or public key data holds, made for
 // spec, for Encrypt and EncryptFile.
-func DecodeEncryptionKey(spec *plan.Spec, data []byte) (rlwe.EncryptionKey, error) {
+func DecodeEncryptionKey(spec *plan.Spec, data []byte) (EncryptionKey, error) {
 	switch k, _ := PeekKind(data); k {
 	case KindSecretKey:
 		sk, err := DecodeSecretKey(spec, data)
@@ -48,30 +48,33 @@ func DecodeEncryptionKey(spec *plan.Spec, data []byte) (rlwe.EncryptionKey, erro
 		}
 		return pk, nil
 	default:
-		return nil, fmt.Errorf("%w: expected secret.key or public.key, this is a %s", ErrFormat, k)
+		return nil, fmt.Errorf("%w: expected secret.key or public.key, this is %s", ErrFormat, k.withArticle())
 	}
 }
 
 // Encrypt encrypts t as the circuit's input under a secret key or a public
-// key (key is a *rlwe.SecretKey or *rlwe.PublicKey): one ciphertext, or
-// the spec's InputParts.
-func Encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Ciphertext, error) {
-	return encrypt(spec, key, t, nil)
+// key: one ciphertext, or the spec's InputParts.
+func Encrypt(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) (*Ciphertext, error) {
+	cts, err := encrypt(spec, key.encryptionKey(), t, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Ciphertext{kind: KindInputCt, cts: cts}, nil
 }
 
 // EncryptFile encrypts t as the circuit's input and serialises it. Under a
 // secret key, each ciphertext's uniform half c1 comes from a fresh seed,
 // which the file carries instead: half the size. Under a public key c1 is
 // not uniform and is stored.
-func EncryptFile(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte, error) {
+func EncryptFile(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) ([]byte, error) {
 	var seed *[seedSize]byte
-	if _, secret := key.(*rlwe.SecretKey); secret {
+	if _, secret := key.(*SecretKey); secret {
 		seed = new([seedSize]byte)
 		if _, err := rand.Read(seed[:]); err != nil {
 			return nil, fmt.Errorf("cannot draw the ciphertext seed: %w", err)
 		}
 	}
-	cts, err := encrypt(spec, key, t, seed)
+	cts, err := encrypt(spec, key.encryptionKey(), t, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +92,7 @@ func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedS
 			return nil, fmt.Errorf("input holds %v", v)
 		}
 	}
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -122,12 +125,15 @@ func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedS
 
 // Decrypt decrypts the circuit's result into a tensor of the output shape,
 // before post-processing.
-func Decrypt(spec *plan.Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, error) {
-	p, err := NewParameters(spec.Params)
+func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error) {
+	if ct.kind != KindOutputCt {
+		return nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindOutputCt.withArticle(), ct.kind.withArticle())
+	}
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
-	pt := rlwe.NewDecryptor(p, sk).DecryptNew(ct)
+	pt := rlwe.NewDecryptor(p, sk.sk).DecryptNew(ct.cts[0])
 	slots := make([]float64, 1<<spec.LogSlots)
 	if err := hefloat.NewEncoder(p).Decode(pt, slots); err != nil {
 		return nil, fmt.Errorf("cannot decode the result: %w", err)
@@ -151,14 +157,13 @@ func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 	return spec.Input.Level, spec.InputCiphertexts()
 }
 
-// EncodeCiphertext serialises an input (KindInputCt) or result
-// (KindOutputCt).
-func EncodeCiphertext(spec *plan.Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, error) {
-	return encodeCiphertexts(spec, kind, cts, nil)
+// EncodeCiphertext serialises an encrypted input or result.
+func EncodeCiphertext(spec *plan.Spec, ct *Ciphertext) ([]byte, error) {
+	return encodeCiphertexts(spec, ct.kind, ct.cts, nil)
 }
 
 func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +201,7 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed 
 // DecodeCiphertext parses an input or result made for spec: as many
 // ciphertexts as the circuit reads or writes, every residue below its
 // modulus, each at roughly the scale the circuit expects.
-func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, error) {
+func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) (*Ciphertext, error) {
 	p, payload, err := openFor(spec, data, kind)
 	if err != nil {
 		return nil, err
@@ -254,5 +259,5 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Cipherte
 	if r.Len() != 0 {
 		return nil, fmt.Errorf("%w: %d bytes after the last ciphertext of the %s", ErrFormat, r.Len(), kind)
 	}
-	return cts, nil
+	return &Ciphertext{kind: kind, cts: cts}, nil
 }

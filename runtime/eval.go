@@ -42,7 +42,7 @@ type preparedAffine struct {
 // linear transformation is encoded once here, not per request. A circuit
 // whose spec is not what the plan makes of its graph is refused.
 func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
-	p, err := NewParameters(c.Spec.Params)
+	p, err := newParameters(c.Spec.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	s := &Server{
 		circuit: c,
 		params:  p,
-		eval:    hefloat.NewEvaluator(p, ek.KeySet()),
+		eval:    hefloat.NewEvaluator(p, ek.keySet()),
 		affine:  make(map[*ir.Node]*preparedAffine),
 		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
 		buf:     newBuffers(p),
@@ -124,7 +124,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 // any error.
 func checkKeyLevels(pl *plan.Plan, ek *EvalKeys) error {
 	have := map[uint64]int{}
-	for _, k := range ek.Galois {
+	for _, k := range ek.galois {
 		have[k.GaloisElement] = k.LevelQ()
 	}
 	logN := pl.Spec.Params.LogN
@@ -151,10 +151,10 @@ func checkKeyLevels(pl *plan.Plan, ek *EvalKeys) error {
 			if n.Op == ir.OpMul {
 				level = max(level, n.Inputs[1].Level)
 			}
-			if ek.Relin == nil {
+			if ek.relin == nil {
 				return fmt.Errorf("node %s multiplies ciphertexts, but the evaluation keys have no relinearization key", n.Label())
 			}
-			if l := ek.Relin.LevelQ(); l < level {
+			if l := ek.relin.LevelQ(); l < level {
 				return fmt.Errorf("node %s multiplies at level %d with a relinearization key made for level %d: regenerate the keys from this circuit's spec", n.Label(), level, l)
 			}
 		}
@@ -184,8 +184,11 @@ type NodeStat struct {
 
 // Run evaluates the circuit on an encrypted input, in as many ciphertexts
 // as the spec's InputParts, and returns the encrypted result.
-func (s *Server) Run(in []*rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
-	g := s.circuit.Graph
+func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
+	if input.kind != KindInputCt {
+		return nil, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindInputCt.withArticle(), input.kind.withArticle())
+	}
+	g, in := s.circuit.Graph, input.cts
 	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {
 		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(in), want)
 	}
@@ -249,7 +252,7 @@ func (s *Server) Run(in []*rlwe.Ciphertext) (*rlwe.Ciphertext, *Stats, error) {
 	st.Rescales = count.total(PrimRescale)
 	st.PtMuls = count.total(PrimMulPlain, PrimMulDiagonal)
 	st.CtMuls = count.total(PrimMul)
-	return result, st, nil
+	return &Ciphertext{kind: KindOutputCt, cts: []*rlwe.Ciphertext{result}}, st, nil
 }
 
 // partsNode evaluates affine node n reading the input's parts.

@@ -26,8 +26,8 @@ type fixture struct {
 	sk, pk  []byte
 	evk     []byte
 	ct      []byte
-	input   []*rlwe.Ciphertext // what ct holds
-	plain   []float64          // what input encrypts
+	input   *Ciphertext // what ct holds
+	plain   []float64   // what input encrypts
 }
 
 var (
@@ -77,7 +77,7 @@ func buildFixture() (*fixture, error) {
 		func() (err error) { f.sk, err = EncodeSecretKey(spec, f.keys.Secret); return },
 		func() (err error) { f.pk, err = EncodePublicKey(spec, f.keys.Public); return },
 		func() (err error) { f.evk, err = EncodeEvalKeys(spec, f.keys.Eval); return },
-		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, ct...); return },
+		func() (err error) { f.ct, err = EncodeCiphertext(spec, ct); return },
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -129,10 +129,10 @@ func TestFilesRoundTrip(t *testing.T) {
 	// The tolerance is CKKS's noise at the fixture's scale, with a wide
 	// margin; a wrong key or weight is off by about the values themselves.
 	const tol = 1e-7
-	if d := slotsDiff(t, spec, f.keys.Secret, ct[0], f.plain); d > tol {
+	if d := slotsDiff(t, spec, f.keys.Secret, ct, f.plain); d > tol {
 		t.Errorf("the decoded input decrypts %g away from the input", d)
 	}
-	if d := slotsDiff(t, spec, sk, f.input[0], f.plain); d > tol {
+	if d := slotsDiff(t, spec, sk, f.input, f.plain); d > tol {
 		t.Errorf("the decoded secret key decrypts the input %g away from it", d)
 	}
 	other := randomInputs(3, 16, 1)
@@ -140,7 +140,7 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := slotsDiff(t, spec, f.keys.Secret, byPK[0], other); d > tol {
+	if d := slotsDiff(t, spec, f.keys.Secret, byPK, other); d > tol {
 		t.Errorf("what the decoded public key encrypts decrypts %g away from it", d)
 	}
 
@@ -167,14 +167,14 @@ func TestFilesRoundTrip(t *testing.T) {
 
 // slotsDiff is the largest distance between the first slots ct decrypts to
 // under sk and want.
-func slotsDiff(t *testing.T, spec *plan.Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext, want []float64) float64 {
+func slotsDiff(t *testing.T, spec *plan.Spec, sk *SecretKey, ct *Ciphertext, want []float64) float64 {
 	t.Helper()
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make([]float64, 1<<spec.LogSlots)
-	if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, sk).DecryptNew(ct), got); err != nil {
+	if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, sk.sk).DecryptNew(ct.cts[0]), got); err != nil {
 		t.Fatal(err)
 	}
 	return maxAbsDiff(got[:len(want)], want)
@@ -200,14 +200,14 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := f.keys.Eval
-	if (ek.Relin == nil) != (want.Relin == nil) || ek.Relin != nil && !ek.Relin.Equal(want.Relin) {
+	if (ek.relin == nil) != (want.relin == nil) || ek.relin != nil && !ek.relin.Equal(want.relin) {
 		t.Error("the relinearization key changed in a round trip")
 	}
-	if len(ek.Galois) != len(want.Galois) || len(want.Galois) == 0 {
-		t.Fatalf("%d Galois keys read, %d written", len(ek.Galois), len(want.Galois))
+	if len(ek.galois) != len(want.galois) || len(want.galois) == 0 {
+		t.Fatalf("%d Galois keys read, %d written", len(ek.galois), len(want.galois))
 	}
-	for i := range ek.Galois {
-		if !ek.Galois[i].Equal(want.Galois[i]) {
+	for i := range ek.galois {
+		if !ek.galois[i].Equal(want.galois[i]) {
 			t.Errorf("Galois key %d changed in a round trip", i)
 		}
 	}
@@ -232,7 +232,7 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ek.Galois[0].Equal(want.Galois[0]) {
+	if ek.galois[0].Equal(want.galois[0]) {
 		t.Error("the seed does not determine the halves a")
 	}
 }
@@ -250,7 +250,7 @@ func TestCiphertextFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestCiphertextFile(t *testing.T) {
 	if len(f.ct) != sizes.InputCt || len(f.ct) >= lattigo {
 		t.Errorf("input file %d bytes, predicted %d; Lattigo's encoding takes %d", len(f.ct), sizes.InputCt, lattigo)
 	}
-	if len(cts) != 1 || !cts[0].Equal(f.input[0]) {
+	if len(cts.cts) != 1 || !cts.cts[0].Equal(f.input.cts[0]) {
 		t.Fatal("the input ciphertext changed in a round trip")
 	}
 	bad := bytes.Clone(f.ct)
@@ -294,12 +294,12 @@ func TestSeededInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewParameters(spec.Params)
+		p, err := newParameters(spec.Params)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := make([]float64, 1<<spec.LogSlots)
-		if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, f.keys.Secret).DecryptNew(cts[0]), got); err != nil {
+		if err := hefloat.NewEncoder(p).Decode(rlwe.NewDecryptor(p, f.keys.Secret.sk).DecryptNew(cts.cts[0]), got); err != nil {
 			t.Fatal(err)
 		}
 		worst := 0.0

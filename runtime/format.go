@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hecc-dev/hecc/plan"
 )
@@ -38,6 +39,15 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind %q", byte(k))
 }
 
+// withArticle is k's name after its indefinite article, for messages.
+func (k Kind) withArticle() string {
+	s := k.String()
+	if strings.ContainsRune("aeiou", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
+}
+
 // Sentinel errors for files.
 var (
 	// ErrFormat reports bytes that are not a valid hecc file of the expected kind.
@@ -60,10 +70,10 @@ func seal(kind Kind, fingerprint [32]byte, payload []byte) []byte {
 func open(data []byte, want Kind) ([32]byte, []byte, error) {
 	var fp [32]byte
 	if len(data) < headerSize || !bytes.Equal(data[:4], []byte(formatMagic)) {
-		return fp, nil, fmt.Errorf("%w: expected a %s, the data does not start with a hecc header", ErrFormat, want)
+		return fp, nil, fmt.Errorf("%w: expected %s, the data does not start with a hecc header", ErrFormat, want.withArticle())
 	}
 	if k := Kind(data[4]); k != want {
-		return fp, nil, fmt.Errorf("%w: expected a %s, got a %s", ErrFormat, want, k)
+		return fp, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, want.withArticle(), k.withArticle())
 	}
 	if v := data[5]; v != plan.FormatVersion {
 		return fp, nil, fmt.Errorf("%w: %s in format version %d, this hecc reads version %d", ErrFormat, want, v, plan.FormatVersion)
@@ -75,7 +85,7 @@ func open(data []byte, want Kind) ([32]byte, []byte, error) {
 // checkFingerprint refuses a file whose fingerprint is not the spec's.
 func checkFingerprint(what Kind, got [32]byte, spec *plan.Spec) error {
 	if want := spec.Fingerprint(); got != want {
-		return fmt.Errorf("%w: this %s was made for compile %s, the spec in use is %s; regenerate it from this model's .spec",
+		return fmt.Errorf("%w: %s made for compile %s, the spec in use is compile %s: keys and ciphertexts work only with the compile whose .spec made them",
 			ErrMismatch, what, hex.EncodeToString(got[:6]), hex.EncodeToString(want[:6]))
 	}
 	return nil

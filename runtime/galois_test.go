@@ -19,7 +19,7 @@ func TestGaloisElementsMatchLattigo(t *testing.T) {
 		if err := set.Validate(); err != nil {
 			t.Fatalf("logN=%d: %v", logN, err)
 		}
-		p, err := NewParameters(set)
+		p, err := newParameters(set)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,24 +21,24 @@ import (
 
 // Keys is the client's key material for one spec.
 type Keys struct {
-	Secret *rlwe.SecretKey
-	Public *rlwe.PublicKey
+	Secret *SecretKey
+	Public *PublicKey
 	Eval   *EvalKeys
 }
 
 // EvalKeys are the keys the server evaluates with: a relinearization key
 // when the circuit multiplies ciphertexts, and one Galois key per rotation.
 type EvalKeys struct {
-	Relin  *rlwe.RelinearizationKey
-	Galois []*rlwe.GaloisKey
-	// Seed derives the uniform half of every key (see evalKeyMaker): the
+	relin  *rlwe.RelinearizationKey
+	galois []*rlwe.GaloisKey
+	// seed derives the uniform half of every key (see evalKeyMaker): the
 	// key file carries it instead of that half.
-	Seed [seedSize]byte
+	seed [seedSize]byte
 }
 
-// KeySet is the view Lattigo's evaluator needs.
-func (e *EvalKeys) KeySet() *rlwe.MemEvaluationKeySet {
-	return rlwe.NewMemEvaluationKeySet(e.Relin, e.Galois...)
+// keySet is the view Lattigo's evaluator needs.
+func (e *EvalKeys) keySet() *rlwe.MemEvaluationKeySet {
+	return rlwe.NewMemEvaluationKeySet(e.relin, e.galois...)
 }
 
 // GenerateKeys makes a fresh key set for spec, calling progress (if not
@@ -48,16 +48,16 @@ func GenerateKeys(spec *plan.Spec, progress func(done, total int)) (*Keys, error
 	if err != nil {
 		return nil, err
 	}
-	m, err := newEvalKeyMaker(spec, sk)
+	m, err := newEvalKeyMaker(spec, sk.sk)
 	if err != nil {
 		return nil, err
 	}
-	ek := &EvalKeys{Seed: m.seed}
+	ek := &EvalKeys{seed: m.seed}
 	if spec.Relin {
-		ek.Relin = m.relin()
+		ek.relin = m.relin()
 	}
 	for i := range spec.Rotations {
-		ek.Galois = append(ek.Galois, m.galois(i))
+		ek.galois = append(ek.galois, m.galois(i))
 		if progress != nil {
 			progress(i+1, len(spec.Rotations))
 		}
@@ -81,7 +81,7 @@ type evalKeyMaker struct {
 }
 
 func newEvalKeyMaker(spec *plan.Spec, sk *rlwe.SecretKey) (*evalKeyMaker, error) {
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +137,8 @@ func atLevel(level int) rlwe.EvaluationKeyParameters {
 }
 
 // EncodeSecretKey serialises the secret key. It never goes to the server.
-func EncodeSecretKey(spec *plan.Spec, sk *rlwe.SecretKey) ([]byte, error) {
-	b, err := sk.MarshalBinary()
+func EncodeSecretKey(spec *plan.Spec, sk *SecretKey) ([]byte, error) {
+	b, err := sk.sk.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +146,8 @@ func EncodeSecretKey(spec *plan.Spec, sk *rlwe.SecretKey) ([]byte, error) {
 }
 
 // EncodePublicKey serialises the public key.
-func EncodePublicKey(spec *plan.Spec, pk *rlwe.PublicKey) ([]byte, error) {
-	b, err := pk.MarshalBinary()
+func EncodePublicKey(spec *plan.Spec, pk *PublicKey) ([]byte, error) {
+	b, err := pk.pk.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func EncodePublicKey(spec *plan.Spec, pk *rlwe.PublicKey) ([]byte, error) {
 }
 
 // DecodeSecretKey parses a secret key made for spec.
-func DecodeSecretKey(spec *plan.Spec, data []byte) (*rlwe.SecretKey, error) {
+func DecodeSecretKey(spec *plan.Spec, data []byte) (*SecretKey, error) {
 	p, payload, err := openFor(spec, data, KindSecretKey)
 	if err != nil {
 		return nil, err
@@ -164,11 +164,11 @@ func DecodeSecretKey(spec *plan.Spec, data []byte) (*rlwe.SecretKey, error) {
 	if err := unmarshalSized("secret key", payload, sk); err != nil {
 		return nil, err
 	}
-	return sk, nil
+	return &SecretKey{sk}, nil
 }
 
 // DecodePublicKey parses a public key made for spec.
-func DecodePublicKey(spec *plan.Spec, data []byte) (*rlwe.PublicKey, error) {
+func DecodePublicKey(spec *plan.Spec, data []byte) (*PublicKey, error) {
 	p, payload, err := openFor(spec, data, KindPublicKey)
 	if err != nil {
 		return nil, err
@@ -177,17 +177,17 @@ func DecodePublicKey(spec *plan.Spec, data []byte) (*rlwe.PublicKey, error) {
 	if err := unmarshalSized("public key", payload, pk); err != nil {
 		return nil, err
 	}
-	return pk, nil
+	return &PublicKey{pk}, nil
 }
 
 // GenerateKeyPair makes a secret key and its public key for spec.
-func GenerateKeyPair(spec *plan.Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) {
-	p, err := NewParameters(spec.Params)
+func GenerateKeyPair(spec *plan.Spec) (*SecretKey, *PublicKey, error) {
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, nil, err
 	}
 	sk, pk := hefloat.NewKeyGenerator(p).GenKeyPairNew()
-	return sk, pk, nil
+	return &SecretKey{sk}, &PublicKey{pk}, nil
 }
 
 // The evaluation key file: the header, a relinearization flag, the seed of
@@ -199,17 +199,17 @@ func GenerateKeyPair(spec *plan.Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) 
 // EncodeEvalKeys serialises the evaluation keys.
 func EncodeEvalKeys(spec *plan.Spec, ek *EvalKeys) ([]byte, error) {
 	var buf bytes.Buffer
-	err := writeEvalKeys(&buf, spec, ek.Seed,
-		func() *rlwe.RelinearizationKey { return ek.Relin },
-		func(i int) *rlwe.GaloisKey { return ek.Galois[i] })
+	err := writeEvalKeys(&buf, spec, ek.seed,
+		func() *rlwe.RelinearizationKey { return ek.relin },
+		func(i int) *rlwe.GaloisKey { return ek.galois[i] })
 	return buf.Bytes(), err
 }
 
 // WriteEvalKeys generates spec's evaluation keys from sk and writes each
 // one as soon as it exists: a deep circuit's keys reach gigabytes, and only
 // one is ever in memory.
-func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *rlwe.SecretKey, progress func(done, total int)) error {
-	m, err := newEvalKeyMaker(spec, sk)
+func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *SecretKey, progress func(done, total int)) error {
+	m, err := newEvalKeyMaker(spec, sk.sk)
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *rlwe.SecretKey, progress fu
 }
 
 func writeEvalKeys(out io.Writer, spec *plan.Spec, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return err
 	}
@@ -325,8 +325,8 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 			map[bool]string{true: "hold", false: "lack"}[hasRelin], map[bool]string{true: "needs", false: "does not use"}[spec.Relin])
 	}
 	ek := &EvalKeys{}
-	copy(ek.Seed[:], rest[1:])
-	fill := newKeyFiller(p, ek.Seed, len(spec.Rotations)+1)
+	copy(ek.seed[:], rest[1:])
+	fill := newKeyFiller(p, ek.seed, len(spec.Rotations)+1)
 	read := func(index int, what string, g *rlwe.GadgetCiphertext) error {
 		data := fill.buffer(packedGadgetSize(p, g))
 		if _, err := io.ReadFull(br, data); err != nil {
@@ -337,8 +337,8 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 	}
 	err = func() error {
 		if hasRelin {
-			ek.Relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
-			if err := read(0, "relinearization key", &ek.Relin.GadgetCiphertext); err != nil {
+			ek.relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
+			if err := read(0, "relinearization key", &ek.relin.GadgetCiphertext); err != nil {
 				return err
 			}
 		}
@@ -352,7 +352,7 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 			if err := read(i+1, fmt.Sprintf("Galois key %d of %d", i+1, len(spec.Rotations)), &gk.GadgetCiphertext); err != nil {
 				return err
 			}
-			ek.Galois = append(ek.Galois, gk)
+			ek.galois = append(ek.galois, gk)
 		}
 		if n, _ := br.Read(make([]byte, 1)); n != 0 {
 			return fmt.Errorf("%w: bytes after the last evaluation key", ErrFormat)
@@ -439,7 +439,7 @@ func openFor(spec *plan.Spec, data []byte, kind Kind) (hefloat.Parameters, []byt
 	if err := checkFingerprint(kind, fp, spec); err != nil {
 		return hefloat.Parameters{}, nil, err
 	}
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	return p, payload, err
 }
 

@@ -7,10 +7,10 @@ import (
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 )
 
-// NewParameters builds Lattigo parameters for a set after validating it,
+// newParameters builds Lattigo parameters for a set after validating it,
 // and re-checks the size of the primes Lattigo actually generated against
 // the security table: Lattigo applies no security check of its own.
-func NewParameters(set params.Set) (hefloat.Parameters, error) {
+func newParameters(set params.Set) (hefloat.Parameters, error) {
 	if err := set.Validate(); err != nil {
 		return hefloat.Parameters{}, err
 	}

@@ -32,7 +32,7 @@ type Sizes struct {
 // PredictSizes computes the sizes of every file a spec leads to, without
 // generating keys.
 func PredictSizes(spec *plan.Spec) (Sizes, error) {
-	p, err := NewParameters(spec.Params)
+	p, err := newParameters(spec.Params)
 	if err != nil {
 		return Sizes{}, err
 	}

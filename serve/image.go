@@ -8,6 +8,7 @@ import (
 	_ "image/png" // the images hecc query reads
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // ErrImage reports an image that does not fit the model's input.
@@ -32,12 +33,13 @@ func imageLayout(shape []int) (c, h, w int, err error) {
 	return 0, 0, 0, fmt.Errorf("%w: input shape %v is not an image of 1 or 3 channels, channels first", ErrImage, shape)
 }
 
-// ImageTensor lays img out as the model input of the given shape: gray
-// (luminance) or RGB as the input has 1 or 3 channels, each value in
-// [0, 1] (pixel/255: the compile does not record the model's input
-// scaling yet). An image of another size than the input is refused
-// unless resize, which scales it bilinearly.
-func ImageTensor(img image.Image, shape []int, resize bool) (*ir.Tensor, error) {
+// ImageTensor lays img out as spec's model input: gray (luminance) or RGB
+// as the input has 1 or 3 channels, each pixel value in 0..255 through the
+// input scaling the compile recorded, or divided by 255 when it recorded
+// none. An image of another size than the input is refused unless resize,
+// which scales it bilinearly.
+func ImageTensor(img image.Image, spec *plan.Spec, resize bool) (*ir.Tensor, error) {
+	shape := spec.Input.Shape
 	c, h, w, err := imageLayout(shape)
 	if err != nil {
 		return nil, err
@@ -57,13 +59,20 @@ func ImageTensor(img image.Image, shape []int, resize bool) (*ir.Tensor, error) 
 			px := sample(img, b, (float64(x)+0.5)*float64(b.Dx())/float64(w)-0.5, (float64(y)+0.5)*float64(b.Dy())/float64(h)-0.5)
 			if c == 1 {
 				// Rec. 601 luma, as color.GrayModel computes it.
-				t.Data[y*w+x] = (0.299*px[0] + 0.587*px[1] + 0.114*px[2]) / 255
+				t.Data[y*w+x] = 0.299*px[0] + 0.587*px[1] + 0.114*px[2]
 				continue
 			}
 			for ch := range 3 {
-				t.Data[ch*h*w+y*w+x] = px[ch] / 255
+				t.Data[ch*h*w+y*w+x] = px[ch]
 			}
 		}
+	}
+	if spec.InputScaling != nil {
+		t.Data = spec.ScaleInput(t.Data)
+		return t, nil
+	}
+	for i := range t.Data {
+		t.Data[i] /= 255
 	}
 	return t, nil
 }

@@ -282,7 +282,7 @@ func (s *Session) Decrypt(res []byte) (*Answer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the server's result: %w", err)
 	}
-	raw, err := runtime.Decrypt(s.Spec, sk, cts[0])
+	raw, err := runtime.Decrypt(s.Spec, sk, cts)
 	if err != nil {
 		return nil, err
 	}

@@ -682,7 +682,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, nil, err
 		}
-		b, err := runtime.EncodeCiphertext(m.Circuit.Spec, runtime.KindOutputCt, out)
+		b, err := runtime.EncodeCiphertext(m.Circuit.Spec, out)
 		return b, st, err
 	}
 	j := &job{ctx: ctx, model: m, keyID: id, run: run, done: make(chan result, 1)}

@@ -32,8 +32,8 @@ echo "== user: decrypt"
 stage decrypt "$hecc" decrypt --spec "$work/cryptonets.spec" --key "$work/keys/secret.key" "$work/result.ct" -o "$work/result.npy"
 encrypted=$("$hecc" decrypt --spec "$work/cryptonets.spec" --key "$work/keys/secret.key" "$work/result.ct" --json | sed -n 's/.*"top":\[\([0-9]*\).*/\1/p')
 echo "== the same circuit in plaintext, for comparison"
-stage simulate "$hecc" simulate "$work/cryptonets.hec" --input "$digit"
-plain=$("$hecc" simulate "$work/cryptonets.hec" --input "$digit" | awk '/top classes/ { print $5 }')
+stage simulate "$hecc" simulate "$work/cryptonets.hec" "$digit"
+plain=$("$hecc" simulate "$work/cryptonets.hec" "$digit" | awk '/top classes/ { print $5 }')
 
 echo "== predicted class: encrypted $encrypted, plaintext $plain$([ "$encrypted" = "$plain" ] && echo ' (agree)' || echo ' (DISAGREE)')"
 

@@ -56,8 +56,7 @@ Examples:
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
 		},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError("bench: %v", err) },
-		Action:       runBench,
+		Action: runBench,
 	}
 }
 

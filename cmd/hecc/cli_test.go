@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -77,6 +80,9 @@ func setup(t *testing.T, dir string, seed uint32) {
 	mustHecc(t, "keygen", "--spec", filepath.Join(dir, "model.spec"), "-o", filepath.Join(dir, "keys"))
 }
 
+// TestTwoPartyFlow checks what the scripts (testdata/script/twoparty.txtar)
+// cannot: the decrypted output against the plaintext model, the stats file
+// and the files' permissions.
 func TestTwoPartyFlow(t *testing.T) {
 	dir := t.TempDir()
 	setup(t, dir, 1)
@@ -126,68 +132,88 @@ func TestTwoPartyFlow(t *testing.T) {
 	}
 }
 
-func TestRefusals(t *testing.T) {
-	a, b := t.TempDir(), t.TempDir()
-	setup(t, a, 1)
-	setup(t, b, 2)
-	writeNPY(t, filepath.Join(a, "x.npy"), sampleInput(3))
-	specA, keysA := filepath.Join(a, "model.spec"), filepath.Join(a, "keys")
-	mustHecc(t, "encrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.npy"), "-o", filepath.Join(a, "x.ct"))
-	ct, err := os.ReadFile(filepath.Join(a, "x.ct"))
+// Every sentinel maps to its class however deeply it is wrapped; an error
+// of two classes takes the earlier, and one of none is "other".
+func TestExitCodes(t *testing.T) {
+	for _, class := range exitClasses {
+		for _, sentinel := range class.errs {
+			err := fmt.Errorf("file.x: %w", fmt.Errorf("%w: detail", sentinel))
+			if got := exitCode(err); got != class.code {
+				t.Errorf("%v: exit status %d, want %d", sentinel, got, class.code)
+			}
+		}
+	}
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{nil, exitOK},
+		{errors.New("disk full"), exitOther},
+		{usageError("bad flag"), exitUsage},
+		{fmt.Errorf("%w: %w", plan.ErrSpec, params.ErrInsecure), exitParameters},
+		{fmt.Errorf("%w: %w", runtime.ErrFormat, runtime.ErrMismatch), exitMismatch},
+	}
+	for _, tc := range cases {
+		if got := exitCode(tc.err); got != tc.want {
+			t.Errorf("%v: exit status %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+// docs/quickstart.md lists every exit status as the help does.
+func TestExitCodesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/quickstart.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(a, "short.ct"), ct[:len(ct)/2], 0o644); err != nil {
-		t.Fatal(err)
+	for _, class := range exitClasses {
+		head, _, _ := strings.Cut(class.what, ":")
+		if row := fmt.Sprintf("| %d | %s", class.code, head); !bytes.Contains(doc, []byte(row)) {
+			t.Errorf("docs/quickstart.md has no row %q", row)
+		}
 	}
-	writeNPY(t, filepath.Join(a, "wrong.npy"), &ir.Tensor{Shape: []int{1, 1, 7, 8}, Data: make([]float64, 56)})
-	unsupported := filepath.Join(a, "layernorm.onnx")
-	if err := os.WriteFile(unsupported, onnxtest.New(17).Input("x", 1, 4).
-		Init("s", []int64{4}, []float32{1, 1, 1, 1}).Node("LayerNormalization", []string{"x", "s"}, []string{"y"}).Output("y").Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+}
 
-	cases := []struct {
-		name string
-		args []string
-		want []string
-		is   error
-	}{
-		{"unsupported op", []string{"compile", unsupported, "-o", filepath.Join(a, "mp.hec")},
-			[]string{`cannot compile node "LayerNormalization_y" (LayerNormalization, opset 17)`, "use BatchNormalization", "supported operators: "}, compiler.ErrUnsupportedOp},
-		{"eval keys of another compile", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(b, "keys", "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r.ct")},
-			[]string{"another compile", "regenerate"}, runtime.ErrMismatch},
-		{"secret key of another compile", []string{"encrypt", "--spec", specA, "--key", filepath.Join(b, "keys", "secret.key"), filepath.Join(a, "x.npy")},
-			[]string{"another compile"}, runtime.ErrMismatch},
-		{"ciphertext for another circuit", []string{"run", filepath.Join(b, "model.hec"), "--keys", filepath.Join(b, "keys", "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(b, "r.ct")},
-			[]string{"another compile"}, runtime.ErrMismatch},
-		{"truncated ciphertext", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "eval.keys"), filepath.Join(a, "short.ct"), "-o", filepath.Join(a, "r.ct")},
-			[]string{"encrypted input is truncated", "ciphertext"}, runtime.ErrFormat},
-		{"input of the wrong shape", []string{"encrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "wrong.npy")},
-			[]string{"shape [1 1 7 8]", "[1 1 8 8]"}, runtime.ErrShape},
-		{"secret key given to the server", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
-			[]string{"secret key", "must stay with the client"}, nil},
-		{"circuit where a spec is expected", []string{"keygen", "--spec", filepath.Join(a, "model.hec"), "-o", filepath.Join(a, "k2")},
-			[]string{"expected a spec", "got a circuit"}, runtime.ErrFormat},
-		{"keygen over an existing key set", []string{"keygen", "--spec", specA, "-o", keysA},
-			[]string{"exists", "--force"}, nil},
-		{"result decrypted as the wrong kind", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
-			[]string{"expected a encrypted result, got a encrypted input"}, runtime.ErrFormat},
+// The input scaling recorded at compile time is what hecc encrypt applies:
+// a raw input r encrypts as the model input (r·S − M) / D, whose plaintext
+// output the decrypted result matches.
+func TestInputScaling(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.onnx")
+	if err := os.WriteFile(model, onnxtest.TinyCryptoNets(1), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := hecc(t, tc.args...)
-			if err == nil {
-				t.Fatal("succeeded")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Fatalf("error %q does not mention %q", err, w)
-				}
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Fatalf("error %q does not wrap %v", err, tc.is)
-			}
-		})
+	const scale, mean, std = 1.0 / 255, 0.5, 0.25
+	mustHecc(t, "compile", model, "-o", filepath.Join(dir, "model.hec"), "--input-range", "-2,2",
+		"--input-scale", "1/255", "--input-mean", "0.5", "--input-std", "0.25")
+	spec, keys := filepath.Join(dir, "model.spec"), filepath.Join(dir, "keys")
+	mustHecc(t, "keygen", "--spec", spec, "-o", keys)
+	x := sampleInput(9) // the model input, in [-1, 1)
+	raw := &ir.Tensor{Shape: x.Shape, Data: make([]float64, len(x.Data))}
+	for i, v := range x.Data {
+		raw.Data[i] = (v*std + mean) / scale
+	}
+	writeNPY(t, filepath.Join(dir, "raw.npy"), raw)
+	mustHecc(t, "encrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "raw.npy"), "-o", filepath.Join(dir, "x.ct"))
+	mustHecc(t, "run", filepath.Join(dir, "model.hec"), "--keys", filepath.Join(keys, "eval.keys"), filepath.Join(dir, "x.ct"), "-o", filepath.Join(dir, "r.ct"))
+	mustHecc(t, "decrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "r.ct"), "-o", filepath.Join(dir, "y.npy"))
+	got := readNPY(t, filepath.Join(dir, "y.npy"))
+
+	m, err := onnx.Decode(onnxtest.TinyCryptoNets(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, err := compiler.Lower(m, compiler.LowerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ir.Interpret(low.Graph, map[string]*ir.Tensor{"input": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range want["output"].Data {
+		if math.Abs(v-got.Data[i]) > 1e-3 {
+			t.Fatalf("the raw input decrypts to %v, the scaled input's plaintext output is %v", got.Data, want["output"].Data)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,7 +14,9 @@ import (
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -54,13 +57,16 @@ Examples:
 			&cli.Float64Flag{Name: "margin", Value: compiler.DefaultMargin, Usage: "widen calibrated ranges by this fraction of their width"},
 			&cli.StringSliceFlag{Name: "bind", Usage: "`NAME=FILE` freeze graph input NAME to the tensor in FILE (.npy or .pb); it stays on the server (repeatable)"},
 			&cli.IntFlag{Name: "min-scale-bits", Value: compiler.DefaultMinLogScale, Usage: "least CKKS scale in bits (precision floor)"},
-			&cli.IntFlag{Name: "degree", Usage: "fix the degree of every activation's polynomial (default: the cheapest that meets the accuracy criterion)"},
+			&cli.IntFlag{Name: "degree", DefaultText: "the cheapest that meets the accuracy criterion", Usage: "fix the degree of every activation's polynomial"},
 			&cli.StringFlag{Name: "criterion", Usage: "what the circuit must keep of the model's output on held-out calibration samples: top1 (a class vector's top class), threshold (one output's decision: 0.5 after a Sigmoid, else 0), tolerance (max |error| relative to the output's range), cosine (similarity, for embeddings); default: detected from the output"},
 			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "top1 and threshold: fraction of calibration samples whose top class or decision the circuit must keep"},
 			&cli.Float64Flag{Name: "tolerance", Value: passes.DefaultTolerance, Usage: "tolerance: largest output error allowed, relative to the output's range over the calibration samples"},
 			&cli.Float64Flag{Name: "cosine", Value: passes.DefaultCosine, Usage: "cosine: least cosine similarity allowed between the circuit's output and the model's"},
 			&cli.IntFlag{Name: "max-depth", Value: 7, Usage: "most levels one activation's polynomial may take"},
 			&cli.IntFlag{Name: "max-input-slots", Value: passes.DefaultMaxInputSlots, Usage: "most slots the client's input may take over all its ciphertexts"},
+			&cli.StringFlag{Name: "input-scale", Usage: "`S` multiplies a raw input value (e.g. 1/255 for pixels) before --input-mean and --input-std; recorded in the spec, applied by hecc encrypt and hecc query"},
+			&cli.StringFlag{Name: "input-mean", Usage: "`M[,M...]` subtracted from the scaled input: one value, or one per channel"},
+			&cli.StringFlag{Name: "input-std", Usage: "`D[,D...]` divides the scaled, centred input: one value, or one per channel"},
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
 			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
 		},
@@ -104,6 +110,15 @@ func runCompile(c *cli.Context) error {
 	if d := opts.Approx.Degree; d < 0 || d > 1023 {
 		return usageError("--degree %d: expected 1 to 1023", d)
 	}
+	if b := opts.MinLogScale; b < 10 || b > compiler.MaxLogScale {
+		return usageError("--min-scale-bits %d: expected 10 to %d", b, compiler.MaxLogScale)
+	}
+	if s := opts.Security; !slices.Contains(params.Levels, s) {
+		if s < params.Levels[0] {
+			return fmt.Errorf("%w: --security %d: hecc keeps %d bits or more (one of %v)", params.ErrInsecure, s, params.Levels[0], params.Levels)
+		}
+		return usageError("--security %d: expected one of %v", s, params.Levels)
+	}
 	if opts.Name == "" {
 		opts.Name = strings.TrimSuffix(filepath.Base(model), filepath.Ext(model))
 	}
@@ -132,9 +147,19 @@ func runCompile(c *cli.Context) error {
 		}
 		opts.Calibration = t
 	}
+	scaling, err := inputScaling(c)
+	if err != nil {
+		return err
+	}
 	res, err := compiler.CompileFile(model, opts)
 	if err != nil {
 		return err
+	}
+	if scaling != nil {
+		res.Spec.InputScaling = scaling
+		if err := res.Spec.Validate(); err != nil {
+			return usageError("--input-scale, --input-mean, --input-std: %v", err)
+		}
 	}
 	out := c.String("output")
 	if out == "" {
@@ -163,7 +188,10 @@ func runCompile(c *cli.Context) error {
 	if err := writeFile(specPath, spec, 0o644); err != nil {
 		return err
 	}
-	fmt.Print(res.Report.Text(), sizes.Text())
+	fmt.Print(summary(res.Report, res.Spec, sizes), res.Report.Text(), sizes.Text())
+	if sc := res.Spec.InputScaling; sc != nil {
+		fmt.Printf("  input scaling: %s, applied by hecc encrypt and hecc query\n", scalingText(sc))
+	}
 	if c.Bool("ir") {
 		fmt.Print(res.Graph)
 	}
@@ -191,6 +219,56 @@ func searchProgress(w io.Writer) func(passes.SearchProgress) {
 		shown, last = true, p.Elapsed
 		fmt.Fprintf(w, "approximation search: %d candidates tried, %.0f s; best so far %s\n", p.Tried, p.Elapsed.Seconds(), p.Best)
 	}
+}
+
+// inputScaling reads --input-scale, --input-mean and --input-std: nil
+// when none is given, else the scaling with 1, 0 and 1 for those missing.
+// The compile's calibration samples are the model's inputs, already scaled.
+func inputScaling(c *cli.Context) (*plan.InputScaling, error) {
+	if !c.IsSet("input-scale") && !c.IsSet("input-mean") && !c.IsSet("input-std") {
+		return nil, nil
+	}
+	sc := &plan.InputScaling{Scale: 1, Mean: []float64{0}, Std: []float64{1}}
+	var err error
+	if f := c.String("input-scale"); f != "" {
+		var v []float64
+		if v, err = parseNumbers(f); err != nil || len(v) != 1 {
+			return nil, usageError("--input-scale %q: expected a number such as 1/255", f)
+		}
+		sc.Scale = v[0]
+	}
+	if f := c.String("input-mean"); f != "" {
+		if sc.Mean, err = parseNumbers(f); err != nil {
+			return nil, usageError("--input-mean %q: %v", f, err)
+		}
+	}
+	if f := c.String("input-std"); f != "" {
+		if sc.Std, err = parseNumbers(f); err != nil {
+			return nil, usageError("--input-std %q: %v", f, err)
+		}
+	}
+	return sc, nil
+}
+
+// parseNumbers reads comma-separated numbers, each a decimal or a
+// fraction A/B.
+func parseNumbers(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		num, den, frac := strings.Cut(strings.TrimSpace(f), "/")
+		v, err := strconv.ParseFloat(num, 64)
+		if err == nil && frac {
+			var d float64
+			if d, err = strconv.ParseFloat(den, 64); err == nil {
+				v /= d
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("expected numbers separated by commas, got %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 func parseRange(s string) (*ir.Interval, error) {
@@ -254,4 +332,24 @@ func readSamples(path string) (*ir.Tensor, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return t, nil
+}
+
+// scalingText writes an input scaling as the formula it applies.
+func scalingText(sc *plan.InputScaling) string {
+	num := func(x float64) string { return strconv.FormatFloat(x, 'g', 6, 64) }
+	list := func(v []float64) string {
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = num(x)
+		}
+		if len(v) == 1 {
+			return parts[0]
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	text := fmt.Sprintf("(x·%s − %s) / %s", num(sc.Scale), list(sc.Mean), list(sc.Std))
+	if len(sc.Mean) > 1 || len(sc.Std) > 1 {
+		text += " by channel"
+	}
+	return text
 }

@@ -20,15 +20,16 @@ func encryptCommand() *cli.Command {
 		Usage:     "encrypt an input tensor for a compiled model (client side)",
 		ArgsUsage: "INPUT.npy|INPUT.pb",
 		Description: `Reads a float32/float64 .npy (C order) or an ONNX TensorProto .pb whose shape
-is the model input's (a missing leading batch axis of 1 is accepted) and
-encrypts it under the secret key or the public key. Under the secret key the
+is the model input's (a missing leading batch axis of 1 is accepted),
+applies the input scaling the compile recorded, if any (see hecc inspect),
+and encrypts it under the secret key or the public key. Under the secret key the
 file is about half the size: each ciphertext's uniformly random half comes
 from a seed the file carries. When the model starts with a convolution the
 input may take several ciphertexts, one per kernel position (see hecc
 inspect).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
-			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key or public.key"},
+			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
+			&cli.StringFlag{Name: "key", Usage: "secret.key or public.key (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ciphertext to write (default: INPUT.ct)"},
 		},
 		Action: runEncrypt,
@@ -36,6 +37,9 @@ inspect).`,
 }
 
 func runEncrypt(c *cli.Context) error {
+	if err := needFlags(c, "spec", "key"); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return usageError("encrypt takes one input tensor file")
 	}
@@ -57,6 +61,7 @@ func runEncrypt(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	t.Data = spec.ScaleInput(t.Data)
 	start := time.Now()
 	b, err := runtime.EncryptFile(spec, key, t)
 	if err != nil {
@@ -86,8 +91,8 @@ func decryptCommand() *cli.Command {
 LogSoftmax or ArgMax if it had one, writes the output tensor (model output
 shape, float32 .npy) and prints the top classes.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
-			&cli.StringFlag{Name: "key", Required: true, Usage: "secret.key"},
+			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
+			&cli.StringFlag{Name: "key", Usage: "secret.key (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the output tensor as float32 .npy"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"output": [...], "shape": [...], "top": [...]}`},
@@ -97,6 +102,9 @@ shape, float32 .npy) and prints the top classes.`,
 }
 
 func runDecrypt(c *cli.Context) error {
+	if err := needFlags(c, "spec", "key"); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return usageError("decrypt takes one result ciphertext")
 	}
@@ -122,7 +130,7 @@ func runDecrypt(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	raw, err := runtime.Decrypt(spec, sk, ct[0])
+	raw, err := runtime.Decrypt(spec, sk, ct)
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func keygenCommand() *cli.Command {
 An existing secret.key is not overwritten without --force: data encrypted
 under it could not be decrypted any more.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "spec", Required: true, Usage: "the model's .spec file"},
+			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "keys", Usage: "directory to write the keys into"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing key set"},
 		},
@@ -40,6 +40,9 @@ under it could not be decrypted any more.`,
 }
 
 func runKeygen(c *cli.Context) error {
+	if err := needFlags(c, "spec"); err != nil {
+		return err
+	}
 	spec, err := loadSpec(c.String("spec"))
 	if err != nil {
 		return err
@@ -85,8 +88,8 @@ func runKeygen(c *cli.Context) error {
 	if st, err := os.Stat(ekPath); err == nil {
 		size = st.Size()
 	}
-	fmt.Printf("keygen %.2f s: %s/secret.key (keep private), public.key (%s), eval.keys (%s, %d rotation keys) for compile %s\n",
-		time.Since(start).Seconds(), dir, mib(len(pk)), mib(int(size)), len(spec.Rotations), spec.ShortFingerprint())
+	fmt.Printf("keygen %.2f s: %s (keep private), public.key (%s), eval.keys (%s, %d rotation keys) for compile %s\n",
+		time.Since(start).Seconds(), skPath, mib(len(pk)), mib(int(size)), len(spec.Rotations), spec.ShortFingerprint())
 	return nil
 }
 

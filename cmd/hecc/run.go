@@ -17,13 +17,13 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "evaluate a compiled model on an encrypted input (server side)",
-		ArgsUsage: "INPUT.ct",
+		ArgsUsage: "[MODEL.hec] INPUT.ct",
 		Description: `Loads the circuit and the client's evaluation keys, evaluates the circuit on
 the encrypted input and writes the encrypted result. The server never holds
 a key that decrypts anything.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "circuit", Aliases: []string{"c"}, Usage: "the .hec file (or give it as the first argument)"},
-			&cli.StringFlag{Name: "keys", Required: true, Usage: "the client's eval.keys"},
+			&cli.StringFlag{Name: "keys", Usage: "the client's eval.keys (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result ciphertext to write (default: INPUT.result.ct)"},
 			&cli.StringFlag{Name: "stats-json", Usage: "write load/evaluation times and operation counts as JSON to `FILE`"},
 			&cli.BoolFlag{Name: "profile", Usage: "print the time spent in each IR node"},
@@ -39,6 +39,9 @@ type runStats struct {
 }
 
 func runRun(c *cli.Context) error {
+	if err := needFlags(c, "keys"); err != nil {
+		return err
+	}
 	args := c.Args().Slice()
 	circuitPath := c.String("circuit")
 	if circuitPath == "" && len(args) == 2 {
@@ -79,7 +82,7 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := runtime.EncodeCiphertext(circuit.Spec, runtime.KindOutputCt, out)
+	b, err := runtime.EncodeCiphertext(circuit.Spec, out)
 	if err != nil {
 		return err
 	}
@@ -118,7 +121,7 @@ func readEvalKeys(path string, spec *plan.Spec) (*runtime.EvalKeys, error) {
 	br := bufio.NewReaderSize(f, 1<<20)
 	if head, _ := br.Peek(64); len(head) > 0 {
 		if k, _ := runtime.PeekKind(head); k == runtime.KindSecretKey {
-			return nil, fmt.Errorf("%s is a secret key: the server takes eval.keys only, the secret key must stay with the client", path)
+			return nil, fmt.Errorf("%w: %s is a secret key: the server takes eval.keys only, the secret key must stay with the client", runtime.ErrFormat, path)
 		}
 	}
 	ek, err := runtime.ReadEvalKeys(br, spec)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/serve"
 	"github.com/urfave/cli/v2"
 )
@@ -116,11 +117,13 @@ encrypts the input, has the server evaluate it, decrypts the result and
 prints the top classes. Each stage and its time goes to stderr.
 
 A PNG (grayscale or colour) becomes the model input's channels (1: luminance,
-3: RGB), each pixel divided by 255: the compile does not record a model's
-input scaling yet. Its size must be the input's unless --resize.`,
+3: RGB), each pixel value (0 to 255) through the input scaling the compile
+recorded (hecc compile --input-scale, --input-mean, --input-std), or divided
+by 255 when it recorded none; a tensor file goes through the scaling too.
+Its size must be the input's unless --resize.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "server", Required: true, Usage: "the server's URL, e.g. http://127.0.0.1:8080"},
-			&cli.StringFlag{Name: "model", Required: true, Usage: "the model's name on the server"},
+			&cli.StringFlag{Name: "server", Usage: "the server's URL, e.g. http://127.0.0.1:8080 (required)"},
+			&cli.StringFlag{Name: "model", Usage: "the model's name on the server (required)"},
 			&cli.StringFlag{Name: "keys", Usage: "directory of the client's keys (default: hecc/keys in the user's configuration directory)"},
 			&cli.BoolFlag{Name: "resize", Usage: "scale a PNG of another size to the model's input"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
@@ -142,6 +145,9 @@ func stageLine(stage string, d time.Duration) {
 }
 
 func runQuery(c *cli.Context) error {
+	if err := needFlags(c, "server", "model"); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return usageError("query takes one input: .npy, .pb or .png")
 	}
@@ -160,7 +166,7 @@ func runQuery(c *cli.Context) error {
 		return err
 	}
 	in := c.Args().First()
-	t, err := readInput(in, s.Spec.Input.Shape, c.Bool("resize"))
+	t, err := readInput(in, s.Spec, c.Bool("resize"))
 	if err != nil {
 		return err
 	}
@@ -180,10 +186,16 @@ func runQuery(c *cli.Context) error {
 	return nil
 }
 
-// readInput reads a tensor file, or a PNG laid out as the model input.
-func readInput(path string, shape []int, resize bool) (*ir.Tensor, error) {
+// readInput reads a tensor file, or a PNG laid out as the model input,
+// and applies the input scaling the compile recorded.
+func readInput(path string, spec *plan.Spec, resize bool) (*ir.Tensor, error) {
 	if !strings.HasSuffix(strings.ToLower(path), ".png") {
-		return tensorio.ReadFile(path)
+		t, err := tensorio.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		t.Data = spec.ScaleInput(t.Data)
+		return t, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -194,7 +206,7 @@ func readInput(path string, shape []int, resize bool) (*ir.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	t, err := serve.ImageTensor(img, shape, resize)
+	t, err := serve.ImageTensor(img, spec, resize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -213,7 +225,7 @@ memory over time (read from its /metrics). Only a server on a loopback
 address is accepted. Without inputs it sends the bundled test digits.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Value: "http://127.0.0.1:8080", Usage: "the server's URL (loopback only)"},
-			&cli.StringFlag{Name: "model", Required: true, Usage: "the model's name on the server"},
+			&cli.StringFlag{Name: "model", Usage: "the model's name on the server (required)"},
 			&cli.StringFlag{Name: "keys", Usage: "directory of the client's keys (default: as hecc query)"},
 			&cli.IntFlag{Name: "clients", Value: 8, Usage: "concurrent clients"},
 			&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "how long to send"},
@@ -227,6 +239,9 @@ address is accepted. Without inputs it sends the bundled test digits.`,
 }
 
 func runLoadtest(c *cli.Context) error {
+	if err := needFlags(c, "model"); err != nil {
+		return err
+	}
 	dir, err := clientKeysDir(c)
 	if err != nil {
 		return err

@@ -23,9 +23,8 @@ activation it approximates). It prints the largest output difference and,
 for a classifier, how often the two agree: on the top class of a class
 vector, on the decision of a one-output classifier (a Sigmoid's output at
 0.5); with --labels, both accuracies. Takes milliseconds an image.`,
-		ArgsUsage: "MODEL.hec",
+		ArgsUsage: "MODEL.hec INPUT.npy|INPUT.npz|INPUT.pb",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "input", Required: true, Usage: "input tensor or batch (.npy, .npz, .pb)"},
 			&cli.StringFlag{Name: "labels", Usage: "integer labels (.npy, or .npz array y) for an accuracy figure"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "classes to print for a single input"},
 		},
@@ -34,19 +33,20 @@ vector, on the decision of a one-output classifier (a Sigmoid's output at
 }
 
 func runSimulate(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageError("simulate takes one .hec file")
+	if c.NArg() != 2 {
+		return usageError("simulate takes a .hec file and an input tensor or batch (see hecc simulate --help)")
 	}
-	data, err := readFile(c.Args().First())
+	path := c.Args().First()
+	data, err := readFile(path)
 	if err != nil {
 		return err
 	}
 	circuit, err := runtime.DecodeCircuit(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	g, spec := circuit.Graph, circuit.Spec
-	batch, err := readBatch(c.String("input"), spec)
+	batch, err := readBatch(c.Args().Get(1), spec)
 	if err != nil {
 		return err
 	}
