@@ -10,6 +10,7 @@ import (
 
 	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
+	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
@@ -21,6 +22,47 @@ var update = flag.Bool("update", false, "rewrite the golden IR dumps in testdata
 // goldenLogN is the ring degree the golden plans are made for: the largest
 // the security table allows, which holds every layout the compiler makes.
 const goldenLogN = 15
+
+// goldenCalibration names the calibration set of the models whose ranges
+// interval arithmetic from [0, 1] cannot bound (a deep net's intervals
+// diverge; the regression's inputs are standardized, not pixels). Its first
+// goldenSamples samples, with a fixed degree, keep the dump deterministic.
+var goldenCalibration = map[string]string{
+	"deep_mlp":      "mnist_calib.npz",
+	"lenet_maxpool": "mnist_calib.npz",
+	"diabetes_reg":  "diabetes_calib.npz",
+}
+
+const goldenSamples = 64
+
+// goldenFails lists the bundled models the passes cannot take through at a
+// fixed degree, with what they fail on; the test checks they still do, so
+// that a fix adds their dump.
+var goldenFails = map[string]string{
+	// Ten ReLU layers: each polynomial's error feeds the next one's
+	// input beyond its fitted interval.
+	"deep_mlp": "non-finite values",
+}
+
+func goldenRanges(t *testing.T, name string) *passes.RangeSource {
+	set, ok := goldenCalibration[name]
+	if !ok {
+		// Interval arithmetic from MNIST's pixel range keeps the dumps
+		// deterministic and cheap (calibration would search degrees).
+		return &passes.RangeSource{Input: &ir.Interval{Lo: 0, Hi: 1}}
+	}
+	arrays, err := tensorio.ReadNPZ(filepath.Join("..", "testdata", "samples", set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := arrays["x"]
+	size := ir.NumElements(x.Shape[1:])
+	samples := make([]*ir.Tensor, goldenSamples)
+	for i := range samples {
+		samples[i] = &ir.Tensor{Shape: append([]int{1}, x.Shape[1:]...), Data: x.Data[i*size : (i+1)*size]}
+	}
+	return &passes.RangeSource{Samples: samples, Margin: DefaultMargin}
+}
 
 // goldenModels are the models whose IR after every pass is kept as a
 // golden file.
@@ -66,17 +108,21 @@ func TestGoldenIR(t *testing.T) {
 			}
 			var b strings.Builder
 			b.WriteString("== lowered\n" + low.Graph.String())
-			// Interval arithmetic from MNIST's pixel range keeps the dumps
-			// deterministic and cheap (calibration would search degrees).
-			cfg := &passes.Config{Ranges: &passes.RangeSource{Input: &ir.Interval{Lo: 0, Hi: 1}}, Approx: passes.ApproxConfig{Degree: 7}}
+			cfg := &passes.Config{Ranges: goldenRanges(t, name), Approx: passes.ApproxConfig{Degree: 7}}
 			for _, p := range passes.Pipeline {
 				if err := p.Run(low.Graph, cfg); err != nil {
+					if want, ok := goldenFails[name]; ok && strings.Contains(err.Error(), want) {
+						return
+					}
 					t.Fatalf("pass %s: %v", p.Name, err)
 				}
 				if err := ir.Verify(low.Graph); err != nil {
 					t.Fatalf("after pass %s: %v", p.Name, err)
 				}
 				b.WriteString("== after " + p.Name + "\n" + low.Graph.String())
+			}
+			if want, ok := goldenFails[name]; ok {
+				t.Fatalf("the passes no longer fail with %q: remove it from goldenFails and run with -update", want)
 			}
 			// Only the ring degree enters the plan (the Galois elements):
 			// one fixed degree keeps the dump independent of the
