@@ -1,0 +1,345 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
+	"github.com/hecc-dev/hecc/compiler/tensorio"
+	"github.com/hecc-dev/hecc/ir"
+)
+
+func fakeUI() fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for _, name := range UIFiles {
+		fsys[name] = &fstest.MapFile{Data: []byte("<!-- " + name + " -->")}
+	}
+	return fsys
+}
+
+func TestUIRoutes(t *testing.T) {
+	c, _ := compiled(t)
+	ts := startServer(t, Config{UI: fakeUI()}, c)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		path, wantType, wantBody string
+		status                   int
+	}{
+		{"/", "", "", http.StatusFound},
+		{"/ui/", "text/html; charset=utf-8", "<!-- index.html -->", http.StatusOK},
+		{"/ui/hecc.wasm", "application/wasm", "<!-- hecc.wasm -->", http.StatusOK},
+		{"/ui/app.js", "text/javascript; charset=utf-8", "<!-- app.js -->", http.StatusOK},
+		{"/ui/nothing.js", "", "", http.StatusNotFound},
+		{"/nothing", "application/json", `"code":"not_found"`, http.StatusNotFound},
+	} {
+		resp, err := noRedirect.Get(ts.url + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.status)
+			continue
+		}
+		if tc.status == http.StatusFound && resp.Header.Get("Location") != "/ui/" {
+			t.Errorf("GET %s redirects to %q, want /ui/", tc.path, resp.Header.Get("Location"))
+		}
+		if got := resp.Header.Get("Content-Type"); tc.wantType != "" && got != tc.wantType {
+			t.Errorf("GET %s: Content-Type %q, want %q", tc.path, got, tc.wantType)
+		}
+		if !strings.Contains(string(body), tc.wantBody) {
+			t.Errorf("GET %s: body %q, want %q in it", tc.path, body, tc.wantBody)
+		}
+		if strings.HasPrefix(tc.path, "/ui/") && tc.status == http.StatusOK && resp.Header.Get("Content-Security-Policy") != uiPolicy {
+			t.Errorf("GET %s: Content-Security-Policy %q", tc.path, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	// Without a UI there is no page.
+	plain := startServer(t, Config{}, c)
+	resp, err := noRedirect.Get(plain.url + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /ui/ without a UI: %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestIncompleteUIRefused(t *testing.T) {
+	c, _ := compiled(t)
+	m, err := NewModel(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, missing := range UIFiles {
+		fsys := fakeUI()
+		delete(fsys, missing)
+		srv, err := New(Config{Models: []*Model{m}, Keys: store, UI: fsys, Logger: testLogger(t)})
+		if err == nil {
+			srv.Close()
+		}
+		if !errors.Is(err, ErrUI) || !strings.Contains(err.Error(), missing) {
+			t.Errorf("a UI without %s: %v, want ErrUI naming it", missing, err)
+		}
+	}
+}
+
+// buildUI assembles the browser client as `make ui` does, in a temporary
+// directory.
+func buildUI(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	pages, err := filepath.Glob("ui/*")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no page assets in serve/ui: %v", err)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	for _, src := range append(pages, filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js")) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "hecc.wasm"), "../cmd/hecc-wasm")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building hecc.wasm: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// chromium is the browser the test drives; without it the test skips
+// (fails under make test, which installs it).
+func chromium(t *testing.T) string {
+	path, err := exec.LookPath("chromium")
+	if err == nil {
+		return path
+	}
+	if os.Getenv(onnxtest.RequireTestDataEnv) == "1" {
+		t.Fatalf("no chromium on PATH and %s=1: install Debian's chromium (make testdeps)", onnxtest.RequireTestDataEnv)
+	}
+	t.Skip("no chromium on PATH: install Debian's chromium (make testdeps) to run the browser client's test")
+	return ""
+}
+
+// pageState is what the page exposes as window.heccPage.
+type pageState struct {
+	State  string    `json:"state"`
+	Input  []float64 `json:"input"`
+	Answer *struct {
+		Scores []float64 `json:"scores"`
+		Top    []int     `json:"top"`
+	} `json:"answer"`
+	Stages []struct {
+		Name    string  `json:"name"`
+		Seconds float64 `json:"seconds"`
+	} `json:"stages"`
+	WasmSeconds float64 `json:"wasmSeconds"`
+}
+
+// sampleLabel is the label manifest.json records for a bundled sample.
+func sampleLabel(t *testing.T, sample string) int {
+	b, err := os.ReadFile(filepath.Join(testdata, "models", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Inputs map[string]struct {
+			Label *int `json:"label"`
+		} `json:"single_inputs"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	in, ok := m.Inputs[sample]
+	if !ok || in.Label == nil {
+		t.Fatalf("manifest.json has no label for %s", sample)
+	}
+	return *in.Label
+}
+
+// drawDigit paints a 28×28 sample on the page's 280×280 canvas, each pixel
+// a 10×10 square, as if drawn.
+func drawDigit(t *testing.T, sample string) chromedp.Action[chromedp.Void] {
+	x, err := tensorio.ReadFile(filepath.Join(testdata, sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.Data) != 28*28 {
+		t.Fatalf("%s has shape %v, want 28×28", sample, x.Shape)
+	}
+	vals, _ := json.Marshal(x.Data)
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const vals = %s, c = document.getElementById('canvas').getContext('2d');
+		c.fillStyle = '#000';
+		c.fillRect(0, 0, 280, 280);
+		vals.forEach((v, i) => {
+			const g = Math.round(255 * v);
+			c.fillStyle = 'rgb(' + g + ',' + g + ',' + g + ')';
+			c.fillRect((i %% 28) * 10, Math.floor(i / 28) * 10, 10, 10);
+		});
+	})()`, vals))
+}
+
+// TestBrowserClient drives the page hecc serve --ui serves in Chromium:
+// it draws a bundled digit, classifies it (keys made, encrypted and
+// decrypted by hecc.wasm in the page), and checks the answer against the
+// plaintext circuit on the input the page encrypted; then, after a
+// reload, another digit with the keys the browser kept.
+// HECC_UI_SCREENSHOT=FILE saves a screenshot of the first answer.
+func TestBrowserClient(t *testing.T) {
+	browser := chromium(t)
+	c, _ := compiled(t)
+	ui := buildUI(t)
+	ts := startServer(t, Config{UI: os.DirFS(ui)}, c)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.WindowSize(900, 760))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	// The page's exceptions and console errors (a refused request, a
+	// violated security policy) fail the test.
+	var mu sync.Mutex
+	var problems []string
+	if err := chromedp.Listen(bctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			desc := d.Text
+			if d.Exception != nil {
+				desc += " " + d.Exception.Description
+			}
+			problems = append(problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, desc))
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.EntryLevelError {
+				problems = append(problems, fmt.Sprintf("console error: %s (%s)", ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A bound on the whole run, not a timed assertion: keygen and the
+	// evaluation take seconds, a hang must not take the test's timeout.
+	ctx, cancel := context.WithTimeout(bctx, 10*time.Minute)
+	defer cancel()
+
+	classify := func(sample string) pageState {
+		t.Helper()
+		if err := chromedp.Do(ctx,
+			chromedp.Poll[chromedp.Void](`['ready', 'done', 'error'].includes(document.body.dataset.state)`),
+			drawDigit(t, sample),
+			chromedp.Click("#classify"),
+			chromedp.Poll[chromedp.Void](`['done', 'error'].includes(document.body.dataset.state)`, chromedp.WithPollingInterval(100*time.Millisecond)),
+		); err != nil {
+			t.Fatalf("%s: %v", sample, err)
+		}
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](`window.heccPage`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != "done" || st.Answer == nil {
+			status, _ := chromedp.Run(ctx, chromedp.Text("#status"))
+			t.Fatalf("%s: the page ends in state %q: %s", sample, st.State, status)
+		}
+		for _, s := range st.Stages {
+			t.Logf("%s: %-40s %7.3f s", sample, s.Name, s.Seconds)
+		}
+		// The answer is the plaintext circuit's on what the page sent,
+		// and the sample's label.
+		in := &ir.Tensor{Shape: c.Spec.Input.Shape, Data: st.Input}
+		plain, err := ir.Interpret(c.Graph, map[string]*ir.Tensor{c.Spec.Input.Name: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := plain[c.Spec.Output.Name]
+		if got, exp := st.Answer.Top[0], TopClasses(want)[0]; got != exp {
+			t.Errorf("%s: the page's top class %d, the plaintext circuit's %d", sample, got, exp)
+		}
+		if label := sampleLabel(t, sample); st.Answer.Top[0] != label {
+			t.Errorf("%s: the page's top class %d, the label %d", sample, st.Answer.Top[0], label)
+		}
+		worst := 0.0
+		for i, v := range want.Data {
+			worst = max(worst, math.Abs(st.Answer.Scores[i]-v)/max(1, math.Abs(v)))
+		}
+		if worst > 1e-2 {
+			t.Errorf("%s: decrypted scores %v, plaintext %v", sample, st.Answer.Scores, want.Data)
+		}
+		return st
+	}
+	stageNames := func(st pageState) []string {
+		var names []string
+		for _, s := range st.Stages {
+			names = append(names, strings.Fields(s.Name)[0])
+		}
+		return names
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	first := classify("samples/digit0.npy")
+	t.Logf("hecc.wasm loaded and instantiated in %.3f s", first.WasmSeconds)
+	if got, want := stageNames(first), []string{"spec", "keygen", "upload", "encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
+		t.Errorf("first classification's stages %v, want %v", got, want)
+	}
+	if path := os.Getenv("HECC_UI_SCREENSHOT"); path != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// After a reload the keys come from IndexedDB and the server holds
+	// them already.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	second := classify("samples/digit1.npy")
+	if got, want := stageNames(second), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
+		t.Errorf("after a reload, stages %v, want %v", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
