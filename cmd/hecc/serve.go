@@ -109,6 +109,9 @@ func runServe(c *cli.Context) error {
 		srv.Close()
 		return err
 	}
+	if ui != nil {
+		logger.Info("serving the browser client at /ui/", "dir", c.String("ui"))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return srv.Serve(ctx, ln, c.String("tls-cert"), c.String("tls-key"))
