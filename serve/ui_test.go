@@ -214,7 +214,8 @@ func drawDigit(t *testing.T, sample string) chromedp.Action[chromedp.Void] {
 // it draws a bundled digit, classifies it (keys made, encrypted and
 // decrypted by hecc.wasm in the page), and checks the answer against the
 // plaintext circuit on the input the page encrypted; then, after a
-// reload, another digit with the keys the browser kept.
+// reload, another digit with the keys the browser kept, and a third on the
+// same page.
 // HECC_UI_SCREENSHOT=FILE saves a screenshot of the first answer.
 func TestBrowserClient(t *testing.T) {
 	browser := chromium(t)
@@ -338,6 +339,11 @@ func TestBrowserClient(t *testing.T) {
 	second := classify("samples/digit1.npy")
 	if got, want := stageNames(second), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
 		t.Errorf("after a reload, stages %v, want %v", got, want)
+	}
+	// And the next digit on the same page (hecc.wasm warm).
+	third := classify("samples/digit2.npy")
+	if got, want := stageNames(third), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
+		t.Errorf("a second classification on the page: stages %v, want %v", got, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
