@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"math"
 	"net/http"
@@ -210,12 +212,35 @@ func drawDigit(t *testing.T, sample string) chromedp.Action[chromedp.Void] {
 	})()`, vals))
 }
 
+// writeInvertedPNG writes a 28×28 sample as a PNG of dark ink on white,
+// as a photographed or scanned digit would be.
+func writeInvertedPNG(t *testing.T, sample string) string {
+	x, err := tensorio.ReadFile(filepath.Join(testdata, sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, 28, 28))
+	for i, v := range x.Data {
+		img.Pix[i] = 255 - uint8(math.Round(255*v))
+	}
+	path := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(sample), ".npy")+".png")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestBrowserClient drives the page hecc serve --ui serves in Chromium:
 // it draws a bundled digit, classifies it (keys made, encrypted and
 // decrypted by hecc.wasm in the page), and checks the answer against the
-// plaintext circuit on the input the page encrypted; then, after a
-// reload, another digit with the keys the browser kept, and a third on the
-// same page.
+// plaintext circuit on the input the page encrypted; then a dark-on-light
+// image of another digit given to the file input; then, after a reload, a
+// third digit with the keys the browser kept.
 // HECC_UI_SCREENSHOT=FILE saves a screenshot of the first answer.
 func TestBrowserClient(t *testing.T) {
 	browser := chromium(t)
@@ -262,14 +287,18 @@ func TestBrowserClient(t *testing.T) {
 	ctx, cancel := context.WithTimeout(bctx, 10*time.Minute)
 	defer cancel()
 
-	classify := func(sample string) pageState {
+	// classify puts a sample on the page with put, classifies it and
+	// checks the answer.
+	classify := func(sample string, put ...chromedp.Action[chromedp.Void]) pageState {
 		t.Helper()
-		if err := chromedp.Do(ctx,
+		steps := append([]chromedp.Action[chromedp.Void]{
 			chromedp.Poll[chromedp.Void](`['ready', 'done', 'error'].includes(document.body.dataset.state)`),
-			drawDigit(t, sample),
+		}, put...)
+		steps = append(steps,
 			chromedp.Click("#classify"),
 			chromedp.Poll[chromedp.Void](`['done', 'error'].includes(document.body.dataset.state)`, chromedp.WithPollingInterval(100*time.Millisecond)),
-		); err != nil {
+		)
+		if err := chromedp.Do(ctx, steps...); err != nil {
 			t.Fatalf("%s: %v", sample, err)
 		}
 		st, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](`window.heccPage`))
@@ -317,33 +346,36 @@ func TestBrowserClient(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(ts.url+"/")); err != nil {
 		t.Fatal(err)
 	}
-	first := classify("samples/digit0.npy")
+	first := classify("samples/digit0.npy", drawDigit(t, "samples/digit0.npy"))
 	t.Logf("hecc.wasm loaded and instantiated in %.3f s", first.WasmSeconds)
 	if got, want := stageNames(first), []string{"spec", "keygen", "upload", "encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
 		t.Errorf("first classification's stages %v, want %v", got, want)
 	}
 	if path := os.Getenv("HECC_UI_SCREENSHOT"); path != "" {
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, png, 0o644); err != nil {
+		if err := os.WriteFile(path, shot, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// And a dark-on-light image chosen with the file input, on the same
+	// page: the page inverts it.
+	image := classify("samples/digit2.npy",
+		chromedp.SetUploadFiles("#file", []string{writeInvertedPNG(t, "samples/digit2.npy")}),
+		chromedp.Poll[chromedp.Void](`window.heccPage.image === 'digit2.png'`))
+	if got, want := stageNames(image), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
+		t.Errorf("a second classification on the page: stages %v, want %v", got, want)
 	}
 	// After a reload the keys come from IndexedDB and the server holds
 	// them already.
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
 		t.Fatal(err)
 	}
-	second := classify("samples/digit1.npy")
-	if got, want := stageNames(second), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
+	reloaded := classify("samples/digit1.npy", drawDigit(t, "samples/digit1.npy"))
+	if got, want := stageNames(reloaded), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
 		t.Errorf("after a reload, stages %v, want %v", got, want)
-	}
-	// And the next digit on the same page (hecc.wasm warm).
-	third := classify("samples/digit2.npy")
-	if got, want := stageNames(third), []string{"encrypt", "server", "decrypt"}; !slices.Equal(got, want) {
-		t.Errorf("a second classification on the page: stages %v, want %v", got, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()

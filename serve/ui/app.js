@@ -7,9 +7,9 @@ const $ = (id) => document.getElementById(id);
 const canvas = $('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true });
 
-// The page's last input and answer, for inspection (the browser test
-// reads them).
-const page = { state: 'loading', input: null, answer: null, stages: [] };
+// The page's state, last input, answer and image put on the canvas, for
+// inspection (the browser test reads them).
+const page = { state: 'loading', input: null, answer: null, stages: [], image: null };
 window.heccPage = page;
 
 function setState(state, message, error = false) {
@@ -428,6 +428,7 @@ function stroke(a, b) {
 // ink on black: an image with a light border is inverted.
 async function drawImage(file) {
   if (!file || !file.type.startsWith('image/')) return;
+  page.image = null;
   const img = await createImageBitmap(file);
   clear();
   const s = Math.min(canvas.width / img.width, canvas.height / img.height);
@@ -456,6 +457,7 @@ async function drawImage(file) {
     ctx.fillRect(0, 0, (canvas.width - w) / 2, canvas.height);
     ctx.fillRect((canvas.width + w) / 2, 0, canvas.width, canvas.height);
   }
+  page.image = file.name;
 }
 
 canvas.addEventListener('dragover', (e) => { e.preventDefault(); canvas.classList.add('drop'); });
