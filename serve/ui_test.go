@@ -20,6 +20,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/log"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -346,6 +347,36 @@ func TestBrowserClient(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(ts.url+"/")); err != nil {
 		t.Fatal(err)
 	}
+	// Drawing with the mouse inks the canvas; Clear wipes it.
+	const ink = `(() => {
+		const d = document.getElementById('canvas').getContext('2d').getImageData(0, 0, 280, 280).data;
+		let n = 0;
+		for (let i = 0; i < d.length; i += 4) if (d[i] > 0) n++;
+		return n;
+	})()`
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ X, Y float64 }](
+		`(() => { const r = document.getElementById('canvas').getBoundingClientRect(); return {X: r.left, Y: r.top}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stroke := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, at.X+60, at.Y+60, chromedp.ButtonLeft, chromedp.ClickCount(1))}
+	for i := 1; i <= 10; i++ {
+		stroke = append(stroke, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at.X+60+float64(16*i), at.Y+60+float64(16*i), chromedp.ButtonLeft))
+	}
+	stroke = append(stroke, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, at.X+220, at.Y+220, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	if err := chromedp.Do(ctx, stroke...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](ink)); err != nil || n < 160*16 {
+		t.Errorf("a stroke across the canvas lit %d pixels (%v), want a line about 22 wide and 220 long", n, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click("#clear")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](ink)); err != nil || n != 0 {
+		t.Errorf("after Clear, %d pixels lit (%v)", n, err)
+	}
+
 	first := classify("samples/digit0.npy", drawDigit(t, "samples/digit0.npy"))
 	t.Logf("hecc.wasm loaded and instantiated in %.3f s", first.WasmSeconds)
 	if got, want := stageNames(first), []string{"spec", "keygen", "upload", "encrypt", "server", "decrypt"}; !slices.Equal(got, want) {

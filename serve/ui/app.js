@@ -413,12 +413,21 @@ const up = () => { last = null; };
 canvas.addEventListener('pointerup', up);
 canvas.addEventListener('pointercancel', up);
 
+const brush = 22;
+
 function stroke(a, b) {
+  ctx.beginPath();
+  if (a[0] === b[0] && a[1] === b[1]) {
+    // A canvas does not stroke a segment of no length: a dot.
+    ctx.fillStyle = '#fff';
+    ctx.arc(a[0], a[1], brush / 2, 0, 2 * Math.PI);
+    ctx.fill();
+    return;
+  }
   ctx.strokeStyle = '#fff';
-  ctx.lineWidth = 22;
+  ctx.lineWidth = brush;
   ctx.lineCap = 'round';
   ctx.lineJoin = 'round';
-  ctx.beginPath();
   ctx.moveTo(...a);
   ctx.lineTo(...b);
   ctx.stroke();
