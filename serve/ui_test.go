@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +29,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/runtime"
 )
 
 func fakeUI() fstest.MapFS {
@@ -247,7 +250,28 @@ func TestBrowserClient(t *testing.T) {
 	browser := chromium(t)
 	c, _ := compiled(t)
 	ui := buildUI(t)
-	ts := startServer(t, Config{UI: os.DirFS(ui)}, c)
+	m, err := NewModel(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Models: []*Model{m}, Keys: store, UI: os.DirFS(ui), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent sentLog
+	hs := &http.Server{Handler: sent.wrap(srv.Handler())}
+	go hs.Serve(ln)
+	defer srv.Close()
+	defer hs.Close()
+	url := "http://" + ln.Addr().String()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.WindowSize(900, 760))
 	if os.Geteuid() == 0 {
@@ -344,7 +368,7 @@ func TestBrowserClient(t *testing.T) {
 		return names
 	}
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.url+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"/")); err != nil {
 		t.Fatal(err)
 	}
 	// Drawing with the mouse inks the canvas; Clear wipes it.
@@ -413,4 +437,57 @@ func TestBrowserClient(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
+
+	// Nothing left the page unencrypted: the only bodies it sent were the
+	// evaluation keys, once, and an encrypted input per digit.
+	sent.mu.Lock()
+	defer sent.mu.Unlock()
+	uploads, inputs := 0, 0
+	for _, r := range sent.reqs {
+		switch {
+		case r.body == 0 && (r.path == "/" || strings.HasPrefix(r.path, "/ui/") || strings.HasPrefix(r.path, "/v1/")):
+		case r.method == http.MethodPut && r.path == "/v1/keys" && r.kind == runtime.KindEvalKeys:
+			uploads++
+		case r.method == http.MethodPost && r.path == "/v1/models/cryptonets/infer" && r.kind == runtime.KindInputCt:
+			inputs++
+		default:
+			t.Errorf("the page sent %s %s with a body of %d bytes (%v, %v)", r.method, r.path, r.body, r.kind, r.kindErr)
+		}
+	}
+	if uploads != 1 || inputs != 3 {
+		t.Errorf("the page uploaded keys %d times and sent %d encrypted inputs, want 1 and 3", uploads, inputs)
+	}
+}
+
+// sentLog records what a browser sends the server: each request's method,
+// path and, for a body, the kind of hecc file it is.
+type sentLog struct {
+	mu   sync.Mutex
+	reqs []sentRequest
+}
+
+type sentRequest struct {
+	method, path string
+	body         int
+	kind         runtime.Kind
+	kindErr      error
+}
+
+func (s *sentLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req := sentRequest{method: r.Method, path: r.URL.Path, body: len(body)}
+		if len(body) > 0 {
+			req.kind, req.kindErr = runtime.PeekKind(body)
+		}
+		s.mu.Lock()
+		s.reqs = append(s.reqs, req)
+		s.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
 }
