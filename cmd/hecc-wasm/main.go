@@ -46,7 +46,8 @@ func main() {
 }
 
 // export makes f a JavaScript function that returns f's result, or
-// {error} when f fails or panics.
+// {error} when f fails or panics: a panic would end the Go program, and
+// every later call with it.
 func export(f func(args []js.Value) (any, error)) js.Func {
 	return js.FuncOf(func(_ js.Value, args []js.Value) (res any) {
 		defer func() {
@@ -69,7 +70,7 @@ func errorValue(err error) js.Value {
 // arg is argument i, which must be of JavaScript type typ.
 func arg(args []js.Value, i int, name string, typ js.Type) (js.Value, error) {
 	if i >= len(args) || args[i].Type() != typ {
-		return js.Value{}, fmt.Errorf("argument %d (%s) missing or not a%s %s", i+1, name, map[bool]string{true: "n"}[typ == js.TypeObject], typ)
+		return js.Value{}, fmt.Errorf("argument %d (%s) is missing or not of type %s", i+1, name, typ)
 	}
 	return args[i], nil
 }
