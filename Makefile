@@ -6,22 +6,33 @@ FUZZTIME ?= 60s
 # The ONNX backend tests (Debian's libonnx-testdata) the conformance runner
 # checks every supported operator against.
 ONNX_TESTDATA := /usr/share/libonnx-testdata
+# The browser client hecc serve --ui serves.
+UI      := bin/ui
 
-.PHONY: all build demo test testdeps coverage vet proto models fuzz bench gobench clean
+.PHONY: all build ui demo test testdeps coverage vet proto models fuzz bench gobench clean
 
 all: build
 
-build:
+build: ui
 	$(GO) build -o $(BIN) ./cmd/hecc
+
+# The browser client (hecc serve --ui bin/ui): the page, Go's wasm_exec.js,
+# and the client half of hecc built to WebAssembly.
+ui:
+	mkdir -p $(UI)
+	cp serve/ui/* $(UI)/
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(UI)/
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -o $(UI)/hecc.wasm ./cmd/hecc-wasm
 
 # Compile the bundled CryptoNets, make keys, encrypt a bundled digit,
 # evaluate it encrypted, decrypt, and compare with the plaintext prediction.
 demo: build
 	bash testdata/demo.sh $(BIN)
 
-# Install the ONNX backend test data when it is missing (as root: apt-get,
-# updating the package lists if the first try fails); fail when it cannot,
-# since `make test` must run the conformance suite.
+# Install the ONNX backend test data and Chromium when they are missing (as
+# root: apt-get, updating the package lists if the first try fails); fail
+# when it cannot, since `make test` must run the conformance suite and the
+# browser client's test.
 testdeps:
 	@if [ -d $(ONNX_TESTDATA)/data/node ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
@@ -30,6 +41,13 @@ testdeps:
 	  { echo "testdeps: could not install libonnx-testdata: the conformance tests need it" >&2; exit 1; }; \
 	else echo "testdeps: the ONNX backend test data is missing: run 'sudo apt-get install libonnx-testdata'" >&2; exit 1; fi
 	@[ -d $(ONNX_TESTDATA)/data/node ] || { echo "testdeps: $(ONNX_TESTDATA)/data/node is still missing after installing libonnx-testdata" >&2; exit 1; }
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium || \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } || \
+	  { echo "testdeps: could not install chromium: the browser client's test needs it" >&2; exit 1; }; \
+	else echo "testdeps: chromium is missing: run 'sudo apt-get install chromium'" >&2; exit 1; fi
+	@command -v chromium >/dev/null || { echo "testdeps: chromium is still not on PATH after installing it" >&2; exit 1; }
 
 # The whole test suite; .ci/run calls exactly this.
 test: testdeps

@@ -12,6 +12,7 @@
 //	GET  /v1/keys/{id}               200 if the server holds the key set, else 404
 //	POST /v1/models/{name}/infer     header Hecc-Key-Id, body the input .ct; answers the result .ct
 //	GET  /healthz, /metrics          liveness; Prometheus metrics
+//	GET  /ui/                        the browser client, when Config.UI holds it
 //
 // A key set's id is the hex SHA-256 of its file. Evaluations run on a
 // bounded pool of workers (one evaluation already uses every core); a full
@@ -27,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -67,6 +69,8 @@ type Config struct {
 	// Timeout is every inference request's deadline, queueing included.
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// UI, when set, holds the browser client (UIFiles), served at /ui/.
+	UI fs.FS
 }
 
 // Server is the HTTP service. Create it with New, serve it with Serve or
@@ -125,6 +129,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.UI != nil {
+		if err := CheckUI(cfg.UI); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
 		cfg: cfg, models: map[string]*Model{}, byPrint: map[[32]byte]*Model{},
 		keys: cfg.Keys, metrics: newMetrics(), log: cfg.Logger,
@@ -152,6 +161,10 @@ func New(cfg Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	if cfg.UI != nil {
+		mux.Handle("GET /ui/", uiHandler(cfg.UI))
+		mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route %s %s", r.Method, r.URL.Path))
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -34,7 +35,11 @@ hecc query is such a client. See docs/serving.md for the API.
 Evaluations run on --workers workers (one evaluation already uses every
 core), --queue more wait; beyond that the server answers 503 with
 Retry-After. SIGTERM or SIGINT stops it gracefully: evaluations under way
-finish and are answered, new requests are refused.`,
+finish and are answered, new requests are refused.
+
+With --ui, it also serves the browser client at /ui/: a page that makes keys,
+encrypts a drawn digit and decrypts the result in the browser (WebAssembly),
+sending the server only evaluation keys and ciphertexts.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: ":8080", Usage: "address to listen on"},
 			&cli.StringFlag{Name: "keys-dir", Usage: "directory of uploaded evaluation keys (default: hecc/serve-keys in the user's cache directory)"},
@@ -46,6 +51,7 @@ finish and are answered, new requests are refused.`,
 			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM)"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (PEM)"},
 			&cli.BoolFlag{Name: "json-logs", Usage: "log JSON lines instead of text"},
+			&cli.StringFlag{Name: "ui", Usage: "serve the browser client from `DIR` at /ui/ (make ui builds it into bin/ui)"},
 		},
 		Action: runServe,
 	}
@@ -53,7 +59,7 @@ finish and are answered, new requests are refused.`,
 
 func runServe(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return usageError("usage: hecc serve MODEL.hec ... [--addr :8080]")
+		return usageError("usage: hecc serve MODEL.hec ... [--addr :8080] [--ui DIR]")
 	}
 	if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 		return usageError("--tls-cert and --tls-key go together")
@@ -86,11 +92,15 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var ui fs.FS
+	if dir := c.String("ui"); dir != "" {
+		ui = os.DirFS(dir)
+	}
 	srv, err := serve.New(serve.Config{
 		Models: models, Keys: store,
 		KeyCacheBytes: int64(c.Float64("key-cache-gib") * (1 << 30)),
 		Workers:       c.Int("workers"), Queue: c.Int("queue"), MaxKeySets: c.Int("max-key-sets"),
-		Timeout: c.Duration("timeout"), Logger: logger,
+		Timeout: c.Duration("timeout"), Logger: logger, UI: ui,
 	})
 	if err != nil {
 		return err
@@ -99,6 +109,9 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		srv.Close()
 		return err
+	}
+	if ui != nil {
+		logger.Info("serving the browser client at /ui/", "dir", c.String("ui"))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
