@@ -52,6 +52,7 @@ testdeps:
 # The whole test suite; .ci/run calls exactly this.
 test: testdeps
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./cmd/hecc-wasm
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	HECC_REQUIRE_TESTDATA=1 $(GO) test -timeout 20m ./...

@@ -235,7 +235,7 @@ func decrypt(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the server's result: %w", err)
 	}
-	raw, err := runtime.Decrypt(spec, sk, cts[0])
+	raw, err := runtime.Decrypt(spec, sk, cts)
 	if err != nil {
 		return nil, err
 	}
