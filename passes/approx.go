@@ -110,7 +110,39 @@ type target struct {
 	shift  float64
 	weight []float64 // histogram of t over [-1, 1]; nil for uniform
 	desc   string    // the interval, for the report
-	degree int
+	form   form      // chosen
+	fits   map[int]*ir.Polynomial
+}
+
+// fitted is the degree-d fit, computed once.
+func (t *target) fitted(d int) *ir.Polynomial {
+	if p, ok := t.fits[d]; ok {
+		return p
+	}
+	if t.fits == nil {
+		t.fits = map[int]*ir.Polynomial{}
+	}
+	t.fits[d] = t.fit(d)
+	return t.fits[d]
+}
+
+// gridError is the largest error of the degree-d fit on a grid of [-1, 1]:
+// an estimate, for comparing forms.
+func (t *target) gridError(d int) float64 {
+	p := t.fitted(d)
+	var worst float64
+	for i := range 4097 {
+		x := -1 + float64(i)/2048
+		worst = math.Max(worst, math.Abs(p.Eval(x)-t.fn(x)))
+	}
+	return worst
+}
+
+// compositeFn is t's activation (homogeneous, on the scaled input) with
+// sign approximated by c: x·((1+α) + (1−α)·s(x))/2, α the negative slope.
+func (t *target) compositeFn(c *composite) func(float64) float64 {
+	lo, hi := (1+t.act.Alpha)/2, (1-t.act.Alpha)/2
+	return func(x float64) float64 { return x * (lo + hi*c.sign(x)) }
 }
 
 // fn is the activation on t.
@@ -290,10 +322,16 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	}
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
 	for _, t := range s.targets {
-		p := Fit(t.act, t.scale, t.shift, t.degree, t.weight)
+		if c := t.form.comp; c != nil {
+			s.compose(t, c)
+			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
+			continue
+		}
+		p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
 		s.replace(t, p)
-		cfg.logf("approx-activations", "%s: %s %s, degree %d %s, max error %.3g%s, %d levels",
-			t.node.Label(), t.act, t.desc, p.Degree(), p.Basis, p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth())
+		cfg.logf("approx-activations", "%s: %s %s, %s degree %d, max error %.3g%s, %d levels, %d multiplications",
+			t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
 	}
 	if s.exact == nil || fitSrc == nil || len(fitSrc.Samples) == 0 {
 		return nil
