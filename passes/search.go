@@ -37,7 +37,7 @@ type search struct {
 	margin  float64      // of the calibrated ranges
 	heldOut bool         // samples are not those the ranges came from
 
-	sim       *simulator
+	sim *simulator
 
 	progress  func(SearchProgress)
 	start     time.Time

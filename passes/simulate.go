@@ -227,7 +227,12 @@ func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms 
 				reached[i] = math.Max(reached[i], math.Abs(y))
 			}
 			if polys[i] != nil {
-				v = mapValues(in, polys[i].Eval)
+				// On [-1, 1] the basis needs no change of variable.
+				c := polys[i].Coeffs
+				v = make([]float64, len(in))
+				for k, y := range in {
+					v[k] = clenshaw(c, y)
+				}
 			} else {
 				v = mapValues(in, sim.s.targets[i].compositeFn(forms[i].comp))
 			}
