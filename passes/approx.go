@@ -323,9 +323,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
 	for _, t := range s.targets {
 		if c := t.form.comp; c != nil {
-			s.compose(t, c)
 			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
 				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
+			s.compose(t, c)
 			continue
 		}
 		p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)

@@ -522,7 +522,7 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 		}
 	}
 	if len(corrected) == 0 {
-		return "bias correction: no activation feeds an affine map", nil
+		return "bias correction: no single-fit activation feeds an affine map", nil
 	}
 	after, err := s.measure()
 	if err != nil {
