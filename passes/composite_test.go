@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -88,5 +89,141 @@ func TestCompositeDepthGrowsWithPrecision(t *testing.T) {
 			t.Fatalf("%d bits take %d levels, fewer bits took %d", b, c.depth(), last)
 		}
 		last = c.depth()
+	}
+}
+
+// conv is a same-padded 3×3 convolution of a [1,C,H,W] node to out
+// channels, with weights scaled per output channel.
+func (b *gb) conv(in *ir.Node, out int, scale []float64) *ir.Node {
+	c, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	bl := ir.NewBuilder(out*h*w, c*h*w)
+	for o := range out {
+		k := make([]float64, c*9)
+		for i := range k {
+			k[i] = b.rng.NormFloat64() * scale[o]
+		}
+		for i := range h {
+			for j := range w {
+				r := (o*h+i)*w + j
+				for ci := range c {
+					for ki := range 3 {
+						for kj := range 3 {
+							y, x := i+ki-1, j+kj-1
+							if y < 0 || y >= h || x < 0 || x >= w {
+								continue
+							}
+							bl.Add(r, (ci*h+y)*w+x, k[(ci*3+ki)*3+kj])
+						}
+					}
+				}
+			}
+		}
+	}
+	lin, _ := bl.Build(nil, "conv")
+	return b.add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{1, out, h, w}, Linear: lin})
+}
+
+// pool averages 2×2 blocks (factor 2), or every position (global).
+func (b *gb) pool(in *ir.Node, global bool) *ir.Node {
+	c, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	oh, ow, f := h/2, w/2, 2
+	if global {
+		oh, ow, f = 1, 1, h
+	}
+	bl := ir.NewBuilder(c*oh*ow, c*h*w)
+	for ch := range c {
+		for i := range oh {
+			for j := range ow {
+				for a := range f {
+					for d := range f {
+						bl.Add((ch*oh+i)*ow+j, (ch*h+i*f+a)*w+j*f+d, 1/float64(f*f))
+					}
+				}
+			}
+		}
+	}
+	lin, _ := bl.Build(nil, "pool")
+	shape := []int{1, c, oh, ow}
+	if global {
+		shape = []int{1, c}
+	}
+	return b.add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: shape, Linear: lin})
+}
+
+func (b *gb) relu(in *ir.Node) *ir.Node {
+	return b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{in}, Shape: in.Shape, Act: &ir.Activation{Func: "relu"}})
+}
+
+// fashionLike is the Fashion-MNIST CNN's structure, small: Conv → ReLU →
+// AvgPool → Conv → ReLU → GlobalAveragePool → Linear(8, 10) (batch
+// normalisation is in the convolutions' scales), its channels scaled from
+// 0.05 to 31 and the classifier weighing every channel alike.
+func fashionLike(seed uint64) *ir.Graph {
+	b := newGB(seed)
+	x := b.add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{1, 1, 8, 8}})
+	h := b.relu(b.conv(x, 4, []float64{0.1, 1, 5, 30}))
+	h = b.pool(h, false)
+	h = b.relu(b.conv(h, 8, []float64{0.05, 0.2, 1, 3, 10, 31, 0.5, 2}))
+	h = b.pool(h, true)
+	sc := []float64{0.05, 0.2, 1, 3, 10, 31, 0.5, 2}
+	bl := ir.NewBuilder(10, 8)
+	for k := range 10 {
+		for c := range 8 {
+			bl.Add(k, c, b.rng.NormFloat64()/sc[c])
+		}
+	}
+	lin, _ := bl.Build(nil, "linear")
+	return b.output(b.add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{h}, Shape: []int{1, 10}, Linear: lin}))
+}
+
+// TestApproxPoorlyConditionedCNN: on fashionLike, fed inputs u⁴ (mostly
+// dark pixels), no single fit within the default depth cap keeps 99.5% of
+// top classes; the search gives the second ReLU a composite form, deeper
+// than the cap, and the circuit keeps the model's top class on fresh
+// samples.
+func TestApproxPoorlyConditionedCNN(t *testing.T) {
+	images := func(n int, seed uint64) []*ir.Tensor {
+		out := samples(n, 64, seed)
+		for _, s := range out {
+			s.Shape = []int{1, 1, 8, 8}
+			for j, v := range s.Data {
+				s.Data[j] = v * v * v * v
+			}
+		}
+		return out
+	}
+	g, exact := fashionLike(3), fashionLike(3)
+	var log []string
+	cfg := &Config{Ranges: &RangeSource{Samples: images(600, 5), Margin: 0.1}, Log: func(pass, msg string) { log = append(log, msg) }}
+	if err := Run(g, Pipeline, cfg); err != nil {
+		t.Fatal(err)
+	}
+	report := strings.Join(log, "\n")
+	depth := 1
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpPoly && n.Poly.Func == "sign" {
+			depth += n.Poly.Depth()
+		}
+	}
+	if g.Counts()["mul"] != 1 || depth <= defaultMaxDepth || !strings.Contains(report, "composite sign [") {
+		t.Fatalf("want one composite ReLU deeper than %d levels, got %d mul nodes, %d levels\n%s", defaultMaxDepth, g.Counts()["mul"], depth, report)
+	}
+	fresh := images(400, 77)
+	same := 0
+	for _, x := range fresh {
+		a, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ir.Interpret(exact, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if argmax(a["y"].Data) == argmax(b["y"].Data) {
+			same++
+		}
+	}
+	if frac := float64(same) / float64(len(fresh)); frac < 0.98 {
+		t.Fatalf("top class kept on %.3f of fresh samples\n%s", frac, report)
 	}
 }
