@@ -35,16 +35,18 @@ import (
 // samples put the (normalised) inputs, plus a uniform share over [-1, 1]
 // that keeps it close to f everywhere: accuracy goes where the data is, and
 // the reported bound is still over the whole interval. Without calibration
-// samples the weights are uniform. Composite minimax sign polynomials
-// (Lattigo's comparisons) are uniformly accurate away from zero but cost 16
-// levels or more per ReLU; the degree of each layer is instead chosen by
+// samples the weights are uniform. The degree of each layer is chosen by
 // simulating the circuit on the calibration samples: the cheapest depth,
 // then the fewest multiplications, that keeps what the output is for (see
 // Criterion): a classifier's top class or thresholded decision on a target
 // fraction of the samples, any other output within a tolerance of the
 // model's. Ranges and fit weights come from one half of the samples and
 // the criterion is measured on the other, so the search sees what an input
-// the calibration never saw does to the polynomials.
+// the calibration never saw does to the polynomials. When no single fit
+// within --max-depth keeps the target, ReLU-like layers take a composite
+// form (composite.go): deeper, but accurate relative to each value, which a
+// single fit cannot be for the many values near 0 of a layer whose range a
+// few large ones set.
 //
 // A polynomial's error has a mean over the data that a pooling or dense
 // layer adds up instead of averaging out. Once the degrees are chosen, its
@@ -68,7 +70,8 @@ type ApproxConfig struct {
 	// Cosine is the least cosine similarity with the model's output
 	// (default 0.999).
 	Cosine float64
-	// MaxDepth caps the levels one approximation may take (default 7).
+	// MaxDepth caps the levels of one polynomial: a single fit, or each
+	// stage of a composite form (default 7).
 	MaxDepth int
 }
 
