@@ -171,13 +171,13 @@ func TestApproxSearchCountsTiesAsAgreement(t *testing.T) {
 	}
 }
 
-// wideNet is input → dense → relu → dense → output, fed inputs u⁵ (u
+// wideNet is input → dense → act → dense → output, fed inputs u⁵ (u
 // uniform on [-1, 1]): most pre-activations sit near 0, a few reach the
 // ends of their neuron's range.
-func wideNet() *ir.Graph {
+func wideNet(act ir.Activation) *ir.Graph {
 	b := newGB(21)
 	x := b.input(6)
-	h := b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{b.affine(x, 12)}, Shape: []int{12}, Act: &ir.Activation{Func: "relu"}})
+	h := b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{b.affine(x, 12)}, Shape: []int{12}, Act: &act})
 	return b.output(b.affine(h, 3))
 }
 
@@ -193,9 +193,8 @@ func wideSamples(n int, seed uint64) []*ir.Tensor {
 
 // relError is the largest output error of g on xs, relative to the
 // range of the model's outputs there.
-func relError(t *testing.T, g *ir.Graph, xs []*ir.Tensor) float64 {
+func relError(t *testing.T, g, exact *ir.Graph, xs []*ir.Tensor) float64 {
 	t.Helper()
-	exact := wideNet()
 	var worst float64
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, x := range xs {
@@ -227,17 +226,20 @@ func relError(t *testing.T, g *ir.Graph, xs []*ir.Tensor) float64 {
 // samples the search never saw. Where a single fit holds it, it stays:
 // it is the cheaper form.
 func TestApproxCompositeWhereSingleFitFails(t *testing.T) {
+	relu, leaky := ir.Activation{Func: "relu"}, ir.Activation{Func: "leaky_relu", Alpha: 0.2}
 	for _, tc := range []struct {
+		act       ir.Activation
 		maxDepth  int
 		tolerance float64
 		composite bool
 	}{
-		{maxDepth: 4, tolerance: 1e-2, composite: true},
-		{maxDepth: 5, tolerance: 1e-2, composite: false},
-		{maxDepth: 5, tolerance: 1e-3, composite: true},
+		{relu, 4, 1e-2, true},
+		{relu, 5, 1e-2, false},
+		{relu, 5, 1e-3, true},
+		{leaky, 4, 1e-2, true},
 	} {
-		t.Run(fmt.Sprintf("depth ≤ %d, tolerance %g", tc.maxDepth, tc.tolerance), func(t *testing.T) {
-			g := wideNet()
+		t.Run(fmt.Sprintf("%s, depth ≤ %d, tolerance %g", &tc.act, tc.maxDepth, tc.tolerance), func(t *testing.T) {
+			g, exact := wideNet(tc.act), wideNet(tc.act)
 			var log []string
 			// The margin covers held-out inputs beyond the calibrated
 			// ranges, where any polynomial diverges.
@@ -261,19 +263,19 @@ func TestApproxCompositeWhereSingleFitFails(t *testing.T) {
 				t.Fatalf("composite form chosen: %v, want %v\n%s\n%s", got, tc.composite, report, g)
 			}
 			fresh := wideSamples(300, 77)
-			if e := relError(t, g, fresh); e > 2*tc.tolerance {
+			if e := relError(t, g, exact, fresh); e > 2*tc.tolerance {
 				t.Fatalf("relative error %.3g on fresh samples, target %g\n%s", e, tc.tolerance, report)
 			}
 			if !tc.composite {
 				return
 			}
 			// The deepest single fit the cap allows misses the target.
-			single := wideNet()
+			single := wideNet(tc.act)
 			cfg.Approx.Degree = 1<<tc.maxDepth - 1
 			if err := Run(single, Pipeline, cfg); err != nil {
 				t.Fatal(err)
 			}
-			if e := relError(t, single, fresh); e <= tc.tolerance {
+			if e := relError(t, single, exact, fresh); e <= tc.tolerance {
 				t.Fatalf("degree %d reaches %.3g, within the tolerance %g: the composite was not needed", cfg.Approx.Degree, e, tc.tolerance)
 			}
 		})
