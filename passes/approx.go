@@ -161,7 +161,15 @@ func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Po
 	return p
 }
 
+// maxLeastSquares is the highest degree fitted by least squares: the
+// system's 4(d+1) rows cost O(d³), minutes at degree 4095, while the
+// interpolant at Chebyshev nodes, near-best at such degrees, costs O(d²).
+const maxLeastSquares = 255
+
 func (t *target) fit(d int) *ir.Polynomial {
+	if d > maxLeastSquares {
+		return t.interpolate(d)
+	}
 	// Least squares at Chebyshev nodes stays well conditioned at any degree
 	// (at equispaced points it degrades once d² exceeds the point count).
 	// Each node stands for the cell dx = sin θ·π/M around it; its weight is
