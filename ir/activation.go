@@ -21,6 +21,17 @@ var activationFuncs = map[string]func(a *Activation, x float64) float64{
 	"clip":       func(a *Activation, x float64) float64 { return min(max(x, a.Lo), a.Hi) },
 	"sigmoid":    func(_ *Activation, x float64) float64 { return 1 / (1 + math.Exp(-x)) },
 	"tanh":       func(_ *Activation, x float64) float64 { return math.Tanh(x) },
+	// sign is what each stage of a composite ReLU approximates; no ONNX
+	// operator lowers to it.
+	"sign": func(_ *Activation, x float64) float64 {
+		switch {
+		case x > 0:
+			return 1
+		case x < 0:
+			return -1
+		}
+		return 0
+	},
 	"softplus": func(_ *Activation, x float64) float64 {
 		// log(1+e^x) without overflow for large x.
 		if x > 30 {

@@ -35,16 +35,18 @@ import (
 // samples put the (normalised) inputs, plus a uniform share over [-1, 1]
 // that keeps it close to f everywhere: accuracy goes where the data is, and
 // the reported bound is still over the whole interval. Without calibration
-// samples the weights are uniform. Composite minimax sign polynomials
-// (Lattigo's comparisons) are uniformly accurate away from zero but cost 16
-// levels or more per ReLU; the degree of each layer is instead chosen by
+// samples the weights are uniform. The degree of each layer is chosen by
 // simulating the circuit on the calibration samples: the cheapest depth,
 // then the fewest multiplications, that keeps what the output is for (see
 // Criterion): a classifier's top class or thresholded decision on a target
 // fraction of the samples, any other output within a tolerance of the
 // model's. Ranges and fit weights come from one half of the samples and
 // the criterion is measured on the other, so the search sees what an input
-// the calibration never saw does to the polynomials.
+// the calibration never saw does to the polynomials. When no single fit
+// within --max-depth keeps the target, ReLU-like layers take a composite
+// form (composite.go): deeper, but accurate relative to each value, which a
+// single fit cannot be for the many values near 0 of a layer whose range a
+// few large ones set.
 //
 // A polynomial's error has a mean over the data that a pooling or dense
 // layer adds up instead of averaging out. Once the degrees are chosen, its
@@ -68,7 +70,8 @@ type ApproxConfig struct {
 	// Cosine is the least cosine similarity with the model's output
 	// (default 0.999).
 	Cosine float64
-	// MaxDepth caps the levels one approximation may take (default 7).
+	// MaxDepth caps the levels of one polynomial: a single fit, or each
+	// stage of a composite form (default 7).
 	MaxDepth int
 }
 
@@ -110,7 +113,39 @@ type target struct {
 	shift  float64
 	weight []float64 // histogram of t over [-1, 1]; nil for uniform
 	desc   string    // the interval, for the report
-	degree int
+	form   form      // chosen
+	fits   map[int]*ir.Polynomial
+}
+
+// fitted is the degree-d fit, computed once.
+func (t *target) fitted(d int) *ir.Polynomial {
+	if p, ok := t.fits[d]; ok {
+		return p
+	}
+	if t.fits == nil {
+		t.fits = map[int]*ir.Polynomial{}
+	}
+	t.fits[d] = t.fit(d)
+	return t.fits[d]
+}
+
+// gridError is the largest error of the degree-d fit on a grid of [-1, 1]:
+// an estimate, for comparing forms.
+func (t *target) gridError(d int) float64 {
+	p := t.fitted(d)
+	var worst float64
+	for i := range 4097 {
+		x := -1 + float64(i)/2048
+		worst = math.Max(worst, math.Abs(p.Eval(x)-t.fn(x)))
+	}
+	return worst
+}
+
+// compositeFn is t's activation (homogeneous, on the scaled input) with
+// sign approximated by c: x·((1+α) + (1−α)·s(x))/2, α the negative slope.
+func (t *target) compositeFn(c *composite) func(float64) float64 {
+	lo, hi := (1+t.act.Alpha)/2, (1-t.act.Alpha)/2
+	return func(x float64) float64 { return x * (lo + hi*c.sign(x)) }
 }
 
 // fn is the activation on t.
@@ -126,7 +161,15 @@ func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Po
 	return p
 }
 
+// maxLeastSquares is the highest degree fitted by least squares: the
+// system's 4(d+1) rows cost O(d³), minutes at degree 4095, while the
+// interpolant at Chebyshev nodes, near-best at such degrees, costs O(d²).
+const maxLeastSquares = 255
+
 func (t *target) fit(d int) *ir.Polynomial {
+	if d > maxLeastSquares {
+		return t.interpolate(d)
+	}
 	// Least squares at Chebyshev nodes stays well conditioned at any degree
 	// (at equispaced points it degrades once d² exceeds the point count).
 	// Each node stands for the cell dx = sin θ·π/M around it; its weight is
@@ -290,10 +333,16 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	}
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
 	for _, t := range s.targets {
-		p := Fit(t.act, t.scale, t.shift, t.degree, t.weight)
+		if c := t.form.comp; c != nil {
+			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
+			s.compose(t, c)
+			continue
+		}
+		p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
 		s.replace(t, p)
-		cfg.logf("approx-activations", "%s: %s %s, degree %d %s, max error %.3g%s, %d levels",
-			t.node.Label(), t.act, t.desc, p.Degree(), p.Basis, p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth())
+		cfg.logf("approx-activations", "%s: %s %s, %s degree %d, max error %.3g%s, %d levels, %d multiplications",
+			t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
 	}
 	if s.exact == nil || fitSrc == nil || len(fitSrc.Samples) == 0 {
 		return nil

@@ -170,3 +170,114 @@ func TestApproxSearchCountsTiesAsAgreement(t *testing.T) {
 		t.Fatalf("%d activations left", n)
 	}
 }
+
+// wideNet is input → dense → act → dense → output, fed inputs u⁵ (u
+// uniform on [-1, 1]): most pre-activations sit near 0, a few reach the
+// ends of their neuron's range.
+func wideNet(act ir.Activation) *ir.Graph {
+	b := newGB(21)
+	x := b.input(6)
+	h := b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{b.affine(x, 12)}, Shape: []int{12}, Act: &act})
+	return b.output(b.affine(h, 3))
+}
+
+func wideSamples(n int, seed uint64) []*ir.Tensor {
+	out := samples(n, 6, seed)
+	for _, x := range out {
+		for j, v := range x.Data {
+			x.Data[j] = v * v * v * v * v
+		}
+	}
+	return out
+}
+
+// relError is the largest output error of g on xs, relative to the
+// range of the model's outputs there.
+func relError(t *testing.T, g, exact *ir.Graph, xs []*ir.Tensor) float64 {
+	t.Helper()
+	var worst float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		a, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ir.Interpret(exact, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ir.InterpretWith(g, map[string]*ir.Tensor{"x": x}, ir.InterpretOptions{Exact: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range b["y"].Data {
+			worst = math.Max(worst, math.Abs(a["y"].Data[i]-v))
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			if math.Abs(c["y"].Data[i]-v) > 1e-9 {
+				t.Fatalf("exact interpretation of the circuit gives %g, the model %g", c["y"].Data[i], v)
+			}
+		}
+	}
+	return worst / (hi - lo)
+}
+
+// TestApproxCompositeWhereSingleFitFails: on wideNet, a single fit within
+// the depth cap cannot hold a tight tolerance; the composite form does, on
+// samples the search never saw. Where a single fit holds it, it stays:
+// it is the cheaper form.
+func TestApproxCompositeWhereSingleFitFails(t *testing.T) {
+	relu, leaky := ir.Activation{Func: "relu"}, ir.Activation{Func: "leaky_relu", Alpha: 0.2}
+	for _, tc := range []struct {
+		act       ir.Activation
+		maxDepth  int
+		tolerance float64
+		composite bool
+	}{
+		{relu, 4, 1e-2, true},
+		{relu, 5, 1e-2, false},
+		{relu, 5, 1e-3, true},
+		{leaky, 4, 1e-2, true},
+	} {
+		t.Run(fmt.Sprintf("%s, depth ≤ %d, tolerance %g", &tc.act, tc.maxDepth, tc.tolerance), func(t *testing.T) {
+			g, exact := wideNet(tc.act), wideNet(tc.act)
+			var log []string
+			// The margin covers held-out inputs beyond the calibrated
+			// ranges, where any polynomial diverges.
+			cfg := &Config{Ranges: &RangeSource{Samples: wideSamples(400, 5), Margin: 0.5},
+				Approx: ApproxConfig{Criterion: Tolerance, Tolerance: tc.tolerance, MaxDepth: tc.maxDepth},
+				Log:    func(pass, msg string) { log = append(log, msg) }}
+			if err := Run(g, Pipeline, cfg); err != nil {
+				t.Fatal(err)
+			}
+			report := strings.Join(log, "\n")
+			signs := 0
+			for _, n := range g.Nodes {
+				if n.Op == ir.OpPoly && n.Poly.Func == "sign" {
+					signs++
+					if n.Poly.Depth() > tc.maxDepth {
+						t.Fatalf("a stage of depth %d, over the cap %d", n.Poly.Depth(), tc.maxDepth)
+					}
+				}
+			}
+			if got := signs > 0 && g.Counts()["mul"] == 1; got != tc.composite || strings.Contains(report, "composite sign [") != tc.composite {
+				t.Fatalf("composite form chosen: %v, want %v\n%s\n%s", got, tc.composite, report, g)
+			}
+			fresh := wideSamples(300, 77)
+			if e := relError(t, g, exact, fresh); e > 2*tc.tolerance {
+				t.Fatalf("relative error %.3g on fresh samples, target %g\n%s", e, tc.tolerance, report)
+			}
+			if !tc.composite {
+				return
+			}
+			// The deepest single fit the cap allows misses the target.
+			single := wideNet(tc.act)
+			cfg.Approx.Degree = 1<<tc.maxDepth - 1
+			if err := Run(single, Pipeline, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if e := relError(t, single, exact, fresh); e <= tc.tolerance {
+				t.Fatalf("degree %d reaches %.3g, within the tolerance %g: the composite was not needed", cfg.Approx.Degree, e, tc.tolerance)
+			}
+		})
+	}
+}

@@ -381,3 +381,35 @@ func (c *criterion) flag(r reach) string {
 	}
 	return ""
 }
+
+// misses reports whether output o of held-out sample i alone breaks the
+// target: a decision lost, an error beyond the tolerance, a cosine below
+// the target. A search that only asks whether a candidate meets the
+// target stops once more samples miss than allowed() lets through.
+func (c *criterion) misses(o []float64, i int, ex *exact) bool {
+	e := ex.outputs[i]
+	switch c.Criterion {
+	case Tolerance:
+		for k := range o {
+			if d := math.Abs(o[k] - e[k]); !(d/ex.width <= c.target) {
+				return true
+			}
+		}
+		return false
+	case Cosine:
+		return c.measure([][]float64{o}, &exact{outputs: [][]float64{e}, tops: ex.tops[i : i+1], width: ex.width}).cosine < c.target
+	}
+	return !c.agrees(o, e, ex.tops[i])
+}
+
+// allowed is how many of n samples may miss with the target still met.
+func (c *criterion) allowed(n int) int {
+	if c.Criterion == Tolerance || c.Criterion == Cosine {
+		return 0
+	}
+	d := 0
+	for d < n && float64(n-d-1)/float64(n) >= c.target {
+		d++
+	}
+	return d
+}

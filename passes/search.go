@@ -37,6 +37,8 @@ type search struct {
 	margin  float64      // of the calibrated ranges
 	heldOut bool         // samples are not those the ranges came from
 
+	sim *simulator
+
 	progress  func(SearchProgress)
 	start     time.Time
 	tried     int
@@ -55,99 +57,277 @@ func groups(shape []int) (func(i int) int, string) {
 	return func(i int) int { return i }, "neuron"
 }
 
-// replace turns t's node into polynomial p; restore turns it back.
+// replace turns t's node into polynomial p.
 func (s *search) replace(t *target, p *ir.Polynomial) {
 	t.node.Op, t.node.Poly, t.node.Act = ir.OpPoly, p, nil
 }
 
-func (s *search) restore(t *target) {
-	t.node.Op, t.node.Poly, t.node.Act = ir.OpActivation, nil, t.act
-}
-
-// choose sets every target's degree and says how it was chosen and, with
+// choose sets every target's form and says how it was chosen and, with
 // samples, what the circuit reaches.
+//
+// Single fits are searched first, as they always were: the cheapest depth,
+// then degree, of each layer. When none within --max-depth meets the
+// target, composite forms are raised in precision until one does, then
+// each layer is brought back to the cheapest form that keeps the target.
+// Last, a composite replaces a single fit it is cheaper than and at least
+// as accurate as, if the target still holds.
 func (s *search) choose() (string, error) {
 	if s.cfg.Degree > 0 {
-		for _, t := range s.targets {
-			t.degree = s.cfg.Degree
+		forms := make([]form, len(s.targets))
+		for i, t := range s.targets {
+			t.form = single(s.cfg.Degree)
+			forms[i] = t.form
 		}
 		how := fmt.Sprintf("degree %d fixed by --degree", s.cfg.Degree)
 		if s.exact == nil {
 			return how, nil
 		}
-		r, err := s.measureAt(nil, s.degrees(nil, nil))
+		s.sim = newSimulator(s)
+		o, err := s.try(forms)
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s; on %s, %s: %s", how, s.sampleText(), s.crit.describe(), s.crit.summary(r)), nil
+		return fmt.Sprintf("%s; on %s, %s: %s", how, s.sampleText(), s.crit.describe(), s.crit.summary(o.r)), nil
 	}
 	if s.exact == nil {
 		for _, t := range s.targets {
-			t.degree = fallbackDegree
+			t.form = single(fallbackDegree)
 		}
 		return fmt.Sprintf("no calibration samples to measure accuracy with: degree %d (%d levels) each", fallbackDegree, bits.Len(fallbackDegree)), nil
 	}
-	// Start every layer at depth 2 and raise, one level at a time, the
-	// layer whose extra level improves the criterion most, until the
-	// target holds.
+	s.sim = newSimulator(s)
+	o, err := s.singleFits()
+	if err != nil {
+		return "", err
+	}
+	if !o.met {
+		deepest := o
+		if o, err = s.composites(); err != nil {
+			return "", err
+		}
+		if !o.met {
+			return "", s.unreachable(deepest.r, o)
+		}
+	}
+	if o, err = s.cheaperComposites(o); err != nil {
+		return "", err
+	}
+	what := "degrees"
+	for i, t := range s.targets {
+		t.form = o.forms[i]
+		if t.form.comp != nil {
+			what = "forms"
+		}
+	}
+	return fmt.Sprintf("%s chosen on %s, %s: %s", what, s.sampleText(), s.crit.describe(), s.crit.summary(o.r)), nil
+}
+
+// singleFits is the search of single Chebyshev fits: every layer starts at
+// depth 2, and the layer whose extra level improves the criterion most is
+// raised, one level at a time, until the target holds; then each layer
+// takes the lowest degree within its depth that keeps it. When the target
+// is out of reach, it returns what the deepest fits reach.
+func (s *search) singleFits() (*outcome, error) {
 	depth := make([]int, len(s.targets))
 	for i := range depth {
 		depth[i] = 2
 	}
-	r, err := s.measureAt(depth, nil)
-	if err != nil {
-		return "", err
+	fulls := func() []form {
+		f := make([]form, len(depth))
+		for i, d := range depth {
+			f[i] = single(1<<d - 1)
+		}
+		return f
 	}
-	for !s.crit.met(r) {
+	o, err := s.try(fulls())
+	if err != nil {
+		return nil, err
+	}
+	s.sim.adopt(o)
+	for !o.met {
 		best := -1
-		var bestReach reach
+		var bestOutcome *outcome
 		for i := range depth {
 			if depth[i] >= s.cfg.MaxDepth {
 				continue
 			}
 			depth[i]++
-			ri, err := s.measureAt(depth, nil)
+			oi, err := s.try(fulls())
 			depth[i]--
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			if best < 0 || s.crit.score(ri) > s.crit.score(bestReach) {
-				best, bestReach = i, ri
+			if best < 0 || s.crit.score(oi.r) > s.crit.score(bestOutcome.r) {
+				best, bestOutcome = i, oi
 			}
 		}
 		if best < 0 {
-			return "", s.unreachable(r)
+			return o, nil
 		}
 		depth[best]++
-		r = bestReach
+		o = bestOutcome
+		s.sim.adopt(o)
 	}
 	// Within each layer's depth, the lowest degree that keeps the target.
-	degree := s.degrees(depth, nil)
+	forms := fulls()
 	for i, d := range depth {
 		lo, hi := 1<<(d-1), 1<<d-1
+		var kept *outcome
 		for lo < hi {
 			mid := (lo + hi) / 2
-			degree[i] = mid
-			a, err := s.measureAt(depth, degree)
+			forms[i] = single(mid)
+			a, err := s.check(forms)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			if s.crit.met(a) {
-				hi = mid
+			if a.met {
+				hi, kept = mid, a
 			} else {
 				lo = mid + 1
 			}
 		}
-		degree[i] = hi
+		forms[i] = single(hi)
+		if kept != nil {
+			s.sim.adopt(kept)
+		}
 	}
-	final, err := s.measureAt(depth, degree)
-	if err != nil {
-		return "", err
+	return s.try(forms)
+}
+
+// compositeSteps are the precisions every layer is raised through
+// together before each layer is lowered on its own.
+var compositeSteps = []int{4, 6, 8, 10, 12, 14, maxCompositeBits}
+
+// composites raises every layer that has a composite form to a composite
+// of the same precision, the others staying at the deepest single fit,
+// until the target holds; then brings each layer back to the cheapest
+// form that keeps it: a single fit within --max-depth, else the least
+// precise composite. When the target is out of reach, it returns what the
+// most precise composites reach (nil when there is none).
+func (s *search) composites() (*outcome, error) {
+	var o *outcome
+	forms := make([]form, len(s.targets))
+	top := 0
+	for _, b := range compositeSteps {
+		c := s.composite(b)
+		if c == nil {
+			continue
+		}
+		for i, t := range s.targets {
+			forms[i] = single(1<<s.cfg.MaxDepth - 1)
+			if t.composable() {
+				forms[i] = form{comp: c}
+			}
+		}
+		var err error
+		if o, err = s.try(forms); err != nil {
+			return nil, err
+		}
+		if o.met {
+			top = b
+			break
+		}
 	}
+	if top == 0 {
+		return o, nil
+	}
+	s.sim.adopt(o)
 	for i, t := range s.targets {
-		t.degree = degree[i]
+		// The deepest single fit, then the lowest degree that keeps the
+		// target; else the least precise composite that does.
+		cand := slices.Clone(forms)
+		cand[i] = single(1<<s.cfg.MaxDepth - 1)
+		a, err := s.check(cand)
+		if err != nil {
+			return nil, err
+		}
+		var kept *outcome
+		switch {
+		case a.met:
+			lo, hi := 1, 1<<s.cfg.MaxDepth-1
+			kept = a
+			for lo < hi {
+				mid := (lo + hi) / 2
+				cand[i] = single(mid)
+				if a, err = s.check(cand); err != nil {
+					return nil, err
+				}
+				if a.met {
+					hi, kept = mid, a
+				} else {
+					lo = mid + 1
+				}
+			}
+			forms[i] = single(hi)
+		case t.composable():
+			lo, hi := minCompositeBits, top
+			for lo < hi {
+				mid := (lo + hi) / 2
+				c := s.composite(mid)
+				if c == nil {
+					lo = mid + 1
+					continue
+				}
+				cand[i] = form{comp: c}
+				if a, err = s.check(cand); err != nil {
+					return nil, err
+				}
+				if a.met {
+					hi, kept = mid, a
+				} else {
+					lo = mid + 1
+				}
+			}
+			forms[i] = form{comp: s.composite(hi)}
+		}
+		if kept != nil {
+			s.sim.adopt(kept)
+		}
 	}
-	return fmt.Sprintf("degrees chosen on %s, %s: %s", s.sampleText(), s.crit.describe(), s.crit.summary(final)), nil
+	return s.try(forms)
+}
+
+// cheaperComposites replaces each single fit by the cheapest composite
+// that is cheaper and bounds the error no worse, if the target still
+// holds with it. Composites are only built while they are shallower than
+// the fit, and only simulated when their bound passes: a fit the search
+// settled on is rarely worth replacing.
+func (s *search) cheaperComposites(o *outcome) (*outcome, error) {
+	for i, t := range s.targets {
+		f := o.forms[i]
+		if f.comp != nil || !t.composable() {
+			continue
+		}
+		bound := t.gridError(f.degree)
+		for b := minCompositeBits; b <= maxCompositeBits; b++ {
+			c := s.composite(b)
+			if c == nil || c.depth() > f.depth() {
+				break
+			}
+			g := form{comp: c}
+			if !g.cheaper(f) || c.reluBound() > bound {
+				continue
+			}
+			cand := slices.Clone(o.forms)
+			cand[i] = g
+			a, err := s.try(cand)
+			if err != nil {
+				return nil, err
+			}
+			if a.met {
+				o = a
+				s.sim.adopt(o)
+				break
+			}
+		}
+	}
+	return o, nil
+}
+
+// composite is the composite sign of b bits whose stages --max-depth
+// allows, or nil.
+func (s *search) composite(b int) *composite {
+	return compositeSign(b, s.cfg.MaxDepth)
 }
 
 // sampleText says what the criterion is measured on.
@@ -158,26 +338,11 @@ func (s *search) sampleText() string {
 	return fmt.Sprintf("the %d calibration samples (too few to hold half out)", len(s.samples))
 }
 
-// degrees is every target's degree: the given one, else the fullest of its
-// depth, else the fixed one.
-func (s *search) degrees(depth, degree []int) []int {
-	out := make([]int, len(s.targets))
-	for i, t := range s.targets {
-		switch {
-		case degree != nil:
-			out[i] = degree[i]
-		case depth != nil:
-			out[i] = 1<<depth[i] - 1
-		default:
-			out[i] = t.degree
-		}
-	}
-	return out
-}
-
-// unreachable explains a target no depth within --max-depth meets, r being
-// what the deepest polynomials reach, with advice that works.
-func (s *search) unreachable(r reach) error {
+// unreachable explains a target that neither single fits within
+// --max-depth nor composites meet, r being what the deepest fits reach and
+// oc what the most precise composites reach (nil for none), with advice
+// that works.
+func (s *search) unreachable(r reach, oc *outcome) error {
 	c := &s.crit
 	var advice []string
 	// Polynomials diverge outside [-1, 1]: a held-out input beyond the
@@ -196,57 +361,62 @@ func (s *search) unreachable(r reach) error {
 		advice = append(advice, fmt.Sprintf("held-out samples put activations' inputs outside the intervals calibrated on the other half, where polynomials diverge: --margin %.2g covers them (or calibrate on more samples)",
 			math.Ceil(margin*20)/20))
 	}
-	if f := c.flag(r); f != "" {
+	best := r
+	if oc != nil && c.score(oc.r) > c.score(r) {
+		best = oc.r
+	}
+	if f := c.flag(best); f != "" {
 		advice = append(advice, "pass "+f+" (what it reaches)")
 	}
 	if d := s.cfg.MaxDepth + 1; d <= maxProbeDepth {
-		depth := make([]int, len(s.targets))
-		for i := range depth {
-			depth[i] = d
+		forms := make([]form, len(s.targets))
+		for i := range forms {
+			forms[i] = single(1<<d - 1)
 		}
-		deeper, err := s.measureAt(depth, nil)
+		deeper, err := s.try(forms)
 		switch {
 		case err != nil:
-		case c.met(deeper):
-			advice = append(advice, fmt.Sprintf("pass --max-depth %d, which meets it (%s)", d, c.value(deeper)))
+		case deeper.met:
+			advice = append(advice, fmt.Sprintf("pass --max-depth %d, which meets it (%s)", d, c.value(deeper.r)))
 		default:
-			advice = append(advice, fmt.Sprintf("--max-depth %d reaches %s", d, c.value(deeper)))
+			advice = append(advice, fmt.Sprintf("--max-depth %d reaches %s", d, c.value(deeper.r)))
 		}
 	}
-	return fmt.Errorf("%w: %s: with every activation at depth %d (--max-depth), the circuit reaches %s %s on %s, short of the target %s: %s",
-		ErrTargetUnreachable, c.describe(), s.cfg.MaxDepth, c.name(), c.value(r), s.sampleText(), c.targetText(), strings.Join(advice, "; "))
+	composite := ""
+	if oc != nil {
+		composite = fmt.Sprintf(" (composite sign polynomials of up to %d bits reach %s)", maxCompositeBits, c.value(oc.r))
+	}
+	return fmt.Errorf("%w: %s: with every activation at depth %d (--max-depth), the circuit reaches %s %s%s on %s, short of the target %s: %s",
+		ErrTargetUnreachable, c.describe(), s.cfg.MaxDepth, c.name(), c.value(r), composite, s.sampleText(), c.targetText(), strings.Join(advice, "; "))
 }
 
-// measureAt measures the criterion with every layer at the given degree
-// (or the fullest of the given depth).
-func (s *search) measureAt(depth, degree []int) (reach, error) {
-	deg := s.degrees(depth, degree)
-	for i, t := range s.targets {
-		s.replace(t, t.fit(deg[i]))
-	}
-	defer func() {
-		for _, t := range s.targets {
-			s.restore(t)
-		}
-	}()
-	r, err := s.measure()
+// try measures the criterion on the held-out samples with the given forms,
+// from the first layer where they differ from the committed ones.
+func (s *search) try(forms []form) (*outcome, error) { return s.measureForms(forms, false) }
+
+// check is try when only whether the target holds matters: it stops once
+// the target is lost.
+func (s *search) check(forms []form) (*outcome, error) { return s.measureForms(forms, true) }
+
+func (s *search) measureForms(forms []form, stopEarly bool) (*outcome, error) {
+	o, err := s.sim.run(forms, stopEarly)
 	if err != nil {
-		return reach{}, err
+		return nil, err
 	}
 	s.tried++
-	score, met := s.crit.score(r), s.crit.met(r)
+	score := s.crit.score(o.r)
 	// A candidate that meets the target is cheaper than the last one
-	// that did: the search only lowers degrees once the target holds.
-	if met || (!s.bestMet && (s.best == "" || score > s.bestScore)) {
-		list := make([]string, len(deg))
-		for i, d := range deg {
-			list[i] = fmt.Sprint(d)
+	// that did: the search only lowers costs once the target holds.
+	if !o.partial && (o.met || (!s.bestMet && (s.best == "" || score > s.bestScore))) {
+		list := make([]string, len(forms))
+		for i, f := range forms {
+			list[i] = f.String()
 		}
-		s.best = fmt.Sprintf("degrees %s: %s %s (target %s)", strings.Join(list, ","), s.crit.name(), s.crit.value(r), s.crit.targetText())
-		s.bestScore, s.bestMet = score, met
+		s.best = fmt.Sprintf("degrees %s: %s %s (target %s)", strings.Join(list, ","), s.crit.name(), s.crit.value(o.r), s.crit.targetText())
+		s.bestScore, s.bestMet = score, o.met
 	}
 	s.report(false)
-	return r, nil
+	return o, nil
 }
 
 // measure evaluates the graph as it is on the held-out samples.
@@ -279,6 +449,9 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 	sums := make([][]float64, len(s.targets))
 	index := make(map[*ir.Node]int, len(s.targets))
 	for i, t := range s.targets {
+		if t.form.comp != nil {
+			continue // its error is relative to each value: no mean to remove
+		}
 		sums[i] = make([]float64, t.node.Size())
 		index[t.node.Inputs[0]] = i
 	}
@@ -307,6 +480,9 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 	var corrected []*ir.Node
 	largest, where := 0.0, ""
 	for i, t := range s.targets {
+		if t.form.comp != nil {
+			continue
+		}
 		// The mean per group, over its elements and the samples.
 		group, _ := groups(t.node.Shape)
 		sum, count := map[int]float64{}, map[int]int{}
@@ -346,7 +522,7 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 		}
 	}
 	if len(corrected) == 0 {
-		return "bias correction: no activation feeds an affine map", nil
+		return "bias correction: no single-fit activation feeds an affine map", nil
 	}
 	after, err := s.measure()
 	if err != nil {

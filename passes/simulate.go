@@ -1,0 +1,265 @@
+package passes
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hecc-dev/hecc/ir"
+)
+
+// form is how one activation is approximated: a single Chebyshev fit of
+// some degree, or (comp set) x·(1 + sign(x))/2 with a composite sign.
+type form struct {
+	degree int
+	comp   *composite
+}
+
+func single(d int) form { return form{degree: d} }
+
+// depth is the levels the form takes.
+func (f form) depth() int {
+	if f.comp != nil {
+		return f.comp.depth()
+	}
+	return depthOf(f.degree)
+}
+
+// mults is the ciphertext products the form takes.
+func (f form) mults() int {
+	if f.comp != nil {
+		return f.comp.mults()
+	}
+	return polyMults(f.degree)
+}
+
+// cheaper orders forms by depth, then products.
+func (f form) cheaper(g form) bool {
+	return f.depth() < g.depth() || f.depth() == g.depth() && f.mults() < g.mults()
+}
+
+func (f form) String() string {
+	if f.comp == nil {
+		return fmt.Sprint(f.degree)
+	}
+	return fmt.Sprintf("sign%v", f.comp.degrees)
+}
+
+// depthOf is the levels of a degree-d Chebyshev polynomial on [-1, 1], as
+// ir.Polynomial.Depth counts them.
+func depthOf(d int) int { return bits.Len(uint(d)) }
+
+// simulator evaluates the graph on the held-out samples with each target's
+// activation replaced by a form. Under the committed forms it keeps, per
+// sample, the values that the nodes from each target on read from before
+// it, so that a candidate is evaluated from the first target it changes.
+type simulator struct {
+	s         *search
+	nodes     []*ir.Node
+	pos       map[*ir.Node]int
+	target    map[*ir.Node]int // activation node → target index
+	keep      []bool           // positions whose values are cached
+	out       int              // position of the output measured
+	committed []form
+	cache     [][][]float64 // [sample][position]
+	reached   []float64     // under the committed forms
+}
+
+func newSimulator(s *search) *simulator {
+	sim := &simulator{s: s, nodes: s.g.Nodes, pos: map[*ir.Node]int{}, target: map[*ir.Node]int{}}
+	for i, n := range sim.nodes {
+		sim.pos[n] = i
+	}
+	for i, t := range s.targets {
+		sim.target[t.node] = i
+	}
+	sim.out = sim.pos[s.g.Outputs()[0]]
+	// A position is kept when a node at or after some target reads it
+	// from before that target.
+	sim.keep = make([]bool, len(sim.nodes))
+	for _, t := range s.targets {
+		start := sim.pos[t.node]
+		for _, n := range sim.nodes[start:] {
+			for _, in := range n.Inputs {
+				if p := sim.pos[in]; p < start {
+					sim.keep[p] = true
+				}
+			}
+		}
+	}
+	sim.keep[sim.out] = true // forms as committed need no evaluation
+	sim.cache = make([][][]float64, len(s.samples))
+	return sim
+}
+
+// outcome is a candidate's measure and, when complete, the values the
+// simulator keeps to continue from it.
+type outcome struct {
+	r       reach
+	met     bool
+	partial bool // stopped once the target was lost: r is not the whole measure
+	forms   []form
+	cache   [][][]float64
+}
+
+// run simulates forms from the first target where they differ from the
+// committed ones. With stopEarly, it stops as soon as more samples miss
+// the target than it allows: the outcome then only says it is not met.
+func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
+	start := 0
+	if sim.committed != nil {
+		start = len(sim.nodes)
+		for i, f := range forms {
+			if f != sim.committed[i] {
+				start = min(start, sim.pos[sim.s.targets[i].node])
+			}
+		}
+	}
+	polys := make([]*ir.Polynomial, len(forms))
+	for i, f := range forms {
+		if f.comp == nil {
+			polys[i] = sim.s.targets[i].fitted(f.degree)
+		}
+	}
+	samples := sim.s.samples
+	crit, ex := &sim.s.crit, sim.s.exact
+	allowed := int64(crit.allowed(len(samples)))
+	var missed atomic.Int64
+	o := &outcome{forms: slices.Clone(forms), cache: make([][][]float64, len(samples))}
+	outs := make([][]float64, len(samples))
+	errs := make([]error, len(samples))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(samples)))
+	reached := make([][]float64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		reached[w] = make([]float64, len(forms))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vals := make([][]float64, len(sim.nodes))
+			for k := w; k < len(samples); k += workers {
+				if stopEarly && missed.Load() > allowed {
+					return
+				}
+				if start > 0 {
+					copy(vals, sim.cache[k])
+				}
+				if errs[k] = sim.evaluate(vals, start, samples[k], forms, polys, reached[w]); errs[k] != nil {
+					continue
+				}
+				outs[k] = vals[sim.out]
+				if stopEarly && crit.misses(outs[k], k, ex) {
+					missed.Add(1)
+				}
+				kept := make([][]float64, len(sim.nodes))
+				for p, v := range vals {
+					if sim.keep[p] {
+						kept[p] = v
+					}
+				}
+				o.cache[k] = kept
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if missed.Load() > allowed {
+		o.partial = true
+		return o, nil
+	}
+	// Targets whose input comes before start saw what the committed forms
+	// gave them.
+	all := make([]float64, len(forms))
+	for i, t := range sim.s.targets {
+		if sim.pos[t.node.Inputs[0]] < start {
+			all[i] = sim.reached[i]
+		}
+		for _, r := range reached {
+			all[i] = math.Max(all[i], r[i])
+		}
+	}
+	o.r = crit.measure(outs, ex)
+	o.r.reached = all
+	o.met = crit.met(o.r)
+	return o, nil
+}
+
+// adopt makes a complete outcome's forms the committed ones.
+func (sim *simulator) adopt(o *outcome) {
+	sim.committed, sim.cache, sim.reached = o.forms, o.cache, o.r.reached
+}
+
+// evaluate computes the nodes from position start on into vals.
+func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms []form, polys []*ir.Polynomial, reached []float64) error {
+	for p := start; p < len(sim.nodes); p++ {
+		n := sim.nodes[p]
+		var v []float64
+		switch n.Op {
+		case ir.OpInput:
+			if want := ir.NumElements(n.InputShape()); x.Size() != want {
+				return fmt.Errorf("a held-out sample has %d values, the model expects %d", x.Size(), want)
+			}
+			v = x.Data
+			if n.Gather != nil {
+				v = n.Gather.Apply(v)
+			}
+		case ir.OpConst:
+			v = n.Const.Data
+		case ir.OpAffine:
+			v = n.Linear.Apply(vals[sim.pos[n.Inputs[0]]])
+		case ir.OpPoly:
+			v = mapValues(vals[sim.pos[n.Inputs[0]]], n.Poly.Eval)
+		case ir.OpActivation:
+			in := vals[sim.pos[n.Inputs[0]]]
+			i, ok := sim.target[n]
+			if !ok {
+				v = mapValues(in, n.Act.Eval)
+				break
+			}
+			for _, y := range in {
+				reached[i] = math.Max(reached[i], math.Abs(y))
+			}
+			if polys[i] != nil {
+				// On [-1, 1] the basis needs no change of variable.
+				c := polys[i].Coeffs
+				v = make([]float64, len(in))
+				for k, y := range in {
+					v[k] = clenshaw(c, y)
+				}
+			} else {
+				v = mapValues(in, sim.s.targets[i].compositeFn(forms[i].comp))
+			}
+		case ir.OpAdd, ir.OpMul:
+			a, b := vals[sim.pos[n.Inputs[0]]], vals[sim.pos[n.Inputs[1]]]
+			v = make([]float64, len(a))
+			for k := range a {
+				if n.Op == ir.OpAdd {
+					v[k] = a[k] + b[k]
+				} else {
+					v[k] = a[k] * b[k]
+				}
+			}
+		case ir.OpOutput:
+			v = vals[sim.pos[n.Inputs[0]]]
+		default:
+			return fmt.Errorf("node %s: cannot simulate op %s", n.Label(), n.Op)
+		}
+		vals[p] = v
+	}
+	return nil
+}
+
+func mapValues(x []float64, f func(float64) float64) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = f(v)
+	}
+	return y
+}
