@@ -710,6 +710,9 @@ func polyLipschitz(p *ir.Polynomial, r float64) float64 {
 	return lip
 }
 
+// maxConformanceKeyBytes bounds the evaluation keys of one encrypted test.
+const maxConformanceKeyBytes = 2 << 30
+
 // runEncrypted evaluates g on x under CKKS with insecure test parameters
 // and compares the decryption with the plaintext circuit (encRelTol) and,
 // after post-processing, with the reference. It returns the deviation
@@ -725,6 +728,16 @@ func runEncrypted(name string, g *ir.Graph, x *ir.Tensor, plain, want map[string
 		return 0, err
 	}
 	spec := pl.Spec
+	// Two tests run at once: a deep circuit's keys (a tree of maxima at
+	// logN 15) would not fit beside another's, so it is checked in
+	// plaintext only.
+	sizes, err := runtime.PredictSizes(spec)
+	if err != nil {
+		return 0, err
+	}
+	if sizes.EvalKeysMemory > maxConformanceKeyBytes {
+		return 0, fmt.Errorf("%d MiB of evaluation keys, over the %d MiB the runner allows a test", sizes.EvalKeysMemory>>20, maxConformanceKeyBytes>>20)
+	}
 	keys, err := runtime.GenerateKeys(spec, nil)
 	if err != nil {
 		return 0, err
