@@ -713,6 +713,10 @@ func polyLipschitz(p *ir.Polynomial, r float64) float64 {
 // maxConformanceKeyBytes bounds the evaluation keys of one encrypted test.
 const maxConformanceKeyBytes = 2 << 30
 
+// maxConformanceLogN bounds the ring of one encrypted test: a larger one's
+// diagonals alone take gigabytes.
+const maxConformanceLogN = 15
+
 // runEncrypted evaluates g on x under CKKS with insecure test parameters
 // and compares the decryption with the plaintext circuit (encRelTol) and,
 // after post-processing, with the reference. It returns the deviation
@@ -723,6 +727,9 @@ func runEncrypted(name string, g *ir.Graph, x *ir.Tensor, plain, want map[string
 		return 0, fmt.Errorf("the runtime evaluates one output, the model has %d", len(outs))
 	}
 	logN := max(11, g.LogSlots+1)
+	if logN > maxConformanceLogN {
+		return 0, fmt.Errorf("its layout needs a ring of 2^%d, over the 2^%d the runner checks encrypted", logN, maxConformanceLogN)
+	}
 	pl, err := plan.Build(name, g, params.InsecureTestSet(logN, g.Depth, 40))
 	if err != nil {
 		return 0, err
