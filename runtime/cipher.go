@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
@@ -193,27 +194,41 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed 
 	return buf.Bytes(), nil
 }
 
-// DecodeCiphertext parses an input or result made for spec: as many
-// ciphertexts as the circuit reads or writes, every residue below its
-// modulus, each at roughly the scale the circuit expects.
+// DecodeCiphertext parses an input or result made for spec (see
+// ReadCiphertext).
 func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, error) {
-	p, payload, err := openFor(spec, data, kind)
+	return ReadCiphertext(bytes.NewReader(data), spec, kind)
+}
+
+// ReadCiphertext reads an input or result made for spec: as many
+// ciphertexts as the circuit reads or writes, every residue below its
+// modulus, each at roughly the scale the circuit expects. It streams: the
+// header is checked against the spec before any ciphertext is allocated,
+// each ciphertext is read into its preallocated shape, and one byte past
+// the last is a refusal, so a hostile file costs no more memory than an
+// honest one however long it is.
+func ReadCiphertext(r io.Reader, spec *plan.Spec, kind Kind) ([]*rlwe.Ciphertext, error) {
+	br := bufio.NewReader(r)
+	head := make([]byte, headerSize)
+	if _, err := io.ReadFull(br, head); err != nil {
+		return nil, fmt.Errorf("%w: expected a %s, the data is too short for a hecc header", ErrFormat, kind)
+	}
+	p, _, err := openFor(spec, head, kind)
 	if err != nil {
 		return nil, err
 	}
 	level, want := ciphertextLevel(spec, kind)
-	count, n := binary.Uvarint(payload)
-	if n <= 0 || count != uint64(want) {
+	count, err := binary.ReadUvarint(br)
+	if err != nil || count != uint64(want) {
 		return nil, fmt.Errorf("%w: %s in %d ciphertexts, the circuit has %d", ErrFormat, kind, count, want)
 	}
-	r := bytes.NewReader(payload[n:])
 	var seed *[seedSize]byte
-	switch form, err := r.ReadByte(); {
+	switch form, err := br.ReadByte(); {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s is truncated", ErrFormat, kind)
 	case form == 1:
 		seed = new([seedSize]byte)
-		if _, err := io.ReadFull(r, seed[:]); err != nil {
+		if _, err := io.ReadFull(br, seed[:]); err != nil {
 			return nil, fmt.Errorf("%w: %s is truncated in its seed", ErrFormat, kind)
 		}
 	case form != 0:
@@ -223,7 +238,7 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Cipherte
 	var scratch []byte
 	for j := range cts {
 		var scale [8]byte
-		if _, err := io.ReadFull(r, scale[:]); err != nil {
+		if _, err := io.ReadFull(br, scale[:]); err != nil {
 			return nil, fmt.Errorf("%w: %s is truncated in ciphertext %d of %d", ErrFormat, kind, j+1, want)
 		}
 		// A scale far from 2^LogScale would make decoding meaningless; a
@@ -242,7 +257,7 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Cipherte
 			lattigox.UniformC1(p, uniformStream(*seed, j), ct)
 		}
 		for _, poly := range polys {
-			if scratch, err = readPackedPoly(r, poly, p.Q()[:level+1], scratch); err != nil {
+			if scratch, err = readPackedPoly(br, poly, p.Q()[:level+1], scratch); err != nil {
 				if errors.Is(err, ErrFormat) {
 					return nil, fmt.Errorf("%s, ciphertext %d: %w", kind, j+1, err)
 				}
@@ -251,8 +266,8 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Cipherte
 		}
 		cts[j] = ct
 	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the last ciphertext of the %s", ErrFormat, r.Len(), kind)
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: bytes after the last ciphertext of the %s", ErrFormat, kind)
 	}
 	return cts, nil
 }

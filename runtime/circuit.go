@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
@@ -72,26 +75,56 @@ func EncodeCircuit(c *Circuit) ([]byte, error) {
 	return seal(KindCircuit, c.Spec.Fingerprint(), append(payload, gb...)), nil
 }
 
-// DecodeCircuit parses a .hec file and checks that its graph is the one its
-// spec was planned from, so a tampered or mismatched file is refused here
-// rather than failing inside Lattigo.
+// MaxSpecBytes bounds a spec, in a .spec file or a circuit: the largest
+// input layout (2^16 slots in ir.MaxInputParts ciphertexts) takes a few
+// MiB of JSON.
+const MaxSpecBytes = 64 << 20
+
+// MaxCircuitBytes bounds a circuit file: its graph and weights.
+const MaxCircuitBytes = 16 << 30
+
+// DecodeCircuit parses a .hec file (see ReadCircuit).
 func DecodeCircuit(data []byte) (*Circuit, error) {
-	fp, payload, err := open(data, KindCircuit)
+	return ReadCircuit(bytes.NewReader(data))
+}
+
+// ReadCircuit reads a .hec file and checks that its graph is the one its
+// spec was planned from, so a tampered or mismatched file is refused here
+// rather than failing inside Lattigo. It streams: the spec's declared
+// length is bounded before it is read, and the graph's buffer grows only
+// as its bytes arrive.
+func ReadCircuit(r io.Reader) (*Circuit, error) {
+	br := bufio.NewReader(r)
+	head := make([]byte, headerSize)
+	if _, err := io.ReadFull(br, head); err != nil {
+		return nil, fmt.Errorf("%w: expected a %s, the data is too short for a hecc header", ErrFormat, KindCircuit)
+	}
+	fp, _, err := open(head, KindCircuit)
 	if err != nil {
 		return nil, err
 	}
-	n, k := binary.Uvarint(payload)
-	if k <= 0 || n > uint64(len(payload)-k) {
-		return nil, fmt.Errorf("%w: circuit is truncated", ErrFormat)
+	n, err := binary.ReadUvarint(br)
+	if err != nil || n > MaxSpecBytes {
+		return nil, fmt.Errorf("%w: the circuit's spec is truncated or declares more than %d bytes", ErrFormat, MaxSpecBytes)
 	}
-	spec, err := parseSpec(payload[k : k+int(n)])
+	sb := make([]byte, n)
+	if _, err := io.ReadFull(br, sb); err != nil {
+		return nil, fmt.Errorf("%w: circuit is truncated in its spec", ErrFormat)
+	}
+	spec, err := parseSpec(sb)
 	if err != nil {
 		return nil, err
 	}
 	if spec.Fingerprint() != fp {
 		return nil, fmt.Errorf("%w: the circuit's fingerprint does not match its spec", ErrFormat)
 	}
-	g, err := ir.Decode(payload[k+int(n):])
+	var gb bytes.Buffer
+	if k, err := gb.ReadFrom(io.LimitReader(br, MaxCircuitBytes+1)); err != nil {
+		return nil, fmt.Errorf("cannot read the circuit: %w", err)
+	} else if k > MaxCircuitBytes {
+		return nil, fmt.Errorf("%w: the circuit's graph exceeds %d bytes", ErrFormat, int64(MaxCircuitBytes))
+	}
+	g, err := ir.Decode(gb.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}

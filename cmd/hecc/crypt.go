@@ -44,7 +44,7 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	keyPath := c.String("key")
-	data, err := readFile(keyPath)
+	data, err := readKeyFile(keyPath, spec)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func runDecrypt(c *cli.Context) error {
 		return err
 	}
 	keyPath := c.String("key")
-	kb, err := readFile(keyPath)
+	kb, err := readKeyFile(keyPath, spec)
 	if err != nil {
 		return err
 	}
@@ -114,13 +114,9 @@ func runDecrypt(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
 	in := c.Args().First()
-	cb, err := readFile(in)
+	ct, err := runtime.ReadCiphertextFile(in, spec, runtime.KindOutputCt)
 	if err != nil {
 		return err
-	}
-	ct, err := runtime.DecodeCiphertext(spec, runtime.KindOutputCt, cb)
-	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
 	}
 	raw, err := runtime.Decrypt(spec, sk, ct[0])
 	if err != nil {

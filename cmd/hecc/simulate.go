@@ -37,7 +37,7 @@ func runSimulate(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("simulate takes one .hec file")
 	}
-	data, err := readFile(c.Args().First())
+	data, err := readFile(c.Args().First(), runtime.MaxCircuitBytes)
 	if err != nil {
 		return err
 	}
