@@ -246,7 +246,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		s.encrypt = time.Since(start).Seconds()
 		if i == 0 {
 			rerun = func() error { _, _, err := srv.Run(ct); return err }
-			data, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, ct...)
+			data, err := runtime.EncodeCiphertext(spec, runtime.KindInputCt, keys.Eval.ID, ct...)
 			if err != nil {
 				return fmt.Errorf("sample %d: %w", i, err)
 			}
@@ -261,7 +261,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		if i == 0 {
 			r.Counts = Counts{KeySwitches: st.KeySwitches, Rescales: st.Rescales, PtMuls: st.PtMuls, CtMuls: st.CtMuls}
 			ops = st.Ops
-			data, err := runtime.EncodeCiphertext(spec, runtime.KindOutputCt, out)
+			data, err := runtime.EncodeCiphertext(spec, runtime.KindOutputCt, keys.Eval.ID, out)
 			if err != nil {
 				return fmt.Errorf("sample %d: %w", i, err)
 			}

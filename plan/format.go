@@ -8,12 +8,14 @@ package plan
 // that.
 //
 // Version 3: a map after a hybrid one, and the hybrid form's block sum,
-// take other rotations than in version 2.
-const FormatVersion byte = 3
+// take other rotations than in version 2. Version 4: every header carries
+// the key set id, and a circuit ends with the SHA-256 of its contents.
+const FormatVersion byte = 4
 
 // planDigests records, for each format version since they are kept, the
 // SHA-256 of the golden plans it was set for: the `== plan` sections of
 // compiler/testdata/golden. TestPlanChangeBumpsFormatVersion recomputes it.
 var planDigests = map[byte]string{
 	3: "b2e3462f269ea890ffa9b6d2678a79659e0922687133c301351c238aa6e57e9a",
+	4: "b2e3462f269ea890ffa9b6d2678a79659e0922687133c301351c238aa6e57e9a",
 }

@@ -33,23 +33,19 @@ func CheckInputShape(spec *plan.Spec, shape []int) error {
 }
 
 // DecodeEncryptionKey parses the secret or public key data holds, made for
-// spec, for Encrypt and EncryptFile.
-func DecodeEncryptionKey(spec *plan.Spec, data []byte) (rlwe.EncryptionKey, error) {
+// spec, for Encrypt and EncryptFile, and returns its key set.
+func DecodeEncryptionKey(spec *plan.Spec, data []byte) (rlwe.EncryptionKey, KeySetID, error) {
 	switch k, _ := PeekKind(data); k {
 	case KindSecretKey:
 		sk, err := DecodeSecretKey(spec, data)
 		if err != nil {
-			return nil, err
+			return nil, KeySetID{}, err
 		}
-		return sk, nil
+		return sk, KeySetOf(sk), nil
 	case KindPublicKey:
-		pk, err := DecodePublicKey(spec, data)
-		if err != nil {
-			return nil, err
-		}
-		return pk, nil
+		return DecodePublicKey(spec, data)
 	default:
-		return nil, fmt.Errorf("%w: expected secret.key or public.key, this is a %s", ErrFormat, k)
+		return nil, KeySetID{}, fmt.Errorf("%w: expected secret.key or public.key, this is a %s", ErrFormat, k)
 	}
 }
 
@@ -60,11 +56,11 @@ func Encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]*rlwe.Cip
 	return encrypt(spec, key, t, nil)
 }
 
-// EncryptFile encrypts t as the circuit's input and serialises it. Under a
-// secret key, each ciphertext's uniform half c1 comes from a fresh seed,
-// which the file carries instead: half the size. Under a public key c1 is
-// not uniform and is stored.
-func EncryptFile(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte, error) {
+// EncryptFile encrypts t as the circuit's input under a key of key set id
+// and serialises it. Under a secret key, each ciphertext's uniform half c1
+// comes from a fresh seed, which the file carries instead: half the size.
+// Under a public key c1 is not uniform and is stored.
+func EncryptFile(spec *plan.Spec, key rlwe.EncryptionKey, id KeySetID, t *ir.Tensor) ([]byte, error) {
 	var seed *[seedSize]byte
 	if _, secret := key.(*rlwe.SecretKey); secret {
 		seed = new([seedSize]byte)
@@ -76,7 +72,7 @@ func EncryptFile(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	return encodeCiphertexts(spec, KindInputCt, cts, seed)
+	return encodeCiphertexts(spec, KindInputCt, id, cts, seed)
 }
 
 // encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
@@ -153,12 +149,12 @@ func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 }
 
 // EncodeCiphertext serialises an input (KindInputCt) or result
-// (KindOutputCt).
-func EncodeCiphertext(spec *plan.Spec, kind Kind, cts ...*rlwe.Ciphertext) ([]byte, error) {
-	return encodeCiphertexts(spec, kind, cts, nil)
+// (KindOutputCt) of key set id.
+func EncodeCiphertext(spec *plan.Spec, kind Kind, id KeySetID, cts ...*rlwe.Ciphertext) ([]byte, error) {
+	return encodeCiphertexts(spec, kind, id, cts, nil)
 }
 
-func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
+func encodeCiphertexts(spec *plan.Spec, kind Kind, id KeySetID, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -168,7 +164,7 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed 
 		return nil, fmt.Errorf("%d ciphertexts for a %s of %d", len(cts), kind, count)
 	}
 	var buf bytes.Buffer
-	buf.Write(seal(kind, spec.Fingerprint(), binary.AppendUvarint(nil, uint64(count))))
+	buf.Write(seal(kind, fileHeader(spec, id), binary.AppendUvarint(nil, uint64(count))))
 	if seed == nil {
 		buf.WriteByte(0)
 	} else {
@@ -194,27 +190,31 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed 
 	return buf.Bytes(), nil
 }
 
-// DecodeCiphertext parses an input or result made for spec (see
-// ReadCiphertext).
-func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) ([]*rlwe.Ciphertext, error) {
-	return ReadCiphertext(bytes.NewReader(data), spec, kind)
+// DecodeCiphertext parses an input or result made for spec with key set
+// keys (see ReadCiphertext).
+func DecodeCiphertext(spec *plan.Spec, kind Kind, keys KeySetID, data []byte) ([]*rlwe.Ciphertext, error) {
+	return ReadCiphertext(bytes.NewReader(data), spec, kind, keys)
 }
 
-// ReadCiphertext reads an input or result made for spec: as many
+// ReadCiphertext reads an input or result made for spec with key set
+// keys: as many
 // ciphertexts as the circuit reads or writes, every residue below its
 // modulus, each at roughly the scale the circuit expects. It streams: the
 // header is checked against the spec before any ciphertext is allocated,
 // each ciphertext is read into its preallocated shape, and one byte past
 // the last is a refusal, so a hostile file costs no more memory than an
 // honest one however long it is.
-func ReadCiphertext(r io.Reader, spec *plan.Spec, kind Kind) ([]*rlwe.Ciphertext, error) {
+func ReadCiphertext(r io.Reader, spec *plan.Spec, kind Kind, keys KeySetID) ([]*rlwe.Ciphertext, error) {
 	br := bufio.NewReader(r)
 	head := make([]byte, headerSize)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: expected a %s, the data is too short for a hecc header", ErrFormat, kind)
 	}
-	p, _, err := openFor(spec, head, kind)
+	p, id, _, err := openFor(spec, head, kind)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKeySet(kind, id, keys); err != nil {
 		return nil, err
 	}
 	level, want := ciphertextLevel(spec, kind)

@@ -25,6 +25,7 @@ type Server struct {
 	affine  map[*ir.Node]*preparedAffine
 	scales  map[*ir.Node]rlwe.Scale // of every node's result
 	buf     *buffers                // shared by concurrent runs
+	keys    KeySetID                // of the evaluation keys
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -68,6 +69,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		affine:  make(map[*ir.Node]*preparedAffine),
 		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
 		buf:     newBuffers(p),
+		keys:    ek.ID,
 		Workers: goruntime.GOMAXPROCS(0),
 	}
 	for n, v := range scales.Out {
@@ -118,6 +120,10 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	}
 	return s, nil
 }
+
+// KeySet is the key set of the server's evaluation keys: inputs must
+// carry it, and results are written with it.
+func (s *Server) KeySet() KeySetID { return s.keys }
 
 // checkKeyLevels refuses keys that sit below a level the circuit uses them
 // at: Lattigo would key-switch with them and return a wrong result without

@@ -73,9 +73,9 @@ func buildFixture() (*fixture, error) {
 		func() (err error) { f.spec, err = EncodeSpec(spec); return },
 		func() (err error) { f.hec, err = EncodeCircuit(f.circuit); return },
 		func() (err error) { f.sk, err = EncodeSecretKey(spec, f.keys.Secret); return },
-		func() (err error) { f.pk, err = EncodePublicKey(spec, f.keys.Public); return },
+		func() (err error) { f.pk, err = EncodePublicKey(spec, f.keys.Public, f.keys.Eval.ID); return },
 		func() (err error) { f.evk, err = EncodeEvalKeys(spec, f.keys.Eval); return },
-		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, ct...); return },
+		func() (err error) { f.ct, err = EncodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, ct...); return },
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -108,7 +108,7 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct, err := DecodeCiphertext(spec, KindInputCt, f.ct)
+	ct, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, f.ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestFilesRoundTrip(t *testing.T) {
 	if _, err := Decrypt(spec, sk, out); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := DecodePublicKey(spec, f.pk); err != nil {
+	if _, _, err := DecodePublicKey(spec, f.pk); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -182,7 +182,7 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 func TestCiphertextFile(t *testing.T) {
 	f := secureFixture(t)
 	spec := f.circuit.Spec
-	cts, err := DecodeCiphertext(spec, KindInputCt, f.ct)
+	cts, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, f.ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +203,10 @@ func TestCiphertextFile(t *testing.T) {
 	}
 	bad := bytes.Clone(f.ct)
 	copy(bad[headerSize+2+8:], bytes.Repeat([]byte{0xff}, 8)) // count, form, scale, then c0
-	if _, err := DecodeCiphertext(spec, KindInputCt, bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not below its modulus") {
+	if _, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not below its modulus") {
 		t.Errorf("an unreduced residue: %v", err)
 	}
-	if _, err := DecodeCiphertext(spec, KindInputCt, f.ct[:len(f.ct)-1]); !errors.Is(err, ErrFormat) {
+	if _, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, f.ct[:len(f.ct)-1]); !errors.Is(err, ErrFormat) {
 		t.Errorf("a truncated ciphertext: %v", err)
 	}
 }
@@ -218,7 +218,7 @@ func TestSeededInput(t *testing.T) {
 	f := secureFixture(t)
 	spec := f.circuit.Spec
 	x := randomInputs(8, 16, 1)
-	data, err := EncryptFile(spec, f.keys.Secret, &ir.Tensor{Shape: []int{16}, Data: x})
+	data, err := EncryptFile(spec, f.keys.Secret, f.keys.Eval.ID, &ir.Tensor{Shape: []int{16}, Data: x})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestSeededInput(t *testing.T) {
 		t.Errorf("seeded input %d bytes, predicted %d; %d under the public key", len(data), sizes.InputCtSeeded, sizes.InputCt)
 	}
 	decrypts := func(data []byte) float64 {
-		cts, err := DecodeCiphertext(spec, KindInputCt, data)
+		cts, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,12 +293,14 @@ func FuzzDecodeCiphertext(f *testing.F) {
 	fx := secureFixture(f)
 	f.Add(fx.ct)
 	f.Add(fx.ct[:100])
-	seeded, err := EncryptFile(fx.circuit.Spec, fx.keys.Secret, &ir.Tensor{Shape: []int{16}, Data: randomInputs(2, 16, 1)})
+	seeded, err := EncryptFile(fx.circuit.Spec, fx.keys.Secret, fx.keys.Eval.ID, &ir.Tensor{Shape: []int{16}, Data: randomInputs(2, 16, 1)})
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seeded)
-	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeCiphertext(fx.circuit.Spec, KindInputCt, b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = DecodeCiphertext(fx.circuit.Spec, KindInputCt, fx.keys.Eval.ID, b)
+	})
 }
 
 func FuzzDecodeKeys(f *testing.F) {
@@ -309,7 +311,7 @@ func FuzzDecodeKeys(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		spec := fx.circuit.Spec
 		_, _ = DecodeSecretKey(spec, b)
-		_, _ = DecodePublicKey(spec, b)
+		_, _, _ = DecodePublicKey(spec, b)
 		_, _ = DecodeEvalKeys(spec, b)
 	})
 }

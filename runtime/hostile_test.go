@@ -32,7 +32,7 @@ func TestHostileCiphertextBoundedMemory(t *testing.T) {
 	f := secureFixture(t)
 	spec := f.circuit.Spec
 	var honestErr error
-	honest := allocated(func() { _, honestErr = ReadCiphertext(bytes.NewReader(f.ct), spec, KindInputCt) })
+	honest := allocated(func() { _, honestErr = ReadCiphertext(bytes.NewReader(f.ct), spec, KindInputCt, f.keys.Eval.ID) })
 	if honestErr != nil {
 		t.Fatal(honestErr)
 	}
@@ -49,7 +49,7 @@ func TestHostileCiphertextBoundedMemory(t *testing.T) {
 	for name, r := range cases {
 		t.Run(name, func(t *testing.T) {
 			var err error
-			got := allocated(func() { _, err = ReadCiphertext(r, spec, KindInputCt) })
+			got := allocated(func() { _, err = ReadCiphertext(r, spec, KindInputCt, f.keys.Eval.ID) })
 			if !errors.Is(err, ErrFormat) {
 				t.Fatalf("accepted or failed otherwise: %v", err)
 			}

@@ -34,6 +34,8 @@ type EvalKeys struct {
 	// Seed derives the uniform half of every key (see evalKeyMaker): the
 	// key file carries it instead of that half.
 	Seed [seedSize]byte
+	// ID is the key set's: inputs must carry it, results are given it.
+	ID KeySetID
 }
 
 // KeySet is the view Lattigo's evaluator needs.
@@ -52,7 +54,7 @@ func GenerateKeys(spec *plan.Spec, progress func(done, total int)) (*Keys, error
 	if err != nil {
 		return nil, err
 	}
-	ek := &EvalKeys{Seed: m.seed}
+	ek := &EvalKeys{Seed: m.seed, ID: KeySetOf(sk)}
 	if spec.Relin {
 		ek.Relin = m.relin()
 	}
@@ -142,21 +144,22 @@ func EncodeSecretKey(spec *plan.Spec, sk *rlwe.SecretKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return seal(KindSecretKey, spec.Fingerprint(), b), nil
+	return seal(KindSecretKey, fileHeader(spec, KeySetOf(sk)), b), nil
 }
 
-// EncodePublicKey serialises the public key.
-func EncodePublicKey(spec *plan.Spec, pk *rlwe.PublicKey) ([]byte, error) {
+// EncodePublicKey serialises the public key of key set id.
+func EncodePublicKey(spec *plan.Spec, pk *rlwe.PublicKey, id KeySetID) ([]byte, error) {
 	b, err := pk.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	return seal(KindPublicKey, spec.Fingerprint(), b), nil
+	return seal(KindPublicKey, fileHeader(spec, id), b), nil
 }
 
-// DecodeSecretKey parses a secret key made for spec.
+// DecodeSecretKey parses a secret key made for spec, refusing one whose
+// key set id is not its own (a damaged file).
 func DecodeSecretKey(spec *plan.Spec, data []byte) (*rlwe.SecretKey, error) {
-	p, payload, err := openFor(spec, data, KindSecretKey)
+	p, id, payload, err := openFor(spec, data, KindSecretKey)
 	if err != nil {
 		return nil, err
 	}
@@ -164,20 +167,24 @@ func DecodeSecretKey(spec *plan.Spec, data []byte) (*rlwe.SecretKey, error) {
 	if err := unmarshalSized("secret key", payload, sk); err != nil {
 		return nil, err
 	}
+	if KeySetOf(sk) != id {
+		return nil, fmt.Errorf("%w: the secret key does not match its key set id: the file is damaged", ErrFormat)
+	}
 	return sk, nil
 }
 
-// DecodePublicKey parses a public key made for spec.
-func DecodePublicKey(spec *plan.Spec, data []byte) (*rlwe.PublicKey, error) {
-	p, payload, err := openFor(spec, data, KindPublicKey)
+// DecodePublicKey parses a public key made for spec and returns its key
+// set.
+func DecodePublicKey(spec *plan.Spec, data []byte) (*rlwe.PublicKey, KeySetID, error) {
+	p, id, payload, err := openFor(spec, data, KindPublicKey)
 	if err != nil {
-		return nil, err
+		return nil, id, err
 	}
 	pk := rlwe.NewPublicKey(p)
 	if err := unmarshalSized("public key", payload, pk); err != nil {
-		return nil, err
+		return nil, id, err
 	}
-	return pk, nil
+	return pk, id, nil
 }
 
 // GenerateKeyPair makes a secret key and its public key for spec.
@@ -199,7 +206,7 @@ func GenerateKeyPair(spec *plan.Spec) (*rlwe.SecretKey, *rlwe.PublicKey, error) 
 // EncodeEvalKeys serialises the evaluation keys.
 func EncodeEvalKeys(spec *plan.Spec, ek *EvalKeys) ([]byte, error) {
 	var buf bytes.Buffer
-	err := writeEvalKeys(&buf, spec, ek.Seed,
+	err := writeEvalKeys(&buf, spec, ek.ID, ek.Seed,
 		func() *rlwe.RelinearizationKey { return ek.Relin },
 		func(i int) *rlwe.GaloisKey { return ek.Galois[i] })
 	return buf.Bytes(), err
@@ -213,7 +220,7 @@ func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *rlwe.SecretKey, progress fu
 	if err != nil {
 		return err
 	}
-	return writeEvalKeys(w, spec, m.seed, m.relin,
+	return writeEvalKeys(w, spec, KeySetOf(sk), m.seed, m.relin,
 		func(i int) *rlwe.GaloisKey {
 			gk := m.galois(i)
 			if progress != nil {
@@ -223,13 +230,13 @@ func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *rlwe.SecretKey, progress fu
 		})
 }
 
-func writeEvalKeys(out io.Writer, spec *plan.Spec, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
+func writeEvalKeys(out io.Writer, spec *plan.Spec, id KeySetID, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(out, 1<<20)
-	head := seal(KindEvalKeys, spec.Fingerprint(), nil)
+	head := seal(KindEvalKeys, fileHeader(spec, id), nil)
 	head = append(head, map[bool]byte{true: 1, false: 0}[spec.Relin])
 	head = append(head, seed[:]...)
 	if _, err := w.Write(head); err != nil {
@@ -315,7 +322,7 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
 	}
-	p, rest, err := openFor(spec, head, KindEvalKeys)
+	p, id, rest, err := openFor(spec, head, KindEvalKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +331,7 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 		return nil, fmt.Errorf("%w: evaluation keys %s a relinearization key the circuit %s", ErrFormat,
 			map[bool]string{true: "hold", false: "lack"}[hasRelin], map[bool]string{true: "needs", false: "does not use"}[spec.Relin])
 	}
-	ek := &EvalKeys{}
+	ek := &EvalKeys{ID: id}
 	copy(ek.Seed[:], rest[1:])
 	fill := newKeyFiller(p, ek.Seed, len(spec.Rotations)+1)
 	read := func(index int, what string, g *rlwe.GadgetCiphertext) error {
@@ -430,17 +437,23 @@ func (f *keyFiller) wait() error {
 	return nil
 }
 
-// openFor opens a key or ciphertext file and checks it belongs to spec.
-func openFor(spec *plan.Spec, data []byte, kind Kind) (hefloat.Parameters, []byte, error) {
-	fp, payload, err := open(data, kind)
+// openFor opens a key or ciphertext file, checks it belongs to spec and
+// returns its key set.
+func openFor(spec *plan.Spec, data []byte, kind Kind) (hefloat.Parameters, KeySetID, []byte, error) {
+	h, payload, err := open(data, kind)
 	if err != nil {
-		return hefloat.Parameters{}, nil, err
+		return hefloat.Parameters{}, h.keys, nil, err
 	}
-	if err := checkFingerprint(kind, fp, spec); err != nil {
-		return hefloat.Parameters{}, nil, err
+	if err := checkFingerprint(kind, h.fingerprint, spec); err != nil {
+		return hefloat.Parameters{}, h.keys, nil, err
 	}
 	p, err := NewParameters(spec.Params)
-	return p, payload, err
+	return p, h.keys, payload, err
+}
+
+// fileHeader is the header of a key or ciphertext of spec's key set id.
+func fileHeader(spec *plan.Spec, id KeySetID) header {
+	return header{fingerprint: spec.Fingerprint(), keys: id}
 }
 
 // sized is a Lattigo object preallocated with the expected shape.

@@ -22,15 +22,15 @@ func ReadCircuitFile(path string) (*Circuit, error) {
 	return c, nil
 }
 
-// ReadCiphertextFile streams an input or result file made for spec (see
-// ReadCiphertext).
-func ReadCiphertextFile(path string, spec *plan.Spec, kind Kind) ([]*rlwe.Ciphertext, error) {
+// ReadCiphertextFile streams an input or result file made for spec with
+// key set keys (see ReadCiphertext).
+func ReadCiphertextFile(path string, spec *plan.Spec, kind Kind, keys KeySetID) ([]*rlwe.Ciphertext, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cts, err := ReadCiphertext(f, spec, kind)
+	cts, err := ReadCiphertext(f, spec, kind, keys)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -163,7 +163,7 @@ func (s *Session) ensureKeys() error {
 	if sk, err = runtime.EncodeSecretKey(s.Spec, secret); err != nil {
 		return err
 	}
-	pk, err := runtime.EncodePublicKey(s.Spec, public)
+	pk, err := runtime.EncodePublicKey(s.Spec, public, runtime.KeySetOf(secret))
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (s *Session) Encrypt(t *ir.Tensor) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := runtime.EncryptFile(s.Spec, sk, t)
+	b, err := runtime.EncryptFile(s.Spec, sk, runtime.KeySetOf(sk), t)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +278,7 @@ func (s *Session) Decrypt(res []byte) (*Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cts, err := runtime.DecodeCiphertext(s.Spec, runtime.KindOutputCt, res)
+	cts, err := runtime.DecodeCiphertext(s.Spec, runtime.KindOutputCt, runtime.KeySetOf(sk), res)
 	if err != nil {
 		return nil, fmt.Errorf("the server's result: %w", err)
 	}

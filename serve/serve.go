@@ -664,7 +664,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
 		return
 	}
-	cts, err := runtime.DecodeCiphertext(m.Circuit.Spec, runtime.KindInputCt, body)
+	// The input's key set is checked against the stored keys' when they
+	// are loaded, in run.
+	keySet, _ := runtime.PeekKeySet(body)
+	cts, err := runtime.DecodeCiphertext(m.Circuit.Spec, runtime.KindInputCt, keySet, body)
 	switch {
 	case errors.Is(err, runtime.ErrMismatch):
 		writeError(w, http.StatusConflict, codeWrongCompile, err.Error())
@@ -678,11 +681,14 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
 	run := func(srv *runtime.Server) ([]byte, *runtime.Stats, error) {
+		if srv.KeySet() != keySet {
+			return nil, nil, fmt.Errorf("%w: the input was encrypted with key set %s, the stored keys %s are key set %s", runtime.ErrKeySet, keySet, id, srv.KeySet())
+		}
 		out, st, err := srv.Run(cts)
 		if err != nil {
 			return nil, nil, err
 		}
-		b, err := runtime.EncodeCiphertext(m.Circuit.Spec, runtime.KindOutputCt, out)
+		b, err := runtime.EncodeCiphertext(m.Circuit.Spec, runtime.KindOutputCt, srv.KeySet(), out)
 		return b, st, err
 	}
 	j := &job{ctx: ctx, model: m, keyID: id, run: run, done: make(chan result, 1)}

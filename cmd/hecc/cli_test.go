@@ -121,8 +121,11 @@ func TestTwoPartyFlow(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, "model.hec")); err != nil || st.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("model.hec mode %v", st.Mode())
 	}
-	if st, err := os.Stat(filepath.Join(keys, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("secret.key mode %v", st.Mode())
+	// Secrets and results are for their owner only.
+	for _, f := range []string{filepath.Join(keys, "secret.key"), filepath.Join(dir, "r.ct"), filepath.Join(dir, "y.npy")} {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode %v", f, st.Mode())
+		}
 	}
 }
 
@@ -141,6 +144,18 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeNPY(t, filepath.Join(a, "wrong.npy"), &ir.Tensor{Shape: []int{1, 1, 7, 8}, Data: make([]float64, 56)})
+	// A second key set for the same compile, and a result of the first.
+	keysA2 := filepath.Join(a, "keys2")
+	mustHecc(t, "keygen", "--spec", specA, "-o", keysA2)
+	mustHecc(t, "run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA, "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r.ct"))
+	hec, err := os.ReadFile(filepath.Join(a, "model.hec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hec[len(hec)-100] ^= 1 // in the weights
+	if err := os.WriteFile(filepath.Join(a, "flipped.hec"), hec, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	unsupported := filepath.Join(a, "maxpool.onnx")
 	if err := os.WriteFile(unsupported, onnxtest.New(13).Input("x", 1, 1, 4, 4).
 		Node("MaxPool", []string{"x"}, []string{"y"}, onnxtest.Ints("kernel_shape", 2, 2)).Output("y").Bytes(), 0o644); err != nil {
@@ -171,6 +186,12 @@ func TestRefusals(t *testing.T) {
 			[]string{"expected a spec", "got a circuit"}, runtime.ErrFormat},
 		{"keygen over an existing key set", []string{"keygen", "--spec", specA, "-o", keysA},
 			[]string{"exists", "--force"}, nil},
+		{"eval keys of another key set", []string{"run", filepath.Join(a, "model.hec"), "--keys", filepath.Join(keysA2, "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r2.ct")},
+			[]string{"another key set", "one keygen"}, runtime.ErrKeySet},
+		{"secret key of another key set", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA2, "secret.key"), filepath.Join(a, "r.ct")},
+			[]string{"another key set"}, runtime.ErrKeySet},
+		{"circuit with a flipped weight byte", []string{"run", filepath.Join(a, "flipped.hec"), "--keys", filepath.Join(keysA, "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r3.ct")},
+			[]string{"SHA-256", "altered"}, runtime.ErrFormat},
 		{"result decrypted as the wrong kind", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
 			[]string{"expected a encrypted result, got a encrypted input"}, runtime.ErrFormat},
 	}

@@ -48,7 +48,7 @@ func runEncrypt(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	key, err := runtime.DecodeEncryptionKey(spec, data)
+	key, keySet, err := runtime.DecodeEncryptionKey(spec, data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
@@ -58,7 +58,7 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	start := time.Now()
-	b, err := runtime.EncryptFile(spec, key, t)
+	b, err := runtime.EncryptFile(spec, key, keySet, t)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
@@ -114,7 +114,7 @@ func runDecrypt(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
 	in := c.Args().First()
-	ct, err := runtime.ReadCiphertextFile(in, spec, runtime.KindOutputCt)
+	ct, err := runtime.ReadCiphertextFile(in, spec, runtime.KindOutputCt, runtime.KeySetOf(sk))
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,8 @@ func runDecrypt(c *cli.Context) error {
 		if err := tensorio.WriteNPY(&b, out, "<f4"); err != nil {
 			return err
 		}
-		if err := writeFile(path, b.Bytes(), 0o644); err != nil {
+		// A decrypted result is the user's private data.
+		if err := writeFile(path, b.Bytes(), 0o600); err != nil {
 			return err
 		}
 	}

@@ -69,7 +69,7 @@ func runKeygen(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pk, err := runtime.EncodePublicKey(spec, public)
+	pk, err := runtime.EncodePublicKey(spec, public, runtime.KeySetOf(secret))
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	in := args[0]
-	ct, err := runtime.ReadCiphertextFile(in, circuit.Spec, runtime.KindInputCt)
+	ct, err := runtime.ReadCiphertextFile(in, circuit.Spec, runtime.KindInputCt, ek.ID)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := runtime.EncodeCiphertext(circuit.Spec, runtime.KindOutputCt, out)
+	b, err := runtime.EncodeCiphertext(circuit.Spec, runtime.KindOutputCt, ek.ID, out)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func runRun(c *cli.Context) error {
 	if outPath == "" {
 		outPath = replaceExt(in, ".result.ct")
 	}
-	if err := writeFile(outPath, b, 0o644); err != nil {
+	if err := writeFile(outPath, b, 0o600); err != nil {
 		return err
 	}
 	fmt.Printf("evaluated in %.3f s (loading circuit and keys %.3f s): %s (%s); %d key switches, %d rescales\n",
