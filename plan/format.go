@@ -9,7 +9,9 @@ package plan
 //
 // Version 3: a map after a hybrid one, and the hybrid form's block sum,
 // take other rotations than in version 2. Version 4: every header carries
-// the key set id, and a circuit ends with the SHA-256 of its contents.
+// the key set id, a circuit ends with the SHA-256 of its contents, and
+// the first affine map projects the input onto its layout (its
+// conjugation and trace keys).
 const FormatVersion byte = 4
 
 // planDigests records, for each format version since they are kept, the
@@ -17,5 +19,5 @@ const FormatVersion byte = 4
 // compiler/testdata/golden. TestPlanChangeBumpsFormatVersion recomputes it.
 var planDigests = map[byte]string{
 	3: "b2e3462f269ea890ffa9b6d2678a79659e0922687133c301351c238aa6e57e9a",
-	4: "b2e3462f269ea890ffa9b6d2678a79659e0922687133c301351c238aa6e57e9a",
+	4: "b36127f72908b9660ba012c3608f5f7ff7f593e41e59a400db10b3adaed5763b",
 }

@@ -69,6 +69,10 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 	// one above it only costs size.
 	level := map[uint64]int{}
 	planned := linears(g)
+	if users := g.Users()[ins[0]]; len(users) == 1 && planned[users[0]] != nil {
+		planned[users[0]].Projection = newProjection(ins[0], g.LogSlots, set.LogSlots())
+		s.InputProjected = true
+	}
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpActivation:
@@ -127,6 +131,7 @@ func (p *Plan) String() string {
 		switch pl.Form {
 		case Parts:
 			fmt.Fprintf(&b, ": %d parts, no rotation\n", pl.Parts)
+			writeProjection(&b, n, pl)
 			continue
 		case Hybrid:
 			fmt.Fprintf(&b, " block %d", pl.Block)
@@ -140,6 +145,7 @@ func (p *Plan) String() string {
 		if pl.Form == Hybrid {
 			fmt.Fprintf(&b, "  block sum at level %d: %d stages %v\n", n.Level, len(pl.BlockSum), pl.BlockSum)
 		}
+		writeProjection(&b, n, pl)
 	}
 	if p.Spec.Relin {
 		fmt.Fprintf(&b, "relinearization key at level %d\n", p.Spec.RelinLevel)
@@ -154,4 +160,11 @@ func (p *Plan) String() string {
 
 func nonZeroSteps(steps []int) []int {
 	return slices.DeleteFunc(slices.Clone(steps), func(r int) bool { return r == 0 })
+}
+
+// writeProjection describes the input projection of n's plan, if any.
+func writeProjection(b *strings.Builder, n *ir.Node, pl *Linear) {
+	if pj := pl.Projection; pj != nil {
+		fmt.Fprintf(b, "  input projection at level %d: conjugation, trace %v, weights × %g\n", n.Inputs[0].Level, pj.Trace, pj.Factor)
+	}
 }

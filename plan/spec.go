@@ -47,6 +47,10 @@ type Spec struct {
 	// makes exactly these keys at exactly these levels (a key is smaller the
 	// lower its level).
 	Rotations []RotationKey `json:"rotations"`
+	// InputProjected says whether the circuit projects the input onto its
+	// layout (projection.go): its first operation is an affine map, so a
+	// client gets one result per query whatever it encrypts.
+	InputProjected bool `json:"input_projected"`
 	// Ops counts the circuit's IR nodes by kind: the architecture's shape,
 	// never its weights.
 	Ops map[string]int `json:"ops"`

@@ -206,7 +206,7 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, keys KeySetID, data []byte) ([
 // honest one however long it is.
 func ReadCiphertext(r io.Reader, spec *plan.Spec, kind Kind, keys KeySetID) ([]*rlwe.Ciphertext, error) {
 	br := bufio.NewReader(r)
-	head := make([]byte, headerSize)
+	head := make([]byte, HeaderSize)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: expected a %s, the data is too short for a hecc header", ErrFormat, kind)
 	}

@@ -100,7 +100,7 @@ func DecodeCircuit(data []byte) (*Circuit, error) {
 // read, and the graph's buffer grows only as its bytes arrive.
 func ReadCircuit(r io.Reader) (*Circuit, error) {
 	br := bufio.NewReader(r)
-	head := make([]byte, headerSize)
+	head := make([]byte, HeaderSize)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: expected a %s, the data is too short for a hecc header", ErrFormat, KindCircuit)
 	}

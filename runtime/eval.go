@@ -92,7 +92,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			ptScale := rlwe.NewScale(scales.Plaintext[node])
 			switch pa.plan.Form {
 			case plan.Parts:
-				pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, ptScale)
+				pa.parts, err = encodeParts(p, ecd, node, pa.plan, node.Inputs[0].Level, c.Graph.LogSlots, ptScale)
 			case plan.Hybrid:
 				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
@@ -265,6 +265,9 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	if err != nil {
 		return nil, err
 	}
+	if out, err = s.project(evals, pa.plan.Projection, n.Inputs[0].Level, out, count); err != nil {
+		return nil, err
+	}
 	if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
 		return nil, err
 	}
@@ -301,6 +304,9 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 	if pa.lt != nil {
 		var err error
 		if out, err = pa.lt.evaluate(evals, s.buf, in); err != nil {
+			return nil, err
+		}
+		if out, err = s.project(evals, pa.plan.Projection, in.Level(), out, count); err != nil {
 			return nil, err
 		}
 		if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
@@ -349,4 +355,31 @@ func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEv
 	}
 	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
 	return polyEval.Evaluate(x, poly, s.scales[n])
+}
+
+// project completes the projection of the client's input onto its layout
+// on the result of the first affine map (see plan.Projection), whose
+// weights already gave undefined slots weight 0: it keeps the real part
+// of the sum of the slots' copies, y + conj(y) summed over the copies. It
+// runs before the map's rescale, at the input's level: the rounding of the
+// rescale then falls on the whole result, not on the 1/(2·copies) of it
+// each term carries, which would cost log2(2·copies) bits of precision.
+func (s *Server) project(evals []*hefloat.Evaluator, pj *plan.Projection, level int, y *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
+	if pj == nil {
+		return y, nil
+	}
+	conj, err := evals[0].ConjugateNew(y)
+	if err != nil {
+		return nil, fmt.Errorf("input projection: %w", err)
+	}
+	if err := evals[0].Add(y, conj, conj); err != nil {
+		return nil, fmt.Errorf("input projection: %w", err)
+	}
+	count.add(PrimGiantStep, level, 1)
+	count.add(PrimAdd, level, 1)
+	if pj.Trace == nil {
+		return conj, nil
+	}
+	countBlockSum(count, pj.Trace, level)
+	return lattigox.SumRotations(lattigox.Workers{Evals: evals, Pool: s.buf}, pj.Trace, conj)
 }

@@ -161,13 +161,13 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 
 	// A residue that is not below its modulus is refused, not evaluated.
 	bad := bytes.Clone(f.evk)
-	copy(bad[headerSize+1+seedSize:], bytes.Repeat([]byte{0xff}, 8))
+	copy(bad[HeaderSize+1+seedSize:], bytes.Repeat([]byte{0xff}, 8))
 	if _, err := DecodeEvalKeys(spec, bad); !errors.Is(err, ErrFormat) {
 		t.Errorf("an unreduced residue: %v", err)
 	}
 	// Another seed regenerates other halves a: the keys no longer match.
 	other := bytes.Clone(f.evk)
-	other[headerSize+1] ^= 1
+	other[HeaderSize+1] ^= 1
 	ek, err = DecodeEvalKeys(spec, other)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestCiphertextFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lattigo := headerSize + 1 + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize()
+	lattigo := HeaderSize + 1 + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize()
 	if len(f.ct) != sizes.InputCt || len(f.ct) >= lattigo {
 		t.Errorf("input file %d bytes, predicted %d; Lattigo's encoding takes %d", len(f.ct), sizes.InputCt, lattigo)
 	}
@@ -202,7 +202,7 @@ func TestCiphertextFile(t *testing.T) {
 		t.Fatal("the input ciphertext changed in a round trip")
 	}
 	bad := bytes.Clone(f.ct)
-	copy(bad[headerSize+2+8:], bytes.Repeat([]byte{0xff}, 8)) // count, form, scale, then c0
+	copy(bad[HeaderSize+2+8:], bytes.Repeat([]byte{0xff}, 8)) // count, form, scale, then c0
 	if _, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.ID, bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not below its modulus") {
 		t.Errorf("an unreduced residue: %v", err)
 	}
@@ -251,7 +251,7 @@ func TestSeededInput(t *testing.T) {
 	if worst := decrypts(data); worst > 1e-6 {
 		t.Fatalf("the rebuilt input decrypts %g away from the input", worst)
 	}
-	data[headerSize+2] ^= 1 // another seed: another c1
+	data[HeaderSize+2] ^= 1 // another seed: another c1
 	if worst := decrypts(data); worst < 1 {
 		t.Fatalf("a changed seed still decrypts to the input (error %g)", worst)
 	}
@@ -279,7 +279,7 @@ func TestInsecureParametersNeverReachFiles(t *testing.T) {
 func FuzzDecodeSpec(f *testing.F) {
 	fx := secureFixture(f)
 	f.Add(fx.spec)
-	f.Add(fx.spec[:headerSize])
+	f.Add(fx.spec[:HeaderSize])
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeSpec(b) })
 }
 

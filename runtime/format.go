@@ -22,7 +22,10 @@ const (
 	KindInputCt   Kind = 'I'
 	KindOutputCt  Kind = 'O'
 	formatMagic        = "HECC"
-	headerSize         = 4 + 1 + 1 + 32 + 16 // magic, kind, plan.FormatVersion, fingerprint, key set (zero in a spec or circuit)
+	// HeaderSize is the size of every file's header: magic, kind,
+	// plan.FormatVersion, the spec's fingerprint and the key set (zero in
+	// a spec or circuit).
+	HeaderSize = 4 + 1 + 1 + 32 + 16
 )
 
 var kindNames = map[Kind]string{
@@ -54,7 +57,7 @@ type header struct {
 
 // seal prefixes payload with the header.
 func seal(kind Kind, h header, payload []byte) []byte {
-	b := make([]byte, 0, headerSize+len(payload))
+	b := make([]byte, 0, HeaderSize+len(payload))
 	b = append(b, formatMagic...)
 	b = append(b, byte(kind), plan.FormatVersion)
 	b = append(b, h.fingerprint[:]...)
@@ -66,7 +69,7 @@ func seal(kind Kind, h header, payload []byte) []byte {
 // and the payload.
 func open(data []byte, want Kind) (header, []byte, error) {
 	var h header
-	if len(data) < headerSize || !bytes.Equal(data[:4], []byte(formatMagic)) {
+	if len(data) < HeaderSize || !bytes.Equal(data[:4], []byte(formatMagic)) {
 		return h, nil, fmt.Errorf("%w: expected a %s, the data does not start with a hecc header", ErrFormat, want)
 	}
 	if k := Kind(data[4]); k != want {
@@ -76,8 +79,8 @@ func open(data []byte, want Kind) (header, []byte, error) {
 		return h, nil, fmt.Errorf("%w: %s in format version %d, this hecc reads version %d; regenerate it with this hecc", ErrFormat, want, v, plan.FormatVersion)
 	}
 	copy(h.fingerprint[:], data[6:38])
-	copy(h.keys[:], data[38:headerSize])
-	return h, data[headerSize:], nil
+	copy(h.keys[:], data[38:HeaderSize])
+	return h, data[HeaderSize:], nil
 }
 
 // checkFingerprint refuses a file whose fingerprint is not the spec's.
@@ -106,7 +109,7 @@ func unmarshal(what string, data []byte, into interface{ UnmarshalBinary([]byte)
 
 // PeekKind reports the kind of a hecc file from its header.
 func PeekKind(data []byte) (Kind, error) {
-	if len(data) < headerSize || string(data[:4]) != formatMagic {
+	if len(data) < HeaderSize || string(data[:4]) != formatMagic {
 		return 0, fmt.Errorf("%w: no hecc header", ErrFormat)
 	}
 	return Kind(data[4]), nil
@@ -116,9 +119,9 @@ func PeekKind(data []byte) (Kind, error) {
 // header, unchecked.
 func PeekKeySet(data []byte) (KeySetID, error) {
 	var id KeySetID
-	if len(data) < headerSize || string(data[:4]) != formatMagic {
+	if len(data) < HeaderSize || string(data[:4]) != formatMagic {
 		return id, fmt.Errorf("%w: no hecc header", ErrFormat)
 	}
-	copy(id[:], data[38:headerSize])
+	copy(id[:], data[38:HeaderSize])
 	return id, nil
 }

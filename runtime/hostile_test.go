@@ -37,9 +37,9 @@ func TestHostileCiphertextBoundedMemory(t *testing.T) {
 		t.Fatal(honestErr)
 	}
 	// The count of ciphertexts follows the header.
-	manyCts := bytes.Clone(f.ct[:headerSize])
+	manyCts := bytes.Clone(f.ct[:HeaderSize])
 	manyCts = binary.AppendUvarint(manyCts, 1<<30)
-	manyCts = append(manyCts, f.ct[headerSize+1:]...)
+	manyCts = append(manyCts, f.ct[HeaderSize+1:]...)
 	cases := map[string]io.Reader{
 		"a gigabyte after the ciphertext": io.MultiReader(bytes.NewReader(f.ct), io.LimitReader(zeros{}, 1<<30)),
 		"an endless stream after it":      io.MultiReader(bytes.NewReader(f.ct), zeros{}),

@@ -318,7 +318,7 @@ func DecodeEvalKeys(spec *plan.Spec, data []byte) (*EvalKeys, error) {
 // read and regenerate their seeded halves, which costs more than reading.
 func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	head := make([]byte, headerSize+1+seedSize)
+	head := make([]byte, HeaderSize+1+seedSize)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
 	}

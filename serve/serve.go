@@ -379,7 +379,7 @@ func (s *Server) keyModel(id string) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		head := make([]byte, keyHeaderSize)
+		head := make([]byte, runtime.HeaderSize)
 		_, err = io.ReadFull(f, head)
 		f.Close()
 		if err != nil {
@@ -410,9 +410,6 @@ func (s *Server) keyError(w http.ResponseWriter, err error) {
 	}
 }
 
-// keyHeaderSize is the hecc file header: "HECC", kind, version, fingerprint.
-const keyHeaderSize = 4 + 1 + 1 + 32
-
 // putKeys stores an uploaded eval.keys. Its header names the compile, and
 // so the exact size the file must have, before the rest is read.
 func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
@@ -421,7 +418,7 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes is more than the evaluation keys of any model here (at most %d)", r.ContentLength, s.maxKeys))
 		return
 	}
-	head := make([]byte, keyHeaderSize)
+	head := make([]byte, runtime.HeaderSize)
 	if _, err := io.ReadFull(r.Body, head); err != nil {
 		writeError(w, http.StatusBadRequest, codeMalformed, "the body is shorter than a hecc file header")
 		return
@@ -458,8 +455,8 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 	h := sha256.New()
 	out := io.MultiWriter(pending, h)
 	out.Write(head)
-	n, err := io.Copy(out, io.LimitReader(r.Body, want-keyHeaderSize+1))
-	n += keyHeaderSize
+	n, err := io.Copy(out, io.LimitReader(r.Body, want-runtime.HeaderSize+1))
+	n += runtime.HeaderSize
 	switch {
 	case err != nil:
 		pending.Abort()
