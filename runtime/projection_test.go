@@ -2,8 +2,8 @@ package runtime
 
 import (
 	"math"
-	"math/rand/v2"
 	"math/cmplx"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
