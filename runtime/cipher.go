@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/cmplx"
 	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -118,19 +119,64 @@ func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedS
 }
 
 // Decrypt decrypts the circuit's result into a tensor of the output shape,
-// before post-processing.
+// before post-processing, refusing a ciphertext that is not a result of
+// the circuit (ErrNotAResult).
 func Decrypt(spec *plan.Spec, sk *rlwe.SecretKey, ct *rlwe.Ciphertext) (*ir.Tensor, error) {
 	p, err := NewParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
 	pt := rlwe.NewDecryptor(p, sk).DecryptNew(ct)
-	slots := make([]float64, 1<<spec.LogSlots)
-	if err := hefloat.NewEncoder(p).Decode(pt, slots); err != nil {
+	pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: p.LogMaxSlots()}
+	all := make([]complex128, p.MaxSlots())
+	if err := hefloat.NewEncoder(p).Decode(pt, all); err != nil {
 		return nil, fmt.Errorf("cannot decode the result: %w", err)
 	}
-	n := ir.NumElements(spec.Output.Shape)
-	return &ir.Tensor{Shape: append([]int(nil), spec.Output.Shape...), Data: slots[:n]}, nil
+	if err := checkResult(all, 1<<spec.LogSlots); err != nil {
+		return nil, err
+	}
+	// The mean of the copies' real parts, as decoding 2^LogSlots slots
+	// gives: the copies' errors partly cancel.
+	n, slots := ir.NumElements(spec.Output.Shape), 1<<spec.LogSlots
+	copies := len(all) / slots
+	out := make([]float64, n)
+	for i := range out {
+		for j := range copies {
+			out[i] += real(all[j*slots+i]) / float64(copies)
+		}
+	}
+	return &ir.Tensor{Shape: append([]int(nil), spec.Output.Shape...), Data: out}, nil
+}
+
+// ErrNotAResult reports a ciphertext that decrypts to something no
+// evaluation of the circuit gives.
+var ErrNotAResult = errors.New("not a result of this circuit")
+
+// resultTolerance is how far, relative to the result's largest value (at
+// least 1), an honest result's imaginary parts and copies may stray: far
+// above any circuit's error, far below what a ciphertext the circuit did
+// not compute decrypts to (a damaged one to random values of the size of
+// the modulus, one crafted from the public data alone to a function of the
+// secret key of the size of √N).
+const resultTolerance = 1.0 / 16
+
+// checkResult refuses decrypted slots that an evaluation of the circuit
+// cannot give: an honest input is real and repeats every n slots, every
+// operation of a circuit keeps both, so its result does too, up to the
+// circuit's error. Showing the user a decryption of anything else would
+// show it, and whoever sees what it is shown, a function of the secret
+// key.
+func checkResult(all []complex128, n int) error {
+	scale := 1.0
+	for _, v := range all[:n] {
+		scale = max(scale, math.Abs(real(v)))
+	}
+	for s, v := range all {
+		if d := cmplx.Abs(v - complex(real(all[s%n]), 0)); !(d <= resultTolerance*scale) {
+			return fmt.Errorf("%w: slot %d decrypts to %.3g, where a result holds %.3g: the ciphertext was damaged, or crafted, or made for another circuit; do not share this decryption", ErrNotAResult, s, v, real(all[s%n]))
+		}
+	}
+	return nil
 }
 
 // A ciphertext file: the header, the count of ciphertexts, a byte saying

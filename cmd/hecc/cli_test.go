@@ -156,6 +156,14 @@ func TestRefusals(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(a, "flipped.hec"), hec, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	res, err := os.ReadFile(filepath.Join(a, "r.ct"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res[runtime.HeaderSize+1+1+8] ^= 1 // the lowest bit of c0's first residue
+	if err := os.WriteFile(filepath.Join(a, "flipped.ct"), res, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	unsupported := filepath.Join(a, "maxpool.onnx")
 	if err := os.WriteFile(unsupported, onnxtest.New(13).Input("x", 1, 1, 4, 4).
 		Node("MaxPool", []string{"x"}, []string{"y"}, onnxtest.Ints("kernel_shape", 2, 2)).Output("y").Bytes(), 0o644); err != nil {
@@ -192,6 +200,8 @@ func TestRefusals(t *testing.T) {
 			[]string{"another key set"}, runtime.ErrKeySet},
 		{"circuit with a flipped weight byte", []string{"run", filepath.Join(a, "flipped.hec"), "--keys", filepath.Join(keysA, "eval.keys"), filepath.Join(a, "x.ct"), "-o", filepath.Join(a, "r3.ct")},
 			[]string{"SHA-256", "altered"}, runtime.ErrFormat},
+		{"result with a flipped bit", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "flipped.ct")},
+			[]string{"not a result of this circuit", "do not share"}, runtime.ErrNotAResult},
 		{"result decrypted as the wrong kind", []string{"decrypt", "--spec", specA, "--key", filepath.Join(keysA, "secret.key"), filepath.Join(a, "x.ct")},
 			[]string{"expected a encrypted result, got a encrypted input"}, runtime.ErrFormat},
 	}
