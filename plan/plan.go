@@ -1,7 +1,8 @@
 // Package plan decides how a compiled graph is evaluated under encryption:
 // the spec the client needs (input and output, parameters, the rotation
 // keys and their levels), the form, diagonals and baby-step giant-step
-// split of every linear transformation, the block sums, the exact scale of
+// split of every linear transformation, the block sums, the projection of
+// the client's input onto its layout (projection.go), the exact scale of
 // every value, and the workload the parameter choice costs. The compiler
 // plans with it, and the runtime executes what it decides, never deciding
 // itself: both agree because there is one planner.
