@@ -8,12 +8,16 @@ package plan
 // that.
 //
 // Version 3: a map after a hybrid one, and the hybrid form's block sum,
-// take other rotations than in version 2.
-const FormatVersion byte = 3
+// take other rotations than in version 2. Version 4: every header carries
+// the key set id, a circuit ends with the SHA-256 of its contents, and
+// the first affine map projects the input onto its layout (its
+// conjugation and trace keys).
+const FormatVersion byte = 4
 
 // planDigests records, for each format version since they are kept, the
 // SHA-256 of the golden plans it was set for: the `== plan` sections of
 // compiler/testdata/golden. TestPlanChangeBumpsFormatVersion recomputes it.
 var planDigests = map[byte]string{
 	3: "ab19b3ad8fc3df322d9b89b9599c5ddc123dba1f4941830aa073c5d1f79ae732",
+	4: "9670e47f31eca980e4e2ab9885f29f081192ea3274512527879df59157a89dc6",
 }

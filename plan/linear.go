@@ -74,6 +74,9 @@ type Linear struct {
 	// BlockSum, for the hybrid form, adds up the blocks, Σ_j rot_{j·R}(y),
 	// in stages of rotations (see blockSumStages).
 	BlockSum [][]int
+	// Projection, for the map reading the client's input, projects that
+	// input onto its layout (projection.go); nil for any other map.
+	Projection *Projection
 }
 
 // linears chooses how every affine node of g is evaluated, in graph order:
@@ -198,7 +201,7 @@ func (l *Linear) DiagonalValues(w *ir.Linear, slots int) map[int][]float64 {
 				if d[k] == nil {
 					d[k] = make([]float64, slots)
 				}
-				d[k][r] = v
+				d[k][r] = l.Weight(c, v)
 			})
 		}
 	case Hybrid:
@@ -209,7 +212,7 @@ func (l *Linear) DiagonalValues(w *ir.Linear, slots int) map[int][]float64 {
 				if d[k] == nil {
 					d[k] = make([]float64, slots)
 				}
-				d[k][((c-k)%slots+slots)%slots] += v
+				d[k][((c-k)%slots+slots)%slots] += l.Weight(c, v)
 			})
 		}
 	default:
@@ -266,6 +269,9 @@ func (l *Linear) Keys(n *ir.Node, logN int) []RotationKey {
 		for _, r := range stage {
 			out = append(out, RotationKey{GaloisElement(logN, r), n.Level})
 		}
+	}
+	if l.Projection != nil {
+		out = append(out, l.Projection.keys(logN, n.Inputs[0].Level)...)
 	}
 	return out
 }

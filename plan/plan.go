@@ -1,7 +1,8 @@
 // Package plan decides how a compiled graph is evaluated under encryption:
 // the spec the client needs (input and output, parameters, the rotation
 // keys and their levels), the form, diagonals and baby-step giant-step
-// split of every linear transformation, the block sums, the exact scale of
+// split of every linear transformation, the block sums, the projection of
+// the client's input onto its layout (projection.go), the exact scale of
 // every value, and the workload the parameter choice costs. The compiler
 // plans with it, and the runtime executes what it decides, never deciding
 // itself: both agree because there is one planner.
@@ -69,6 +70,10 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 	// one above it only costs size.
 	level := map[uint64]int{}
 	planned := linears(g)
+	if users := g.Users()[ins[0]]; len(users) == 1 && planned[users[0]] != nil {
+		planned[users[0]].Projection = newProjection(ins[0], g.LogSlots, set.LogSlots())
+		s.InputProjected = true
+	}
 	for _, n := range g.Nodes {
 		switch n.Op {
 		case ir.OpActivation:
@@ -131,6 +136,7 @@ func (p *Plan) String() string {
 		switch pl.Form {
 		case Parts:
 			fmt.Fprintf(&b, ": %d parts, no rotation\n", pl.Parts)
+			writeProjection(&b, n, pl)
 			continue
 		case Hybrid:
 			fmt.Fprintf(&b, " block %d", pl.Block)
@@ -144,6 +150,7 @@ func (p *Plan) String() string {
 		if pl.Form == Hybrid {
 			fmt.Fprintf(&b, "  block sum at level %d: %d stages %v\n", n.Level, len(pl.BlockSum), pl.BlockSum)
 		}
+		writeProjection(&b, n, pl)
 	}
 	if p.Spec.Relin {
 		fmt.Fprintf(&b, "relinearization key at level %d\n", p.Spec.RelinLevel)
@@ -158,4 +165,11 @@ func (p *Plan) String() string {
 
 func nonZeroSteps(steps []int) []int {
 	return slices.DeleteFunc(slices.Clone(steps), func(r int) bool { return r == 0 })
+}
+
+// writeProjection describes the input projection of n's plan, if any.
+func writeProjection(b *strings.Builder, n *ir.Node, pl *Linear) {
+	if pj := pl.Projection; pj != nil {
+		fmt.Fprintf(b, "  input projection at level %d: conjugation, trace %v, weights × %g\n", n.Inputs[0].Level, pj.Trace, pj.Factor)
+	}
 }

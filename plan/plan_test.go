@@ -64,8 +64,10 @@ func TestHybridForm(t *testing.T) {
 	if l := pl.Linear[last]; l.Form != Standard || l.Period != 16 || len(l.Diagonals) > 16 || slices.Max(l.Diagonals) >= 16 {
 		t.Fatalf("plan %+v for the layer after the hybrid one", l)
 	}
-	// The block sum rotates one level below the transformation.
-	for _, k := range h.Keys(first, 11)[h.Split.Giants()+h.Split.Babies():] {
+	// The block sum rotates one level below the transformation (the input
+	// projection's keys, at the transformation's level, come last).
+	keys := h.Keys(first, 11)
+	for _, k := range keys[h.Split.Giants()+h.Split.Babies() : len(keys)-len(h.Projection.keys(11, 0))] {
 		if k.Level != first.Level {
 			t.Errorf("block-sum rotation %d at level %d, the map's result is at %d", k.Galois, k.Level, first.Level)
 		}

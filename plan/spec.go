@@ -48,6 +48,10 @@ type Spec struct {
 	// makes exactly these keys at exactly these levels (a key is smaller the
 	// lower its level).
 	Rotations []RotationKey `json:"rotations"`
+	// InputProjected says whether the circuit projects the input onto its
+	// layout (projection.go): its first operation is an affine map, so a
+	// client gets one result per query whatever it encrypts.
+	InputProjected bool `json:"input_projected"`
 	// Ops counts the circuit's IR nodes by kind: the architecture's shape,
 	// never its weights.
 	Ops map[string]int `json:"ops"`
@@ -208,6 +212,9 @@ func (s *Spec) Validate() error {
 	if s.RelinLevel < 0 || s.RelinLevel > s.Params.MaxLevel() {
 		return fmt.Errorf("%w: relinearization key at level %d of %d", ErrSpec, s.RelinLevel, s.Params.MaxLevel())
 	}
+	if b := s.EvalKeyFileBytes(); b > MaxEvalKeyFileBytes {
+		return fmt.Errorf("%w: its evaluation keys would take about %.1f GiB, more than the %d GiB any hecc circuit may ask for", ErrSpec, float64(b)/(1<<30), MaxEvalKeyFileBytes>>30)
+	}
 	if len(s.Ops) > 16 {
 		return fmt.Errorf("%w: %d op kinds", ErrSpec, len(s.Ops))
 	}
@@ -220,3 +227,35 @@ func (s *Spec) Validate() error {
 // InputCiphertexts is the number of ciphertexts the client encrypts its
 // input in.
 func (s *Spec) InputCiphertexts() int { return max(1, s.InputParts) }
+
+// MaxEvalKeyFileBytes bounds the evaluation key file a spec may ask for,
+// so that a hostile spec cannot make keygen fill a disk.
+const MaxEvalKeyFileBytes = 32 << 30
+
+// EvalKeyFileBytes estimates the size of the spec's evaluation key file
+// from the nominal prime sizes: for each key at level l, ⌈(l+1)/|P|⌉
+// gadget entries, each one polynomial over the primes up to l and the
+// key-switching primes, packed to the primes' bit lengths. Use it on a
+// validated parameter set only.
+func (s *Spec) EvalKeyFileBytes() int64 {
+	pBits := 0
+	for _, b := range s.Params.LogP {
+		pBits += b
+	}
+	key := func(level int) int64 {
+		qBits := 0
+		for _, b := range s.Params.LogQ[:level+1] {
+			qBits += b
+		}
+		entries := (level + len(s.Params.LogP)) / len(s.Params.LogP)
+		return int64(entries) * int64(qBits+pBits) << s.Params.LogN / 8
+	}
+	var total int64
+	for _, r := range s.Rotations {
+		total += key(r.Level)
+	}
+	if s.Relin {
+		total += key(s.RelinLevel)
+	}
+	return total
+}

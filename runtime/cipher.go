@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/cmplx"
 	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -32,7 +34,7 @@ func CheckInputShape(spec *plan.Spec, shape []int) error {
 }
 
 // DecodeEncryptionKey parses the secret or public key data holds, made for
-// spec, for Encrypt and EncryptFile.
+// spec, for Encrypt and EncryptFile, with its key set id.
 func DecodeEncryptionKey(spec *plan.Spec, data []byte) (EncryptionKey, error) {
 	switch k, _ := PeekKind(data); k {
 	case KindSecretKey:
@@ -59,13 +61,13 @@ func Encrypt(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) (*Ciphertext, err
 	if err != nil {
 		return nil, err
 	}
-	return &Ciphertext{kind: KindInputCt, cts: cts}, nil
+	return &Ciphertext{kind: KindInputCt, id: key.KeySet(), cts: cts}, nil
 }
 
-// EncryptFile encrypts t as the circuit's input and serialises it. Under a
-// secret key, each ciphertext's uniform half c1 comes from a fresh seed,
-// which the file carries instead: half the size. Under a public key c1 is
-// not uniform and is stored.
+// EncryptFile encrypts t as the circuit's input and serialises it with the
+// key's key set id. Under a secret key, each ciphertext's uniform half c1
+// comes from a fresh seed, which the file carries instead: half the size.
+// Under a public key c1 is not uniform and is stored.
 func EncryptFile(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) ([]byte, error) {
 	var seed *[seedSize]byte
 	if _, secret := key.(*SecretKey); secret {
@@ -78,7 +80,7 @@ func EncryptFile(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	return encodeCiphertexts(spec, KindInputCt, cts, seed)
+	return encodeCiphertexts(spec, KindInputCt, key.KeySet(), cts, seed)
 }
 
 // encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
@@ -124,22 +126,70 @@ func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedS
 }
 
 // Decrypt decrypts the circuit's result into a tensor of the output shape,
-// before post-processing.
+// before post-processing, refusing a ciphertext of another key set
+// (ErrKeySet) or that is not a result of the circuit (ErrNotAResult).
 func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error) {
 	if ct.kind != KindOutputCt {
 		return nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindOutputCt.withArticle(), ct.kind.withArticle())
+	}
+	if err := checkKeySet(ct.kind, ct.id, sk.id); err != nil {
+		return nil, err
 	}
 	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
 	}
 	pt := rlwe.NewDecryptor(p, sk.sk).DecryptNew(ct.cts[0])
-	slots := make([]float64, 1<<spec.LogSlots)
-	if err := hefloat.NewEncoder(p).Decode(pt, slots); err != nil {
+	pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: p.LogMaxSlots()}
+	all := make([]complex128, p.MaxSlots())
+	if err := hefloat.NewEncoder(p).Decode(pt, all); err != nil {
 		return nil, fmt.Errorf("cannot decode the result: %w", err)
 	}
-	n := ir.NumElements(spec.Output.Shape)
-	return &ir.Tensor{Shape: append([]int(nil), spec.Output.Shape...), Data: slots[:n]}, nil
+	if err := checkResult(all, 1<<spec.LogSlots); err != nil {
+		return nil, err
+	}
+	// The mean of the copies' real parts, as decoding 2^LogSlots slots
+	// gives: the copies' errors partly cancel.
+	n, slots := ir.NumElements(spec.Output.Shape), 1<<spec.LogSlots
+	copies := len(all) / slots
+	out := make([]float64, n)
+	for i := range out {
+		for j := range copies {
+			out[i] += real(all[j*slots+i]) / float64(copies)
+		}
+	}
+	return &ir.Tensor{Shape: append([]int(nil), spec.Output.Shape...), Data: out}, nil
+}
+
+// ErrNotAResult reports a ciphertext that decrypts to something no
+// evaluation of the circuit gives.
+var ErrNotAResult = errors.New("not a result of this circuit")
+
+// resultTolerance is how far, relative to the result's largest value (at
+// least 1), an honest result's imaginary parts and copies may stray: far
+// above any circuit's error, far below what a ciphertext the circuit did
+// not compute decrypts to (a damaged one to random values of the size of
+// the modulus, one crafted from the public data alone to a function of the
+// secret key of the size of √N).
+const resultTolerance = 1.0 / 16
+
+// checkResult refuses decrypted slots that an evaluation of the circuit
+// cannot give: an honest input is real and repeats every n slots, every
+// operation of a circuit keeps both, so its result does too, up to the
+// circuit's error. Showing the user a decryption of anything else would
+// show it, and whoever sees what it is shown, a function of the secret
+// key.
+func checkResult(all []complex128, n int) error {
+	scale := 1.0
+	for _, v := range all[:n] {
+		scale = max(scale, math.Abs(real(v)))
+	}
+	for s, v := range all {
+		if d := cmplx.Abs(v - complex(real(all[s%n]), 0)); !(d <= resultTolerance*scale) {
+			return fmt.Errorf("%w: slot %d decrypts to %.3g, where a result holds %.3g: the ciphertext was damaged, or crafted, or made for another circuit; do not share this decryption", ErrNotAResult, s, v, real(all[s%n]))
+		}
+	}
+	return nil
 }
 
 // A ciphertext file: the header, the count of ciphertexts, a byte saying
@@ -157,12 +207,13 @@ func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 	return spec.Input.Level, spec.InputCiphertexts()
 }
 
-// EncodeCiphertext serialises an encrypted input or result.
+// EncodeCiphertext serialises an encrypted input or result with its key
+// set id.
 func EncodeCiphertext(spec *plan.Spec, ct *Ciphertext) ([]byte, error) {
-	return encodeCiphertexts(spec, ct.kind, ct.cts, nil)
+	return encodeCiphertexts(spec, ct.kind, ct.id, ct.cts, nil)
 }
 
-func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
+func encodeCiphertexts(spec *plan.Spec, kind Kind, id KeySetID, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
 	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -172,7 +223,7 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed 
 		return nil, fmt.Errorf("%d ciphertexts for a %s of %d", len(cts), kind, count)
 	}
 	var buf bytes.Buffer
-	buf.Write(seal(kind, spec.Fingerprint(), binary.AppendUvarint(nil, uint64(count))))
+	buf.Write(seal(kind, fileHeader(spec, id), binary.AppendUvarint(nil, uint64(count))))
 	if seed == nil {
 		buf.WriteByte(0)
 	} else {
@@ -198,27 +249,45 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, cts []*rlwe.Ciphertext, seed 
 	return buf.Bytes(), nil
 }
 
-// DecodeCiphertext parses an input or result made for spec: as many
-// ciphertexts as the circuit reads or writes, every residue below its
-// modulus, each at roughly the scale the circuit expects.
-func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) (*Ciphertext, error) {
-	p, payload, err := openFor(spec, data, kind)
+// DecodeCiphertext parses an input or result made for spec with key set
+// keys (see ReadCiphertext).
+func DecodeCiphertext(spec *plan.Spec, kind Kind, keys KeySetID, data []byte) (*Ciphertext, error) {
+	return ReadCiphertext(bytes.NewReader(data), spec, kind, keys)
+}
+
+// ReadCiphertext reads an input or result made for spec with key set
+// keys (ErrKeySet otherwise): as many ciphertexts as the circuit reads or
+// writes, every residue below its
+// modulus, each at roughly the scale the circuit expects. It streams: the
+// header is checked against the spec before any ciphertext is allocated,
+// each ciphertext is read into its preallocated shape, and one byte past
+// the last is a refusal, so a hostile file costs no more memory than an
+// honest one however long it is.
+func ReadCiphertext(r io.Reader, spec *plan.Spec, kind Kind, keys KeySetID) (*Ciphertext, error) {
+	br := bufio.NewReader(r)
+	head := make([]byte, HeaderSize)
+	if _, err := io.ReadFull(br, head); err != nil {
+		return nil, fmt.Errorf("%w: expected %s, the data is too short for a hecc header", ErrFormat, kind.withArticle())
+	}
+	p, id, _, err := openFor(spec, head, kind)
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeySet(kind, id, keys); err != nil {
+		return nil, err
+	}
 	level, want := ciphertextLevel(spec, kind)
-	count, n := binary.Uvarint(payload)
-	if n <= 0 || count != uint64(want) {
+	count, err := binary.ReadUvarint(br)
+	if err != nil || count != uint64(want) {
 		return nil, fmt.Errorf("%w: %s in %d ciphertexts, the circuit has %d", ErrFormat, kind, count, want)
 	}
-	r := bytes.NewReader(payload[n:])
 	var seed *[seedSize]byte
-	switch form, err := r.ReadByte(); {
+	switch form, err := br.ReadByte(); {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s is truncated", ErrFormat, kind)
 	case form == 1:
 		seed = new([seedSize]byte)
-		if _, err := io.ReadFull(r, seed[:]); err != nil {
+		if _, err := io.ReadFull(br, seed[:]); err != nil {
 			return nil, fmt.Errorf("%w: %s is truncated in its seed", ErrFormat, kind)
 		}
 	case form != 0:
@@ -228,7 +297,7 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) (*Ciphertext, err
 	var scratch []byte
 	for j := range cts {
 		var scale [8]byte
-		if _, err := io.ReadFull(r, scale[:]); err != nil {
+		if _, err := io.ReadFull(br, scale[:]); err != nil {
 			return nil, fmt.Errorf("%w: %s is truncated in ciphertext %d of %d", ErrFormat, kind, j+1, want)
 		}
 		// A scale far from 2^LogScale would make decoding meaningless; a
@@ -247,7 +316,7 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) (*Ciphertext, err
 			lattigox.UniformC1(p, uniformStream(*seed, j), ct)
 		}
 		for _, poly := range polys {
-			if scratch, err = readPackedPoly(r, poly, p.Q()[:level+1], scratch); err != nil {
+			if scratch, err = readPackedPoly(br, poly, p.Q()[:level+1], scratch); err != nil {
 				if errors.Is(err, ErrFormat) {
 					return nil, fmt.Errorf("%s, ciphertext %d: %w", kind, j+1, err)
 				}
@@ -256,8 +325,8 @@ func DecodeCiphertext(spec *plan.Spec, kind Kind, data []byte) (*Ciphertext, err
 		}
 		cts[j] = ct
 	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the last ciphertext of the %s", ErrFormat, r.Len(), kind)
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: bytes after the last ciphertext of the %s", ErrFormat, kind)
 	}
-	return &Ciphertext{kind: kind, cts: cts}, nil
+	return &Ciphertext{kind: kind, id: id, cts: cts}, nil
 }

@@ -30,10 +30,13 @@
 // the server refuses keys below it: Lattigo would compute garbage with
 // them without an error.
 //
-// Files. Every file starts with "HECC", a kind byte, a format version and
-// the SHA-256 fingerprint of the spec it belongs to, so that a key,
-// ciphertext or circuit of another compile is refused with a message before
-// any Lattigo decoding. Keys and ciphertexts are written by this package,
+// Files. Every file starts with "HECC", a kind byte, a format version,
+// the SHA-256 fingerprint of the spec it belongs to and the id of its key
+// set (keyset.go), so that a key, ciphertext or circuit of another compile,
+// or a ciphertext of another key set, is refused with a message before any
+// Lattigo decoding. A circuit ends with the SHA-256 of its contents. Every
+// file is read streaming against the sizes the spec implies, so a hostile
+// one costs no more memory than an honest one. Keys and ciphertexts are written by this package,
 // not Lattigo: every residue packed to its prime's bit length and checked
 // below it when read (packed.go), shapes and levels taken from the spec,
 // and uniformly random halves replaced by a seed where they are (every

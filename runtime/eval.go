@@ -25,6 +25,7 @@ type Server struct {
 	affine  map[*ir.Node]*preparedAffine
 	scales  map[*ir.Node]rlwe.Scale // of every node's result
 	buf     *buffers                // shared by concurrent runs
+	keys    KeySetID                // of the evaluation keys
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -68,6 +69,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		affine:  make(map[*ir.Node]*preparedAffine),
 		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
 		buf:     newBuffers(p),
+		keys:    ek.id,
 		Workers: goruntime.GOMAXPROCS(0),
 	}
 	for n, v := range scales.Out {
@@ -90,7 +92,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 			ptScale := rlwe.NewScale(scales.Plaintext[node])
 			switch pa.plan.Form {
 			case plan.Parts:
-				pa.parts, err = encodeParts(p, ecd, node, node.Inputs[0].Level, c.Graph.LogSlots, ptScale)
+				pa.parts, err = encodeParts(p, ecd, node, pa.plan, node.Inputs[0].Level, c.Graph.LogSlots, ptScale)
 			case plan.Hybrid:
 				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
@@ -118,6 +120,10 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 	}
 	return s, nil
 }
+
+// KeySet is the key set of the server's evaluation keys: inputs must
+// carry it, and results are written with it.
+func (s *Server) KeySet() KeySetID { return s.keys }
 
 // checkKeyLevels refuses keys that sit below a level the circuit uses them
 // at: Lattigo would key-switch with them and return a wrong result without
@@ -183,10 +189,14 @@ type NodeStat struct {
 }
 
 // Run evaluates the circuit on an encrypted input, in as many ciphertexts
-// as the spec's InputParts, and returns the encrypted result.
+// as the spec's InputParts, and returns the encrypted result. The input
+// must be of the evaluation keys' key set (ErrKeySet), the result is.
 func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 	if input.kind != KindInputCt {
 		return nil, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindInputCt.withArticle(), input.kind.withArticle())
+	}
+	if err := checkKeySet(input.kind, input.id, s.keys); err != nil {
+		return nil, nil, err
 	}
 	g, in := s.circuit.Graph, input.cts
 	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {
@@ -252,7 +262,7 @@ func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 	st.Rescales = count.total(PrimRescale)
 	st.PtMuls = count.total(PrimMulPlain, PrimMulDiagonal)
 	st.CtMuls = count.total(PrimMul)
-	return &Ciphertext{kind: KindOutputCt, cts: []*rlwe.Ciphertext{result}}, st, nil
+	return &Ciphertext{kind: KindOutputCt, id: s.keys, cts: []*rlwe.Ciphertext{result}}, st, nil
 }
 
 // partsNode evaluates affine node n reading the input's parts.
@@ -260,6 +270,9 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	pa := s.affine[n]
 	out, err := pa.parts.evaluate(evals, in)
 	if err != nil {
+		return nil, err
+	}
+	if out, err = s.project(evals, pa.plan.Projection, n.Inputs[0].Level, out, count); err != nil {
 		return nil, err
 	}
 	if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
@@ -298,6 +311,9 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 	if pa.lt != nil {
 		var err error
 		if out, err = pa.lt.evaluate(evals, s.buf, in); err != nil {
+			return nil, err
+		}
+		if out, err = s.project(evals, pa.plan.Projection, in.Level(), out, count); err != nil {
 			return nil, err
 		}
 		if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
@@ -346,4 +362,31 @@ func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEv
 	}
 	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
 	return polyEval.Evaluate(x, poly, s.scales[n])
+}
+
+// project completes the projection of the client's input onto its layout
+// on the result of the first affine map (see plan.Projection), whose
+// weights already gave undefined slots weight 0: it keeps the real part
+// of the sum of the slots' copies, y + conj(y) summed over the copies. It
+// runs before the map's rescale, at the input's level: the rounding of the
+// rescale then falls on the whole result, not on the 1/(2·copies) of it
+// each term carries, which would cost log2(2·copies) bits of precision.
+func (s *Server) project(evals []*hefloat.Evaluator, pj *plan.Projection, level int, y *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
+	if pj == nil {
+		return y, nil
+	}
+	conj, err := evals[0].ConjugateNew(y)
+	if err != nil {
+		return nil, fmt.Errorf("input projection: %w", err)
+	}
+	if err := evals[0].Add(y, conj, conj); err != nil {
+		return nil, fmt.Errorf("input projection: %w", err)
+	}
+	count.add(PrimGiantStep, level, 1)
+	count.add(PrimAdd, level, 1)
+	if pj.Trace == nil {
+		return conj, nil
+	}
+	countBlockSum(count, pj.Trace, level)
+	return lattigox.SumRotations(lattigox.Workers{Evals: evals, Pool: s.buf}, pj.Trace, conj)
 }

@@ -121,9 +121,14 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct, err := DecodeCiphertext(spec, KindInputCt, f.ct)
+	ct, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.KeySet(), f.ct)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for what, id := range map[string]KeySetID{"secret key": sk.KeySet(), "public key": pk.KeySet(), "evaluation keys": ek.KeySet(), "input": ct.KeySet()} {
+		if id != f.keys.Secret.KeySet() {
+			t.Errorf("the decoded %s is of key set %s, the keys were %s", what, id, f.keys.Secret.KeySet())
+		}
 	}
 
 	// The tolerance is CKKS's noise at the fixture's scale, with a wide
@@ -221,13 +226,13 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 
 	// A residue that is not below its modulus is refused, not evaluated.
 	bad := bytes.Clone(f.evk)
-	copy(bad[headerSize+1+seedSize:], bytes.Repeat([]byte{0xff}, 8))
+	copy(bad[HeaderSize+1+seedSize:], bytes.Repeat([]byte{0xff}, 8))
 	if _, err := DecodeEvalKeys(spec, bad); !errors.Is(err, ErrFormat) {
 		t.Errorf("an unreduced residue: %v", err)
 	}
 	// Another seed regenerates other halves a: the keys no longer match.
 	other := bytes.Clone(f.evk)
-	other[headerSize+1] ^= 1
+	other[HeaderSize+1] ^= 1
 	ek, err = DecodeEvalKeys(spec, other)
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +247,7 @@ func TestEvalKeysFileReadConcurrently(t *testing.T) {
 func TestCiphertextFile(t *testing.T) {
 	f := secureFixture(t)
 	spec := f.circuit.Spec
-	cts, err := DecodeCiphertext(spec, KindInputCt, f.ct)
+	cts, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.KeySet(), f.ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +259,7 @@ func TestCiphertextFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lattigo := headerSize + 1 + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize()
+	lattigo := HeaderSize + 1 + hefloat.NewCiphertext(p, 1, spec.Input.Level).BinarySize()
 	if len(f.ct) != sizes.InputCt || len(f.ct) >= lattigo {
 		t.Errorf("input file %d bytes, predicted %d; Lattigo's encoding takes %d", len(f.ct), sizes.InputCt, lattigo)
 	}
@@ -262,11 +267,11 @@ func TestCiphertextFile(t *testing.T) {
 		t.Fatal("the input ciphertext changed in a round trip")
 	}
 	bad := bytes.Clone(f.ct)
-	copy(bad[headerSize+2+8:], bytes.Repeat([]byte{0xff}, 8)) // count, form, scale, then c0
-	if _, err := DecodeCiphertext(spec, KindInputCt, bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not below its modulus") {
+	copy(bad[HeaderSize+2+8:], bytes.Repeat([]byte{0xff}, 8)) // count, form, scale, then c0
+	if _, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.KeySet(), bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "not below its modulus") {
 		t.Errorf("an unreduced residue: %v", err)
 	}
-	if _, err := DecodeCiphertext(spec, KindInputCt, f.ct[:len(f.ct)-1]); !errors.Is(err, ErrFormat) {
+	if _, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.KeySet(), f.ct[:len(f.ct)-1]); !errors.Is(err, ErrFormat) {
 		t.Errorf("a truncated ciphertext: %v", err)
 	}
 }
@@ -290,7 +295,7 @@ func TestSeededInput(t *testing.T) {
 		t.Errorf("seeded input %d bytes, predicted %d; %d under the public key", len(data), sizes.InputCtSeeded, sizes.InputCt)
 	}
 	decrypts := func(data []byte) float64 {
-		cts, err := DecodeCiphertext(spec, KindInputCt, data)
+		cts, err := DecodeCiphertext(spec, KindInputCt, f.keys.Eval.KeySet(), data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +316,7 @@ func TestSeededInput(t *testing.T) {
 	if worst := decrypts(data); worst > 1e-6 {
 		t.Fatalf("the rebuilt input decrypts %g away from the input", worst)
 	}
-	data[headerSize+2] ^= 1 // another seed: another c1
+	data[HeaderSize+2] ^= 1 // another seed: another c1
 	if worst := decrypts(data); worst < 1 {
 		t.Fatalf("a changed seed still decrypts to the input (error %g)", worst)
 	}
@@ -339,7 +344,7 @@ func TestInsecureParametersNeverReachFiles(t *testing.T) {
 func FuzzDecodeSpec(f *testing.F) {
 	fx := secureFixture(f)
 	f.Add(fx.spec)
-	f.Add(fx.spec[:headerSize])
+	f.Add(fx.spec[:HeaderSize])
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeSpec(b) })
 }
 
@@ -358,7 +363,9 @@ func FuzzDecodeCiphertext(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seeded)
-	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeCiphertext(fx.circuit.Spec, KindInputCt, b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = DecodeCiphertext(fx.circuit.Spec, KindInputCt, fx.keys.Eval.KeySet(), b)
+	})
 }
 
 func FuzzDecodeKeys(f *testing.F) {

@@ -23,7 +23,10 @@ const (
 	KindInputCt   Kind = 'I'
 	KindOutputCt  Kind = 'O'
 	formatMagic        = "HECC"
-	headerSize         = 4 + 1 + 1 + 32 // magic, kind, plan.FormatVersion, fingerprint
+	// HeaderSize is the size of every file's header: magic, kind,
+	// plan.FormatVersion, the spec's fingerprint and the key set (zero in
+	// a spec or circuit).
+	HeaderSize = 4 + 1 + 1 + 32 + 16
 )
 
 var kindNames = map[Kind]string{
@@ -56,30 +59,38 @@ var (
 	ErrMismatch = errors.New("file belongs to another compile")
 )
 
+// header is what every file starts with after its magic, kind and version.
+type header struct {
+	fingerprint [32]byte // of the spec
+	keys        KeySetID // of keys and ciphertexts
+}
+
 // seal prefixes payload with the header.
-func seal(kind Kind, fingerprint [32]byte, payload []byte) []byte {
-	b := make([]byte, 0, headerSize+len(payload))
+func seal(kind Kind, h header, payload []byte) []byte {
+	b := make([]byte, 0, HeaderSize+len(payload))
 	b = append(b, formatMagic...)
 	b = append(b, byte(kind), plan.FormatVersion)
-	b = append(b, fingerprint[:]...)
+	b = append(b, h.fingerprint[:]...)
+	b = append(b, h.keys[:]...)
 	return append(b, payload...)
 }
 
-// open checks the header of data against the expected kind and returns the
-// fingerprint and payload.
-func open(data []byte, want Kind) ([32]byte, []byte, error) {
-	var fp [32]byte
-	if len(data) < headerSize || !bytes.Equal(data[:4], []byte(formatMagic)) {
-		return fp, nil, fmt.Errorf("%w: expected %s, the data does not start with a hecc header", ErrFormat, want.withArticle())
+// open checks the header of data against the expected kind and returns it
+// and the payload.
+func open(data []byte, want Kind) (header, []byte, error) {
+	var h header
+	if len(data) < HeaderSize || !bytes.Equal(data[:4], []byte(formatMagic)) {
+		return h, nil, fmt.Errorf("%w: expected %s, the data does not start with a hecc header", ErrFormat, want.withArticle())
 	}
 	if k := Kind(data[4]); k != want {
-		return fp, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, want.withArticle(), k.withArticle())
+		return h, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, want.withArticle(), k.withArticle())
 	}
 	if v := data[5]; v != plan.FormatVersion {
-		return fp, nil, fmt.Errorf("%w: %s in format version %d, this hecc reads version %d", ErrFormat, want, v, plan.FormatVersion)
+		return h, nil, fmt.Errorf("%w: %s in format version %d, this hecc reads version %d; regenerate it with this hecc", ErrFormat, want, v, plan.FormatVersion)
 	}
-	copy(fp[:], data[6:headerSize])
-	return fp, data[headerSize:], nil
+	copy(h.fingerprint[:], data[6:38])
+	copy(h.keys[:], data[38:HeaderSize])
+	return h, data[HeaderSize:], nil
 }
 
 // checkFingerprint refuses a file whose fingerprint is not the spec's.
@@ -108,8 +119,19 @@ func unmarshal(what string, data []byte, into interface{ UnmarshalBinary([]byte)
 
 // PeekKind reports the kind of a hecc file from its header.
 func PeekKind(data []byte) (Kind, error) {
-	if len(data) < headerSize || string(data[:4]) != formatMagic {
+	if len(data) < HeaderSize || string(data[:4]) != formatMagic {
 		return 0, fmt.Errorf("%w: no hecc header", ErrFormat)
 	}
 	return Kind(data[4]), nil
+}
+
+// PeekKeySet reports the key set of a key or ciphertext file from its
+// header, unchecked.
+func PeekKeySet(data []byte) (KeySetID, error) {
+	var id KeySetID
+	if len(data) < HeaderSize || string(data[:4]) != formatMagic {
+		return id, fmt.Errorf("%w: no hecc header", ErrFormat)
+	}
+	copy(id[:], data[38:HeaderSize])
+	return id, nil
 }

@@ -34,7 +34,11 @@ type EvalKeys struct {
 	// seed derives the uniform half of every key (see evalKeyMaker): the
 	// key file carries it instead of that half.
 	seed [seedSize]byte
+	id   KeySetID // inputs must carry it, results are given it
 }
+
+// KeySet is the id of the key set e belongs to.
+func (e *EvalKeys) KeySet() KeySetID { return e.id }
 
 // keySet is the view Lattigo's evaluator needs.
 func (e *EvalKeys) keySet() *rlwe.MemEvaluationKeySet {
@@ -52,7 +56,7 @@ func GenerateKeys(spec *plan.Spec, progress func(done, total int)) (*Keys, error
 	if err != nil {
 		return nil, err
 	}
-	ek := &EvalKeys{seed: m.seed}
+	ek := &EvalKeys{seed: m.seed, id: sk.id}
 	if spec.Relin {
 		ek.relin = m.relin()
 	}
@@ -142,21 +146,22 @@ func EncodeSecretKey(spec *plan.Spec, sk *SecretKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return seal(KindSecretKey, spec.Fingerprint(), b), nil
+	return seal(KindSecretKey, fileHeader(spec, sk.id), b), nil
 }
 
-// EncodePublicKey serialises the public key.
+// EncodePublicKey serialises the public key with its key set id.
 func EncodePublicKey(spec *plan.Spec, pk *PublicKey) ([]byte, error) {
 	b, err := pk.pk.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	return seal(KindPublicKey, spec.Fingerprint(), b), nil
+	return seal(KindPublicKey, fileHeader(spec, pk.id), b), nil
 }
 
-// DecodeSecretKey parses a secret key made for spec.
+// DecodeSecretKey parses a secret key made for spec, refusing one whose
+// key set id is not its own (a damaged file).
 func DecodeSecretKey(spec *plan.Spec, data []byte) (*SecretKey, error) {
-	p, payload, err := openFor(spec, data, KindSecretKey)
+	p, id, payload, err := openFor(spec, data, KindSecretKey)
 	if err != nil {
 		return nil, err
 	}
@@ -164,12 +169,17 @@ func DecodeSecretKey(spec *plan.Spec, data []byte) (*SecretKey, error) {
 	if err := unmarshalSized("secret key", payload, sk); err != nil {
 		return nil, err
 	}
-	return &SecretKey{sk}, nil
+	key := newSecretKey(sk)
+	if key.id != id {
+		return nil, fmt.Errorf("%w: the secret key does not match its key set id: the file is damaged", ErrFormat)
+	}
+	return key, nil
 }
 
-// DecodePublicKey parses a public key made for spec.
+// DecodePublicKey parses a public key made for spec, with the key set id
+// its file carries.
 func DecodePublicKey(spec *plan.Spec, data []byte) (*PublicKey, error) {
-	p, payload, err := openFor(spec, data, KindPublicKey)
+	p, id, payload, err := openFor(spec, data, KindPublicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +187,7 @@ func DecodePublicKey(spec *plan.Spec, data []byte) (*PublicKey, error) {
 	if err := unmarshalSized("public key", payload, pk); err != nil {
 		return nil, err
 	}
-	return &PublicKey{pk}, nil
+	return &PublicKey{pk: pk, id: id}, nil
 }
 
 // GenerateKeyPair makes a secret key and its public key for spec.
@@ -187,7 +197,8 @@ func GenerateKeyPair(spec *plan.Spec) (*SecretKey, *PublicKey, error) {
 		return nil, nil, err
 	}
 	sk, pk := hefloat.NewKeyGenerator(p).GenKeyPairNew()
-	return &SecretKey{sk}, &PublicKey{pk}, nil
+	key := newSecretKey(sk)
+	return key, &PublicKey{pk: pk, id: key.id}, nil
 }
 
 // The evaluation key file: the header, a relinearization flag, the seed of
@@ -199,7 +210,7 @@ func GenerateKeyPair(spec *plan.Spec) (*SecretKey, *PublicKey, error) {
 // EncodeEvalKeys serialises the evaluation keys.
 func EncodeEvalKeys(spec *plan.Spec, ek *EvalKeys) ([]byte, error) {
 	var buf bytes.Buffer
-	err := writeEvalKeys(&buf, spec, ek.seed,
+	err := writeEvalKeys(&buf, spec, ek.id, ek.seed,
 		func() *rlwe.RelinearizationKey { return ek.relin },
 		func(i int) *rlwe.GaloisKey { return ek.galois[i] })
 	return buf.Bytes(), err
@@ -213,7 +224,7 @@ func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *SecretKey, progress func(do
 	if err != nil {
 		return err
 	}
-	return writeEvalKeys(w, spec, m.seed, m.relin,
+	return writeEvalKeys(w, spec, sk.id, m.seed, m.relin,
 		func(i int) *rlwe.GaloisKey {
 			gk := m.galois(i)
 			if progress != nil {
@@ -223,13 +234,13 @@ func WriteEvalKeys(w io.Writer, spec *plan.Spec, sk *SecretKey, progress func(do
 		})
 }
 
-func writeEvalKeys(out io.Writer, spec *plan.Spec, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
+func writeEvalKeys(out io.Writer, spec *plan.Spec, id KeySetID, seed [seedSize]byte, relin func() *rlwe.RelinearizationKey, galois func(i int) *rlwe.GaloisKey) error {
 	p, err := newParameters(spec.Params)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(out, 1<<20)
-	head := seal(KindEvalKeys, spec.Fingerprint(), nil)
+	head := seal(KindEvalKeys, fileHeader(spec, id), nil)
 	head = append(head, map[bool]byte{true: 1, false: 0}[spec.Relin])
 	head = append(head, seed[:]...)
 	if _, err := w.Write(head); err != nil {
@@ -311,11 +322,11 @@ func DecodeEvalKeys(spec *plan.Spec, data []byte) (*EvalKeys, error) {
 // read and regenerate their seeded halves, which costs more than reading.
 func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	head := make([]byte, headerSize+1+seedSize)
+	head := make([]byte, HeaderSize+1+seedSize)
 	if _, err := io.ReadFull(br, head); err != nil {
 		return nil, fmt.Errorf("%w: evaluation keys are truncated", ErrFormat)
 	}
-	p, rest, err := openFor(spec, head, KindEvalKeys)
+	p, id, rest, err := openFor(spec, head, KindEvalKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +335,7 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 		return nil, fmt.Errorf("%w: evaluation keys %s a relinearization key the circuit %s", ErrFormat,
 			map[bool]string{true: "hold", false: "lack"}[hasRelin], map[bool]string{true: "needs", false: "does not use"}[spec.Relin])
 	}
-	ek := &EvalKeys{}
+	ek := &EvalKeys{id: id}
 	copy(ek.seed[:], rest[1:])
 	fill := newKeyFiller(p, ek.seed, len(spec.Rotations)+1)
 	read := func(index int, what string, g *rlwe.GadgetCiphertext) error {
@@ -430,17 +441,23 @@ func (f *keyFiller) wait() error {
 	return nil
 }
 
-// openFor opens a key or ciphertext file and checks it belongs to spec.
-func openFor(spec *plan.Spec, data []byte, kind Kind) (hefloat.Parameters, []byte, error) {
-	fp, payload, err := open(data, kind)
+// openFor opens a key or ciphertext file, checks it belongs to spec and
+// returns its key set.
+func openFor(spec *plan.Spec, data []byte, kind Kind) (hefloat.Parameters, KeySetID, []byte, error) {
+	h, payload, err := open(data, kind)
 	if err != nil {
-		return hefloat.Parameters{}, nil, err
+		return hefloat.Parameters{}, h.keys, nil, err
 	}
-	if err := checkFingerprint(kind, fp, spec); err != nil {
-		return hefloat.Parameters{}, nil, err
+	if err := checkFingerprint(kind, h.fingerprint, spec); err != nil {
+		return hefloat.Parameters{}, h.keys, nil, err
 	}
 	p, err := newParameters(spec.Params)
-	return p, payload, err
+	return p, h.keys, payload, err
+}
+
+// fileHeader is the header of a key or ciphertext of spec's key set id.
+func fileHeader(spec *plan.Spec, id KeySetID) header {
+	return header{fingerprint: spec.Fingerprint(), keys: id}
 }
 
 // sized is a Lattigo object preallocated with the expected shape.

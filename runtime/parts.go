@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime/internal/parallel"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
@@ -18,8 +19,9 @@ type partsTransform struct {
 	level   int
 }
 
-// encodeParts encodes each part's weights w_j[r] = W[r, j·partSlots + r].
-func encodeParts(p hefloat.Parameters, ecd *hefloat.Encoder, n *ir.Node, level, logSlots int, scale rlwe.Scale) (*partsTransform, error) {
+// encodeParts encodes each part's weights w_j[r] = W[r, j·partSlots + r],
+// as the plan weighs them.
+func encodeParts(p hefloat.Parameters, ecd *hefloat.Encoder, n *ir.Node, pl *plan.Linear, level, logSlots int, scale rlwe.Scale) (*partsTransform, error) {
 	g := n.Inputs[0].Gather
 	part, slots := g.PartSlots(), 1<<logSlots
 	w := make([][]float64, g.Parts)
@@ -27,7 +29,7 @@ func encodeParts(p hefloat.Parameters, ecd *hefloat.Encoder, n *ir.Node, level, 
 		w[j] = make([]float64, slots)
 	}
 	for r := range n.Linear.Rows {
-		n.Linear.Row(r, func(c int, v float64) { w[c/part][r] += v })
+		n.Linear.Row(r, func(c int, v float64) { w[c/part][r] += pl.Weight(c, v) })
 	}
 	pt := &partsTransform{level: level}
 	ringQ := p.RingQ().AtLevel(level)

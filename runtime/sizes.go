@@ -37,14 +37,14 @@ func PredictSizes(spec *plan.Spec) (Sizes, error) {
 		return Sizes{}, err
 	}
 	s := Sizes{
-		SecretKey:     headerSize + rlwe.NewSecretKey(p).BinarySize(),
-		PublicKey:     headerSize + rlwe.NewPublicKey(p).BinarySize(),
+		SecretKey:     HeaderSize + rlwe.NewSecretKey(p).BinarySize(),
+		PublicKey:     HeaderSize + rlwe.NewPublicKey(p).BinarySize(),
 		GaloisKeys:    len(spec.Rotations),
 		RelinNeeded:   spec.Relin,
 		InputCt:       ciphertextFileSize(p, spec, KindInputCt, false),
 		InputCtSeeded: ciphertextFileSize(p, spec, KindInputCt, true),
 		OutputCt:      ciphertextFileSize(p, spec, KindOutputCt, false),
-		EvalKeys:      headerSize + 1 + seedSize + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
+		EvalKeys:      HeaderSize + 1 + seedSize + len(binary.AppendUvarint(nil, uint64(len(spec.Rotations)))),
 	}
 	// Key sizes depend only on their level: measure one per level.
 	type keySizes struct{ file, memory int }
@@ -77,7 +77,7 @@ func PredictSizes(spec *plan.Spec) (Sizes, error) {
 func ciphertextFileSize(p hefloat.Parameters, spec *plan.Spec, kind Kind, seeded bool) int {
 	level, count := ciphertextLevel(spec, kind)
 	poly := packedPolySize(p.N(), p.Q()[:level+1])
-	size := headerSize + len(binary.AppendUvarint(nil, uint64(count))) + 1 + count*(8+2*poly)
+	size := HeaderSize + len(binary.AppendUvarint(nil, uint64(count))) + 1 + count*(8+2*poly)
 	if seeded {
 		size += seedSize - count*poly
 	}

@@ -278,11 +278,11 @@ func (s *Session) Decrypt(res []byte) (*Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cts, err := runtime.DecodeCiphertext(s.Spec, runtime.KindOutputCt, res)
+	ct, err := runtime.DecodeCiphertext(s.Spec, runtime.KindOutputCt, sk.KeySet(), res)
 	if err != nil {
 		return nil, fmt.Errorf("the server's result: %w", err)
 	}
-	raw, err := runtime.Decrypt(s.Spec, sk, cts)
+	raw, err := runtime.Decrypt(s.Spec, sk, ct)
 	if err != nil {
 		return nil, err
 	}

@@ -392,7 +392,7 @@ func (s *Server) keyModel(id string) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		head := make([]byte, keyHeaderSize)
+		head := make([]byte, runtime.HeaderSize)
 		_, err = io.ReadFull(f, head)
 		f.Close()
 		if err != nil {
@@ -423,9 +423,6 @@ func (s *Server) keyError(w http.ResponseWriter, err error) {
 	}
 }
 
-// keyHeaderSize is the hecc file header: "HECC", kind, version, fingerprint.
-const keyHeaderSize = 4 + 1 + 1 + 32
-
 // putKeys stores an uploaded eval.keys. Its header names the compile, and
 // so the exact size the file must have, before the rest is read.
 func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
@@ -434,7 +431,7 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes is more than the evaluation keys of any model here (at most %d)", r.ContentLength, s.maxKeys))
 		return
 	}
-	head := make([]byte, keyHeaderSize)
+	head := make([]byte, runtime.HeaderSize)
 	if _, err := io.ReadFull(r.Body, head); err != nil {
 		writeError(w, http.StatusBadRequest, codeMalformed, "the body is shorter than a hecc file header")
 		return
@@ -471,8 +468,8 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 	h := sha256.New()
 	out := io.MultiWriter(pending, h)
 	out.Write(head)
-	n, err := io.Copy(out, io.LimitReader(r.Body, want-keyHeaderSize+1))
-	n += keyHeaderSize
+	n, err := io.Copy(out, io.LimitReader(r.Body, want-runtime.HeaderSize+1))
+	n += runtime.HeaderSize
 	switch {
 	case err != nil:
 		pending.Abort()
@@ -677,7 +674,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
 		return
 	}
-	cts, err := runtime.DecodeCiphertext(m.Circuit.Spec, runtime.KindInputCt, body)
+	// The input's key set is checked against the stored keys' when they
+	// are loaded, in run.
+	keySet, _ := runtime.PeekKeySet(body)
+	cts, err := runtime.DecodeCiphertext(m.Circuit.Spec, runtime.KindInputCt, keySet, body)
 	switch {
 	case errors.Is(err, runtime.ErrMismatch):
 		writeError(w, http.StatusConflict, codeWrongCompile, err.Error())
@@ -691,6 +691,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
 	run := func(srv *runtime.Server) ([]byte, *runtime.Stats, error) {
+		if srv.KeySet() != keySet {
+			return nil, nil, fmt.Errorf("%w: the input was encrypted with key set %s, the stored keys %s are key set %s", runtime.ErrKeySet, keySet, id, srv.KeySet())
+		}
 		out, st, err := srv.Run(cts)
 		if err != nil {
 			return nil, nil, err

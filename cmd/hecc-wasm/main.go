@@ -231,11 +231,11 @@ func decrypt(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cts, err := runtime.DecodeCiphertext(spec, runtime.KindOutputCt, res)
+	ct, err := runtime.DecodeCiphertext(spec, runtime.KindOutputCt, sk.KeySet(), res)
 	if err != nil {
 		return nil, fmt.Errorf("the server's result: %w", err)
 	}
-	raw, err := runtime.Decrypt(spec, sk, cts)
+	raw, err := runtime.Decrypt(spec, sk, ct)
 	if err != nil {
 		return nil, err
 	}

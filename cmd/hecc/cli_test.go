@@ -127,8 +127,11 @@ func TestTwoPartyFlow(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, "model.hec")); err != nil || st.Mode().Perm()&0o077 != 0 {
 		t.Fatalf("model.hec mode %v", st.Mode())
 	}
-	if st, err := os.Stat(filepath.Join(keys, "secret.key")); err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("secret.key mode %v", st.Mode())
+	// Secrets and results are for their owner only.
+	for _, f := range []string{filepath.Join(keys, "secret.key"), filepath.Join(dir, "r.ct"), filepath.Join(dir, "y.npy")} {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode %v", f, st.Mode())
+		}
 	}
 }
 

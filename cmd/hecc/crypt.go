@@ -48,7 +48,7 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	keyPath := c.String("key")
-	data, err := readFile(keyPath)
+	data, err := readKeyFile(keyPath, spec)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func runDecrypt(c *cli.Context) error {
 		return err
 	}
 	keyPath := c.String("key")
-	kb, err := readFile(keyPath)
+	kb, err := readKeyFile(keyPath, spec)
 	if err != nil {
 		return err
 	}
@@ -122,13 +122,9 @@ func runDecrypt(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
 	in := c.Args().First()
-	cb, err := readFile(in)
+	ct, err := runtime.ReadCiphertextFile(in, spec, runtime.KindOutputCt, sk.KeySet())
 	if err != nil {
 		return err
-	}
-	ct, err := runtime.DecodeCiphertext(spec, runtime.KindOutputCt, cb)
-	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
 	}
 	raw, err := runtime.Decrypt(spec, sk, ct)
 	if err != nil {
@@ -144,7 +140,8 @@ func runDecrypt(c *cli.Context) error {
 		if err := tensorio.WriteNPY(&b, out, "<f4"); err != nil {
 			return err
 		}
-		if err := writeFile(path, b.Bytes(), 0o644); err != nil {
+		// A decrypted result is the user's private data.
+		if err := writeFile(path, b.Bytes(), 0o600); err != nil {
 			return err
 		}
 	}

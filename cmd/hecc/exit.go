@@ -42,12 +42,12 @@ var exitClasses = []exitClass{
 	{exitUsage, "usage: unknown command or flag, missing or invalid argument, value ranges not given", []error{passes.ErrNoRange, serve.ErrNotLoopback}},
 	{exitUnsupported, "unsupported model: an operator, a use of one, a data type or a size hecc cannot compile",
 		[]error{compiler.ErrUnsupportedOp, compiler.ErrUnsupported, onnx.ErrUnsupported, onnx.ErrTooLarge, ir.ErrTooLarge, passes.ErrConstantOutput}},
-	{exitMismatch, "mismatched files: a key, ciphertext or spec of another compile, an input of another shape",
-		[]error{runtime.ErrMismatch, plan.ErrMismatch, runtime.ErrShape, serve.ErrSpecMismatch, serve.ErrImage}},
+	{exitMismatch, "mismatched files: a key, ciphertext or spec of another compile or key set, an input of another shape",
+		[]error{runtime.ErrMismatch, runtime.ErrKeySet, plan.ErrMismatch, runtime.ErrShape, serve.ErrSpecMismatch, serve.ErrImage}},
 	{exitParameters, "insecure or impossible parameters: beyond the security table, or no secure parameters or approximation meet the requirements",
 		[]error{params.ErrInsecure, params.ErrNoFit, passes.ErrTargetUnreachable}},
-	{exitMalformed, "malformed input: an ONNX model, tensor, .hec, .spec, key or ciphertext file that is not valid",
-		[]error{runtime.ErrFormat, plan.ErrSpec, ir.ErrDecode, onnx.ErrMalformed, compiler.ErrModel}},
+	{exitMalformed, "malformed input: an ONNX model, tensor, .hec, .spec, key or ciphertext file that is not valid, a result the circuit did not compute",
+		[]error{runtime.ErrFormat, runtime.ErrNotAResult, plan.ErrSpec, ir.ErrDecode, onnx.ErrMalformed, compiler.ErrModel}},
 }
 
 // exitCode maps an error to its documented exit status. An error that

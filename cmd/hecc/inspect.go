@@ -64,7 +64,7 @@ func runInspect(c *cli.Context) error {
 		return usageError("inspect takes one .spec or .hec file")
 	}
 	path := c.Args().First()
-	data, err := readFile(path)
+	data, err := readFile(path, runtime.MaxCircuitBytes)
 	if err != nil {
 		return err
 	}

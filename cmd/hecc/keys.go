@@ -29,11 +29,14 @@ func keygenCommand() *cli.Command {
               quarter of what the keys take in the server's memory
 
 An existing secret.key is not overwritten without --force: data encrypted
-under it could not be decrypted any more.`,
+under it could not be decrypted any more. A spec whose evaluation keys would
+exceed --max-key-gib or the free disk is refused before any key is made; an
+interrupted keygen removes its unfinished file.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "keys", Usage: "directory to write the keys into"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing key set"},
+			&cli.Float64Flag{Name: "max-key-gib", Value: 4, Usage: "refuse a spec whose eval.keys would be larger than this many GiB (or than the free disk)"},
 		},
 		Action: runKeygen,
 	}
@@ -49,6 +52,9 @@ func runKeygen(c *cli.Context) error {
 	}
 	dir := c.String("output")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := checkKeyBudget(spec, dir, c.Float64("max-key-gib")); err != nil {
 		return err
 	}
 	skPath := filepath.Join(dir, "secret.key")
@@ -70,18 +76,22 @@ func runKeygen(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(skPath, sk, 0o600); err != nil {
-		return err
-	}
-	if err := writeFile(filepath.Join(dir, "public.key"), pk, 0o644); err != nil {
-		return err
-	}
 	// Evaluation keys go to the file as they are made: they can reach
-	// gigabytes, and only one is in memory at a time.
+	// gigabytes, and only one is in memory at a time. They come first, so
+	// that a keygen interrupted while making them leaves no file at all.
 	ekPath := filepath.Join(dir, "eval.keys")
 	if err := writeFileStream(ekPath, 0o644, func(w io.Writer) error {
 		return runtime.WriteEvalKeys(w, spec, secret, progress("generating rotation keys"))
 	}); err != nil {
+		return err
+	}
+	if err := writeFile(skPath, sk, 0o600); err != nil {
+		os.Remove(ekPath)
+		return err
+	}
+	if err := writeFile(filepath.Join(dir, "public.key"), pk, 0o644); err != nil {
+		os.Remove(ekPath)
+		os.Remove(skPath)
 		return err
 	}
 	size := int64(0)
@@ -94,7 +104,7 @@ func runKeygen(c *cli.Context) error {
 }
 
 func loadSpec(path string) (*plan.Spec, error) {
-	data, err := readFile(path)
+	data, err := readFile(path, runtime.MaxSpecBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +113,26 @@ func loadSpec(path string) (*plan.Spec, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return spec, nil
+}
+
+// ErrKeyBudget reports a spec whose evaluation keys exceed what keygen
+// was allowed to write.
+var ErrKeyBudget = errors.New("evaluation keys too large")
+
+// checkKeyBudget refuses a spec whose evaluation key file would exceed
+// maxGiB or the free space in dir: a hostile spec could otherwise fill
+// the disk.
+func checkKeyBudget(spec *plan.Spec, dir string, maxGiB float64) error {
+	sizes, err := runtime.PredictSizes(spec)
+	if err != nil {
+		return err
+	}
+	need := int64(sizes.EvalKeys)
+	if limit := int64(maxGiB * (1 << 30)); need > limit {
+		return fmt.Errorf("%w: this spec's eval.keys would take %s, more than --max-key-gib %g", ErrKeyBudget, mib(int(need)), maxGiB)
+	}
+	if free, ok := freeBytes(dir); ok && need > free {
+		return fmt.Errorf("%w: this spec's eval.keys would take %s, %s has %s free", ErrKeyBudget, mib(int(need)), dir, mib(int(free)))
+	}
+	return nil
 }

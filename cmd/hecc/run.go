@@ -51,13 +51,9 @@ func runRun(c *cli.Context) error {
 		return usageError("usage: hecc run MODEL.hec --keys eval.keys INPUT.ct -o result.ct")
 	}
 	start := time.Now()
-	hec, err := readFile(circuitPath)
+	circuit, err := runtime.ReadCircuitFile(circuitPath)
 	if err != nil {
 		return err
-	}
-	circuit, err := runtime.DecodeCircuit(hec)
-	if err != nil {
-		return fmt.Errorf("%s: %w", circuitPath, err)
 	}
 	keysPath := c.String("keys")
 	ek, err := readEvalKeys(keysPath, circuit.Spec)
@@ -65,13 +61,9 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	in := args[0]
-	cb, err := readFile(in)
+	ct, err := runtime.ReadCiphertextFile(in, circuit.Spec, runtime.KindInputCt, ek.KeySet())
 	if err != nil {
 		return err
-	}
-	ct, err := runtime.DecodeCiphertext(circuit.Spec, runtime.KindInputCt, cb)
-	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
 	}
 	srv, err := runtime.NewServer(circuit, ek)
 	if err != nil {
@@ -90,7 +82,7 @@ func runRun(c *cli.Context) error {
 	if outPath == "" {
 		outPath = replaceExt(in, ".result.ct")
 	}
-	if err := writeFile(outPath, b, 0o644); err != nil {
+	if err := writeFile(outPath, b, 0o600); err != nil {
 		return err
 	}
 	fmt.Printf("evaluated in %.3f s (loading circuit and keys %.3f s): %s (%s); %d key switches, %d rescales\n",

@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		"mktensor":   helper(mktensor),
 		"insecurify": helper(insecurify),
 		"halve":      helper(halve),
+		"flip":       helper(flip),
 	})
 }
 
@@ -186,4 +187,32 @@ func halve(args []string) error {
 		return err
 	}
 	return os.WriteFile(args[1], data[:len(data)/2], 0o644)
+}
+
+// flip IN OUT AT writes IN with the lowest bit of byte AT flipped: AT
+// counts from the end if negative, from the end of the hecc header if
+// written +N.
+func flip(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("usage: flip IN OUT AT")
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		return err
+	}
+	at, err := strconv.Atoi(args[2])
+	if err != nil {
+		return err
+	}
+	switch {
+	case strings.HasPrefix(args[2], "+"):
+		at += runtime.HeaderSize
+	case at < 0:
+		at += len(data)
+	}
+	if at < 0 || at >= len(data) {
+		return fmt.Errorf("%s has no byte %s", args[0], args[2])
+	}
+	data[at] ^= 1
+	return os.WriteFile(args[1], data, 0o644)
 }

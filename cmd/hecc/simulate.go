@@ -37,7 +37,7 @@ func runSimulate(c *cli.Context) error {
 		return usageError("simulate takes a .hec file and an input tensor or batch (see hecc simulate --help)")
 	}
 	path := c.Args().First()
-	data, err := readFile(path)
+	data, err := readFile(path, runtime.MaxCircuitBytes)
 	if err != nil {
 		return err
 	}
