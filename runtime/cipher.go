@@ -84,6 +84,9 @@ func EncryptFile(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) ([]byte, erro
 // encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
 // stream j of the seed.
 func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
+	if spec.Batched() {
+		return encryptBatch(spec, key, t, seed)
+	}
 	if err := CheckInputShape(spec, t.Shape); err != nil {
 		return nil, err
 	}
@@ -129,6 +132,9 @@ func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error)
 	if ct.kind != KindOutputCt {
 		return nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindOutputCt.withArticle(), ct.kind.withArticle())
 	}
+	if spec.Batched() {
+		return decryptBatch(spec, sk, ct)
+	}
 	p, err := newParameters(spec.Params)
 	if err != nil {
 		return nil, err
@@ -152,7 +158,7 @@ func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error)
 // how many of them a file holds.
 func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 	if kind == KindOutputCt {
-		return spec.Output.Level, 1
+		return spec.Output.Level, spec.OutputCiphertexts()
 	}
 	return spec.Input.Level, spec.InputCiphertexts()
 }
