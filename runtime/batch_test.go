@@ -3,6 +3,8 @@ package runtime
 import (
 	"errors"
 	"math"
+	"math/big"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/plan"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
 // batchServer plans g, which has been through passes.BatchPipeline, as a
@@ -194,5 +198,49 @@ func TestBatchRefusals(t *testing.T) {
 	}
 	if _, err := Decrypt(spec, keys.Secret, &Ciphertext{kind: KindOutputCt, cts: ct.cts[:1]}); !errors.Is(err, ErrFormat) {
 		t.Errorf("a result in one ciphertext of two: %v", err)
+	}
+}
+
+// The lazy accumulation equals the sum reduced term by term, also past the
+// terms a uint64 holds before a reduction (a few at 61 bits).
+func TestBatchAccumulateLazy(t *testing.T) {
+	const n = 16
+	for _, bitSize := range []uint64{35, 61} {
+		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
+		q, err := gen.NextAlternatingPrime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := ring.NewSubRing(n, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(bitSize, 1))
+		const terms = 40
+		in := make([]*rlwe.Ciphertext, terms)
+		cols, w, plain := make([]int, terms), make([]uint64, terms), make([]uint64, terms)
+		for k := range in {
+			poly := ring.Poly{Coeffs: [][]uint64{make([]uint64, n)}}
+			for i := range poly.Coeffs[0] {
+				poly.Coeffs[0][i] = q - 1 - rng.Uint64N(4) // near q: the largest products
+			}
+			in[k] = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: []ring.Poly{poly}}}
+			cols[k] = terms - 1 - k
+			plain[k] = q - 1 - rng.Uint64N(q/2)
+			w[k] = ring.MForm(plain[k], q, sub.BRedConstant)
+		}
+		acc := make([]uint64, n)
+		accumulate(acc, in, 0, 0, cols, w, sub)
+		for i := range acc {
+			want := new(big.Int)
+			for k, c := range cols {
+				x := new(big.Int).SetUint64(in[c].Value[0].Coeffs[0][i])
+				want.Add(want, x.Mul(x, new(big.Int).SetUint64(plain[k])))
+			}
+			want.Mod(want, new(big.Int).SetUint64(q))
+			if acc[i] != want.Uint64() {
+				t.Fatalf("%d-bit prime, coefficient %d: %d, want %d", bitSize, i, acc[i], want)
+			}
+		}
 	}
 }
