@@ -7,10 +7,12 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
+	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
@@ -243,4 +245,86 @@ func TestBatchAccumulateLazy(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The bundled CryptoNets as a batch circuit at 128-bit security: each of a
+// few hundred MNIST test images decrypts to its plaintext circuit's result,
+// top class included. (Not run with -short.)
+func TestBatchCryptoNets128(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and evaluates CryptoNets at 128-bit security")
+	}
+	const images = 300
+	calib, err := tensorio.ReadNPZ("../testdata/samples/mnist_calib.npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := tensorio.ReadNPZ("../testdata/samples/mnist_test.npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := compiler.CompileFile("../testdata/models/cryptonets.onnx", compiler.Options{Name: "cryptonets", Batch: true,
+		Calibration: calib["x"], Margin: compiler.DefaultMargin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := res.Spec
+	t.Logf("compiled in %.1f s: %s, batch %d, %d input ciphertexts", time.Since(start).Seconds(), spec.Params, spec.Batch, spec.InputCiphertexts())
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: res.Graph}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := ir.NumElements(spec.Input.Shape)
+	x := &ir.Tensor{Shape: append([]int{images}, batchInputShape(spec.Input)...), Data: test["x"].Data[:images*size]}
+	start = time.Now()
+	ct, err := Encrypt(spec, keys.Public, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("encrypted in %.1f s", time.Since(start).Seconds())
+	out, st, err := srv.Run(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("evaluated in %.1f s", st.EvalSeconds)
+	got, err := Decrypt(spec, keys.Secret, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := ir.NumElements(spec.Output.Shape)
+	agree := 0
+	var worst float64
+	for i := range images {
+		in := &ir.Tensor{Shape: spec.Input.Shape, Data: x.Data[i*size : (i+1)*size]}
+		want, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := want[spec.Output.Name].Data, got.Data[i*outputs:(i+1)*outputs]
+		for k := range w {
+			worst = max(worst, math.Abs(w[k]-g[k]))
+		}
+		if argmax(w) == argmax(g) {
+			agree++
+		}
+	}
+	t.Logf("top class kept on %d of %d images; max abs error %.2g", agree, images, worst)
+	if agree < images*99/100 || worst > 1e-2 {
+		t.Fatalf("top class kept on %d of %d images, max abs error %g", agree, images, worst)
+	}
+}
+
+func argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
 }
