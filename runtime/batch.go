@@ -21,9 +21,9 @@ import (
 // reduction; everything else is Lattigo's, applied to every ciphertext.
 
 // batchAffine is an affine node of a batch circuit with its weights as
-// integers at the plaintext scale, per limb of its input's level, in
-// Montgomery form: weights[i][k] is entry k of the map's compressed rows
-// modulo prime i.
+// integers at the plaintext scale, per limb of its input's level:
+// weights[i][k] is entry k of the map's compressed rows modulo prime i, in
+// Montgomery form where the prime does not fit 32 bits (see accumulate).
 type batchAffine struct {
 	weights [][]uint64
 	scale   rlwe.Scale // of the products, before the rescale
@@ -92,7 +92,10 @@ func newBatchServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 				if w < 0 {
 					r = (q - uint64(-w)%q) % q
 				}
-				ba.weights[i][k] = ring.MForm(r, q, sub.BRedConstant)
+				if q >= 1<<32 {
+					r = ring.MForm(r, q, sub.BRedConstant)
+				}
+				ba.weights[i][k] = r
 			}
 		}
 		s.batch[n] = ba
@@ -145,8 +148,7 @@ func (s *Server) runBatch(input *Ciphertext) (*Ciphertext, *Stats, error) {
 		case ir.OpInput:
 			out = input.cts
 		case ir.OpAffine:
-			in := vals[n.Inputs[0]]
-			all(func(w, r int) (*rlwe.Ciphertext, error) { return s.batchRow(counted[w], n, in, r) })
+			out, err = s.affineBatch(counted, n, vals[n.Inputs[0]])
 		case ir.OpPoly:
 			in := vals[n.Inputs[0]]
 			all(func(w, i int) (*rlwe.Ciphertext, error) { return s.polyNode(counted[w], polyEvals[w], n, in[i]) })
@@ -207,51 +209,81 @@ func each(workers, n int, f func(w, i int) (*rlwe.Ciphertext, error)) ([]*rlwe.C
 	return out, err
 }
 
-// batchRow computes output r of affine node n: Σ_c W[r][c]·in[c] at the
-// product scale, rescaled, plus b[r].
-func (s *Server) batchRow(eval countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext, r int) (*rlwe.Ciphertext, error) {
-	lin := n.Linear
-	var bias float64
-	if lin.Bias != nil {
-		bias = lin.Bias[r]
+// coefficientBlock is how many coefficients of every input a map's rows
+// are accumulated over at a time: a block of each of a layer's hundreds of
+// ciphertexts stays in cache while every row reads it.
+const coefficientBlock = 128
+
+// affineBatch evaluates affine node n on its input's ciphertexts: for every
+// output r, Σ_c W[r][c]·in[c] at the product scale, rescaled, plus b[r].
+// The sums are spread over the workers by limb, polynomial and block of
+// coefficients; the rescales and biases by output.
+func (s *Server) affineBatch(counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	lin, rows, workers := n.Linear, n.Size(), len(counted)
+	bias := func(r int) float64 {
+		if lin.Bias == nil {
+			return 0
+		}
+		return lin.Bias[r]
 	}
 	if lin.Identity {
-		if bias == 0 {
-			return in[r], nil
-		}
-		return eval.AddNew(in[r], bias)
+		return each(workers, rows, func(w, r int) (*rlwe.Ciphertext, error) {
+			if bias(r) == 0 {
+				return in[r], nil
+			}
+			return counted[w].AddNew(in[r], bias(r))
+		})
 	}
 	ba := s.batch[n]
 	level := n.Inputs[0].Level
-	out := hefloat.NewCiphertext(s.params, 1, level)
-	out.LogDimensions = in[0].LogDimensions
-	out.Scale = ba.scale
-	lo, hi := lin.RowPtr[r], lin.RowPtr[r+1]
-	rq := s.params.RingQ()
-	for i := 0; i <= level; i++ {
-		sub := rq.SubRings[i]
-		for j := range out.Value {
-			accumulate(out.Value[j].Coeffs[i], in, j, i, lin.ColIdx[lo:hi], ba.weights[i][lo:hi], sub)
-		}
+	out := make([]*rlwe.Ciphertext, rows)
+	for r := range out {
+		out[r] = hefloat.NewCiphertext(s.params, 1, level)
+		out[r].LogDimensions = in[0].LogDimensions
+		out[r].Scale = ba.scale
 	}
-	eval.c.add(PrimMulConst, level, hi-lo)
-	if err := eval.Rescale(out, out); err != nil {
+	rq := s.params.RingQ()
+	blocks := rq.N() / coefficientBlock
+	err := parallel.ForEach(workers, (level+1)*2*blocks, func(_, task int) error {
+		i, j, lo := task/(2*blocks), task/blocks%2, task%blocks*coefficientBlock
+		sub := rq.SubRings[i]
+		for r := range rows {
+			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
+			accumulate(out[r].Value[j].Coeffs[i][lo:lo+coefficientBlock], in, j, i, lo, lin.ColIdx[k0:k1], ba.weights[i][k0:k1], sub)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if bias != 0 {
-		if err := eval.Add(out, bias, out); err != nil {
+	counted[0].c.add(PrimMulConst, level, len(lin.Vals))
+	return each(workers, rows, func(w, r int) (*rlwe.Ciphertext, error) {
+		if err := counted[w].Rescale(out[r], out[r]); err != nil {
 			return nil, err
 		}
-	}
-	return out, nil
+		if b := bias(r); b != 0 {
+			if err := counted[w].Add(out[r], b, out[r]); err != nil {
+				return nil, err
+			}
+		}
+		return out[r], nil
+	})
 }
 
-// accumulate sets acc to Σ_k w[k]·in[cols[k]] (polynomial j, limb i)
-// modulo the limb's prime. Each Montgomery product is left in [0, 2q) and
-// summed without reduction for as many terms as a uint64 holds.
-func accumulate(acc []uint64, in []*rlwe.Ciphertext, j, i int, cols []int, w []uint64, sub *ring.SubRing) {
+// accumulate sets acc to Σ_k w[k]·in[cols[k]] modulo the limb's prime q,
+// over polynomial j, limb i, coefficients from lo. Below 2^32, w[k] is the
+// residue and each product (below q²) is summed without reduction for as
+// many terms as a uint64 holds; above, w[k] is in Montgomery form and each
+// product is reduced lazily, to [0, 2q).
+func accumulate(acc []uint64, in []*rlwe.Ciphertext, j, i, lo int, cols []int, w []uint64, sub *ring.SubRing) {
 	q, qInv, bred := sub.Modulus, sub.MRedConstant, sub.BRedConstant
-	lazy := int(math.MaxUint64 / (2 * q)) // terms below 2q a uint64 holds
+	small := q < 1<<32
+	var lazy int // terms a uint64 holds
+	if small {
+		lazy = int(min(math.MaxUint64/((q-1)*(q-1)), math.MaxInt32))
+	} else {
+		lazy = int(math.MaxUint64 / (2 * q))
+	}
 	clear(acc)
 	held := 0
 	for k, c := range cols {
@@ -261,10 +293,16 @@ func accumulate(acc []uint64, in []*rlwe.Ciphertext, j, i int, cols []int, w []u
 			}
 			held = 1
 		}
-		x, wk := in[c].Value[j].Coeffs[i], w[k]
+		x, wk := in[c].Value[j].Coeffs[i][lo:], w[k]
 		x = x[:len(acc)]
-		for t := range acc {
-			acc[t] += ring.MRedLazy(x[t], wk, q, qInv)
+		if small {
+			for t := range acc {
+				acc[t] += x[t] * wk
+			}
+		} else {
+			for t := range acc {
+				acc[t] += ring.MRedLazy(x[t], wk, q, qInv)
+			}
 		}
 		held++
 	}

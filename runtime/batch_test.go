@@ -204,10 +204,11 @@ func TestBatchRefusals(t *testing.T) {
 }
 
 // The lazy accumulation equals the sum reduced term by term, also past the
-// terms a uint64 holds before a reduction (a few at 61 bits).
+// terms a uint64 holds before a reduction (a few at 31 or 61 bits), with
+// residues (below 32 bits) or Montgomery products (above).
 func TestBatchAccumulateLazy(t *testing.T) {
-	const n = 16
-	for _, bitSize := range []uint64{35, 61} {
+	const n, lo = 32, 16
+	for _, bitSize := range []uint64{25, 31, 35, 61} {
 		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
 		q, err := gen.NextAlternatingPrime()
 		if err != nil {
@@ -229,14 +230,17 @@ func TestBatchAccumulateLazy(t *testing.T) {
 			in[k] = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: []ring.Poly{poly}}}
 			cols[k] = terms - 1 - k
 			plain[k] = q - 1 - rng.Uint64N(q/2)
-			w[k] = ring.MForm(plain[k], q, sub.BRedConstant)
+			w[k] = plain[k]
+			if q >= 1<<32 {
+				w[k] = ring.MForm(plain[k], q, sub.BRedConstant)
+			}
 		}
-		acc := make([]uint64, n)
-		accumulate(acc, in, 0, 0, cols, w, sub)
+		acc := make([]uint64, n-lo)
+		accumulate(acc, in, 0, 0, lo, cols, w, sub)
 		for i := range acc {
 			want := new(big.Int)
 			for k, c := range cols {
-				x := new(big.Int).SetUint64(in[c].Value[0].Coeffs[0][i])
+				x := new(big.Int).SetUint64(in[c].Value[0].Coeffs[0][lo+i])
 				want.Add(want, x.Mul(x, new(big.Int).SetUint64(plain[k])))
 			}
 			want.Mod(want, new(big.Int).SetUint64(q))
@@ -292,6 +296,9 @@ func TestBatchCryptoNets128(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("evaluated in %.1f s", st.EvalSeconds)
+	for _, n := range st.Nodes {
+		t.Logf("  %s %s level %d: %.2f s", n.Node, n.Op, n.Level, n.Seconds)
+	}
 	got, err := Decrypt(spec, keys.Secret, out)
 	if err != nil {
 		t.Fatal(err)
