@@ -5,6 +5,7 @@ import (
 	"math"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -326,7 +327,7 @@ func batchInputShape(info plan.TensorInfo) []int {
 func checkBatchShape(spec *plan.Spec, shape []int) (int, error) {
 	one := batchInputShape(spec.Input)
 	if len(shape) < 1 || shape[0] < 1 || shape[0] > spec.Batch || !(slices.Equal(shape[1:], one) || slices.Equal(shape[1:], spec.Input.Shape)) {
-		return 0, fmt.Errorf("%w: input has shape %v; a batch circuit reads [B %v] with 1 ≤ B ≤ %d", ErrShape, shape, one, spec.Batch)
+		return 0, fmt.Errorf("%w: input has shape %v; a batch circuit reads [B %s] with 1 ≤ B ≤ %d", ErrShape, shape, strings.Trim(fmt.Sprint(one), "[]"), spec.Batch)
 	}
 	return shape[0], nil
 }
