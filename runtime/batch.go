@@ -213,7 +213,7 @@ func each(workers, n int, f func(w, i int) (*rlwe.Ciphertext, error)) ([]*rlwe.C
 // coefficientBlock is how many coefficients of every input a map's rows
 // are accumulated over at a time: a block of each of a layer's hundreds of
 // ciphertexts stays in cache while every row reads it.
-const coefficientBlock = 128
+const coefficientBlock = 256
 
 // affineBatch evaluates affine node n on its input's ciphertexts: for every
 // output r, Σ_c W[r][c]·in[c] at the product scale, rescaled, plus b[r].
@@ -286,26 +286,49 @@ func accumulate(acc []uint64, in []*rlwe.Ciphertext, j, i, lo int, cols []int, w
 		lazy = int(math.MaxUint64 / (2 * q))
 	}
 	clear(acc)
+	reduce := func() {
+		for t := range acc {
+			acc[t] = ring.BRedAdd(acc[t], q, bred)
+		}
+	}
+	// Four plain products at a time where a uint64 holds them: one load
+	// and store of the sum for four terms.
+	group := 1
+	if small && lazy >= 8 {
+		group = 4
+	}
 	held := 0
-	for k, c := range cols {
-		if held == lazy {
-			for t := range acc {
-				acc[t] = ring.BRedAdd(acc[t], q, bred)
-			}
+	for k := 0; k < len(cols); {
+		g := group
+		if len(cols)-k < g {
+			g = 1
+		}
+		if held+g > lazy {
+			reduce()
 			held = 1
 		}
-		x, wk := in[c].Value[j].Coeffs[i][lo:], w[k]
-		x = x[:len(acc)]
-		if small {
+		x0, w0 := in[cols[k]].Value[j].Coeffs[i][lo:], w[k]
+		x0 = x0[:len(acc)]
+		switch {
+		case g == 4:
+			x1, w1 := in[cols[k+1]].Value[j].Coeffs[i][lo:], w[k+1]
+			x2, w2 := in[cols[k+2]].Value[j].Coeffs[i][lo:], w[k+2]
+			x3, w3 := in[cols[k+3]].Value[j].Coeffs[i][lo:], w[k+3]
+			x1, x2, x3 = x1[:len(acc)], x2[:len(acc)], x3[:len(acc)]
 			for t := range acc {
-				acc[t] += x[t] * wk
+				acc[t] += x0[t]*w0 + x1[t]*w1 + x2[t]*w2 + x3[t]*w3
 			}
-		} else {
+		case small:
 			for t := range acc {
-				acc[t] += ring.MRedLazy(x[t], wk, q, qInv)
+				acc[t] += x0[t] * w0
+			}
+		default:
+			for t := range acc {
+				acc[t] += ring.MRedLazy(x0[t], w0, q, qInv)
 			}
 		}
-		held++
+		held += g
+		k += g
 	}
 	for t := range acc {
 		acc[t] = ring.BRedAdd(acc[t], q, bred)

@@ -204,11 +204,12 @@ func TestBatchRefusals(t *testing.T) {
 }
 
 // The lazy accumulation equals the sum reduced term by term, also past the
-// terms a uint64 holds before a reduction (a few at 31 or 61 bits), with
+// terms a uint64 holds before a reduction (16 at 30 bits, a few at 31 or
+// 61 bits; 41 terms: groups of four and a remainder), with
 // residues (below 32 bits) or Montgomery products (above).
 func TestBatchAccumulateLazy(t *testing.T) {
 	const n, lo = 32, 16
-	for _, bitSize := range []uint64{25, 31, 35, 61} {
+	for _, bitSize := range []uint64{25, 30, 31, 35, 61} {
 		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
 		q, err := gen.NextAlternatingPrime()
 		if err != nil {
@@ -219,7 +220,7 @@ func TestBatchAccumulateLazy(t *testing.T) {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(bitSize, 1))
-		const terms = 40
+		const terms = 41
 		in := make([]*rlwe.Ciphertext, terms)
 		cols, w, plain := make([]int, terms), make([]uint64, terms), make([]uint64, terms)
 		for k := range in {
