@@ -76,14 +76,13 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 
 // BatchWorkload counts what evaluating g as a batch circuit does at each
 // level, one ciphertext per tensor element: an affine map's ciphertext ×
-// scalar multiply-adds (priced as plaintext products: the same number of
-// modular products, without the plaintext's encoding) and a rescale per
-// output, and every product, relinearization and rescale of a polynomial or
+// scalar multiply-adds and a rescale per output, and every product, relinearization and rescale of a polynomial or
 // a square once per element. The only key is the relinearization key.
 func BatchWorkload(g *ir.Graph) params.Workload {
 	n := g.Depth + 1
 	w := params.Workload{KeySwitches: make([]float64, n), BabySteps: make([]float64, n), PtMuls: make([]float64, n),
-		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n), Keys: make([]float64, n)}
+		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n), Keys: make([]float64, n),
+		ScalarMuls: make([]float64, n)}
 	relin := -1
 	for _, node := range g.Nodes {
 		size := float64(node.Size())
@@ -93,7 +92,7 @@ func BatchWorkload(g *ir.Graph) params.Workload {
 				continue
 			}
 			in := node.Inputs[0].Level
-			w.PtMuls[in] += float64(node.Linear.NNZ())
+			w.ScalarMuls[in] += float64(node.Linear.NNZ())
 			w.Rescales[in] += size
 		case ir.OpMul:
 			l := min(node.Inputs[0].Level, node.Inputs[1].Level)

@@ -141,7 +141,7 @@ func TestBatchWorkload(t *testing.T) {
 			rows += float64(n.Size())
 		}
 	}
-	if got := sum(w.PtMuls); got != nnz {
+	if got := sum(w.ScalarMuls); got != nnz || sum(w.PtMuls) != 0 {
 		t.Errorf("%g scalar products, the maps have %g weights", got, nnz)
 	}
 	if got := sum(w.Rescales); got != rows+20 {
