@@ -244,13 +244,14 @@ func (s *Server) affineBatch(counted []countingEvaluator, n *ir.Node, in []*rlwe
 		out[r].Scale = ba.scale
 	}
 	rq := s.params.RingQ()
-	blocks := rq.N() / coefficientBlock
+	block := min(coefficientBlock, rq.N()) // both powers of two
+	blocks := rq.N() / block
 	err := parallel.ForEach(workers, (level+1)*2*blocks, func(_, task int) error {
-		i, j, lo := task/(2*blocks), task/blocks%2, task%blocks*coefficientBlock
+		i, j, lo := task/(2*blocks), task/blocks%2, task%blocks*block
 		sub := rq.SubRings[i]
 		for r := range rows {
 			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
-			accumulate(out[r].Value[j].Coeffs[i][lo:lo+coefficientBlock], in, j, i, lo, lin.ColIdx[k0:k1], ba.weights[i][k0:k1], sub)
+			accumulate(out[r].Value[j].Coeffs[i][lo:lo+block], in, j, i, lo, lin.ColIdx[k0:k1], ba.weights[i][k0:k1], sub)
 		}
 		return nil
 	})

@@ -22,11 +22,11 @@ import (
 )
 
 // batchServer plans g, which has been through passes.BatchPipeline, as a
-// batch circuit at insecure test parameters and prepares a server with
-// fresh keys.
-func batchServer(t *testing.T, g *ir.Graph) (*plan.Spec, *Keys, *Server) {
+// batch circuit at insecure test parameters (ring degree 2^logN) and
+// prepares a server with fresh keys.
+func batchServer(t *testing.T, g *ir.Graph, logN int) (*plan.Spec, *Keys, *Server) {
 	t.Helper()
-	pl, err := plan.BuildBatch("batch", g, params.InsecureTestSet(11, g.Depth, 35), 0)
+	pl, err := plan.BuildBatch("batch", g, params.InsecureTestSet(logN, g.Depth, 35), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestBatchConcurrentMatchesPlaintext(t *testing.T) {
 			if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
 				t.Fatal(err)
 			}
-			spec, keys, srv := batchServer(t, g)
+			spec, keys, srv := batchServer(t, g, 11)
 			srv.Workers = 2
 			var wg sync.WaitGroup
 			worst := make([]float64, 2)
@@ -167,12 +167,26 @@ func TestBatchConcurrentTinyCryptoNets(t *testing.T) {
 	if !res.Spec.Batched() || len(res.Spec.Rotations) != 0 || !res.Spec.Relin {
 		t.Fatalf("compiled spec: layout %q, %d rotation keys, relinearization %v", res.Spec.Layout, len(res.Spec.Rotations), res.Spec.Relin)
 	}
-	spec, keys, srv := batchServer(t, res.Graph)
+	spec, keys, srv := batchServer(t, res.Graph, 11)
 	srv.Workers = 2
 	if worst := batchWorst(t, spec, keys, srv, res.Graph, 300, 7); worst > 1e-3 {
 		t.Fatalf("an encrypted result differs from plaintext by %g", worst)
 	} else {
 		t.Logf("max abs error %.2g", worst)
+	}
+}
+
+// A ring smaller than a block of coefficients (logN 7: 128) is summed
+// whole.
+func TestBatchSmallRing(t *testing.T) {
+	b, x := newGraph(2, 10)
+	g := b.output(b.dense(b.poly(b.dense(x, 6, 1), ir.Square()), 3, 1))
+	if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, keys, srv := batchServer(t, g, 7)
+	if worst := batchWorst(t, spec, keys, srv, g, spec.Batch, 5); worst > 1e-3 {
+		t.Fatalf("an encrypted result differs from plaintext by %g", worst)
 	}
 }
 
@@ -184,7 +198,7 @@ func TestBatchRefusals(t *testing.T) {
 	if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	spec, keys, srv := batchServer(t, g)
+	spec, keys, srv := batchServer(t, g, 11)
 	for _, shape := range [][]int{{spec.Batch + 1, 6}, {2, 7}, {6}, {0, 6}} {
 		x := &ir.Tensor{Shape: shape, Data: make([]float64, ir.NumElements(shape))}
 		if _, err := Encrypt(spec, keys.Secret, x); !errors.Is(err, ErrShape) {
