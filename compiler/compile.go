@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -37,6 +38,10 @@ type Options struct {
 	MaxInputSlots int
 	// Progress, when set, follows the search for the activations' degrees.
 	Progress func(passes.SearchProgress)
+	// Batch compiles a throughput circuit (plan.LayoutBatch): every slot
+	// holds another input, BatchSize of them (0: every slot of the ring).
+	Batch     bool
+	BatchSize int
 }
 
 // Defaults.
@@ -73,6 +78,10 @@ type Report struct {
 	LogSlots    int
 	Choice      params.Choice
 	Post        string
+	// Layout is plan.LayoutBatch for a batch circuit, empty for the packed
+	// layout; Batch is then the inputs a batch holds.
+	Layout string
+	Batch  int
 	// MaxLayers says what each max (MaxPool, ReduceMax …) costs.
 	MaxLayers []string
 	Warnings  []string
@@ -114,7 +123,11 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
 	}
 	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Progress: opts.Progress, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
-	if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
+	pipeline, work := passes.Pipeline, plan.Workload
+	if opts.Batch {
+		pipeline, work = passes.BatchPipeline, plan.BatchWorkload
+	}
+	if err := passes.Run(g, pipeline, cfg); err != nil {
 		return nil, err
 	}
 	rep.IROps, rep.Depth, rep.LogSlots = g.Counts(), g.Depth, g.LogSlots
@@ -130,19 +143,29 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		rep.RangeSource = fmt.Sprintf("none: values assumed below 2^%d", defaultLogMaxValue)
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("no --calibration or --input-range: the first prime assumes values below 2^%d; either flag gives tighter, faster parameters", defaultLogMaxValue))
 	}
+	logSlots := g.LogSlots
+	if opts.Batch && opts.BatchSize > 0 {
+		logSlots = bits.Len(uint(opts.BatchSize - 1))
+	}
 	choice, err := params.Select(params.Requirements{
 		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: MaxLogScale,
-		LogMaxValue: rep.LogMaxValue, LogSlots: g.LogSlots, Security: opts.Security,
-		Work: plan.Workload(g),
+		LogMaxValue: rep.LogMaxValue, LogSlots: logSlots, Security: opts.Security,
+		Work: work(g),
 	})
 	if err != nil {
 		return nil, err
 	}
 	rep.Choice = choice
-	pl, err := plan.Build(opts.Name, g, choice.Set)
+	var pl *plan.Plan
+	if opts.Batch {
+		pl, err = plan.BuildBatch(opts.Name, g, choice.Set, opts.BatchSize)
+	} else {
+		pl, err = plan.Build(opts.Name, g, choice.Set)
+	}
 	if err != nil {
 		return nil, err
 	}
+	rep.Layout, rep.Batch = pl.Spec.Layout, pl.Spec.Batch
 	rep.Seconds = time.Since(start).Seconds()
 	return &Result{Spec: pl.Spec, Graph: g, Report: rep}, nil
 }
@@ -220,7 +243,11 @@ func (r *Report) Text() string {
 	if r.Post != "" {
 		fmt.Fprintf(&b, "  trailing %s is applied by the client after decryption (monotone: same top class)\n", r.Post)
 	}
-	fmt.Fprintf(&b, "  depth:      %d levels; layout 2^%d slots\n", r.Depth, r.LogSlots)
+	if r.Layout == plan.LayoutBatch {
+		fmt.Fprintf(&b, "  depth:      %d levels; batch layout: %d inputs per batch, one ciphertext per value, no rotation\n", r.Depth, r.Batch)
+	} else {
+		fmt.Fprintf(&b, "  depth:      %d levels; layout 2^%d slots\n", r.Depth, r.LogSlots)
+	}
 	for _, m := range r.MaxLayers {
 		fmt.Fprintf(&b, "    max:      %s\n", m)
 	}
@@ -228,6 +255,9 @@ func (r *Report) Text() string {
 	c := r.Choice
 	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, c.LogQP(), c.Security)
 	fmt.Fprintf(&b, "    why:      %s\n", c.Binding)
+	if r.Layout == plan.LayoutBatch && c.Predicted > 0 {
+		fmt.Fprintf(&b, "  throughput: %.0f inputs/s predicted (%d per batch in %.2f s)\n", float64(r.Batch)/c.Predicted, r.Batch, c.Predicted)
+	}
 	if c.RunnerUp != "" {
 		fmt.Fprintf(&b, "    runner-up: %s\n", c.RunnerUp)
 	}

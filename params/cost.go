@@ -20,11 +20,14 @@ type Workload struct {
 	CtMuls      []float64
 	Rescales    []float64
 	Keys        []float64
+	// ScalarMuls counts ciphertext × integer multiply-adds, accumulated
+	// lazily (a batch circuit's affine maps).
+	ScalarMuls []float64
 }
 
 // Empty reports whether the workload holds nothing to cost.
 func (w Workload) Empty() bool {
-	return len(w.KeySwitches)+len(w.BabySteps)+len(w.PtMuls)+len(w.DiagMuls)+len(w.CtMuls)+len(w.Rescales)+len(w.Keys) == 0
+	return len(w.KeySwitches)+len(w.BabySteps)+len(w.PtMuls)+len(w.DiagMuls)+len(w.CtMuls)+len(w.Rescales)+len(w.Keys)+len(w.ScalarMuls) == 0
 }
 
 func (w Workload) keys() float64 {
@@ -69,6 +72,9 @@ const (
 	ptMulMs13     = 0.03
 	ctMulMs13     = 0.075
 	rescaleMs13   = 0.24
+	// A scalar multiply-add on both polynomials of a limb, four terms per
+	// load and store of the sum (runtime's BenchmarkBatchAccumulate).
+	scalarMulMs13 = 0.011
 )
 
 // PredictSeconds estimates the latency of a workload under the set.
@@ -94,6 +100,7 @@ func (s Set) PredictSeconds(w Workload) float64 {
 		ms += at(w.DiagMuls, l) * ptMulMs13 * limb * (limbs + float64(alpha))
 		ms += at(w.CtMuls, l) * ctMulMs13 * limb * limbs
 		ms += at(w.Rescales, l) * rescaleMs13 * limb * limbs
+		ms += at(w.ScalarMuls, l) * scalarMulMs13 * limb * limbs
 	}
 	return ms / 1000
 }

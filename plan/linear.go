@@ -38,6 +38,9 @@ const (
 	Hybrid
 	// Parts reads an input in several ciphertexts: Σ_j w_j ⊙ part_j.
 	Parts
+	// Scalars is the batch layout's: every output a sum of input
+	// ciphertexts times scalars (see BuildBatch).
+	Scalars
 )
 
 func (f Form) String() string {
@@ -48,6 +51,8 @@ func (f Form) String() string {
 		return "hybrid"
 	case Parts:
 		return "parts"
+	case Scalars:
+		return "scalars"
 	}
 	return fmt.Sprintf("form %d", int(f))
 }
@@ -58,6 +63,9 @@ type Linear struct {
 	// Parts, for the parts form, is the number of ciphertexts the input
 	// is in.
 	Parts int
+	// Products, for the scalars form, is the number of ciphertext ×
+	// scalar products: the map's non-zero entries.
+	Products int
 	// Period, for the standard form, is how often the input repeats in
 	// the slots when every column the map reads lies below it (the block
 	// of a hybrid map before it, through polynomials): entry (r, c) then

@@ -107,6 +107,15 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 	return &Plan{Spec: s, Linear: planned, Graph: g}, nil
 }
 
+// Rebuild plans g as spec says it was planned: in the spec's layout, with
+// its parameters and batch size. Check then compares the result with spec.
+func Rebuild(spec *Spec, g *ir.Graph) (*Plan, error) {
+	if spec.Batched() {
+		return BuildBatch(spec.Model, g, spec.Params, spec.Batch)
+	}
+	return Build(spec.Model, g, spec.Params)
+}
+
 // Check refuses a spec that is not the one this plan derives: a circuit
 // compiled by another planner or file format, or altered since.
 func (p *Plan) Check(spec *Spec) error {
@@ -137,6 +146,9 @@ func (p *Plan) String() string {
 		case Parts:
 			fmt.Fprintf(&b, ": %d parts, no rotation\n", pl.Parts)
 			writeProjection(&b, n, pl)
+			continue
+		case Scalars:
+			fmt.Fprintf(&b, " at level %d: %d outputs, %d ciphertext × scalar products, no rotation\n", n.Inputs[0].Level, n.Size(), pl.Products)
 			continue
 		case Hybrid:
 			fmt.Fprintf(&b, " block %d", pl.Block)

@@ -59,7 +59,21 @@ type Spec struct {
 	// becomes the model's input: the compile records what the model was
 	// trained on, and the client applies it before encrypting.
 	InputScaling *InputScaling `json:"input_scaling,omitempty"`
+	// Layout is LayoutBatch for a throughput circuit, empty for the packed
+	// layout (one input in the slots).
+	Layout string `json:"layout,omitempty"`
+	// Batch is how many inputs a batch circuit evaluates at once: slot i of
+	// every ciphertext belongs to input i.
+	Batch int `json:"batch,omitempty"`
 }
+
+// LayoutBatch puts a different input in every slot: each tensor element is
+// one ciphertext, affine maps are sums of ciphertext × scalar products with
+// no rotation.
+const LayoutBatch = "batch"
+
+// Batched reports whether s is a batch circuit.
+func (s *Spec) Batched() bool { return s.Layout == LayoutBatch }
 
 // InputScaling maps a raw input value x of channel c to the model's input
 // (x·Scale − Mean[c]) / Std[c]. Mean and Std hold one value for every
@@ -152,6 +166,21 @@ func (s *Spec) Validate() error {
 	if s.LogSlots < 0 || s.LogSlots > s.Params.LogSlots() {
 		return fmt.Errorf("%w: 2^%d slots in a ring of 2^%d", ErrSpec, s.LogSlots, s.Params.LogSlots())
 	}
+	switch s.Layout {
+	case "":
+		if s.Batch != 0 {
+			return fmt.Errorf("%w: a batch of %d in the packed layout", ErrSpec, s.Batch)
+		}
+	case LayoutBatch:
+		if s.Batch < 1 || s.Batch > 1<<s.LogSlots {
+			return fmt.Errorf("%w: a batch of %d inputs in 2^%d slots", ErrSpec, s.Batch, s.LogSlots)
+		}
+		if len(s.Rotations) > 0 || s.InputSlots != nil || s.InputParts != 0 {
+			return fmt.Errorf("%w: a batch circuit has no rotation keys and no input layout", ErrSpec)
+		}
+	default:
+		return fmt.Errorf("%w: unknown layout %q", ErrSpec, s.Layout)
+	}
 	for i, t := range []TensorInfo{s.Input, s.Output} {
 		if t.Name == "" || len(t.Shape) == 0 || len(t.Shape) > 8 {
 			return fmt.Errorf("%w: tensor %q has shape %v", ErrSpec, t.Name, t.Shape)
@@ -160,6 +189,9 @@ func (s *Spec) Validate() error {
 		fits := 1 << s.LogSlots
 		if i == 0 && s.InputSlots != nil {
 			fits *= ir.MaxInputParts
+		}
+		if s.Batched() {
+			fits = MaxBatchValues
 		}
 		n := 1
 		for _, d := range t.Shape {
@@ -175,7 +207,7 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("%w: tensor %q at level %d of %d", ErrSpec, t.Name, t.Level, s.Params.MaxLevel())
 		}
 	}
-	parts := s.InputCiphertexts()
+	parts := max(1, s.InputParts)
 	if s.InputParts < 0 || parts > ir.MaxInputParts || len(s.InputSlots)%parts != 0 || (parts > 1 && len(s.InputSlots) == 0) {
 		return fmt.Errorf("%w: an input layout of %d slots in %d ciphertexts (at most %d, of equal size)", ErrSpec, len(s.InputSlots), parts, ir.MaxInputParts)
 	}
@@ -225,8 +257,25 @@ func (s *Spec) Validate() error {
 }
 
 // InputCiphertexts is the number of ciphertexts the client encrypts its
-// input in.
-func (s *Spec) InputCiphertexts() int { return max(1, s.InputParts) }
+// input in: one per element in a batch circuit.
+func (s *Spec) InputCiphertexts() int {
+	if s.Batched() {
+		return ir.NumElements(s.Input.Shape)
+	}
+	return max(1, s.InputParts)
+}
+
+// OutputCiphertexts is the number of ciphertexts the result is in.
+func (s *Spec) OutputCiphertexts() int {
+	if s.Batched() {
+		return ir.NumElements(s.Output.Shape)
+	}
+	return 1
+}
+
+// MaxBatchValues bounds the elements of a batch circuit's tensors, each a
+// ciphertext.
+const MaxBatchValues = 1 << 16
 
 // MaxEvalKeyFileBytes bounds the evaluation key file a spec may ask for,
 // so that a hostile spec cannot make keygen fill a disk.

@@ -86,6 +86,9 @@ func EncryptFile(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) ([]byte, erro
 // encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
 // stream j of the seed.
 func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
+	if spec.Batched() {
+		return encryptBatch(spec, key, t, seed)
+	}
 	if err := CheckInputShape(spec, t.Shape); err != nil {
 		return nil, err
 	}
@@ -134,6 +137,9 @@ func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error)
 	}
 	if err := checkKeySet(ct.kind, ct.id, sk.id); err != nil {
 		return nil, err
+	}
+	if spec.Batched() {
+		return decryptBatch(spec, sk, ct)
 	}
 	p, err := newParameters(spec.Params)
 	if err != nil {
@@ -202,7 +208,7 @@ func checkResult(all []complex128, n int) error {
 // how many of them a file holds.
 func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 	if kind == KindOutputCt {
-		return spec.Output.Level, 1
+		return spec.Output.Level, spec.OutputCiphertexts()
 	}
 	return spec.Input.Level, spec.InputCiphertexts()
 }

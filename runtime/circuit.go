@@ -145,7 +145,7 @@ func ReadCircuit(r io.Reader) (*Circuit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	replanned, err := plan.Build(spec.Model, g, spec.Params)
+	replanned, err := plan.Rebuild(spec, g)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the circuit does not fit its spec: %v", ErrFormat, err)
 	}

@@ -26,6 +26,9 @@ type Server struct {
 	scales  map[*ir.Node]rlwe.Scale // of every node's result
 	buf     *buffers                // shared by concurrent runs
 	keys    KeySetID                // of the evaluation keys
+
+	// batch, for a batch circuit, holds its affine maps' weights.
+	batch map[*ir.Node]*batchAffine
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -43,6 +46,9 @@ type preparedAffine struct {
 // linear transformation is encoded once here, not per request. A circuit
 // whose spec is not what the plan makes of its graph is refused.
 func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
+	if c.Spec.Batched() {
+		return newBatchServer(c, ek)
+	}
 	p, err := newParameters(c.Spec.Params)
 	if err != nil {
 		return nil, err
@@ -197,6 +203,9 @@ func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 	}
 	if err := checkKeySet(input.kind, input.id, s.keys); err != nil {
 		return nil, nil, err
+	}
+	if s.batch != nil {
+		return s.runBatch(input)
 	}
 	g, in := s.circuit.Graph, input.cts
 	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {

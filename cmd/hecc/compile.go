@@ -68,6 +68,8 @@ Examples:
 			&cli.StringFlag{Name: "input-mean", Usage: "`M[,M...]` subtracted from the scaled input: one value, or one per channel"},
 			&cli.StringFlag{Name: "input-std", Usage: "`D[,D...]` divides the scaled, centred input: one value, or one per channel"},
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
+			&cli.BoolFlag{Name: "batch", Usage: "compile for throughput: every slot holds another input, each input value is a ciphertext, no rotation keys (hecc encrypt then takes inputs along a leading axis)"},
+			&cli.IntFlag{Name: "batch-size", DefaultText: "every slot of the ring", Usage: "with --batch: the most inputs a batch holds (the ring is chosen to hold them)"},
 			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
 		},
 		Action: runCompile,
@@ -89,6 +91,11 @@ func runCompile(c *cli.Context) error {
 			Cosine: c.Float64("cosine"), MaxDepth: c.Int("max-depth")},
 		MaxInputSlots: c.Int("max-input-slots"),
 		Progress:      searchProgress(os.Stderr),
+		Batch:         c.Bool("batch"),
+		BatchSize:     c.Int("batch-size"),
+	}
+	if opts.BatchSize < 0 || (opts.BatchSize > 0 && !opts.Batch) {
+		return usageError("--batch-size %d: expected a positive size, with --batch", opts.BatchSize)
 	}
 	crit, err := passes.ParseCriterion(c.String("criterion"))
 	if err != nil {

@@ -26,7 +26,9 @@ and encrypts it under the secret key or the public key. Under the secret key the
 file is about half the size: each ciphertext's uniformly random half comes
 from a seed the file carries. When the model starts with a convolution the
 input may take several ciphertexts, one per kernel position (see hecc
-inspect).`,
+inspect). For a circuit compiled with --batch, the input (.npy, or an
+.npz's array x) holds up to the spec's batch of inputs along a leading
+axis, one per slot.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
 			&cli.StringFlag{Name: "key", Usage: "secret.key or public.key (required)"},
@@ -57,7 +59,11 @@ func runEncrypt(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", keyPath, err)
 	}
 	in := c.Args().First()
-	t, err := tensorio.ReadFile(in)
+	read := tensorio.ReadFile
+	if spec.Batched() {
+		read = readSamples // a batch may come as an .npz's array x
+	}
+	t, err := read(in)
 	if err != nil {
 		return err
 	}
@@ -75,7 +81,9 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	parts := ""
-	if n := spec.InputCiphertexts(); n > 1 {
+	if n := spec.InputCiphertexts(); spec.Batched() {
+		parts = fmt.Sprintf(", %d inputs in %d ciphertexts", t.Shape[0], n)
+	} else if n > 1 {
 		parts = fmt.Sprintf(", %d ciphertexts", n)
 	}
 	fmt.Printf("encrypted %s %v in %.3f s: %s (%s%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(len(b)), parts)
@@ -89,13 +97,16 @@ func decryptCommand() *cli.Command {
 		ArgsUsage: "RESULT.ct",
 		Description: `Decrypts the server's result, applies the model's trailing Softmax,
 LogSoftmax or ArgMax if it had one, writes the output tensor (model output
-shape, float32 .npy) and prints the top classes.`,
+shape, float32 .npy) and prints the top classes. The result of a batch
+circuit holds one row per slot: --images keeps the first N (the inputs
+encrypted), and the .npy has one row per input.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
 			&cli.StringFlag{Name: "key", Usage: "secret.key (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the output tensor as float32 .npy"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"output": [...], "shape": [...], "top": [...]}`},
+			&cli.IntFlag{Name: "images", DefaultText: "the whole batch", Usage: "batch circuits: how many inputs the batch holds (the rest is padding)"},
 		},
 		Action: runDecrypt,
 	}
@@ -129,6 +140,11 @@ func runDecrypt(c *cli.Context) error {
 	raw, err := runtime.Decrypt(spec, sk, ct)
 	if err != nil {
 		return err
+	}
+	if spec.Batched() {
+		return decryptBatch(c, spec.Output.Post, raw)
+	} else if c.IsSet("images") {
+		return usageError("--images is for batch circuits (hecc compile --batch)")
 	}
 	out, err := ir.ApplyPost(spec.Output.Post, raw)
 	if err != nil {
@@ -173,4 +189,48 @@ func topClasses(t *ir.Tensor, k int) []int {
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return t.Data[idx[a]] > t.Data[idx[b]] })
 	return idx[:min(k, n)]
+}
+
+// decryptBatch keeps the first --images rows of a batch result, writes them
+// and prints each row's top class.
+func decryptBatch(c *cli.Context, post string, raw *ir.Tensor) error {
+	images := raw.Shape[0]
+	if c.IsSet("images") {
+		if n := c.Int("images"); n < 1 || n > images {
+			return usageError("--images %d: the batch holds 1 to %d inputs", n, images)
+		}
+		images = c.Int("images")
+	}
+	row := len(raw.Data) / raw.Shape[0]
+	raw = &ir.Tensor{Shape: append([]int{images}, raw.Shape[1:]...), Data: raw.Data[:images*row]}
+	out, err := ir.ApplyPost(post, raw)
+	if err != nil {
+		return err
+	}
+	if path := c.String("output"); path != "" {
+		var b bytes.Buffer
+		if err := tensorio.WriteNPY(&b, out, "<f4"); err != nil {
+			return err
+		}
+		if err := writeFile(path, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	top := make([]int, images)
+	for i := range top {
+		top[i] = topClasses(&ir.Tensor{Shape: []int{row}, Data: raw.Data[i*row : (i+1)*row]}, 1)[0]
+	}
+	if c.Bool("json") {
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"output": out.Data, "shape": out.Shape, "top": top})
+	}
+	const shown = 20
+	fmt.Printf("top class of each of %d inputs:", images)
+	for _, k := range top[:min(images, shown)] {
+		fmt.Printf(" %d", k)
+	}
+	if images > shown {
+		fmt.Printf(" … (%d more)", images-shown)
+	}
+	fmt.Println()
+	return nil
 }

@@ -101,9 +101,15 @@ func runInspect(c *cli.Context) error {
 	fmt.Printf("%s: %s of model %q, compile %s\n", path, in.Kind, in.Model, in.Fingerprint)
 	fmt.Print(summary(nil, spec, sizes))
 	fmt.Printf("  parameters  logN=%d logQ=%v logP=%v logQP=%d scale=2^%d, %d-bit security\n", in.LogN, in.LogQ, in.LogP, in.LogQP, in.LogScale, in.Security)
-	fmt.Printf("  circuit     depth %d, %d of %d slots used; %s\n", in.Depth, in.LayoutSlots, in.Slots, opsText(in.Ops))
+	if spec.Batched() {
+		fmt.Printf("  circuit     depth %d, batch layout: %d inputs per batch, one in each slot; %s\n", in.Depth, spec.Batch, opsText(in.Ops))
+	} else {
+		fmt.Printf("  circuit     depth %d, %d of %d slots used; %s\n", in.Depth, in.LayoutSlots, in.Slots, opsText(in.Ops))
+	}
 	fmt.Printf("  input       %q %v", in.Input.Name, in.Input.Shape)
-	if in.InputCts > 1 {
+	if spec.Batched() {
+		fmt.Printf(" (hecc encrypt puts a batch in %d ciphertexts, one per value)", in.InputCts)
+	} else if in.InputCts > 1 {
 		fmt.Printf(" (hecc encrypt lays it out in %d ciphertexts of %d slots, with copies for the first convolution)", in.InputCts, in.InputSlots/in.InputCts)
 	} else if in.InputSlots > 0 {
 		fmt.Printf(" (hecc encrypt lays it out in %d slots, with copies for the first convolution)", in.InputSlots)

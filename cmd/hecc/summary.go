@@ -21,11 +21,18 @@ func summary(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) string 
 	b.WriteString("summary\n")
 	if rep != nil {
 		line("accuracy", "%s", accuracyText(rep))
-		if p := rep.Choice.Predicted; p > 0 {
+		if p := rep.Choice.Predicted; p > 0 && spec.Batched() {
+			line("throughput", "%.0f inputs/s predicted by the cost model: a batch of %d in %.2f s", float64(spec.Batch)/p, spec.Batch, p)
+		} else if p > 0 {
 			line("latency", "%.3f s per inference predicted by the cost model (hecc bench measures it)", p)
 		}
 	}
-	line("key upload", "%s of eval.keys, once per client and compile; each input %s under the secret key", mib(sizes.EvalKeys), mib(sizes.InputCtSeeded))
+	if spec.Batched() {
+		line("key upload", "%s of eval.keys, once per client and compile; a batch %s under the secret key, %.1f KiB per input in a full batch of %d",
+			mib(sizes.EvalKeys), mib(sizes.InputCtSeeded), float64(sizes.InputCtSeeded)/1024/float64(spec.Batch), spec.Batch)
+	} else {
+		line("key upload", "%s of eval.keys, once per client and compile; each input %s under the secret key", mib(sizes.EvalKeys), mib(sizes.InputCtSeeded))
+	}
 	line("server memory", "%s of evaluation keys per client", mib(sizes.EvalKeysMemory))
 	line("security", "%d-bit (logN=%d, logQP=%d within the security table's bound)", spec.Params.Security, spec.Params.LogN, spec.Params.LogQP())
 	relin := ""
@@ -37,7 +44,7 @@ func summary(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) string 
 		cause += "; logN chosen for " + rep.Choice.Binding
 	}
 	line("largest cost", "evaluation keys %s: %s", mib(sizes.EvalKeysMemory), cause)
-	if n := spec.InputCiphertexts(); n > 1 {
+	if n := spec.InputCiphertexts(); n > 1 && !spec.Batched() {
 		line("trade-off", "the input goes in %d ciphertexts so the first convolution needs no rotation key: --max-input-slots 1 keeps it in one (smaller upload per input, more rotation keys)", n)
 	}
 	return b.String()

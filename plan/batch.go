@@ -1,0 +1,127 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+)
+
+// The batch layout is for throughput: slot i of every ciphertext holds
+// input i, so each tensor element is one ciphertext and a ciphertext
+// operation acts on a whole batch at once. An affine map is then, for every
+// output r, Σ_c W[r][c]·in[c] + b[r] over the ciphertexts in[c]: products
+// by scalars, no rotation and no Galois key. Only products of ciphertexts
+// need a key, the relinearization key.
+
+// BuildBatch plans g, which has been through passes.BatchPipeline (no slot
+// layout), as a batch circuit of batch inputs under set; batch 0 takes every
+// slot of the ring.
+func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, error) {
+	ins, outs := g.Inputs(), g.Outputs()
+	if len(ins) != 1 || len(outs) != 1 {
+		return nil, fmt.Errorf("the runtime evaluates circuits with one input and one output; this one has %d and %d", len(ins), len(outs))
+	}
+	if g.Depth != set.MaxLevel() {
+		return nil, fmt.Errorf("circuit depth %d does not match the %d levels of %s", g.Depth, set.MaxLevel(), set)
+	}
+	if g.LogSlots != 0 || ins[0].Gather != nil {
+		return nil, fmt.Errorf("a batch circuit has no slot layout; this graph was laid out in 2^%d slots", g.LogSlots)
+	}
+	if err := set.Validate(); err != nil {
+		return nil, err
+	}
+	if batch == 0 {
+		batch = 1 << set.LogSlots()
+	}
+	s := &Spec{
+		Model:     model,
+		Params:    set,
+		LogSlots:  set.LogSlots(),
+		Input:     TensorInfo{Name: ins[0].Name, Shape: ins[0].InputShape(), Level: ins[0].Level},
+		Output:    TensorInfo{Name: outs[0].Name, Shape: outs[0].Shape, Level: outs[0].Level, Post: outs[0].Post},
+		Ops:       g.Counts(),
+		Rotations: []RotationKey{},
+		Layout:    LayoutBatch,
+		Batch:     batch,
+	}
+	planned := map[*ir.Node]*Linear{}
+	for _, n := range g.Nodes {
+		switch n.Op {
+		case ir.OpActivation:
+			return nil, fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
+		case ir.OpConst:
+			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
+		case ir.OpMul:
+			s.Relin = true
+			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
+		case ir.OpPoly:
+			if n.Poly.Degree() >= 2 {
+				s.Relin = true
+				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
+			}
+		case ir.OpAffine:
+			if !n.Linear.Identity {
+				planned[n] = &Linear{Form: Scalars, Products: n.Linear.NNZ()}
+			}
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &Plan{Spec: s, Linear: planned, Graph: g}, nil
+}
+
+// BatchWorkload counts what evaluating g as a batch circuit does at each
+// level, one ciphertext per tensor element: an affine map's ciphertext ×
+// scalar multiply-adds and a rescale per output, and every product, relinearization and rescale of a polynomial or
+// a square once per element. The only key is the relinearization key.
+func BatchWorkload(g *ir.Graph) params.Workload {
+	n := g.Depth + 1
+	w := params.Workload{KeySwitches: make([]float64, n), BabySteps: make([]float64, n), PtMuls: make([]float64, n),
+		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n), Keys: make([]float64, n),
+		ScalarMuls: make([]float64, n)}
+	relin := -1
+	for _, node := range g.Nodes {
+		size := float64(node.Size())
+		switch node.Op {
+		case ir.OpAffine:
+			if node.Linear.Identity {
+				continue
+			}
+			in := node.Inputs[0].Level
+			w.ScalarMuls[in] += float64(node.Linear.NNZ())
+			w.Rescales[in] += size
+		case ir.OpMul:
+			l := min(node.Inputs[0].Level, node.Inputs[1].Level)
+			relin = max(relin, node.Inputs[0].Level, node.Inputs[1].Level)
+			w.CtMuls[l] += size
+			w.KeySwitches[l] += size
+			w.Rescales[l] += size
+		case ir.OpPoly:
+			d := node.Poly.Degree()
+			if d < 2 {
+				continue
+			}
+			l := node.Inputs[0].Level
+			relin = max(relin, l)
+			if node.Poly.IsSquare() {
+				w.CtMuls[l] += size
+				w.KeySwitches[l] += size
+				w.Rescales[l] += size
+				continue
+			}
+			products := math.Ceil(2*math.Sqrt(float64(d))) + float64(bits.Len(uint(d)))
+			w.CtMuls[l] += size * products
+			w.KeySwitches[l] += size * products
+			w.Rescales[l] += size * float64(node.Poly.Depth())
+			w.PtMuls[l] += size * float64(d+1)
+		}
+	}
+	if relin >= 0 {
+		w.Keys[relin]++
+	}
+	return w
+}

@@ -1,0 +1,436 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
+	"github.com/hecc-dev/hecc/runtime/internal/parallel"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// A batch circuit (plan.LayoutBatch) holds one ciphertext per tensor
+// element, slot i of each belonging to input i. Its affine maps are sums of
+// ciphertexts times integers, computed here limb by limb with lazy
+// reduction; everything else is Lattigo's, applied to every ciphertext.
+
+// batchAffine is an affine node of a batch circuit with its weights as
+// integers at the plaintext scale, per limb of its input's level:
+// weights[i][k] is entry k of the map's compressed rows modulo prime i, in
+// Montgomery form where the prime does not fit 32 bits (see accumulate).
+type batchAffine struct {
+	weights [][]uint64
+	scale   rlwe.Scale // of the products, before the rescale
+}
+
+// maxIntegerWeight bounds a weight times its plaintext scale: the integer
+// must stay exact in a float64's rounding and below any prime's square.
+const maxIntegerWeight = 1 << 62
+
+// newBatchServer prepares a batch circuit: its weights as integers per
+// limb, encoded once.
+func newBatchServer(c *Circuit, ek *EvalKeys) (*Server, error) {
+	p, err := newParameters(c.Spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := plan.Rebuild(c.Spec, c.Graph)
+	if err != nil {
+		return nil, fmt.Errorf("cannot plan the circuit: %w", err)
+	}
+	if err := pl.Check(c.Spec); err != nil {
+		return nil, err
+	}
+	if err := checkKeyLevels(pl, ek); err != nil {
+		return nil, err
+	}
+	delta := p.DefaultScale()
+	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		circuit: c,
+		params:  p,
+		eval:    hefloat.NewEvaluator(p, ek.keySet()),
+		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
+		buf:     newBuffers(p),
+		batch:   map[*ir.Node]*batchAffine{},
+		keys:    ek.id,
+		Workers: goruntime.GOMAXPROCS(0),
+	}
+	for n, v := range scales.Out {
+		s.scales[n] = rlwe.NewScale(v)
+	}
+	rq := p.RingQ()
+	for _, n := range c.Graph.Nodes {
+		if n.Op != ir.OpAffine || n.Linear.Identity {
+			continue
+		}
+		ptScale := rlwe.NewScale(scales.Plaintext[n])
+		in := n.Inputs[0].Level
+		ba := &batchAffine{weights: make([][]uint64, in+1), scale: s.scales[n.Inputs[0]].Mul(ptScale)}
+		integers := make([]int64, len(n.Linear.Vals))
+		for k, v := range n.Linear.Vals {
+			w := math.Round(v * ptScale.Float64())
+			if math.IsNaN(w) || math.Abs(w) >= maxIntegerWeight {
+				return nil, fmt.Errorf("node %s: weight %g at scale 2^%.1f does not fit 62 bits", n.Label(), v, math.Log2(ptScale.Float64()))
+			}
+			integers[k] = int64(w)
+		}
+		for i := range ba.weights {
+			sub := rq.SubRings[i]
+			q := sub.Modulus
+			ba.weights[i] = make([]uint64, len(integers))
+			for k, w := range integers {
+				r := uint64(w) % q
+				if w < 0 {
+					r = (q - uint64(-w)%q) % q
+				}
+				if q >= 1<<32 {
+					r = ring.MForm(r, q, sub.BRedConstant)
+				}
+				ba.weights[i][k] = r
+			}
+		}
+		s.batch[n] = ba
+	}
+	return s, nil
+}
+
+// runBatch evaluates a batch circuit: every node on each of its
+// ciphertexts, the ciphertexts shared among the workers.
+func (s *Server) runBatch(input *Ciphertext) (*Ciphertext, *Stats, error) {
+	spec, g := s.circuit.Spec, s.circuit.Graph
+	if want := spec.InputCiphertexts(); len(input.cts) != want {
+		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(input.cts), want)
+	}
+	for i, ct := range input.cts {
+		if ct == nil || ct.Degree() != 1 || !ct.IsNTT || ct.Level() != spec.Input.Level {
+			return nil, nil, fmt.Errorf("input ciphertext %d is not a fresh ciphertext at level %d", i+1, spec.Input.Level)
+		}
+	}
+	workers := max(1, s.Workers)
+	evals := s.buf.evaluators(s.eval, workers)
+	defer s.buf.releaseEvaluators(evals)
+	count := &opCounter{}
+	counted := make([]countingEvaluator, workers)
+	polyEvals := make([]*hefloat.PolynomialEvaluator, workers)
+	for w := range counted {
+		counted[w] = countingEvaluator{evals[w], count, evals[w : w+1], s.buf}
+		polyEvals[w] = hefloat.NewPolynomialEvaluator(s.params, counted[w])
+	}
+	// A value is dropped once its last reader has run: a layer of a batch
+	// circuit holds hundreds of ciphertexts.
+	readers := map[*ir.Node]int{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			readers[in]++
+		}
+	}
+	vals := make(map[*ir.Node][]*rlwe.Ciphertext, len(g.Nodes))
+	st := &Stats{}
+	start := time.Now()
+	var result []*rlwe.Ciphertext
+	for _, n := range g.Nodes {
+		t0 := time.Now()
+		var out []*rlwe.Ciphertext
+		var err error
+		all := func(f func(w, i int) (*rlwe.Ciphertext, error)) {
+			out, err = each(workers, n.Size(), f)
+		}
+		switch n.Op {
+		case ir.OpInput:
+			out = input.cts
+		case ir.OpAffine:
+			out, err = s.affineBatch(counted, n, vals[n.Inputs[0]])
+		case ir.OpPoly:
+			in := vals[n.Inputs[0]]
+			all(func(w, i int) (*rlwe.Ciphertext, error) { return s.polyNode(counted[w], polyEvals[w], n, in[i]) })
+		case ir.OpMul:
+			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
+			all(func(w, i int) (*rlwe.Ciphertext, error) {
+				ct, err := counted[w].MulRelinNew(a[i], b[i])
+				if err == nil {
+					err = counted[w].Rescale(ct, ct)
+				}
+				return ct, err
+			})
+		case ir.OpAdd:
+			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
+			all(func(w, i int) (*rlwe.Ciphertext, error) { return counted[w].AddNew(a[i], b[i]) })
+		case ir.OpOutput:
+			out = vals[n.Inputs[0]]
+			result = out
+		default:
+			err = fmt.Errorf("op %s cannot be evaluated under encryption", n.Op)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot evaluate node %s: %w", n.Label(), err)
+		}
+		for _, ct := range out {
+			if ct.Level() != n.Level {
+				return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), ct.Level(), n.Level)
+			}
+			if want := s.scales[n]; !plan.CloseScales(&ct.Scale.Value, &want.Value) {
+				return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(ct.Scale.Float64()), math.Log2(want.Float64()))
+			}
+		}
+		vals[n] = out
+		for _, in := range n.Inputs {
+			if readers[in]--; readers[in] == 0 {
+				delete(vals, in)
+			}
+		}
+		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
+	}
+	st.EvalSeconds = time.Since(start).Seconds()
+	st.Ops = count.list()
+	st.KeySwitches = count.total(PrimRelinearize)
+	st.Rescales = count.total(PrimRescale)
+	st.PtMuls = count.total(PrimMulPlain, PrimMulConst)
+	st.CtMuls = count.total(PrimMul)
+	return &Ciphertext{kind: KindOutputCt, id: s.keys, cts: result}, st, nil
+}
+
+// each computes f(worker, i) for i in [0, n) on the workers, worker w
+// calling f with its own evaluator's index.
+func each(workers, n int, f func(w, i int) (*rlwe.Ciphertext, error)) ([]*rlwe.Ciphertext, error) {
+	out := make([]*rlwe.Ciphertext, n)
+	err := parallel.ForEach(min(workers, max(n, 1)), n, func(w, i int) (err error) {
+		out[i], err = f(w, i)
+		return err
+	})
+	return out, err
+}
+
+// coefficientBlock is how many coefficients of every input a map's rows
+// are accumulated over at a time: a block of each of a layer's hundreds of
+// ciphertexts stays in cache while every row reads it.
+const coefficientBlock = 256
+
+// affineBatch evaluates affine node n on its input's ciphertexts: for every
+// output r, Σ_c W[r][c]·in[c] at the product scale, rescaled, plus b[r].
+// The sums are spread over the workers by limb, polynomial and block of
+// coefficients; the rescales and biases by output.
+func (s *Server) affineBatch(counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	lin, rows, workers := n.Linear, n.Size(), len(counted)
+	bias := func(r int) float64 {
+		if lin.Bias == nil {
+			return 0
+		}
+		return lin.Bias[r]
+	}
+	if lin.Identity {
+		return each(workers, rows, func(w, r int) (*rlwe.Ciphertext, error) {
+			if bias(r) == 0 {
+				return in[r], nil
+			}
+			return counted[w].AddNew(in[r], bias(r))
+		})
+	}
+	ba := s.batch[n]
+	level := n.Inputs[0].Level
+	out := make([]*rlwe.Ciphertext, rows)
+	for r := range out {
+		out[r] = hefloat.NewCiphertext(s.params, 1, level)
+		out[r].LogDimensions = in[0].LogDimensions
+		out[r].Scale = ba.scale
+	}
+	rq := s.params.RingQ()
+	block := min(coefficientBlock, rq.N()) // both powers of two
+	blocks := rq.N() / block
+	err := parallel.ForEach(workers, (level+1)*2*blocks, func(_, task int) error {
+		i, j, lo := task/(2*blocks), task/blocks%2, task%blocks*block
+		sub := rq.SubRings[i]
+		for r := range rows {
+			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
+			accumulate(out[r].Value[j].Coeffs[i][lo:lo+block], in, j, i, lo, lin.ColIdx[k0:k1], ba.weights[i][k0:k1], sub)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	counted[0].c.add(PrimMulConst, level, len(lin.Vals))
+	return each(workers, rows, func(w, r int) (*rlwe.Ciphertext, error) {
+		if err := counted[w].Rescale(out[r], out[r]); err != nil {
+			return nil, err
+		}
+		if b := bias(r); b != 0 {
+			if err := counted[w].Add(out[r], b, out[r]); err != nil {
+				return nil, err
+			}
+		}
+		return out[r], nil
+	})
+}
+
+// accumulate sets acc to Σ_k w[k]·in[cols[k]] modulo the limb's prime q,
+// over polynomial j, limb i, coefficients from lo. Below 2^32, w[k] is the
+// residue and each product (below q²) is summed without reduction for as
+// many terms as a uint64 holds; above, w[k] is in Montgomery form and each
+// product is reduced lazily, to [0, 2q).
+func accumulate(acc []uint64, in []*rlwe.Ciphertext, j, i, lo int, cols []int, w []uint64, sub *ring.SubRing) {
+	q, qInv, bred := sub.Modulus, sub.MRedConstant, sub.BRedConstant
+	small := q < 1<<32
+	var lazy int // terms a uint64 holds
+	if small {
+		lazy = int(min(math.MaxUint64/((q-1)*(q-1)), math.MaxInt32))
+	} else {
+		lazy = int(math.MaxUint64 / (2 * q))
+	}
+	clear(acc)
+	reduce := func() {
+		for t := range acc {
+			acc[t] = ring.BRedAdd(acc[t], q, bred)
+		}
+	}
+	// Four plain products at a time where a uint64 holds them: one load
+	// and store of the sum for four terms.
+	group := 1
+	if small && lazy >= 8 {
+		group = 4
+	}
+	held := 0
+	for k := 0; k < len(cols); {
+		g := group
+		if len(cols)-k < g {
+			g = 1
+		}
+		if held+g > lazy {
+			reduce()
+			held = 1
+		}
+		x0, w0 := in[cols[k]].Value[j].Coeffs[i][lo:], w[k]
+		x0 = x0[:len(acc)]
+		switch {
+		case g == 4:
+			x1, w1 := in[cols[k+1]].Value[j].Coeffs[i][lo:], w[k+1]
+			x2, w2 := in[cols[k+2]].Value[j].Coeffs[i][lo:], w[k+2]
+			x3, w3 := in[cols[k+3]].Value[j].Coeffs[i][lo:], w[k+3]
+			x1, x2, x3 = x1[:len(acc)], x2[:len(acc)], x3[:len(acc)]
+			for t := range acc {
+				acc[t] += x0[t]*w0 + x1[t]*w1 + x2[t]*w2 + x3[t]*w3
+			}
+		case small:
+			for t := range acc {
+				acc[t] += x0[t] * w0
+			}
+		default:
+			for t := range acc {
+				acc[t] += ring.MRedLazy(x0[t], w0, q, qInv)
+			}
+		}
+		held += g
+		k += g
+	}
+	for t := range acc {
+		acc[t] = ring.BRedAdd(acc[t], q, bred)
+	}
+}
+
+// batchInputShape is the shape of one input of a batch circuit, without
+// the model's leading batch axis of 1.
+func batchInputShape(info plan.TensorInfo) []int {
+	if len(info.Shape) > 1 && info.Shape[0] == 1 {
+		return info.Shape[1:]
+	}
+	return info.Shape
+}
+
+// checkBatchShape accepts a tensor of up to spec.Batch inputs along its
+// first axis, each of the model input's shape (with or without its batch
+// axis of 1), and returns how many inputs it holds.
+func checkBatchShape(spec *plan.Spec, shape []int) (int, error) {
+	one := batchInputShape(spec.Input)
+	if len(shape) < 1 || shape[0] < 1 || shape[0] > spec.Batch || !(slices.Equal(shape[1:], one) || slices.Equal(shape[1:], spec.Input.Shape)) {
+		return 0, fmt.Errorf("%w: input has shape %v; a batch circuit reads [B %s] with 1 ≤ B ≤ %d", ErrShape, shape, strings.Trim(fmt.Sprint(one), "[]"), spec.Batch)
+	}
+	return shape[0], nil
+}
+
+// encryptBatch encrypts element k of every input in ciphertext k, input i
+// in slot i; with a seed (secret key only), ciphertext k's c1 is stream k
+// of the seed.
+func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
+	images, err := checkBatchShape(spec, t.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Data) != images*ir.NumElements(spec.Input.Shape) {
+		return nil, fmt.Errorf("%w: %d values for shape %v", ErrShape, len(t.Data), t.Shape)
+	}
+	for _, v := range t.Data {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("input holds %v", v)
+		}
+	}
+	p, err := newParameters(spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	size := ir.NumElements(spec.Input.Shape)
+	workers := goruntime.GOMAXPROCS(0)
+	ecds, encs := make([]*hefloat.Encoder, workers), make([]*rlwe.Encryptor, workers)
+	for w := range workers {
+		ecds[w], encs[w] = hefloat.NewEncoder(p), rlwe.NewEncryptor(p, key)
+	}
+	encrypted, err := each(workers, size, func(w, k int) (*rlwe.Ciphertext, error) {
+		ecd, enc := ecds[w], encs[w]
+		slots := make([]float64, 1<<spec.LogSlots)
+		for i := range images {
+			slots[i] = t.Data[i*size+k]
+		}
+		pt := hefloat.NewPlaintext(p, spec.Input.Level)
+		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
+		if err := ecd.Encode(slots, pt); err != nil {
+			return nil, fmt.Errorf("cannot encode the input: %w", err)
+		}
+		if seed != nil {
+			enc = enc.WithPRNG(uniformStream(*seed, k))
+		}
+		ct, err := enc.EncryptNew(pt)
+		if err != nil {
+			return nil, fmt.Errorf("cannot encrypt the input: %w", err)
+		}
+		return ct, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return encrypted, nil
+}
+
+// decryptBatch decrypts a batch circuit's result into [spec.Batch, output
+// shape] (without the output's batch axis of 1): row i is input i's
+// result, padding included.
+func decryptBatch(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error) {
+	if len(ct.cts) != spec.OutputCiphertexts() {
+		return nil, fmt.Errorf("%w: a result in %d ciphertexts, the circuit writes %d", ErrFormat, len(ct.cts), spec.OutputCiphertexts())
+	}
+	p, err := newParameters(spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	size := len(ct.cts)
+	out := ir.NewTensor(append([]int{spec.Batch}, batchInputShape(spec.Output)...)...)
+	dec, ecd := rlwe.NewDecryptor(p, sk.sk), hefloat.NewEncoder(p)
+	slots := make([]float64, 1<<spec.LogSlots)
+	for k, c := range ct.cts {
+		if err := ecd.Decode(dec.DecryptNew(c), slots); err != nil {
+			return nil, fmt.Errorf("cannot decode the result: %w", err)
+		}
+		for i := range spec.Batch {
+			out.Data[i*size+k] = slots[i]
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,352 @@
+package runtime
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hecc-dev/hecc/compiler"
+	"github.com/hecc-dev/hecc/compiler/onnx"
+	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
+	"github.com/hecc-dev/hecc/compiler/tensorio"
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// batchServer plans g, which has been through passes.BatchPipeline, as a
+// batch circuit at insecure test parameters (ring degree 2^logN) and
+// prepares a server with fresh keys.
+func batchServer(t *testing.T, g *ir.Graph, logN int) (*plan.Spec, *Keys, *Server) {
+	t.Helper()
+	pl, err := plan.BuildBatch("batch", g, params.InsecureTestSet(logN, g.Depth, 35), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := GenerateKeys(pl.Spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: pl.Spec, Graph: g}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl.Spec, keys, srv
+}
+
+// batchWorst encrypts images inputs of the circuit's input shape in one
+// batch (through the files, under the secret key: seeded), evaluates it and
+// returns the largest error of any image's result against the plaintext
+// interpretation of that image alone.
+func batchWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, images int, seed uint64) float64 {
+	t.Helper()
+	one := batchInputShape(spec.Input)
+	size := ir.NumElements(one)
+	x := &ir.Tensor{Shape: append([]int{images}, one...), Data: randomInputs(seed, images*size, 1)}
+	data, err := EncryptFile(spec, keys.Secret, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := DecodeCiphertext(spec, KindInputCt, keys.Secret.KeySet(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := srv.Run(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err = EncodeCiphertext(spec, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err = DecodeCiphertext(spec, KindOutputCt, keys.Secret.KeySet(), data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decrypt(spec, keys.Secret, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := ir.NumElements(spec.Output.Shape)
+	if got.Shape[0] != spec.Batch || len(got.Data) != spec.Batch*outputs {
+		t.Fatalf("decrypted %v, want %d rows of %d", got.Shape, spec.Batch, outputs)
+	}
+	var worst float64
+	for i := range images {
+		in := &ir.Tensor{Shape: spec.Input.Shape, Data: x.Data[i*size : (i+1)*size]}
+		want, err := ir.Interpret(g, map[string]*ir.Tensor{spec.Input.Name: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want[spec.Output.Name].Data {
+			worst = max(worst, math.Abs(v-got.Data[i*outputs+k]))
+		}
+	}
+	return worst
+}
+
+// Every image of a batch decrypts to its own plaintext result, with two
+// batches evaluated at once on one server.
+func TestBatchConcurrentMatchesPlaintext(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func() *ir.Graph
+	}{
+		{"affine square affine", func() *ir.Graph {
+			b, x := newGraph(1, 40)
+			h := b.dense(x, 30, 0.3)
+			return b.output(b.dense(b.poly(h, ir.Square()), 10, 1))
+		}},
+		{"chebyshev degree 7 on [-3,3]", func() *ir.Graph {
+			b, x := newGraph(3, 8)
+			h := b.dense(x, 8, 1)
+			p := b.poly(h, &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: []float64{0.3, 0.5, 0.2, -0.1, 0.05, 0.02, -0.01, 0.01}, Interval: ir.Interval{Lo: -3, Hi: 3}})
+			return b.output(b.dense(p, 3, 1))
+		}},
+		{"product and sum of two branches", func() *ir.Graph {
+			b, x := newGraph(5, 12)
+			a, c := b.dense(x, 6, 1), b.dense(x, 6, 1)
+			m := b.node(ir.OpMul, a.Shape, a, c)
+			s := b.node(ir.OpAdd, a.Shape, m, b.dense(x, 6, 1))
+			return b.output(b.dense(s, 2, 1))
+		}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.build()
+			if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
+				t.Fatal(err)
+			}
+			spec, keys, srv := batchServer(t, g, 11)
+			srv.Workers = 2
+			var wg sync.WaitGroup
+			worst := make([]float64, 2)
+			for j := range worst {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					worst[j] = batchWorst(t, spec, keys, srv, g, 37+j*100, uint64(10*i+j))
+				}()
+			}
+			wg.Wait()
+			for _, w := range worst {
+				// Values are O(1); at scale 2^35 CKKS errors are around 2^-20.
+				if w > 1e-4 {
+					t.Fatalf("an encrypted result differs from plaintext by %g", w)
+				}
+			}
+			t.Logf("max abs error %.2g", max(worst[0], worst[1]))
+		})
+	}
+}
+
+// compileTiny compiles onnxtest's TinyCryptoNets as a batch circuit.
+func compileTiny(t *testing.T) *compiler.Result {
+	t.Helper()
+	m, err := onnx.Decode(onnxtest.TinyCryptoNets(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.Compile(m, compiler.Options{Name: "tiny", Batch: true, InputRange: &ir.Interval{Lo: -1, Hi: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// The compiler's batch circuit of a small CryptoNets-like model, at test
+// parameters, against the plaintext interpretation of each image.
+func TestBatchConcurrentTinyCryptoNets(t *testing.T) {
+	res := compileTiny(t)
+	if !res.Spec.Batched() || len(res.Spec.Rotations) != 0 || !res.Spec.Relin {
+		t.Fatalf("compiled spec: layout %q, %d rotation keys, relinearization %v", res.Spec.Layout, len(res.Spec.Rotations), res.Spec.Relin)
+	}
+	spec, keys, srv := batchServer(t, res.Graph, 11)
+	srv.Workers = 2
+	if worst := batchWorst(t, spec, keys, srv, res.Graph, 300, 7); worst > 1e-3 {
+		t.Fatalf("an encrypted result differs from plaintext by %g", worst)
+	} else {
+		t.Logf("max abs error %.2g", worst)
+	}
+}
+
+// A ring smaller than a block of coefficients (logN 7: 128) is summed
+// whole.
+func TestBatchSmallRing(t *testing.T) {
+	b, x := newGraph(2, 10)
+	g := b.output(b.dense(b.poly(b.dense(x, 6, 1), ir.Square()), 3, 1))
+	if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, keys, srv := batchServer(t, g, 7)
+	if worst := batchWorst(t, spec, keys, srv, g, spec.Batch, 5); worst > 1e-3 {
+		t.Fatalf("an encrypted result differs from plaintext by %g", worst)
+	}
+}
+
+// A batch circuit refuses more inputs than its batch, inputs of another
+// shape, and a result in the wrong number of ciphertexts.
+func TestBatchRefusals(t *testing.T) {
+	b, x := newGraph(1, 6)
+	g := b.output(b.dense(b.poly(b.dense(x, 5, 1), ir.Square()), 2, 1))
+	if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec, keys, srv := batchServer(t, g, 11)
+	for _, shape := range [][]int{{spec.Batch + 1, 6}, {2, 7}, {6}, {0, 6}} {
+		x := &ir.Tensor{Shape: shape, Data: make([]float64, ir.NumElements(shape))}
+		if _, err := Encrypt(spec, keys.Secret, x); !errors.Is(err, ErrShape) {
+			t.Errorf("input of shape %v: %v", shape, err)
+		}
+	}
+	ct, err := Encrypt(spec, keys.Secret, &ir.Tensor{Shape: []int{3, 6}, Data: make([]float64, 18)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := srv.Run(&Ciphertext{kind: KindInputCt, id: ct.id, cts: ct.cts[:5]}); err == nil {
+		t.Error("an input missing a ciphertext was evaluated")
+	}
+	if _, err := Decrypt(spec, keys.Secret, &Ciphertext{kind: KindOutputCt, id: ct.id, cts: ct.cts[:1]}); !errors.Is(err, ErrFormat) {
+		t.Errorf("a result in one ciphertext of two: %v", err)
+	}
+}
+
+// The lazy accumulation equals the sum reduced term by term, also past the
+// terms a uint64 holds before a reduction (16 at 30 bits, a few at 31 or
+// 61 bits; 41 terms: groups of four and a remainder), with
+// residues (below 32 bits) or Montgomery products (above).
+func TestBatchAccumulateLazy(t *testing.T) {
+	const n, lo = 32, 16
+	for _, bitSize := range []uint64{25, 30, 31, 35, 61} {
+		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
+		q, err := gen.NextAlternatingPrime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := ring.NewSubRing(n, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(bitSize, 1))
+		const terms = 41
+		in := make([]*rlwe.Ciphertext, terms)
+		cols, w, plain := make([]int, terms), make([]uint64, terms), make([]uint64, terms)
+		for k := range in {
+			poly := ring.Poly{Coeffs: [][]uint64{make([]uint64, n)}}
+			for i := range poly.Coeffs[0] {
+				poly.Coeffs[0][i] = q - 1 - rng.Uint64N(4) // near q: the largest products
+			}
+			in[k] = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: []ring.Poly{poly}}}
+			cols[k] = terms - 1 - k
+			plain[k] = q - 1 - rng.Uint64N(q/2)
+			w[k] = plain[k]
+			if q >= 1<<32 {
+				w[k] = ring.MForm(plain[k], q, sub.BRedConstant)
+			}
+		}
+		acc := make([]uint64, n-lo)
+		accumulate(acc, in, 0, 0, lo, cols, w, sub)
+		for i := range acc {
+			want := new(big.Int)
+			for k, c := range cols {
+				x := new(big.Int).SetUint64(in[c].Value[0].Coeffs[0][lo+i])
+				want.Add(want, x.Mul(x, new(big.Int).SetUint64(plain[k])))
+			}
+			want.Mod(want, new(big.Int).SetUint64(q))
+			if acc[i] != want.Uint64() {
+				t.Fatalf("%d-bit prime, coefficient %d: %d, want %d", bitSize, i, acc[i], want)
+			}
+		}
+	}
+}
+
+// The bundled CryptoNets as a batch circuit at 128-bit security: each of a
+// few hundred MNIST test images decrypts to its plaintext circuit's result,
+// top class included. (Not run with -short.)
+func TestBatchCryptoNets128(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and evaluates CryptoNets at 128-bit security")
+	}
+	const images = 300
+	calib, err := tensorio.ReadNPZ("../testdata/samples/mnist_calib.npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := tensorio.ReadNPZ("../testdata/samples/mnist_test.npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := compiler.CompileFile("../testdata/models/cryptonets.onnx", compiler.Options{Name: "cryptonets", Batch: true,
+		Calibration: calib["x"], Margin: compiler.DefaultMargin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := res.Spec
+	t.Logf("compiled in %.1f s: %s, batch %d, %d input ciphertexts", time.Since(start).Seconds(), spec.Params, spec.Batch, spec.InputCiphertexts())
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: res.Graph}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := ir.NumElements(spec.Input.Shape)
+	x := &ir.Tensor{Shape: append([]int{images}, batchInputShape(spec.Input)...), Data: test["x"].Data[:images*size]}
+	start = time.Now()
+	ct, err := Encrypt(spec, keys.Public, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("encrypted in %.1f s", time.Since(start).Seconds())
+	out, st, err := srv.Run(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("evaluated in %.1f s", st.EvalSeconds)
+	for _, n := range st.Nodes {
+		t.Logf("  %s %s level %d: %.2f s", n.Node, n.Op, n.Level, n.Seconds)
+	}
+	got, err := Decrypt(spec, keys.Secret, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := ir.NumElements(spec.Output.Shape)
+	agree := 0
+	var worst float64
+	for i := range images {
+		in := &ir.Tensor{Shape: spec.Input.Shape, Data: x.Data[i*size : (i+1)*size]}
+		want, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, g := want[spec.Output.Name].Data, got.Data[i*outputs:(i+1)*outputs]
+		for k := range w {
+			worst = max(worst, math.Abs(w[k]-g[k]))
+		}
+		if argmax(w) == argmax(g) {
+			agree++
+		}
+	}
+	t.Logf("top class kept on %d of %d images; max abs error %.2g", agree, images, worst)
+	if agree < images*99/100 || worst > 1e-2 {
+		t.Fatalf("top class kept on %d of %d images, max abs error %g", agree, images, worst)
+	}
+}
+
+func argmax(v []float64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
