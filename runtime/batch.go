@@ -34,42 +34,12 @@ type batchAffine struct {
 // must stay exact in a float64's rounding and below any prime's square.
 const maxIntegerWeight = 1 << 62
 
-// newBatchServer prepares a batch circuit: its weights as integers per
-// limb, encoded once.
-func newBatchServer(c *Circuit, ek *EvalKeys) (*Server, error) {
-	p, err := newParameters(c.Spec.Params)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := plan.Rebuild(c.Spec, c.Graph)
-	if err != nil {
-		return nil, fmt.Errorf("cannot plan the circuit: %w", err)
-	}
-	if err := pl.Check(c.Spec); err != nil {
-		return nil, err
-	}
-	if err := checkKeyLevels(pl, ek); err != nil {
-		return nil, err
-	}
-	delta := p.DefaultScale()
-	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		circuit: c,
-		params:  p,
-		eval:    hefloat.NewEvaluator(p, ek.keySet()),
-		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
-		buf:     newBuffers(p),
-		batch:   map[*ir.Node]*batchAffine{},
-		keys:    ek.id,
-		Workers: goruntime.GOMAXPROCS(0),
-	}
-	for n, v := range scales.Out {
-		s.scales[n] = rlwe.NewScale(v)
-	}
-	rq := p.RingQ()
+// prepareBatch prepares a batch circuit: its weights as integers per limb,
+// encoded once.
+func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
+	s.batch = map[*ir.Node]*batchAffine{}
+	c := s.circuit
+	rq := s.params.RingQ()
 	for _, n := range c.Graph.Nodes {
 		if n.Op != ir.OpAffine || n.Linear.Identity {
 			continue
@@ -81,7 +51,7 @@ func newBatchServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		for k, v := range n.Linear.Vals {
 			w := math.Round(v * ptScale.Float64())
 			if math.IsNaN(w) || math.Abs(w) >= maxIntegerWeight {
-				return nil, fmt.Errorf("node %s: weight %g at scale 2^%.1f does not fit 62 bits", n.Label(), v, math.Log2(ptScale.Float64()))
+				return fmt.Errorf("node %s: weight %g at scale 2^%.1f does not fit 62 bits", n.Label(), v, math.Log2(ptScale.Float64()))
 			}
 			integers[k] = int64(w)
 		}
@@ -102,7 +72,7 @@ func newBatchServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		}
 		s.batch[n] = ba
 	}
-	return s, nil
+	return nil
 }
 
 // runBatch evaluates a batch circuit: every node on each of its

@@ -46,41 +46,18 @@ type preparedAffine struct {
 // linear transformation is encoded once here, not per request. A circuit
 // whose spec is not what the plan makes of its graph is refused.
 func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
+	s, pl, scales, err := newServer(c, ek)
+	if err != nil {
+		return nil, err
+	}
 	if c.Spec.Batched() {
-		return newBatchServer(c, ek)
+		if err := s.prepareBatch(scales); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	p, err := newParameters(c.Spec.Params)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := plan.Build(c.Spec.Model, c.Graph, c.Spec.Params)
-	if err != nil {
-		return nil, fmt.Errorf("cannot plan the circuit: %w", err)
-	}
-	if err := pl.Check(c.Spec); err != nil {
-		return nil, err
-	}
-	if err := checkKeyLevels(pl, ek); err != nil {
-		return nil, err
-	}
-	delta := p.DefaultScale()
-	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		circuit: c,
-		params:  p,
-		eval:    hefloat.NewEvaluator(p, ek.keySet()),
-		affine:  make(map[*ir.Node]*preparedAffine),
-		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
-		buf:     newBuffers(p),
-		keys:    ek.id,
-		Workers: goruntime.GOMAXPROCS(0),
-	}
-	for n, v := range scales.Out {
-		s.scales[n] = rlwe.NewScale(v)
-	}
+	p := s.params
+	s.affine = make(map[*ir.Node]*preparedAffine)
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
 	for _, node := range c.Graph.Nodes {
@@ -130,6 +107,44 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 // KeySet is the key set of the server's evaluation keys: inputs must
 // carry it, and results are written with it.
 func (s *Server) KeySet() KeySetID { return s.keys }
+
+// newServer checks c against the plan of its layout and ek against the
+// levels the plan uses its keys at, and sets up what a server of either
+// layout holds.
+func newServer(c *Circuit, ek *EvalKeys) (*Server, *plan.Plan, *plan.ScalePlan, error) {
+	p, err := newParameters(c.Spec.Params)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pl, err := plan.Rebuild(c.Spec, c.Graph)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cannot plan the circuit: %w", err)
+	}
+	if err := pl.Check(c.Spec); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkKeyLevels(pl, ek); err != nil {
+		return nil, nil, nil, err
+	}
+	delta := p.DefaultScale()
+	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s := &Server{
+		circuit: c,
+		params:  p,
+		eval:    hefloat.NewEvaluator(p, ek.keySet()),
+		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
+		buf:     newBuffers(p),
+		keys:    ek.id,
+		Workers: goruntime.GOMAXPROCS(0),
+	}
+	for n, v := range scales.Out {
+		s.scales[n] = rlwe.NewScale(v)
+	}
+	return s, pl, scales, nil
+}
 
 // checkKeyLevels refuses keys that sit below a level the circuit uses them
 // at: Lattigo would key-switch with them and return a wrong result without
