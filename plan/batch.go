@@ -49,19 +49,10 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 	}
 	planned := map[*ir.Node]*Linear{}
 	for _, n := range g.Nodes {
+		if err := recordProducts(s, n); err != nil {
+			return nil, err
+		}
 		switch n.Op {
-		case ir.OpActivation:
-			return nil, fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
-		case ir.OpConst:
-			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
-		case ir.OpMul:
-			s.Relin = true
-			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
-		case ir.OpPoly:
-			if n.Poly.Degree() >= 2 {
-				s.Relin = true
-				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
-			}
 		case ir.OpAffine:
 			if !n.Linear.Identity {
 				planned[n] = &Linear{Form: Scalars, Products: n.Linear.NNZ()}

@@ -75,19 +75,10 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 		s.InputProjected = true
 	}
 	for _, n := range g.Nodes {
+		if err := recordProducts(s, n); err != nil {
+			return nil, err
+		}
 		switch n.Op {
-		case ir.OpActivation:
-			return nil, fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
-		case ir.OpConst:
-			return nil, fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
-		case ir.OpMul:
-			s.Relin = true
-			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
-		case ir.OpPoly:
-			if n.Poly.Degree() >= 2 {
-				s.Relin = true
-				s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
-			}
 		case ir.OpAffine:
 			if n.Linear.Identity {
 				continue
@@ -184,4 +175,25 @@ func writeProjection(b *strings.Builder, n *ir.Node, pl *Linear) {
 	if pj := pl.Projection; pj != nil {
 		fmt.Fprintf(b, "  input projection at level %d: conjugation, trace %v, weights × %g\n", n.Inputs[0].Level, pj.Trace, pj.Factor)
 	}
+}
+
+// recordProducts refuses a node no layout can evaluate encrypted and
+// records in s the relinearization key a product or a polynomial needs, at
+// the highest level it is used.
+func recordProducts(s *Spec, n *ir.Node) error {
+	switch n.Op {
+	case ir.OpActivation:
+		return fmt.Errorf("node %s: activation %s has not been approximated by a polynomial", n.Label(), n.Act)
+	case ir.OpConst:
+		return fmt.Errorf("node %s: a constant survived fold-constants", n.Label())
+	case ir.OpMul:
+		s.Relin = true
+		s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level, n.Inputs[1].Level)
+	case ir.OpPoly:
+		if n.Poly.Degree() >= 2 {
+			s.Relin = true
+			s.RelinLevel = max(s.RelinLevel, n.Inputs[0].Level)
+		}
+	}
+	return nil
 }
