@@ -82,6 +82,9 @@ type Report struct {
 	// layout; Batch is then the inputs a batch holds.
 	Layout string
 	Batch  int
+	// Approx is what approx-activations chose and measured, nil when the
+	// model has no activation to approximate.
+	Approx *passes.ApproxResult
 	// MaxLayers says what each max (MaxPool, ReduceMax …) costs.
 	MaxLayers []string
 	Warnings  []string
@@ -122,7 +125,9 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	} else if opts.InputRange != nil {
 		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
 	}
-	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Progress: opts.Progress, Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
+	approx := &passes.ApproxResult{}
+	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Progress: opts.Progress, ApproxResult: approx,
+		Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
 	pipeline, work := passes.Pipeline, plan.Workload
 	if opts.Batch {
 		pipeline, work = passes.BatchPipeline, plan.BatchWorkload
@@ -131,6 +136,14 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		return nil, err
 	}
 	rep.IROps, rep.Depth, rep.LogSlots = g.Counts(), g.Depth, g.LogSlots
+	if approx.Activations > 0 {
+		rep.Approx = approx
+		for _, w := range []string{approx.Unchecked(), approx.TooFewSamples()} {
+			if w != "" {
+				rep.Warnings = append(rep.Warnings, w)
+			}
+		}
+	}
 	for _, m := range low.MaxLayers {
 		rep.MaxLayers = append(rep.MaxLayers, fmt.Sprintf("%s: %d ReLU levels (a tree of max(a, b) = b + relu(a − b)), %d of the %d levels",
 			m.Origin, m.ReLULevels, levelsSpent(g, m.Origin), g.Depth))
@@ -166,8 +179,28 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		return nil, err
 	}
 	rep.Layout, rep.Batch = pl.Spec.Layout, pl.Spec.Batch
+	pl.Spec.InputRange = inputRange(src)
 	rep.Seconds = time.Since(start).Seconds()
 	return &Result{Spec: pl.Spec, Graph: g, Report: rep}, nil
+}
+
+// inputRange is the range of input values the approximations were fitted
+// for: over the calibration samples, else the given bound; nil without
+// either.
+func inputRange(src *passes.RangeSource) *plan.ValueRange {
+	if len(src.Samples) == 0 {
+		if src.Input == nil {
+			return nil
+		}
+		return &plan.ValueRange{Min: src.Input.Lo, Max: src.Input.Hi}
+	}
+	r := &plan.ValueRange{Min: math.Inf(1), Max: math.Inf(-1)}
+	for _, x := range src.Samples {
+		for _, v := range x.Data {
+			r.Min, r.Max = math.Min(r.Min, v), math.Max(r.Max, v)
+		}
+	}
+	return r
 }
 
 // levelsSpent is how many levels the nodes lowered from ONNX node origin
@@ -252,6 +285,16 @@ func (r *Report) Text() string {
 		fmt.Fprintf(&b, "    max:      %s\n", m)
 	}
 	fmt.Fprintf(&b, "  ranges:     %s; first prime holds values up to 2^%d\n", r.RangeSource, r.LogMaxValue)
+	if a := r.Approx; a != nil {
+		fmt.Fprintf(&b, "  margin:     %s\n", a.MarginText())
+		for _, l := range a.Layers {
+			fmt.Fprintf(&b, "    %s: %s, fitted %s", l.Node, l.Form, l.Interval)
+			if l.Reached > 0 {
+				fmt.Fprintf(&b, "; held-out inputs reached %.0f%% of it", 100*l.Reached)
+			}
+			b.WriteString("\n")
+		}
+	}
 	c := r.Choice
 	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, c.LogQP(), c.Security)
 	fmt.Fprintf(&b, "    why:      %s\n", c.Binding)

@@ -332,26 +332,39 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		return err
 	}
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
+	res := ApproxResult{Activations: len(acts), FixedDegree: ac.Degree, OutputKind: s.crit.OutputKind, Target: s.crit.target,
+		Detected: s.crit.detected, HeldOut: s.heldOut, NeedHeldOut: resolution(s.crit.Criterion, s.crit.target), Margin: s.margin}
 	for _, t := range s.targets {
+		layer := ApproxLayer{Node: t.node.Label(), Interval: t.desc}
 		if c := t.form.comp; c != nil {
 			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
 				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
+			layer.Form = fmt.Sprintf("composite sign %v, %d levels", c.degrees, c.depth())
 			s.compose(t, c)
-			continue
+		} else {
+			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
+			s.replace(t, p)
+			cfg.logf("approx-activations", "%s: %s %s, %s degree %d, max error %.3g%s, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
+			layer.Form = fmt.Sprintf("%s degree %d, %d levels", p.Basis, p.Degree(), p.Depth())
 		}
-		p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
-		s.replace(t, p)
-		cfg.logf("approx-activations", "%s: %s %s, %s degree %d, max error %.3g%s, %d levels, %d multiplications",
-			t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
+		res.Layers = append(res.Layers, layer)
 	}
-	if s.exact == nil || fitSrc == nil || len(fitSrc.Samples) == 0 {
-		return nil
+	if s.exact != nil && fitSrc != nil && len(fitSrc.Samples) > 0 {
+		msg, final, err := s.correctBias(fitSrc.Samples)
+		if err != nil {
+			return err
+		}
+		cfg.logf("approx-activations", "%s", msg)
+		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
+		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
+		for i, x := range final.reached {
+			res.Layers[i].Reached = x
+		}
 	}
-	msg, err := s.correctBias(fitSrc.Samples)
-	if err != nil {
-		return err
+	if cfg != nil && cfg.ApproxResult != nil {
+		*cfg.ApproxResult = res
 	}
-	cfg.logf("approx-activations", "%s", msg)
 	return nil
 }
 
@@ -444,7 +457,7 @@ func (s *search) normalize(n *ir.Node, obs observed, src *RangeSource) (*target,
 			in[i], back[i] = 1/m, m
 			largest, smallest = math.Max(largest, m), math.Min(smallest, m)
 		}
-		t.desc = fmt.Sprintf("scaled per %s (|x| ≤ %.3g … %.3g)", what, smallest, largest)
+		t.desc = fmt.Sprintf("scaled per %s (|x| ≤ %.3g … %.3g: each %s's calibrated peak, at least a tenth of the layer's, × %g)", what, smallest, largest, what, margin)
 	} else {
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, r := range obs.ranges {
@@ -454,6 +467,7 @@ func (s *search) normalize(n *ir.Node, obs observed, src *RangeSource) (*target,
 			return nil, fmt.Errorf("node %s: the calibrated range of its input is not finite", n.Label())
 		}
 		w := (hi - lo) * (margin - 1)
+		calLo, calHi := lo, hi
 		lo, hi = lo-w, hi+w
 		if hi-lo < 1e-6 {
 			lo, hi = lo-1e-3, hi+1e-3
@@ -462,7 +476,7 @@ func (s *search) normalize(n *ir.Node, obs observed, src *RangeSource) (*target,
 		for i := range in {
 			in[i], bias[i] = 1/t.scale, -t.shift/t.scale
 		}
-		t.desc = fmt.Sprintf("on [%.4g, %.4g]", lo, hi)
+		t.desc = fmt.Sprintf("on [%.4g, %.4g] (calibrated [%.4g, %.4g])", lo, hi, calLo, calHi)
 	}
 	if obs.values != nil {
 		t.weight = make([]float64, histogramBins)

@@ -25,6 +25,9 @@ type Config struct {
 	Log func(pass, msg string)
 	// Progress, when set, follows the degree search of approx-activations.
 	Progress func(SearchProgress)
+	// ApproxResult, when set, receives what approx-activations chose and
+	// measured; it stays zero when the graph has no activation.
+	ApproxResult *ApproxResult
 }
 
 func (c *Config) logf(pass, format string, args ...any) {

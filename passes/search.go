@@ -439,12 +439,13 @@ func (s *search) report(done bool) {
 // correctBias folds the mean error of every polynomial, per channel or
 // neuron, over the given samples into the bias of the affine maps that read
 // it, and keeps the corrections if they lower the mean output error on the
-// held-out samples without losing a target the circuit met. The
+// held-out samples without losing a target the circuit met. It returns
+// what the circuit reaches on the held-out samples in the end. The
 // polynomials must be in place.
-func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
+func (s *search) correctBias(samples []*ir.Tensor) (string, reach, error) {
 	before, err := s.measure()
 	if err != nil {
-		return "", err
+		return "", reach{}, err
 	}
 	sums := make([][]float64, len(s.targets))
 	index := make(map[*ir.Node]int, len(s.targets))
@@ -468,7 +469,7 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 			}
 		})
 		if err != nil {
-			return "", fmt.Errorf("bias correction: %w", err)
+			return "", reach{}, fmt.Errorf("bias correction: %w", err)
 		}
 	}
 	users := s.g.Users()
@@ -522,11 +523,11 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 		}
 	}
 	if len(corrected) == 0 {
-		return "bias correction: no single-fit activation feeds an affine map", nil
+		return "bias correction: no single-fit activation feeds an affine map", before, nil
 	}
 	after, err := s.measure()
 	if err != nil {
-		return "", err
+		return "", reach{}, err
 	}
 	c := &s.crit
 	compare := fmt.Sprintf("held out, mean |output error| %.3g → %.3g, max %.3g → %.3g, %s %s → %s",
@@ -538,10 +539,10 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, error) {
 		for _, n := range corrected {
 			n.Poly.Correction = nil
 		}
-		return "bias correction not applied: " + compare, nil
+		return "bias correction not applied: " + compare, before, nil
 	}
 	return fmt.Sprintf("bias correction: %d of %d activations corrected in the next affine map's bias (largest shift %.3g, after %s); %s",
-		len(corrected), len(s.targets), largest, where, compare), nil
+		len(corrected), len(s.targets), largest, where, compare), after, nil
 }
 
 // outputs evaluates the held-out samples on every core (interpretation

@@ -110,10 +110,10 @@ func Rebuild(spec *Spec, g *ir.Graph) (*Plan, error) {
 // Check refuses a spec that is not the one this plan derives: a circuit
 // compiled by another planner or file format, or altered since.
 func (p *Plan) Check(spec *Spec) error {
-	// The input scaling is recorded beside the plan: the graph does not
-	// determine it.
+	// The input scaling and range are recorded beside the plan: the graph
+	// does not determine them.
 	planned := *p.Spec
-	planned.InputScaling = spec.InputScaling
+	planned.InputScaling, planned.InputRange = spec.InputScaling, spec.InputRange
 	if got, want := spec.Fingerprint(), planned.Fingerprint(); got != want {
 		return fmt.Errorf("%w: the circuit's spec (compile %s) is not what this hecc plans for its graph (%s): it was compiled by another planner or file format, or altered; recompile the model",
 			ErrMismatch, spec.ShortFingerprint(), planned.ShortFingerprint())

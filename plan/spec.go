@@ -59,6 +59,11 @@ type Spec struct {
 	// becomes the model's input: the compile records what the model was
 	// trained on, and the client applies it before encrypting.
 	InputScaling *InputScaling `json:"input_scaling,omitempty"`
+	// InputRange is the range of the model's input values the compile
+	// fitted its approximations for: over the calibration samples, or the
+	// --input-range bound. Past it they may not hold, so hecc encrypt
+	// warns (or, strict, refuses).
+	InputRange *ValueRange `json:"input_range,omitempty"`
 	// Layout is LayoutBatch for a throughput circuit, empty for the packed
 	// layout (one input in the slots).
 	Layout string `json:"layout,omitempty"`
@@ -132,6 +137,40 @@ func (s *Spec) ScaleInput(data []float64) []float64 {
 		out[i] = (x*sc.Scale - at(sc.Mean, i)) / at(sc.Std, i)
 	}
 	return out
+}
+
+// ValueRange is a closed interval of values.
+type ValueRange struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
+
+// ErrOutOfRange reports input values outside the spec's InputRange.
+var ErrOutOfRange = errors.New("input outside the range the model was compiled for")
+
+// CheckInputRange reports, wrapping ErrOutOfRange, how many of the model
+// input's values (scaled as the spec says) fall outside its InputRange and
+// the farthest of them; nil when none does or the spec records no range.
+func (s *Spec) CheckInputRange(data []float64) error {
+	r := s.InputRange
+	if r == nil {
+		return nil
+	}
+	out, worst, at := 0, 0.0, 0
+	for i, x := range data {
+		d := max(r.Min-x, x-r.Max)
+		if d > 0 || math.IsNaN(x) {
+			out++
+			if d > worst || math.IsNaN(x) {
+				worst, at = d, i
+			}
+		}
+	}
+	if out == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d of %d values outside [%g, %g], the farthest %g (element %d); the approximated activations may be far off there",
+		ErrOutOfRange, out, len(data), r.Min, r.Max, data[at], at)
 }
 
 // RotationKey is one Galois key of a spec.
@@ -249,6 +288,9 @@ func (s *Spec) Validate() error {
 	}
 	if len(s.Ops) > 16 {
 		return fmt.Errorf("%w: %d op kinds", ErrSpec, len(s.Ops))
+	}
+	if r := s.InputRange; r != nil && !(r.Min <= r.Max && !math.IsInf(r.Min, 0) && !math.IsInf(r.Max, 0)) {
+		return fmt.Errorf("%w: input range [%g, %g]", ErrSpec, r.Min, r.Max)
 	}
 	if s.InputScaling != nil {
 		return s.InputScaling.validate(s.Input.Shape)

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"errors"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/hecc-dev/hecc/params"
@@ -40,4 +42,44 @@ func TestSpecBoundsKeySize(t *testing.T) {
 		t.Fatalf("a spec asking for 4096 keys at logN 15 was not refused: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestInputRange: an input range that is empty or unbounded is refused;
+// CheckInputRange passes values inside the range (bounds included) and
+// names the count and the farthest value outside it.
+func TestInputRange(t *testing.T) {
+	set := params.Set{LogN: 13, LogQ: []int{40, 30}, LogP: []int{41}, LogScale: 30, Security: 128}
+	spec := func(r *ValueRange) *Spec {
+		return &Spec{Model: "m", Params: set, LogSlots: 4, InputRange: r,
+			Input:  TensorInfo{Name: "x", Shape: []int{4}, Level: set.MaxLevel()},
+			Output: TensorInfo{Name: "y", Shape: []int{2}}}
+	}
+	for _, r := range []*ValueRange{{Min: 1, Max: 0}, {Min: math.Inf(-1), Max: 0}, {Min: 0, Max: math.NaN()}} {
+		if err := spec(r).Validate(); !errors.Is(err, ErrSpec) {
+			t.Errorf("input range %v: %v, want ErrSpec", *r, err)
+		}
+	}
+	s := spec(&ValueRange{Min: -1, Max: 2})
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		data []float64
+		want string // "" for no error
+	}{
+		{[]float64{-1, 0, 2, 1.5}, ""},
+		{[]float64{-1.5, 0, 7, 2.1}, "3 of 4 values outside [-1, 2], the farthest 7 (element 2)"},
+		{[]float64{-3, 0, 0, 0}, "1 of 4 values outside [-1, 2], the farthest -3 (element 0)"},
+	} {
+		err := s.CheckInputRange(c.data)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.data, err)
+		case c.want != "" && (!errors.Is(err, ErrOutOfRange) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: %v, want ErrOutOfRange with %q", c.data, err, c.want)
+		}
+	}
+	if err := spec(nil).CheckInputRange([]float64{1e9}); err != nil {
+		t.Errorf("a spec without a range refused an input: %v", err)
+	}
 }

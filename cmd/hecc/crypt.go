@@ -28,11 +28,16 @@ from a seed the file carries. When the model starts with a convolution the
 input may take several ciphertexts, one per kernel position (see hecc
 inspect). For a circuit compiled with --batch, the input (.npy, or an
 .npz's array x) holds up to the spec's batch of inputs along a leading
-axis, one per slot.`,
+axis, one per slot.
+
+The spec records the range of input values the compile calibrated the
+model's approximations on (see hecc inspect); an input outside it may get a
+result far off, which hecc encrypt warns about, and --strict refuses.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
 			&cli.StringFlag{Name: "key", Usage: "secret.key or public.key (required)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "ciphertext to write (default: INPUT.ct)"},
+			&cli.BoolFlag{Name: "strict", Usage: "refuse an input outside the calibrated range instead of warning"},
 		},
 		Action: runEncrypt,
 	}
@@ -68,6 +73,12 @@ func runEncrypt(c *cli.Context) error {
 		return err
 	}
 	t.Data = spec.ScaleInput(t.Data)
+	if err := spec.CheckInputRange(t.Data); err != nil {
+		if c.Bool("strict") {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		fmt.Fprintf(os.Stderr, "hecc encrypt: warning: %s: %v (--strict refuses it)\n", in, err)
+	}
 	start := time.Now()
 	b, err := runtime.EncryptFile(spec, key, t)
 	if err != nil {

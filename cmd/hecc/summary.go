@@ -9,16 +9,19 @@ import (
 	"github.com/hecc-dev/hecc/runtime"
 )
 
-// summary is what a user decides on, in plain words, before the
+// summaryLine is one thing a user decides on, and what it comes to.
+type summaryLine struct{ what, text string }
+
+// summaryLines is what a user decides on, in plain words, before the
 // cryptographic detail: how accurate, how fast, how much to upload and to
-// hold, how secure, and what the largest cost comes from. rep is nil for
-// a spec read back by inspect, which knows no accuracy or latency.
-func summary(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) string {
-	var b strings.Builder
+// hold, how secure, which inputs the approximations hold for, and what the
+// largest cost comes from. rep is nil for a spec read back by inspect,
+// which knows no accuracy or latency.
+func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []summaryLine {
+	var out []summaryLine
 	line := func(what, format string, args ...any) {
-		fmt.Fprintf(&b, "  %-15s %s\n", what+":", fmt.Sprintf(format, args...))
+		out = append(out, summaryLine{what, fmt.Sprintf(format, args...)})
 	}
-	b.WriteString("summary\n")
 	if rep != nil {
 		line("accuracy", "%s", accuracyText(rep))
 		if p := rep.Choice.Predicted; p > 0 && spec.Batched() {
@@ -35,6 +38,13 @@ func summary(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) string 
 	}
 	line("server memory", "%s of evaluation keys per client", mib(sizes.EvalKeysMemory))
 	line("security", "%d-bit (logN=%d, logQP=%d within the security table's bound)", spec.Params.Security, spec.Params.LogN, spec.Params.LogQP())
+	if r := spec.InputRange; r != nil {
+		text := fmt.Sprintf("model inputs in [%.4g, %.4g], recorded in the spec: hecc encrypt warns outside it, --strict refuses", r.Min, r.Max)
+		if rep != nil && rep.Approx != nil {
+			text += "; " + rep.Approx.MarginText()
+		}
+		line("input range", "%s", text)
+	}
 	relin := ""
 	if spec.Relin {
 		relin = " and a relinearization key"
@@ -47,25 +57,57 @@ func summary(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) string 
 	if n := spec.InputCiphertexts(); n > 1 && !spec.Batched() {
 		line("trade-off", "the input goes in %d ciphertexts so the first convolution needs no rotation key: --max-input-slots 1 keeps it in one (smaller upload per input, more rotation keys)", n)
 	}
+	return out
+}
+
+// summary is the summary for the terminal, as compile and inspect open
+// their reports.
+func summary(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) string {
+	var b strings.Builder
+	b.WriteString("summary\n")
+	for _, l := range summaryLines(rep, spec, sizes) {
+		fmt.Fprintf(&b, "  %-15s %s\n", l.what+":", l.text)
+	}
+	return b.String()
+}
+
+// summaryMarkdown is the summary as a markdown list, as the bench report
+// opens each model's part.
+func summaryMarkdown(lines []summaryLine) string {
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "- **%s:** %s\n", l.what, l.text)
+	}
 	return b.String()
 }
 
 // accuracyText says what the compile's approximation search measured, or
-// why the agreement with the exact model could not be checked.
+// what it could not check.
 func accuracyText(rep *compiler.Report) string {
-	const searched = "approx-activations: "
-	for _, p := range rep.Passes {
-		// The pass's first line: how many activations, and how the degrees
-		// were chosen (on held-out calibration samples, what they reached).
-		if how, ok := strings.CutPrefix(p, searched); ok && strings.Contains(how, "activations approximated") {
-			if strings.Contains(how, "held-out") {
-				return how
-			}
-			return how + "; agreement with the exact model not checked: give --calibration samples (hecc simulate on labelled samples measures it)"
+	a := rep.Approx
+	if a == nil {
+		if rep.IROps["poly"] == 0 {
+			return "no activation is approximated: the circuit computes the model up to CKKS rounding"
 		}
+		return "not checked (hecc simulate on labelled samples measures it)"
 	}
-	if rep.IROps["poly"] == 0 {
-		return "no activation is approximated: the circuit computes the model up to CKKS rounding"
+	if a.Samples == 0 {
+		return a.Unchecked()
 	}
-	return "not checked (hecc simulate on labelled samples measures it)"
+	how := "forms searched"
+	if a.FixedDegree > 0 {
+		how = fmt.Sprintf("degree %d fixed by --degree", a.FixedDegree)
+	}
+	acts := "1 activation"
+	if a.Activations > 1 {
+		acts = fmt.Sprintf("%d activations", a.Activations)
+	}
+	text := fmt.Sprintf("%s with the exact model on %s; %s approximated, %s", a.ReachedText(), a.SampleText(), acts, how)
+	if !a.Met {
+		text += "; below the target"
+	}
+	if few := a.TooFewSamples(); few != "" {
+		text += "; " + few
+	}
+	return text
 }
