@@ -168,6 +168,7 @@ func (b *modelRun) run() error {
 	r.CompileSeconds = time.Since(start).Seconds()
 	circuit, spec := &runtime.Circuit{Spec: compiled.Spec, Graph: compiled.Graph}, compiled.Spec
 	r.Params, r.LogSlots, r.Depth = spec.Params, spec.LogSlots, compiled.Report.Depth
+	r.Compile, r.Spec = compiled.Report, spec
 	sizes, err := runtime.PredictSizes(spec)
 	if err != nil {
 		return err

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // NotesHeading starts the hand-written part of a markdown report: notes on
@@ -44,6 +46,12 @@ type ModelResult struct {
 	Name string `json:"name"`
 	File string `json:"file"`
 	Data string `json:"data,omitempty"`
+	// Compile and Spec are what the compile reported and planned, nil
+	// when it failed; Summary, when set (hecc bench sets it from them),
+	// opens the model's part of the markdown report in plain words.
+	Compile *compiler.Report `json:"-"`
+	Spec    *plan.Spec       `json:"-"`
+	Summary string           `json:"summary,omitempty"`
 
 	Params                params.Set `json:"params"`
 	LogSlots              int        `json:"log_slots"` // of the layout
@@ -156,6 +164,20 @@ func (r *Report) Markdown() string {
 	p("- **Machine:** %s\n", r.Machine)
 	p("- **Samples:** the first %d inputs of each model's sample set (all of them if it has fewer), run one at a time\n\n", r.Samples)
 
+	summaries := false
+	for _, m := range r.Models {
+		if m.Summary == "" {
+			continue
+		}
+		if !summaries {
+			p("## Summary\n\n")
+			summaries = true
+		}
+		p("### %s\n\n%s\n", m.Name, m.Summary)
+	}
+	if summaries {
+		p("## Measurements\n\n")
+	}
 	p("| model | logN | chain (bits) | scale | slots | depth | compile s | keygen s | setup s | key file MiB | keys in memory MiB | encrypt ms | ct MiB | eval median s | eval p90 s | decrypt ms | plaintext acc | encrypted acc | agreement | max err |\n")
 	p("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, m := range r.Models {

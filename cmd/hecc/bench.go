@@ -108,6 +108,11 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	for i := range rep.Models {
+		if rep.Models[i].Summary, err = benchSummary(&rep.Models[i]); err != nil {
+			return err
+		}
+	}
 	md := rep.Markdown()
 	fmt.Print(md)
 	if f := c.String("md"); f != "" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hecc-dev/hecc/benchmarks"
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
@@ -110,4 +111,41 @@ func accuracyText(rep *compiler.Report) string {
 		text += "; " + few
 	}
 	return text
+}
+
+// benchSummary is a benchmarked model's summary, markdown: the compile's,
+// with the accuracy and latency measured under encryption; "" when the
+// compile failed.
+func benchSummary(m *benchmarks.ModelResult) (string, error) {
+	if m.Compile == nil {
+		return "", nil
+	}
+	sizes, err := runtime.PredictSizes(m.Spec)
+	if err != nil {
+		return "", err
+	}
+	lines := summaryLines(m.Compile, m.Spec, sizes)
+	ran := m.Agreement.Of > 0
+	notRun := m.Skipped
+	if m.Error != "" {
+		notRun = "failed: " + m.Error
+	}
+	for i, l := range lines {
+		switch {
+		case l.what == "accuracy" && ran:
+			measured := fmt.Sprintf("encrypted, top class equal to the plaintext circuit's on %s samples, max |error| %.1e", m.Agreement, m.MaxAbsError)
+			if m.EncryptedAccuracy.Of > 0 {
+				measured = fmt.Sprintf("encrypted %s right against the labels (the exact model %s); %s", m.EncryptedAccuracy, m.PlainAccuracy, strings.TrimPrefix(measured, "encrypted, "))
+			}
+			lines[i].text = measured + "; compile: " + l.text
+		case l.what == "accuracy":
+			lines[i].text = "not run encrypted (" + notRun + "); compile: " + l.text
+		case l.what == "latency" && ran:
+			lines[i].text = fmt.Sprintf("%.3f s per inference measured (median of %d, 90th percentile %.3f s); the cost model predicted %.3f s",
+				m.Eval.Median, m.Agreement.Of, m.Eval.P90, m.Compile.Choice.Predicted)
+		case l.what == "latency":
+			lines[i].text = strings.TrimSuffix(l.text, " (hecc bench measures it)") + "; not measured: " + notRun
+		}
+	}
+	return summaryMarkdown(lines), nil
 }
