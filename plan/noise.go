@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
@@ -129,22 +130,29 @@ func (m noiseModel) digits(delta float64) float64 {
 // magnitude is the largest value of x its range allows, at least 1.
 func magnitude(x *ir.Node) float64 { return max(1, x.Range.MaxAbs()) }
 
-// sigma is a node's error in two parts: ind, independent from slot to
-// slot (fresh errors, and what element-wise operations make of them), and
-// cor, possibly correlated across slots (what went through an affine
-// map). A map carries ind by the Euclidean norm of a row and cor by its
-// sum of |w|.
-type sigma struct{ ind, cor float64 }
+// sigma is a node's error in parts that affine maps carry differently:
+// ind, independent from slot to slot (fresh errors, and what element-wise
+// operations make of them), which a map carries by the Euclidean norm of
+// a row; and an independent error e of σ carried by maps A (and
+// element-wise slopes), whose slot σ·‖A_i‖ is at most slot and whose gain
+// σ·‖A‖₂ is at most gain: a map V gives slots of at most ‖V_i‖·gain and a
+// gain of at most ‖V‖₂·gain.
+type sigma struct{ ind, slot, gain float64 }
 
-func (s sigma) total() float64        { return s.ind + s.cor }
-func (s sigma) times(k float64) sigma { return sigma{k * s.ind, k * s.cor} }
-func (s sigma) plus(o sigma) sigma    { return sigma{s.ind + o.ind, s.cor + o.cor} }
+func (s sigma) total() float64 { return s.ind + s.slot }
+func (s sigma) times(k float64) sigma {
+	return sigma{k * s.ind, k * s.slot, k * s.gain}
+}
+func (s sigma) plus(o sigma) sigma {
+	return sigma{s.ind + o.ind, s.slot + o.slot, s.gain + o.gain}
+}
 func (s sigma) fresh(terms ...float64) sigma {
 	v := s.ind * s.ind
 	for _, t := range terms {
 		v += t * t
 	}
-	return sigma{math.Sqrt(v), s.cor}
+	s.ind = math.Sqrt(v)
+	return s
 }
 
 func (m noiseModel) propagate(p *Plan, scales *ScalePlan, inputSigma float64) (map[*ir.Node]float64, error) {
@@ -185,12 +193,12 @@ func (m noiseModel) affine(pl *Linear, scales *ScalePlan, n *ir.Node, in sigma) 
 		return in
 	}
 	x := n.Inputs[0]
-	rowSum, rowL2, rowNNZ := rowNorms(n.Linear)
+	rowL2, spectral := norms(n.Linear)
 	ptScale, _ := scales.Plaintext[n].Float64()
 	inScale := m.scale(x)
-	babies, giants := 0, 0
+	babies, giants, diagonals := 0, 0, 0
 	if pl != nil {
-		babies, giants = len(pl.Split.Baby), len(pl.Split.Giant)
+		babies, giants, diagonals = len(pl.Split.Baby), len(pl.Split.Giant), len(pl.Diagonals)
 		if pj := pl.Projection; pj != nil {
 			giants++ // the conjugation
 			for _, st := range pj.Trace {
@@ -199,11 +207,14 @@ func (m noiseModel) affine(pl *Linear, scales *ScalePlan, n *ir.Node, in sigma) 
 		}
 	}
 	rotated := min(1, float64(babies)) * m.digits(inScale)
-	diagonals := float64(rowNNZ) * magnitude(x) * math.Sqrt(m.n/12) / ptScale
-	through := sigma{cor: rowSum*in.cor + rowL2*math.Hypot(in.ind, rotated) + diagonals}
+	ind := math.Hypot(in.ind, rotated)
+	through := sigma{slot: rowL2 * (ind + in.gain), gain: spectral * (ind + in.gain)}
+	// A diagonal's rounding ε multiplies the slots: ε_i·x_i/Δ_pt, with
+	// slots ε_i of variance N/12, independent from diagonal to diagonal.
+	rounded := math.Sqrt(float64(diagonals)*m.n/12) * magnitude(x) / ptScale
 	giant := math.Sqrt(float64(giants)) * m.keySwitch(inScale*ptScale)
 	if pl == nil || pl.Form != Hybrid {
-		return through.fresh(giant, m.rounding(m.scale(n)))
+		return through.fresh(rounded, giant, m.rounding(m.scale(n)))
 	}
 	// The weights of a row are spread over the copies, so the error they
 	// carry is counted once; the copies' roundings sit in different slots
@@ -214,7 +225,7 @@ func (m noiseModel) affine(pl *Linear, scales *ScalePlan, n *ir.Node, in sigma) 
 		rotations += len(st)
 	}
 	c := math.Sqrt(float64(copies))
-	return through.fresh(c*giant, c*m.rounding(m.scale(n)), math.Sqrt(float64(rotations))*m.keySwitch(m.scale(n)))
+	return through.fresh(rounded, c*giant, c*m.rounding(m.scale(n)), math.Sqrt(float64(rotations))*m.keySwitch(m.scale(n)))
 }
 
 // poly is the error after a polynomial: for x², 2|x| times the input's
@@ -269,17 +280,19 @@ func maxSlope(p *ir.Polynomial, lo, hi float64) float64 {
 	return worst * 1.1
 }
 
-// rowNorms is the largest row sum of |w|, the largest Euclidean norm of
-// a row, and the most entries in a row.
-func rowNorms(l *ir.Linear) (sum, l2 float64, nnz int) {
+// norms is the largest Euclidean norm of a row and a bound on the
+// spectral norm, √(largest row sum × largest column sum) of |w|.
+func norms(l *ir.Linear) (l2, spectral float64) {
+	cols := make([]float64, l.Cols)
+	var rows float64
 	for r := range l.Rows {
 		var s, s2 float64
 		for k := l.RowPtr[r]; k < l.RowPtr[r+1]; k++ {
 			s += math.Abs(l.Vals[k])
 			s2 += l.Vals[k] * l.Vals[k]
+			cols[l.ColIdx[k]] += math.Abs(l.Vals[k])
 		}
-		sum, l2 = max(sum, s), max(l2, math.Sqrt(s2))
-		nnz = max(nnz, l.RowPtr[r+1]-l.RowPtr[r])
+		rows, l2 = max(rows, s), max(l2, math.Sqrt(s2))
 	}
-	return sum, l2, nnz
+	return l2, math.Sqrt(rows * slices.Max(append(cols, 0)))
 }
