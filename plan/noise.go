@@ -60,7 +60,8 @@ func FreshSigma(set params.Set, publicKey bool) float64 {
 // error is inputSigma (FreshSigma), on nominal primes of the set's bit
 // sizes. Value ranges (ir.Node.Range) bound the products' and the
 // polynomials' amplification: a circuit compiled without ranges has none,
-// and its products' errors are taken for values of magnitude 1.
+// and its products' errors are taken for values of magnitude 1. Only the
+// packed layout's bound is checked against encrypted runs.
 func (p *Plan) Noise(inputSigma float64) (*Noise, error) {
 	set := p.Spec.Params
 	q := make([]uint64, len(set.LogQ))
