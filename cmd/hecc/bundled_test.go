@@ -332,6 +332,8 @@ type encryptedRun struct {
 	// polynomials: CKKS noise only) and against PyTorch's outputs (the
 	// exact model: CKKS noise plus the approximations' error).
 	vsCircuit, vsPyTorch float64
+	// noiseBound is plan.Noise's bound on the error against the circuit.
+	noiseBound float64
 	// Samples whose decrypted top class is the label, and PyTorch's count.
 	correct, pytorchCorrect int
 }
@@ -350,7 +352,15 @@ func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 	x, y := loadSamples(t, set.samples)
 	ref := loadRef(t, model)
 	classes := ref.Shape[1]
-	run := encryptedRun{spec: spec}
+	pl, err := plan.Rebuild(spec, res.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noise, err := pl.Noise(plan.FreshSigma(spec.Params, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := encryptedRun{spec: spec, noiseBound: noise.Bound(res.Graph)}
 	for i := range n {
 		in := sample(x, i)
 		ct, err := runtime.Encrypt(spec, keys.Public, in)
@@ -387,8 +397,8 @@ func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 		}
 		t.Logf("sample %d: %.2f s, %d key switches", i, st.EvalSeconds, st.KeySwitches)
 	}
-	t.Logf("%d samples at %s: top class agrees on all; max |output error| %.3g against the plaintext circuit, %.3g against PyTorch; %d/%d labels, PyTorch %d/%d",
-		n, spec.Params, run.vsCircuit, run.vsPyTorch, run.correct, n, run.pytorchCorrect, n)
+	t.Logf("%d samples at %s: top class agrees on all; max |output error| %.3g against the plaintext circuit (predicted bound %.3g, 2^%.1f above), %.3g against PyTorch; %d/%d labels, PyTorch %d/%d",
+		n, spec.Params, run.vsCircuit, run.noiseBound, math.Log2(run.noiseBound/run.vsCircuit), run.vsPyTorch, run.correct, n, run.pytorchCorrect, n)
 	return run
 }
 
@@ -407,6 +417,15 @@ func (r encryptedRun) check(t *testing.T, circuitBound, pytorchBound float64) {
 	}
 }
 
+// checkNoise fails the test when plan.Noise's bound does not hold, or is
+// too loose to flood by (more than 2^10 above the measured error).
+func (r encryptedRun) checkNoise(t *testing.T) {
+	t.Helper()
+	if r.vsCircuit > r.noiseBound || r.noiseBound > 1024*r.vsCircuit {
+		t.Errorf("max absolute output error %g against the plaintext circuit, the noise bound predicted %g", r.vsCircuit, r.noiseBound)
+	}
+}
+
 // The bounds against PyTorch are about twice the largest error measured on
 // these samples: there the approximated ReLUs, not CKKS, dominate, and the
 // circuit's top class must still be the model's.
@@ -417,6 +436,7 @@ func TestMLPEncrypted(t *testing.T) {
 	run := runEncrypted(t, "mlp", 12)
 	// Against the circuit, the same scale-relative bound as for CryptoNets.
 	run.check(t, math.Pow(2, -float64(run.spec.Params.LogScale-18)), 1)
+	run.checkNoise(t)
 }
 
 // TestLeNet5Encrypted runs the bundled LeNet-5 — four ReLUs approximated,

@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"math"
+	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
+)
+
+// TestNoiseBoundHolds checks plan.Noise against the errors of real
+// encrypted runs: never below what is measured, and not so far above it
+// that flooding by it would waste many bits.
+func TestNoiseBoundHolds(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func() *ir.Graph
+		in    int
+	}{
+		{"affine square affine", func() *ir.Graph {
+			b, x := newGraph(1, 40)
+			h := b.dense(x, 30, 0.3)
+			return b.output(b.dense(b.poly(h, ir.Square()), 10, 1))
+		}, 40},
+		{"squashed chain with x*x", func() *ir.Graph {
+			b, x := newGraph(2, 16)
+			h := b.dense(b.dense(b.dense(x, 20, 0.5), 12, 0.5), 12, 1)
+			return b.output(b.dense(b.node(ir.OpMul, h.Shape, h, h), 4, 1))
+		}, 16},
+		{"chebyshev degree 7 on [-3,3]", func() *ir.Graph {
+			b, x := newGraph(3, 8)
+			p := b.poly(b.dense(x, 8, 1), &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: []float64{0.3, 0.5, 0.2, -0.1, 0.05, 0.02, -0.01, 0.01}, Interval: ir.Interval{Lo: -3, Hi: 3}})
+			return b.output(b.dense(p, 3, 1))
+		}, 8},
+		{"product and sum of two branches", func() *ir.Graph {
+			b, x := newGraph(5, 12)
+			a, c := b.dense(x, 6, 1), b.dense(x, 6, 1)
+			s := b.node(ir.OpAdd, a.Shape, b.node(ir.OpMul, a.Shape, a, c), b.dense(x, 6, 1))
+			return b.output(b.dense(s, 2, 1))
+		}, 12},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.build()
+			var samples []*ir.Tensor
+			for k := range 8 {
+				samples = append(samples, &ir.Tensor{Shape: []int{tc.in}, Data: randomInputs(uint64(100*i+k), tc.in, 1)})
+			}
+			cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}
+			if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
+				t.Fatal(err)
+			}
+			set := params.InsecureTestSet(11, g.Depth, 35)
+			pl, err := plan.Build("test", g, set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			noise, err := pl.Noise(plan.FreshSigma(set, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound := noise.Bound(g)
+			keys, err := GenerateKeys(pl.Spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv, err := NewServer(&Circuit{Spec: pl.Spec, Graph: g}, keys.Eval)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst float64
+			for _, x := range samples {
+				ct, err := Encrypt(pl.Spec, keys.Secret, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, _, err := srv.Run(ct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := Decrypt(pl.Spec, keys.Secret, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range want["y"].Data {
+					worst = max(worst, math.Abs(v-got.Data[k]))
+				}
+			}
+			ratio := bound / worst
+			t.Logf("measured %.3g, bound %.3g (2^%.1f above); the server's share of σ %.3g of %.3g", worst, bound, math.Log2(ratio), noise.Server, noise.Sigma[g.Outputs()[0]])
+			if worst > bound {
+				t.Errorf("measured error %.3g exceeds the bound %.3g", worst, bound)
+			}
+			if ratio > 1<<10 {
+				t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", bound, math.Log2(ratio), worst)
+			}
+		})
+	}
+}
