@@ -446,8 +446,8 @@ func TestBusy(t *testing.T) {
 }
 
 // TestClientLeaves: a client that leaves while its job is queued has the
-// job dropped, never run; one that leaves mid-run has its result
-// discarded, and its worker serves the next request.
+// job dropped, never run; one that leaves mid-run has its evaluation
+// stopped, and its worker serves the next request.
 func TestClientLeaves(t *testing.T) {
 	_, x := compiled(t)
 	ts, started, release := blockedServer(t, Config{Workers: 1, Queue: 2})
@@ -467,11 +467,18 @@ func TestClientLeaves(t *testing.T) {
 			t.Fatalf("a client that left got %d %v", got.status, got.err)
 		}
 	}
-	// Both handlers notice their clients left; only then does A's run end.
+	// Both handlers notice their clients left; only then does A's run go on.
 	waitFor(t, "the server to see both clients leave", func() bool {
 		return testutil.ToFloat64(ts.metrics.requests.WithLabelValues("POST /v1/models/{name}/infer", "499")) == 2
 	})
 	release()
+	waitFor(t, "A's worker to give up its run", func() bool {
+		return testutil.ToFloat64(ts.metrics.abandoned.WithLabelValues("running", "canceled")) == 1
+	})
+	// Its run stopped: no evaluation finished, none was timed.
+	if n := testutil.CollectAndCount(ts.metrics.evaluation); n != 0 {
+		t.Fatalf("the evaluation of a client that left ran to its end (%d series timed)", n)
+	}
 	c := postAsync(context.Background(), ts, s, input)
 	<-started // only C's run starts: B was dropped
 	release()
@@ -482,7 +489,7 @@ func TestClientLeaves(t *testing.T) {
 		t.Errorf("%v queued jobs dropped, expected 1", got)
 	}
 	if got := testutil.ToFloat64(ts.metrics.abandoned.WithLabelValues("running", "canceled")); got != 1 {
-		t.Errorf("%v running results discarded, expected 1", got)
+		t.Errorf("%v running evaluations stopped, expected 1", got)
 	}
 	select {
 	case <-started:
