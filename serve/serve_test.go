@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -32,7 +33,9 @@ var (
 	compileOnce sync.Once
 	cryptonets  *runtime.Circuit
 	digits      *ir.Tensor
-	compileErr  error
+	// predicted is the latency the compile reported for cryptonets.
+	predicted  float64
+	compileErr error
 )
 
 // compiled is the bundled CryptoNets, compiled once for every test, and
@@ -53,6 +56,7 @@ func compiled(t *testing.T) (*runtime.Circuit, *ir.Tensor) {
 			compiler.Options{Name: "cryptonets", Calibration: calib["x"], Margin: compiler.DefaultMargin})
 		if compileErr == nil {
 			cryptonets = &runtime.Circuit{Spec: res.Spec, Graph: res.Graph}
+			predicted = res.Report.Choice.Predicted
 		}
 	})
 	if compileErr != nil {
@@ -230,6 +234,9 @@ func TestEndToEnd(t *testing.T) {
 	fp := c.Spec.Fingerprint()
 	if len(models) != 1 || models[0].Name != "cryptonets" || models[0].Fingerprint != fmt.Sprintf("%x", fp) || models[0].Sizes.EvalKeys == 0 {
 		t.Fatalf("models %+v", models)
+	}
+	if got := models[0].PredictedSeconds; !(got > 0) || math.Abs(got-predicted) > 1e-9*predicted {
+		t.Fatalf("predicted latency %g s listed, the compile reported %g s", got, predicted)
 	}
 	if got := testutil.ToFloat64(ts.metrics.requests.WithLabelValues("POST /v1/models/{name}/infer", "200")); got != 4 {
 		t.Fatalf("%v inferences answered 200 in the metrics, expected 4", got)

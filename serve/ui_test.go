@@ -29,6 +29,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -160,6 +161,7 @@ func chromium(t *testing.T) string {
 // pageState is what the page exposes as window.heccPage.
 type pageState struct {
 	State  string    `json:"state"`
+	Pixels []float64 `json:"pixels"`
 	Input  []float64 `json:"input"`
 	Answer *struct {
 		Scores []float64 `json:"scores"`
@@ -244,11 +246,15 @@ func writeInvertedPNG(t *testing.T, sample string) string {
 // decrypted by hecc.wasm in the page), and checks the answer against the
 // plaintext circuit on the input the page encrypted; then a dark-on-light
 // image of another digit given to the file input; then, after a reload, a
-// third digit with the keys the browser kept.
+// third digit with the keys the browser kept. The model's spec records an
+// input scaling other than /255, which the page must apply.
 // HECC_UI_SCREENSHOT=FILE saves a screenshot of the first answer.
 func TestBrowserClient(t *testing.T) {
 	browser := chromium(t)
 	c, _ := compiled(t)
+	spec := *c.Spec
+	spec.InputScaling = &plan.InputScaling{Scale: 1.05 / 255, Mean: []float64{0}, Std: []float64{1}}
+	c = &runtime.Circuit{Spec: &spec, Graph: c.Graph}
 	ui := buildUI(t)
 	m, err := NewModel(c)
 	if err != nil {
@@ -336,6 +342,16 @@ func TestBrowserClient(t *testing.T) {
 		}
 		for _, s := range st.Stages {
 			t.Logf("%s: %-40s %7.3f s", sample, s.Name, s.Seconds)
+		}
+		// The page encrypted its pixels scaled as the spec says.
+		scaled := c.Spec.ScalePixels(st.Pixels)
+		if len(st.Input) != len(scaled) {
+			t.Fatalf("%s: the page encrypted %d values of %d pixels", sample, len(st.Input), len(st.Pixels))
+		}
+		for i, v := range scaled {
+			if math.Abs(st.Input[i]-v) > 1e-9 {
+				t.Fatalf("%s: pixel %d, %g, became %g; the spec's input scaling makes %g", sample, i, st.Pixels[i], st.Input[i], v)
+			}
 		}
 		// The answer is the plaintext circuit's on what the page sent,
 		// and the sample's label.
