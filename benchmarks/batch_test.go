@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -60,7 +61,7 @@ func BenchmarkBatchRun(b *testing.B) {
 		var out *runtime.Ciphertext
 		b.ResetTimer()
 		for range b.N {
-			if out, _, err = srv.Run(ct); err != nil {
+			if out, _, err = srv.Run(context.Background(), ct); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -11,6 +11,7 @@
 package benchmarks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -246,7 +247,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		}
 		s.encrypt = time.Since(start).Seconds()
 		if i == 0 {
-			rerun = func() error { _, _, err := srv.Run(ct); return err }
+			rerun = func() error { _, _, err := srv.Run(context.Background(), ct); return err }
 			data, err := runtime.EncodeCiphertext(spec, ct)
 			if err != nil {
 				return fmt.Errorf("sample %d: %w", i, err)
@@ -254,7 +255,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 			r.InputCtBytes = int64(len(data))
 		}
 		start = time.Now()
-		out, st, err := srv.Run(ct)
+		out, st, err := srv.Run(context.Background(), ct)
 		if err != nil {
 			return fmt.Errorf("sample %d: evaluate: %w", i, err)
 		}

@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"sync"
@@ -119,13 +120,13 @@ func (f *fixture) prepare() {
 		f.err = err
 		return
 	}
-	out, stats, err := srv.Run(ct)
+	out, stats, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		f.err = err
 		return
 	}
 	f.stats = stats
-	f.run = func() error { _, _, err := srv.Run(ct); return err }
+	f.run = func() error { _, _, err := srv.Run(context.Background(), ct); return err }
 	f.decrypt = func() error { _, err := runtime.Decrypt(c.Spec, f.keys.Secret, out); return err }
 }
 

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -757,7 +758,7 @@ func runEncrypted(name string, g *ir.Graph, x *ir.Tensor, plain, want map[string
 	if err != nil {
 		return 0, err
 	}
-	res, _, err := srv.Run(ct)
+	res, _, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		return 0, err
 	}

@@ -173,6 +173,20 @@ func (s *Spec) CheckInputRange(data []float64) error {
 		ErrOutOfRange, out, len(data), r.Min, r.Max, data[at], at)
 }
 
+// ScalePixels returns pixel values in 0..255, laid out in the model
+// input's shape, as the model's input: the spec's InputScaling applied, or
+// divided by 255 when the compile recorded none.
+func (s *Spec) ScalePixels(data []float64) []float64 {
+	if s.InputScaling != nil {
+		return s.ScaleInput(data)
+	}
+	out := make([]float64, len(data))
+	for i, x := range data {
+		out[i] = x / 255
+	}
+	return out
+}
+
 // RotationKey is one Galois key of a spec.
 type RotationKey struct {
 	Galois uint64 `json:"galois"`

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"math/cmplx"
 	"path/filepath"
 	"testing"
@@ -83,7 +84,7 @@ func TestMLPFourDigitsOneQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(&Ciphertext{kind: KindInputCt, id: keys.Secret.KeySet(), cts: []*rlwe.Ciphertext{ct}})
+	out, _, err := srv.Run(context.Background(), &Ciphertext{kind: KindInputCt, id: keys.Secret.KeySet(), cts: []*rlwe.Ciphertext{ct}})
 	if err != nil {
 		t.Fatal(err)
 	}

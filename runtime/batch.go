@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"math"
 	goruntime "runtime"
@@ -77,7 +78,7 @@ func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
 
 // runBatch evaluates a batch circuit: every node on each of its
 // ciphertexts, the ciphertexts shared among the workers.
-func (s *Server) runBatch(input *Ciphertext) (*Ciphertext, *Stats, error) {
+func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stats, error) {
 	spec, g := s.circuit.Spec, s.circuit.Graph
 	if want := spec.InputCiphertexts(); len(input.cts) != want {
 		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(input.cts), want)
@@ -110,17 +111,25 @@ func (s *Server) runBatch(input *Ciphertext) (*Ciphertext, *Stats, error) {
 	start := time.Now()
 	var result []*rlwe.Ciphertext
 	for _, n := range g.Nodes {
+		if err := s.stopped(ctx, n); err != nil {
+			return nil, nil, err
+		}
 		t0 := time.Now()
 		var out []*rlwe.Ciphertext
 		var err error
 		all := func(f func(w, i int) (*rlwe.Ciphertext, error)) {
-			out, err = each(workers, n.Size(), f)
+			out, err = each(workers, n.Size(), func(w, i int) (*rlwe.Ciphertext, error) {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				return f(w, i)
+			})
 		}
 		switch n.Op {
 		case ir.OpInput:
 			out = input.cts
 		case ir.OpAffine:
-			out, err = s.affineBatch(counted, n, vals[n.Inputs[0]])
+			out, err = s.affineBatch(ctx, counted, n, vals[n.Inputs[0]])
 		case ir.OpPoly:
 			in := vals[n.Inputs[0]]
 			all(func(w, i int) (*rlwe.Ciphertext, error) { return s.polyNode(counted[w], polyEvals[w], n, in[i]) })
@@ -141,6 +150,9 @@ func (s *Server) runBatch(input *Ciphertext) (*Ciphertext, *Stats, error) {
 			result = out
 		default:
 			err = fmt.Errorf("op %s cannot be evaluated under encryption", n.Op)
+		}
+		if err != nil && ctx.Err() != nil {
+			err = ctx.Err() // every worker's error is this one
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot evaluate node %s: %w", n.Label(), err)
@@ -190,7 +202,7 @@ const coefficientBlock = 256
 // output r, Σ_c W[r][c]·in[c] at the product scale, rescaled, plus b[r].
 // The sums are spread over the workers by limb, polynomial and block of
 // coefficients; the rescales and biases by output.
-func (s *Server) affineBatch(counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
 	lin, rows, workers := n.Linear, n.Size(), len(counted)
 	bias := func(r int) float64 {
 		if lin.Bias == nil {
@@ -218,6 +230,9 @@ func (s *Server) affineBatch(counted []countingEvaluator, n *ir.Node, in []*rlwe
 	block := min(coefficientBlock, rq.N()) // both powers of two
 	blocks := rq.N() / block
 	err := parallel.ForEach(workers, (level+1)*2*blocks, func(_, task int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		i, j, lo := task/(2*blocks), task/blocks%2, task%blocks*block
 		sub := rq.SubRings[i]
 		for r := range rows {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/big"
@@ -58,7 +59,7 @@ func batchWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Gr
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(ct)
+	out, _, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestBatchRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := srv.Run(&Ciphertext{kind: KindInputCt, id: ct.id, cts: ct.cts[:5]}); err == nil {
+	if _, _, err := srv.Run(context.Background(), &Ciphertext{kind: KindInputCt, id: ct.id, cts: ct.cts[:5]}); err == nil {
 		t.Error("an input missing a ciphertext was evaluated")
 	}
 	if _, err := Decrypt(spec, keys.Secret, &Ciphertext{kind: KindOutputCt, id: ct.id, cts: ct.cts[:1]}); !errors.Is(err, ErrFormat) {
@@ -306,7 +307,7 @@ func TestBatchCryptoNets128(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("encrypted in %.1f s", time.Since(start).Seconds())
-	out, st, err := srv.Run(ct)
+	out, st, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,9 +91,9 @@ func (lt *linearTransform) count(c *opCounter) {
 }
 
 // evaluate computes the transformation of ct (not rescaled): the baby
-// steps and then the giant steps split over workers, each with its own
-// evaluator and accumulator, in elements borrowed from buf.
-func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, buf *buffers, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+// steps and then the giant steps split over the workers, each with its own
+// evaluator and accumulator, in elements borrowed from their pool.
+func (lt *linearTransform) evaluate(w lattigox.Workers, ct *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	if ct.Level() != lt.level {
 		return nil, fmt.Errorf("input at level %d, the transformation is encoded for level %d", ct.Level(), lt.level)
 	}
@@ -115,5 +115,5 @@ func (lt *linearTransform) evaluate(evals []*hefloat.Evaluator, buf *buffers, ct
 		}
 		return cmp.Compare(a, b)
 	})
-	return lattigox.MultiplyByDiagMatrixBSGS(lattigox.Workers{Evals: evals, Pool: buf}, ct, giants, lt.blocks, lt.scale)
+	return lattigox.MultiplyByDiagMatrixBSGS(w, ct, giants, lt.blocks, lt.scale)
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestDecryptRefusesWhatIsNotAResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(ct)
+	out, _, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		t.Fatal(err)
 	}

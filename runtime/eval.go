@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"math"
 	goruntime "runtime"
@@ -32,6 +33,10 @@ type Server struct {
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
+
+	// beforeNode, when set (tests), runs before each node is evaluated,
+	// after the check for cancellation.
+	beforeNode func(*ir.Node)
 }
 
 // preparedAffine is an Affine node with its diagonals encoded.
@@ -212,7 +217,10 @@ type NodeStat struct {
 // Run evaluates the circuit on an encrypted input, in as many ciphertexts
 // as the spec's InputParts, and returns the encrypted result. The input
 // must be of the evaluation keys' key set (ErrKeySet), the result is.
-func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
+// Cancelling ctx stops the evaluation between nodes and between the
+// rotations and giant steps of a linear transformation: Run then returns
+// an error wrapping ctx.Err().
+func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stats, error) {
 	if input.kind != KindInputCt {
 		return nil, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindInputCt.withArticle(), input.kind.withArticle())
 	}
@@ -220,7 +228,7 @@ func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 		return nil, nil, err
 	}
 	if s.batch != nil {
-		return s.runBatch(input)
+		return s.runBatch(ctx, input)
 	}
 	g, in := s.circuit.Graph, input.cts
 	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {
@@ -242,6 +250,9 @@ func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 	vals := make(map[*ir.Node]*rlwe.Ciphertext, len(g.Nodes))
 	var result *rlwe.Ciphertext
 	for _, n := range g.Nodes {
+		if err := s.stopped(ctx, n); err != nil {
+			return nil, nil, err
+		}
 		t0 := time.Now()
 		var out *rlwe.Ciphertext
 		var err error
@@ -252,7 +263,7 @@ func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 			if n.Inputs[0].InParts() {
 				out, err = s.partsNode(evals, n, in, count)
 			} else {
-				out, err = s.affineNode(evals, n, vals[n.Inputs[0]], count)
+				out, err = s.affineNode(ctx, evals, n, vals[n.Inputs[0]], count)
 			}
 		case ir.OpPoly:
 			out, err = s.polyNode(counted, polyEval, n, vals[n.Inputs[0]])
@@ -287,6 +298,18 @@ func (s *Server) Run(input *Ciphertext) (*Ciphertext, *Stats, error) {
 	st.PtMuls = count.total(PrimMulPlain, PrimMulDiagonal)
 	st.CtMuls = count.total(PrimMul)
 	return &Ciphertext{kind: KindOutputCt, id: s.keys, cts: []*rlwe.Ciphertext{result}}, st, nil
+}
+
+// stopped returns an error wrapping ctx.Err() once ctx is done; otherwise
+// it runs the test hook before node n.
+func (s *Server) stopped(ctx context.Context, n *ir.Node) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("evaluation stopped before node %s: %w", n.Label(), err)
+	}
+	if s.beforeNode != nil {
+		s.beforeNode(n)
+	}
+	return nil
 }
 
 // partsNode evaluates affine node n reading the input's parts.
@@ -326,15 +349,16 @@ func addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.
 	return biased, nil
 }
 
-func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
+func (s *Server) affineNode(ctx context.Context, evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
 	pa, eval := s.affine[n], evals[0]
+	workers := lattigox.Workers{Evals: evals, Pool: s.buf, Ctx: ctx}
 	if in.Level() != n.Inputs[0].Level {
 		return nil, fmt.Errorf("input at level %d, expected %d", in.Level(), n.Inputs[0].Level)
 	}
 	out := in
 	if pa.lt != nil {
 		var err error
-		if out, err = pa.lt.evaluate(evals, s.buf, in); err != nil {
+		if out, err = pa.lt.evaluate(workers, in); err != nil {
 			return nil, err
 		}
 		if out, err = s.project(evals, pa.plan.Projection, in.Level(), out, count); err != nil {
@@ -344,7 +368,7 @@ func (s *Server) affineNode(evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Cip
 			return nil, err
 		}
 		if pa.plan.Form == plan.Hybrid {
-			if out, err = lattigox.SumRotations(lattigox.Workers{Evals: evals, Pool: s.buf}, pa.plan.BlockSum, out); err != nil {
+			if out, err = lattigox.SumRotations(workers, pa.plan.BlockSum, out); err != nil {
 				return nil, err
 			}
 			countBlockSum(count, pa.plan.BlockSum, n.Level)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -153,7 +154,7 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(ct)
+	out, _, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -54,14 +55,14 @@ func TestKeySetsAreChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := srv.Run(foreign); !errors.Is(err, ErrKeySet) {
+	if _, _, err := srv.Run(context.Background(), foreign); !errors.Is(err, ErrKeySet) {
 		t.Fatalf("an input of another key set evaluated: %v", err)
 	}
 	in, err := Encrypt(spec, f.keys.Public, x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(in)
+	out, _, err := srv.Run(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}

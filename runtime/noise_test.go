@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestNoiseBoundHolds(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out, _, err := srv.Run(ct)
+				out, _, err := srv.Run(context.Background(), ct)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"math"
 	"math/cmplx"
 	"math/rand/v2"
@@ -90,7 +91,7 @@ func TestOnePredictionPerQuery(t *testing.T) {
 			mean[s] += xj[s] / float64(copies)
 		}
 	}
-	out, _, err := srv.Run(encryptSlots(t, spec, keys, values))
+	out, _, err := srv.Run(context.Background(), encryptSlots(t, spec, keys, values))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestProjectionKeepsHonestResults(t *testing.T) {
 		}
 		values[s] = complex(v, 0)
 	}
-	out, _, err := srv.Run(encryptSlots(t, spec, keys, values))
+	out, _, err := srv.Run(context.Background(), encryptSlots(t, spec, keys, values))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -101,7 +102,7 @@ func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
 	other := &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: randomInputs(1234, len(inputs), 1)}
 	if ct, err := Encrypt(spec, keys.Secret, other); err != nil {
 		t.Fatal(err)
-	} else if _, _, err := srv.Run(ct); err != nil {
+	} else if _, _, err := srv.Run(context.Background(), ct); err != nil {
 		t.Fatal(err)
 	}
 	x := &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: inputs}
@@ -109,7 +110,7 @@ func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(ct)
+	out, _, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +343,7 @@ func TestConcurrentRuns(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			out, _, err := srv.Run(ct)
+			out, _, err := srv.Run(context.Background(), ct)
 			if err != nil {
 				errs[i] = err
 				return

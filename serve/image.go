@@ -67,13 +67,7 @@ func ImageTensor(img image.Image, spec *plan.Spec, resize bool) (*ir.Tensor, err
 			}
 		}
 	}
-	if spec.InputScaling != nil {
-		t.Data = spec.ScaleInput(t.Data)
-		return t, nil
-	}
-	for i := range t.Data {
-		t.Data[i] /= 255
-	}
+	t.Data = spec.ScalePixels(t.Data)
 	return t, nil
 }
 

@@ -63,7 +63,7 @@ func newMetrics() *metrics {
 			Name: "hecc_key_cache_misses_total", Help: "Key set look-ups that parsed the stored key file.",
 		}),
 		abandoned: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hecc_inferences_abandoned_total", Help: "Inference jobs whose client left or whose deadline passed: dropped while queued, or their result discarded.",
+			Name: "hecc_inferences_abandoned_total", Help: "Inference jobs whose client left or whose deadline passed: dropped while queued, or stopped while running.",
 		}, []string{"stage", "reason"}),
 	}
 	m.registry.MustRegister(m.requests, m.bytesIn, m.bytesOut, m.latency, m.evaluation, m.queueDepth, m.running,

@@ -16,6 +16,9 @@ type Model struct {
 	SpecBytes   []byte // the .spec file clients fetch
 	Fingerprint [32]byte
 	Sizes       runtime.Sizes
+	// PredictedSeconds is the cost model's estimate of one evaluation, the
+	// latency hecc compile reports (of a whole batch, for a batch circuit).
+	PredictedSeconds float64
 }
 
 // NewModel prepares a compiled circuit for serving.
@@ -28,7 +31,12 @@ func NewModel(c *runtime.Circuit) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot size the files of %s: %w", c.Spec.Model, err)
 	}
-	return &Model{Name: c.Spec.Model, Circuit: c, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes}, nil
+	work := plan.Workload
+	if c.Spec.Batched() {
+		work = plan.BatchWorkload
+	}
+	return &Model{Name: c.Spec.Model, Circuit: c, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes,
+		PredictedSeconds: c.Spec.Params.PredictSeconds(work(c.Graph))}, nil
 }
 
 // LoadModel reads a .hec file.
@@ -54,6 +62,9 @@ type ModelInfo struct {
 	Params      ParamsInfo      `json:"params"`
 	Rotations   int             `json:"rotation_keys"`
 	Sizes       runtime.Sizes   `json:"sizes"`
+	// PredictedSeconds is Model.PredictedSeconds: a ranking estimate of
+	// the evaluation alone, not a promise of the wall time.
+	PredictedSeconds float64 `json:"predicted_seconds"`
 }
 
 // ParamsInfo is the CKKS parameter set of a model.
@@ -78,5 +89,7 @@ func (m *Model) Info() ModelInfo {
 		Params:      ParamsInfo{LogN: p.LogN, LogQ: p.LogQ, LogP: p.LogP, LogScale: p.LogScale, Security: p.Security, Depth: p.MaxLevel()},
 		Rotations:   len(s.Rotations),
 		Sizes:       m.Sizes,
+
+		PredictedSeconds: m.PredictedSeconds,
 	}
 }

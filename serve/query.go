@@ -38,6 +38,8 @@ type Session struct {
 	Client *Client
 	Model  string
 	Spec   *plan.Spec
+	// Info is what the server lists of the model.
+	Info   ModelInfo
 	KeyID  string
 	dir    string
 	secret []byte // the encoded secret key, read from its 0600 file
@@ -83,6 +85,7 @@ func Open(ctx context.Context, c *Client, model, keysDir string, progress func(s
 	// One directory per server, model and compile: keys of another compile
 	// would be refused.
 	u, _ := url.Parse(c.Base)
+	s.Info = *info
 	s.dir = filepath.Join(keysDir, safeName(u.Host), safeName(model), info.Fingerprint[:12])
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create the key directory: %w", err)

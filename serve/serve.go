@@ -572,8 +572,9 @@ type job struct {
 	ctx   context.Context
 	model *Model
 	keyID string
-	// run evaluates the decoded input with the key set's server.
-	run  func(*runtime.Server) ([]byte, *runtime.Stats, error)
+	// run evaluates the decoded input with the key set's server until ctx
+	// is done.
+	run  func(context.Context, *runtime.Server) ([]byte, *runtime.Stats, error)
 	done chan result // buffered: a worker never waits for the handler
 }
 
@@ -604,9 +605,9 @@ func reason(err error) string {
 	return "canceled"
 }
 
-// evaluate runs one job. runtime.Server.Run cannot be interrupted: a job
-// whose client leaves mid-run holds its worker until the run returns, and
-// its result is then discarded.
+// evaluate runs one job. A job whose client leaves or whose deadline
+// passes mid-run stops at the evaluation's next node or giant step, and
+// frees its worker.
 func (s *Server) evaluate(j *job) result {
 	srv, hit, err := s.cache.get(j.ctx, j.keyID, func() (*runtime.Server, int64, error) { return s.loadKeys(j.model, j.keyID) })
 	if err != nil {
@@ -620,7 +621,11 @@ func (s *Server) evaluate(j *job) result {
 	if s.beforeRun != nil {
 		s.beforeRun()
 	}
-	b, st, err := j.run(srv)
+	b, st, err := j.run(j.ctx, srv)
+	if stop := j.ctx.Err(); err != nil && stop != nil && errors.Is(err, stop) {
+		s.metrics.abandoned.WithLabelValues("running", reason(stop)).Inc()
+		return result{err: err}
+	}
 	if err != nil {
 		return result{err: err}
 	}
@@ -690,11 +695,11 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	run := func(srv *runtime.Server) ([]byte, *runtime.Stats, error) {
+	run := func(ctx context.Context, srv *runtime.Server) ([]byte, *runtime.Stats, error) {
 		if srv.KeySet() != keySet {
 			return nil, nil, fmt.Errorf("%w: the input was encrypted with key set %s, the stored keys %s are key set %s", runtime.ErrKeySet, keySet, id, srv.KeySet())
 		}
-		out, st, err := srv.Run(cts)
+		out, st, err := srv.Run(ctx, cts)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -731,7 +736,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		}
 	case <-ctx.Done():
 		// The worker drops the job if it has not started it, and otherwise
-		// discards its result when the run returns.
+		// stops its run.
 		if r.Context().Err() != nil {
 			clientLeft(w)
 			log.Info("client left", "seconds", time.Since(start).Seconds())

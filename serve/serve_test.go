@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -32,7 +33,9 @@ var (
 	compileOnce sync.Once
 	cryptonets  *runtime.Circuit
 	digits      *ir.Tensor
-	compileErr  error
+	// predicted is the latency the compile reported for cryptonets.
+	predicted  float64
+	compileErr error
 )
 
 // compiled is the bundled CryptoNets, compiled once for every test, and
@@ -53,6 +56,7 @@ func compiled(t *testing.T) (*runtime.Circuit, *ir.Tensor) {
 			compiler.Options{Name: "cryptonets", Calibration: calib["x"], Margin: compiler.DefaultMargin})
 		if compileErr == nil {
 			cryptonets = &runtime.Circuit{Spec: res.Spec, Graph: res.Graph}
+			predicted = res.Report.Choice.Predicted
 		}
 	})
 	if compileErr != nil {
@@ -230,6 +234,9 @@ func TestEndToEnd(t *testing.T) {
 	fp := c.Spec.Fingerprint()
 	if len(models) != 1 || models[0].Name != "cryptonets" || models[0].Fingerprint != fmt.Sprintf("%x", fp) || models[0].Sizes.EvalKeys == 0 {
 		t.Fatalf("models %+v", models)
+	}
+	if got := models[0].PredictedSeconds; !(got > 0) || math.Abs(got-predicted) > 1e-9*predicted {
+		t.Fatalf("predicted latency %g s listed, the compile reported %g s", got, predicted)
 	}
 	if got := testutil.ToFloat64(ts.metrics.requests.WithLabelValues("POST /v1/models/{name}/infer", "200")); got != 4 {
 		t.Fatalf("%v inferences answered 200 in the metrics, expected 4", got)
@@ -446,8 +453,8 @@ func TestBusy(t *testing.T) {
 }
 
 // TestClientLeaves: a client that leaves while its job is queued has the
-// job dropped, never run; one that leaves mid-run has its result
-// discarded, and its worker serves the next request.
+// job dropped, never run; one that leaves mid-run has its evaluation
+// stopped, and its worker serves the next request.
 func TestClientLeaves(t *testing.T) {
 	_, x := compiled(t)
 	ts, started, release := blockedServer(t, Config{Workers: 1, Queue: 2})
@@ -467,11 +474,18 @@ func TestClientLeaves(t *testing.T) {
 			t.Fatalf("a client that left got %d %v", got.status, got.err)
 		}
 	}
-	// Both handlers notice their clients left; only then does A's run end.
+	// Both handlers notice their clients left; only then does A's run go on.
 	waitFor(t, "the server to see both clients leave", func() bool {
 		return testutil.ToFloat64(ts.metrics.requests.WithLabelValues("POST /v1/models/{name}/infer", "499")) == 2
 	})
 	release()
+	waitFor(t, "A's worker to give up its run", func() bool {
+		return testutil.ToFloat64(ts.metrics.abandoned.WithLabelValues("running", "canceled")) == 1
+	})
+	// Its run stopped: no evaluation finished, none was timed.
+	if n := testutil.CollectAndCount(ts.metrics.evaluation); n != 0 {
+		t.Fatalf("the evaluation of a client that left ran to its end (%d series timed)", n)
+	}
 	c := postAsync(context.Background(), ts, s, input)
 	<-started // only C's run starts: B was dropped
 	release()
@@ -482,7 +496,7 @@ func TestClientLeaves(t *testing.T) {
 		t.Errorf("%v queued jobs dropped, expected 1", got)
 	}
 	if got := testutil.ToFloat64(ts.metrics.abandoned.WithLabelValues("running", "canceled")); got != 1 {
-		t.Errorf("%v running results discarded, expected 1", got)
+		t.Errorf("%v running evaluations stopped, expected 1", got)
 	}
 	select {
 	case <-started:

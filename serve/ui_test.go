@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
 
@@ -160,6 +162,7 @@ func chromium(t *testing.T) string {
 // pageState is what the page exposes as window.heccPage.
 type pageState struct {
 	State  string    `json:"state"`
+	Pixels []float64 `json:"pixels"`
 	Input  []float64 `json:"input"`
 	Answer *struct {
 		Scores []float64 `json:"scores"`
@@ -244,11 +247,15 @@ func writeInvertedPNG(t *testing.T, sample string) string {
 // decrypted by hecc.wasm in the page), and checks the answer against the
 // plaintext circuit on the input the page encrypted; then a dark-on-light
 // image of another digit given to the file input; then, after a reload, a
-// third digit with the keys the browser kept.
+// third digit with the keys the browser kept. The model's spec records an
+// input scaling other than /255, which the page must apply.
 // HECC_UI_SCREENSHOT=FILE saves a screenshot of the first answer.
 func TestBrowserClient(t *testing.T) {
 	browser := chromium(t)
 	c, _ := compiled(t)
+	spec := *c.Spec
+	spec.InputScaling = &plan.InputScaling{Scale: 1.05 / 255, Mean: []float64{0}, Std: []float64{1}}
+	c = &runtime.Circuit{Spec: &spec, Graph: c.Graph}
 	ui := buildUI(t)
 	m, err := NewModel(c)
 	if err != nil {
@@ -336,6 +343,16 @@ func TestBrowserClient(t *testing.T) {
 		}
 		for _, s := range st.Stages {
 			t.Logf("%s: %-40s %7.3f s", sample, s.Name, s.Seconds)
+		}
+		// The page encrypted its pixels scaled as the spec says.
+		scaled := c.Spec.ScalePixels(st.Pixels)
+		if len(st.Input) != len(scaled) {
+			t.Fatalf("%s: the page encrypted %d values of %d pixels", sample, len(st.Input), len(st.Pixels))
+		}
+		for i, v := range scaled {
+			if math.Abs(st.Input[i]-v) > 1e-9 {
+				t.Fatalf("%s: pixel %d, %g, became %g; the spec's input scaling makes %g", sample, i, st.Pixels[i], st.Input[i], v)
+			}
 		}
 		// The answer is the plaintext circuit's on what the page sent,
 		// and the sample's label.
@@ -490,4 +507,96 @@ func (s *sentLog) wrap(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// TestUIWasmGzipped: hecc.wasm goes gzipped to a client that accepts gzip,
+// as it is to one that does not, and a rebuilt file is compressed anew.
+func TestUIWasmGzipped(t *testing.T) {
+	c, _ := compiled(t)
+	dir := t.TempDir()
+	for name, f := range fakeUI() {
+		if err := os.WriteFile(filepath.Join(dir, name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wasm := bytes.Repeat([]byte("\x00asm hecc "), 1000)
+	if err := os.WriteFile(filepath.Join(dir, "hecc.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, Config{UI: os.DirFS(dir)}, c)
+	// Go's transport would ask for gzip and decompress itself.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	get := func(path, accept string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, ts.url+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	for _, tc := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip", true},
+		{"br, gzip;q=0.5", true},
+		{"*", true},
+		{"", false},
+		{"identity", false},
+		{"gzip;q=0", false},
+		{"gzip;q=0, *", false},
+		{"br", false},
+	} {
+		resp, body := get("/ui/hecc.wasm", tc.accept)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/wasm" ||
+			!strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") || resp.Header.Get("Content-Security-Policy") != uiPolicy {
+			t.Fatalf("Accept-Encoding %q: %d, headers %v", tc.accept, resp.StatusCode, resp.Header)
+		}
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tc.gzip {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q", tc.accept, resp.Header.Get("Content-Encoding"))
+		}
+		if tc.gzip {
+			if len(body) >= len(wasm)/10 {
+				t.Errorf("Accept-Encoding %q: %d bytes for a file of %d that gzip shrinks tenfold", tc.accept, len(body), len(wasm))
+			}
+			body = gunzip(t, body)
+		}
+		if !bytes.Equal(body, wasm) {
+			t.Fatalf("Accept-Encoding %q: the body is not hecc.wasm", tc.accept)
+		}
+	}
+	// Other files are served as they are.
+	if resp, body := get("/ui/app.js", "gzip"); resp.Header.Get("Content-Encoding") != "" || string(body) != "<!-- app.js -->" {
+		t.Errorf("app.js: Content-Encoding %q, body %q", resp.Header.Get("Content-Encoding"), body)
+	}
+	// A rebuilt hecc.wasm is what clients get next.
+	rebuilt := bytes.Repeat([]byte("\x00asm rebuilt "), 900)
+	if err := os.WriteFile(filepath.Join(dir, "hecc.wasm"), rebuilt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := get("/ui/hecc.wasm", "gzip"); !bytes.Equal(gunzip(t, body), rebuilt) {
+		t.Error("after a rebuild, the gzipped hecc.wasm is the old file")
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

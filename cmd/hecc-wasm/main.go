@@ -10,12 +10,15 @@
 //
 //	hecc.spec(spec)                        {model, fingerprint, input, output}
 //	hecc.keygen(spec, progress?)           {secretKey, evalKeys, keyId}
-//	hecc.encrypt(spec, secretKey, input)   the input .ct (input: a Float32Array)
+//	hecc.encrypt(spec, secretKey, pixels)  {ct, input}: the input .ct and the model input it holds
 //	hecc.decrypt(spec, secretKey, result)  {scores, output, top}
 //
 // A call that fails returns {error: "..."}. progress(done, total) hears of
 // each evaluation key made; keyId is the hex SHA-256 of evalKeys, the id
-// the server gives them.
+// the server gives them. pixels is a Float32Array of values in 0..255 laid
+// out as the model input; encrypt applies the input scaling the compile
+// recorded (or divides by 255 where it recorded none), as hecc query does
+// with a PNG, and returns that model input as a Float64Array.
 package main
 
 import (
@@ -190,16 +193,16 @@ func encrypt(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the secret key: %w", err)
 	}
-	in, err := arg(args, 2, "input", js.TypeObject)
+	in, err := arg(args, 2, "pixels", js.TypeObject)
 	if err != nil {
 		return nil, err
 	}
 	if !in.InstanceOf(js.Global().Get("Float32Array")) {
-		return nil, fmt.Errorf("argument 3 (input) is not a Float32Array")
+		return nil, fmt.Errorf("argument 3 (pixels) is not a Float32Array")
 	}
 	n := in.Get("length").Int()
 	if want := ir.NumElements(spec.Input.Shape); n != want {
-		return nil, fmt.Errorf("%w: %d input values, model input %q of shape %v takes %d", runtime.ErrShape, n, spec.Input.Name, spec.Input.Shape, want)
+		return nil, fmt.Errorf("%w: %d pixel values, model input %q of shape %v takes %d", runtime.ErrShape, n, spec.Input.Name, spec.Input.Shape, want)
 	}
 	raw := make([]byte, 4*n)
 	js.CopyBytesToGo(raw, js.Global().Get("Uint8Array").New(in.Get("buffer"), in.Get("byteOffset"), 4*n))
@@ -207,11 +210,12 @@ func encrypt(args []js.Value) (any, error) {
 	for i := range n {
 		t.Data[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
 	}
+	t.Data = spec.ScalePixels(t.Data)
 	ct, err := runtime.EncryptFile(spec, sk, t)
 	if err != nil {
 		return nil, err
 	}
-	return toBytes(ct), nil
+	return map[string]any{"ct": toBytes(ct), "input": float64s(t.Data)}, nil
 }
 
 func decrypt(args []js.Value) (any, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -174,7 +175,7 @@ func TestCryptoNetsEncrypted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, _, err := srv.Run(ct)
+		out, _, err := srv.Run(context.Background(), ct)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +368,7 @@ func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, st, err := srv.Run(ct)
+		out, st, err := srv.Run(context.Background(), ct)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -70,7 +70,7 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	load := time.Since(start).Seconds()
-	out, st, err := srv.Run(ct)
+	out, st, err := srv.Run(c.Context, ct)
 	if err != nil {
 		return err
 	}

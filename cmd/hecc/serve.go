@@ -183,6 +183,7 @@ func runQuery(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "hecc: the compile predicts %.2g s of evaluation on the server\n", s.Info.PredictedSeconds)
 	ans, err := s.Infer(ctx, t)
 	if err != nil {
 		return err

@@ -7,9 +7,10 @@ const $ = (id) => document.getElementById(id);
 const canvas = $('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true });
 
-// The page's state, last input, answer and image put on the canvas, for
-// inspection (the browser test reads them).
-const page = { state: 'loading', input: null, answer: null, stages: [], image: null };
+// The page's state, last pixels and the model input hecc.wasm made of them,
+// answer and image put on the canvas, for inspection (the browser test
+// reads them).
+const page = { state: 'loading', pixels: null, input: null, answer: null, stages: [], image: null };
 window.heccPage = page;
 
 function setState(state, message, error = false) {
@@ -197,11 +198,12 @@ function layout(shape) {
   return null;
 }
 
-// toInput turns the canvas into the model's input as MNIST's digits were
-// made: the drawing's bounding box scaled (area-averaged, aspect kept) to
-// fit a 20×20 box of 28×28, then placed with its centre of mass at the
-// centre. Values are luminance/255 in [0, 1]; null for an empty canvas.
-function toInput(lay) {
+// toPixels turns the canvas into the model's input layout as MNIST's
+// digits were made: the drawing's bounding box scaled (area-averaged,
+// aspect kept) to fit a 20×20 box of 28×28, then placed with its centre of
+// mass at the centre. Values are luminance in 0..255, which hecc.wasm
+// scales as the compile recorded; null for an empty canvas.
+function toPixels(lay) {
   const W = canvas.width, H = canvas.height;
   const px = ctx.getImageData(0, 0, W, H).data;
   const gray = new Float32Array(W * H);
@@ -209,7 +211,7 @@ function toInput(lay) {
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const i = y * W + x;
-      const v = (0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2]) / 255;
+      const v = 0.299 * px[4 * i] + 0.587 * px[4 * i + 1] + 0.114 * px[4 * i + 2];
       gray[i] = v;
       if (v > 0) {
         x0 = Math.min(x0, x); x1 = Math.max(x1, x);
@@ -232,15 +234,15 @@ function toInput(lay) {
   }
   const ox = Math.round(lay.w / 2 - sx / sum), oy = Math.round(lay.h / 2 - sy / sum);
   const plane = lay.h * lay.w;
-  const input = new Float32Array(lay.c * plane);
+  const pixels = new Float32Array(lay.c * plane);
   for (let y = 0; y < th; y++) {
     for (let x = 0; x < tw; x++) {
       const tx = x + ox, ty = y + oy;
       if (tx < 0 || ty < 0 || tx >= lay.w || ty >= lay.h) continue;
-      for (let c = 0; c < lay.c; c++) input[c * plane + ty * lay.w + tx] = small[y * tw + x];
+      for (let c = 0; c < lay.c; c++) pixels[c * plane + ty * lay.w + tx] = small[y * tw + x];
     }
   }
-  return input;
+  return pixels;
 }
 
 // resample area-averages the bw×bh box at (x0, y0) of src (row length W)
@@ -282,13 +284,13 @@ function weights(n, m) {
   return out;
 }
 
-function showPreview(input, lay) {
+function showPreview(pixels, lay) {
   const p = $('preview');
   p.width = lay.w;
   p.height = lay.h;
   const img = new ImageData(lay.w, lay.h);
   for (let i = 0; i < lay.w * lay.h; i++) {
-    const v = Math.round(255 * Math.min(1, Math.max(0, input[i])));
+    const v = Math.round(Math.min(255, Math.max(0, pixels[i])));
     img.data.set([v, v, v, 255], 4 * i);
   }
   p.getContext('2d').putImageData(img, 0, 0);
@@ -301,24 +303,26 @@ let model = null;
 
 async function classify() {
   const lay = layout(model.input.shape);
-  const input = toInput(lay);
-  if (!input) {
+  const pixels = toPixels(lay);
+  if (!pixels) {
     setState('ready', 'Draw a digit first.');
     return;
   }
-  page.input = Array.from(input);
+  page.pixels = Array.from(pixels);
+  page.input = null;
   page.answer = null;
   page.stages = [];
   $('stages').tBodies[0].replaceChildren();
   $('answer').hidden = true;
-  showPreview(input, lay);
+  showPreview(pixels, lay);
   try {
     const rec = await session(model);
     setState('busy', 'encrypting…');
     let start = performance.now();
-    const ct = await wasm('encrypt', [rec.spec, rec.secretKey, input]);
+    const { ct, input } = await wasm('encrypt', [rec.spec, rec.secretKey, pixels]);
+    page.input = Array.from(input);
     stage('encrypt', start);
-    setState('busy', 'the server evaluates the encrypted input…');
+    setState('busy', `the server evaluates the encrypted input (the compile predicts ${model.predicted_seconds.toPrecision(2)} s of evaluation)…`);
     start = performance.now();
     let res;
     try {

@@ -51,9 +51,15 @@ func RotateHoistedQP(w Workers, ct *rlwe.Ciphertext, rots []int) (map[int]*rlwe.
 		rotated[r] = out[i]
 	}
 	if err := parallel.ForEach(len(evals), len(rots), func(k, i int) error {
+		if err := w.stopped(); err != nil {
+			return err
+		}
 		return evals[k].AutomorphismHoistedLazy(levelQ, ct, decomp, p.GaloisElement(rots[i]), out[i])
 	}); err != nil {
 		w.ReleaseAll(rotated)
+		if stop := w.stopped(); stop != nil {
+			return nil, stop // every worker's error is this one
+		}
 		return nil, fmt.Errorf("cannot rotate: %w", err)
 	}
 	return rotated, nil

@@ -57,11 +57,17 @@ func MultiplyByDiagMatrixBSGS(w Workers, ct *rlwe.Ciphertext, giants []int, bloc
 		}
 	}()
 	if err := parallel.ForEach(len(evals), len(giants), func(k, i int) error {
+		if err := w.stopped(); err != nil {
+			return err
+		}
 		if accs[k] == nil {
 			accs[k] = NewGiantAccumulator(p, w.Pool, levelQ, levelP)
 		}
 		return accs[k].Add(evals[k], giants[i], blocks[giants[i]], rotated)
 	}); err != nil {
+		if stop := w.stopped(); stop != nil {
+			return nil, stop // every worker's error is this one
+		}
 		return nil, err
 	}
 	ringQP := p.RingQP().AtLevel(levelQ, levelP)

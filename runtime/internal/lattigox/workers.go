@@ -1,17 +1,29 @@
 package lattigox
 
 import (
+	"context"
+
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
 
 // Workers are the evaluators a function splits its work over, one per
-// goroutine, sharing their keys, and the pool it borrows extended-basis
-// elements from.
+// goroutine, sharing their keys, the pool it borrows extended-basis
+// elements from, and the context that stops the work between rotations
+// and between giant steps.
 type Workers struct {
 	Evals []*hefloat.Evaluator
-	Pool  Pool // nil: allocate every element
+	Pool  Pool            // nil: allocate every element
+	Ctx   context.Context // nil: never stopped
+}
+
+// stopped is Ctx's error once it is done.
+func (w Workers) stopped() error {
+	if w.Ctx == nil {
+		return nil
+	}
+	return w.Ctx.Err()
 }
 
 // Pool lends degree-1 elements in QP at levelQ and every P prime. An
