@@ -74,7 +74,9 @@ func TestLayoutFirstConvolution(t *testing.T) {
 				last = b.affine(b.op(ir.OpMul, conv, conv), 10)
 			}
 			g := b.output(last)
-			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error { return Layout(g, &Config{MaxInputSlots: tc.maxInputSlots, ClientCopies: !tc.safe}) })
+			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error {
+				return Layout(g, &Config{MaxInputSlots: tc.maxInputSlots, ClientCopies: !tc.safe})
+			})
 			parts := 0
 			if x.Gather != nil {
 				parts = x.Gather.Parts
