@@ -36,6 +36,9 @@ type Options struct {
 	// MaxInputSlots bounds the slots of all the ciphertexts the client
 	// encrypts its input in (0: passes.DefaultMaxInputSlots).
 	MaxInputSlots int
+	// ClientCopies lets the client lay the input out with copies of its
+	// values (passes.Config.ClientCopies).
+	ClientCopies bool
 	// Progress, when set, follows the search for the activations' degrees.
 	Progress func(passes.SearchProgress)
 	// Batch compiles a throughput circuit (plan.LayoutBatch): every slot
@@ -126,7 +129,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		rep.RangeSource = fmt.Sprintf("interval arithmetic from inputs in [%g, %g]", opts.InputRange.Lo, opts.InputRange.Hi)
 	}
 	approx := &passes.ApproxResult{}
-	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, Progress: opts.Progress, ApproxResult: approx,
+	cfg := &passes.Config{Ranges: src, Approx: opts.Approx, MaxInputSlots: opts.MaxInputSlots, ClientCopies: opts.ClientCopies, Progress: opts.Progress, ApproxResult: approx,
 		Log: func(pass, msg string) { rep.Passes = append(rep.Passes, pass+": "+msg) }}
 	pipeline, work := passes.Pipeline, plan.Workload
 	if opts.Batch {

@@ -37,7 +37,7 @@ func Layout(g *ir.Graph, cfg *Config) error {
 	if cfg != nil && cfg.MaxInputSlots > 0 {
 		maxInputSlots = cfg.MaxInputSlots
 	}
-	if slots, gathers, copies := chooseLayouts(g, maxInputSlots); slots != nil {
+	if slots, gathers, copies := chooseLayouts(g, maxInputSlots, cfg != nil && cfg.ClientCopies); slots != nil {
 		spread, err := rewriteInSlots(g, slots, gathers, copies)
 		if err != nil {
 			return err
@@ -99,8 +99,9 @@ func (s *strided) slots() []int {
 }
 
 // chooseLayouts returns every encrypted node's slots, or nil when every
-// value stays compact, and the inputs the client lays out itself.
-func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.Node]*clientLayout, map[*ir.Node]*channelCopies) {
+// value stays compact, and the inputs the client lays out itself (only
+// with clientCopies: every such layout holds copies of input values).
+func chooseLayouts(g *ir.Graph, maxInputSlots int, clientCopies bool) (map[*ir.Node][]int, map[*ir.Node]*clientLayout, map[*ir.Node]*channelCopies) {
 	// Values an output reaches through element-wise nodes only stay compact.
 	keep := map[*ir.Node]bool{}
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
@@ -134,7 +135,7 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int) (map[*ir.Node][]int, map[*ir.
 			default:
 				x := n.Inputs[0]
 				var kr *clientLayout
-				if x.Op == ir.OpInput && len(users[x]) == 1 && !keep[n] {
+				if clientCopies && x.Op == ir.OpInput && len(users[x]) == 1 && !keep[n] {
 					if kr = kernelPositionLayout(x, n, maxInputSlots); kr == nil {
 						kr = kernelRowLayout(x, n)
 					}

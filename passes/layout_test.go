@@ -45,22 +45,24 @@ func TestLayoutFirstConvolution(t *testing.T) {
 		cin, size, cout, k, st, pad int
 		square                      bool // a square after the convolution (else it feeds the output)
 		maxInputSlots               int  // 0: the default
+		safe                        bool // without ClientCopies
 		parts                       int  // ciphertexts of the client's layout; 0: none
 		diagonals                   int  // of the convolution, with one ciphertext
 	}{
-		{"CryptoNets' convolution by kernel position", 1, 28, 5, 5, 2, 1, true, 0, 25, 0},
+		{"CryptoNets' convolution by kernel position", 1, 28, 5, 5, 2, 1, true, 0, false, 25, 0},
 		// By kernel row: Cin·KH channel offsets × KW columns when
 		// Cout + Cin·KH − 1 blocks fit.
-		{"CryptoNets' convolution by kernel row", 1, 28, 5, 5, 2, 1, true, 1, 1, 5 * 5},
-		{"LeNet-5's first convolution is over the budget for parts", 1, 28, 6, 5, 1, 2, true, 0, 1, 5 * 5},
-		{"three input channels by kernel position", 3, 8, 4, 3, 1, 1, true, 0, 27, 0},
-		{"three input channels by kernel row", 3, 8, 4, 3, 1, 1, true, 1, 1, 9 * 3},
-		{"1×1 kernel by kernel position", 4, 6, 2, 1, 1, 0, true, 0, 4, 0},
-		{"1×1 kernel by kernel row", 4, 6, 2, 1, 1, 0, true, 1, 1, 4},
+		{"CryptoNets' convolution by kernel row", 1, 28, 5, 5, 2, 1, true, 1, false, 1, 5 * 5},
+		{"LeNet-5's first convolution is over the budget for parts", 1, 28, 6, 5, 1, 2, true, 0, false, 1, 5 * 5},
+		{"three input channels by kernel position", 3, 8, 4, 3, 1, 1, true, 0, false, 27, 0},
+		{"three input channels by kernel row", 3, 8, 4, 3, 1, 1, true, 1, false, 1, 9 * 3},
+		{"1×1 kernel by kernel position", 4, 6, 2, 1, 1, 0, true, 0, false, 4, 0},
+		{"1×1 kernel by kernel row", 4, 6, 2, 1, 1, 0, true, 1, false, 1, 4},
 		// 18 blocks of 28×32 fit, not 20: the last output channels share
 		// the last window, two more offsets.
-		{"windows clamped to the slots", 1, 28, 16, 5, 1, 2, true, 1, 1, 7 * 5},
-		{"output read element-wise stays compact", 1, 8, 2, 3, 1, 1, false, 0, 0, 0},
+		{"windows clamped to the slots", 1, 28, 16, 5, 1, 2, true, 1, false, 1, 7 * 5},
+		{"output read element-wise stays compact", 1, 8, 2, 3, 1, 1, false, 0, false, 0, 0},
+		{"without client copies every input value sits in one slot", 1, 28, 5, 5, 2, 1, true, 0, true, 0, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +74,9 @@ func TestLayoutFirstConvolution(t *testing.T) {
 				last = b.affine(b.op(ir.OpMul, conv, conv), 10)
 			}
 			g := b.output(last)
-			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error { return Layout(g, &Config{MaxInputSlots: tc.maxInputSlots}) })
+			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error {
+				return Layout(g, &Config{MaxInputSlots: tc.maxInputSlots, ClientCopies: !tc.safe})
+			})
 			parts := 0
 			if x.Gather != nil {
 				parts = x.Gather.Parts

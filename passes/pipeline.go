@@ -21,6 +21,14 @@ type Config struct {
 	// for one input (0: DefaultMaxInputSlots); below two ciphertexts' worth
 	// every input is one ciphertext.
 	MaxInputSlots int
+	// ClientCopies lets the client lay the input of a first convolution
+	// out with copies of its values (one ciphertext per kernel position,
+	// or a copy per kernel row), which saves the convolution's rotations.
+	// The server cannot force a hostile client's copies to agree without
+	// the rotations they save, so a query is then no longer one
+	// prediction: such a client can put different values in the copies
+	// (docs/security.md). Off, every input value sits in one slot.
+	ClientCopies bool
 	// Log receives one line per notable decision, for the compile report.
 	Log func(pass, msg string)
 	// Progress, when set, follows the degree search of approx-activations.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"math"
 	"math/cmplx"
 	"path/filepath"
 	"testing"
@@ -104,6 +105,99 @@ func TestMLPFourDigitsOneQuery(t *testing.T) {
 			if v := got[j*n+k]; cmplx.Abs(v-complex(w, 0)) > 1e-3 {
 				t.Fatalf("copy %d, output %d: %v; the prediction for the mean of the four digits is %g", j, k, v, w)
 			}
+		}
+	}
+}
+
+// TestCryptoNetsPaddedInputOneQuery is the attack on the bundled
+// CryptoNets at its real parameters: a client encrypts a digit and fills
+// every other slot with zeros, or with garbage and imaginary parts, hoping
+// for partial sums of the weights, or puts garbage in the digit's
+// imaginary parts. Every input value sits in one slot (no client copies
+// to disagree), the projection weighs no other slot and keeps real parts
+// only, so every such query gets the honest query's output.
+func TestCryptoNetsPaddedInputOneQuery(t *testing.T) {
+	const bundled = "../testdata"
+	calib, err := tensorio.ReadNPZ(filepath.Join(bundled, "samples", "mnist_calib.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.CompileFile(filepath.Join(bundled, "models", "cryptonets.onnx"),
+		compiler.Options{Name: "cryptonets", Calibration: calib["x"], Margin: compiler.DefaultMargin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := res.Spec
+	if p := spec.Params; p.Security < 128 || p.Insecure() {
+		t.Fatalf("compiled at %s", p)
+	}
+	if !spec.InputProjected || spec.InputCiphertexts() != 1 {
+		t.Fatalf("input projected %v, in %d ciphertexts: the test expects a projected input in one", spec.InputProjected, spec.InputCiphertexts())
+	}
+	seen := map[int]bool{}
+	for _, k := range spec.InputSlots {
+		if k >= 0 && seen[k] {
+			t.Fatalf("input value %d sits in several slots: a client can make its copies disagree", k)
+		}
+		seen[k] = true
+	}
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: res.Graph}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := tensorio.ReadNPZ(filepath.Join(bundled, "samples", "mnist_test.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := ir.NumElements(test["x"].Shape[1:])
+	digit := test["x"].Data[:size]
+	laid := digit
+	if spec.InputSlots != nil {
+		laid = (&ir.Gather{Shape: spec.Input.Shape, Slots: spec.InputSlots}).Apply(digit)
+	}
+	// query encrypts the digit in the real parts of its slots, and pad(s)
+	// in every other slot and in the digit's imaginary parts.
+	query := func(pad func(s int) complex128) []float64 {
+		values := make([]complex128, 1<<spec.Params.LogSlots())
+		for s := range values {
+			values[s] = pad(s)
+			if s < len(laid) && (spec.InputSlots == nil || spec.InputSlots[s] >= 0) {
+				values[s] = complex(laid[s], imag(values[s]))
+			}
+		}
+		out, _, err := srv.Run(context.Background(), encryptSlots(t, spec, keys, values))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decrypt(spec, keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Data
+	}
+	// CKKS error at these parameters, logits of a few units; garbage in
+	// the wrong slots would move them by their size.
+	const tol = 1e-2
+	honest := query(func(int) complex128 { return 0 })
+	plain, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: {Shape: append([]int{1}, test["x"].Shape[1:]...), Data: digit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, w := range plain[spec.Output.Name].Data {
+		if math.Abs(honest[k]-w) > tol {
+			t.Fatalf("zero-padded: output %d is %g, the honest query gives %g", k, honest[k], w)
+		}
+	}
+	garbage := randomInputs(41, 1<<spec.Params.LogSlots(), 1)
+	imaginary := randomInputs(42, 1<<spec.Params.LogSlots(), 1)
+	padded := query(func(s int) complex128 { return complex(garbage[s], imaginary[s]) })
+	for k, w := range honest {
+		if math.Abs(padded[k]-w) > tol {
+			t.Fatalf("garbage-padded: output %d is %g, the honest query gives %g", k, padded[k], w)
 		}
 	}
 }

@@ -151,12 +151,12 @@ func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error)
 	if err := hefloat.NewEncoder(p).Decode(pt, all); err != nil {
 		return nil, fmt.Errorf("cannot decode the result: %w", err)
 	}
-	if err := checkResult(all, 1<<spec.LogSlots); err != nil {
+	n, slots := ir.NumElements(spec.Output.Shape), 1<<spec.LogSlots
+	if err := checkResult(all, slots, n); err != nil {
 		return nil, err
 	}
 	// The mean of the copies' real parts, as decoding 2^LogSlots slots
 	// gives: the copies' errors partly cancel.
-	n, slots := ir.NumElements(spec.Output.Shape), 1<<spec.LogSlots
 	copies := len(all) / slots
 	out := make([]float64, n)
 	for i := range out {
@@ -182,17 +182,23 @@ const resultTolerance = 1.0 / 16
 // checkResult refuses decrypted slots that an evaluation of the circuit
 // cannot give: an honest input is real and repeats every n slots, every
 // operation of a circuit keeps both, so its result does too, up to the
-// circuit's error. Showing the user a decryption of anything else would
-// show it, and whoever sees what it is shown, a function of the secret
-// key.
-func checkResult(all []complex128, n int) error {
+// circuit's error; and the result's size values come first in each n
+// slots, the rest zero (the last affine map's rows there are zero, and
+// the layout masks a polynomial's p(0) there), up to the same error.
+// Showing the user a decryption of anything else would show it, and
+// whoever sees what it is shown, a function of the secret key.
+func checkResult(all []complex128, n, size int) error {
 	scale := 1.0
-	for _, v := range all[:n] {
+	for _, v := range all[:size] {
 		scale = max(scale, math.Abs(real(v)))
 	}
 	for s, v := range all {
-		if d := cmplx.Abs(v - complex(real(all[s%n]), 0)); !(d <= resultTolerance*scale) {
-			return fmt.Errorf("%w: slot %d decrypts to %.3g, where a result holds %.3g: the ciphertext was damaged, or crafted, or made for another circuit; do not share this decryption", ErrNotAResult, s, v, real(all[s%n]))
+		if k := s % n; k >= size {
+			if d := cmplx.Abs(v); !(d <= resultTolerance*scale) {
+				return fmt.Errorf("%w: slot %d, outside the result's %d, decrypts to %.3g, where a result holds zero: the ciphertext was damaged, or crafted, or made for another circuit; do not share this decryption", ErrNotAResult, s, size, v)
+			}
+		} else if d := cmplx.Abs(v - complex(real(all[k]), 0)); !(d <= resultTolerance*scale) {
+			return fmt.Errorf("%w: slot %d decrypts to %.3g, where a result holds %.3g: the ciphertext was damaged, or crafted, or made for another circuit; do not share this decryption", ErrNotAResult, s, v, real(all[k]))
 		}
 	}
 	return nil

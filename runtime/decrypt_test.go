@@ -13,7 +13,8 @@ import (
 
 // TestDecryptRefusesWhatIsNotAResult: a result crafted from public data
 // (c0 = 0, c1 = Δ decrypts to Δ·s, a linear function of the secret key)
-// and a result with a flipped byte are refused; the honest result is not.
+// a result with a value beyond its outputs, and a result with a flipped
+// byte are refused; the honest result is not.
 func TestDecryptRefusesWhatIsNotAResult(t *testing.T) {
 	b, x := newGraph(41, 20)
 	g := b.output(b.dense(b.poly(b.dense(x, 8, 0.8), ir.Square()), 3, 1))
@@ -46,6 +47,24 @@ func TestDecryptRefusesWhatIsNotAResult(t *testing.T) {
 	forged := &Ciphertext{kind: KindOutputCt, id: out.id, cts: []*rlwe.Ciphertext{crafted}}
 	if _, err := Decrypt(spec, keys.Secret, forged); !errors.Is(err, ErrNotAResult) {
 		t.Fatalf("c0 = 0, c1 = Δ: %v", err)
+	}
+
+	// A result that carries something beyond its 3 outputs, the same in
+	// every copy and real, is not one the circuit computes.
+	extra := make([]float64, 1<<spec.LogSlots)
+	extra[3] = 0.5
+	pt := hefloat.NewPlaintext(p, res.Level())
+	pt.Scale = res.Scale
+	pt.LogDimensions = res.LogDimensions
+	if err := hefloat.NewEncoder(p).Encode(extra, pt); err != nil {
+		t.Fatal(err)
+	}
+	smuggled := res.CopyNew()
+	if err := hefloat.NewEvaluator(p, nil).Add(smuggled, pt, smuggled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decrypt(spec, keys.Secret, &Ciphertext{kind: KindOutputCt, id: out.id, cts: []*rlwe.Ciphertext{smuggled}}); !errors.Is(err, ErrNotAResult) {
+		t.Fatalf("a value beyond the outputs: %v", err)
 	}
 
 	data, err := EncodeCiphertext(spec, out)

@@ -63,7 +63,8 @@ func decryptSlots(t *testing.T, spec *plan.Spec, sk *SecretKey, ct *Ciphertext) 
 // input in every copy of the slots, another in the imaginary parts, and
 // garbage in the slots its layout leaves empty. The server projects the
 // input onto the layout, so the client gets one prediction, for the mean
-// of its copies, the same in every copy and real: nothing else readable.
+// of its copies, the same in every copy and real, and zero beyond the
+// outputs up to CKKS error: nothing else readable.
 func TestOnePredictionPerQuery(t *testing.T) {
 	const in = 20 // in 32 slots: 12 undefined
 	b, x := newGraph(31, in)

@@ -38,11 +38,14 @@ Value ranges size the first prime (and, for ReLU-like activations, the
 interval they are approximated on): give sample inputs with --calibration, or
 a bound on every input value with --input-range.
 
-When the model starts with a 2-D convolution, the client lays its input out
-so that the convolution is cheap: in one ciphertext per kernel position when
+Every input value sits in one slot, so that whatever a client encrypts, a
+query is one prediction. With --client-copies, when the model starts with a
+2-D convolution, the client lays its input out with copies of its values so
+that the convolution is cheap: in one ciphertext per kernel position when
 they fit in --max-input-slots slots in all (the convolution then needs no
 rotation and no key, the client uploads more), else in one ciphertext with a
-copy per kernel row. --max-input-slots 1 keeps the input in one ciphertext.
+copy per kernel row. The server cannot make a hostile client's copies agree:
+use it only for a client trusted with more than one prediction per query.
 
 Examples:
   hecc compile model.onnx -o model.hec --calibration samples.npy
@@ -63,7 +66,8 @@ Examples:
 			&cli.Float64Flag{Name: "tolerance", Value: passes.DefaultTolerance, Usage: "tolerance: largest output error allowed, relative to the output's range over the calibration samples"},
 			&cli.Float64Flag{Name: "cosine", Value: passes.DefaultCosine, Usage: "cosine: least cosine similarity allowed between the circuit's output and the model's"},
 			&cli.IntFlag{Name: "max-depth", Value: 7, Usage: "most levels one activation's polynomial may take"},
-			&cli.IntFlag{Name: "max-input-slots", Value: passes.DefaultMaxInputSlots, Usage: "most slots the client's input may take over all its ciphertexts"},
+			&cli.IntFlag{Name: "max-input-slots", Value: passes.DefaultMaxInputSlots, Usage: "with --client-copies: most slots the client's input may take over all its ciphertexts"},
+			&cli.BoolFlag{Name: "client-copies", Usage: "let the client lay a first convolution's input out with copies of its values (fewer rotation keys; a hostile client then gets more than one prediction per query)"},
 			&cli.StringFlag{Name: "input-scale", Usage: "`S` multiplies a raw input value (e.g. 1/255 for pixels) before --input-mean and --input-std; recorded in the spec, applied by hecc encrypt and hecc query"},
 			&cli.StringFlag{Name: "input-mean", Usage: "`M[,M...]` subtracted from the scaled input: one value, or one per channel"},
 			&cli.StringFlag{Name: "input-std", Usage: "`D[,D...]` divides the scaled, centred input: one value, or one per channel"},
@@ -90,6 +94,7 @@ func runCompile(c *cli.Context) error {
 		Approx: passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), Tolerance: c.Float64("tolerance"),
 			Cosine: c.Float64("cosine"), MaxDepth: c.Int("max-depth")},
 		MaxInputSlots: c.Int("max-input-slots"),
+		ClientCopies:  c.Bool("client-copies"),
 		Progress:      searchProgress(os.Stderr),
 		Batch:         c.Bool("batch"),
 		BatchSize:     c.Int("batch-size"),
