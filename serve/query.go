@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -137,7 +136,7 @@ func (s *Session) loadSpec(ctx context.Context, fingerprint string) (*plan.Spec,
 		return nil, fmt.Errorf("%w: model %s, compile %s listed, the spec is compile %s", ErrSpecMismatch, s.Model, fingerprint[:12], spec.ShortFingerprint())
 	}
 	if fetched {
-		if err := writeAtomic(path, 0o644, bytesTo(data)); err != nil {
+		if err := WriteAtomic(path, 0o644, bytesTo(data)); err != nil {
 			return nil, err
 		}
 	}
@@ -170,15 +169,15 @@ func (s *Session) ensureKeys() error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(skPath, 0o600, bytesTo(sk)); err != nil {
+	if err := WriteAtomic(skPath, 0o600, bytesTo(sk)); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(s.dir, "public.key"), 0o644, bytesTo(pk)); err != nil {
+	if err := WriteAtomic(filepath.Join(s.dir, "public.key"), 0o644, bytesTo(pk)); err != nil {
 		return err
 	}
 	// eval.keys last, streamed (they can reach gigabytes): its presence
 	// says the set is whole.
-	if err := writeAtomic(ekPath, 0o644, func(w io.Writer) error {
+	if err := WriteAtomic(ekPath, 0o644, func(w io.Writer) error {
 		return runtime.WriteEvalKeys(w, s.Spec, secret, nil)
 	}); err != nil {
 		return err
@@ -310,33 +309,6 @@ func TopClasses(t *ir.Tensor) []int {
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return t.Data[idx[a]] > t.Data[idx[b]] })
 	return idx
-}
-
-// writeAtomic writes a file under a temporary name and renames it, so a
-// crash never leaves half a key behind.
-func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(bw); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func bytesTo(data []byte) func(io.Writer) error {

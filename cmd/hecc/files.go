@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
+	"github.com/hecc-dev/hecc/serve"
 )
 
 // readFile reads a whole file, refusing one larger than limit before
@@ -42,63 +40,10 @@ func readFile(path string, limit int64) ([]byte, error) {
 // writeFile writes atomically: a crash never leaves half a key or circuit
 // behind under the final name.
 func writeFile(path string, data []byte, perm os.FileMode) error {
-	return writeFileStream(path, perm, func(w io.Writer) error {
+	return serve.WriteAtomic(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
-}
-
-// writeFileStream is writeFile for contents produced piece by piece. The
-// temporary file is removed on an error and on SIGINT or SIGTERM, which
-// end the process: a key file interrupted at gigabytes would otherwise
-// stay on the disk.
-func writeFileStream(path string, perm os.FileMode, write func(w io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	stop := removeOnSignal(tmp.Name())
-	defer stop()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := write(bw); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// removeOnSignal removes path and exits on SIGINT or SIGTERM until the
-// returned function is called.
-func removeOnSignal(path string) (stop func()) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-sigs:
-			os.Remove(path)
-			fmt.Fprintf(os.Stderr, "hecc: %v: stopped, the unfinished %s is removed\n", s, filepath.Base(path))
-			os.Exit(130)
-		case <-done:
-		}
-	}()
-	return func() {
-		signal.Stop(sigs)
-		close(done)
-	}
 }
 
 // replaceExt swaps path's extension.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
+	"github.com/hecc-dev/hecc/serve"
 	"github.com/urfave/cli/v2"
 )
 
@@ -80,7 +81,7 @@ func runKeygen(c *cli.Context) error {
 	// gigabytes, and only one is in memory at a time. They come first, so
 	// that a keygen interrupted while making them leaves no file at all.
 	ekPath := filepath.Join(dir, "eval.keys")
-	if err := writeFileStream(ekPath, 0o644, func(w io.Writer) error {
+	if err := serve.WriteAtomic(ekPath, 0o644, func(w io.Writer) error {
 		return runtime.WriteEvalKeys(w, spec, secret, progress("generating rotation keys"))
 	}); err != nil {
 		return err
