@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
@@ -62,18 +63,51 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	return &Plan{Spec: s, Linear: planned, Graph: g}, nil
+	return &Plan{Spec: s, Linear: planned, Unrelinearized: lazyProducts(g), Graph: g}, nil
+}
+
+// lazyProducts lists the products of g (of two ciphertexts, or squares)
+// whose readers are all affine maps other than the identity: relinearizing
+// such a map's outputs instead of the product's (CryptoNets' fc1: 100
+// relinearizations instead of 845) is exact, since an affine map of
+// degree-2 ciphertexts is a degree-2 ciphertext, and the sum costs one
+// polynomial more per term.
+func lazyProducts(g *ir.Graph) map[*ir.Node]bool {
+	users := g.Users()
+	lazy := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		product := n.Op == ir.OpMul || n.Op == ir.OpPoly && n.Poly.IsSquare()
+		notAffine := func(u *ir.Node) bool { return u.Op != ir.OpAffine || u.Linear.Identity }
+		if product && len(users[n]) > 0 && !slices.ContainsFunc(users[n], notAffine) {
+			lazy[n] = true
+		}
+	}
+	return lazy
 }
 
 // BatchWorkload counts what evaluating g as a batch circuit does at each
 // level, one ciphertext per tensor element: an affine map's ciphertext ×
-// scalar multiply-adds and a rescale per output, and every product, relinearization and rescale of a polynomial or
-// a square once per element. The only key is the relinearization key.
+// scalar multiply-adds and a rescale per output, and every product,
+// relinearization and rescale of a polynomial or a square once per
+// element. A product left unrelinearized (lazyProducts) is neither
+// relinearized nor rescaled: its readers sum three polynomials per term at
+// the product's input level, then relinearize and rescale each output
+// there before the usual rescale. The only key is the relinearization key.
 func BatchWorkload(g *ir.Graph) params.Workload {
 	n := g.Depth + 1
 	w := params.Workload{KeySwitches: make([]float64, n), BabySteps: make([]float64, n), PtMuls: make([]float64, n),
 		DiagMuls: make([]float64, n), CtMuls: make([]float64, n), Rescales: make([]float64, n), Keys: make([]float64, n),
 		ScalarMuls: make([]float64, n)}
+	lazy := lazyProducts(g)
+	// A degree-2 ciphertext has three polynomials, a degree-1 two.
+	const degree2 = 1.5
+	product := func(node *ir.Node, l int, size float64) {
+		w.CtMuls[l] += size
+		if !lazy[node] {
+			w.KeySwitches[l] += size
+			w.Rescales[l] += size
+		}
+	}
 	relin := -1
 	for _, node := range g.Nodes {
 		size := float64(node.Size())
@@ -83,14 +117,18 @@ func BatchWorkload(g *ir.Graph) params.Workload {
 				continue
 			}
 			in := node.Inputs[0].Level
-			w.ScalarMuls[in] += float64(node.Linear.NNZ())
+			if lazy[node.Inputs[0]] {
+				w.ScalarMuls[in+1] += degree2 * float64(node.Linear.NNZ())
+				w.KeySwitches[in+1] += size
+				w.Rescales[in+1] += size
+			} else {
+				w.ScalarMuls[in] += float64(node.Linear.NNZ())
+			}
 			w.Rescales[in] += size
 		case ir.OpMul:
 			l := min(node.Inputs[0].Level, node.Inputs[1].Level)
 			relin = max(relin, node.Inputs[0].Level, node.Inputs[1].Level)
-			w.CtMuls[l] += size
-			w.KeySwitches[l] += size
-			w.Rescales[l] += size
+			product(node, l, size)
 		case ir.OpPoly:
 			d := node.Poly.Degree()
 			if d < 2 {
@@ -99,9 +137,7 @@ func BatchWorkload(g *ir.Graph) params.Workload {
 			l := node.Inputs[0].Level
 			relin = max(relin, l)
 			if node.Poly.IsSquare() {
-				w.CtMuls[l] += size
-				w.KeySwitches[l] += size
-				w.Rescales[l] += size
+				product(node, l, size)
 				continue
 			}
 			products := math.Ceil(2*math.Sqrt(float64(d))) + float64(bits.Len(uint(d)))

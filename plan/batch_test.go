@@ -123,31 +123,68 @@ func TestBatchSpecValidate(t *testing.T) {
 }
 
 // The batch workload counts one ciphertext per element: every weight is a
-// scalar product, every output of a map and every square a rescale, every
-// square a relinearization; the only key is the relinearization key.
+// scalar product, every output of a map and every square a rescale; the
+// only key is the relinearization key. A square read only by an affine map
+// is neither relinearized nor rescaled: the map sums three polynomials
+// instead of two, and relinearizes and rescales its 4 outputs (not the 20
+// values) once more; a square read by anything else is relinearized
+// itself.
 func TestBatchWorkload(t *testing.T) {
-	g := batchGraph(t, passes.BatchPipeline, 30, 20, 4)
-	w := BatchWorkload(g)
 	sum := func(v []float64) (t float64) {
 		for _, x := range v {
 			t += x
 		}
 		return t
 	}
-	var nnz, rows float64
-	for _, n := range g.Nodes {
-		if n.Op == ir.OpAffine && !n.Linear.Identity {
-			nnz += float64(n.Linear.NNZ())
-			rows += float64(n.Size())
-		}
-	}
-	if got := sum(w.ScalarMuls); got != nnz || sum(w.PtMuls) != 0 {
-		t.Errorf("%g scalar products, the maps have %g weights", got, nnz)
-	}
-	if got := sum(w.Rescales); got != rows+20 {
-		t.Errorf("%g rescales, want %g", got, rows+20)
-	}
-	if sum(w.CtMuls) != 20 || sum(w.KeySwitches) != 20 || sum(w.Keys) != 1 || sum(w.BabySteps) != 0 {
-		t.Errorf("workload %+v: 20 squares and one key expected", w)
+	for _, c := range []struct {
+		name         string
+		otherReader  bool
+		keySwitches  float64
+		degree2Terms float64 // weight of the reader's products
+		rescales     float64 // beyond one per output of a map
+	}{
+		{"square read by a map", false, 4, 1.5, 4},
+		{"square also read by a sum", true, 20, 1, 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := batchGraph(t, passes.BatchPipeline, 30, 20, 4)
+			var sq *ir.Node
+			for _, n := range g.Nodes {
+				if n.Op == ir.OpPoly {
+					sq = n
+				}
+			}
+			if c.otherReader {
+				g.Add(&ir.Node{Op: ir.OpAdd, Inputs: []*ir.Node{sq, sq}, Shape: sq.Shape, Level: sq.Level})
+			}
+			w := BatchWorkload(g)
+			var products, rows float64
+			for _, n := range g.Nodes {
+				if n.Op == ir.OpAffine && !n.Linear.Identity {
+					nnz := float64(n.Linear.NNZ())
+					if n.Inputs[0] == sq {
+						nnz *= c.degree2Terms
+					}
+					products += nnz
+					rows += float64(n.Size())
+				}
+			}
+			if got := sum(w.ScalarMuls); got != products || sum(w.PtMuls) != 0 {
+				t.Errorf("%g scalar products, want %g", got, products)
+			}
+			if got, want := sum(w.Rescales), rows+c.rescales; got != want {
+				t.Errorf("%g rescales, want %g", got, want)
+			}
+			if sum(w.CtMuls) != 20 || sum(w.KeySwitches) != c.keySwitches || sum(w.Keys) != 1 || sum(w.BabySteps) != 0 {
+				t.Errorf("workload %+v: 20 squares, %g relinearizations and one key expected", w, c.keySwitches)
+			}
+			pl, err := BuildBatch("batch", g, params.InsecureTestSet(11, g.Depth, 35), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pl.Unrelinearized[sq] == c.otherReader || len(pl.Unrelinearized) > 1 {
+				t.Errorf("unrelinearized products %v (the square is %s)", pl.Unrelinearized, sq.Label())
+			}
+		})
 	}
 }

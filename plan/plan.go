@@ -27,7 +27,12 @@ type Plan struct {
 	Spec *Spec
 	// Linear holds the plan of every affine node that is not the identity.
 	Linear map[*ir.Node]*Linear
-	Graph  *ir.Graph // planned
+	// Unrelinearized, for a batch circuit, holds the products (of two
+	// ciphertexts, or squares) left as degree-2 ciphertexts: every reader
+	// is an affine map that sums their three polynomials and relinearizes
+	// its outputs instead (see lazyProducts).
+	Unrelinearized map[*ir.Node]bool
+	Graph          *ir.Graph // planned
 }
 
 // ErrMismatch reports a spec that is not what this planner makes of its

@@ -37,8 +37,9 @@ const maxIntegerWeight = 1 << 62
 
 // prepareBatch prepares a batch circuit: its weights as integers per limb,
 // encoded once.
-func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
+func (s *Server) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 	s.batch = map[*ir.Node]*batchAffine{}
+	s.unrelinearized = pl.Unrelinearized
 	c := s.circuit
 	rq := s.params.RingQ()
 	for _, n := range c.Graph.Nodes {
@@ -46,8 +47,8 @@ func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
 			continue
 		}
 		ptScale := rlwe.NewScale(scales.Plaintext[n])
-		in := n.Inputs[0].Level
-		ba := &batchAffine{weights: make([][]uint64, in+1), scale: s.scales[n.Inputs[0]].Mul(ptScale)}
+		in, inScale := s.held(n.Inputs[0])
+		ba := &batchAffine{weights: make([][]uint64, in+1), scale: inScale.Mul(ptScale)}
 		integers := make([]int64, len(n.Linear.Vals))
 		for k, v := range n.Linear.Vals {
 			w := math.Round(v * ptScale.Float64())
@@ -74,6 +75,18 @@ func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
 		s.batch[n] = ba
 	}
 	return nil
+}
+
+// held is the level and scale of node n's ciphertexts in a batch circuit:
+// the plan's, but for a product left unrelinearized, which is held before
+// its rescale. The map reading it sums at that level, then relinearizes
+// and rescales twice: the rescale's rounding of the product's third
+// polynomial would otherwise be multiplied by the square of the secret.
+func (s *Server) held(n *ir.Node) (int, rlwe.Scale) {
+	if !s.unrelinearized[n] {
+		return n.Level, s.scales[n]
+	}
+	return n.Level + 1, s.scales[n].Mul(rlwe.NewScale(s.params.Q()[n.Level+1]))
 }
 
 // runBatch evaluates a batch circuit: every node on each of its
@@ -132,9 +145,17 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, 
 			out, err = s.affineBatch(ctx, counted, n, vals[n.Inputs[0]])
 		case ir.OpPoly:
 			in := vals[n.Inputs[0]]
+			if s.unrelinearized[n] {
+				all(func(w, i int) (*rlwe.Ciphertext, error) { return unrelinearizedProduct(counted[w], in[i], in[i]) })
+				break
+			}
 			all(func(w, i int) (*rlwe.Ciphertext, error) { return s.polyNode(counted[w], polyEvals[w], n, in[i]) })
 		case ir.OpMul:
 			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
+			if s.unrelinearized[n] {
+				all(func(w, i int) (*rlwe.Ciphertext, error) { return unrelinearizedProduct(counted[w], a[i], b[i]) })
+				break
+			}
 			all(func(w, i int) (*rlwe.Ciphertext, error) {
 				ct, err := counted[w].MulRelinNew(a[i], b[i])
 				if err == nil {
@@ -157,11 +178,12 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot evaluate node %s: %w", n.Label(), err)
 		}
+		level, scale := s.held(n)
 		for _, ct := range out {
-			if ct.Level() != n.Level {
-				return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), ct.Level(), n.Level)
+			if ct.Level() != level {
+				return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), ct.Level(), level)
 			}
-			if want := s.scales[n]; !plan.CloseScales(&ct.Scale.Value, &want.Value) {
+			if want := scale; !plan.CloseScales(&ct.Scale.Value, &want.Value) {
 				return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(ct.Scale.Float64()), math.Log2(want.Float64()))
 			}
 		}
@@ -180,6 +202,12 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, 
 	st.PtMuls = count.total(PrimMulPlain, PrimMulConst)
 	st.CtMuls = count.total(PrimMul)
 	return &Ciphertext{kind: KindOutputCt, id: s.keys, cts: result}, st, nil
+}
+
+// unrelinearizedProduct is a·b left of degree 2 and not rescaled, for an
+// affine map to relinearize and rescale after summing (see held).
+func unrelinearizedProduct(eval countingEvaluator, a, b *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	return eval.MulNew(a, b)
 }
 
 // each computes f(worker, i) for i in [0, n) on the workers, worker w
@@ -201,7 +229,9 @@ const coefficientBlock = 256
 // affineBatch evaluates affine node n on its input's ciphertexts: for every
 // output r, Σ_c W[r][c]·in[c] at the product scale, rescaled, plus b[r].
 // The sums are spread over the workers by limb, polynomial and block of
-// coefficients; the rescales and biases by output.
+// coefficients; the rescales and biases by output. Inputs of degree 2 (a
+// product left unrelinearized, see held) are summed over their three
+// polynomials, and each output relinearized and rescaled twice.
 func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
 	lin, rows, workers := n.Linear, n.Size(), len(counted)
 	bias := func(r int) float64 {
@@ -219,21 +249,22 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 		})
 	}
 	ba := s.batch[n]
-	level := n.Inputs[0].Level
+	level, degree := len(ba.weights)-1, in[0].Degree()
 	out := make([]*rlwe.Ciphertext, rows)
 	for r := range out {
-		out[r] = hefloat.NewCiphertext(s.params, 1, level)
+		out[r] = hefloat.NewCiphertext(s.params, degree, level)
 		out[r].LogDimensions = in[0].LogDimensions
 		out[r].Scale = ba.scale
 	}
 	rq := s.params.RingQ()
 	block := min(coefficientBlock, rq.N()) // both powers of two
 	blocks := rq.N() / block
-	err := parallel.ForEach(workers, (level+1)*2*blocks, func(_, task int) error {
+	polys := degree + 1
+	err := parallel.ForEach(workers, (level+1)*polys*blocks, func(_, task int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		i, j, lo := task/(2*blocks), task/blocks%2, task%blocks*block
+		i, j, lo := task/(polys*blocks), task/blocks%polys, task%blocks*block
 		sub := rq.SubRings[i]
 		for r := range rows {
 			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
@@ -246,6 +277,14 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 	}
 	counted[0].c.add(PrimMulConst, level, len(lin.Vals))
 	return each(workers, rows, func(w, r int) (*rlwe.Ciphertext, error) {
+		if degree == 2 {
+			if err := counted[w].Relinearize(out[r], out[r]); err != nil {
+				return nil, err
+			}
+			if err := counted[w].Rescale(out[r], out[r]); err != nil {
+				return nil, err
+			}
+		}
 		if err := counted[w].Rescale(out[r], out[r]); err != nil {
 			return nil, err
 		}

@@ -45,8 +45,8 @@ func batchServer(t *testing.T, g *ir.Graph, logN int) (*plan.Spec, *Keys, *Serve
 // batchWorst encrypts images inputs of the circuit's input shape in one
 // batch (through the files, under the secret key: seeded), evaluates it and
 // returns the largest error of any image's result against the plaintext
-// interpretation of that image alone.
-func batchWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, images int, seed uint64) float64 {
+// interpretation of that image alone, and the evaluation's counts.
+func batchWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, images int, seed uint64) (float64, *Stats) {
 	t.Helper()
 	one := batchInputShape(spec.Input)
 	size := ir.NumElements(one)
@@ -59,7 +59,7 @@ func batchWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Gr
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := srv.Run(context.Background(), ct)
+	out, st, err := srv.Run(context.Background(), ct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func batchWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Gr
 			worst = max(worst, math.Abs(v-got.Data[i*outputs+k]))
 		}
 	}
-	return worst
+	return worst, st
 }
 
 // Every image of a batch decrypts to its own plaintext result, with two
@@ -132,7 +132,7 @@ func TestBatchConcurrentMatchesPlaintext(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					worst[j] = batchWorst(t, spec, keys, srv, g, 37+j*100, uint64(10*i+j))
+					worst[j], _ = batchWorst(t, spec, keys, srv, g, 37+j*100, uint64(10*i+j))
 				}()
 			}
 			wg.Wait()
@@ -161,6 +161,53 @@ func compileTiny(t *testing.T) *compiler.Result {
 	return res
 }
 
+// A product read only by affine maps stays of degree 2: the maps sum its
+// three polynomials and relinearize their outputs, fewer than the product's
+// values. Dropping the third polynomial, or relinearizing it wrongly,
+// changes every result.
+func TestBatchLazyRelinearization(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func() *ir.Graph
+		// relinearizations: the rows of maps reading a degree-2 input,
+		// and the values of products read by anything else.
+		relinearizations int
+	}{
+		{"square and product read by maps", func() *ir.Graph {
+			b, x := newGraph(7, 16)
+			s := b.poly(b.dense(x, 24, 1), ir.Square())
+			a, c := b.dense(s, 6, 1), b.dense(s, 6, 1)
+			return b.output(b.dense(b.node(ir.OpMul, a.Shape, a, c), 3, 1))
+		}, 6 + 6 + 3},
+		{"square read by a sum", func() *ir.Graph {
+			b, x := newGraph(8, 16)
+			h := b.dense(x, 12, 1)
+			s := b.node(ir.OpAdd, h.Shape, b.poly(h, ir.Square()), b.dense(x, 12, 1))
+			return b.output(b.dense(s, 3, 1))
+		}, 12},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.build()
+			if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
+				t.Fatal(err)
+			}
+			spec, keys, srv := batchServer(t, g, 11)
+			srv.Workers = 2
+			worst, st := batchWorst(t, spec, keys, srv, g, 50, 3)
+			// Around 1e-7 at scale 2^35; rescaling the product's third
+			// polynomial before the sum shows at a few 1e-6.
+			if worst > 1e-6 {
+				t.Errorf("an encrypted result differs from plaintext by %g", worst)
+			}
+			if st.KeySwitches != tc.relinearizations {
+				t.Errorf("%d relinearizations, want %d", st.KeySwitches, tc.relinearizations)
+			}
+			t.Logf("max abs error %.2g", worst)
+		})
+	}
+}
+
 // The compiler's batch circuit of a small CryptoNets-like model, at test
 // parameters, against the plaintext interpretation of each image.
 func TestBatchConcurrentTinyCryptoNets(t *testing.T) {
@@ -170,7 +217,7 @@ func TestBatchConcurrentTinyCryptoNets(t *testing.T) {
 	}
 	spec, keys, srv := batchServer(t, res.Graph, 11)
 	srv.Workers = 2
-	if worst := batchWorst(t, spec, keys, srv, res.Graph, 300, 7); worst > 1e-3 {
+	if worst, _ := batchWorst(t, spec, keys, srv, res.Graph, 300, 7); worst > 1e-3 {
 		t.Fatalf("an encrypted result differs from plaintext by %g", worst)
 	} else {
 		t.Logf("max abs error %.2g", worst)
@@ -186,7 +233,7 @@ func TestBatchSmallRing(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec, keys, srv := batchServer(t, g, 7)
-	if worst := batchWorst(t, spec, keys, srv, g, spec.Batch, 5); worst > 1e-3 {
+	if worst, _ := batchWorst(t, spec, keys, srv, g, spec.Batch, 5); worst > 1e-3 {
 		t.Fatalf("an encrypted result differs from plaintext by %g", worst)
 	}
 }

@@ -81,7 +81,8 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 				}
 				return ct
 			}, func(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, seed uint64) float64 {
-				return batchWorst(t, spec, keys, srv, g, 3, seed)
+				worst, _ := batchWorst(t, spec, keys, srv, g, 3, seed)
+				return worst
 			}},
 	}
 	for _, layout := range layouts {

@@ -28,8 +28,11 @@ type Server struct {
 	buf     *buffers                // shared by concurrent runs
 	keys    KeySetID                // of the evaluation keys
 
-	// batch, for a batch circuit, holds its affine maps' weights.
-	batch map[*ir.Node]*batchAffine
+	// batch, for a batch circuit, holds its affine maps' weights, and
+	// unrelinearized the products it leaves for their readers to
+	// relinearize (plan.Plan.Unrelinearized).
+	batch          map[*ir.Node]*batchAffine
+	unrelinearized map[*ir.Node]bool
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -56,7 +59,7 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 		return nil, err
 	}
 	if c.Spec.Batched() {
-		if err := s.prepareBatch(scales); err != nil {
+		if err := s.prepareBatch(pl, scales); err != nil {
 			return nil, err
 		}
 		return s, nil

@@ -42,7 +42,7 @@ Examples:
   hecc bench --samples 10 --md report.md --json report.json --svg chart.svg
   hecc bench cryptonets --floor
   hecc bench model.onnx --calibration calib.npz --input test.npz`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "samples", Value: benchmarks.DefaultSamples, Usage: "inputs to run encrypted per model"},
 			&cli.StringFlag{Name: "calibration", Usage: "calibration inputs for ONNX files given as arguments (.npy, or .npz array x)"},
 			&cli.StringFlag{Name: "input", Usage: "sample inputs for ONNX files given as arguments (.npy, or .npz array x)"},
@@ -55,12 +55,15 @@ Examples:
 			&cli.Float64Flag{Name: "max-key-gib", Value: float64(benchmarks.DefaultMaxKeyBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys would take more memory"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
-		},
+		}, benchBatchFlags()...),
 		Action: runBench,
 	}
 }
 
 func runBench(c *cli.Context) error {
+	if c.Bool("batch") {
+		return runBenchBatch(c)
+	}
 	cfg := benchmarks.Config{
 		Samples:     c.Int("samples"),
 		MaxKeyBytes: int64(c.Float64("max-key-gib") * (1 << 30)),
