@@ -88,7 +88,7 @@ func TestTwoEncryptedOperands(t *testing.T) {
 					t.Fatalf("y[%d] = %g, want %g (y = %v)", o, v, w, y.Data)
 				}
 			}
-			dev, err := runEncrypted(tc.name, g, x, got, map[string]*ir.Tensor{"y": y}, circuitErrorBound(g))
+			dev, _, err := runEncrypted(tc.name, g, x, got, map[string]*ir.Tensor{"y": y}, circuitErrorBound(g))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,9 +27,18 @@ import (
 // logN 15.
 //
 // logN 16 and 17: the Security Guidelines for Implementing Homomorphic
-// Encryption (Bossuat et al. 2024, ia.cr/2024/463), uniform ternary
-// secret, σ = 3.19, as OpenFHE tabulates them (HEStd_ternary, classical,
-// in core/lib/lattice/stdlatticeparms.cpp).
+// Encryption (Bossuat et al. 2024, ia.cr/2024/463), Table 5.2, classical
+// attacks, uniform ternary secret, σ = 3.19. The paper's text was not
+// read; the figures were checked against three copies that agree: the
+// table its authors publish with their lattice-estimator scripts
+// (github.com/gong-cr/FHE-Security-Guidelines, the Lattigo example's
+// parameters/tables.go, "Table 5.2", and the scripts' output
+// output_max_logQ_tables.txt for dim 65536 and 131072), and OpenFHE's
+// HEStd_ternary classical rows in src/core/lib/lattice/stdlatticeparms.cpp
+// (an earlier version of that file listed 1772/1228/956 for logN 16, from an
+// older estimate). logN 10 to 15 keep the 2018 standard's bounds, which
+// that Table 5.2 puts a little lower (128 bits: 214, 430, 868 for logN 13
+// to 15).
 var maxLogQP = map[int]map[int]int{
 	128: {10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881, 16: 1747, 17: 3523},
 	192: {10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611, 16: 1199, 17: 2411},

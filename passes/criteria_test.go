@@ -1,7 +1,10 @@
 package passes
 
 import (
+	"errors"
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -227,5 +230,72 @@ func TestApproxSearchReportsProgress(t *testing.T) {
 		if p.Tried != i+1 || p.Done || !strings.Contains(p.Best, "degrees ") {
 			t.Fatalf("report %d: %+v", i, p)
 		}
+	}
+}
+
+// reluChain is a net of layers ReLU layers of width 8.
+func reluChain(layers int) *ir.Graph {
+	b := newGB(31)
+	h := b.input(6)
+	for range layers {
+		h = b.add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{b.affine(h, 8)}, Shape: []int{8}, Act: &ir.Activation{Func: "relu"}})
+	}
+	return b.output(b.affine(h, 3))
+}
+
+var adviceFlag = regexp.MustCompile(`pass --tolerance ([0-9.e+-]+) to accept the best it tried`)
+
+// TestUnreachableAdviceWorks: a refusal names the best candidate the
+// search measured and the target it meets, and compiling with that
+// target succeeds; a margin is advised only when the exact model's inputs
+// leave the calibrated intervals, and then covers them.
+func TestUnreachableAdviceWorks(t *testing.T) {
+	cases := []struct {
+		name    string
+		samples []*ir.Tensor
+		margin  float64
+		// wantMargin: the exact model's held-out inputs leave the
+		// intervals calibrated on the other half.
+		wantMargin bool
+	}{
+		// Too few samples to hold half out: the exact inputs are those
+		// calibrated, inside the intervals by construction.
+		{"calibration samples measured", wideSamples(30, 7), 0.1, false},
+		// Heavy-tailed inputs without a margin: held-out ones go beyond
+		// what the other half calibrated.
+		{"held-out samples beyond the intervals", wideSamples(400, 7), 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			approx := ApproxConfig{Criterion: Tolerance, Tolerance: 1e-9, MaxDepth: 3}
+			cfg := &Config{Ranges: &RangeSource{Samples: tc.samples, Margin: tc.margin}, Approx: approx}
+			err := Run(reluChain(4), Pipeline, cfg)
+			if !errors.Is(err, ErrTargetUnreachable) {
+				t.Fatalf("got %v, want %v", err, ErrTargetUnreachable)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if strings.Contains(msg, "--margin") != tc.wantMargin {
+				t.Errorf("margin advice %v, want %v: %s", !tc.wantMargin, tc.wantMargin, msg)
+			}
+			if m := regexp.MustCompile(`--margin ([0-9.e+-]+)`).FindStringSubmatch(msg); m != nil {
+				if v, _ := strconv.ParseFloat(m[1], 64); !(v > tc.margin && v < 10) {
+					t.Errorf("advised --margin %s for inputs a few times the calibrated ones: %s", m[1], msg)
+				}
+			}
+			m := adviceFlag.FindStringSubmatch(msg)
+			if m == nil {
+				t.Fatalf("no target advised: %s", msg)
+			}
+			tol, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			approx.Tolerance = tol
+			cfg = &Config{Ranges: &RangeSource{Samples: tc.samples, Margin: tc.margin}, Approx: approx}
+			if err := Run(reluChain(4), Pipeline, cfg); err != nil {
+				t.Fatalf("the advised --tolerance %g fails: %v\n(advice: %s)", tol, err, msg)
+			}
+		})
 	}
 }

@@ -39,12 +39,13 @@ type search struct {
 
 	sim *simulator
 
-	progress  func(SearchProgress)
-	start     time.Time
-	tried     int
-	best      string
-	bestScore float64
-	bestMet   bool
+	progress    func(SearchProgress)
+	start       time.Time
+	tried       int
+	best        string
+	bestScore   float64
+	bestMet     bool
+	bestOutcome *outcome // the candidate best describes
 }
 
 // groups returns the channel (axis 1) of each element of a [N, C,
@@ -341,15 +342,64 @@ func (s *search) sampleText() string {
 // unreachable explains a target that neither single fits within
 // --max-depth nor composites meet, r being what the deepest fits reach and
 // oc what the most precise composites reach (nil for none), with advice
-// that works.
+// drawn from what the search tried: the best candidate it measured (a
+// target it meets), one level more (measured here), and, when held-out
+// inputs leave the calibrated intervals, whether a margin would cover them
+// (the exact model's inputs leave them) or not (only the circuit's do:
+// earlier polynomials' errors carry them out).
 func (s *search) unreachable(r reach, oc *outcome) error {
 	c := &s.crit
 	var advice []string
-	// Polynomials diverge outside [-1, 1]: a held-out input beyond the
-	// calibrated interval is a matter of margin, not of degree.
+	best, bestForms := r, "every activation at depth "+fmt.Sprint(s.cfg.MaxDepth)
+	if oc != nil && c.score(oc.r) > c.score(best) {
+		best, bestForms = oc.r, formsText(oc.forms)
+	}
+	if s.bestOutcome != nil && c.score(s.bestOutcome.r) > c.score(best) {
+		best, bestForms = s.bestOutcome.r, formsText(s.bestOutcome.forms)
+	}
+	if f := c.flag(best); f != "" {
+		advice = append(advice, fmt.Sprintf("pass %s to accept the best it tried (%s: %s)", f, bestForms, c.value(best)))
+	}
+	if d := s.cfg.MaxDepth + 1; d <= maxProbeDepth {
+		deeper, err := s.try(uniform(len(s.targets), single(1<<d-1)))
+		switch {
+		case err != nil:
+		case deeper.met:
+			advice = append(advice, fmt.Sprintf("pass --max-depth %d, which meets it (%s)", d, c.value(deeper.r)))
+		default:
+			advice = append(advice, fmt.Sprintf("--max-depth %d does not help (%s with every activation at depth %d)", d, c.value(deeper.r), d))
+		}
+	}
+	if m := s.marginAdvice(best.reached); m != "" {
+		advice = append(advice, m)
+	}
+	composite := ""
+	if oc != nil {
+		composite = fmt.Sprintf(" (composite sign polynomials of up to %d bits reach %s)", maxCompositeBits, c.value(oc.r))
+	}
+	return fmt.Errorf("%w: %s: with every activation at depth %d (--max-depth), the circuit reaches %s %s%s on %s, short of the target %s: %s",
+		ErrTargetUnreachable, c.describe(), s.cfg.MaxDepth, c.name(), c.value(r), composite, s.sampleText(), c.targetText(), strings.Join(advice, "; "))
+}
+
+// marginAdvice says what held-out inputs beyond the calibrated intervals
+// (|t| > 1 in reached, where polynomials diverge) call for: the margin
+// that covers the exact model's inputs when those leave the intervals,
+// else that no margin helps, or "" when every input stayed inside.
+func (s *search) marginAdvice(reached []float64) string {
+	var circuit float64
+	for _, x := range reached {
+		circuit = math.Max(circuit, x)
+	}
+	if !(circuit > 1) {
+		return ""
+	}
+	exact, err := s.sim.run(uniform(len(s.targets), exactForm), false)
+	if err != nil {
+		return ""
+	}
 	margin := s.margin
 	for i, t := range s.targets {
-		if x := r.reached[i]; x > 1 {
+		if x := exact.r.reached[i]; x > 1 {
 			need := (1+s.margin)*x - 1 // per-channel scales: |x| ≤ peak·(1+margin)
 			if !homogeneous[t.act.Func] {
 				need = ((1+2*s.margin)*x - 1) / 2 // intervals widened on both sides
@@ -358,36 +408,27 @@ func (s *search) unreachable(r reach, oc *outcome) error {
 		}
 	}
 	if margin > s.margin {
-		advice = append(advice, fmt.Sprintf("held-out samples put activations' inputs outside the intervals calibrated on the other half, where polynomials diverge: --margin %.2g covers them (or calibrate on more samples)",
-			math.Ceil(margin*20)/20))
+		return fmt.Sprintf("held-out samples put activations' inputs outside the intervals calibrated on the other half, where polynomials diverge: --margin %.2g would cover them (not tried), or calibrate on more samples",
+			math.Ceil(margin*20)/20)
 	}
-	best := r
-	if oc != nil && c.score(oc.r) > c.score(r) {
-		best = oc.r
+	return fmt.Sprintf("the exact model keeps every activation's input within its calibrated interval, but the polynomials' errors carry later ones out of it (|t| up to %.2g), where they diverge: a wider --margin would not help", circuit)
+}
+
+// uniform is n copies of f.
+func uniform(n int, f form) []form {
+	forms := make([]form, n)
+	for i := range forms {
+		forms[i] = f
 	}
-	if f := c.flag(best); f != "" {
-		advice = append(advice, "pass "+f+" (what it reaches)")
+	return forms
+}
+
+func formsText(forms []form) string {
+	list := make([]string, len(forms))
+	for i, f := range forms {
+		list[i] = f.String()
 	}
-	if d := s.cfg.MaxDepth + 1; d <= maxProbeDepth {
-		forms := make([]form, len(s.targets))
-		for i := range forms {
-			forms[i] = single(1<<d - 1)
-		}
-		deeper, err := s.try(forms)
-		switch {
-		case err != nil:
-		case deeper.met:
-			advice = append(advice, fmt.Sprintf("pass --max-depth %d, which meets it (%s)", d, c.value(deeper.r)))
-		default:
-			advice = append(advice, fmt.Sprintf("--max-depth %d reaches %s", d, c.value(deeper.r)))
-		}
-	}
-	composite := ""
-	if oc != nil {
-		composite = fmt.Sprintf(" (composite sign polynomials of up to %d bits reach %s)", maxCompositeBits, c.value(oc.r))
-	}
-	return fmt.Errorf("%w: %s: with every activation at depth %d (--max-depth), the circuit reaches %s %s%s on %s, short of the target %s: %s",
-		ErrTargetUnreachable, c.describe(), s.cfg.MaxDepth, c.name(), c.value(r), composite, s.sampleText(), c.targetText(), strings.Join(advice, "; "))
+	return "degrees " + strings.Join(list, ",")
 }
 
 // try measures the criterion on the held-out samples with the given forms,
@@ -408,12 +449,8 @@ func (s *search) measureForms(forms []form, stopEarly bool) (*outcome, error) {
 	// A candidate that meets the target is cheaper than the last one
 	// that did: the search only lowers costs once the target holds.
 	if !o.partial && (o.met || (!s.bestMet && (s.best == "" || score > s.bestScore))) {
-		list := make([]string, len(forms))
-		for i, f := range forms {
-			list[i] = f.String()
-		}
-		s.best = fmt.Sprintf("degrees %s: %s %s (target %s)", strings.Join(list, ","), s.crit.name(), s.crit.value(o.r), s.crit.targetText())
-		s.bestScore, s.bestMet = score, o.met
+		s.best = fmt.Sprintf("%s: %s %s (target %s)", formsText(forms), s.crit.name(), s.crit.value(o.r), s.crit.targetText())
+		s.bestScore, s.bestMet, s.bestOutcome = score, o.met, o
 	}
 	s.report(false)
 	return o, nil

@@ -22,6 +22,10 @@ type form struct {
 
 func single(d int) form { return form{degree: d} }
 
+// exactForm is the activation itself, for diagnosis only: what the exact
+// model puts into each activation on the held-out samples.
+var exactForm = form{}
+
 // depth is the levels the form takes.
 func (f form) depth() int {
 	if f.comp != nil {
@@ -44,6 +48,9 @@ func (f form) cheaper(g form) bool {
 }
 
 func (f form) String() string {
+	if f == exactForm {
+		return "exact"
+	}
 	if f.comp == nil {
 		return fmt.Sprint(f.degree)
 	}
@@ -122,7 +129,7 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 	}
 	polys := make([]*ir.Polynomial, len(forms))
 	for i, f := range forms {
-		if f.comp == nil {
+		if f.comp == nil && f != exactForm {
 			polys[i] = sim.s.targets[i].fitted(f.degree)
 		}
 	}
@@ -226,14 +233,17 @@ func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms 
 			for _, y := range in {
 				reached[i] = math.Max(reached[i], math.Abs(y))
 			}
-			if polys[i] != nil {
+			switch {
+			case polys[i] != nil:
 				// On [-1, 1] the basis needs no change of variable.
 				c := polys[i].Coeffs
 				v = make([]float64, len(in))
 				for k, y := range in {
 					v[k] = clenshaw(c, y)
 				}
-			} else {
+			case forms[i] == exactForm:
+				v = mapValues(in, sim.s.targets[i].fn)
+			default:
 				v = mapValues(in, sim.s.targets[i].compositeFn(forms[i].comp))
 			}
 		case ir.OpAdd, ir.OpMul:
