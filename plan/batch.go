@@ -59,10 +59,7 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 			}
 		}
 	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return &Plan{Spec: s, Linear: planned, Graph: g}, nil
+	return validPlan(&Plan{Spec: s, Linear: planned, Graph: g})
 }
 
 // BatchWorkload counts what evaluating g as a batch circuit does at each
