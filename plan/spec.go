@@ -85,8 +85,8 @@ type Spec struct {
 }
 
 // OutputStepUsable reports whether rounding an output whose values span
-// width to step keeps enough of it: 6 bits of its range.
-func OutputStepUsable(step, width float64) bool { return step <= width/64 }
+// width to step keeps enough of it: 8 bits of its range.
+func OutputStepUsable(step, width float64) bool { return step <= width/256 }
 
 // LayoutBatch puts a different input in every slot: each tensor element is
 // one ciphertext, affine maps are sums of ciphertext × scalar products with
