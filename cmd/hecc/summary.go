@@ -43,7 +43,7 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 	if spec.OutputRounded {
 		line("output", "hecc decrypt rounds every output value to a multiple of 2^%d, at least twice the CKKS noise's bound (for a public-key encryption; the approximations' error comes on top), so that it shows no bits of the noise", logStep(spec))
 	} else {
-		line("output", "the CKKS noise's bound (2^%d for a public-key encryption) is too loose to round outputs to: decryptions carry bits of the noise, a function of the secret key; never share them", logStep(spec)-1)
+		line("output", "the CKKS noise's bound (at most 2^%d for a public-key encryption) is too loose to round outputs to: decryptions carry bits of the noise, a function of the secret key; never share them", logStep(spec)-1)
 	}
 	if r := spec.InputRange; r != nil {
 		text := fmt.Sprintf("model inputs in [%.4g, %.4g], recorded in the spec: hecc encrypt warns outside it, --strict refuses", r.Min, r.Max)
