@@ -296,7 +296,7 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("%w: Galois elements are not sorted and unique", ErrSpec)
 		}
 	}
-	if f, e := math.Frexp(s.OutputStep); f != 0.5 || e < -200 || e > 200 {
+	if f, _ := math.Frexp(s.OutputStep); f != 0.5 {
 		return fmt.Errorf("%w: output step %g is not a power of two: the spec records no output precision (made by an older hecc? recompile the model)", ErrSpec, s.OutputStep)
 	}
 	if s.RelinLevel < 0 || s.RelinLevel > s.Params.MaxLevel() {
