@@ -314,6 +314,15 @@ func (p *Plan) setOutputStep() error {
 	if err != nil {
 		return fmt.Errorf("cannot bound the output's error: %w", err)
 	}
-	p.Spec.OutputStep = OutputStep(n.Bound(p.Graph))
+	// A bound past float64's powers of two guarantees nothing: the
+	// largest step says so, and the compiler does not round to it.
+	step := OutputStep(n.Bound(p.Graph))
+	switch {
+	case !(step <= 0x1p1023):
+		step = 0x1p1023
+	case step < 0x1p-1022:
+		step = 0x1p-1022
+	}
+	p.Spec.OutputStep = step
 	return nil
 }
