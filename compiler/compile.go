@@ -183,6 +183,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	}
 	rep.Layout, rep.Batch = pl.Spec.Layout, pl.Spec.Batch
 	pl.Spec.InputRange = inputRange(src)
+	pl.Spec.OutputRounded = plan.OutputStepUsable(pl.Spec.OutputStep, g.Outputs()[0].Range.Width())
 	rep.Seconds = time.Since(start).Seconds()
 	return &Result{Spec: pl.Spec, Graph: g, Report: rep}, nil
 }

@@ -60,10 +60,7 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 			}
 		}
 	}
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	return &Plan{Spec: s, Linear: planned, Unrelinearized: lazyProducts(g), Graph: g}, nil
+	return validPlan(&Plan{Spec: s, Linear: planned, Unrelinearized: lazyProducts(g), Graph: g})
 }
 
 // lazyProducts lists the products of g (of two ciphertexts, or squares)

@@ -297,3 +297,32 @@ func norms(l *ir.Linear) (l2, spectral float64) {
 	}
 	return l2, math.Sqrt(rows * slices.Max(append(cols, 0)))
 }
+
+// OutputStep is the power of two decryption rounds an output to when its
+// error is within bound: at least twice the bound, so that a value within
+// the bound of a multiple of the step rounds to that multiple whatever
+// the error.
+func OutputStep(bound float64) float64 {
+	return math.Exp2(math.Ceil(math.Log2(2 * bound)))
+}
+
+// setOutputStep records in the spec the output precision the plan
+// guarantees an honest input encrypted under the public key (the larger
+// error of the two keys).
+func (p *Plan) setOutputStep() error {
+	n, err := p.Noise(FreshSigma(p.Spec.Params, true))
+	if err != nil {
+		return fmt.Errorf("cannot bound the output's error: %w", err)
+	}
+	// A bound past float64's powers of two guarantees nothing: the
+	// largest step says so, and the compiler does not round to it.
+	step := OutputStep(n.Bound(p.Graph))
+	switch {
+	case !(step <= 0x1p1023):
+		step = 0x1p1023
+	case step < 0x1p-1022:
+		step = 0x1p-1022
+	}
+	p.Spec.OutputStep = step
+	return nil
+}

@@ -97,10 +97,19 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 		s.Rotations = append(s.Rotations, RotationKey{Galois: e, Level: l})
 	}
 	slices.SortFunc(s.Rotations, func(a, b RotationKey) int { return cmp.Compare(a.Galois, b.Galois) })
-	if err := s.Validate(); err != nil {
+	return validPlan(&Plan{Spec: s, Linear: planned, Graph: g})
+}
+
+// validPlan records the output precision the plan guarantees in its spec
+// and validates the spec.
+func validPlan(p *Plan) (*Plan, error) {
+	if err := p.setOutputStep(); err != nil {
 		return nil, err
 	}
-	return &Plan{Spec: s, Linear: planned, Graph: g}, nil
+	if err := p.Spec.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Rebuild plans g as spec says it was planned: in the spec's layout, with
@@ -115,10 +124,10 @@ func Rebuild(spec *Spec, g *ir.Graph) (*Plan, error) {
 // Check refuses a spec that is not the one this plan derives: a circuit
 // compiled by another planner or file format, or altered since.
 func (p *Plan) Check(spec *Spec) error {
-	// The input scaling and range are recorded beside the plan: the graph
-	// does not determine them.
+	// The input scaling and range, and whether decryption rounds, are
+	// recorded beside the plan: the graph does not determine them.
 	planned := *p.Spec
-	planned.InputScaling, planned.InputRange = spec.InputScaling, spec.InputRange
+	planned.InputScaling, planned.InputRange, planned.OutputRounded = spec.InputScaling, spec.InputRange, spec.OutputRounded
 	if got, want := spec.Fingerprint(), planned.Fingerprint(); got != want {
 		return fmt.Errorf("%w: the circuit's spec (compile %s) is not what this hecc plans for its graph (%s): it was compiled by another planner or file format, or altered; recompile the model",
 			ErrMismatch, spec.ShortFingerprint(), planned.ShortFingerprint())

@@ -70,7 +70,23 @@ type Spec struct {
 	// Batch is how many inputs a batch circuit evaluates at once: slot i of
 	// every ciphertext belongs to input i.
 	Batch int `json:"batch,omitempty"`
+	// OutputStep is the precision the circuit guarantees its output
+	// (before post-processing): a power of two at least twice the output's
+	// error bound (Plan.Noise) for an honest input encrypted under the
+	// public key, the larger error of the two keys. The bound is of the
+	// CKKS noise only; the approximations' error comes on top.
+	OutputStep float64 `json:"output_step"`
+	// OutputRounded says whether decryption rounds every output value to
+	// OutputStep, which keeps the noise's bits, a function of the secret
+	// key, out of what a user sees. The compiler sets it when the step is
+	// fine enough for the output (OutputStepUsable); otherwise the bound is
+	// too loose to round to, and decryptions carry bits of the noise.
+	OutputRounded bool `json:"output_rounded"`
 }
+
+// OutputStepUsable reports whether rounding an output whose values span
+// width to step keeps enough of it: 8 bits of its range.
+func OutputStepUsable(step, width float64) bool { return step <= width/256 }
 
 // LayoutBatch puts a different input in every slot: each tensor element is
 // one ciphertext, affine maps are sums of ciphertext × scalar products with
@@ -293,6 +309,9 @@ func (s *Spec) Validate() error {
 		if i > 0 && r.Galois <= s.Rotations[i-1].Galois {
 			return fmt.Errorf("%w: Galois elements are not sorted and unique", ErrSpec)
 		}
+	}
+	if f, _ := math.Frexp(s.OutputStep); f != 0.5 {
+		return fmt.Errorf("%w: output step %g is not a power of two: the spec records no output precision (made by an older hecc? recompile the model)", ErrSpec, s.OutputStep)
 	}
 	if s.RelinLevel < 0 || s.RelinLevel > s.Params.MaxLevel() {
 		return fmt.Errorf("%w: relinearization key at level %d of %d", ErrSpec, s.RelinLevel, s.Params.MaxLevel())

@@ -21,7 +21,7 @@ func TestSpecBoundsKeySize(t *testing.T) {
 	top := set.MaxLevel()
 	spec := func(keys int) *Spec {
 		s := &Spec{
-			Model: "hostile", Params: set, LogSlots: 10,
+			Model: "hostile", Params: set, LogSlots: 10, OutputStep: 1,
 			Input:  TensorInfo{Name: "x", Shape: []int{16}, Level: top},
 			Output: TensorInfo{Name: "y", Shape: []int{10}},
 			Relin:  true, RelinLevel: top,
@@ -50,7 +50,7 @@ func TestSpecBoundsKeySize(t *testing.T) {
 func TestInputRange(t *testing.T) {
 	set := params.Set{LogN: 13, LogQ: []int{40, 30}, LogP: []int{41}, LogScale: 30, Security: 128}
 	spec := func(r *ValueRange) *Spec {
-		return &Spec{Model: "m", Params: set, LogSlots: 4, InputRange: r,
+		return &Spec{Model: "m", Params: set, LogSlots: 4, InputRange: r, OutputStep: 1,
 			Input:  TensorInfo{Name: "x", Shape: []int{4}, Level: set.MaxLevel()},
 			Output: TensorInfo{Name: "y", Shape: []int{2}}}
 	}

@@ -130,8 +130,26 @@ func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedS
 
 // Decrypt decrypts the circuit's result into a tensor of the output shape,
 // before post-processing, refusing a ciphertext of another key set
-// (ErrKeySet) or that is not a result of the circuit (ErrNotAResult).
+// (ErrKeySet) or that is not a result of the circuit (ErrNotAResult). When
+// the spec says so (OutputRounded), every value is rounded to its
+// OutputStep, the precision the circuit guarantees, so that it carries no
+// bits of the noise.
 func Decrypt(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error) {
+	t, err := DecryptRaw(spec, sk, ct)
+	if err != nil || !spec.OutputRounded {
+		return t, err
+	}
+	for i, v := range t.Data {
+		t.Data[i] = math.Round(v/spec.OutputStep) * spec.OutputStep
+	}
+	return t, nil
+}
+
+// DecryptRaw is Decrypt without the rounding. Its low bits are the noise,
+// a function of the secret key: whoever sees raw decryptions of enough
+// results can recover the key (Li and Micciancio's attack on CKKS), so
+// they must never be shared.
+func DecryptRaw(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, error) {
 	if ct.kind != KindOutputCt {
 		return nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindOutputCt.withArticle(), ct.kind.withArticle())
 	}

@@ -81,7 +81,7 @@ func TestNoiseBoundHolds(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := Decrypt(pl.Spec, keys.Secret, out)
+				got, err := DecryptRaw(pl.Spec, keys.Secret, out)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -179,7 +179,7 @@ func TestCryptoNetsEncrypted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := runtime.Decrypt(spec, keys.Secret, out)
+		got, err := runtime.DecryptRaw(spec, keys.Secret, out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +372,7 @@ func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := runtime.Decrypt(spec, keys.Secret, out)
+		got, err := runtime.DecryptRaw(spec, keys.Secret, out)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -110,7 +110,13 @@ func decryptCommand() *cli.Command {
 LogSoftmax or ArgMax if it had one, writes the output tensor (model output
 shape, float32 .npy) and prints the top classes. The result of a batch
 circuit holds one row per slot: --images keeps the first N (the inputs
-encrypted), and the .npy has one row per input.`,
+encrypted), and the .npy has one row per input.
+
+Every output value is rounded to the precision the compile guarantees (a
+power of two at least twice the CKKS noise's bound, see hecc inspect), so
+that it shows no bits of the noise, which is a function of the secret key.
+--raw prints the unrounded values: whoever sees enough raw decryptions can
+recover the secret key, so never share them.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "spec", Usage: "the model's .spec file (required)"},
 			&cli.StringFlag{Name: "key", Usage: "secret.key (required)"},
@@ -118,6 +124,7 @@ encrypted), and the .npy has one row per input.`,
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"output": [...], "shape": [...], "top": [...]}`},
 			&cli.IntFlag{Name: "images", DefaultText: "the whole batch", Usage: "batch circuits: how many inputs the batch holds (the rest is padding)"},
+			&cli.BoolFlag{Name: "raw", Usage: "print the values unrounded (they leak bits of the secret key: never share them)"},
 		},
 		Action: runDecrypt,
 	}
@@ -148,7 +155,15 @@ func runDecrypt(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := runtime.Decrypt(spec, sk, ct)
+	decrypt := runtime.Decrypt
+	switch {
+	case c.Bool("raw"):
+		decrypt = runtime.DecryptRaw
+		fmt.Fprintln(os.Stderr, "hecc decrypt: warning: raw decryptions leak bits of the secret key: never share them")
+	case !spec.OutputRounded:
+		fmt.Fprintln(os.Stderr, "hecc decrypt: warning: this circuit's noise bound is too loose to round its outputs to (see hecc inspect): they leak bits of the secret key, never share them")
+	}
+	raw, err := decrypt(spec, sk, ct)
 	if err != nil {
 		return err
 	}

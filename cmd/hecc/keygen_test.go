@@ -40,7 +40,7 @@ func manyKeysSpec(t *testing.T, path string) {
 	}
 	set := params.Set{LogN: 14, LogQ: q, LogP: []int{50, 50}, LogScale: 40, Security: 128}
 	s := &plan.Spec{
-		Model: "slow", Params: set, LogSlots: 10,
+		Model: "slow", Params: set, LogSlots: 10, OutputStep: 1,
 		Input:  plan.TensorInfo{Name: "x", Shape: []int{16}, Level: set.MaxLevel()},
 		Output: plan.TensorInfo{Name: "y", Shape: []int{10}},
 	}

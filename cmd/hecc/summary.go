@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/hecc-dev/hecc/benchmarks"
@@ -39,6 +40,11 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 	}
 	line("server memory", "%s of evaluation keys per client", mib(sizes.EvalKeysMemory))
 	line("security", "%d-bit (logN=%d, logQP=%d within the security table's bound)", spec.Params.Security, spec.Params.LogN, spec.Params.LogQP())
+	if spec.OutputRounded {
+		line("output", "hecc decrypt rounds every output value to a multiple of 2^%d, at least twice the CKKS noise's bound (for a public-key encryption; the approximations' error comes on top), so that it shows no bits of the noise", logStep(spec))
+	} else {
+		line("output", "the CKKS noise's bound (at most 2^%d for a public-key encryption) is too loose to round outputs to: decryptions carry bits of the noise, a function of the secret key; never share them", logStep(spec)-1)
+	}
 	if r := spec.InputRange; r != nil {
 		text := fmt.Sprintf("model inputs in [%.4g, %.4g], recorded in the spec: hecc encrypt warns outside it, --strict refuses", r.Min, r.Max)
 		if rep != nil && rep.Approx != nil {
@@ -148,4 +154,10 @@ func benchSummary(m *benchmarks.ModelResult) (string, error) {
 		}
 	}
 	return summaryMarkdown(lines), nil
+}
+
+// logStep is log2 of the spec's output step.
+func logStep(spec *plan.Spec) int {
+	_, e := math.Frexp(spec.OutputStep)
+	return e - 1
 }
