@@ -37,17 +37,17 @@ const maxIntegerWeight = 1 << 62
 
 // prepareBatch prepares a batch circuit: its weights as integers per limb,
 // encoded once.
-func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
-	s.batch = map[*ir.Node]*batchAffine{}
-	c := s.circuit
-	rq := s.params.RingQ()
+func (e *encoded) prepareBatch(scales *plan.ScalePlan) error {
+	e.batch = map[*ir.Node]*batchAffine{}
+	c := e.circuit
+	rq := e.params.RingQ()
 	for _, n := range c.Graph.Nodes {
 		if n.Op != ir.OpAffine || n.Linear.Identity {
 			continue
 		}
 		ptScale := rlwe.NewScale(scales.Plaintext[n])
 		in := n.Inputs[0].Level
-		ba := &batchAffine{weights: make([][]uint64, in+1), scale: s.scales[n.Inputs[0]].Mul(ptScale)}
+		ba := &batchAffine{weights: make([][]uint64, in+1), scale: e.scales[n.Inputs[0]].Mul(ptScale)}
 		integers := make([]int64, len(n.Linear.Vals))
 		for k, v := range n.Linear.Vals {
 			w := math.Round(v * ptScale.Float64())
@@ -71,7 +71,8 @@ func (s *Server) prepareBatch(scales *plan.ScalePlan) error {
 				ba.weights[i][k] = r
 			}
 		}
-		s.batch[n] = ba
+		e.batch[n] = ba
+		e.bytes += int64(len(ba.weights)) * int64(len(integers)) * 8
 	}
 	return nil
 }
