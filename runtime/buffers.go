@@ -21,7 +21,7 @@ import (
 // handed out is the borrower's alone, with arbitrary contents.
 type buffers struct {
 	params  hefloat.Parameters
-	base    *hefloat.Evaluator // keyless: copied for the workers, and bound to servers' keys
+	base    *hefloat.Evaluator                     // keyless: copied for the workers, and bound to servers' keys
 	levels  []freeList[*rlwe.Element[ringqp.Poly]] // degree 1, in QP at that level
 	workers freeList[*hefloat.Evaluator]           // keyless
 	bytes   atomic.Int64                           // of everything allocated, lent or not
