@@ -642,7 +642,7 @@ func TestKeyCacheCountsKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served, err := New(Config{Models: []*Model{m}, Keys: store, KeyCacheBytes: perSet*5/2, Logger: testLogger(t)})
+	served, err := New(Config{Models: []*Model{m}, Keys: store, KeyCacheBytes: perSet * 5 / 2, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
