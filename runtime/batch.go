@@ -37,17 +37,17 @@ const maxIntegerWeight = 1 << 62
 
 // prepareBatch prepares a batch circuit: its weights as integers per limb,
 // encoded once.
-func (s *Server) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
-	s.batch = map[*ir.Node]*batchAffine{}
-	s.unrelinearized = pl.Unrelinearized
-	c := s.circuit
-	rq := s.params.RingQ()
+func (e *encoded) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
+	e.batch = map[*ir.Node]*batchAffine{}
+	e.unrelinearized = pl.Unrelinearized
+	c := e.circuit
+	rq := e.params.RingQ()
 	for _, n := range c.Graph.Nodes {
 		if n.Op != ir.OpAffine || n.Linear.Identity {
 			continue
 		}
 		ptScale := rlwe.NewScale(scales.Plaintext[n])
-		in, inScale := s.held(n.Inputs[0])
+		in, inScale := e.held(n.Inputs[0])
 		ba := &batchAffine{weights: make([][]uint64, in+1), scale: inScale.Mul(ptScale)}
 		integers := make([]int64, len(n.Linear.Vals))
 		for k, v := range n.Linear.Vals {
@@ -72,7 +72,8 @@ func (s *Server) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 				ba.weights[i][k] = r
 			}
 		}
-		s.batch[n] = ba
+		e.batch[n] = ba
+		e.bytes += int64(len(ba.weights)) * int64(len(integers)) * 8
 	}
 	return nil
 }
@@ -82,11 +83,11 @@ func (s *Server) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 // its rescale. The map reading it sums at that level, then relinearizes
 // and rescales twice: the rescale's rounding of the product's third
 // polynomial would otherwise be multiplied by the square of the secret.
-func (s *Server) held(n *ir.Node) (int, rlwe.Scale) {
-	if !s.unrelinearized[n] {
-		return n.Level, s.scales[n]
+func (e *encoded) held(n *ir.Node) (int, rlwe.Scale) {
+	if !e.unrelinearized[n] {
+		return n.Level, e.scales[n]
 	}
-	return n.Level + 1, s.scales[n].Mul(rlwe.NewScale(s.params.Q()[n.Level+1]))
+	return n.Level + 1, e.scales[n].Mul(rlwe.NewScale(e.params.Q()[n.Level+1]))
 }
 
 // runBatch evaluates a batch circuit: every node on each of its

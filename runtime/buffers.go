@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"sync"
+	"sync/atomic"
 
+	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
@@ -12,12 +14,17 @@ import (
 // level, and the workers' evaluators, so that one evaluation reuses what
 // the previous one freed. Allocating them afresh cost LeNet-5 2.5 GB an
 // evaluation, pages the kernel then faulted in: up to 6 s of system time
-// on top of 3 s of work. A nil *buffers allocates every time. Safe for
-// concurrent use; an element handed out is the borrower's alone, with
-// arbitrary contents.
+// on top of 3 s of work. Neither holds a key: a prepared circuit keeps one
+// buffers for the servers of every key set, so what they hold grows with
+// the evaluations running at once, not with the key sets. A nil *buffers
+// allocates every element afresh. Safe for concurrent use; an element or evaluator
+// handed out is the borrower's alone, with arbitrary contents.
 type buffers struct {
+	params  hefloat.Parameters
+	base    *hefloat.Evaluator                     // keyless: copied for the workers, and bound to servers' keys
 	levels  []freeList[*rlwe.Element[ringqp.Poly]] // degree 1, in QP at that level
-	workers freeList[[]*hefloat.Evaluator]
+	workers freeList[*hefloat.Evaluator]           // keyless
+	bytes   atomic.Int64                           // of everything allocated, lent or not
 }
 
 // freeList keeps what it is given until it is asked for it again: unlike
@@ -47,7 +54,9 @@ func (f *freeList[T]) put(x T) {
 }
 
 func newBuffers(p hefloat.Parameters) *buffers {
-	return &buffers{levels: make([]freeList[*rlwe.Element[ringqp.Poly]], p.MaxLevel()+1)}
+	b := &buffers{params: p, base: hefloat.NewEvaluator(p, nil), levels: make([]freeList[*rlwe.Element[ringqp.Poly]], p.MaxLevel()+1)}
+	b.bytes.Store(evaluatorBytes(p))
+	return b
 }
 
 // Element returns a degree-1 element in QP at levelQ (and every P prime).
@@ -56,6 +65,7 @@ func (b *buffers) Element(p *hefloat.Parameters, levelQ int) *rlwe.Element[ringq
 		if e, ok := b.levels[levelQ].get(); ok {
 			return e
 		}
+		b.bytes.Add(2 * polyBytes(*p, levelQ+1+p.PCount()))
 	}
 	return rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
 }
@@ -72,23 +82,38 @@ func (b *buffers) Release(els ...*rlwe.Element[ringqp.Poly]) {
 	}
 }
 
-// evaluators returns n evaluators with buffers of their own, sharing the
-// keys of eval.
-func (b *buffers) evaluators(eval *hefloat.Evaluator, n int) []*hefloat.Evaluator {
-	if b != nil {
-		if evals, ok := b.workers.get(); ok && len(evals) == n {
-			return evals
-		}
-	}
+// evaluators returns n evaluators with buffers of their own, bound to the
+// keys of keyed (see lattigox.WithKeysOf).
+func (b *buffers) evaluators(keyed *hefloat.Evaluator, n int) []*hefloat.Evaluator {
 	evals := make([]*hefloat.Evaluator, n)
 	for i := range evals {
-		evals[i] = eval.ShallowCopy()
+		e, ok := b.workers.get()
+		if !ok {
+			e = b.base.ShallowCopy()
+			b.bytes.Add(evaluatorBytes(b.params))
+		}
+		evals[i] = lattigox.WithKeysOf(e, keyed)
 	}
 	return evals
 }
 
+// releaseEvaluators takes back what evaluators lent, unbound from their
+// keys: the pool keeps no key set alive.
 func (b *buffers) releaseEvaluators(evals []*hefloat.Evaluator) {
-	if b != nil {
-		b.workers.put(evals)
+	for _, e := range evals {
+		b.workers.put(lattigox.WithKeysOf(e, b.base))
 	}
+}
+
+// polyBytes is the size of a polynomial of limbs residues per coefficient.
+func polyBytes(p hefloat.Parameters, limbs int) int64 { return int64(limbs) * int64(p.N()) * 8 }
+
+// evaluatorBytes is what one evaluator's buffers take: Lattigo's
+// key-switching buffers (a degree-2 ciphertext, six elements of QP, one
+// per decomposition part, a polynomial and a digit vector), the scheme's
+// three polynomials, and the encoder's slot buffer.
+func evaluatorBytes(p hefloat.Parameters) int64 {
+	q, qp := p.QCount(), p.QCount()+p.PCount()
+	parts := p.BaseRNSDecompositionVectorSize(p.MaxLevelQ(), 0)
+	return polyBytes(p, 3*q+6*qp+parts*qp+q+1+3*q) + int64(p.N())*16
 }

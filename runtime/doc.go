@@ -50,6 +50,9 @@
 // pinned to the Lattigo version in go.mod.
 //
 // Concurrency. Lattigo's evaluators, encoders, encryptors and decryptors
-// hold buffers; each goroutine gets its own (ShallowCopy). The prepared
-// circuit (encoded diagonals, keys) is read-only after loading.
+// hold buffers; each goroutine gets its own (ShallowCopy). A prepared
+// circuit (Prepare: encoded diagonals, biases and batch weights) is
+// read-only after loading, and shared by the servers of every key set
+// (Prepared.WithKeys), each of which holds only its keys; its pools of
+// buffers and keyless evaluators are safe for concurrent use.
 package runtime

@@ -16,23 +16,39 @@ import (
 	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 )
 
-// Server evaluates one circuit with one client's evaluation keys. Its
-// prepared state is read-only, so Run may be called from many goroutines:
-// each call works with its own shallow copy of the evaluator.
-type Server struct {
+// Prepared is a circuit ready to evaluate with any key set of its spec:
+// its plan checked, every diagonal, bias and integer weight encoded once,
+// and the buffers evaluations borrow. WithKeys attaches a key set; the
+// servers of every key set share it, read-only but for its pools (safe for
+// concurrent use), so a key set costs its keys and nothing of the circuit.
+type Prepared struct{ encoded }
+
+// encoded is what a prepared circuit holds, embedded by its servers.
+type encoded struct {
 	circuit *Circuit
+	plan    *plan.Plan
 	params  hefloat.Parameters
-	eval    *hefloat.Evaluator
 	affine  map[*ir.Node]*preparedAffine
 	scales  map[*ir.Node]rlwe.Scale // of every node's result
-	buf     *buffers                // shared by concurrent runs
-	keys    KeySetID                // of the evaluation keys
-
+	buf     *buffers
 	// batch, for a batch circuit, holds its affine maps' weights, and
 	// unrelinearized the products it leaves for their readers to
 	// relinearize (plan.Plan.Unrelinearized).
 	batch          map[*ir.Node]*batchAffine
 	unrelinearized map[*ir.Node]bool
+	// bytes is what the encoded weights take.
+	bytes int64
+}
+
+// Server evaluates a prepared circuit with one client's evaluation keys.
+// Run may be called from many goroutines: each call borrows its own
+// evaluators, bound to the keys.
+type Server struct {
+	*encoded
+	eval     *hefloat.Evaluator // keyed; its own buffers are never used
+	keys     KeySetID           // of the evaluation keys
+	keyBytes int64
+
 	// Workers is how many goroutines a linear transformation uses, each
 	// with its own evaluator (default: GOMAXPROCS).
 	Workers int
@@ -50,29 +66,67 @@ type preparedAffine struct {
 	bias  *rlwe.Plaintext  // nil for none
 }
 
-// NewServer prepares a circuit for evaluation as its plan says: every
-// linear transformation is encoded once here, not per request. A circuit
-// whose spec is not what the plan makes of its graph is refused.
+// NewServer prepares c and attaches ek: for one evaluation or one key set.
 func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
-	s, pl, scales, err := newServer(c, ek)
+	p, err := Prepare(c)
 	if err != nil {
 		return nil, err
 	}
-	if c.Spec.Batched() {
-		if err := s.prepareBatch(pl, scales); err != nil {
-			return nil, err
-		}
-		return s, nil
+	return p.WithKeys(ek)
+}
+
+// Prepare prepares a circuit for evaluation as its plan says: every linear
+// transformation is encoded once here, not per request nor per key set. A
+// circuit whose spec is not what the plan makes of its graph is refused.
+func Prepare(c *Circuit) (*Prepared, error) {
+	p, err := newParameters(c.Spec.Params)
+	if err != nil {
+		return nil, err
 	}
-	p := s.params
-	s.affine = make(map[*ir.Node]*preparedAffine)
+	pl, err := plan.Rebuild(c.Spec, c.Graph)
+	if err != nil {
+		return nil, fmt.Errorf("cannot plan the circuit: %w", err)
+	}
+	if err := pl.Check(c.Spec); err != nil {
+		return nil, err
+	}
+	delta := p.DefaultScale()
+	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
+	if err != nil {
+		return nil, err
+	}
+	e := encoded{
+		circuit: c,
+		plan:    pl,
+		params:  p,
+		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
+		buf:     newBuffers(p),
+	}
+	for n, v := range scales.Out {
+		e.scales[n] = rlwe.NewScale(v)
+	}
+	if c.Spec.Batched() {
+		err = e.prepareBatch(pl, scales)
+	} else {
+		err = e.prepareAffine(scales)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{e}, nil
+}
+
+// prepareAffine encodes the affine maps of a circuit in slots.
+func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
+	c, p := e.circuit, e.params
+	e.affine = make(map[*ir.Node]*preparedAffine)
 	ecd := hefloat.NewEncoder(p)
 	n := 1 << c.Graph.LogSlots
 	for _, node := range c.Graph.Nodes {
 		if node.Op != ir.OpAffine {
 			continue
 		}
-		pa := &preparedAffine{plan: pl.Linear[node]}
+		pa := &preparedAffine{plan: e.plan.Linear[node]}
 		var bias []float64
 		if b := node.Linear.Bias; b != nil {
 			bias = make([]float64, n)
@@ -92,67 +146,85 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 				}
 				fallthrough
 			default:
-				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, node.Inputs[0].Level, c.Graph.LogSlots, ptScale, s.Workers)
+				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, node.Inputs[0].Level, c.Graph.LogSlots, ptScale, goruntime.GOMAXPROCS(0))
 			}
 			if err != nil {
-				return nil, fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
+				return fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}
 		}
 		if bias != nil {
 			// Encoded once, at the level and scale the node's output has.
 			pa.bias = hefloat.NewPlaintext(p, node.Level)
-			pa.bias.Scale = s.scales[node]
+			pa.bias.Scale = e.scales[node]
 			pa.bias.LogDimensions = ring.Dimensions{Rows: 0, Cols: c.Graph.LogSlots}
 			if err := ecd.Encode(bias, pa.bias); err != nil {
-				return nil, fmt.Errorf("cannot encode the bias of node %s: %w", node.Label(), err)
+				return fmt.Errorf("cannot encode the bias of node %s: %w", node.Label(), err)
 			}
 		}
-		s.affine[node] = pa
+		e.affine[node] = pa
+		e.bytes += pa.bytes(p)
 	}
-	return s, nil
+	return nil
+}
+
+// bytes is what the encoded weights of pa take.
+func (pa *preparedAffine) bytes(p hefloat.Parameters) (n int64) {
+	if pa.bias != nil {
+		n += polyBytes(p, pa.bias.Level()+1)
+	}
+	if pa.parts != nil {
+		n += int64(len(pa.parts.weights)) * polyBytes(p, pa.parts.level+1)
+	}
+	if pa.lt != nil {
+		for _, terms := range pa.lt.blocks {
+			n += int64(len(terms)) * polyBytes(p, pa.lt.level+1+p.PCount())
+		}
+	}
+	return n
+}
+
+// Circuit is the circuit p evaluates.
+func (p *Prepared) Circuit() *Circuit { return p.circuit }
+
+// Memory is what a prepared circuit or a server holds, in bytes.
+type Memory struct {
+	// Encoded is a prepared circuit's weights, encoded once.
+	Encoded int64 `json:"encoded_bytes"`
+	// Buffers is what a prepared circuit's evaluations borrow and give
+	// back: as much as the most evaluations that ran at once took.
+	Buffers int64 `json:"buffers_bytes"`
+	// Keys is a server's evaluation keys, with the automorphism tables
+	// of its rotations.
+	Keys int64 `json:"keys_bytes"`
+}
+
+// Memory is what p holds: its weights and its buffers, shared by the
+// servers of every key set.
+func (p *Prepared) Memory() Memory { return Memory{Encoded: p.bytes, Buffers: p.buf.bytes.Load()} }
+
+// WithKeys attaches a key set to p: the server evaluates p with ek. Keys
+// that sit below a level the plan uses them at are refused.
+func (p *Prepared) WithKeys(ek *EvalKeys) (*Server, error) {
+	if err := checkKeyLevels(p.plan, ek); err != nil {
+		return nil, err
+	}
+	eval := p.buf.base.WithKey(ek.keySet())
+	return &Server{
+		encoded:  &p.encoded,
+		eval:     eval,
+		keys:     ek.id,
+		keyBytes: ek.memoryBytes(p.params),
+		Workers:  goruntime.GOMAXPROCS(0),
+	}, nil
 }
 
 // KeySet is the key set of the server's evaluation keys: inputs must
 // carry it, and results are written with it.
 func (s *Server) KeySet() KeySetID { return s.keys }
 
-// newServer checks c against the plan of its layout and ek against the
-// levels the plan uses its keys at, and sets up what a server of either
-// layout holds.
-func newServer(c *Circuit, ek *EvalKeys) (*Server, *plan.Plan, *plan.ScalePlan, error) {
-	p, err := newParameters(c.Spec.Params)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	pl, err := plan.Rebuild(c.Spec, c.Graph)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("cannot plan the circuit: %w", err)
-	}
-	if err := pl.Check(c.Spec); err != nil {
-		return nil, nil, nil, err
-	}
-	if err := checkKeyLevels(pl, ek); err != nil {
-		return nil, nil, nil, err
-	}
-	delta := p.DefaultScale()
-	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	s := &Server{
-		circuit: c,
-		params:  p,
-		eval:    hefloat.NewEvaluator(p, ek.keySet()),
-		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
-		buf:     newBuffers(p),
-		keys:    ek.id,
-		Workers: goruntime.GOMAXPROCS(0),
-	}
-	for n, v := range scales.Out {
-		s.scales[n] = rlwe.NewScale(v)
-	}
-	return s, pl, scales, nil
-}
+// Memory is what s holds of its own: its keys. The prepared circuit it
+// evaluates is shared (Prepared.Memory).
+func (s *Server) Memory() Memory { return Memory{Keys: s.keyBytes} }
 
 // checkKeyLevels refuses keys that sit below a level the circuit uses them
 // at: Lattigo would key-switch with them and return a wrong result without

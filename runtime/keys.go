@@ -45,6 +45,19 @@ func (e *EvalKeys) keySet() *rlwe.MemEvaluationKeySet {
 	return rlwe.NewMemEvaluationKeySet(e.relin, e.galois...)
 }
 
+// memoryBytes is what e takes parsed, with the automorphism table an
+// evaluator builds for each Galois key (N entries).
+func (e *EvalKeys) memoryBytes(p hefloat.Parameters) int64 {
+	n := int64(len(e.galois)) * int64(p.N()) * 8
+	if e.relin != nil {
+		n += int64(e.relin.BinarySize())
+	}
+	for _, k := range e.galois {
+		n += int64(k.BinarySize())
+	}
+	return n
+}
+
 // GenerateKeys makes a fresh key set for spec, calling progress (if not
 // nil) after each Galois key so a CLI can show how far it got.
 func GenerateKeys(spec *plan.Spec, progress func(done, total int)) (*Keys, error) {

@@ -8,9 +8,9 @@ import (
 	"github.com/hecc-dev/hecc/runtime"
 )
 
-// keyCache keeps parsed key sets, each with the runtime.Server prepared
-// for it, least recently used evicted first once their predicted memory
-// exceeds the budget. A key set being loaded is loaded once, whoever else
+// keyCache keeps parsed key sets, each as the runtime.Server that attaches
+// it to its model's prepared circuit, least recently used evicted first
+// once their memory (each server's own: its keys) exceeds the budget. A key set being loaded is loaded once, whoever else
 // asks for it meanwhile waits for that load.
 type keyCache struct {
 	budget int64

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"github.com/hecc-dev/hecc/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -51,7 +52,7 @@ func newMetrics() *metrics {
 			Name: "hecc_evaluations_running", Help: "Evaluations running now.",
 		}),
 		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hecc_key_cache_bytes", Help: "Predicted memory of the parsed key sets in the cache.",
+			Name: "hecc_key_cache_bytes", Help: "Memory of the parsed key sets in the cache: their keys, without the prepared circuits they share.",
 		}),
 		cacheSets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hecc_key_cache_sets", Help: "Parsed key sets in the cache.",
@@ -70,4 +71,20 @@ func newMetrics() *metrics {
 		m.cacheBytes, m.cacheSets, m.cacheHits, m.cacheMisses, m.abandoned,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	return m
+}
+
+// watchPrepared adds the memory of m's prepared circuit, read at each
+// scrape: its encoded weights, and the buffers its evaluations borrow
+// (as much as the most evaluations that ran at once took).
+func (m *metrics) watchPrepared(model *Model) {
+	for part, bytes := range map[string]func(runtime.Memory) int64{
+		"encoded": func(mem runtime.Memory) int64 { return mem.Encoded },
+		"buffers": func(mem runtime.Memory) int64 { return mem.Buffers },
+	} {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "hecc_prepared_circuit_bytes",
+			Help:        "Memory of a model's prepared circuit, shared by every key set: its encoded weights and its evaluation buffers.",
+			ConstLabels: prometheus.Labels{"model": model.Name, "part": part},
+		}, func() float64 { return float64(bytes(model.Prepared.Memory())) }))
+	}
 }

@@ -11,8 +11,11 @@ import (
 
 // Model is one compiled circuit the server evaluates.
 type Model struct {
-	Name        string
-	Circuit     *runtime.Circuit
+	Name    string
+	Circuit *runtime.Circuit
+	// Prepared is the circuit encoded once, shared by every key set's
+	// runtime.Server.
+	Prepared    *runtime.Prepared
 	SpecBytes   []byte // the .spec file clients fetch
 	Fingerprint [32]byte
 	Sizes       runtime.Sizes
@@ -21,8 +24,13 @@ type Model struct {
 	PredictedSeconds float64
 }
 
-// NewModel prepares a compiled circuit for serving.
+// NewModel prepares a compiled circuit for serving: its weights are
+// encoded here, once.
 func NewModel(c *runtime.Circuit) (*Model, error) {
+	prepared, err := runtime.Prepare(c)
+	if err != nil {
+		return nil, fmt.Errorf("cannot prepare %s: %w", c.Spec.Model, err)
+	}
 	spec, err := runtime.EncodeSpec(c.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode the spec of %s: %w", c.Spec.Model, err)
@@ -35,7 +43,7 @@ func NewModel(c *runtime.Circuit) (*Model, error) {
 	if c.Spec.Batched() {
 		work = plan.BatchWorkload
 	}
-	return &Model{Name: c.Spec.Model, Circuit: c, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes,
+	return &Model{Name: c.Spec.Model, Circuit: c, Prepared: prepared, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes,
 		PredictedSeconds: c.Spec.Params.PredictSeconds(work(c.Graph))}, nil
 }
 

@@ -58,8 +58,9 @@ const (
 type Config struct {
 	Models []*Model
 	Keys   KeyStore
-	// KeyCacheBytes bounds the predicted memory of the parsed key sets kept
-	// between requests.
+	// KeyCacheBytes bounds the memory of the parsed key sets kept between
+	// requests (runtime.Server.Memory: each set's keys; the prepared
+	// circuits they share are not in it).
 	KeyCacheBytes int64
 	// Workers evaluations run at once; Queue more wait for a worker.
 	Workers, Queue int
@@ -146,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 		s.models[m.Name] = m
 		s.byPrint[m.Fingerprint] = m
 		s.maxKeys = max(s.maxKeys, int64(m.Sizes.EvalKeys))
+		s.metrics.watchPrepared(m)
 	}
 	s.cache = newKeyCache(cfg.KeyCacheBytes, func(b int64, n int) {
 		s.metrics.cacheBytes.Set(float64(b))
@@ -517,7 +519,8 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "model": m.Name})
 }
 
-// loadKeys parses a stored key set and prepares the model's circuit with it.
+// loadKeys parses a stored key set and attaches it to the model's
+// prepared circuit.
 func (s *Server) loadKeys(m *Model, id string) (*runtime.Server, int64, error) {
 	f, err := s.keys.Open(id)
 	if err != nil {
@@ -528,11 +531,11 @@ func (s *Server) loadKeys(m *Model, id string) (*runtime.Server, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	srv, err := runtime.NewServer(m.Circuit, ek)
+	srv, err := m.Prepared.WithKeys(ek)
 	if err != nil {
 		return nil, 0, err
 	}
-	return srv, int64(m.Sizes.EvalKeysMemory), nil
+	return srv, srv.Memory().Keys, nil
 }
 
 // forget removes a key set from the store and the cache.

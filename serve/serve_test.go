@@ -615,6 +615,73 @@ func TestKeyCacheEvicts(t *testing.T) {
 	}
 }
 
+// TestKeyCacheCountsKeys: the key cache counts what a key set costs, its
+// keys (runtime.Server.Memory), not the prepared circuit every key set
+// shares: a budget of two and a half key sets keeps two, the least
+// recently used evicted, and the metrics show the prepared circuit apart.
+func TestKeyCacheCountsKeys(t *testing.T) {
+	c, _ := compiled(t)
+	m, err := NewModel(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := runtime.GenerateKeys(c.Spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := m.Prepared.WithKeys(keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perSet := srv.Memory().Keys
+	encoded := m.Prepared.Memory().Encoded
+	if perSet <= int64(m.Sizes.EvalKeysMemory) || encoded <= 0 {
+		t.Fatalf("a key set counts %d bytes (keys alone %d), the prepared circuit %d", perSet, m.Sizes.EvalKeysMemory, encoded)
+	}
+	store, err := NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, err := New(Config{Models: []*Model{m}, Keys: store, KeyCacheBytes: perSet * 5 / 2, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveOn(t, served, context.Background())
+	var ids []string
+	for range 3 {
+		ids = append(ids, session(t, ts, "cryptonets", t.TempDir()).KeyID)
+	}
+	ts.cache.mu.Lock()
+	_, first := ts.cache.entries[ids[0]]
+	held := len(ts.cache.entries)
+	ts.cache.mu.Unlock()
+	if first || held != 2 {
+		t.Fatalf("the cache holds %d key sets (the first: %v); the last two expected", held, first)
+	}
+	if got := testutil.ToFloat64(ts.metrics.cacheBytes); got != float64(2*perSet) {
+		t.Fatalf("hecc_key_cache_bytes %v, expected %d", got, 2*perSet)
+	}
+	families, err := ts.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "hecc_prepared_circuit_bytes" {
+			for _, metric := range f.GetMetric() {
+				for _, l := range metric.GetLabel() {
+					if l.GetName() == "part" {
+						parts[l.GetValue()] = metric.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+	}
+	if parts["encoded"] != float64(encoded) || parts["buffers"] <= 0 {
+		t.Fatalf("hecc_prepared_circuit_bytes %v: encoded %d and some buffers expected", parts, encoded)
+	}
+}
+
 // testLogger discards the logs: the server's goroutines may log after a
 // test's end, where t.Log panics.
 func testLogger(*testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
