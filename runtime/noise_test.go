@@ -98,7 +98,7 @@ func TestNoiseBoundHolds(t *testing.T) {
 			if worst > bound {
 				t.Errorf("measured error %.3g exceeds the bound %.3g", worst, bound)
 			}
-			if ratio > 1<<10 {
+			if ratio > 1<<6 {
 				t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", bound, math.Log2(ratio), worst)
 			}
 		})

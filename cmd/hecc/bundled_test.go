@@ -419,10 +419,10 @@ func (r encryptedRun) check(t *testing.T, circuitBound, pytorchBound float64) {
 }
 
 // checkNoise fails the test when plan.Noise's bound does not hold, or is
-// too loose to flood by (more than 2^10 above the measured error).
+// too loose to round or flood by (more than 2^6 above the measured error).
 func (r encryptedRun) checkNoise(t *testing.T) {
 	t.Helper()
-	if r.vsCircuit > r.noiseBound || r.noiseBound > 1024*r.vsCircuit {
+	if r.vsCircuit > r.noiseBound || r.noiseBound > 64*r.vsCircuit {
 		t.Errorf("max absolute output error %g against the plaintext circuit, the noise bound predicted %g", r.vsCircuit, r.noiseBound)
 	}
 }
