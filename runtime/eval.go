@@ -27,6 +27,7 @@ type Server struct {
 	scales  map[*ir.Node]rlwe.Scale // of every node's result
 	buf     *buffers                // shared by concurrent runs
 	keys    KeySetID                // of the evaluation keys
+	public  *rlwe.PublicKey         // the flood is encrypted under it
 
 	// batch, for a batch circuit, holds its affine maps' weights, and
 	// unrelinearized the products it leaves for their readers to
@@ -134,6 +135,9 @@ func newServer(c *Circuit, ek *EvalKeys) (*Server, *plan.Plan, *plan.ScalePlan, 
 	if err := checkKeyLevels(pl, ek); err != nil {
 		return nil, nil, nil, err
 	}
+	if c.Spec.CircuitPrivacyBits > 0 && ek.public == nil {
+		return nil, nil, nil, fmt.Errorf("%w (%d bits): give it with the evaluation keys (hecc run --public-key)", ErrNoPublicKey, c.Spec.CircuitPrivacyBits)
+	}
 	delta := p.DefaultScale()
 	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
 	if err != nil {
@@ -146,6 +150,7 @@ func newServer(c *Circuit, ek *EvalKeys) (*Server, *plan.Plan, *plan.ScalePlan, 
 		scales:  make(map[*ir.Node]rlwe.Scale, len(scales.Out)),
 		buf:     newBuffers(p),
 		keys:    ek.id,
+		public:  ek.public,
 		Workers: goruntime.GOMAXPROCS(0),
 	}
 	for n, v := range scales.Out {
@@ -293,6 +298,12 @@ func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stat
 		}
 		vals[n] = out
 		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
+	}
+	if s.circuit.Spec.CircuitPrivacyBits > 0 {
+		var err error
+		if result, err = s.flood(result); err != nil {
+			return nil, nil, err
+		}
 	}
 	st.EvalSeconds = time.Since(start).Seconds()
 	st.Ops = count.list()

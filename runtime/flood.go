@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+)
+
+// ErrNoPublicKey reports a circuit that floods its results (the spec's
+// CircuitPrivacyBits) served without the client's public key.
+var ErrNoPublicKey = errors.New("the circuit floods its results for circuit privacy and needs the client's public key")
+
+// WithPublicKey gives the evaluation keys the public key of their key set,
+// which a circuit that floods its results encrypts the flood under.
+func (e *EvalKeys) WithPublicKey(pk *PublicKey) error {
+	if err := checkKeySet(KindPublicKey, pk.id, e.id); err != nil {
+		return err
+	}
+	e.public = pk.pk
+	return nil
+}
+
+// flood re-randomises a result and hides the error the evaluation left in
+// it, a function of the weights (plan.Flood): it returns the result plus a
+// fresh encryption of zero under the client's public key whose error has
+// coefficients uniform in ±FloodWidth. The encryptor's randomness and the
+// flood's are seeded from crypto/rand.
+func (s *Server) flood(result *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
+	if result.Degree() != 1 {
+		return nil, fmt.Errorf("cannot flood a result of degree %d", result.Degree())
+	}
+	width := s.circuit.Spec.FloodWidth
+	level := result.Level()
+	zero := rlwe.NewCiphertext(s.params, 1, level)
+	zero.MetaData = result.MetaData.CopyNew()
+	if err := rlwe.NewEncryptor(s.params, s.public).EncryptZero(zero); err != nil {
+		return nil, fmt.Errorf("cannot encrypt the flood: %w", err)
+	}
+	var seed [32]byte
+	rand.Read(seed[:])
+	prng := mrand.New(mrand.NewChaCha8(seed))
+	rq := s.params.RingQ().AtLevel(level)
+	e := rq.NewPoly()
+	moduli := rq.ModuliChain()[:level+1]
+	for j := range rq.N() {
+		// Uint64N is unbiased: uniform in [0, 2W], shifted to [-W, W]
+		// (W < 2^62, plan.Spec.Validate).
+		v := int64(prng.Uint64N(2*width+1)) - int64(width)
+		for i, q := range moduli {
+			e.Coeffs[i][j] = uint64(v) % q
+			if v < 0 {
+				e.Coeffs[i][j] = (q - uint64(-v)%q) % q
+			}
+		}
+	}
+	if zero.IsNTT {
+		rq.NTT(e, e)
+	}
+	rq.Add(zero.Value[0], e, zero.Value[0])
+	out := rlwe.NewCiphertext(s.params, 1, level)
+	out.MetaData = result.MetaData.CopyNew()
+	for i := range out.Value {
+		rq.Add(result.Value[i], zero.Value[i], out.Value[i])
+	}
+	return out, nil
+}
