@@ -41,15 +41,12 @@ func (s *Server) flood(result *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	}
 	var seed [32]byte
 	rand.Read(seed[:])
-	prng := mrand.New(mrand.NewChaCha8(seed))
 	rq := s.params.RingQ().AtLevel(level)
+	values := make([]int64, rq.N())
+	sampleFlood(mrand.New(mrand.NewChaCha8(seed)), width, values)
 	e := rq.NewPoly()
-	moduli := rq.ModuliChain()[:level+1]
-	for j := range rq.N() {
-		// Uint64N is unbiased: uniform in [0, 2W], shifted to [-W, W]
-		// (W < 2^62, plan.Spec.Validate).
-		v := int64(prng.Uint64N(2*width+1)) - int64(width)
-		for i, q := range moduli {
+	for i, q := range rq.ModuliChain()[:level+1] {
+		for j, v := range values {
 			e.Coeffs[i][j] = uint64(v) % q
 			if v < 0 {
 				e.Coeffs[i][j] = (q - uint64(-v)%q) % q
@@ -66,4 +63,12 @@ func (s *Server) flood(result *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 		rq.Add(result.Value[i], zero.Value[i], out.Value[i])
 	}
 	return out, nil
+}
+
+// sampleFlood fills values with integers uniform in [-width, width]
+// (width < 2^62, plan.Spec.Validate): Uint64N is unbiased.
+func sampleFlood(r *mrand.Rand, width uint64, values []int64) {
+	for j := range values {
+		values[j] = int64(r.Uint64N(2*width+1)) - int64(width)
+	}
 }
