@@ -223,9 +223,9 @@ type PrivacyReport struct {
 // flood raises the scale until a flood of λ bits leaves the output its
 // precision (plan.OutputStepUsable), and records the flood in the plan.
 // Every rescale's and key switch's rounding is relative to the scale, so
-// each bit of scale is a bit of λ; the scale may grow up to what the first
-// prime holds. It refuses, naming the largest λ the model affords, when
-// the parameters cannot pay for it.
+// each bit of scale is about a bit of λ; the scale may grow up to what the
+// first prime holds. It refuses, naming the largest λ the model affords,
+// when the parameters cannot pay for it.
 func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.Plan, build func(params.Set) (*plan.Plan, error), bits int) (*plan.Plan, params.Choice, error) {
 	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
 		return nil, params.Choice{}, fmt.Errorf("%w: %d bits of circuit privacy (1 to %d)", ErrCircuitPrivacy, bits, plan.MaxCircuitPrivacyBits)
@@ -237,8 +237,8 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 	if width == 0 {
 		return nil, params.Choice{}, fmt.Errorf("%w: the output's range is unknown, so no output precision can be planned: give --calibration or --input-range", ErrCircuitPrivacy)
 	}
-	least := req.MinLogScale
 	req.MaxLogScale = max(req.MaxLogScale, maxPrimeLogScale-req.LogMaxValue)
+	top := topScale(req, choice)
 	for {
 		f, err := pl.Flood(bits)
 		if err != nil && !errors.Is(err, plan.ErrNoCircuitPrivacy) {
@@ -247,18 +247,15 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 		if err == nil && plan.OutputStepUsable(f.Step(), width) {
 			return pl, choice, pl.SetCircuitPrivacy(bits)
 		}
+		if choice.LogScale >= top.LogScale {
+			return nil, params.Choice{}, refuseFlood(top, build, width, bits)
+		}
 		missing := 1
 		if err == nil {
 			missing = max(1, int(math.Ceil(math.Log2(f.Step()*256/width))))
 		}
-		req.MinLogScale = choice.LogScale + missing
-		if req.MinLogScale <= req.MaxLogScale {
-			choice, err = params.Select(req)
-		}
-		if req.MinLogScale > req.MaxLogScale || errors.Is(err, params.ErrNoFit) {
-			return nil, params.Choice{}, refuseFlood(req, least, build, width, bits)
-		}
-		if err != nil {
+		req.MinLogScale = min(choice.LogScale+missing, top.LogScale)
+		if choice, err = params.Select(req); err != nil {
 			return nil, params.Choice{}, err
 		}
 		if pl, err = build(choice.Set); err != nil {
@@ -267,29 +264,32 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 	}
 }
 
-// refuseFlood explains that λ bits are beyond the model, with the largest
-// λ the most precise parameters that fit afford: those of the largest
-// scale, at least least, that a secure set holds.
-func refuseFlood(req params.Requirements, least int, build func(params.Set) (*plan.Plan, error), width float64, bits int) error {
-	need := req.MinLogScale
-	for s := req.MaxLogScale; s >= least; s-- {
+// topScale is the choice at the largest scale, up to req.MaxLogScale, a
+// secure set holds: the most precise the model can run at. A smaller ring
+// may stop at a smaller scale than a larger one.
+func topScale(req params.Requirements, least params.Choice) params.Choice {
+	for s := req.MaxLogScale; s > least.LogScale; s-- {
 		req.MinLogScale = s
-		choice, err := params.Select(req)
-		if err != nil {
-			continue
+		if c, err := params.Select(req); err == nil {
+			return c
 		}
-		pl, err := build(choice.Set)
-		if err != nil {
-			return err
-		}
-		most, err := pl.MaxFloodBits(width)
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: a flood of %d bits needs more precision than one prime per level gives; this model affords at most %d bits (at scale 2^%d, logN=%d); flooding at 40 bits needs two primes per level, which hecc does not plan yet",
-			ErrCircuitPrivacy, bits, most, choice.LogScale, choice.LogN)
 	}
-	return fmt.Errorf("%w: a flood of %d bits needs a scale of at least 2^%d, which no secure parameter set holds for this model", ErrCircuitPrivacy, bits, need)
+	return least
+}
+
+// refuseFlood explains that λ bits are beyond the model, with the largest
+// λ the most precise parameters afford.
+func refuseFlood(top params.Choice, build func(params.Set) (*plan.Plan, error), width float64, bits int) error {
+	pl, err := build(top.Set)
+	if err != nil {
+		return err
+	}
+	most, err := pl.MaxFloodBits(width)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: a flood of %d bits needs more precision than one prime per level gives; this model affords at most %d bits (at scale 2^%d, logN=%d); flooding at 40 bits needs two primes per level, which hecc does not plan yet",
+		ErrCircuitPrivacy, bits, most, top.LogScale, top.LogN)
 }
 
 // inputRange is the range of input values the approximations were fitted

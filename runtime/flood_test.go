@@ -95,6 +95,11 @@ func TestFloodHidesTheServersNoise(t *testing.T) {
 	if err := keys.Eval.WithPublicKey(keys.Public); err != nil {
 		t.Fatal(err)
 	}
+	narrow := *spec
+	narrow.FloodWidth /= 2
+	if _, err := NewServer(&Circuit{Spec: &narrow, Graph: g}, keys.Eval); !errors.Is(err, plan.ErrMismatch) {
+		t.Fatalf("a spec whose flood is narrower than its plan's: %v, want plan.ErrMismatch", err)
+	}
 	srv, err := NewServer(c, keys.Eval)
 	if err != nil {
 		t.Fatal(err)
