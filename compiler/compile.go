@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -45,6 +46,10 @@ type Options struct {
 	// holds another input, BatchSize of them (0: every slot of the ring).
 	Batch     bool
 	BatchSize int
+	// CircuitPrivacyBits is λ: the server floods the result with 2^λ times
+	// its own error's bound (plan.Flood), and the parameters pay for the
+	// precision this takes; 0 leaves the result unflooded.
+	CircuitPrivacyBits int
 }
 
 // Defaults.
@@ -55,6 +60,10 @@ const (
 	// MaxLogScale bounds the scale params.Select may pick, and so the
 	// least scale a caller may ask for.
 	MaxLogScale = 45
+	// maxPrimeLogScale is the largest scale a first prime of 60 bits
+	// holds with values below 1 and a sign bit: flooding may raise the
+	// scale up to it less the output's bits (params.chain).
+	maxPrimeLogScale = 59
 	// defaultLogMaxValue is assumed when nothing bounds the values: the
 	// first prime then holds outputs up to 2^20 in magnitude.
 	defaultLogMaxValue = 20
@@ -88,6 +97,8 @@ type Report struct {
 	// Approx is what approx-activations chose and measured, nil when the
 	// model has no activation to approximate.
 	Approx *passes.ApproxResult
+	// Privacy is what circuit privacy costs, nil when it is off.
+	Privacy *PrivacyReport
 	// MaxLayers says what each max (MaxPool, ReduceMax …) costs.
 	MaxLayers []string
 	Warnings  []string
@@ -163,29 +174,122 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	if opts.Batch && opts.BatchSize > 0 {
 		logSlots = bits.Len(uint(opts.BatchSize - 1))
 	}
-	choice, err := params.Select(params.Requirements{
+	req := params.Requirements{
 		Depth: g.Depth, MinLogScale: opts.MinLogScale, MaxLogScale: MaxLogScale,
 		LogMaxValue: rep.LogMaxValue, LogSlots: logSlots, Security: opts.Security,
 		Work: work(g),
-	})
+	}
+	choice, err := params.Select(req)
 	if err != nil {
 		return nil, err
+	}
+	build := func(set params.Set) (*plan.Plan, error) {
+		if opts.Batch {
+			return plan.BuildBatch(opts.Name, g, set, opts.BatchSize)
+		}
+		return plan.Build(opts.Name, g, set)
+	}
+	pl, err := build(choice.Set)
+	if err != nil {
+		return nil, err
+	}
+	if bits := opts.CircuitPrivacyBits; bits != 0 {
+		off := choice
+		if pl, choice, err = flood(g, req, choice, pl, build, bits); err != nil {
+			return nil, err
+		}
+		rep.Privacy = &PrivacyReport{Bits: bits, Width: pl.Spec.FloodWidth, Off: off}
 	}
 	rep.Choice = choice
-	var pl *plan.Plan
-	if opts.Batch {
-		pl, err = plan.BuildBatch(opts.Name, g, choice.Set, opts.BatchSize)
-	} else {
-		pl, err = plan.Build(opts.Name, g, choice.Set)
-	}
-	if err != nil {
-		return nil, err
-	}
 	rep.Layout, rep.Batch = pl.Spec.Layout, pl.Spec.Batch
 	pl.Spec.InputRange = inputRange(src)
 	pl.Spec.OutputRounded = plan.OutputStepUsable(pl.Spec.OutputStep, g.Outputs()[0].Range.Width())
 	rep.Seconds = time.Since(start).Seconds()
 	return &Result{Spec: pl.Spec, Graph: g, Report: rep}, nil
+}
+
+// ErrCircuitPrivacy reports a circuit privacy the model cannot afford.
+var ErrCircuitPrivacy = errors.New("cannot give the circuit privacy asked for")
+
+// PrivacyReport is what flooding the result costs: its λ, the flood's
+// half-width in the result's coefficients, and the parameters chosen
+// without it.
+type PrivacyReport struct {
+	Bits  int
+	Width uint64
+	Off   params.Choice
+}
+
+// flood raises the scale until a flood of λ bits leaves the output its
+// precision (plan.OutputStepUsable), and records the flood in the plan.
+// Every rescale's and key switch's rounding is relative to the scale, so
+// each bit of scale is about a bit of λ; the scale may grow up to what the
+// first prime holds. It refuses, naming the largest λ the model affords,
+// when the parameters cannot pay for it.
+func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.Plan, build func(params.Set) (*plan.Plan, error), bits int) (*plan.Plan, params.Choice, error) {
+	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
+		return nil, params.Choice{}, fmt.Errorf("%w: %d bits of circuit privacy (1 to %d)", ErrCircuitPrivacy, bits, plan.MaxCircuitPrivacyBits)
+	}
+	if pl.Spec.Batched() {
+		return nil, params.Choice{}, fmt.Errorf("%w: the batch layout has no flooding yet; compile the packed layout, or without --circuit-privacy-bits", ErrCircuitPrivacy)
+	}
+	width := g.Outputs()[0].Range.Width()
+	if width == 0 {
+		return nil, params.Choice{}, fmt.Errorf("%w: the output's range is unknown, so no output precision can be planned: give --calibration or --input-range", ErrCircuitPrivacy)
+	}
+	req.MaxLogScale = max(req.MaxLogScale, maxPrimeLogScale-req.LogMaxValue)
+	top := topScale(req, choice)
+	for {
+		f, err := pl.Flood(bits)
+		if err != nil && !errors.Is(err, plan.ErrNoCircuitPrivacy) {
+			return nil, params.Choice{}, err
+		}
+		if err == nil && plan.OutputStepUsable(f.Step(), width) {
+			return pl, choice, pl.SetCircuitPrivacy(bits)
+		}
+		if choice.LogScale >= top.LogScale {
+			return nil, params.Choice{}, refuseFlood(top, build, width, bits)
+		}
+		missing := 1
+		if err == nil {
+			missing = max(1, int(math.Ceil(math.Log2(f.Step()*256/width))))
+		}
+		req.MinLogScale = min(choice.LogScale+missing, top.LogScale)
+		if choice, err = params.Select(req); err != nil {
+			return nil, params.Choice{}, err
+		}
+		if pl, err = build(choice.Set); err != nil {
+			return nil, params.Choice{}, err
+		}
+	}
+}
+
+// topScale is the choice at the largest scale, up to req.MaxLogScale, a
+// secure set holds: the most precise the model can run at. A smaller ring
+// may stop at a smaller scale than a larger one.
+func topScale(req params.Requirements, least params.Choice) params.Choice {
+	for s := req.MaxLogScale; s > least.LogScale; s-- {
+		req.MinLogScale = s
+		if c, err := params.Select(req); err == nil {
+			return c
+		}
+	}
+	return least
+}
+
+// refuseFlood explains that λ bits are beyond the model, with the largest
+// λ the most precise parameters afford.
+func refuseFlood(top params.Choice, build func(params.Set) (*plan.Plan, error), width float64, bits int) error {
+	pl, err := build(top.Set)
+	if err != nil {
+		return err
+	}
+	most, err := pl.MaxFloodBits(width)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: a flood of %d bits needs more precision than one prime per level gives; this model affords at most %d bits (at scale 2^%d, logN=%d); flooding at 40 bits needs two primes per level, which hecc does not plan yet",
+		ErrCircuitPrivacy, bits, most, top.LogScale, top.LogN)
 }
 
 // inputRange is the range of input values the approximations were fitted

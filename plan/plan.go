@@ -115,10 +115,20 @@ func validPlan(p *Plan) (*Plan, error) {
 // Rebuild plans g as spec says it was planned: in the spec's layout, with
 // its parameters and batch size. Check then compares the result with spec.
 func Rebuild(spec *Spec, g *ir.Graph) (*Plan, error) {
+	var p *Plan
+	var err error
 	if spec.Batched() {
-		return BuildBatch(spec.Model, g, spec.Params, spec.Batch)
+		p, err = BuildBatch(spec.Model, g, spec.Params, spec.Batch)
+	} else {
+		p, err = Build(spec.Model, g, spec.Params)
 	}
-	return Build(spec.Model, g, spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.SetCircuitPrivacy(spec.CircuitPrivacyBits); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Check refuses a spec that is not the one this plan derives: a circuit

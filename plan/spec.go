@@ -82,6 +82,13 @@ type Spec struct {
 	// fine enough for the output (OutputStepUsable); otherwise the bound is
 	// too loose to round to, and decryptions carry bits of the noise.
 	OutputRounded bool `json:"output_rounded"`
+	// CircuitPrivacyBits is λ, when the server floods the result for
+	// circuit privacy (flood.go); 0 when it does not, and the result's
+	// error then carries bits of the weights. FloodWidth is the flood's
+	// half-width 2^λ·B in the ciphertext's integers, and OutputStep is
+	// then that of the flooded output.
+	CircuitPrivacyBits int    `json:"circuit_privacy_bits,omitempty"`
+	FloodWidth         uint64 `json:"flood_width,omitempty"`
 }
 
 // OutputStepUsable reports whether rounding an output whose values span
@@ -312,6 +319,12 @@ func (s *Spec) Validate() error {
 	}
 	if f, _ := math.Frexp(s.OutputStep); f != 0.5 {
 		return fmt.Errorf("%w: output step %g is not a power of two: the spec records no output precision (made by an older hecc? recompile the model)", ErrSpec, s.OutputStep)
+	}
+	if s.CircuitPrivacyBits < 0 || s.CircuitPrivacyBits > MaxCircuitPrivacyBits || (s.CircuitPrivacyBits == 0) != (s.FloodWidth == 0) || s.FloodWidth >= maxFloodWidth {
+		return fmt.Errorf("%w: circuit privacy of %d bits with a flood of width %d", ErrSpec, s.CircuitPrivacyBits, s.FloodWidth)
+	}
+	if s.CircuitPrivacyBits > 0 && s.Batched() {
+		return fmt.Errorf("%w: circuit privacy in the batch layout", ErrSpec)
 	}
 	if s.RelinLevel < 0 || s.RelinLevel > s.Params.MaxLevel() {
 		return fmt.Errorf("%w: relinearization key at level %d of %d", ErrSpec, s.RelinLevel, s.Params.MaxLevel())

@@ -83,3 +83,34 @@ func TestInputRange(t *testing.T) {
 		t.Errorf("a spec without a range refused an input: %v", err)
 	}
 }
+
+// TestCircuitPrivacyFields: λ and the flood's width come together, within
+// bounds, and only in the packed layout.
+func TestCircuitPrivacyFields(t *testing.T) {
+	set := params.Set{LogN: 13, LogQ: []int{40, 30}, LogP: []int{41}, LogScale: 30, Security: 128}
+	for _, c := range []struct {
+		bits   int
+		width  uint64
+		layout string
+		ok     bool
+	}{
+		{0, 0, "", true},
+		{16, 1 << 40, "", true},
+		{16, 0, "", false},
+		{0, 1 << 40, "", false},
+		{-1, 1 << 40, "", false},
+		{MaxCircuitPrivacyBits + 1, 1 << 40, "", false},
+		{16, maxFloodWidth, "", false},
+		{16, 1 << 40, LayoutBatch, false},
+	} {
+		s := &Spec{Model: "m", Params: set, LogSlots: 4, OutputStep: 1, CircuitPrivacyBits: c.bits, FloodWidth: c.width, Layout: c.layout,
+			Input:  TensorInfo{Name: "x", Shape: []int{4}, Level: set.MaxLevel()},
+			Output: TensorInfo{Name: "y", Shape: []int{2}}}
+		if c.layout == LayoutBatch {
+			s.Batch = 4
+		}
+		if err := s.Validate(); (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrSpec)) {
+			t.Errorf("λ = %d, width %d, layout %q: %v, want ok = %v", c.bits, c.width, c.layout, err, c.ok)
+		}
+	}
+}

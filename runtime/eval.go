@@ -47,6 +47,7 @@ type Server struct {
 	*encoded
 	eval     *hefloat.Evaluator // keyed; its own buffers are never used
 	keys     KeySetID           // of the evaluation keys
+	public   *rlwe.PublicKey    // the flood is encrypted under it
 	keyBytes int64
 
 	// Workers is how many goroutines a linear transformation uses, each
@@ -208,11 +209,15 @@ func (p *Prepared) WithKeys(ek *EvalKeys) (*Server, error) {
 	if err := checkKeyLevels(p.plan, ek); err != nil {
 		return nil, err
 	}
+	if b := p.circuit.Spec.CircuitPrivacyBits; b > 0 && ek.public == nil {
+		return nil, fmt.Errorf("%w (%d bits): give it with the evaluation keys (hecc run --public-key)", ErrNoPublicKey, b)
+	}
 	eval := p.buf.base.WithKey(ek.keySet())
 	return &Server{
 		encoded:  &p.encoded,
 		eval:     eval,
 		keys:     ek.id,
+		public:   ek.public,
 		keyBytes: ek.memoryBytes(p.params),
 		Workers:  goruntime.GOMAXPROCS(0),
 	}, nil
@@ -365,6 +370,12 @@ func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stat
 		}
 		vals[n] = out
 		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
+	}
+	if s.circuit.Spec.CircuitPrivacyBits > 0 {
+		var err error
+		if result, err = s.flood(result); err != nil {
+			return nil, nil, err
+		}
 	}
 	st.EvalSeconds = time.Since(start).Seconds()
 	st.Ops = count.list()

@@ -35,6 +35,9 @@ type EvalKeys struct {
 	// key file carries it instead of that half.
 	seed [seedSize]byte
 	id   KeySetID // inputs must carry it, results are given it
+	// public is the client's public key, which a circuit that floods its
+	// results needs (WithPublicKey); nil otherwise.
+	public *rlwe.PublicKey
 }
 
 // KeySet is the id of the key set e belongs to.

@@ -27,6 +27,11 @@ type Model struct {
 // NewModel prepares a compiled circuit for serving: its weights are
 // encoded here, once.
 func NewModel(c *runtime.Circuit) (*Model, error) {
+	// The key upload carries the evaluation keys only, and a flooding
+	// circuit needs the client's public key too.
+	if b := c.Spec.CircuitPrivacyBits; b > 0 {
+		return nil, fmt.Errorf("%w: %s floods its results (%d bits), and hecc serve takes no public key yet: serve it compiled without --circuit-privacy-bits, or evaluate it with hecc run --public-key", runtime.ErrNoPublicKey, c.Spec.Model, b)
+	}
 	prepared, err := runtime.Prepare(c)
 	if err != nil {
 		return nil, fmt.Errorf("cannot prepare %s: %w", c.Spec.Model, err)

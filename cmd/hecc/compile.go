@@ -74,6 +74,7 @@ Examples:
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
 			&cli.BoolFlag{Name: "batch", Usage: "compile for throughput: every slot holds another input, each input value is a ciphertext, no rotation keys (hecc encrypt then takes inputs along a leading axis)"},
 			&cli.IntFlag{Name: "batch-size", DefaultText: "every slot of the ring", Usage: "with --batch: the most inputs a batch holds (the ring is chosen to hold them)"},
+			&cli.IntFlag{Name: "circuit-privacy-bits", Usage: "`λ`: the server floods each result with 2^λ times its own noise's bound, so the client learns nothing of the weights from the result's noise (the parameters pay for the precision; packed layout only; 0: off)"},
 			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
 		},
 		Action: runCompile,
@@ -98,6 +99,11 @@ func runCompile(c *cli.Context) error {
 		Progress:      searchProgress(os.Stderr),
 		Batch:         c.Bool("batch"),
 		BatchSize:     c.Int("batch-size"),
+
+		CircuitPrivacyBits: c.Int("circuit-privacy-bits"),
+	}
+	if b := opts.CircuitPrivacyBits; b < 0 || b > plan.MaxCircuitPrivacyBits {
+		return usageError("--circuit-privacy-bits %d: expected 0 (off) to %d", b, plan.MaxCircuitPrivacyBits)
 	}
 	if opts.BatchSize < 0 || (opts.BatchSize > 0 && !opts.Batch) {
 		return usageError("--batch-size %d: expected a positive size, with --batch", opts.BatchSize)

@@ -39,13 +39,13 @@ type exitClass struct {
 var exitClasses = []exitClass{
 	{exitOK, "success", nil},
 	{exitOther, "any other failure, e.g. a file that cannot be read or written", nil},
-	{exitUsage, "usage: unknown command or flag, missing or invalid argument, value ranges not given", []error{passes.ErrNoRange, serve.ErrNotLoopback}},
+	{exitUsage, "usage: unknown command or flag, missing or invalid argument, value ranges not given, no public key for a circuit that floods its results", []error{passes.ErrNoRange, serve.ErrNotLoopback, runtime.ErrNoPublicKey}},
 	{exitUnsupported, "unsupported model: an operator, a use of one, a data type or a size hecc cannot compile",
 		[]error{compiler.ErrUnsupportedOp, compiler.ErrUnsupported, onnx.ErrUnsupported, onnx.ErrTooLarge, ir.ErrTooLarge, passes.ErrConstantOutput}},
 	{exitMismatch, "mismatched files: a key, ciphertext or spec of another compile or key set, an input of another shape or, with --strict, outside the calibrated range",
 		[]error{runtime.ErrMismatch, runtime.ErrKeySet, plan.ErrMismatch, runtime.ErrShape, serve.ErrSpecMismatch, serve.ErrImage, plan.ErrOutOfRange}},
-	{exitParameters, "insecure or impossible parameters: beyond the security table, or no secure parameters or approximation meet the requirements",
-		[]error{params.ErrInsecure, params.ErrNoFit, passes.ErrTargetUnreachable}},
+	{exitParameters, "insecure or impossible parameters: beyond the security table, or no secure parameters or approximation meet the requirements (or the circuit privacy asked for)",
+		[]error{params.ErrInsecure, params.ErrNoFit, passes.ErrTargetUnreachable, compiler.ErrCircuitPrivacy}},
 	{exitMalformed, "malformed input: an ONNX model, tensor, .hec, .spec, key or ciphertext file that is not valid, a result the circuit did not compute",
 		[]error{runtime.ErrFormat, runtime.ErrNotAResult, plan.ErrSpec, ir.ErrDecode, onnx.ErrMalformed, compiler.ErrModel}},
 }

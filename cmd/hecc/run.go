@@ -24,6 +24,7 @@ a key that decrypts anything.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "circuit", Aliases: []string{"c"}, Usage: "the .hec file (or give it as the first argument)"},
 			&cli.StringFlag{Name: "keys", Usage: "the client's eval.keys (required)"},
+			&cli.StringFlag{Name: "public-key", Usage: "the client's public.key, which a circuit compiled with --circuit-privacy-bits floods its result under"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result ciphertext to write (default: INPUT.result.ct)"},
 			&cli.StringFlag{Name: "stats-json", Usage: "write load/evaluation times and operation counts as JSON to `FILE`"},
 			&cli.BoolFlag{Name: "profile", Usage: "print the time spent in each IR node"},
@@ -59,6 +60,11 @@ func runRun(c *cli.Context) error {
 	ek, err := readEvalKeys(keysPath, circuit.Spec)
 	if err != nil {
 		return err
+	}
+	if path := c.String("public-key"); path != "" {
+		if err := addPublicKey(ek, path, circuit.Spec); err != nil {
+			return err
+		}
 	}
 	in := args[0]
 	ct, err := runtime.ReadCiphertextFile(in, circuit.Spec, runtime.KindInputCt, ek.KeySet())
@@ -121,6 +127,23 @@ func readEvalKeys(path string, spec *plan.Spec) (*runtime.EvalKeys, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ek, nil
+}
+
+// addPublicKey gives the evaluation keys the client's public key, which
+// must be of their key set.
+func addPublicKey(ek *runtime.EvalKeys, path string, spec *plan.Spec) error {
+	data, err := readKeyFile(path, spec)
+	if err != nil {
+		return err
+	}
+	pk, err := runtime.DecodePublicKey(spec, data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := ek.WithPublicKey(pk); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func printProfile(st *runtime.Stats) {

@@ -45,6 +45,7 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 	} else {
 		line("output", "the CKKS noise's bound (at most 2^%d for a public-key encryption) is too loose to round outputs to: decryptions carry bits of the noise, a function of the secret key; never share them", logStep(spec)-1)
 	}
+	line("circuit privacy", "%s", privacyText(rep, spec))
 	if r := spec.InputRange; r != nil {
 		text := fmt.Sprintf("model inputs in [%.4g, %.4g], recorded in the spec: hecc encrypt warns outside it, --strict refuses", r.Min, r.Max)
 		if rep != nil && rep.Approx != nil {
@@ -154,6 +155,25 @@ func benchSummary(m *benchmarks.ModelResult) (string, error) {
 		}
 	}
 	return summaryMarkdown(lines), nil
+}
+
+// privacyText says whether the server floods results, and what it costs
+// against the parameters chosen without flooding (rep, when known).
+func privacyText(rep *compiler.Report, spec *plan.Spec) string {
+	if spec.CircuitPrivacyBits == 0 {
+		return "off — the result's noise carries bits of the weights the client can read; --circuit-privacy-bits λ floods it"
+	}
+	text := fmt.Sprintf("on: %d bits, flood 2^%d·B = 2^%.1f in the result's coefficients (B bounds the server's own noise); hecc run needs the client's public.key",
+		spec.CircuitPrivacyBits, spec.CircuitPrivacyBits, math.Log2(float64(spec.FloodWidth)))
+	if rep == nil || rep.Privacy == nil {
+		return text
+	}
+	on, off := rep.Choice, rep.Privacy.Off
+	text += fmt.Sprintf(", costs scale 2^%d and logN=%d against 2^%d and logN=%d off", on.LogScale, on.LogN, off.LogScale, off.LogN)
+	if on.Predicted > 0 && off.Predicted > 0 {
+		text += fmt.Sprintf(", %.3f s predicted against %.3f s", on.Predicted, off.Predicted)
+	}
+	return text
 }
 
 // logStep is log2 of the spec's output step.

@@ -1,0 +1,54 @@
+package compiler
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/plan"
+)
+
+// TestCircuitPrivacyBits: the compiler pays for a flood with scale and
+// records it; beyond the largest λ the model affords it refuses with
+// ErrCircuitPrivacy and names that λ, which does compile.
+func TestCircuitPrivacyBits(t *testing.T) {
+	compile := func(bits int) (*Result, error) {
+		return CompileFile("../testdata/models/cryptonets.onnx", Options{Name: "cryptonets", InputRange: &ir.Interval{Lo: 0, Hi: 1}, CircuitPrivacyBits: bits})
+	}
+	off, err := compile(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Spec.CircuitPrivacyBits != 0 || off.Spec.FloodWidth != 0 || off.Report.Privacy != nil {
+		t.Fatalf("compiled without flooding, the spec records λ = %d, width %d", off.Spec.CircuitPrivacyBits, off.Spec.FloodWidth)
+	}
+	_, err = compile(plan.MaxCircuitPrivacyBits)
+	if !errors.Is(err, ErrCircuitPrivacy) {
+		t.Fatalf("λ = %d: %v, want ErrCircuitPrivacy", plan.MaxCircuitPrivacyBits, err)
+	}
+	m := regexp.MustCompile(`at most (\d+) bits`).FindStringSubmatch(err.Error())
+	if m == nil {
+		t.Fatalf("the refusal names no largest λ: %v", err)
+	}
+	most, _ := strconv.Atoi(m[1])
+	if most < 1 {
+		t.Fatalf("cryptonets affords no flooding: %v", err)
+	}
+	on, err := compile(most)
+	if err != nil {
+		t.Fatalf("λ = %d, the largest the refusal named: %v", most, err)
+	}
+	s := on.Spec
+	width := on.Graph.Outputs()[0].Range.Width()
+	if s.CircuitPrivacyBits != most || s.FloodWidth == 0 || !s.OutputRounded || !plan.OutputStepUsable(s.OutputStep, width) {
+		t.Errorf("λ = %d: the spec records λ = %d, width %d, step %g (rounded %v) for an output range of width %g", most, s.CircuitPrivacyBits, s.FloodWidth, s.OutputStep, s.OutputRounded, width)
+	}
+	if s.Params.LogScale <= off.Spec.Params.LogScale || on.Report.Privacy.Off.LogScale != off.Spec.Params.LogScale {
+		t.Errorf("flooding at %d bits runs at scale 2^%d, 2^%d without (recorded as 2^%d)", most, s.Params.LogScale, off.Spec.Params.LogScale, on.Report.Privacy.Off.LogScale)
+	}
+	if _, err := compile(most + 1); !errors.Is(err, ErrCircuitPrivacy) {
+		t.Errorf("λ = %d, one above the largest named: %v, want ErrCircuitPrivacy", most+1, err)
+	}
+}

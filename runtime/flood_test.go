@@ -1,0 +1,213 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	mrand "math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+)
+
+// floodCircuit is a small circuit through the passes, with its
+// calibration samples, planned at insecure test parameters whose scale
+// affords some flooding.
+func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
+	t.Helper()
+	b, x := newGraph(11, 24)
+	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.8), ir.Square()), 6, 1))
+	var samples []*ir.Tensor
+	for k := range 8 {
+		samples = append(samples, &ir.Tensor{Shape: []int{24}, Data: randomInputs(uint64(500+k), 24, 1)})
+	}
+	if err := passes.Run(g, passes.Pipeline, &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := plan.Build("test", g, params.InsecureTestSet(11, g.Depth, 45))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl, samples
+}
+
+// TestFloodHidesTheServersNoise is the circuit-privacy attack: a client
+// that sends one input twice compares the results. Flooded, the two
+// results differ in every coefficient, their raw decryptions differ by
+// about the flood (2^λ times the server's own error), and both decrypt,
+// rounded, to the exact output. The last bias is moved so that every exact
+// output is a multiple of the step, so an output rounds to itself whenever
+// its error is within the flooded bound (TestDecryptRoundingHidesTheNoise).
+func TestFloodHidesTheServersNoise(t *testing.T) {
+	pl, samples := floodCircuit(t)
+	g := pl.Graph
+	width := g.Outputs()[0].Range.Width()
+	most, err := pl.MaxFloodBits(width)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bits := min(most, 12)
+	if bits < 4 {
+		t.Fatalf("the test parameters afford %d bits of flooding", most)
+	}
+	if err := pl.SetCircuitPrivacy(bits); err != nil {
+		t.Fatal(err)
+	}
+	spec := pl.Spec
+	spec.OutputRounded = plan.OutputStepUsable(spec.OutputStep, width)
+	if !spec.OutputRounded {
+		t.Fatalf("step %g for an output range of width %g after a flood the plan affords", spec.OutputStep, width)
+	}
+	step := spec.OutputStep
+	last := g.Outputs()[0].Inputs[0]
+	in := samples[0]
+	plain, err := ir.Interpret(g, map[string]*ir.Tensor{"x": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := plain["y"].Data
+	for i, v := range want {
+		on := math.Round(v/step) * step
+		last.Linear.Bias[i] += on - v
+		want[i] = on
+	}
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Circuit{Spec: spec, Graph: g}
+	if _, err := NewServer(c, keys.Eval); !errors.Is(err, ErrNoPublicKey) {
+		t.Fatalf("a flooding server without the public key: %v, want ErrNoPublicKey", err)
+	}
+	other, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Eval.WithPublicKey(other.Public); !errors.Is(err, ErrKeySet) {
+		t.Fatalf("the public key of another key set: %v, want ErrKeySet", err)
+	}
+	if err := keys.Eval.WithPublicKey(keys.Public); err != nil {
+		t.Fatal(err)
+	}
+	narrow := *spec
+	narrow.FloodWidth /= 2
+	if _, err := NewServer(&Circuit{Spec: &narrow, Graph: g}, keys.Eval); !errors.Is(err, plan.ErrMismatch) {
+		t.Fatalf("a spec whose flood is narrower than its plan's: %v, want plan.ErrMismatch", err)
+	}
+	srv, err := NewServer(c, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := Encrypt(spec, keys.Public, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results [2]*rlwe.Ciphertext
+	var raw [2][]float64
+	for k := range results {
+		out, _, err := srv.Run(context.Background(), ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[k] = out.cts[0]
+		r, err := DecryptRaw(spec, keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Decrypt(spec, keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[k] = r.Data
+		if !slices.Equal(d.Data, want) {
+			t.Fatalf("run %d decrypts rounded to %v, the exact outputs are %v (step %g)", k+1, d.Data, want, step)
+		}
+	}
+	for i := range results[0].Value {
+		for l, limb := range results[0].Value[i].Coeffs {
+			for j, v := range limb {
+				if v == results[1].Value[i].Coeffs[l][j] {
+					t.Fatalf("the two results agree in polynomial %d, prime %d, coefficient %d", i, l, j)
+				}
+			}
+		}
+	}
+	// The raw outputs differ by √2 times the flood's σ in the slots: a
+	// slot of 2^LogSlots sums 2·2^LogSlots coefficients (Lattigo decodes a
+	// sparse layout from every gap-th coefficient), each uniform in ±W,
+	// of variance W²/3, at the output's scale. The RMS of the differences
+	// is within a factor 16 of it but with a probability below 2^-20; with
+	// no flood it is the server's error, 2^-λ smaller.
+	slots := float64(int(1) << spec.LogSlots)
+	expected := math.Sqrt2 * math.Sqrt(2*slots/3) * float64(spec.FloodWidth) / results[0].Scale.Float64()
+	var sq float64
+	for i := range raw[0] {
+		sq += (raw[0][i] - raw[1][i]) * (raw[0][i] - raw[1][i])
+	}
+	rms := math.Sqrt(sq / float64(len(raw[0])))
+	t.Logf("λ = %d (at most %d), step 2^%.0f, flood width 2^%.1f, RMS of the raw difference %.3g, expected %.3g", bits, most, math.Log2(step), math.Log2(float64(spec.FloodWidth)), rms, expected)
+	if rms < expected/16 || rms > expected*16 {
+		t.Errorf("the raw decryptions of two runs differ by %.3g (RMS), the flood's width makes it %.3g", rms, expected)
+	}
+}
+
+// TestNoFloodIsDeterministic: without circuit privacy, two runs on one
+// input ciphertext give byte-identical results, as they always did.
+func TestNoFloodIsDeterministic(t *testing.T) {
+	pl, samples := floodCircuit(t)
+	keys, err := GenerateKeys(pl.Spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: pl.Spec, Graph: pl.Graph}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := Encrypt(pl.Spec, keys.Public, samples[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files [2][]byte
+	for k := range files {
+		out, _, err := srv.Run(context.Background(), ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if files[k], err = EncodeCiphertext(pl.Spec, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(files[0], files[1]) {
+		t.Error("two unflooded runs on one input give different results")
+	}
+}
+
+// TestSampleFloodIsUniform: every integer of [-W, W] comes up about as
+// often as the others, and nothing outside it (a shifted or narrowed
+// flood would leave a deterministic offset or part of the server's error
+// unhidden).
+func TestSampleFloodIsUniform(t *testing.T) {
+	const width, n = 3, 1 << 16
+	values := make([]int64, n)
+	sampleFlood(mrand.New(mrand.NewPCG(1, 2)), width, values)
+	count := map[int64]int{}
+	for _, v := range values {
+		count[v]++
+	}
+	// Each count is binomial(n, 1/7): 6σ is about 530.
+	for v := int64(-width); v <= width; v++ {
+		if d := math.Abs(float64(count[v]) - n/7.0); d > 6*math.Sqrt(n/7.0*6/7) {
+			t.Errorf("%d came up %d times in %d, expected about %d", v, count[v], n, n/7)
+		}
+		delete(count, v)
+	}
+	if len(count) > 0 {
+		t.Errorf("values outside [-%d, %d]: %v", width, width, count)
+	}
+}
