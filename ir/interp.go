@@ -60,7 +60,9 @@ func InterpretWith(g *Graph, inputs map[string]*Tensor, opts InterpretOptions) (
 					v[i] += c
 				}
 			} else {
-				v = mapValues(vals[n.Inputs[0]], n.Poly.Eval)
+				x := vals[n.Inputs[0]]
+				v = make([]float64, len(x))
+				n.Poly.EvalSlice(v, x)
 			}
 		case OpActivation:
 			v = mapValues(vals[n.Inputs[0]], n.Act.Eval)

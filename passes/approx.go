@@ -412,7 +412,7 @@ func elementRanges(g *ir.Graph, acts []*ir.Node, src *RangeSource) ([]observed, 
 			}
 			for j, y := range v {
 				r := &out[i].ranges[j]
-				r.Lo, r.Hi = math.Min(r.Lo, y), math.Max(r.Hi, y)
+				r.Lo, r.Hi = min(r.Lo, y), max(r.Hi, y) // as math.Min and Max, NaN included
 			}
 			out[i].values = append(out[i].values, v...)
 		})

@@ -604,7 +604,7 @@ func (s *search) outputs() ([][]float64, []float64, error) {
 			observe := func(n *ir.Node, v []float64) {
 				if i, ok := index[n]; ok {
 					for _, x := range v {
-						reached[w][i] = math.Max(reached[w][i], math.Abs(x))
+						reached[w][i] = max(reached[w][i], math.Abs(x)) // as math.Max, NaN included
 					}
 				}
 			}

@@ -222,7 +222,9 @@ func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms 
 		case ir.OpAffine:
 			v = n.Linear.Apply(vals[sim.pos[n.Inputs[0]]])
 		case ir.OpPoly:
-			v = mapValues(vals[sim.pos[n.Inputs[0]]], n.Poly.Eval)
+			x := vals[sim.pos[n.Inputs[0]]]
+			v = make([]float64, len(x))
+			n.Poly.EvalSlice(v, x)
 		case ir.OpActivation:
 			in := vals[sim.pos[n.Inputs[0]]]
 			i, ok := sim.target[n]
@@ -231,16 +233,13 @@ func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms 
 				break
 			}
 			for _, y := range in {
-				reached[i] = math.Max(reached[i], math.Abs(y))
+				reached[i] = max(reached[i], math.Abs(y)) // as math.Max, NaN included
 			}
 			switch {
 			case polys[i] != nil:
 				// On [-1, 1] the basis needs no change of variable.
-				c := polys[i].Coeffs
 				v = make([]float64, len(in))
-				for k, y := range in {
-					v[k] = clenshaw(c, y)
-				}
+				ir.Clenshaw(v, polys[i].Coeffs, in)
 			case forms[i] == exactForm:
 				v = mapValues(in, sim.s.targets[i].fn)
 			default:
