@@ -143,6 +143,12 @@ func (b *Builder) Build(bias []float64, desc string) (*Linear, error) {
 // Apply computes W·x + b.
 func (l *Linear) Apply(x []float64) []float64 {
 	y := make([]float64, l.Rows)
+	l.ApplyTo(y, x)
+	return y
+}
+
+// ApplyTo is Apply into y, of length Rows (y must not overlap x).
+func (l *Linear) ApplyTo(y, x []float64) {
 	if l.Identity {
 		copy(y, x)
 	} else {
@@ -151,7 +157,6 @@ func (l *Linear) Apply(x []float64) []float64 {
 	for r, b := range l.Bias {
 		y[r] += b
 	}
-	return y
 }
 
 // product sets y to the map's matrix times x. Four rows are summed in one
