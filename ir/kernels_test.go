@@ -49,3 +49,18 @@ func TestEvalSliceMatchesEval(t *testing.T) {
 		}
 	}
 }
+
+func TestActivationEvalSliceMatchesEval(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := append(randomVector(rng, 9), 0, math.Copysign(0, -1), math.NaN())
+	for name := range activationFuncs {
+		a := &Activation{Func: name, Alpha: 0.1, Lo: -0.5, Hi: 0.5}
+		y := make([]float64, len(x))
+		a.EvalSlice(y, x)
+		for i, v := range x {
+			if want := a.Eval(v); math.Float64bits(y[i]) != math.Float64bits(want) && !(math.IsNaN(want) && math.IsNaN(y[i])) {
+				t.Fatalf("%s at %v: slice %v, Eval %v", name, v, y[i], want)
+			}
+		}
+	}
+}

@@ -247,7 +247,8 @@ func (sim *simulator) evaluate(vals, scratch [][]float64, start int, x *ir.Tenso
 			in := vals[sim.pos[n.Inputs[0]]]
 			i, ok := sim.target[n]
 			if !ok {
-				v = mapValues(in, n.Act.Eval)
+				v = buf(len(in))
+				n.Act.EvalSlice(v, in)
 				break
 			}
 			for _, y := range in {
