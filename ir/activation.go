@@ -44,6 +44,14 @@ var activationFuncs = map[string]func(a *Activation, x float64) float64{
 // Eval computes the activation at x.
 func (a *Activation) Eval(x float64) float64 { return activationFuncs[a.Func](a, x) }
 
+// EvalSlice sets y[i] to Eval(x[i]) for every i (y may be x).
+func (a *Activation) EvalSlice(y, x []float64) {
+	f := activationFuncs[a.Func]
+	for i, v := range x {
+		y[i] = f(a, v)
+	}
+}
+
 func (a *Activation) check() error {
 	if _, ok := activationFuncs[a.Func]; !ok {
 		return fmt.Errorf("unknown activation %q", a.Func)

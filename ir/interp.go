@@ -60,10 +60,14 @@ func InterpretWith(g *Graph, inputs map[string]*Tensor, opts InterpretOptions) (
 					v[i] += c
 				}
 			} else {
-				v = mapValues(vals[n.Inputs[0]], n.Poly.Eval)
+				x := vals[n.Inputs[0]]
+				v = make([]float64, len(x))
+				n.Poly.EvalSlice(v, x)
 			}
 		case OpActivation:
-			v = mapValues(vals[n.Inputs[0]], n.Act.Eval)
+			x := vals[n.Inputs[0]]
+			v = make([]float64, len(x))
+			n.Act.EvalSlice(v, x)
 		case OpAdd, OpMul:
 			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
 			v = make([]float64, len(a))

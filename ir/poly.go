@@ -106,6 +106,50 @@ func (p *Polynomial) Eval(x float64) float64 {
 	}
 }
 
+// EvalSlice sets y[i] to p(x[i]), as Eval computes it, for every i (y
+// may be x).
+func (p *Polynomial) EvalSlice(y, x []float64) {
+	if p.Basis != Chebyshev {
+		for i, v := range x {
+			y[i] = p.Eval(v)
+		}
+		return
+	}
+	lo, hi := p.Interval.Lo, p.Interval.Hi
+	for i, v := range x {
+		y[i] = (2*v - lo - hi) / (hi - lo)
+	}
+	Clenshaw(y, p.Coeffs, y)
+}
+
+// Clenshaw sets y[i] to the Chebyshev series c at t[i] (y may be t),
+// rounding as Eval does after its change of variable. It runs Clenshaw's
+// recurrence for four values in one loop: four independent chains keep
+// the processor busy where one would wait on each step.
+func Clenshaw(y, c, t []float64) {
+	c0 := c[0]
+	i := 0
+	for ; i+4 <= len(t); i += 4 {
+		t0, t1, t2, t3 := t[i], t[i+1], t[i+2], t[i+3]
+		var a0, a1, a2, a3, b0, b1, b2, b3 float64 // b_{k+1}, b_{k+2}
+		for k := len(c) - 1; k >= 1; k-- {
+			ck := c[k]
+			a0, b0 = 2*t0*a0-b0+ck, a0
+			a1, b1 = 2*t1*a1-b1+ck, a1
+			a2, b2 = 2*t2*a2-b2+ck, a2
+			a3, b3 = 2*t3*a3-b3+ck, a3
+		}
+		y[i], y[i+1], y[i+2], y[i+3] = t0*a0-b0+c0, t1*a1-b1+c0, t2*a2-b2+c0, t3*a3-b3+c0
+	}
+	for ; i < len(t); i++ {
+		var a, b float64
+		for k := len(c) - 1; k >= 1; k-- {
+			a, b = 2*t[i]*a-b+c[k], a
+		}
+		y[i] = t[i]*a - b + c0
+	}
+}
+
 // EvalExact evaluates the function p approximates at the argument its
 // input t stands for, or p itself when it replaces nothing.
 func (p *Polynomial) EvalExact(t float64) float64 {

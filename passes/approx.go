@@ -403,21 +403,47 @@ func elementRanges(g *ir.Graph, acts []*ir.Node, src *RangeSource) ([]observed, 
 		}
 		return out, nil
 	}
+	// Samples run on every core, each worker keeping its own ranges and
+	// each sample's values going to their place in sample order.
 	in := g.Inputs()[0]
-	for _, x := range src.Samples {
-		_, err := ir.InterpretObserved(g, map[string]*ir.Tensor{in.Name: x}, func(n *ir.Node, v []float64) {
+	samples := src.Samples
+	for _, i := range index {
+		out[i].values = make([]float64, len(samples)*len(out[i].ranges))
+	}
+	workers := sampleWorkers(len(samples))
+	ranges := make([][][]ir.Interval, workers)
+	for w := range ranges {
+		ranges[w] = make([][]ir.Interval, len(acts))
+		for i := range acts {
+			ranges[w][i] = slices.Clone(out[i].ranges)
+		}
+	}
+	errs := make([]error, len(samples))
+	forSamples(len(samples), workers, func(w, k int) {
+		_, errs[k] = ir.InterpretObserved(g, map[string]*ir.Tensor{in.Name: samples[k]}, func(n *ir.Node, v []float64) {
 			i, ok := index[n]
 			if !ok {
 				return
 			}
+			rs := ranges[w][i]
 			for j, y := range v {
-				r := &out[i].ranges[j]
-				r.Lo, r.Hi = math.Min(r.Lo, y), math.Max(r.Hi, y)
+				r := &rs[j]
+				r.Lo, r.Hi = min(r.Lo, y), max(r.Hi, y) // as math.Min and Max, NaN included
 			}
-			out[i].values = append(out[i].values, v...)
+			copy(out[i].values[k*len(v):], v)
 		})
+	})
+	for _, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("calibration: %w", err)
+		}
+	}
+	for i := range out {
+		for _, rs := range ranges {
+			for j, r := range rs[i] {
+				o := &out[i].ranges[j]
+				o.Lo, o.Hi = min(o.Lo, r.Lo), max(o.Hi, r.Hi)
+			}
 		}
 	}
 	return out, nil

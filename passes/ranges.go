@@ -78,7 +78,7 @@ func calibrate(g *ir.Graph, src *RangeSource) error {
 						l, h = old, hi[n]
 					}
 					for _, x := range v {
-						l, h = math.Min(l, x), math.Max(h, x)
+						l, h = min(l, x), max(h, x) // as math.Min and Max, NaN included
 					}
 					lo[n], hi[n] = l, h
 				})

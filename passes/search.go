@@ -493,21 +493,8 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, reach, error) {
 		sums[i] = make([]float64, t.node.Size())
 		index[t.node.Inputs[0]] = i
 	}
-	in := s.g.Inputs()[0]
-	for _, x := range samples {
-		_, err := ir.InterpretObserved(s.g, map[string]*ir.Tensor{in.Name: x}, func(n *ir.Node, v []float64) {
-			i, ok := index[n]
-			if !ok {
-				return
-			}
-			p := s.targets[i].node.Poly
-			for j, t := range v {
-				sums[i][j] += p.Eval(t) - p.EvalExact(t)
-			}
-		})
-		if err != nil {
-			return "", reach{}, fmt.Errorf("bias correction: %w", err)
-		}
+	if err := s.sumPolyErrors(samples, index, sums); err != nil {
+		return "", reach{}, fmt.Errorf("bias correction: %w", err)
 	}
 	users := s.g.Users()
 	type change struct {
@@ -604,7 +591,7 @@ func (s *search) outputs() ([][]float64, []float64, error) {
 			observe := func(n *ir.Node, v []float64) {
 				if i, ok := index[n]; ok {
 					for _, x := range v {
-						reached[w][i] = math.Max(reached[w][i], math.Abs(x))
+						reached[w][i] = max(reached[w][i], math.Abs(x)) // as math.Max, NaN included
 					}
 				}
 			}

@@ -71,6 +71,7 @@ type simulator struct {
 	pos       map[*ir.Node]int
 	target    map[*ir.Node]int // activation node → target index
 	keep      []bool           // positions whose values are cached
+	owned     []bool           // positions whose values outlive a sample: cached, or the output's
 	out       int              // position of the output measured
 	committed []form
 	cache     [][][]float64 // [sample][position]
@@ -100,6 +101,10 @@ func newSimulator(s *search) *simulator {
 		}
 	}
 	sim.keep[sim.out] = true // forms as committed need no evaluation
+	sim.owned = slices.Clone(sim.keep)
+	if n := sim.nodes[sim.out]; n.Op == ir.OpOutput { // it aliases its input
+		sim.owned[sim.pos[n.Inputs[0]]] = true
+	}
 	sim.cache = make([][][]float64, len(s.samples))
 	return sim
 }
@@ -149,6 +154,7 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 		go func() {
 			defer wg.Done()
 			vals := make([][]float64, len(sim.nodes))
+			scratch := make([][]float64, len(sim.nodes))
 			for k := w; k < len(samples); k += workers {
 				if stopEarly && missed.Load() > allowed {
 					return
@@ -156,7 +162,7 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 				if start > 0 {
 					copy(vals, sim.cache[k])
 				}
-				if errs[k] = sim.evaluate(vals, start, samples[k], forms, polys, reached[w]); errs[k] != nil {
+				if errs[k] = sim.evaluate(vals, scratch, start, samples[k], forms, polys, reached[w]); errs[k] != nil {
 					continue
 				}
 				outs[k] = vals[sim.out]
@@ -203,11 +209,22 @@ func (sim *simulator) adopt(o *outcome) {
 	sim.committed, sim.cache, sim.reached = o.forms, o.cache, o.r.reached
 }
 
-// evaluate computes the nodes from position start on into vals.
-func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms []form, polys []*ir.Polynomial, reached []float64) error {
+// evaluate computes the nodes from position start on into vals. Values
+// that outlive the sample (cached, or the output) are allocated; the
+// others reuse scratch, one buffer per position.
+func (sim *simulator) evaluate(vals, scratch [][]float64, start int, x *ir.Tensor, forms []form, polys []*ir.Polynomial, reached []float64) error {
 	for p := start; p < len(sim.nodes); p++ {
 		n := sim.nodes[p]
 		var v []float64
+		buf := func(size int) []float64 {
+			if sim.owned[p] {
+				return make([]float64, size)
+			}
+			if len(scratch[p]) != size {
+				scratch[p] = make([]float64, size)
+			}
+			return scratch[p]
+		}
 		switch n.Op {
 		case ir.OpInput:
 			if want := ir.NumElements(n.InputShape()); x.Size() != want {
@@ -220,27 +237,28 @@ func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms 
 		case ir.OpConst:
 			v = n.Const.Data
 		case ir.OpAffine:
-			v = n.Linear.Apply(vals[sim.pos[n.Inputs[0]]])
+			v = buf(n.Linear.Rows)
+			n.Linear.ApplyTo(v, vals[sim.pos[n.Inputs[0]]])
 		case ir.OpPoly:
-			v = mapValues(vals[sim.pos[n.Inputs[0]]], n.Poly.Eval)
+			x := vals[sim.pos[n.Inputs[0]]]
+			v = buf(len(x))
+			n.Poly.EvalSlice(v, x)
 		case ir.OpActivation:
 			in := vals[sim.pos[n.Inputs[0]]]
 			i, ok := sim.target[n]
 			if !ok {
-				v = mapValues(in, n.Act.Eval)
+				v = buf(len(in))
+				n.Act.EvalSlice(v, in)
 				break
 			}
 			for _, y := range in {
-				reached[i] = math.Max(reached[i], math.Abs(y))
+				reached[i] = max(reached[i], math.Abs(y)) // as math.Max, NaN included
 			}
 			switch {
 			case polys[i] != nil:
 				// On [-1, 1] the basis needs no change of variable.
-				c := polys[i].Coeffs
-				v = make([]float64, len(in))
-				for k, y := range in {
-					v[k] = clenshaw(c, y)
-				}
+				v = buf(len(in))
+				ir.Clenshaw(v, polys[i].Coeffs, in)
 			case forms[i] == exactForm:
 				v = mapValues(in, sim.s.targets[i].fn)
 			default:
@@ -248,7 +266,7 @@ func (sim *simulator) evaluate(vals [][]float64, start int, x *ir.Tensor, forms 
 			}
 		case ir.OpAdd, ir.OpMul:
 			a, b := vals[sim.pos[n.Inputs[0]]], vals[sim.pos[n.Inputs[1]]]
-			v = make([]float64, len(a))
+			v = buf(len(a))
 			for k := range a {
 				if n.Op == ir.OpAdd {
 					v[k] = a[k] + b[k]
