@@ -243,40 +243,64 @@ func EncodeCiphertext(spec *plan.Spec, ct *Ciphertext) ([]byte, error) {
 	return encodeCiphertexts(spec, ct.kind, ct.id, ct.cts, nil)
 }
 
+// WriteCiphertext streams what EncodeCiphertext returns to w. Every
+// ciphertext is checked before the first byte is written, so that an
+// error leaves w untouched but for w's own.
+func WriteCiphertext(w io.Writer, spec *plan.Spec, ct *Ciphertext) error {
+	bw := bufio.NewWriter(w)
+	if err := writeCiphertexts(bw, spec, ct.kind, ct.id, ct.cts, nil); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
 func encodeCiphertexts(spec *plan.Spec, kind Kind, id KeySetID, cts []*rlwe.Ciphertext, seed *[seedSize]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := writeCiphertexts(&buf, spec, kind, id, cts, seed); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeCiphertexts(w io.Writer, spec *plan.Spec, kind Kind, id KeySetID, cts []*rlwe.Ciphertext, seed *[seedSize]byte) error {
 	p, err := newParameters(spec.Params)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	level, count := ciphertextLevel(spec, kind)
 	if len(cts) != count {
-		return nil, fmt.Errorf("%d ciphertexts for a %s of %d", len(cts), kind, count)
+		return fmt.Errorf("%d ciphertexts for a %s of %d", len(cts), kind, count)
 	}
-	var buf bytes.Buffer
-	buf.Write(seal(kind, fileHeader(spec, id), binary.AppendUvarint(nil, uint64(count))))
+	for j, ct := range cts {
+		if ct.Level() != level || ct.Degree() != 1 || !ct.IsNTT {
+			return fmt.Errorf("ciphertext %d of the %s at level %d, degree %d: level %d, degree 1 expected", j+1, kind, ct.Level(), ct.Degree(), level)
+		}
+	}
+	head := seal(kind, fileHeader(spec, id), binary.AppendUvarint(nil, uint64(count)))
 	if seed == nil {
-		buf.WriteByte(0)
+		head = append(head, 0)
 	} else {
-		buf.WriteByte(1)
-		buf.Write(seed[:])
+		head = append(append(head, 1), seed[:]...)
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
 	}
 	var scratch []byte
 	for j, ct := range cts {
-		if ct.Level() != level || ct.Degree() != 1 || !ct.IsNTT {
-			return nil, fmt.Errorf("ciphertext %d of the %s at level %d, degree %d: level %d, degree 1 expected", j+1, kind, ct.Level(), ct.Degree(), level)
+		if _, err := w.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(ct.Scale.Float64()))); err != nil {
+			return err
 		}
-		buf.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(ct.Scale.Float64())))
 		polys := ct.Value
 		if seed != nil {
 			polys = polys[:1]
 		}
 		for _, poly := range polys {
-			if scratch, err = writePackedPoly(&buf, poly, p.Q()[:level+1], scratch); err != nil {
-				return nil, fmt.Errorf("ciphertext %d of the %s: %w", j+1, kind, err)
+			if scratch, err = writePackedPoly(w, poly, p.Q()[:level+1], scratch); err != nil {
+				return fmt.Errorf("ciphertext %d of the %s: %w", j+1, kind, err)
 			}
 		}
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // DecodeCiphertext parses an input or result made for spec with key set

@@ -155,10 +155,16 @@ func (c *Client) UploadKeys(ctx context.Context, keys io.Reader, size int64) (st
 
 // Infer posts an encrypted input and returns the encrypted result.
 func (c *Client) Infer(ctx context.Context, model, keyID string, input []byte) ([]byte, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/v1/models/"+url.PathEscape(model)+"/infer",
-		bytes.NewReader(input), int64(len(input)), map[string]string{KeyIDHeader: keyID})
+	resp, err := c.InferStream(ctx, model, keyID, bytes.NewReader(input), int64(len(input)))
 	if err != nil {
 		return nil, err
 	}
 	return readBody(resp, 1<<30)
+}
+
+// InferStream posts an encrypted input of size bytes read from input and
+// returns the answer, whose body is the encrypted result, for the caller
+// to stream and close.
+func (c *Client) InferStream(ctx context.Context, model, keyID string, input io.Reader, size int64) (*http.Response, error) {
+	return c.do(ctx, http.MethodPost, "/v1/models/"+url.PathEscape(model)+"/infer", input, size, map[string]string{KeyIDHeader: keyID})
 }

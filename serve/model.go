@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
@@ -22,6 +23,9 @@ type Model struct {
 	// PredictedSeconds is the cost model's estimate of one evaluation, the
 	// latency hecc compile reports (of a whole batch, for a batch circuit).
 	PredictedSeconds float64
+	// BatchMemory, for a batch circuit, bounds what one batch's
+	// ciphertexts take in the server's memory while it is evaluated.
+	BatchMemory int64
 }
 
 // NewModel prepares a compiled circuit for serving: its weights are
@@ -48,8 +52,65 @@ func NewModel(c *runtime.Circuit) (*Model, error) {
 	if c.Spec.Batched() {
 		work = plan.BatchWorkload
 	}
-	return &Model{Name: c.Spec.Model, Circuit: c, Prepared: prepared, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes,
-		PredictedSeconds: c.Spec.Params.PredictSeconds(work(c.Graph))}, nil
+	m := &Model{Name: c.Spec.Model, Circuit: c, Prepared: prepared, SpecBytes: spec, Fingerprint: c.Spec.Fingerprint(), Sizes: sizes,
+		PredictedSeconds: c.Spec.Params.PredictSeconds(work(c.Graph))}
+	if c.Spec.Batched() {
+		m.BatchMemory = batchMemory(c)
+	}
+	return m, nil
+}
+
+// batchMemory bounds the ciphertexts a batch circuit holds at once: the
+// runtime keeps a node's ciphertexts (one per tensor element) until its
+// last reader has run, so the peak is the largest set of values alive
+// together. A node's ciphertexts are allocated at its inputs' level, of
+// degree 2 for a product and for an affine map of products (which are left
+// unrelinearized one level up: the map relinearizes after summing), each
+// (degree+1)·(level+1) limbs of N words; every product is counted so,
+// which bounds it from above.
+func batchMemory(c *runtime.Circuit) int64 {
+	g := c.Graph
+	limb := int64(8) << c.Spec.Params.LogN
+	product := func(n *ir.Node) bool { return n.Op == ir.OpMul || n.Op == ir.OpPoly && n.Poly.IsSquare() }
+	held := func(n *ir.Node) int {
+		if product(n) {
+			return n.Level + 1
+		}
+		return n.Level
+	}
+	bytes := func(n *ir.Node) int64 {
+		level, polys := n.Level, int64(2)
+		for _, in := range n.Inputs {
+			level = max(level, held(in))
+			if product(in) && n.Op == ir.OpAffine {
+				polys = 3
+			}
+		}
+		if product(n) {
+			polys = 3
+		}
+		return int64(n.Size()) * polys * int64(level+1) * limb
+	}
+	readers := map[*ir.Node]int{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			readers[in]++
+		}
+	}
+	var live, peak int64
+	for _, n := range g.Nodes {
+		if n.Op == ir.OpOutput {
+			continue // its input's ciphertexts
+		}
+		live += bytes(n)
+		peak = max(peak, live)
+		for _, in := range n.Inputs {
+			if readers[in]--; readers[in] == 0 {
+				live -= bytes(in)
+			}
+		}
+	}
+	return peak
 }
 
 // LoadModel reads a .hec file.
@@ -78,6 +139,12 @@ type ModelInfo struct {
 	// PredictedSeconds is Model.PredictedSeconds: a ranking estimate of
 	// the evaluation alone, not a promise of the wall time.
 	PredictedSeconds float64 `json:"predicted_seconds"`
+	// Layout is "batch" for a throughput circuit, which evaluates Batch
+	// inputs at once (one per slot) in BatchMemoryBytes of ciphertexts;
+	// empty for the packed layout, one input per query.
+	Layout           string `json:"layout,omitempty"`
+	Batch            int    `json:"batch,omitempty"`
+	BatchMemoryBytes int64  `json:"batch_memory_bytes,omitempty"`
 }
 
 // ParamsInfo is the CKKS parameter set of a model.
@@ -104,5 +171,8 @@ func (m *Model) Info() ModelInfo {
 		Sizes:       m.Sizes,
 
 		PredictedSeconds: m.PredictedSeconds,
+		Layout:           s.Layout,
+		Batch:            s.Batch,
+		BatchMemoryBytes: m.BatchMemory,
 	}
 }

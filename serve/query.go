@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -294,6 +298,124 @@ func (s *Session) Decrypt(res []byte) (*Answer, error) {
 	}
 	s.stage("decrypt", start)
 	return &Answer{Scores: raw, Output: out, Top: TopClasses(raw)}, nil
+}
+
+// BatchAnswer is a batch circuit's decrypted result.
+type BatchAnswer struct {
+	// Scores has one row per input, the padding rows dropped, before the
+	// model's post-processing; Output after it.
+	Scores *ir.Tensor
+	Output *ir.Tensor
+	// EvalSeconds is the evaluation's time on the server, as it reports.
+	EvalSeconds float64
+}
+
+// InferBatch encrypts a batch of inputs (leading axis: one per input, at
+// most the spec's batch), has the server evaluate it and decrypts one row
+// per input. Its stages are encrypt, upload, evaluate (from the upload's
+// end to the answer, queueing included), download and decrypt.
+func (s *Session) InferBatch(ctx context.Context, t *ir.Tensor) (*BatchAnswer, error) {
+	if !s.Spec.Batched() {
+		return nil, fmt.Errorf("model %s is not a batch circuit: query it one input at a time", s.Model)
+	}
+	if len(t.Shape) == 0 {
+		return nil, fmt.Errorf("%w: a batch needs a leading axis of inputs", runtime.ErrShape)
+	}
+	images := t.Shape[0]
+	start := time.Now()
+	sk, err := runtime.DecodeSecretKey(s.Spec, s.secret)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := runtime.EncryptFile(s.Spec, sk, t)
+	if err != nil {
+		return nil, err
+	}
+	s.stage(fmt.Sprintf("encrypt (%d inputs)", images), start)
+	resp, sent, err := s.postBatch(ctx, ct)
+	if IsCode(err, codeUnknownKey) {
+		// Evicted since the check: upload again, once.
+		if err := s.ensureUploaded(ctx, true); err != nil {
+			return nil, err
+		}
+		resp, sent, err = s.postBatch(ctx, ct)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	evalSeconds, _ := strconv.ParseFloat(resp.Header.Get(EvalSecondsHeader), 64)
+	s.stage(fmt.Sprintf("evaluate (%.3f s on the server)", evalSeconds), sent)
+	start = time.Now()
+	body := &countReader{r: resp.Body}
+	res, err := runtime.ReadCiphertext(body, s.Spec, runtime.KindOutputCt, sk.KeySet())
+	if err != nil {
+		return nil, fmt.Errorf("the server's result: %w", err)
+	}
+	s.stage(fmt.Sprintf("download (%.1f KiB)", float64(body.n)/1024), start)
+	start = time.Now()
+	raw, err := runtime.Decrypt(s.Spec, sk, res)
+	if err != nil {
+		return nil, err
+	}
+	row := len(raw.Data) / raw.Shape[0]
+	raw = &ir.Tensor{Shape: append([]int{images}, raw.Shape[1:]...), Data: raw.Data[:images*row]}
+	out, err := ir.ApplyPost(s.Spec.Output.Post, raw)
+	if err != nil {
+		return nil, err
+	}
+	s.stage("decrypt", start)
+	return &BatchAnswer{Scores: raw, Output: out, EvalSeconds: evalSeconds}, nil
+}
+
+// postBatch uploads an encrypted batch and waits for the answer's header;
+// it reports the upload as a stage and returns when the upload ended.
+func (s *Session) postBatch(ctx context.Context, ct []byte) (*http.Response, time.Time, error) {
+	start := time.Now()
+	body := &uploadReader{r: bytes.NewReader(ct)}
+	resp, err := s.Client.InferStream(ctx, s.Model, s.KeyID, body, int64(len(ct)))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	sent := body.end()
+	if s.Progress != nil {
+		s.Progress(fmt.Sprintf("upload (%.1f MiB)", float64(len(ct))/(1<<20)), sent.Sub(start))
+	}
+	return resp, sent, nil
+}
+
+// uploadReader records when the transport read the body's last byte.
+type uploadReader struct {
+	r    io.Reader
+	done atomic.Int64 // UnixNano, 0 until EOF
+}
+
+func (u *uploadReader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if err == io.EOF {
+		u.done.CompareAndSwap(0, time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// end is when the upload ended, or now if the transport never saw EOF
+// (it stops at the announced length).
+func (u *uploadReader) end() time.Time {
+	if t := u.done.Load(); t != 0 {
+		return time.Unix(0, t)
+	}
+	return time.Now()
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // TopClasses orders the classes of a classifier's output (its last axis)

@@ -20,6 +20,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -281,6 +282,9 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	r.written = true
@@ -575,14 +579,17 @@ type job struct {
 	ctx   context.Context
 	model *Model
 	keyID string
-	// run evaluates the decoded input with the key set's server until ctx
-	// is done.
-	run  func(context.Context, *runtime.Server) ([]byte, *runtime.Stats, error)
-	done chan result // buffered: a worker never waits for the handler
+	// granted is closed when a worker takes the job; the worker then waits
+	// for input, which the handler sends once it has decoded the body (nil
+	// if it refused it). A batch model's body is read only then, so that
+	// the server holds at most one batch input per worker.
+	granted chan struct{}
+	input   chan *runtime.Ciphertext // buffered
+	done    chan result              // buffered: a worker never waits for the handler
 }
 
 type result struct {
-	ct      []byte
+	ct      *runtime.Ciphertext
 	seconds float64
 	err     error
 }
@@ -595,8 +602,19 @@ func (s *Server) work() {
 			s.metrics.abandoned.WithLabelValues("queued", reason(err)).Inc()
 			continue
 		}
+		close(j.granted)
+		var in *runtime.Ciphertext
+		select {
+		case in = <-j.input:
+		case <-j.ctx.Done():
+			s.metrics.abandoned.WithLabelValues("queued", reason(j.ctx.Err())).Inc()
+			continue
+		}
+		if in == nil {
+			continue // the handler refused the body and answered
+		}
 		s.metrics.running.Inc()
-		j.done <- s.evaluate(j)
+		j.done <- s.evaluate(j, in)
 		s.metrics.running.Dec()
 	}
 }
@@ -608,10 +626,10 @@ func reason(err error) string {
 	return "canceled"
 }
 
-// evaluate runs one job. A job whose client leaves or whose deadline
-// passes mid-run stops at the evaluation's next node or giant step, and
-// frees its worker.
-func (s *Server) evaluate(j *job) result {
+// evaluate runs one job on its decoded input. A job whose client leaves or
+// whose deadline passes mid-run stops at the evaluation's next node or
+// giant step, and frees its worker.
+func (s *Server) evaluate(j *job, in *runtime.Ciphertext) result {
 	srv, hit, err := s.cache.get(j.ctx, j.keyID, func() (*runtime.Server, int64, error) { return s.loadKeys(j.model, j.keyID) })
 	if err != nil {
 		return result{err: err}
@@ -624,7 +642,12 @@ func (s *Server) evaluate(j *job) result {
 	if s.beforeRun != nil {
 		s.beforeRun()
 	}
-	b, st, err := j.run(j.ctx, srv)
+	// The input's key set is checked against the stored keys' only here,
+	// once they are loaded.
+	if srv.KeySet() != in.KeySet() {
+		return result{err: fmt.Errorf("%w: the input was encrypted with key set %s, the stored keys %s are key set %s", runtime.ErrKeySet, in.KeySet(), j.keyID, srv.KeySet())}
+	}
+	out, st, err := srv.Run(j.ctx, in)
 	if stop := j.ctx.Err(); err != nil && stop != nil && errors.Is(err, stop) {
 		s.metrics.abandoned.WithLabelValues("running", reason(stop)).Inc()
 		return result{err: err}
@@ -638,8 +661,12 @@ func (s *Server) evaluate(j *job) result {
 		s.metrics.abandoned.WithLabelValues("running", reason(err)).Inc()
 		return result{err: err}
 	}
-	return result{ct: b, seconds: st.EvalSeconds}
+	return result{ct: out, seconds: st.EvalSeconds}
 }
+
+// EvalSecondsHeader carries, on a result, how long the evaluation took on
+// the server.
+const EvalSecondsHeader = "Hecc-Eval-Seconds"
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -667,49 +694,26 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, codeWrongCompile, fmt.Sprintf("key set %s was made for model %s, not %s", id, km.Name, m.Name))
 		return
 	}
-	limit := int64(m.Sizes.InputCt)
-	if r.ContentLength > limit {
+	if limit := int64(m.Sizes.InputCt); r.ContentLength > limit {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes: an input of %s takes at most %d", r.ContentLength, m.Name, limit))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("an input of %s takes at most %d bytes", m.Name, limit))
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
-		return
-	}
-	// The input's key set is checked against the stored keys' when they
-	// are loaded, in run.
-	keySet, _ := runtime.PeekKeySet(body)
-	cts, err := runtime.DecodeCiphertext(m.Circuit.Spec, runtime.KindInputCt, keySet, body)
-	switch {
-	case errors.Is(err, runtime.ErrMismatch):
-		writeError(w, http.StatusConflict, codeWrongCompile, err.Error())
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
-		return
+	j := &job{model: m, keyID: id, granted: make(chan struct{}), input: make(chan *runtime.Ciphertext, 1), done: make(chan result, 1)}
+	batch := m.Circuit.Spec.Batched()
+	if !batch {
+		// A packed input is small: read it before queueing, so that a
+		// worker never waits for an upload.
+		in := s.readInput(w, r, m, time.Time{})
+		if in == nil {
+			return
+		}
+		j.input <- in
 	}
 	s.keys.Touch(id)
 
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
 	defer cancel()
-	run := func(ctx context.Context, srv *runtime.Server) ([]byte, *runtime.Stats, error) {
-		if srv.KeySet() != keySet {
-			return nil, nil, fmt.Errorf("%w: the input was encrypted with key set %s, the stored keys %s are key set %s", runtime.ErrKeySet, keySet, id, srv.KeySet())
-		}
-		out, st, err := srv.Run(ctx, cts)
-		if err != nil {
-			return nil, nil, err
-		}
-		b, err := runtime.EncodeCiphertext(m.Circuit.Spec, out)
-		return b, st, err
-	}
-	j := &job{ctx: ctx, model: m, keyID: id, run: run, done: make(chan result, 1)}
+	j.ctx = ctx
 	s.metrics.queueDepth.Inc()
 	select {
 	case s.jobs <- j:
@@ -719,6 +723,20 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, codeBusy, "every worker is busy and the queue is full: retry later")
 		return
 	}
+	if batch {
+		select {
+		case <-j.granted:
+		case <-ctx.Done():
+			s.stopped(w, r, log, start)
+			return
+		}
+		deadline, _ := ctx.Deadline()
+		in := s.readInput(w, r, m, deadline)
+		j.input <- in
+		if in == nil {
+			return
+		}
+	}
 	select {
 	case res := <-j.done:
 		switch {
@@ -727,26 +745,102 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		case res.err != nil && ctx.Err() != nil:
 			clientLeft(w)
 			log.Info("client left", "seconds", time.Since(start).Seconds())
+		case errors.Is(res.err, runtime.ErrKeySet):
+			writeError(w, http.StatusConflict, codeWrongCompile, res.err.Error())
 		case res.err != nil:
 			log.Error("evaluation failed", "err", res.err)
 			writeError(w, http.StatusInternalServerError, codeInternal, "the evaluation failed")
 		default:
 			w.Header().Set("Content-Type", "application/octet-stream")
-			w.Header().Set("Content-Length", strconv.Itoa(len(res.ct)))
-			w.Write(res.ct)
+			w.Header().Set("Content-Length", strconv.Itoa(m.Sizes.OutputCt))
+			w.Header().Set(EvalSecondsHeader, strconv.FormatFloat(res.seconds, 'g', 6, 64))
+			if err := runtime.WriteCiphertext(w, m.Circuit.Spec, res.ct); err != nil {
+				log.Info("the result was not sent whole", "err", err)
+				return
+			}
 			s.metrics.latency.WithLabelValues(m.Name).Observe(time.Since(start).Seconds())
-			log.Info("inference", "bytes_in", len(body), "bytes_out", len(res.ct), "eval_seconds", res.seconds, "seconds", time.Since(start).Seconds())
+			log.Info("inference", "eval_seconds", res.seconds, "seconds", time.Since(start).Seconds())
 		}
 	case <-ctx.Done():
 		// The worker drops the job if it has not started it, and otherwise
 		// stops its run.
-		if r.Context().Err() != nil {
-			clientLeft(w)
-			log.Info("client left", "seconds", time.Since(start).Seconds())
-			return
-		}
-		writeError(w, http.StatusGatewayTimeout, codeDeadline, fmt.Sprintf("no result within the deadline of %s", s.cfg.Timeout))
+		s.stopped(w, r, log, start)
 	}
+}
+
+// stopped answers a request whose deadline passed or whose client left.
+func (s *Server) stopped(w http.ResponseWriter, r *http.Request, log *slog.Logger, start time.Time) {
+	if r.Context().Err() != nil {
+		clientLeft(w)
+		log.Info("client left", "seconds", time.Since(start).Seconds())
+		return
+	}
+	writeError(w, http.StatusGatewayTimeout, codeDeadline, fmt.Sprintf("no result within the deadline of %s", s.cfg.Timeout))
+}
+
+// readInput streams the request body into m's input ciphertexts, within
+// the spec's size and, if set, until deadline. It answers the client
+// itself when it refuses the body, and returns nil then.
+func (s *Server) readInput(w http.ResponseWriter, r *http.Request, m *Model, deadline time.Time) *runtime.Ciphertext {
+	limit := int64(m.Sizes.InputCt)
+	if !deadline.IsZero() {
+		// A slow upload must not hold its worker past the deadline.
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(deadline)
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	body := &bodyReader{r: http.MaxBytesReader(w, r.Body, limit)}
+	head := make([]byte, runtime.HeaderSize)
+	_, headErr := io.ReadFull(body, head)
+	var in *runtime.Ciphertext
+	err := headErr
+	if err == nil {
+		keySet, _ := runtime.PeekKeySet(head)
+		in, err = runtime.ReadCiphertext(io.MultiReader(bytes.NewReader(head), body), m.Circuit.Spec, runtime.KindInputCt, keySet)
+	}
+	if err == nil {
+		return in
+	}
+	// A body the decoder refused early may also be too large: that is
+	// the answer then. Reading on costs no memory.
+	io.Copy(io.Discard, body)
+	switch {
+	case r.Context().Err() != nil:
+		clientLeft(w)
+	case body.tooLarge:
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("an input of %s takes at most %d bytes", m.Name, limit))
+	case body.err != nil && !deadline.IsZero() && !time.Now().Before(deadline):
+		writeError(w, http.StatusGatewayTimeout, codeDeadline, fmt.Sprintf("the upload did not end within the deadline of %s", s.cfg.Timeout))
+	case body.err != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
+	case headErr != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, "the body is shorter than a hecc file header")
+	case errors.Is(err, runtime.ErrMismatch):
+		writeError(w, http.StatusConflict, codeWrongCompile, err.Error())
+	default:
+		writeError(w, http.StatusBadRequest, codeMalformed, err.Error())
+	}
+	return nil
+}
+
+// bodyReader remembers why a request body stopped: too large, or broken
+// off.
+type bodyReader struct {
+	r        io.Reader
+	tooLarge bool
+	err      error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		b.tooLarge = true
+	case err != nil && err != io.EOF:
+		b.err = err
+	}
+	return n, err
 }
 
 // recordEval keeps a moving average of m's evaluation time.

@@ -368,11 +368,22 @@ func TestBrowserClient(t *testing.T) {
 		if label := sampleLabel(t, sample); st.Answer.Top[0] != label {
 			t.Errorf("%s: the page's top class %d, the label %d", sample, st.Answer.Top[0], label)
 		}
+		// Decryption rounds to the spec's output step: half a step off,
+		// plus CKKS noise below 1e-2.
+		tol := 1e-2
+		if c.Spec.OutputRounded {
+			tol += c.Spec.OutputStep / 2
+			for _, v := range st.Answer.Scores {
+				if q := v / c.Spec.OutputStep; q != math.Round(q) {
+					t.Errorf("%s: the page shows %g, not a multiple of the output step %g", sample, v, c.Spec.OutputStep)
+				}
+			}
+		}
 		worst := 0.0
 		for i, v := range want.Data {
 			worst = max(worst, math.Abs(st.Answer.Scores[i]-v)/max(1, math.Abs(v)))
 		}
-		if worst > 1e-2 {
+		if worst > tol {
 			t.Errorf("%s: decrypted scores %v, plaintext %v", sample, st.Answer.Scores, want.Data)
 		}
 		return st

@@ -233,12 +233,21 @@ func decryptBatch(c *cli.Context, post string, raw *ir.Tensor) error {
 	if err != nil {
 		return err
 	}
-	if path := c.String("output"); path != "" {
+	return reportBatch(c, raw, out, c.String("output"))
+}
+
+// reportBatch writes a batch's outputs, one row per input, to path (if
+// set) and prints each row's top class, or --json.
+func reportBatch(c *cli.Context, raw, out *ir.Tensor, path string) error {
+	images := raw.Shape[0]
+	row := len(raw.Data) / images
+	if path != "" {
 		var b bytes.Buffer
 		if err := tensorio.WriteNPY(&b, out, "<f4"); err != nil {
 			return err
 		}
-		if err := writeFile(path, b.Bytes(), 0o644); err != nil {
+		// Decrypted results are the user's private data.
+		if err := writeFile(path, b.Bytes(), 0o600); err != nil {
 			return err
 		}
 	}

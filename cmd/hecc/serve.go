@@ -122,7 +122,7 @@ func queryCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "query",
 		Usage:     "classify an input with a model a hecc server serves, encrypted end to end (client side)",
-		ArgsUsage: "INPUT.npy|INPUT.pb|INPUT.png",
+		ArgsUsage: "INPUT.npy|INPUT.pb|INPUT.png|BATCH.npz",
 		Description: `Fetches the model's spec (cached, checked against the fingerprint the server
 lists), makes keys once per server, model and compile under --keys (the
 secret key 0600, never sent), uploads eval.keys if the server lacks them,
@@ -133,7 +133,14 @@ A PNG (grayscale or colour) becomes the model input's channels (1: luminance,
 3: RGB), each pixel value (0 to 255) through the input scaling the compile
 recorded (hecc compile --input-scale, --input-mean, --input-std), or divided
 by 255 when it recorded none; a tensor file goes through the scaling too.
-Its size must be the input's unless --resize.`,
+Its size must be the input's unless --resize.
+
+For a batch model (hecc compile --batch; GET /v1/models lists its layout and
+batch size), the input is a batch as hecc encrypt reads it: an .npy, or an
+.npz's array x, of up to the batch's inputs along a leading axis. The
+result, one row per input (the padding slots dropped), goes to --output as
+a float32 .npy; each stage's time goes to stderr (encrypt, upload with its
+size, evaluate, download, decrypt), then the images per second.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Usage: "the server's URL, e.g. http://127.0.0.1:8080 (required)"},
 			&cli.StringFlag{Name: "model", Usage: "the model's name on the server (required)"},
@@ -141,6 +148,8 @@ Its size must be the input's unless --resize.`,
 			&cli.BoolFlag{Name: "resize", Usage: "scale a PNG of another size to the model's input"},
 			&cli.IntFlag{Name: "top", Value: 3, Usage: "how many classes to print"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"output": [...], "shape": [...], "top": [...]}`},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "batch models: the outputs' .npy, one row per input (default: INPUT.out.npy)"},
+			&cli.BoolFlag{Name: "strict", Usage: "batch models: refuse inputs outside the calibrated range instead of warning"},
 		},
 		Action: runQuery,
 	}
@@ -179,6 +188,14 @@ func runQuery(c *cli.Context) error {
 		return err
 	}
 	in := c.Args().First()
+	if s.Spec.Batched() {
+		return queryBatch(ctx, c, s, in)
+	}
+	for _, f := range []string{"output", "strict"} {
+		if c.IsSet(f) {
+			return usageError("--%s is for batch models; %s takes one input per query", f, s.Model)
+		}
+	}
 	t, err := readInput(in, s.Spec, c.Bool("resize"))
 	if err != nil {
 		return err
@@ -197,6 +214,42 @@ func runQuery(c *cli.Context) error {
 		fmt.Printf("  %d (%.4g)", k, ans.Output.Data[k])
 	}
 	fmt.Println()
+	return nil
+}
+
+// queryBatch has a batch model evaluate a batch of inputs and writes one
+// row of outputs per input.
+func queryBatch(ctx context.Context, c *cli.Context, s *serve.Session, in string) error {
+	t, err := readSamples(in)
+	if err != nil {
+		return err
+	}
+	t.Data = s.Spec.ScaleInput(t.Data)
+	if err := s.Spec.CheckInputRange(t.Data); err != nil {
+		if c.Bool("strict") {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		fmt.Fprintf(os.Stderr, "hecc query: warning: %s: %v (--strict refuses it)\n", in, err)
+	}
+	fmt.Fprintf(os.Stderr, "hecc: the compile predicts %.2g s of evaluation on the server for a batch of up to %d\n", s.Info.PredictedSeconds, s.Spec.Batch)
+	start := time.Now()
+	ans, err := s.InferBatch(ctx, t)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	images := float64(ans.Scores.Shape[0])
+	fmt.Fprintf(os.Stderr, "hecc: %d inputs in %.3f s: %.1f images/s end to end, %.1f images/s in the server's evaluation\n",
+		ans.Scores.Shape[0], time.Since(start).Seconds(), images/time.Since(start).Seconds(), images/ans.EvalSeconds)
+	out := c.String("output")
+	if out == "" {
+		out = replaceExt(in, ".out.npy")
+	}
+	if err := reportBatch(c, ans.Scores, ans.Output, out); err != nil {
+		return err
+	}
+	if !c.Bool("json") {
+		fmt.Printf("outputs of %s: %s %v\n", in, out, ans.Output.Shape)
+	}
 	return nil
 }
 
