@@ -115,6 +115,7 @@ type target struct {
 	desc   string    // the interval, for the report
 	form   form      // chosen
 	fits   map[int]*ir.Polynomial
+	radii  map[int]float64 // of the fits' domains
 }
 
 // fitted is the degree-d fit, computed once.
@@ -339,7 +340,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		if c := t.form.comp; c != nil {
 			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
 				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
-			layer.Form = fmt.Sprintf("composite sign %v, %d levels", c.degrees, c.depth())
+			layer.Form = fmt.Sprintf("composite sign %v, %d levels, bounded up to %g× the interval", c.degrees, c.depth(), compositeDomain)
 			s.compose(t, c)
 		} else {
 			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
@@ -351,6 +352,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.Layers = append(res.Layers, layer)
 	}
 	if s.exact != nil && fitSrc != nil && len(fitSrc.Samples) > 0 {
+		if err := s.checkDomains(fitSrc.Samples); err != nil {
+			return err
+		}
 		msg, final, err := s.correctBias(fitSrc.Samples)
 		if err != nil {
 			return err
@@ -359,6 +363,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		for i, x := range final.reached {
+			if s.targets[i].form.comp != nil {
+				x *= compositeDomain // its input is in units of its domain
+			}
 			res.Layers[i].Reached = x
 		}
 	}

@@ -24,6 +24,14 @@ import (
 // in [-1, 1]. Each stage multiplies the smallest inputs' distance from 0 by
 // about its degree, so the depth grows with log(1/ε) instead of 1/ε.
 //
+// Beyond its interval a stage flips sign and then explodes within a few
+// percent, and an input past the calibrated scale is common (a held-out
+// sample, or an earlier polynomial's error): the chain is therefore built
+// on u = x/compositeDomain, so that its first stage is bounded by 1, and
+// every later stage's input stays in [-1, 1], for all |x| up to
+// compositeDomain times the calibrated scale. The search refuses a
+// candidate whose inputs go further.
+//
 // Precision b bits means |s(x) − sign(x)| ≤ 2^-b wherever |x| ≥ 2^-b: the
 // ReLU is then within 2^-b·|x|/2 of x ↦ max(x, 0) there, and within |x|
 // closer to 0, where |s| ≤ 1. The error is relative to each value rather
@@ -45,20 +53,26 @@ const (
 	// stageSlack is how far beyond 1 each stage stays accurate: its input
 	// may exceed 1 by CKKS noise, or by a calibrated range exceeded.
 	stageSlack = 1.0 / 1024
+	// compositeDomain is how far, in units of the calibrated scale, a
+	// composite's input may go with the composite still bounded: it costs
+	// the first stage one bit of the precision asked for.
+	compositeDomain = 2.0
 )
 
-// composite is a sign approximation by a chain of odd Chebyshev
-// polynomials on [-1, 1].
+// composite is a sign approximation on [-compositeDomain,
+// compositeDomain] by a chain of odd Chebyshev polynomials on [-1, 1], the
+// first one read at x/compositeDomain.
 type composite struct {
 	bits    int         // precision asked for
 	degrees []int       // of the stages
 	stages  [][]float64 // Chebyshev coefficients
-	err     float64     // measured max |s − sign| for 2^-bits ≤ |x| ≤ 1
-	peak    float64     // measured max |s| on [-1, 1]
+	err     float64     // measured max |s − sign| for 2^-bits ≤ |x| ≤ compositeDomain
+	peak    float64     // measured max |s| on [-compositeDomain, compositeDomain]
 }
 
 // sign evaluates the composite at x.
 func (c *composite) sign(x float64) float64 {
+	x /= compositeDomain
 	for _, s := range c.stages {
 		x = clenshaw(s, x)
 	}
@@ -137,7 +151,7 @@ func buildComposite(b, maxStageDepth int) *composite {
 		degrees []int
 		stages  [][]float64
 	}
-	best := map[int]*state{0: {a: eps}}
+	best := map[int]*state{0: {a: eps / compositeDomain}}
 	var sol *state
 	solDepth, solMults := math.MaxInt, math.MaxInt
 	bestA := 0.0 // the largest a at any depth so far: a deeper state must beat it
@@ -180,14 +194,15 @@ func buildComposite(b, maxStageDepth int) *composite {
 	return c
 }
 
-// measure finds the largest |s − 1| on [eps, 1] and the largest |s| on
-// [0, 1] (s is odd), on a grid dense near 0, where s rises fastest, and
-// uniform elsewhere.
+// measure finds the largest |s − 1| on [eps, compositeDomain] and the
+// largest |s| on [0, compositeDomain] (s is odd), on a grid dense near 0,
+// where s rises fastest, and uniform elsewhere.
 func (c *composite) measure(eps float64) (errMax, peak float64) {
-	const n = 1 << 15
+	const n = 1 << 17
+	const top = compositeDomain * (1 + stageSlack)
 	for i := 0; i <= n; i++ {
 		u := float64(i) / n
-		for _, x := range []float64{eps * math.Pow(1/eps, u), u, eps * u} {
+		for _, x := range []float64{eps * math.Pow(top/eps, u), top * u, eps * u} {
 			s := c.sign(x)
 			peak = math.Max(peak, math.Abs(s))
 			if x >= eps {
@@ -364,12 +379,26 @@ func (t *target) composable() bool {
 }
 
 // compose replaces t's activation by its composite form: the stages of c
-// in a chain from x, the map onto [-1, 1], then x·s·(1−α)/2 + x·(1+α)/2
-// as (a·x + x·s)·(1−α)/2 with a = (1+α)/(1−α). The maps by a and by
-// (1−α)/2 are diagonal: the first costs a level beside the chain, the
-// second is composed into the map back from [-1, 1].
+// in a chain from u = x/compositeDomain, then x·s·(1−α)/2 + x·(1+α)/2 as
+// (a·u + u·s)·compositeDomain·(1−α)/2 with a = (1+α)/(1−α). The map onto
+// u is the one onto [-1, 1] divided by compositeDomain, at no cost; the
+// maps by a and by compositeDomain·(1−α)/2 are diagonal: the first costs a
+// level beside the chain, the second is composed into the map back from
+// [-1, 1].
 func (s *search) compose(t *target, c *composite) {
 	n, x := t.node, t.node.Inputs[0]
+	to := *x.Linear // normalize's own map, read by n only
+	to.Vals = slices.Clone(to.Vals)
+	for k := range to.Vals {
+		to.Vals[k] /= compositeDomain
+	}
+	if to.Bias != nil {
+		to.Bias = slices.Clone(to.Bias)
+		for k := range to.Bias {
+			to.Bias[k] /= compositeDomain
+		}
+	}
+	x.Linear = &to
 	node := func(op ir.Op, ins ...*ir.Node) *ir.Node {
 		return &ir.Node{Op: op, Inputs: ins, Shape: n.Shape, Origin: n.Origin}
 	}
@@ -398,7 +427,7 @@ func (s *search) compose(t *target, c *composite) {
 	ax := scaled(x, (1+alpha)/(1-alpha), "composite: linear term")
 	mul := node(ir.OpMul, x, last)
 	sum := node(ir.OpAdd, ax, mul)
-	res := scaled(sum, (1-alpha)/2, "composite: halve")
+	res := scaled(sum, compositeDomain*(1-alpha)/2, "composite: halve")
 	added = append(added, ax, mul, sum, res)
 	// The new nodes are not in the graph yet: only n's readers move to res.
 	s.g.Replace(n, res)
