@@ -145,6 +145,9 @@ func (t *target) gridError(d int) float64 {
 // compositeFn is t's activation (homogeneous, on the scaled input) with
 // sign approximated by c: x·((1+α) + (1−α)·s(x))/2, α the negative slope.
 func (t *target) compositeFn(c *composite) func(float64) float64 {
+	if t.act.Func == "clip" {
+		return t.clipFn(c)
+	}
 	lo, hi := (1+t.act.Alpha)/2, (1-t.act.Alpha)/2
 	return func(x float64) float64 { return x * (lo + hi*c.sign(x)) }
 }
@@ -338,10 +341,18 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	for _, t := range s.targets {
 		layer := ApproxLayer{Node: t.node.Label(), Interval: t.desc}
 		if c := t.form.comp; c != nil {
-			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
-				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
+			unit := " × the scale"
+			if t.act.Func == "clip" {
+				unit = ", two ReLUs side by side"
+			}
+			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g%s, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, c, t.compositeError(c), unit, c.depth(), c.mults())
 			layer.Form = fmt.Sprintf("composite sign %v, %d levels, bounded up to %g× the interval", c.degrees, c.depth(), compositeDomain)
-			s.compose(t, c)
+			if t.act.Func == "clip" {
+				s.composeClip(t, c)
+			} else {
+				s.compose(t, c)
+			}
 		} else {
 			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
 			s.replace(t, p)

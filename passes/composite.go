@@ -373,9 +373,111 @@ func (c *composite) reluBound() float64 {
 }
 
 // composable reports whether t's activation has a composite form: a
-// homogeneous one whose two slopes differ.
+// homogeneous one whose two slopes differ, or clip.
 func (t *target) composable() bool {
-	return homogeneous[t.act.Func] && t.act.Alpha != 1
+	return homogeneous[t.act.Func] && t.act.Alpha != 1 || t.act.Func == "clip"
+}
+
+// compositeError bounds the error of t's composite form with sign c on
+// [-1, 1]: relative to the scale for a homogeneous activation, absolute for
+// clip, whose two ReLUs' arguments span up to (1 + |hinge|) each.
+func (t *target) compositeError(c *composite) float64 {
+	if t.act.Func != "clip" {
+		return c.reluBound() * math.Abs(1-t.act.Alpha)
+	}
+	_, width := t.hinges()
+	return t.scale * (width[0] + width[1]) * c.reluBound()
+}
+
+// hinges are where a clip target's bounds fall on [-1, 1], and the largest
+// distance from each over [-1, 1], which scales its ReLU's argument.
+//
+// clip(x, a, b) = a + ReLU(x − a) − ReLU(x − b) = (a + b)/2 + (|x − a| −
+// |x − b|)/2, and |y| = y·sign(y): the two ReLUs are one composite sign on
+// their arguments stacked side by side, so the same depth as one.
+func (t *target) hinges() (hinge, width [2]float64) {
+	for k, b := range []float64{t.act.Lo, t.act.Hi} {
+		hinge[k] = (b - t.shift) / t.scale
+		width[k] = 1 + math.Abs(hinge[k])
+	}
+	return hinge, width
+}
+
+// clipFn is clip on t with sign approximated by c.
+func (t *target) clipFn(c *composite) func(float64) float64 {
+	hinge, width := t.hinges()
+	mid := (t.act.Lo + t.act.Hi) / 2
+	return func(x float64) float64 {
+		y0, y1 := x-hinge[0], x-hinge[1]
+		return mid + t.scale/2*(y0*c.sign(y0/width[0])-y1*c.sign(y1/width[1]))
+	}
+}
+
+// stacking is the shape holding two tensors of shape side by side (on the
+// channel axis, else the only one) and where element i of copy k sits.
+func stacking(shape []int) ([]int, func(k, i int) int) {
+	if len(shape) < 2 {
+		n := ir.NumElements(shape)
+		return []int{2 * n}, func(k, i int) int { return k*n + i }
+	}
+	block := ir.NumElements(shape[1:])
+	out := slices.Clone(shape)
+	out[1] *= 2
+	return out, func(k, i int) int { return (i/block*2+k)*block + i%block }
+}
+
+// composeClip replaces clip target t by its composite form with sign c:
+// the map onto [-1, 1] becomes the map onto both ReLUs' arguments, stacked
+// and divided by their widths and compositeDomain (u), then the chain on
+// u, u·s(u) ≈ |u|, and one map back that weighs and subtracts the halves
+// and adds (a + b)/2, which composes into the next layer.
+func (s *search) composeClip(t *target, c *composite) {
+	n, x := t.node, t.node.Inputs[0]
+	shape := n.Shape
+	wide, at := stacking(shape)
+	var geo *ir.Geometry
+	if len(shape) >= 3 { // element-wise: keep the layout of convolutions
+		geo = ir.SameGeometry(len(shape) - 2)
+	}
+	hinge, width := t.hinges()
+	size := n.Size()
+	to, bias := ir.NewBuilder(2*size, x.Linear.Cols), make([]float64, 2*size)
+	back := ir.NewBuilder(size, 2*size)
+	mid := make([]float64, size)
+	for k := range 2 {
+		f := 1 / (width[k] * compositeDomain)
+		for r := range size {
+			x.Linear.Row(r, func(col int, w float64) { to.Add(at(k, r), col, w*f) })
+			var b float64
+			if x.Linear.Bias != nil {
+				b = x.Linear.Bias[r]
+			}
+			bias[at(k, r)] = (b - hinge[k]) * f
+			back.Add(r, at(k, r), float64(1-2*k)*t.scale*width[k]*compositeDomain/2)
+			mid[r] = (t.act.Lo + t.act.Hi) / 2
+		}
+	}
+	lin, _ := to.Build(bias, "composite clip: both hinges") // in range by construction
+	lin.Geometry = geo
+	x.Linear, x.Shape = lin, wide
+	s.replace(t, compositePoly(c, 0))
+	n.Shape = wide
+	var added []*ir.Node
+	last := n
+	for i := 1; i < len(c.stages); i++ {
+		p := &ir.Node{Op: ir.OpPoly, Inputs: []*ir.Node{last}, Shape: wide, Origin: n.Origin, Poly: compositePoly(c, i)}
+		added = append(added, p)
+		last = p
+	}
+	mul := &ir.Node{Op: ir.OpMul, Inputs: []*ir.Node{x, last}, Shape: wide, Origin: n.Origin}
+	out, _ := back.Build(mid, "composite clip: halves") // in range by construction
+	out.Geometry = geo
+	res := &ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{mul}, Shape: shape, Origin: n.Origin, Linear: out}
+	added = append(added, mul, res)
+	// The new nodes are not in the graph yet: only n's readers move to res.
+	s.g.Replace(n, res)
+	i := slices.Index(s.g.Nodes, n)
+	s.g.Nodes = slices.Insert(s.g.Nodes, i+1, added...)
 }
 
 // compose replaces t's activation by its composite form: the stages of c
