@@ -20,7 +20,7 @@ import (
 
 // singleGrowth is how many times its largest magnitude on [-1, 1] a single
 // fit may reach on its domain.
-const singleGrowth = 2
+const singleGrowth = 1 << 10
 
 // domain is how far, in units of the calibrated scale, target t's input
 // may go under form f with the form bounded.
