@@ -115,6 +115,7 @@ type target struct {
 	desc   string    // the interval, for the report
 	form   form      // chosen
 	fits   map[int]*ir.Polynomial
+	radii  map[int]float64 // of the fits' domains
 }
 
 // fitted is the degree-d fit, computed once.
@@ -144,6 +145,9 @@ func (t *target) gridError(d int) float64 {
 // compositeFn is t's activation (homogeneous, on the scaled input) with
 // sign approximated by c: x·((1+α) + (1−α)·s(x))/2, α the negative slope.
 func (t *target) compositeFn(c *composite) func(float64) float64 {
+	if t.act.Func == "clip" {
+		return t.clipFn(c)
+	}
 	lo, hi := (1+t.act.Alpha)/2, (1-t.act.Alpha)/2
 	return func(x float64) float64 { return x * (lo + hi*c.sign(x)) }
 }
@@ -337,10 +341,18 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	for _, t := range s.targets {
 		layer := ApproxLayer{Node: t.node.Label(), Interval: t.desc}
 		if c := t.form.comp; c != nil {
-			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g × the scale, %d levels, %d multiplications",
-				t.node.Label(), t.act, t.desc, c, c.reluBound()*math.Abs(1-t.act.Alpha), c.depth(), c.mults())
-			layer.Form = fmt.Sprintf("composite sign %v, %d levels", c.degrees, c.depth())
-			s.compose(t, c)
+			unit := " × the scale"
+			if t.act.Func == "clip" {
+				unit = ", two ReLUs side by side"
+			}
+			cfg.logf("approx-activations", "%s: %s %s, %s, max error %.3g%s, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, c, t.compositeError(c), unit, c.depth(), c.mults())
+			layer.Form = fmt.Sprintf("composite sign %v, %d levels, bounded up to %g× the interval", c.degrees, c.depth(), compositeDomain)
+			if t.act.Func == "clip" {
+				s.composeClip(t, c)
+			} else {
+				s.compose(t, c)
+			}
 		} else {
 			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
 			s.replace(t, p)
@@ -351,6 +363,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.Layers = append(res.Layers, layer)
 	}
 	if s.exact != nil && fitSrc != nil && len(fitSrc.Samples) > 0 {
+		if err := s.checkDomains(fitSrc.Samples); err != nil {
+			return err
+		}
 		msg, final, err := s.correctBias(fitSrc.Samples)
 		if err != nil {
 			return err
@@ -359,6 +374,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		for i, x := range final.reached {
+			if s.targets[i].form.comp != nil {
+				x *= compositeDomain // its input is in units of its domain
+			}
 			res.Layers[i].Reached = x
 		}
 	}

@@ -24,6 +24,14 @@ import (
 // in [-1, 1]. Each stage multiplies the smallest inputs' distance from 0 by
 // about its degree, so the depth grows with log(1/ε) instead of 1/ε.
 //
+// Beyond its interval a stage flips sign and then explodes within a few
+// percent, and an input past the calibrated scale is common (a held-out
+// sample, or an earlier polynomial's error): the chain is therefore built
+// on u = x/compositeDomain, so that its first stage is bounded by 1, and
+// every later stage's input stays in [-1, 1], for all |x| up to
+// compositeDomain times the calibrated scale. The search refuses a
+// candidate whose inputs go further.
+//
 // Precision b bits means |s(x) − sign(x)| ≤ 2^-b wherever |x| ≥ 2^-b: the
 // ReLU is then within 2^-b·|x|/2 of x ↦ max(x, 0) there, and within |x|
 // closer to 0, where |s| ≤ 1. The error is relative to each value rather
@@ -45,20 +53,26 @@ const (
 	// stageSlack is how far beyond 1 each stage stays accurate: its input
 	// may exceed 1 by CKKS noise, or by a calibrated range exceeded.
 	stageSlack = 1.0 / 1024
+	// compositeDomain is how far, in units of the calibrated scale, a
+	// composite's input may go with the composite still bounded: it costs
+	// the first stage one bit of the precision asked for.
+	compositeDomain = 2.0
 )
 
-// composite is a sign approximation by a chain of odd Chebyshev
-// polynomials on [-1, 1].
+// composite is a sign approximation on [-compositeDomain,
+// compositeDomain] by a chain of odd Chebyshev polynomials on [-1, 1], the
+// first one read at x/compositeDomain.
 type composite struct {
 	bits    int         // precision asked for
 	degrees []int       // of the stages
 	stages  [][]float64 // Chebyshev coefficients
-	err     float64     // measured max |s − sign| for 2^-bits ≤ |x| ≤ 1
-	peak    float64     // measured max |s| on [-1, 1]
+	err     float64     // measured max |s − sign| for 2^-bits ≤ |x| ≤ compositeDomain
+	peak    float64     // measured max |s| on [-compositeDomain, compositeDomain]
 }
 
 // sign evaluates the composite at x.
 func (c *composite) sign(x float64) float64 {
+	x /= compositeDomain
 	for _, s := range c.stages {
 		x = clenshaw(s, x)
 	}
@@ -137,7 +151,7 @@ func buildComposite(b, maxStageDepth int) *composite {
 		degrees []int
 		stages  [][]float64
 	}
-	best := map[int]*state{0: {a: eps}}
+	best := map[int]*state{0: {a: eps / compositeDomain}}
 	var sol *state
 	solDepth, solMults := math.MaxInt, math.MaxInt
 	bestA := 0.0 // the largest a at any depth so far: a deeper state must beat it
@@ -180,14 +194,15 @@ func buildComposite(b, maxStageDepth int) *composite {
 	return c
 }
 
-// measure finds the largest |s − 1| on [eps, 1] and the largest |s| on
-// [0, 1] (s is odd), on a grid dense near 0, where s rises fastest, and
-// uniform elsewhere.
+// measure finds the largest |s − 1| on [eps, compositeDomain] and the
+// largest |s| on [0, compositeDomain] (s is odd), on a grid dense near 0,
+// where s rises fastest, and uniform elsewhere.
 func (c *composite) measure(eps float64) (errMax, peak float64) {
-	const n = 1 << 15
+	const n = 1 << 17
+	const top = compositeDomain * (1 + stageSlack)
 	for i := 0; i <= n; i++ {
 		u := float64(i) / n
-		for _, x := range []float64{eps * math.Pow(1/eps, u), u, eps * u} {
+		for _, x := range []float64{eps * math.Pow(top/eps, u), top * u, eps * u} {
 			s := c.sign(x)
 			peak = math.Max(peak, math.Abs(s))
 			if x >= eps {
@@ -358,18 +373,134 @@ func (c *composite) reluBound() float64 {
 }
 
 // composable reports whether t's activation has a composite form: a
-// homogeneous one whose two slopes differ.
+// homogeneous one whose two slopes differ, or clip.
 func (t *target) composable() bool {
-	return homogeneous[t.act.Func] && t.act.Alpha != 1
+	return homogeneous[t.act.Func] && t.act.Alpha != 1 || t.act.Func == "clip"
+}
+
+// compositeError bounds the error of t's composite form with sign c on
+// [-1, 1]: relative to the scale for a homogeneous activation, absolute for
+// clip, whose two ReLUs' arguments span up to (1 + |hinge|) each.
+func (t *target) compositeError(c *composite) float64 {
+	if t.act.Func != "clip" {
+		return c.reluBound() * math.Abs(1-t.act.Alpha)
+	}
+	_, width := t.hinges()
+	return t.scale * (width[0] + width[1]) * c.reluBound()
+}
+
+// hinges are where a clip target's bounds fall on [-1, 1], and the largest
+// distance from each over [-1, 1], which scales its ReLU's argument.
+//
+// clip(x, a, b) = a + ReLU(x − a) − ReLU(x − b) = (a + b)/2 + (|x − a| −
+// |x − b|)/2, and |y| = y·sign(y): the two ReLUs are one composite sign on
+// their arguments stacked side by side, so the same depth as one.
+func (t *target) hinges() (hinge, width [2]float64) {
+	for k, b := range []float64{t.act.Lo, t.act.Hi} {
+		hinge[k] = (b - t.shift) / t.scale
+		width[k] = 1 + math.Abs(hinge[k])
+	}
+	return hinge, width
+}
+
+// clipFn is clip on t with sign approximated by c.
+func (t *target) clipFn(c *composite) func(float64) float64 {
+	hinge, width := t.hinges()
+	mid := (t.act.Lo + t.act.Hi) / 2
+	return func(x float64) float64 {
+		y0, y1 := x-hinge[0], x-hinge[1]
+		return mid + t.scale/2*(y0*c.sign(y0/width[0])-y1*c.sign(y1/width[1]))
+	}
+}
+
+// stacking is the shape holding two tensors of shape side by side (on the
+// channel axis, else the only one) and where element i of copy k sits.
+func stacking(shape []int) ([]int, func(k, i int) int) {
+	if len(shape) < 2 {
+		n := ir.NumElements(shape)
+		return []int{2 * n}, func(k, i int) int { return k*n + i }
+	}
+	block := ir.NumElements(shape[1:])
+	out := slices.Clone(shape)
+	out[1] *= 2
+	return out, func(k, i int) int { return (i/block*2+k)*block + i%block }
+}
+
+// composeClip replaces clip target t by its composite form with sign c:
+// the map onto [-1, 1] becomes the map onto both ReLUs' arguments, stacked
+// and divided by their widths and compositeDomain (u), then the chain on
+// u, u·s(u) ≈ |u|, and one map back that weighs and subtracts the halves
+// and adds (a + b)/2, which composes into the next layer.
+func (s *search) composeClip(t *target, c *composite) {
+	n, x := t.node, t.node.Inputs[0]
+	shape := n.Shape
+	wide, at := stacking(shape)
+	var geo *ir.Geometry
+	if len(shape) >= 3 { // element-wise: keep the layout of convolutions
+		geo = ir.SameGeometry(len(shape) - 2)
+	}
+	hinge, width := t.hinges()
+	size := n.Size()
+	to, bias := ir.NewBuilder(2*size, x.Linear.Cols), make([]float64, 2*size)
+	back := ir.NewBuilder(size, 2*size)
+	mid := make([]float64, size)
+	for k := range 2 {
+		f := 1 / (width[k] * compositeDomain)
+		for r := range size {
+			x.Linear.Row(r, func(col int, w float64) { to.Add(at(k, r), col, w*f) })
+			var b float64
+			if x.Linear.Bias != nil {
+				b = x.Linear.Bias[r]
+			}
+			bias[at(k, r)] = (b - hinge[k]) * f
+			back.Add(r, at(k, r), float64(1-2*k)*t.scale*width[k]*compositeDomain/2)
+			mid[r] = (t.act.Lo + t.act.Hi) / 2
+		}
+	}
+	lin, _ := to.Build(bias, "composite clip: both hinges") // in range by construction
+	lin.Geometry = geo
+	x.Linear, x.Shape = lin, wide
+	s.replace(t, compositePoly(c, 0))
+	n.Shape = wide
+	var added []*ir.Node
+	last := n
+	for i := 1; i < len(c.stages); i++ {
+		p := &ir.Node{Op: ir.OpPoly, Inputs: []*ir.Node{last}, Shape: wide, Origin: n.Origin, Poly: compositePoly(c, i)}
+		added = append(added, p)
+		last = p
+	}
+	mul := &ir.Node{Op: ir.OpMul, Inputs: []*ir.Node{x, last}, Shape: wide, Origin: n.Origin}
+	out, _ := back.Build(mid, "composite clip: halves") // in range by construction
+	out.Geometry = geo
+	res := &ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{mul}, Shape: shape, Origin: n.Origin, Linear: out}
+	added = append(added, mul, res)
+	// The new nodes are not in the graph yet: only n's readers move to res.
+	s.g.Replace(n, res)
+	i := slices.Index(s.g.Nodes, n)
+	s.g.Nodes = slices.Insert(s.g.Nodes, i+1, added...)
 }
 
 // compose replaces t's activation by its composite form: the stages of c
-// in a chain from x, the map onto [-1, 1], then x·s·(1−α)/2 + x·(1+α)/2
-// as (a·x + x·s)·(1−α)/2 with a = (1+α)/(1−α). The maps by a and by
-// (1−α)/2 are diagonal: the first costs a level beside the chain, the
-// second is composed into the map back from [-1, 1].
+// in a chain from u = x/compositeDomain, then x·s·(1−α)/2 + x·(1+α)/2 as
+// (a·u + u·s)·compositeDomain·(1−α)/2 with a = (1+α)/(1−α). The map onto
+// u is the one onto [-1, 1] divided by compositeDomain, at no cost; the
+// maps by a and by compositeDomain·(1−α)/2 are diagonal: the first costs a
+// level beside the chain, the second is composed into the map back from
+// [-1, 1].
 func (s *search) compose(t *target, c *composite) {
 	n, x := t.node, t.node.Inputs[0]
+	to := *x.Linear // normalize's own map, read by n only
+	to.Vals = slices.Clone(to.Vals)
+	for k := range to.Vals {
+		to.Vals[k] /= compositeDomain
+	}
+	if to.Bias != nil {
+		to.Bias = slices.Clone(to.Bias)
+		for k := range to.Bias {
+			to.Bias[k] /= compositeDomain
+		}
+	}
+	x.Linear = &to
 	node := func(op ir.Op, ins ...*ir.Node) *ir.Node {
 		return &ir.Node{Op: op, Inputs: ins, Shape: n.Shape, Origin: n.Origin}
 	}
@@ -398,7 +529,7 @@ func (s *search) compose(t *target, c *composite) {
 	ax := scaled(x, (1+alpha)/(1-alpha), "composite: linear term")
 	mul := node(ir.OpMul, x, last)
 	sum := node(ir.OpAdd, ax, mul)
-	res := scaled(sum, (1-alpha)/2, "composite: halve")
+	res := scaled(sum, compositeDomain*(1-alpha)/2, "composite: halve")
 	added = append(added, ax, mul, sum, res)
 	// The new nodes are not in the graph yet: only n's readers move to res.
 	s.g.Replace(n, res)

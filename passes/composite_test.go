@@ -43,7 +43,8 @@ func TestCompositeSignErrorBound(t *testing.T) {
 			var worst, peak float64
 			for range 200000 {
 				// Half the points spread on a log scale, where s rises.
-				x := 2*rng.Float64() - 1
+				// Up to the edge of the domain where it must stay bounded.
+				x := compositeDomain * (2*rng.Float64() - 1)
 				if rng.IntN(2) == 0 {
 					x = math.Copysign(math.Pow(eps, rng.Float64()), x)
 				}
@@ -225,5 +226,45 @@ func TestApproxPoorlyConditionedCNN(t *testing.T) {
 	}
 	if frac := float64(same) / float64(len(fresh)); frac < 0.98 {
 		t.Fatalf("top class kept on %.3f of fresh samples\n%s", frac, report)
+	}
+}
+
+// TestDomains: a composite stays bounded by 1 (within its error) up to its
+// domain's edge, where a stage fitted only on [-1, 1] would have left
+// [-1, 1]; a single fit's domain shrinks with its degree, and it stays
+// within singleGrowth times its peak there; a candidate whose inputs leave
+// a domain is found.
+func TestDomains(t *testing.T) {
+	c := compositeSign(8, 7)
+	for _, x := range []float64{1, 1.01, 1.5, 1.99, compositeDomain} {
+		if s := c.sign(x); !(math.Abs(s-1) <= c.err) {
+			t.Errorf("s(%g) = %g, more than %g from 1", x, s, c.err)
+		}
+	}
+	tg := &target{act: &ir.Activation{Func: "relu"}, scale: 1}
+	low, high := tg.domain(single(7)), tg.domain(single(127))
+	if !(high < low && high > 1) {
+		t.Fatalf("domains: degree 7 %g, degree 127 %g", low, high)
+	}
+	p := tg.fitted(127)
+	if v := math.Abs(p.Eval(high)); v > singleGrowth*1.01 {
+		t.Errorf("degree 127 reaches %g at the edge of its domain %g", v, high)
+	}
+	if v := math.Abs(p.Eval(high + 0.01)); !(v > singleGrowth) {
+		t.Errorf("degree 127 only reaches %g past its domain %g: the domain is too small", v, high)
+	}
+	s := &search{targets: []*target{tg, tg}}
+	forms := []form{single(127), {comp: c}}
+	for _, tc := range []struct {
+		reached []float64
+		want    int
+	}{
+		{[]float64{1, 1.9}, -1},
+		{[]float64{high + 0.01, 1}, 0},
+		{[]float64{1, compositeDomain * 1.01}, 1},
+	} {
+		if got := s.outOfDomain(forms, tc.reached); got != tc.want {
+			t.Errorf("reached %v: out of domain %d, want %d", tc.reached, got, tc.want)
+		}
 	}
 }

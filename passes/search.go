@@ -306,7 +306,7 @@ func (s *search) cheaperComposites(o *outcome) (*outcome, error) {
 				break
 			}
 			g := form{comp: c}
-			if !g.cheaper(f) || c.reluBound() > bound {
+			if !g.cheaper(f) || t.compositeError(c) > bound {
 				continue
 			}
 			cand := slices.Clone(o.forms)

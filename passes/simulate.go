@@ -200,7 +200,7 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 	}
 	o.r = crit.measure(outs, ex)
 	o.r.reached = all
-	o.met = crit.met(o.r)
+	o.met = crit.met(o.r) && sim.s.outOfDomain(forms, all) < 0
 	return o, nil
 }
 
