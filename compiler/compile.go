@@ -181,7 +181,7 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	}
 	choice, err := params.Select(req)
 	if err != nil {
-		return nil, err
+		return withinDepth(m, opts, g, req, approx, err)
 	}
 	build := func(set params.Set) (*plan.Plan, error) {
 		if opts.Batch {

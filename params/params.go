@@ -453,3 +453,24 @@ func costDriven(req Requirements, smallest int, rejected []string) (Choice, erro
 	}
 	return choice, choice.Validate()
 }
+
+// DepthBudget is the deepest circuit any secure set Select could choose
+// holds under req (its Depth ignored), or -1 when none holds even a
+// fresh ciphertext. The workload's evaluation keys count as if all were
+// generated at the top level, where they are largest: a deeper circuit
+// moves them up, so the budget errs on the side of a set that fits.
+func DepthBudget(req Requirements) int {
+	keys := req.Work.keys()
+	for d := maxCiphertextPrimes - 1; d >= 0; d-- {
+		r := req
+		r.Depth = d
+		if !req.Work.Empty() {
+			r.Work = Workload{Keys: make([]float64, d+1)}
+			r.Work.Keys[d] = keys
+		}
+		if _, err := Select(r); err == nil {
+			return d
+		}
+	}
+	return -1
+}

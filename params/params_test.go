@@ -293,3 +293,48 @@ func TestRunnerUpSaysWhyItLost(t *testing.T) {
 		}
 	}
 }
+
+// DepthBudget is the deepest circuit Select accepts: one level more is
+// refused, and keys over the memory budget lower it.
+func TestDepthBudget(t *testing.T) {
+	keys := func(n float64) Workload { return Workload{Keys: []float64{0, n}} }
+	cases := []struct {
+		name   string
+		work   Workload
+		budget int64
+	}{
+		{"no keys", Workload{}, 0},
+		{"a few keys", keys(4), 0},
+		{"many keys", keys(200), 0},
+		{"many keys, small budget", keys(200), 1 << 32},
+	}
+	prev := maxCiphertextPrimes
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := Requirements{MinLogScale: 30, MaxLogScale: 40, LogMaxValue: 8, LogSlots: 10, Security: 128, Work: tc.work, MaxKeyBytes: tc.budget}
+			d := DepthBudget(req)
+			if d < 0 || d > prev {
+				t.Fatalf("budget %d, after %d for fewer keys or more memory", d, prev)
+			}
+			prev = d
+			at := func(depth int) Requirements {
+				r := req
+				r.Depth = depth
+				if !tc.work.Empty() {
+					r.Work = Workload{Keys: make([]float64, depth+1)}
+					r.Work.Keys[depth] = tc.work.keys()
+				}
+				return r
+			}
+			if _, err := Select(at(d)); err != nil {
+				t.Fatalf("depth %d refused: %v", d, err)
+			}
+			if _, err := Select(at(d + 1)); d+1 < maxCiphertextPrimes && err == nil {
+				t.Fatalf("depth %d accepted, over the budget %d", d+1, d)
+			}
+		})
+	}
+	if prev >= maxCiphertextPrimes-1 {
+		t.Fatalf("the memory budget did not lower the depth budget (%d)", prev)
+	}
+}

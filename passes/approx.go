@@ -73,6 +73,10 @@ type ApproxConfig struct {
 	// MaxDepth caps the levels of one polynomial: a single fit, or each
 	// stage of a composite form (default 7).
 	MaxDepth int
+	// MaxCircuitDepth is the most levels the whole circuit may take, as
+	// the search counts them (0: no bound): when the forms it chose go
+	// deeper, it searches again within it (see budget.go).
+	MaxCircuitDepth int
 }
 
 // Defaults of the approximation search.
@@ -338,6 +342,11 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
 	res := ApproxResult{Activations: len(acts), FixedDegree: ac.Degree, OutputKind: s.crit.OutputKind, Target: s.crit.target,
 		Detected: s.crit.detected, HeldOut: s.heldOut, NeedHeldOut: resolution(s.crit.Criterion, s.crit.target), Margin: s.margin}
+	chosen := make([]form, len(s.targets))
+	for i, t := range s.targets {
+		chosen[i] = t.form
+	}
+	res.CircuitDepth = s.circuitDepth(chosen)
 	for _, t := range s.targets {
 		layer := ApproxLayer{Node: t.node.Label(), Interval: t.desc}
 		if c := t.form.comp; c != nil {

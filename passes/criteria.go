@@ -363,23 +363,33 @@ func (c *criterion) summary(r reach) string {
 // flag is the option that sets the target to a value the reached r
 // meets, or "" when no useful target would.
 func (c *criterion) flag(r reach) string {
+	_, f := c.relax(r, ApproxConfig{})
+	return f
+}
+
+// relax is cfg with the target set to a value the reached r meets, and
+// the option that sets it; "" when no useful target would.
+func (c *criterion) relax(r reach, cfg ApproxConfig) (ApproxConfig, string) {
 	switch c.Criterion {
 	case Tolerance:
 		if !(r.relErr > 0 && r.relErr < 0.5) { // an error half the range bounds nothing
-			return ""
+			return cfg, ""
 		}
 		p := math.Pow(10, math.Floor(math.Log10(r.relErr))-1) // two significant digits, rounded up
-		return fmt.Sprintf("--tolerance %.2g", math.Ceil(r.relErr/p)*p)
+		cfg.Tolerance = math.Ceil(r.relErr/p) * p
+		return cfg, fmt.Sprintf("--tolerance %.2g", cfg.Tolerance)
 	case Cosine:
 		if v := math.Floor(r.cosine*1e5) / 1e5; v >= 0.5 {
-			return fmt.Sprintf("--cosine %g", v)
+			cfg.Cosine = v
+			return cfg, fmt.Sprintf("--cosine %g", v)
 		}
-		return ""
+		return cfg, ""
 	}
 	if v := math.Floor(r.agreement*1e4) / 1e4; v >= 0.5 {
-		return fmt.Sprintf("--agreement %g", v)
+		cfg.Agreement = v
+		return cfg, fmt.Sprintf("--agreement %g", v)
 	}
-	return ""
+	return cfg, ""
 }
 
 // misses reports whether output o of held-out sample i alone breaks the

@@ -37,7 +37,10 @@ type ApproxResult struct {
 	// Margin is the fraction of their width the calibrated ranges were
 	// widened by before fitting (--margin).
 	Margin float64
-	Layers []ApproxLayer
+	// CircuitDepth is the circuit's depth as the search counts it (see
+	// MaxCircuitDepth), before the levels later passes may add.
+	CircuitDepth int
+	Layers       []ApproxLayer
 }
 
 // ApproxLayer is one approximated activation.

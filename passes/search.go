@@ -39,6 +39,12 @@ type search struct {
 
 	sim *simulator
 
+	budget   int // most levels a candidate's circuit may take, 0: no bound
+	users    map[*ir.Node][]*ir.Node
+	targetOf map[*ir.Node]int
+	// budgetNote says how the budget changed the choice, "" if it did not.
+	budgetNote string
+
 	progress    func(SearchProgress)
 	start       time.Time
 	tried       int
@@ -113,6 +119,11 @@ func (s *search) choose() (string, error) {
 	if o, err = s.cheaperComposites(o); err != nil {
 		return "", err
 	}
+	if b := s.cfg.MaxCircuitDepth; b > 0 && s.circuitDepth(o.forms) > b {
+		if o, err = s.withinBudget(o); err != nil {
+			return "", err
+		}
+	}
 	what := "degrees"
 	for i, t := range s.targets {
 		t.form = o.forms[i]
@@ -120,7 +131,7 @@ func (s *search) choose() (string, error) {
 			what = "forms"
 		}
 	}
-	return fmt.Sprintf("%s chosen on %s, %s: %s", what, s.sampleText(), s.crit.describe(), s.crit.summary(o.r)), nil
+	return fmt.Sprintf("%s chosen on %s, %s: %s%s", what, s.sampleText(), s.crit.describe(), s.crit.summary(o.r), s.budgetNote), nil
 }
 
 // singleFits is the search of single Chebyshev fits: every layer starts at
@@ -153,8 +164,12 @@ func (s *search) singleFits() (*outcome, error) {
 				continue
 			}
 			depth[i]++
-			oi, err := s.try(fulls())
+			cand := fulls()
 			depth[i]--
+			if !s.fits(cand) {
+				continue
+			}
+			oi, err := s.try(cand)
 			if err != nil {
 				return nil, err
 			}
@@ -220,6 +235,9 @@ func (s *search) composites() (*outcome, error) {
 				forms[i] = form{comp: c}
 			}
 		}
+		if !s.fits(forms) {
+			break // more bits only deepen the composites
+		}
 		var err error
 		if o, err = s.try(forms); err != nil {
 			return nil, err
@@ -237,15 +255,20 @@ func (s *search) composites() (*outcome, error) {
 		// The deepest single fit, then the lowest degree that keeps the
 		// target; else the least precise composite that does.
 		cand := slices.Clone(forms)
-		cand[i] = single(1<<s.cfg.MaxDepth - 1)
-		a, err := s.check(cand)
-		if err != nil {
-			return nil, err
+		deepest, ok := s.deepestSingle(cand, i)
+		a := &outcome{}
+		if ok {
+			cand[i] = deepest
+			var err error
+			if a, err = s.check(cand); err != nil {
+				return nil, err
+			}
 		}
 		var kept *outcome
+		var err error
 		switch {
 		case a.met:
-			lo, hi := 1, 1<<s.cfg.MaxDepth-1
+			lo, hi := 1, deepest.degree
 			kept = a
 			for lo < hi {
 				mid := (lo + hi) / 2
@@ -447,8 +470,11 @@ func (s *search) measureForms(forms []form, stopEarly bool) (*outcome, error) {
 	s.tried++
 	score := s.crit.score(o.r)
 	// A candidate that meets the target is cheaper than the last one
-	// that did: the search only lowers costs once the target holds.
-	if !o.partial && (o.met || (!s.bestMet && (s.best == "" || score > s.bestScore))) {
+	// that did: the search only lowers costs once the target holds. One
+	// whose inputs leave its forms' domains is no candidate, nor one
+	// over the depth budget.
+	valid := !o.partial && s.fits(forms) && s.outOfDomain(forms, o.r.reached) < 0
+	if valid && (o.met || (!s.bestMet && (s.best == "" || score > s.bestScore))) {
 		s.best = fmt.Sprintf("%s: %s %s (target %s)", formsText(forms), s.crit.name(), s.crit.value(o.r), s.crit.targetText())
 		s.bestScore, s.bestMet, s.bestOutcome = score, o.met, o
 	}
