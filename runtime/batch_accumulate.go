@@ -113,7 +113,7 @@ func accumulateBlock(out, x [][]uint64, lin *ir.Linear, groups [][]int, w []uint
 		for i, r := range g {
 			acc[i], ws[i] = out[r], w[lin.RowPtr[r]:lin.RowPtr[r+1]]
 		}
-		accumulateRows(&acc, x, lin.ColIdx[lin.RowPtr[g[0]]:lin.RowPtr[g[0]+1]], &ws, q, bred, lazy)
+		rowsKernel(&acc, x, lin.ColIdx[lin.RowPtr[g[0]]:lin.RowPtr[g[0]+1]], &ws, q, bred, lazy)
 	}
 }
 
@@ -162,10 +162,19 @@ func accumulateRow(acc []uint64, x [][]uint64, cols []int, w []uint64, q uint64,
 	reduceAll(acc, q, bred)
 }
 
-// accumulateRows is accumulateRow for rowBlock rows reading the same
+// rowsKernel accumulates rowBlock rows reading the same columns: the
+// machine's vector instructions where there are (see init in
+// batch_accumulate_amd64.go), else accumulateRowsGo.
+var rowsKernel rowsFunc = accumulateRowsGo
+
+// rowsFunc sets acc[i] to Σ_k ws[i][k]·x[cols[k]] modulo q < 2^32 for i in
+// [0, rowBlock), reducing the sums every lazy terms at most.
+type rowsFunc func(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64, lazy int)
+
+// accumulateRowsGo is accumulateRow for rowBlock rows reading the same
 // columns, weights ws[i] for row i: each input coefficient is loaded once
 // for the four rows. lazy must be at least 2·rowBlock.
-func accumulateRows(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64, lazy int) {
+func accumulateRowsGo(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64, lazy int) {
 	n := len(acc[0])
 	a0, a1, a2, a3 := acc[0][:n], acc[1][:n], acc[2][:n], acc[3][:n]
 	v0, v1, v2, v3 := ws[0][:len(cols)], ws[1][:len(cols)], ws[2][:len(cols)], ws[3][:len(cols)]

@@ -272,9 +272,10 @@ func TestBatchRefusals(t *testing.T) {
 // (weights q−1, inputs near q−1, hundreds of terms), for rows accumulated
 // four at a time (the same columns: a dense block, a convolution's
 // channels, column counts not multiples of four), one at a time (a group's
-// remainder, rows of their own columns) and rows without entries.
+// remainder, rows of their own columns) and rows without entries, with the
+// machine's vector kernel and without.
 func TestBatchAccumulateLazy(t *testing.T) {
-	const inputs, block = 300, 24
+	const inputs, block = 300, 27 // vectors of 4 coefficients and 3
 	rng := rand.New(rand.NewPCG(1, 2))
 	// Rows 0-4 read every input (a group of four and one), 5-13 the same
 	// 41 columns (two groups and one), 14-16 columns of their own, 17 none.
@@ -302,48 +303,53 @@ func TestBatchAccumulateLazy(t *testing.T) {
 	if len(groups) != 9 || len(groups[0]) != rowBlock || len(groups[2]) != rowBlock {
 		t.Fatalf("row groups %v: want the dense rows and the shared columns' rows four at a time", groups)
 	}
-	for _, bitSize := range []uint64{25, 29, 30, 31, 34, 35, 40, 42, 43, 61} {
-		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
-		q, err := gen.NextAlternatingPrime()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sub, err := ring.NewSubRing(32, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := make([][]uint64, inputs)
-		for c := range x {
-			x[c] = make([]uint64, block)
-			for i := range x[c] {
-				x[c][i] = q - 1 - rng.Uint64N(4) // near q: the largest products
+	kernels := map[string]rowsFunc{"go": accumulateRowsGo, "machine's": rowsKernel}
+	defer func(k rowsFunc) { rowsKernel = k }(rowsKernel)
+	for name, kernel := range kernels {
+		rowsKernel = kernel
+		for _, bitSize := range []uint64{25, 29, 30, 31, 34, 35, 40, 42, 43, 61} {
+			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
+			q, err := gen.NextAlternatingPrime()
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		w := make([]uint64, len(lin.Vals))
-		for k := range w {
-			w[k] = q - 1
-			if k%3 == 0 {
-				w[k] = rng.Uint64N(q)
+			sub, err := ring.NewSubRing(32, q)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		out := make([][]uint64, lin.Rows)
-		for r := range out {
-			out[r] = make([]uint64, block)
-			for i := range out[r] {
-				out[r][i] = rng.Uint64() // overwritten
-			}
-		}
-		accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, block))
-		for r := range lin.Rows {
-			for i := range block {
-				want := new(big.Int)
-				for k := lin.RowPtr[r]; k < lin.RowPtr[r+1]; k++ {
-					p := new(big.Int).SetUint64(x[lin.ColIdx[k]][i])
-					want.Add(want, p.Mul(p, new(big.Int).SetUint64(w[k])))
+			x := make([][]uint64, inputs)
+			for c := range x {
+				x[c] = make([]uint64, block)
+				for i := range x[c] {
+					x[c][i] = q - 1 - rng.Uint64N(4) // near q: the largest products
 				}
-				want.Mod(want, new(big.Int).SetUint64(q))
-				if out[r][i] != want.Uint64() {
-					t.Fatalf("%d-bit prime, row %d, coefficient %d: %d, want %d", bitSize, r, i, out[r][i], want)
+			}
+			w := make([]uint64, len(lin.Vals))
+			for k := range w {
+				w[k] = q - 1
+				if k%3 == 0 {
+					w[k] = rng.Uint64N(q)
+				}
+			}
+			out := make([][]uint64, lin.Rows)
+			for r := range out {
+				out[r] = make([]uint64, block)
+				for i := range out[r] {
+					out[r][i] = rng.Uint64() // overwritten
+				}
+			}
+			accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, block))
+			for r := range lin.Rows {
+				for i := range block {
+					want := new(big.Int)
+					for k := lin.RowPtr[r]; k < lin.RowPtr[r+1]; k++ {
+						p := new(big.Int).SetUint64(x[lin.ColIdx[k]][i])
+						want.Add(want, p.Mul(p, new(big.Int).SetUint64(w[k])))
+					}
+					want.Mod(want, new(big.Int).SetUint64(q))
+					if out[r][i] != want.Uint64() {
+						t.Fatalf("%s kernel, %d-bit prime, row %d, coefficient %d: %d, want %d", name, bitSize, r, i, out[r][i], want)
+					}
 				}
 			}
 		}

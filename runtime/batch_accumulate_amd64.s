@@ -1,0 +1,63 @@
+#include "textflag.h"
+
+// func mac4x2AVX2(a0, a1, a2, a3, x0, x1 *uint64, n int, w *[8]uint64)
+//
+// a_r[t] += x0[t]·w[2r] + x1[t]·w[2r+1] for r in [0, 4), t in [0, n), n a
+// multiple of 4, every x and w below 2^32 (VPMULUDQ multiplies the low 32
+// bits of each 64-bit lane).
+TEXT ·mac4x2AVX2(SB), NOSPLIT, $0-64
+	MOVQ a0+0(FP), R8
+	MOVQ a1+8(FP), R9
+	MOVQ a2+16(FP), R10
+	MOVQ a3+24(FP), R11
+	MOVQ x0+32(FP), SI
+	MOVQ x1+40(FP), DI
+	MOVQ n+48(FP), CX
+	MOVQ w+56(FP), AX
+	VPBROADCASTQ 0(AX), Y0
+	VPBROADCASTQ 8(AX), Y1
+	VPBROADCASTQ 16(AX), Y2
+	VPBROADCASTQ 24(AX), Y3
+	VPBROADCASTQ 32(AX), Y4
+	VPBROADCASTQ 40(AX), Y5
+	VPBROADCASTQ 48(AX), Y6
+	VPBROADCASTQ 56(AX), Y7
+	SHLQ $3, CX
+	XORQ BX, BX
+
+loop:
+	CMPQ BX, CX
+	JGE  done
+	VMOVDQU (SI)(BX*1), Y8
+	VMOVDQU (DI)(BX*1), Y9
+
+	VPMULUDQ Y0, Y8, Y10
+	VPMULUDQ Y1, Y9, Y11
+	VPADDQ   Y11, Y10, Y10
+	VPADDQ   (R8)(BX*1), Y10, Y10
+	VMOVDQU  Y10, (R8)(BX*1)
+
+	VPMULUDQ Y2, Y8, Y12
+	VPMULUDQ Y3, Y9, Y13
+	VPADDQ   Y13, Y12, Y12
+	VPADDQ   (R9)(BX*1), Y12, Y12
+	VMOVDQU  Y12, (R9)(BX*1)
+
+	VPMULUDQ Y4, Y8, Y10
+	VPMULUDQ Y5, Y9, Y11
+	VPADDQ   Y11, Y10, Y10
+	VPADDQ   (R10)(BX*1), Y10, Y10
+	VMOVDQU  Y10, (R10)(BX*1)
+
+	VPMULUDQ Y6, Y8, Y12
+	VPMULUDQ Y7, Y9, Y13
+	VPADDQ   Y13, Y12, Y12
+	VPADDQ   (R11)(BX*1), Y12, Y12
+	VMOVDQU  Y12, (R11)(BX*1)
+
+	ADDQ $32, BX
+	JMP  loop
+
+done:
+	VZEROUPPER
+	RET
