@@ -20,6 +20,8 @@ import (
 // split in two halves whose products fit a uint64, two multiplies per
 // term (the compiler's code for a 128-bit product spills its registers);
 // above, the products are summed in 128 bits.
+//
+// The results are the exact residues, whichever kernel computes them.
 
 // coefficientBlock is how many coefficients of every input a map's rows
 // are accumulated over at a time: a block of each of a layer's hundreds of
@@ -82,21 +84,21 @@ func splitTerms(q uint64) (sh uint, terms int) {
 // accumulateBlock sets out[r] to Σ_k w[k]·x[lin.ColIdx[k]] modulo q over
 // k in row r's entries, for every row of lin: out[r] and x[c] are one
 // block of coefficients of output r and input c, w the map's weights
-// modulo q (residues in [0, q)). groups are lin's rowGroups; hi is scratch
-// of a block's length.
-func accumulateBlock(out, x [][]uint64, lin *ir.Linear, groups [][]int, w []uint64, sub *ring.SubRing, hi []uint64) {
+// modulo q (residues in [0, q)). groups are lin's rowGroups; scratch has
+// room for three blocks.
+func accumulateBlock(out, x [][]uint64, lin *ir.Linear, groups [][]int, w []uint64, sub *ring.SubRing, scratch []uint64) {
 	q, bred := sub.Modulus, sub.BRedConstant
 	if sh, lazy := splitTerms(q); q >= 1<<32 && lazy >= 8 {
 		for r := range lin.Rows {
 			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
-			accumulateSplit(out[r], hi, x, lin.ColIdx[k0:k1], w[k0:k1], q, bred, sh, lazy)
+			splitKernel(out[r], scratch, x, lin.ColIdx[k0:k1], w[k0:k1], q, bred, sh, lazy)
 		}
 		return
 	}
 	if q >= 1<<32 {
 		for r := range lin.Rows {
 			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
-			accumulateWide(out[r], hi, x, lin.ColIdx[k0:k1], w[k0:k1], q)
+			accumulateWide(out[r], scratch, x, lin.ColIdx[k0:k1], w[k0:k1], q)
 		}
 		return
 	}
@@ -227,13 +229,17 @@ func accumulateRowsGo(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[ro
 	reduce()
 }
 
+// splitKernel is accumulateSplit, with the machine's vector instructions
+// where there are.
+var splitKernel = accumulateSplit
+
 // accumulateSplit sets acc to Σ_k w[k]·x[cols[k]] modulo q ≥ 2^32, each
 // weight split in two (see splitTerms) so that the products fit a uint64:
 // acc sums the low halves' products, hi the high halves', lazily, four
 // columns per load and store of a sum.
-func accumulateSplit(acc, hi []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, sh uint, lazy int) {
+func accumulateSplit(acc, scratch []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, sh uint, lazy int) {
 	n := len(acc)
-	hi = hi[:n]
+	hi := scratch[:n]
 	clear(acc)
 	clear(hi)
 	mask := uint64(1)<<sh - 1

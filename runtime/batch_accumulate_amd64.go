@@ -1,10 +1,15 @@
 package runtime
 
-import "golang.org/x/sys/cpu"
+import (
+	"math"
+
+	"github.com/tuneinsight/lattigo/v5/ring"
+	"golang.org/x/sys/cpu"
+)
 
 func init() {
 	if cpu.X86.HasAVX2 {
-		rowsKernel = accumulateRowsAVX2
+		rowsKernel, splitKernel = accumulateRowsAVX2, accumulateSplitAVX2
 	}
 }
 
@@ -56,5 +61,64 @@ func accumulateRowsAVX2(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[
 	}
 	for _, a := range acc {
 		reduceAll(a, q, bred)
+	}
+}
+
+// mac2splitAVX2 sets, with x = xh·2^32 + xl and column c's weight split as
+// (wl_c, wh_c) = (w[2c], w[2c+1]), a0[t] += Σ_c xl·wl_c, a1[t] += Σ_c
+// xl·wh_c, a2[t] += Σ_c xh·wl_c, a3[t] += Σ_c xh·wh_c over the columns x0
+// and x1, for t in [0, n): n is a multiple of 4, every w below 2^32.
+//
+//go:noescape
+func mac2splitAVX2(a0, a1, a2, a3, x0, x1 *uint64, n int, w *[4]uint64)
+
+// accumulateSplitAVX2 is accumulateSplit with AVX2's 32-bit products: each
+// input coefficient is split too, x = xh·2^32 + xl, into four sums of
+// products below 2^32·max(wl, wh), two columns at a time.
+func accumulateSplitAVX2(acc, scratch []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, sh uint, _ int) {
+	n := len(acc)
+	vec := n &^ 3
+	a := [4][]uint64{acc, scratch[:n], scratch[n : 2*n], scratch[2*n : 3*n]}
+	for _, s := range a {
+		clear(s)
+	}
+	// A term adds at most (2^32-1)·max(wl, wh) to a sum.
+	lazy := int(min((math.MaxUint64-q)/((1<<32-1)*max(1<<sh-1, (q-1)>>sh)), math.MaxInt32))
+	mask := uint64(1)<<sh - 1
+	held := 0
+	for k := 0; k < len(cols); k += 2 {
+		if held+2 > lazy {
+			for _, s := range a {
+				reduceAll(s, q, bred)
+			}
+			held = 0
+		}
+		x0, x1 := x[cols[k]][:n], x[cols[k]][:n]
+		ws := [4]uint64{w[k] & mask, w[k] >> sh} // the second column's stay 0 past the last
+		if k+1 < len(cols) {
+			x1, ws[2], ws[3] = x[cols[k+1]][:n], w[k+1]&mask, w[k+1]>>sh
+		}
+		if vec > 0 {
+			mac2splitAVX2(&a[0][0], &a[1][0], &a[2][0], &a[3][0], &x0[0], &x1[0], vec, &ws)
+		}
+		for t := vec; t < n; t++ {
+			l0, h0, l1, h1 := x0[t]&(1<<32-1), x0[t]>>32, x1[t]&(1<<32-1), x1[t]>>32
+			a[0][t] += l0*ws[0] + l1*ws[2]
+			a[1][t] += l0*ws[1] + l1*ws[3]
+			a[2][t] += h0*ws[0] + h1*ws[2]
+			a[3][t] += h0*ws[1] + h1*ws[3]
+		}
+		held += 2
+	}
+	// x·w = xl·wl + xl·wh·2^sh + xh·wl·2^32 + xh·wh·2^(32+sh)
+	c1 := ring.BRedAdd(1<<sh, q, bred)
+	c2 := ring.BRedAdd(1<<32, q, bred)
+	c3 := ring.BRed(c1, c2, q, bred)
+	for t := range acc {
+		v := ring.BRedAdd(a[0][t], q, bred) +
+			ring.BRed(ring.BRedAdd(a[1][t], q, bred), c1, q, bred) +
+			ring.BRed(ring.BRedAdd(a[2][t], q, bred), c2, q, bred) +
+			ring.BRed(ring.BRedAdd(a[3][t], q, bred), c3, q, bred)
+		acc[t] = ring.BRedAdd(v, q, bred)
 	}
 }

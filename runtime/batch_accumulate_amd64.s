@@ -61,3 +61,63 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func mac2splitAVX2(a0, a1, a2, a3, x0, x1 *uint64, n int, w *[4]uint64)
+//
+// With x = xh·2^32 + xl and column c's weight split as (wl_c, wh_c) =
+// (w[2c], w[2c+1]), for t in [0, n), n a multiple of 4, every w below 2^32:
+// a0 += Σ_c xl·wl_c, a1 += Σ_c xl·wh_c, a2 += Σ_c xh·wl_c, a3 += Σ_c xh·wh_c.
+TEXT ·mac2splitAVX2(SB), NOSPLIT, $0-64
+	MOVQ a0+0(FP), R8
+	MOVQ a1+8(FP), R9
+	MOVQ a2+16(FP), R10
+	MOVQ a3+24(FP), R11
+	MOVQ x0+32(FP), SI
+	MOVQ x1+40(FP), DI
+	MOVQ n+48(FP), CX
+	MOVQ w+56(FP), AX
+	VPBROADCASTQ 0(AX), Y0
+	VPBROADCASTQ 8(AX), Y1
+	VPBROADCASTQ 16(AX), Y2
+	VPBROADCASTQ 24(AX), Y3
+	SHLQ $3, CX
+	XORQ BX, BX
+
+sloop:
+	CMPQ BX, CX
+	JGE  sdone
+	VMOVDQU (SI)(BX*1), Y8
+	VPSRLQ  $32, Y8, Y9
+	VMOVDQU (DI)(BX*1), Y10
+	VPSRLQ  $32, Y10, Y11
+
+	VPMULUDQ Y0, Y8, Y12
+	VPMULUDQ Y2, Y10, Y13
+	VPADDQ   Y13, Y12, Y12
+	VPADDQ   (R8)(BX*1), Y12, Y12
+	VMOVDQU  Y12, (R8)(BX*1)
+
+	VPMULUDQ Y1, Y8, Y14
+	VPMULUDQ Y3, Y10, Y15
+	VPADDQ   Y15, Y14, Y14
+	VPADDQ   (R9)(BX*1), Y14, Y14
+	VMOVDQU  Y14, (R9)(BX*1)
+
+	VPMULUDQ Y0, Y9, Y12
+	VPMULUDQ Y2, Y11, Y13
+	VPADDQ   Y13, Y12, Y12
+	VPADDQ   (R10)(BX*1), Y12, Y12
+	VMOVDQU  Y12, (R10)(BX*1)
+
+	VPMULUDQ Y1, Y9, Y14
+	VPMULUDQ Y3, Y11, Y15
+	VPADDQ   Y15, Y14, Y14
+	VPADDQ   (R11)(BX*1), Y14, Y14
+	VMOVDQU  Y14, (R11)(BX*1)
+
+	ADDQ $32, BX
+	JMP  sloop
+
+sdone:
+	VZEROUPPER
+	RET

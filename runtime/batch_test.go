@@ -267,29 +267,34 @@ func TestBatchRefusals(t *testing.T) {
 // The blocked lazy accumulation of a map equals its sum reduced exactly
 // (big integers), whatever the prime's size: past the terms a uint64 holds
 // before a reduction (a few at 31 bits, 16 at 30, 64 at 29; with weights
-// split in two halves, 15 at 40 bits) or a 128-bit sum before its high
-// word is reduced (42 bits and above: 56 at 61), in the worst case
-// (weights q−1, inputs near q−1, hundreds of terms), for rows accumulated
+// split in two halves, 15 at 40 bits, or the inputs split too, 2^12 at 42
+// bits) or a 128-bit sum before its high word is reduced (42 bits and
+// above: 56 at 61), in the worst case
+// (weights q−1, inputs near q−1, thousands of terms), for rows accumulated
 // four at a time (the same columns: a dense block, a convolution's
 // channels, column counts not multiples of four), one at a time (a group's
 // remainder, rows of their own columns) and rows without entries, with the
 // machine's vector kernel and without.
 func TestBatchAccumulateLazy(t *testing.T) {
-	const inputs, block = 300, 27 // vectors of 4 coefficients and 3
+	const inputs, block = 9000, 27 // vectors of 4 coefficients and 3
 	rng := rand.New(rand.NewPCG(1, 2))
-	// Rows 0-4 read every input (a group of four and one), 5-13 the same
-	// 41 columns (two groups and one), 14-16 columns of their own, 17 none.
-	b := ir.NewBuilder(18, inputs)
+	// Rows 0-4 read 300 inputs (a group of four and one), 5-13 the same
+	// 41 columns (two groups and one), 14-16 columns of their own, 17 every
+	// input (past the 2^12 terms of the vector kernel's split sums), 18
+	// none.
+	b := ir.NewBuilder(19, inputs)
 	spread := rng.Perm(inputs)[:41]
-	for r := range 18 {
+	for r := range 19 {
 		var cols []int
 		switch {
 		case r < 5:
-			cols = rng.Perm(inputs)
+			cols = rng.Perm(300)
 		case r < 14:
 			cols = spread
 		case r < 17:
 			cols = rng.Perm(inputs)[:7+r]
+		case r == 17:
+			cols = rng.Perm(inputs)
 		}
 		for _, c := range cols {
 			b.Add(r, c, 1)
@@ -300,13 +305,16 @@ func TestBatchAccumulateLazy(t *testing.T) {
 		t.Fatal(err)
 	}
 	groups := rowGroups(lin)
-	if len(groups) != 9 || len(groups[0]) != rowBlock || len(groups[2]) != rowBlock {
+	if len(groups) != 10 || len(groups[0]) != rowBlock || len(groups[2]) != rowBlock {
 		t.Fatalf("row groups %v: want the dense rows and the shared columns' rows four at a time", groups)
 	}
-	kernels := map[string]rowsFunc{"go": accumulateRowsGo, "machine's": rowsKernel}
-	defer func(k rowsFunc) { rowsKernel = k }(rowsKernel)
-	for name, kernel := range kernels {
-		rowsKernel = kernel
+	type kernels struct {
+		rows  rowsFunc
+		split func([]uint64, []uint64, [][]uint64, []int, []uint64, uint64, []uint64, uint, int)
+	}
+	defer func(k kernels) { rowsKernel, splitKernel = k.rows, k.split }(kernels{rowsKernel, splitKernel})
+	for name, k := range map[string]kernels{"go": {accumulateRowsGo, accumulateSplit}, "machine's": {rowsKernel, splitKernel}} {
+		rowsKernel, splitKernel = k.rows, k.split
 		for _, bitSize := range []uint64{25, 29, 30, 31, 34, 35, 40, 42, 43, 61} {
 			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
 			q, err := gen.NextAlternatingPrime()
@@ -317,18 +325,28 @@ func TestBatchAccumulateLazy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The largest products, and of the kernels' halves: near q,
+			// and below q with the lower half all ones.
+			sh, _ := splitTerms(q)
 			x := make([][]uint64, inputs)
 			for c := range x {
 				x[c] = make([]uint64, block)
 				for i := range x[c] {
-					x[c][i] = q - 1 - rng.Uint64N(4) // near q: the largest products
+					x[c][i] = q - 1 - rng.Uint64N(4)
+					if i%2 == 1 && q > 1<<33 {
+						x[c][i] = ((q-1)>>32-1)<<32 | (1<<32 - 1)
+					}
 				}
 			}
 			w := make([]uint64, len(lin.Vals))
 			for k := range w {
-				w[k] = q - 1
-				if k%3 == 0 {
+				switch k % 3 {
+				case 0:
 					w[k] = rng.Uint64N(q)
+				case 1:
+					w[k] = q - 1
+				case 2:
+					w[k] = ((q-1)>>sh-1)<<sh | (1<<sh - 1)
 				}
 			}
 			out := make([][]uint64, lin.Rows)
@@ -338,7 +356,7 @@ func TestBatchAccumulateLazy(t *testing.T) {
 					out[r][i] = rng.Uint64() // overwritten
 				}
 			}
-			accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, block))
+			accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, 3*block))
 			for r := range lin.Rows {
 				for i := range block {
 					want := new(big.Int)
