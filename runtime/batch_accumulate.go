@@ -14,12 +14,14 @@ import (
 // limb's prime, exactly. The loops are bound by integer multiplies once
 // their operands are in the core's cache, so they are arranged for the
 // multiplies: below 2^32 the products are summed without reduction while a
-// uint64 holds them, four columns per load and store of a sum, and rows
+// uint64 holds them, several columns per load and store of a sum, and rows
 // reading the same columns are accumulated together, each input
 // coefficient loaded once for all of them. Up to 42 bits, each weight is
 // split in two halves whose products fit a uint64, two multiplies per
 // term (the compiler's code for a 128-bit product spills its registers);
-// above, the products are summed in 128 bits.
+// above, the products are summed in 128 bits. Where the machine has vector
+// instructions (batch_accumulate_amd64.go), rowKernel, rowsKernel and
+// splitKernel use them: four 32-bit products per instruction.
 //
 // The results are the exact residues, whichever kernel computes them.
 
@@ -107,7 +109,7 @@ func accumulateBlock(out, x [][]uint64, lin *ir.Linear, groups [][]int, w []uint
 		if len(g) < rowBlock || lazy < 2*rowBlock {
 			for _, r := range g {
 				k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
-				accumulateRow(out[r], x, lin.ColIdx[k0:k1], w[k0:k1], q, bred, lazy)
+				rowKernel(out[r], x, lin.ColIdx[k0:k1], w[k0:k1], q, bred, lazy)
 			}
 			continue
 		}
@@ -125,6 +127,10 @@ func reduceAll(acc []uint64, q uint64, bred []uint64) {
 		acc[t] = ring.BRedAdd(acc[t], q, bred)
 	}
 }
+
+// rowKernel is accumulateRow, with the machine's vector instructions where
+// there are.
+var rowKernel = accumulateRow
 
 // accumulateRow sets acc to Σ_k w[k]·x[cols[k]] modulo q < 2^32, four
 // products per load and store of a sum where lazy allows it (lazy is

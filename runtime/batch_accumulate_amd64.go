@@ -9,8 +9,50 @@ import (
 
 func init() {
 	if cpu.X86.HasAVX2 {
-		rowsKernel, splitKernel = accumulateRowsAVX2, accumulateSplitAVX2
+		rowKernel, rowsKernel, splitKernel = accumulateRowAVX2, accumulateRowsAVX2, accumulateSplitAVX2
 	}
+}
+
+// mac1x4AVX2 sets a[t] += Σ_c xc[t]·w[c] over the columns x0 … x3, for t
+// in [0, n), four coefficients at a time: n is a multiple of 4, every x
+// and w below 2^32.
+//
+//go:noescape
+func mac1x4AVX2(a, x0, x1, x2, x3 *uint64, n int, w *[4]uint64)
+
+// accumulateRowAVX2 is accumulateRow with AVX2's four 32-bit products per
+// instruction, four columns at a time.
+func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, lazy int) {
+	if lazy < 8 {
+		accumulateRow(acc, x, cols, w, q, bred, lazy)
+		return
+	}
+	n := len(acc)
+	vec := n &^ 3
+	clear(acc)
+	held := 0
+	for k := 0; k < len(cols); k += 4 {
+		if held+4 > lazy {
+			reduceAll(acc, q, bred)
+			held = 0
+		}
+		var xs [4][]uint64
+		var ws [4]uint64 // past the last column, weights 0 on the last one
+		for c := range xs {
+			xs[c] = x[cols[min(k+c, len(cols)-1)]][:n]
+			if k+c < len(cols) {
+				ws[c] = w[k+c]
+			}
+		}
+		if vec > 0 {
+			mac1x4AVX2(&acc[0], &xs[0][0], &xs[1][0], &xs[2][0], &xs[3][0], vec, &ws)
+		}
+		for t := vec; t < n; t++ {
+			acc[t] += xs[0][t]*ws[0] + xs[1][t]*ws[1] + xs[2][t]*ws[2] + xs[3][t]*ws[3]
+		}
+		held += 4
+	}
+	reduceAll(acc, q, bred)
 }
 
 // mac4x2AVX2 sets a_r[t] += x0[t]·w[2r] + x1[t]·w[2r+1] for r in [0, 4), t

@@ -121,3 +121,41 @@ sloop:
 sdone:
 	VZEROUPPER
 	RET
+
+// func mac1x4AVX2(a, x0, x1, x2, x3 *uint64, n int, w *[4]uint64)
+//
+// a[t] += Σ_c xc[t]·w[c] for t in [0, n), n a multiple of 4, every x and w
+// below 2^32.
+TEXT ·mac1x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ a+0(FP), R8
+	MOVQ x0+8(FP), SI
+	MOVQ x1+16(FP), DI
+	MOVQ x2+24(FP), R9
+	MOVQ x3+32(FP), R10
+	MOVQ n+40(FP), CX
+	MOVQ w+48(FP), AX
+	VPBROADCASTQ 0(AX), Y0
+	VPBROADCASTQ 8(AX), Y1
+	VPBROADCASTQ 16(AX), Y2
+	VPBROADCASTQ 24(AX), Y3
+	SHLQ $3, CX
+	XORQ BX, BX
+
+rloop:
+	CMPQ BX, CX
+	JGE  rdone
+	VPMULUDQ (SI)(BX*1), Y0, Y8
+	VPMULUDQ (DI)(BX*1), Y1, Y9
+	VPMULUDQ (R9)(BX*1), Y2, Y10
+	VPMULUDQ (R10)(BX*1), Y3, Y11
+	VPADDQ   Y9, Y8, Y8
+	VPADDQ   Y11, Y10, Y10
+	VPADDQ   Y10, Y8, Y8
+	VPADDQ   (R8)(BX*1), Y8, Y8
+	VMOVDQU  Y8, (R8)(BX*1)
+	ADDQ     $32, BX
+	JMP      rloop
+
+rdone:
+	VZEROUPPER
+	RET

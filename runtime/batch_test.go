@@ -309,12 +309,16 @@ func TestBatchAccumulateLazy(t *testing.T) {
 		t.Fatalf("row groups %v: want the dense rows and the shared columns' rows four at a time", groups)
 	}
 	type kernels struct {
+		row   func([]uint64, [][]uint64, []int, []uint64, uint64, []uint64, int)
 		rows  rowsFunc
 		split func([]uint64, []uint64, [][]uint64, []int, []uint64, uint64, []uint64, uint, int)
 	}
-	defer func(k kernels) { rowsKernel, splitKernel = k.rows, k.split }(kernels{rowsKernel, splitKernel})
-	for name, k := range map[string]kernels{"go": {accumulateRowsGo, accumulateSplit}, "machine's": {rowsKernel, splitKernel}} {
-		rowsKernel, splitKernel = k.rows, k.split
+	defer func(k kernels) { rowKernel, rowsKernel, splitKernel = k.row, k.rows, k.split }(kernels{rowKernel, rowsKernel, splitKernel})
+	for name, k := range map[string]kernels{
+		"go":        {accumulateRow, accumulateRowsGo, accumulateSplit},
+		"machine's": {rowKernel, rowsKernel, splitKernel},
+	} {
+		rowKernel, rowsKernel, splitKernel = k.row, k.rows, k.split
 		for _, bitSize := range []uint64{25, 29, 30, 31, 34, 35, 40, 42, 43, 61} {
 			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
 			q, err := gen.NextAlternatingPrime()
