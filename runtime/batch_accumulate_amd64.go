@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"golang.org/x/sys/cpu"
@@ -10,6 +11,9 @@ import (
 func init() {
 	if cpu.X86.HasAVX2 {
 		rowKernel, rowsKernel, splitKernel = accumulateRowAVX2, accumulateRowsAVX2, accumulateSplitAVX2
+	}
+	if cpu.X86.HasAVX512IFMA {
+		splitKernel = accumulateSplitIFMA
 	}
 }
 
@@ -161,6 +165,56 @@ func accumulateSplitAVX2(acc, scratch []uint64, x [][]uint64, cols []int, w []ui
 			ring.BRed(ring.BRedAdd(a[1][t], q, bred), c1, q, bred) +
 			ring.BRed(ring.BRedAdd(a[2][t], q, bred), c2, q, bred) +
 			ring.BRed(ring.BRedAdd(a[3][t], q, bred), c3, q, bred)
+		acc[t] = ring.BRedAdd(v, q, bred)
+	}
+}
+
+// mac2ifma sets lo[t] += Σ_c low52(xc[t]·w[c]) and hi[t] += Σ_c
+// high52(xc[t]·w[c]) (the product's bits 52 to 103) over the columns x0
+// and x1, for t in [0, n), eight coefficients at a time (AVX-512 IFMA): n
+// is a multiple of 8, every x and w below 2^52.
+//
+//go:noescape
+func mac2ifma(lo, hi, x0, x1 *uint64, n int, w *[2]uint64)
+
+// accumulateSplitIFMA is accumulateSplit with AVX-512 IFMA's 52-bit
+// multiply-adds: no split, each product summed as its low and high 52
+// bits, two columns at a time.
+func accumulateSplitIFMA(acc, scratch []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, _ uint, _ int) {
+	n := len(acc)
+	vec := n &^ 7
+	hi := scratch[:n]
+	clear(acc)
+	clear(hi)
+	// A term adds below 2^52 to either sum (q < 2^43).
+	lazy := int(min((math.MaxUint64-q)>>52, math.MaxInt32))
+	const low = 1<<52 - 1
+	held := 0
+	for k := 0; k < len(cols); k += 2 {
+		if held+2 > lazy {
+			reduceAll(acc, q, bred)
+			reduceAll(hi, q, bred)
+			held = 0
+		}
+		x0, x1 := x[cols[k]][:n], x[cols[k]][:n]
+		ws := [2]uint64{w[k]} // the second column's stays 0 past the last
+		if k+1 < len(cols) {
+			x1, ws[1] = x[cols[k+1]][:n], w[k+1]
+		}
+		if vec > 0 {
+			mac2ifma(&acc[0], &hi[0], &x0[0], &x1[0], vec, &ws)
+		}
+		for t := vec; t < n; t++ {
+			h0, l0 := bits.Mul64(x0[t], ws[0])
+			h1, l1 := bits.Mul64(x1[t], ws[1])
+			acc[t] += l0&low + l1&low
+			hi[t] += (h0<<12 | l0>>52) + (h1<<12 | l1>>52)
+		}
+		held += 2
+	}
+	c := ring.BRedAdd(1<<52, q, bred)
+	for t := range acc {
+		v := ring.BRedAdd(acc[t], q, bred) + ring.BRed(ring.BRedAdd(hi[t], q, bred), c, q, bred)
 		acc[t] = ring.BRedAdd(v, q, bred)
 	}
 }

@@ -159,3 +159,40 @@ rloop:
 rdone:
 	VZEROUPPER
 	RET
+
+// func mac2ifma(lo, hi, x0, x1 *uint64, n int, w *[2]uint64)
+//
+// lo[t] += Σ_c low52(xc[t]·w[c]), hi[t] += Σ_c high52(xc[t]·w[c]) (bits
+// 52 to 103 of the product) for t in [0, n), n a multiple of 8, every x and
+// w below 2^52.
+TEXT ·mac2ifma(SB), NOSPLIT, $0-48
+	MOVQ lo+0(FP), R8
+	MOVQ hi+8(FP), R9
+	MOVQ x0+16(FP), SI
+	MOVQ x1+24(FP), DI
+	MOVQ n+32(FP), CX
+	MOVQ w+40(FP), AX
+	VPBROADCASTQ 0(AX), Z0
+	VPBROADCASTQ 8(AX), Z1
+	SHLQ $3, CX
+	XORQ BX, BX
+
+iloop:
+	CMPQ BX, CX
+	JGE  idone
+	VMOVDQU64   (SI)(BX*1), Z8
+	VMOVDQU64   (DI)(BX*1), Z9
+	VMOVDQU64   (R8)(BX*1), Z10
+	VMOVDQU64   (R9)(BX*1), Z11
+	VPMADD52LUQ Z0, Z8, Z10
+	VPMADD52HUQ Z0, Z8, Z11
+	VPMADD52LUQ Z1, Z9, Z10
+	VPMADD52HUQ Z1, Z9, Z11
+	VMOVDQU64   Z10, (R8)(BX*1)
+	VMOVDQU64   Z11, (R9)(BX*1)
+	ADDQ        $64, BX
+	JMP         iloop
+
+idone:
+	VZEROUPPER
+	RET
