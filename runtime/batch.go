@@ -263,7 +263,7 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 		for r, ct := range out {
 			y[r] = ct.Value[j].Coeffs[i][lo : lo+block]
 		}
-		accumulateBlock(y, x, lin, ba.groups, ba.weights[i], rq.SubRings[i], make([]uint64, 3*block))
+		accumulateBlock(y, x, lin, ba.groups, ba.weights[i], rq.SubRings[i], make([]uint64, 4*block))
 		return nil
 	})
 	if err != nil {

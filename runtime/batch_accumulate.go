@@ -20,8 +20,7 @@ import (
 // split in two halves whose products fit a uint64, two multiplies per
 // term (the compiler's code for a 128-bit product spills its registers);
 // above, the products are summed in 128 bits. Where the machine has vector
-// instructions (batch_accumulate_amd64.go), rowKernel, rowsKernel and
-// splitKernel use them: four 32-bit products per instruction.
+// instructions (batch_accumulate_amd64.go), the kernels below use them: four 32-bit products per instruction.
 //
 // The results are the exact residues, whichever kernel computes them.
 
@@ -87,13 +86,23 @@ func splitTerms(q uint64) (sh uint, terms int) {
 // k in row r's entries, for every row of lin: out[r] and x[c] are one
 // block of coefficients of output r and input c, w the map's weights
 // modulo q (residues in [0, q)). groups are lin's rowGroups; scratch has
-// room for three blocks.
+// room for four blocks.
 func accumulateBlock(out, x [][]uint64, lin *ir.Linear, groups [][]int, w []uint64, sub *ring.SubRing, scratch []uint64) {
 	q, bred := sub.Modulus, sub.BRedConstant
 	if sh, lazy := splitTerms(q); q >= 1<<32 && lazy >= 8 {
-		for r := range lin.Rows {
-			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
-			splitKernel(out[r], scratch, x, lin.ColIdx[k0:k1], w[k0:k1], q, bred, sh, lazy)
+		for _, g := range groups {
+			if len(g) == rowBlock && splitRowsKernel != nil {
+				var acc, ws [rowBlock][]uint64
+				for i, r := range g {
+					acc[i], ws[i] = out[r], w[lin.RowPtr[r]:lin.RowPtr[r+1]]
+				}
+				splitRowsKernel(&acc, scratch, x, lin.ColIdx[lin.RowPtr[g[0]]:lin.RowPtr[g[0]+1]], &ws, q, bred)
+				continue
+			}
+			for _, r := range g {
+				k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
+				splitKernel(out[r], scratch, x, lin.ColIdx[k0:k1], w[k0:k1], q, bred, sh, lazy)
+			}
 		}
 		return
 	}
@@ -238,6 +247,11 @@ func accumulateRowsGo(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[ro
 // splitKernel is accumulateSplit, with the machine's vector instructions
 // where there are.
 var splitKernel = accumulateSplit
+
+// splitRowsKernel, if not nil, is splitKernel for rowBlock rows reading
+// the same columns (weights ws[i] for row i), each input coefficient
+// loaded once for all of them.
+var splitRowsKernel func(acc *[rowBlock][]uint64, scratch []uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64)
 
 // accumulateSplit sets acc to Σ_k w[k]·x[cols[k]] modulo q ≥ 2^32, each
 // weight split in two (see splitTerms) so that the products fit a uint64:

@@ -13,7 +13,7 @@ func init() {
 		rowKernel, rowsKernel, splitKernel = accumulateRowAVX2, accumulateRowsAVX2, accumulateSplitAVX2
 	}
 	if cpu.X86.HasAVX512IFMA {
-		splitKernel = accumulateSplitIFMA
+		splitKernel, splitRowsKernel = accumulateSplitIFMA, accumulateSplitRowsIFMA
 	}
 }
 
@@ -216,5 +216,72 @@ func accumulateSplitIFMA(acc, scratch []uint64, x [][]uint64, cols []int, w []ui
 	for t := range acc {
 		v := ring.BRedAdd(acc[t], q, bred) + ring.BRed(ring.BRedAdd(hi[t], q, bred), c, q, bred)
 		acc[t] = ring.BRedAdd(v, q, bred)
+	}
+}
+
+// mac4x2ifma sets, for r in [0, 4), lo[r][t] += Σ_c low52(xc[t]·w[2r+c])
+// and hi[r][t] += Σ_c high52(xc[t]·w[2r+c]) over the columns x0 and x1,
+// for t in [0, n): n is a multiple of 8, every x and w below 2^52.
+//
+//go:noescape
+func mac4x2ifma(lo, hi *[4]*uint64, x0, x1 *uint64, n int, w *[8]uint64)
+
+// accumulateSplitRowsIFMA is accumulateSplitIFMA for rowBlock rows reading
+// the same columns, weights ws[i] for row i: each input coefficient is
+// loaded once for the four rows.
+func accumulateSplitRowsIFMA(acc *[rowBlock][]uint64, scratch []uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64) {
+	n := len(acc[0])
+	vec := n &^ 7
+	var hi [rowBlock][]uint64
+	var loPtr, hiPtr [rowBlock]*uint64
+	for r := range acc {
+		acc[r], hi[r] = acc[r][:n], scratch[r*n:(r+1)*n]
+		clear(acc[r])
+		clear(hi[r])
+		if vec > 0 {
+			loPtr[r], hiPtr[r] = &acc[r][0], &hi[r][0]
+		}
+	}
+	lazy := int(min((math.MaxUint64-q)>>52, math.MaxInt32)) // as in accumulateSplitIFMA
+	const low = 1<<52 - 1
+	held := 0
+	for k := 0; k < len(cols); k += 2 {
+		if held+2 > lazy {
+			for r := range acc {
+				reduceAll(acc[r], q, bred)
+				reduceAll(hi[r], q, bred)
+			}
+			held = 0
+		}
+		x0, x1 := x[cols[k]][:n], x[cols[k]][:n]
+		var w [2 * rowBlock]uint64 // the second column's stay 0 past the last
+		for r, v := range ws {
+			w[2*r] = v[k]
+			if k+1 < len(cols) {
+				w[2*r+1] = v[k+1]
+			}
+		}
+		if k+1 < len(cols) {
+			x1 = x[cols[k+1]][:n]
+		}
+		if vec > 0 {
+			mac4x2ifma(&loPtr, &hiPtr, &x0[0], &x1[0], vec, &w)
+		}
+		for r := range acc {
+			for t := vec; t < n; t++ {
+				h0, l0 := bits.Mul64(x0[t], w[2*r])
+				h1, l1 := bits.Mul64(x1[t], w[2*r+1])
+				acc[r][t] += l0&low + l1&low
+				hi[r][t] += (h0<<12 | l0>>52) + (h1<<12 | l1>>52)
+			}
+		}
+		held += 2
+	}
+	c := ring.BRedAdd(1<<52, q, bred)
+	for r := range acc {
+		for t := range acc[r] {
+			v := ring.BRedAdd(acc[r][t], q, bred) + ring.BRed(ring.BRedAdd(hi[r][t], q, bred), c, q, bred)
+			acc[r][t] = ring.BRedAdd(v, q, bred)
+		}
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Every vector kernel this machine runs, chosen or not, equals the Go
-// kernel TestBatchAccumulateLazy checks against big integers: the AVX2
-// split kernel where AVX-512 IFMA is chosen instead, on inputs and weights
-// whose halves are all ones, past its 2^12-term flush.
+// Every vector kernel this machine runs for primes above 2^32, chosen or
+// not, equals the Go kernel TestBatchAccumulateLazy checks against big
+// integers: the AVX2 split kernel where AVX-512 IFMA is chosen instead,
+// and IFMA's, one row and four at a time, on inputs and weights whose
+// halves are all ones, past their 2^12-term flushes.
 func TestBatchAccumulateVectorKernels(t *testing.T) {
 	if !cpu.X86.HasAVX2 {
 		t.Skip("no AVX2")
@@ -49,12 +50,28 @@ func TestBatchAccumulateVectorKernels(t *testing.T) {
 			w[k] = []uint64{rng.Uint64N(q), q - 1, ((q-1)>>sh-1)<<sh | (1<<sh - 1)}[k%3]
 		}
 		want := make([]uint64, block)
-		accumulateSplit(want, make([]uint64, 3*block), x, cols, w, q, bred, sh, lazy)
+		accumulateSplit(want, make([]uint64, 4*block), x, cols, w, q, bred, sh, lazy)
 		for name, kernel := range kernels {
 			got := make([]uint64, block)
-			kernel(got, make([]uint64, 3*block), x, cols, w, q, bred, sh, lazy)
+			kernel(got, make([]uint64, 4*block), x, cols, w, q, bred, sh, lazy)
 			if !slices.Equal(got, want) {
 				t.Errorf("%s kernel, %d-bit prime: %v, want %v", name, bitSize, got, want)
+			}
+		}
+		if !cpu.X86.HasAVX512IFMA {
+			continue
+		}
+		// Four rows, the first with the weights above, the others rotated.
+		var acc, ws [rowBlock][]uint64
+		for r := range rowBlock {
+			acc[r], ws[r] = make([]uint64, block), append(slices.Clone(w[r:]), w[:r]...)
+		}
+		accumulateSplitRowsIFMA(&acc, make([]uint64, 4*block), x, cols, &ws, q, bred)
+		for r := range rowBlock {
+			want := make([]uint64, block)
+			accumulateSplit(want, make([]uint64, 4*block), x, cols, ws[r], q, bred, sh, lazy)
+			if !slices.Equal(acc[r], want) {
+				t.Errorf("ifma rows kernel, %d-bit prime, row %d: %v, want %v", bitSize, r, acc[r], want)
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func BenchmarkBatchAccumulate(b *testing.B) {
 			for r := range out {
 				out[r] = make([]uint64, n)
 			}
-			x, y, scratch := make([][]uint64, cols), make([][]uint64, rows), make([]uint64, 3*coefficientBlock)
+			x, y, scratch := make([][]uint64, cols), make([][]uint64, rows), make([]uint64, 4*coefficientBlock)
 			b.ResetTimer()
 			for range b.N {
 				for lo := 0; lo < n; lo += coefficientBlock {

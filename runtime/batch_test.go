@@ -309,16 +309,20 @@ func TestBatchAccumulateLazy(t *testing.T) {
 		t.Fatalf("row groups %v: want the dense rows and the shared columns' rows four at a time", groups)
 	}
 	type kernels struct {
-		row   func([]uint64, [][]uint64, []int, []uint64, uint64, []uint64, int)
-		rows  rowsFunc
-		split func([]uint64, []uint64, [][]uint64, []int, []uint64, uint64, []uint64, uint, int)
+		row       func([]uint64, [][]uint64, []int, []uint64, uint64, []uint64, int)
+		rows      rowsFunc
+		split     func([]uint64, []uint64, [][]uint64, []int, []uint64, uint64, []uint64, uint, int)
+		splitRows func(*[rowBlock][]uint64, []uint64, [][]uint64, []int, *[rowBlock][]uint64, uint64, []uint64)
 	}
-	defer func(k kernels) { rowKernel, rowsKernel, splitKernel = k.row, k.rows, k.split }(kernels{rowKernel, rowsKernel, splitKernel})
+	set := func(k kernels) {
+		rowKernel, rowsKernel, splitKernel, splitRowsKernel = k.row, k.rows, k.split, k.splitRows
+	}
+	defer set(kernels{rowKernel, rowsKernel, splitKernel, splitRowsKernel})
 	for name, k := range map[string]kernels{
-		"go":        {accumulateRow, accumulateRowsGo, accumulateSplit},
-		"machine's": {rowKernel, rowsKernel, splitKernel},
+		"go":        {accumulateRow, accumulateRowsGo, accumulateSplit, nil},
+		"machine's": {rowKernel, rowsKernel, splitKernel, splitRowsKernel},
 	} {
-		rowKernel, rowsKernel, splitKernel = k.row, k.rows, k.split
+		set(k)
 		for _, bitSize := range []uint64{25, 29, 30, 31, 34, 35, 40, 42, 43, 61} {
 			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
 			q, err := gen.NextAlternatingPrime()
@@ -360,7 +364,7 @@ func TestBatchAccumulateLazy(t *testing.T) {
 					out[r][i] = rng.Uint64() // overwritten
 				}
 			}
-			accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, 3*block))
+			accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, 4*block))
 			for r := range lin.Rows {
 				for i := range block {
 					want := new(big.Int)
