@@ -222,7 +222,7 @@ func BatchMarkdown(results []*BatchResult, machine Machine, m *Roofline, command
 	if m == nil {
 		return b.String()
 	}
-	fmt.Fprintf(&b, "\nFloor: this machine streams %.1f GB/s (read and write, %d goroutines) and does %.2f G uint64 multiply-adds/s (%d goroutines). A batch's floor is the larger of its multiply-adds and its bytes (each ciphertext read and written once per node) at those rates; it leaves out the NTTs of relinearizations and rescales.\n\n", m.Bandwidth/1e9, m.Workers, m.MACRate/1e9, m.Workers)
+	fmt.Fprintf(&b, "\nFloor: this machine streams %.1f GB/s (read and write, %d goroutines) and does %.2f G multiply-adds/s in the accumulation kernel (%d goroutines, operands in cache). A batch's floor is the larger of its multiply-adds and its bytes (each ciphertext read and written once per node) at those rates; it leaves out the NTTs of relinearizations and rescales.\n\n", m.Bandwidth/1e9, m.Workers, m.MACRate/1e9, m.Workers)
 	b.WriteString("| model | multiply-adds | bytes | floor s | measured / floor |\n|---|---|---|---|---|\n")
 	for _, r := range results {
 		floor := m.Floor(r.Work)

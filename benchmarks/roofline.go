@@ -3,6 +3,8 @@ package benchmarks
 import (
 	"sync"
 	"time"
+
+	"github.com/hecc-dev/hecc/runtime"
 )
 
 // Roofline is what this machine's memory and integer units sustain, the
@@ -12,9 +14,9 @@ type Roofline struct {
 	// Bandwidth is bytes per second read and written by y[i] += x[i] over
 	// buffers far larger than the caches, all workers at once.
 	Bandwidth float64
-	// MACRate is uint64 multiply-adds per second, all workers at once, in
-	// the batch accumulation's loop (four products summed into one
-	// accumulator per element) on data in the first-level cache.
+	// MACRate is multiply-adds per second, all workers at once, of the
+	// batch accumulation's kernel on data in the first-level cache
+	// (runtime.BatchKernelMACs).
 	MACRate float64
 }
 
@@ -49,27 +51,11 @@ func MeasureRoofline(workers, reps int) *Roofline {
 		m.Bandwidth = max(m.Bandwidth, float64(workers*streamWords*24)/secs)
 	}
 	xs, ys = nil, nil
-	const words, rounds = 256, 1 << 15 // 2 KiB per operand, four operands
-	sink := make([]uint64, workers)
+	const rounds = 1 << 11
 	for range reps {
-		secs := parallelSeconds(workers, func(w int) {
-			var x [4][words]uint64
-			var acc [words]uint64
-			for k := range x {
-				for t := range x[k] {
-					x[k][t] = uint64(t*k + w)
-				}
-			}
-			w0, w1, w2, w3 := uint64(3), uint64(5), uint64(7), uint64(11)
-			for range rounds {
-				for t := range acc {
-					acc[t] += x[0][t]*w0 + x[1][t]*w1 + x[2][t]*w2 + x[3][t]*w3
-				}
-				w0++
-			}
-			sink[w] = acc[words-1]
-		})
-		m.MACRate = max(m.MACRate, float64(workers*words*rounds*4)/secs)
+		macs := make([]float64, workers)
+		secs := parallelSeconds(workers, func(w int) { macs[w] = runtime.BatchKernelMACs(rounds) })
+		m.MACRate = max(m.MACRate, float64(workers)*macs[0]/secs)
 	}
 	return m
 }

@@ -24,10 +24,10 @@ import (
 
 // batchAffine is an affine node of a batch circuit with its weights as
 // integers at the plaintext scale, per limb of its input's level:
-// weights[i][k] is entry k of the map's compressed rows modulo prime i, in
-// Montgomery form where the prime does not fit 32 bits (see accumulate).
+// weights[i][k] is entry k of the map's compressed rows modulo prime i.
 type batchAffine struct {
 	weights [][]uint64
+	groups  [][]int    // the map's rowGroups
 	scale   rlwe.Scale // of the products, before the rescale
 }
 
@@ -48,7 +48,7 @@ func (e *encoded) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 		}
 		ptScale := rlwe.NewScale(scales.Plaintext[n])
 		in, inScale := e.held(n.Inputs[0])
-		ba := &batchAffine{weights: make([][]uint64, in+1), scale: inScale.Mul(ptScale)}
+		ba := &batchAffine{weights: make([][]uint64, in+1), groups: rowGroups(n.Linear), scale: inScale.Mul(ptScale)}
 		integers := make([]int64, len(n.Linear.Vals))
 		for k, v := range n.Linear.Vals {
 			w := math.Round(v * ptScale.Float64())
@@ -58,16 +58,12 @@ func (e *encoded) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 			integers[k] = int64(w)
 		}
 		for i := range ba.weights {
-			sub := rq.SubRings[i]
-			q := sub.Modulus
+			q := rq.SubRings[i].Modulus
 			ba.weights[i] = make([]uint64, len(integers))
 			for k, w := range integers {
 				r := uint64(w) % q
 				if w < 0 {
 					r = (q - uint64(-w)%q) % q
-				}
-				if q >= 1<<32 {
-					r = ring.MForm(r, q, sub.BRedConstant)
 				}
 				ba.weights[i][k] = r
 			}
@@ -222,11 +218,6 @@ func each(workers, n int, f func(w, i int) (*rlwe.Ciphertext, error)) ([]*rlwe.C
 	return out, err
 }
 
-// coefficientBlock is how many coefficients of every input a map's rows
-// are accumulated over at a time: a block of each of a layer's hundreds of
-// ciphertexts stays in cache while every row reads it.
-const coefficientBlock = 256
-
 // affineBatch evaluates affine node n on its input's ciphertexts: for every
 // output r, Σ_c W[r][c]·in[c] at the product scale, rescaled, plus b[r].
 // The sums are spread over the workers by limb, polynomial and block of
@@ -266,11 +257,14 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 			return err
 		}
 		i, j, lo := task/(polys*blocks), task/blocks%polys, task%blocks*block
-		sub := rq.SubRings[i]
-		for r := range rows {
-			k0, k1 := lin.RowPtr[r], lin.RowPtr[r+1]
-			accumulate(out[r].Value[j].Coeffs[i][lo:lo+block], in, j, i, lo, lin.ColIdx[k0:k1], ba.weights[i][k0:k1], sub)
+		x, y := make([][]uint64, len(in)), make([][]uint64, rows)
+		for c, ct := range in {
+			x[c] = ct.Value[j].Coeffs[i][lo : lo+block]
 		}
+		for r, ct := range out {
+			y[r] = ct.Value[j].Coeffs[i][lo : lo+block]
+		}
+		accumulateBlock(y, x, lin, ba.groups, ba.weights[i], rq.SubRings[i], make([]uint64, 4*block))
 		return nil
 	})
 	if err != nil {
@@ -296,70 +290,6 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 		}
 		return out[r], nil
 	})
-}
-
-// accumulate sets acc to Σ_k w[k]·in[cols[k]] modulo the limb's prime q,
-// over polynomial j, limb i, coefficients from lo. Below 2^32, w[k] is the
-// residue and each product (below q²) is summed without reduction for as
-// many terms as a uint64 holds; above, w[k] is in Montgomery form and each
-// product is reduced lazily, to [0, 2q).
-func accumulate(acc []uint64, in []*rlwe.Ciphertext, j, i, lo int, cols []int, w []uint64, sub *ring.SubRing) {
-	q, qInv, bred := sub.Modulus, sub.MRedConstant, sub.BRedConstant
-	small := q < 1<<32
-	var lazy int // terms a uint64 holds
-	if small {
-		lazy = int(min(math.MaxUint64/((q-1)*(q-1)), math.MaxInt32))
-	} else {
-		lazy = int(math.MaxUint64 / (2 * q))
-	}
-	clear(acc)
-	reduce := func() {
-		for t := range acc {
-			acc[t] = ring.BRedAdd(acc[t], q, bred)
-		}
-	}
-	// Four plain products at a time where a uint64 holds them: one load
-	// and store of the sum for four terms.
-	group := 1
-	if small && lazy >= 8 {
-		group = 4
-	}
-	held := 0
-	for k := 0; k < len(cols); {
-		g := group
-		if len(cols)-k < g {
-			g = 1
-		}
-		if held+g > lazy {
-			reduce()
-			held = 1
-		}
-		x0, w0 := in[cols[k]].Value[j].Coeffs[i][lo:], w[k]
-		x0 = x0[:len(acc)]
-		switch {
-		case g == 4:
-			x1, w1 := in[cols[k+1]].Value[j].Coeffs[i][lo:], w[k+1]
-			x2, w2 := in[cols[k+2]].Value[j].Coeffs[i][lo:], w[k+2]
-			x3, w3 := in[cols[k+3]].Value[j].Coeffs[i][lo:], w[k+3]
-			x1, x2, x3 = x1[:len(acc)], x2[:len(acc)], x3[:len(acc)]
-			for t := range acc {
-				acc[t] += x0[t]*w0 + x1[t]*w1 + x2[t]*w2 + x3[t]*w3
-			}
-		case small:
-			for t := range acc {
-				acc[t] += x0[t] * w0
-			}
-		default:
-			for t := range acc {
-				acc[t] += ring.MRedLazy(x0[t], w0, q, qInv)
-			}
-		}
-		held += g
-		k += g
-	}
-	for t := range acc {
-		acc[t] = ring.BRedAdd(acc[t], q, bred)
-	}
 }
 
 // batchInputShape is the shape of one input of a batch circuit, without

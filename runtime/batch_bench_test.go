@@ -1,49 +1,77 @@
 package runtime
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hecc-dev/hecc/ir"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
+// denseLinear is a rows × cols map with every entry.
+func denseLinear(rows, cols int) *ir.Linear {
+	lin := &ir.Linear{Rows: rows, Cols: cols, RowPtr: make([]int, rows+1), ColIdx: make([]int, rows*cols), Vals: make([]float64, rows*cols)}
+	for r := range rows {
+		lin.RowPtr[r+1] = (r + 1) * cols
+		for c := range cols {
+			lin.ColIdx[r*cols+c] = c
+		}
+	}
+	return lin
+}
+
 // BenchmarkBatchAccumulate times one limb of a dense 845 → 100 map (CryptoNets'
-// fc1 in the batch layout) at logN 13 and a 25-bit prime.
+// fc1 in the batch layout) at logN 13, for a prime below 2^32 and one above
+// (CryptoNets' first).
 func BenchmarkBatchAccumulate(b *testing.B) {
 	const n, cols, rows = 1 << 13, 845, 100
-	gen := ring.NewNTTFriendlyPrimesGenerator(25, 2*n)
-	q, err := gen.NextAlternatingPrime()
-	if err != nil {
-		b.Fatal(err)
-	}
-	sub, err := ring.NewSubRing(n, q)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	in := make([]*rlwe.Ciphertext, cols)
-	for c := range in {
-		poly := ring.Poly{Coeffs: [][]uint64{make([]uint64, n)}}
-		for i := range poly.Coeffs[0] {
-			poly.Coeffs[0][i] = rng.Uint64N(q)
-		}
-		in[c] = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: []ring.Poly{poly}}}
-	}
-	idx, w := make([]int, cols), make([]uint64, cols)
-	for c := range idx {
-		idx[c], w[c] = c, rng.Uint64N(q)
-	}
-	out := make([][]uint64, rows)
-	for r := range out {
-		out[r] = make([]uint64, n)
-	}
-	b.ResetTimer()
-	for range b.N {
-		for lo := 0; lo < n; lo += coefficientBlock {
-			for r := range rows {
-				accumulate(out[r][lo:lo+coefficientBlock], in, 0, 0, lo, idx, w, sub)
+	for _, bitSize := range []uint64{29, 34} {
+		b.Run(fmt.Sprintf("%d-bit", bitSize), func(b *testing.B) {
+			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
+			q, err := gen.NextAlternatingPrime()
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
+			sub, err := ring.NewSubRing(n, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			in := make([]*rlwe.Ciphertext, cols)
+			for c := range in {
+				poly := ring.Poly{Coeffs: [][]uint64{make([]uint64, n)}}
+				for i := range poly.Coeffs[0] {
+					poly.Coeffs[0][i] = rng.Uint64N(q)
+				}
+				in[c] = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: []ring.Poly{poly}}}
+			}
+			lin := denseLinear(rows, cols)
+			w := make([]uint64, rows*cols)
+			for k := range w {
+				w[k] = rng.Uint64N(q)
+			}
+			groups := rowGroups(lin)
+			out := make([][]uint64, rows)
+			for r := range out {
+				out[r] = make([]uint64, n)
+			}
+			x, y, scratch := make([][]uint64, cols), make([][]uint64, rows), make([]uint64, 4*coefficientBlock)
+			b.ResetTimer()
+			for range b.N {
+				for lo := 0; lo < n; lo += coefficientBlock {
+					for c := range x {
+						x[c] = in[c].Value[0].Coeffs[0][lo : lo+coefficientBlock]
+					}
+					for r := range y {
+						y[r] = out[r][lo : lo+coefficientBlock]
+					}
+					accumulateBlock(y, x, lin, groups, w, sub, scratch)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(n*cols*rows), "ns/MAC")
+		})
 	}
 }

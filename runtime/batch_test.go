@@ -18,7 +18,6 @@ import (
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/plan"
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
@@ -265,50 +264,119 @@ func TestBatchRefusals(t *testing.T) {
 	}
 }
 
-// The lazy accumulation equals the sum reduced term by term, also past the
-// terms a uint64 holds before a reduction (16 at 30 bits, a few at 31 or
-// 61 bits; 41 terms: groups of four and a remainder), with
-// residues (below 32 bits) or Montgomery products (above).
+// The blocked lazy accumulation of a map equals its sum reduced exactly
+// (big integers), whatever the prime's size: past the terms a uint64 holds
+// before a reduction (a few at 31 bits, 16 at 30, 64 at 29; with weights
+// split in two halves, 15 at 40 bits, or the inputs split too, 2^12 at 42
+// bits) or a 128-bit sum before its high word is reduced (42 bits and
+// above: 56 at 61), in the worst case
+// (weights q−1, inputs near q−1, thousands of terms), for rows accumulated
+// four at a time (the same columns: a dense block, a convolution's
+// channels, column counts not multiples of four), one at a time (a group's
+// remainder, rows of their own columns) and rows without entries, with the
+// machine's vector kernel and without.
 func TestBatchAccumulateLazy(t *testing.T) {
-	const n, lo = 32, 16
-	for _, bitSize := range []uint64{25, 30, 31, 35, 61} {
-		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
-		q, err := gen.NextAlternatingPrime()
-		if err != nil {
-			t.Fatal(err)
+	const inputs, block = 9000, 27 // vectors of 4 coefficients and 3
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Rows 0-4 read 300 inputs (a group of four and one), 5-13 the same
+	// 41 columns (two groups and one), 14-16 columns of their own, 17 every
+	// input (past the 2^12 terms of the vector kernel's split sums), 18
+	// none.
+	b := ir.NewBuilder(19, inputs)
+	spread := rng.Perm(inputs)[:41]
+	for r := range 19 {
+		var cols []int
+		switch {
+		case r < 5:
+			cols = rng.Perm(300)
+		case r < 14:
+			cols = spread
+		case r < 17:
+			cols = rng.Perm(inputs)[:7+r]
+		case r == 17:
+			cols = rng.Perm(inputs)
 		}
-		sub, err := ring.NewSubRing(n, q)
-		if err != nil {
-			t.Fatal(err)
+		for _, c := range cols {
+			b.Add(r, c, 1)
 		}
-		rng := rand.New(rand.NewPCG(bitSize, 1))
-		const terms = 41
-		in := make([]*rlwe.Ciphertext, terms)
-		cols, w, plain := make([]int, terms), make([]uint64, terms), make([]uint64, terms)
-		for k := range in {
-			poly := ring.Poly{Coeffs: [][]uint64{make([]uint64, n)}}
-			for i := range poly.Coeffs[0] {
-				poly.Coeffs[0][i] = q - 1 - rng.Uint64N(4) // near q: the largest products
+	}
+	lin, err := b.Build(nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := rowGroups(lin)
+	if len(groups) != 10 || len(groups[0]) != rowBlock || len(groups[2]) != rowBlock {
+		t.Fatalf("row groups %v: want the dense rows and the shared columns' rows four at a time", groups)
+	}
+	type kernels struct {
+		row       func([]uint64, [][]uint64, []int, []uint64, uint64, []uint64, int)
+		rows      rowsFunc
+		split     func([]uint64, []uint64, [][]uint64, []int, []uint64, uint64, []uint64, uint, int)
+		splitRows func(*[rowBlock][]uint64, []uint64, [][]uint64, []int, *[rowBlock][]uint64, uint64, []uint64)
+	}
+	set := func(k kernels) {
+		rowKernel, rowsKernel, splitKernel, splitRowsKernel = k.row, k.rows, k.split, k.splitRows
+	}
+	defer set(kernels{rowKernel, rowsKernel, splitKernel, splitRowsKernel})
+	for name, k := range map[string]kernels{
+		"go":        {accumulateRow, accumulateRowsGo, accumulateSplit, nil},
+		"machine's": {rowKernel, rowsKernel, splitKernel, splitRowsKernel},
+	} {
+		set(k)
+		for _, bitSize := range []uint64{25, 29, 30, 31, 34, 35, 40, 42, 43, 61} {
+			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
+			q, err := gen.NextAlternatingPrime()
+			if err != nil {
+				t.Fatal(err)
 			}
-			in[k] = &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: []ring.Poly{poly}}}
-			cols[k] = terms - 1 - k
-			plain[k] = q - 1 - rng.Uint64N(q/2)
-			w[k] = plain[k]
-			if q >= 1<<32 {
-				w[k] = ring.MForm(plain[k], q, sub.BRedConstant)
+			sub, err := ring.NewSubRing(32, q)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		acc := make([]uint64, n-lo)
-		accumulate(acc, in, 0, 0, lo, cols, w, sub)
-		for i := range acc {
-			want := new(big.Int)
-			for k, c := range cols {
-				x := new(big.Int).SetUint64(in[c].Value[0].Coeffs[0][lo+i])
-				want.Add(want, x.Mul(x, new(big.Int).SetUint64(plain[k])))
+			// The largest products, and of the kernels' halves: near q,
+			// and below q with the lower half all ones.
+			sh, _ := splitTerms(q)
+			x := make([][]uint64, inputs)
+			for c := range x {
+				x[c] = make([]uint64, block)
+				for i := range x[c] {
+					x[c][i] = q - 1 - rng.Uint64N(4)
+					if i%2 == 1 && q > 1<<33 {
+						x[c][i] = ((q-1)>>32-1)<<32 | (1<<32 - 1)
+					}
+				}
 			}
-			want.Mod(want, new(big.Int).SetUint64(q))
-			if acc[i] != want.Uint64() {
-				t.Fatalf("%d-bit prime, coefficient %d: %d, want %d", bitSize, i, acc[i], want)
+			w := make([]uint64, len(lin.Vals))
+			for k := range w {
+				switch k % 3 {
+				case 0:
+					w[k] = rng.Uint64N(q)
+				case 1:
+					w[k] = q - 1
+				case 2:
+					w[k] = ((q-1)>>sh-1)<<sh | (1<<sh - 1)
+				}
+			}
+			out := make([][]uint64, lin.Rows)
+			for r := range out {
+				out[r] = make([]uint64, block)
+				for i := range out[r] {
+					out[r][i] = rng.Uint64() // overwritten
+				}
+			}
+			accumulateBlock(out, x, lin, groups, w, sub, make([]uint64, 4*block))
+			for r := range lin.Rows {
+				for i := range block {
+					want := new(big.Int)
+					for k := lin.RowPtr[r]; k < lin.RowPtr[r+1]; k++ {
+						p := new(big.Int).SetUint64(x[lin.ColIdx[k]][i])
+						want.Add(want, p.Mul(p, new(big.Int).SetUint64(w[k])))
+					}
+					want.Mod(want, new(big.Int).SetUint64(q))
+					if out[r][i] != want.Uint64() {
+						t.Fatalf("%s kernel, %d-bit prime, row %d, coefficient %d: %d, want %d", name, bitSize, r, i, out[r][i], want)
+					}
+				}
 			}
 		}
 	}

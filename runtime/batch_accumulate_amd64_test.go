@@ -1,0 +1,78 @@
+package runtime
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/ring"
+	"golang.org/x/sys/cpu"
+)
+
+// Every vector kernel this machine runs for primes above 2^32, chosen or
+// not, equals the Go kernel TestBatchAccumulateLazy checks against big
+// integers: the AVX2 split kernel where AVX-512 IFMA is chosen instead,
+// and IFMA's, one row and four at a time, on inputs and weights whose
+// halves are all ones, past their 2^12-term flushes.
+func TestBatchAccumulateVectorKernels(t *testing.T) {
+	if !cpu.X86.HasAVX2 {
+		t.Skip("no AVX2")
+	}
+	kernels := map[string]func([]uint64, []uint64, [][]uint64, []int, []uint64, uint64, []uint64, uint, int){
+		"avx2": accumulateSplitAVX2,
+	}
+	if cpu.X86.HasAVX512IFMA {
+		kernels["ifma"] = accumulateSplitIFMA
+	}
+	const inputs, block = 9000, 27
+	rng := rand.New(rand.NewPCG(3, 4))
+	cols := rng.Perm(inputs)
+	for _, bitSize := range []uint64{33, 34, 38, 40} {
+		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
+		q, err := gen.NextAlternatingPrime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bred := ring.BRedConstant(q)
+		sh, lazy := splitTerms(q)
+		x := make([][]uint64, inputs)
+		for c := range x {
+			x[c] = make([]uint64, block)
+			for i := range x[c] {
+				x[c][i] = q - 1 - rng.Uint64N(4)
+				if i%2 == 1 {
+					x[c][i] = ((q-1)>>32-1)<<32 | (1<<32 - 1)
+				}
+			}
+		}
+		w := make([]uint64, inputs)
+		for k := range w {
+			w[k] = []uint64{rng.Uint64N(q), q - 1, ((q-1)>>sh-1)<<sh | (1<<sh - 1)}[k%3]
+		}
+		want := make([]uint64, block)
+		accumulateSplit(want, make([]uint64, 4*block), x, cols, w, q, bred, sh, lazy)
+		for name, kernel := range kernels {
+			got := make([]uint64, block)
+			kernel(got, make([]uint64, 4*block), x, cols, w, q, bred, sh, lazy)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s kernel, %d-bit prime: %v, want %v", name, bitSize, got, want)
+			}
+		}
+		if !cpu.X86.HasAVX512IFMA {
+			continue
+		}
+		// Four rows, the first with the weights above, the others rotated.
+		var acc, ws [rowBlock][]uint64
+		for r := range rowBlock {
+			acc[r], ws[r] = make([]uint64, block), append(slices.Clone(w[r:]), w[:r]...)
+		}
+		accumulateSplitRowsIFMA(&acc, make([]uint64, 4*block), x, cols, &ws, q, bred)
+		for r := range rowBlock {
+			want := make([]uint64, block)
+			accumulateSplit(want, make([]uint64, 4*block), x, cols, ws[r], q, bred, sh, lazy)
+			if !slices.Equal(acc[r], want) {
+				t.Errorf("ifma rows kernel, %d-bit prime, row %d: %v, want %v", bitSize, r, acc[r], want)
+			}
+		}
+	}
+}
