@@ -61,11 +61,14 @@ type Dependency struct {
 // Pipeline is the order passes run in.
 var Pipeline = []Pass{
 	{Name: "fold-constants", Run: FoldConstants},
+	{Name: "activations-after-max", Run: ActivationsAfterMax},
 	{Name: "calibrate", Run: Ranges, After: []Dependency{
 		{"fold-constants", "constant subgraphs have no ranges to record"},
+		{"activations-after-max", "the activations it moves are calibrated where they end up"},
 	}},
 	{Name: "approx-activations", Run: ApproxActivations, After: []Dependency{
 		{"calibrate", "each polynomial is fitted on the range its input was calibrated to"},
+		{"activations-after-max", "a max tree's ReLUs are fitted on the differences it leaves them"},
 	}},
 	{Name: "squash-affine", Run: SquashAffine, After: []Dependency{
 		{"fold-constants", "Add/Mul with a constant operand become affine nodes there, and only affine nodes compose"},
