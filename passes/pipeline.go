@@ -61,13 +61,20 @@ type Dependency struct {
 // Pipeline is the order passes run in.
 var Pipeline = []Pass{
 	{Name: "fold-constants", Run: FoldConstants},
+	{Name: "activations-after-max", Run: ActivationsAfterMax},
 	{Name: "calibrate", Run: Ranges, After: []Dependency{
 		{"fold-constants", "constant subgraphs have no ranges to record"},
+		{"activations-after-max", "the activations it moves are calibrated where they end up"},
 	}},
 	{Name: "approx-activations", Run: ApproxActivations, After: []Dependency{
 		{"calibrate", "each polynomial is fitted on the range its input was calibrated to"},
+		{"activations-after-max", "a max tree's ReLUs are fitted on the differences it leaves them"},
+	}},
+	{Name: "scales-past-add", Run: ScalesPastAdd, After: []Dependency{
+		{"approx-activations", "the scalings it moves are the ones that bring a polynomial's output back from [-1, 1]"},
 	}},
 	{Name: "squash-affine", Run: SquashAffine, After: []Dependency{
+		{"scales-past-add", "the scalings it moves are composed into the maps around the sum here"},
 		{"fold-constants", "Add/Mul with a constant operand become affine nodes there, and only affine nodes compose"},
 		{"approx-activations", "the maps onto [-1, 1] it inserts are folded into the preceding layers"},
 	}},

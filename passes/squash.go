@@ -15,7 +15,7 @@ import (
 // level is then cheaper than the larger map.
 const maxSquashGrowth = 2.0
 
-// SquashAffine composes every affine node into the affine node that reads
+// SquashAffine composes every affine node into the affine nodes that read
 // it when it has no other reader. Between two non-linear nodes any chain of
 // affine maps (conv, pooling, padding, reshape, batch normalisation, scaling)
 // then becomes one map: one level and one linear transformation instead of
@@ -31,22 +31,38 @@ func SquashAffine(g *ir.Graph, cfg *Config) error {
 		// Graph order is topological, so n's producer has already absorbed
 		// its own chain: one step per node composes chains of any length.
 		in := n.Inputs[0]
-		if in.Op != ir.OpAffine || len(users[in]) != 1 {
+		if in.Op != ir.OpAffine {
 			continue
 		}
-		lin, err := ir.Compose(n.Linear, in.Linear)
-		if err != nil {
-			return fmt.Errorf("node %s: %w", n.Label(), err)
+		// An element-wise map read by several maps is composed into each
+		// of them, or into none: only then is its level saved. A map that
+		// mixes values stays apart: each composition would be another
+		// map of its size, with rotations of its own.
+		readers := users[in]
+		if len(readers) > 1 && !elementwiseMap(in.Linear) || slices.ContainsFunc(readers, func(u *ir.Node) bool { return u.Op != ir.OpAffine }) || readers[0] != n {
+			continue
 		}
-		if float64(lin.NNZ()) > maxSquashGrowth*float64(n.Linear.NNZ()+in.Linear.NNZ()) {
+		lins := make([]*ir.Linear, len(readers))
+		grows := false
+		for i, u := range readers {
+			lin, err := ir.Compose(u.Linear, in.Linear)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", u.Label(), err)
+			}
+			lins[i] = lin
+			grows = grows || float64(lin.NNZ()) > maxSquashGrowth*float64(u.Linear.NNZ()+in.Linear.NNZ())
+		}
+		if grows {
 			kept++
 			continue
 		}
-		n.Linear = lin
-		n.Inputs[0] = in.Inputs[0]
-		n.Origin = joinOrigins(in.Origin, n.Origin)
-		users[in.Inputs[0]] = append(users[in.Inputs[0]], n)
-		squashed++
+		for i, u := range readers {
+			u.Linear = lins[i]
+			u.Inputs[0] = in.Inputs[0]
+			u.Origin = joinOrigins(in.Origin, u.Origin)
+			users[in.Inputs[0]] = append(users[in.Inputs[0]], u)
+			squashed++
+		}
 	}
 	g.Prune()
 	cfg.logf("squash-affine", "%d affine nodes composed into their readers", squashed)
@@ -65,4 +81,23 @@ func joinOrigins(a, b string) string {
 		}
 	}
 	return strings.TrimPrefix(strings.Join(parts, " + "), " + ")
+}
+
+// elementwiseMap reports whether every output of l is a multiple of the
+// input at its own position, plus a bias.
+func elementwiseMap(l *ir.Linear) bool {
+	if l.Identity {
+		return true
+	}
+	if l.Rows != l.Cols {
+		return false
+	}
+	for r := range l.Rows {
+		for k := l.RowPtr[r]; k < l.RowPtr[r+1]; k++ {
+			if l.ColIdx[k] != r {
+				return false
+			}
+		}
+	}
+	return true
 }
