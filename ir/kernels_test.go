@@ -94,7 +94,7 @@ func TestApplyBatchMatchesRowByRowSums(t *testing.T) {
 }
 
 // BenchmarkApply compares a sample at a time with the batch kernel on a
-// convolution-sized sparse map.
+// 1000×1000 map with one entry in twenty.
 func BenchmarkApply(b *testing.B) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	l := randomLinear(rng, 1000, 1000, 0.05, true)
@@ -169,5 +169,17 @@ func TestInterpretBatchMatchesInterpret(t *testing.T) {
 	var se *SampleError
 	if _, err := InterpretBatch(g, bad, BatchOptions{}); !errors.As(err, &se) || se.Sample != 1 {
 		t.Fatalf("a batch whose sample 1 has the wrong size: %v", err)
+	}
+}
+
+func BenchmarkClenshaw(b *testing.B) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	c, t := randomVector(rng, 43), make([]float64, 4096)
+	for i := range t {
+		t[i] = 2*rng.Float64() - 1
+	}
+	y := make([]float64, len(t))
+	for b.Loop() {
+		Clenshaw(y, c, t)
 	}
 }
