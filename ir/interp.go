@@ -1,6 +1,7 @@
 package ir
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -31,65 +32,119 @@ type InterpretOptions struct {
 
 // InterpretWith is Interpret with options.
 func InterpretWith(g *Graph, inputs map[string]*Tensor, opts InterpretOptions) (map[string]*Tensor, error) {
-	observe := opts.Observe
-	vals := make(map[*Node][]float64, len(g.Nodes))
-	out := make(map[string]*Tensor)
+	bopts := BatchOptions{Exact: opts.Exact}
+	if opts.Observe != nil {
+		bopts.Observe = func(n *Node, vs [][]float64) { opts.Observe(n, vs[0]) }
+	}
+	outs, err := InterpretBatch(g, []map[string]*Tensor{inputs}, bopts)
+	if se := (*SampleError)(nil); errors.As(err, &se) {
+		return nil, se.Err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return outs[0], nil
+}
+
+// BatchOptions vary InterpretBatch.
+type BatchOptions struct {
+	// Exact is InterpretOptions.Exact.
+	Exact bool
+	// Observe, when set, sees every node's values for every sample of the
+	// batch, vs[s] for sample s; they may not be kept past the call.
+	Observe func(n *Node, vs [][]float64)
+}
+
+// SampleError is an error about one sample of a batch.
+type SampleError struct {
+	Sample int // its index in the batch
+	Err    error
+}
+
+func (e *SampleError) Error() string { return fmt.Sprintf("sample %d: %v", e.Sample, e.Err) }
+
+func (e *SampleError) Unwrap() error { return e.Err }
+
+// InterpretBatch is Interpret on several samples at once, one input map
+// per sample, and returns each sample's outputs. Each affine map's matrix
+// is read once for several samples (Linear.ApplyBatch); every sample's
+// values are those Interpret gives it, bit for bit.
+func InterpretBatch(g *Graph, inputs []map[string]*Tensor, opts BatchOptions) ([]map[string]*Tensor, error) {
+	vals := make(map[*Node][][]float64, len(g.Nodes))
+	outs := make([]map[string]*Tensor, len(inputs))
+	for s := range outs {
+		outs[s] = map[string]*Tensor{}
+	}
 	for _, n := range g.Nodes {
-		var v []float64
+		vs := make([][]float64, len(inputs))
 		switch n.Op {
 		case OpInput:
-			t, ok := inputs[n.Name]
-			if !ok {
-				return nil, fmt.Errorf("no value for input %q", n.Name)
-			}
-			if want := NumElements(n.InputShape()); t.Size() != want {
-				return nil, fmt.Errorf("input %q has %d values, the model expects shape %s (%d values)", n.Name, t.Size(), shapeString(n.InputShape()), want)
-			}
-			v = t.Data
-			if n.Gather != nil {
-				v = n.Gather.Apply(v)
+			for s, in := range inputs {
+				t, ok := in[n.Name]
+				if !ok {
+					return nil, &SampleError{s, fmt.Errorf("no value for input %q", n.Name)}
+				}
+				if want := NumElements(n.InputShape()); t.Size() != want {
+					return nil, &SampleError{s, fmt.Errorf("input %q has %d values, the model expects shape %s (%d values)", n.Name, t.Size(), shapeString(n.InputShape()), want)}
+				}
+				vs[s] = t.Data
+				if n.Gather != nil {
+					vs[s] = n.Gather.Apply(t.Data)
+				}
 			}
 		case OpConst:
-			v = n.Const.Data
+			for s := range vs {
+				vs[s] = n.Const.Data
+			}
 		case OpAffine:
-			v = n.Linear.Apply(vals[n.Inputs[0]])
+			for s := range vs {
+				vs[s] = make([]float64, n.Linear.Rows)
+			}
+			n.Linear.ApplyBatch(vs, vals[n.Inputs[0]])
 		case OpPoly:
-			if opts.Exact {
-				v = mapValues(vals[n.Inputs[0]], n.Poly.EvalExact)
-				for i, c := range n.Poly.Correction {
-					v[i] += c
+			for s, x := range vals[n.Inputs[0]] {
+				if opts.Exact {
+					vs[s] = mapValues(x, n.Poly.EvalExact)
+					for i, c := range n.Poly.Correction {
+						vs[s][i] += c
+					}
+				} else {
+					vs[s] = make([]float64, len(x))
+					n.Poly.EvalSlice(vs[s], x)
 				}
-			} else {
-				x := vals[n.Inputs[0]]
-				v = make([]float64, len(x))
-				n.Poly.EvalSlice(v, x)
 			}
 		case OpActivation:
-			x := vals[n.Inputs[0]]
-			v = make([]float64, len(x))
-			n.Act.EvalSlice(v, x)
+			for s, x := range vals[n.Inputs[0]] {
+				vs[s] = make([]float64, len(x))
+				n.Act.EvalSlice(vs[s], x)
+			}
 		case OpAdd, OpMul:
-			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
-			v = make([]float64, len(a))
-			for i := range a {
-				if n.Op == OpAdd {
-					v[i] = a[i] + b[i]
-				} else {
-					v[i] = a[i] * b[i]
+			for s, a := range vals[n.Inputs[0]] {
+				b := vals[n.Inputs[1]][s]
+				v := make([]float64, len(a))
+				for i := range a {
+					if n.Op == OpAdd {
+						v[i] = a[i] + b[i]
+					} else {
+						v[i] = a[i] * b[i]
+					}
 				}
+				vs[s] = v
 			}
 		case OpOutput:
-			v = vals[n.Inputs[0]]
-			out[n.Name] = &Tensor{Shape: append([]int(nil), n.Shape...), Data: append([]float64(nil), v...)}
+			for s, v := range vals[n.Inputs[0]] {
+				vs[s] = v
+				outs[s][n.Name] = &Tensor{Shape: append([]int(nil), n.Shape...), Data: append([]float64(nil), v...)}
+			}
 		default:
 			return nil, fmt.Errorf("node %s: cannot interpret op %s", n.Label(), n.Op)
 		}
-		if observe != nil {
-			observe(n, v)
+		if opts.Observe != nil {
+			opts.Observe(n, vs)
 		}
-		vals[n] = v
+		vals[n] = vs
 	}
-	return out, nil
+	return outs, nil
 }
 
 func mapValues(x []float64, f func(float64) float64) []float64 {

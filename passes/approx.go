@@ -146,14 +146,19 @@ func (t *target) gridError(d int) float64 {
 	return worst
 }
 
-// compositeFn is t's activation (homogeneous, on the scaled input) with
-// sign approximated by c: x·((1+α) + (1−α)·s(x))/2, α the negative slope.
-func (t *target) compositeFn(c *composite) func(float64) float64 {
+// compositeSlice sets y[i] to t's activation (homogeneous, on the scaled
+// input) at x[i] with sign approximated by c: x·((1+α) + (1−α)·s(x))/2, α
+// the negative slope. y must not be x.
+func (t *target) compositeSlice(c *composite, y, x []float64) {
 	if t.act.Func == "clip" {
-		return t.clipFn(c)
+		t.clipSlice(c, y, x)
+		return
 	}
 	lo, hi := (1+t.act.Alpha)/2, (1-t.act.Alpha)/2
-	return func(x float64) float64 { return x * (lo + hi*c.sign(x)) }
+	c.signSlice(y, x)
+	for i, v := range x {
+		y[i] = v * (lo + hi*y[i])
+	}
 }
 
 // fn is the activation on t.
@@ -430,14 +435,13 @@ func elementRanges(g *ir.Graph, acts []*ir.Node, src *RangeSource) ([]observed, 
 		}
 		return out, nil
 	}
-	// Samples run on every core, each worker keeping its own ranges and
-	// each sample's values going to their place in sample order.
-	in := g.Inputs()[0]
+	// Samples run on every core in batches, each worker keeping its own
+	// ranges and each sample's values going to their place in sample order.
 	samples := src.Samples
 	for _, i := range index {
 		out[i].values = make([]float64, len(samples)*len(out[i].ranges))
 	}
-	workers := sampleWorkers(len(samples))
+	workers := batchWorkers(len(samples))
 	ranges := make([][][]ir.Interval, workers)
 	for w := range ranges {
 		ranges[w] = make([][]ir.Interval, len(acts))
@@ -446,18 +450,20 @@ func elementRanges(g *ir.Graph, acts []*ir.Node, src *RangeSource) ([]observed, 
 		}
 	}
 	errs := make([]error, len(samples))
-	forSamples(len(samples), workers, func(w, k int) {
-		_, errs[k] = ir.InterpretObserved(g, map[string]*ir.Tensor{in.Name: samples[k]}, func(n *ir.Node, v []float64) {
+	forBatches(len(samples), func(w, lo, hi int) {
+		interpretBatch(g, samples, lo, hi, errs, func(n *ir.Node, vs [][]float64) {
 			i, ok := index[n]
 			if !ok {
 				return
 			}
 			rs := ranges[w][i]
-			for j, y := range v {
-				r := &rs[j]
-				r.Lo, r.Hi = min(r.Lo, y), max(r.Hi, y) // as math.Min and Max, NaN included
+			for k, v := range vs {
+				for j, y := range v {
+					r := &rs[j]
+					r.Lo, r.Hi = min(r.Lo, y), max(r.Hi, y) // as math.Min and Max, NaN included
+				}
+				copy(out[i].values[(lo+k)*len(v):], v)
 			}
-			copy(out[i].values[k*len(v):], v)
 		})
 	})
 	for _, err := range errs {

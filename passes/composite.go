@@ -79,6 +79,17 @@ func (c *composite) sign(x float64) float64 {
 	return x
 }
 
+// signSlice sets y[i] to sign(x[i]) for every i (y may be x), a stage
+// over the whole slice at a time.
+func (c *composite) signSlice(y, x []float64) {
+	for i, v := range x {
+		y[i] = v / compositeDomain
+	}
+	for _, s := range c.stages {
+		ir.Clenshaw(y, s, y)
+	}
+}
+
 // depth is the levels of the sign and of the product by x.
 func (c *composite) depth() int {
 	d := 1
@@ -403,13 +414,20 @@ func (t *target) hinges() (hinge, width [2]float64) {
 	return hinge, width
 }
 
-// clipFn is clip on t with sign approximated by c.
-func (t *target) clipFn(c *composite) func(float64) float64 {
+// clipSlice is clip on t with sign approximated by c, at every x[i]
+// into y[i] (y must not be x).
+func (t *target) clipSlice(c *composite, y, x []float64) {
 	hinge, width := t.hinges()
 	mid := (t.act.Lo + t.act.Hi) / 2
-	return func(x float64) float64 {
-		y0, y1 := x-hinge[0], x-hinge[1]
-		return mid + t.scale/2*(y0*c.sign(y0/width[0])-y1*c.sign(y1/width[1]))
+	s1 := make([]float64, len(x))
+	for i, v := range x {
+		y[i], s1[i] = (v-hinge[0])/width[0], (v-hinge[1])/width[1]
+	}
+	c.signSlice(y, y)
+	c.signSlice(s1, s1)
+	for i, v := range x {
+		y0, y1 := v-hinge[0], v-hinge[1]
+		y[i] = mid + t.scale/2*(y0*y[i]-y1*s1[i])
 	}
 }
 

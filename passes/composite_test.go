@@ -67,10 +67,13 @@ func TestCompositeSignErrorBound(t *testing.T) {
 				t.Fatalf("|s| reaches %g, the composite reports %g", peak, c.peak)
 			}
 			// The ReLU built on it stays within its bound.
-			relu := (&target{act: &ir.Activation{Func: "relu"}}).compositeFn(c)
-			for range 20000 {
-				x := 2*rng.Float64() - 1
-				if e := math.Abs(relu(x) - max(x, 0)); e > c.reluBound() {
+			xs, relu := make([]float64, 20000), make([]float64, 20000)
+			for i := range xs {
+				xs[i] = 2*rng.Float64() - 1
+			}
+			(&target{act: &ir.Activation{Func: "relu"}}).compositeSlice(c, relu, xs)
+			for i, x := range xs {
+				if e := math.Abs(relu[i] - max(x, 0)); e > c.reluBound() {
 					t.Fatalf("relu error %g at %g beyond the bound %g", e, x, c.reluBound())
 				}
 			}
@@ -265,6 +268,40 @@ func TestDomains(t *testing.T) {
 	} {
 		if got := s.outOfDomain(forms, tc.reached); got != tc.want {
 			t.Errorf("reached %v: out of domain %d, want %d", tc.reached, got, tc.want)
+		}
+	}
+}
+
+// TestCompositeSliceMatchesSign: the simulation evaluates composite forms a
+// stage over a slice at a time; each value must round as the composite's
+// sign, one value at a time, rounds it.
+func TestCompositeSliceMatchesSign(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	x := []float64{0, math.Copysign(0, -1), 1, -1, 2.5, -3, math.NaN()}
+	for range 41 {
+		x = append(x, 3*rng.Float64()-1.5)
+	}
+	targets := []*target{
+		{act: &ir.Activation{Func: "relu"}, scale: 1},
+		{act: &ir.Activation{Func: "leaky_relu", Alpha: 0.1}, scale: 1},
+		{act: &ir.Activation{Func: "clip", Lo: -0.4, Hi: 1.3}, scale: 1.7, shift: 0.2},
+	}
+	for _, b := range []int{6, 11} {
+		c := compositeSign(b, 7)
+		for _, tg := range targets {
+			y := make([]float64, len(x))
+			tg.compositeSlice(c, y, x)
+			hinge, width := tg.hinges()
+			for i, v := range x {
+				want := v * ((1+tg.act.Alpha)/2 + (1-tg.act.Alpha)/2*c.sign(v))
+				if tg.act.Func == "clip" {
+					y0, y1 := v-hinge[0], v-hinge[1]
+					want = (tg.act.Lo+tg.act.Hi)/2 + tg.scale/2*(y0*c.sign(y0/width[0])-y1*c.sign(y1/width[1]))
+				}
+				if math.Float64bits(y[i]) != math.Float64bits(want) && !(math.IsNaN(y[i]) && math.IsNaN(want)) {
+					t.Fatalf("%s, %d bits, at %v: slice %v, one at a time %v", tg.act, b, v, y[i], want)
+				}
+			}
 		}
 	}
 }

@@ -79,10 +79,15 @@ func (s *search) checkDomains(samples []*ir.Tensor) error {
 	for i, t := range s.targets {
 		index[t.node.Inputs[0]] = i
 	}
-	in := s.g.Inputs()[0]
-	reached := make([]float64, len(s.targets))
-	for k, x := range samples {
-		_, err := ir.InterpretObserved(s.g, map[string]*ir.Tensor{in.Name: x}, func(n *ir.Node, v []float64) {
+	// Each sample's extremes are found on every core in batches, then
+	// taken in sample order to name the first sample that leaves a domain.
+	per := make([][]float64, len(samples))
+	errs := make([]error, len(samples))
+	forBatches(len(samples), func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			per[k] = make([]float64, len(s.targets))
+		}
+		interpretBatch(s.g, samples, lo, hi, errs, func(n *ir.Node, vs [][]float64) {
 			i, ok := index[n]
 			if !ok {
 				return
@@ -91,16 +96,25 @@ func (s *search) checkDomains(samples []*ir.Tensor) error {
 			if s.targets[i].form.comp != nil {
 				unit = compositeDomain
 			}
-			for _, u := range v {
-				reached[i] = math.Max(reached[i], math.Abs(u)*unit)
+			for k, v := range vs {
+				r := &per[lo+k][i]
+				for _, u := range v {
+					*r = math.Max(*r, math.Abs(u)*unit)
+				}
 			}
 		})
-		if err != nil {
-			return fmt.Errorf("domain check: %w", err)
+	})
+	forms := make([]form, len(s.targets))
+	for i, t := range s.targets {
+		forms[i] = t.form
+	}
+	reached := make([]float64, len(s.targets))
+	for k := range samples {
+		if errs[k] != nil {
+			return fmt.Errorf("domain check: %w", errs[k])
 		}
-		forms := make([]form, len(s.targets))
-		for i, t := range s.targets {
-			forms[i] = t.form
+		for i, x := range per[k] {
+			reached[i] = math.Max(reached[i], x)
 		}
 		if i := s.outOfDomain(forms, reached); i >= 0 {
 			t := s.targets[i]

@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 
@@ -28,6 +29,44 @@ func forSamples(n, workers int, f func(w, i int)) {
 	wg.Wait()
 }
 
+// batchSize is how many samples go through the graph together: each
+// affine map's matrix is then read once for them (ir.Linear.ApplyBatch).
+const batchSize = 4
+
+// forBatches calls f(w, lo, hi) for every batch [lo, hi) of at most
+// batchSize of n samples, on one goroutine per core at most, w being the
+// goroutine's index, and returns when all are done. f may only write what
+// belongs to its worker or its samples.
+func forBatches(n int, f func(w, lo, hi int)) {
+	batches := (n + batchSize - 1) / batchSize
+	forSamples(batches, sampleWorkers(batches), func(w, b int) {
+		f(w, b*batchSize, min(n, (b+1)*batchSize))
+	})
+}
+
+// batchWorkers is how many goroutines forBatches runs n samples on.
+func batchWorkers(n int) int { return sampleWorkers((n + batchSize - 1) / batchSize) }
+
+// interpretBatch interprets samples[lo:hi] on g's one input at once and
+// returns their outputs; an error goes to errs at the sample it is about
+// (lo for one about the graph), as Interpret gives it.
+func interpretBatch(g *ir.Graph, samples []*ir.Tensor, lo, hi int, errs []error, observe func(n *ir.Node, vs [][]float64)) []map[string]*ir.Tensor {
+	in := g.Inputs()[0].Name
+	inputs := make([]map[string]*ir.Tensor, hi-lo)
+	for k, x := range samples[lo:hi] {
+		inputs[k] = map[string]*ir.Tensor{in: x}
+	}
+	outs, err := ir.InterpretBatch(g, inputs, ir.BatchOptions{Observe: observe})
+	var se *ir.SampleError
+	switch {
+	case errors.As(err, &se):
+		errs[lo+se.Sample] = se.Err
+	case err != nil:
+		errs[lo] = err
+	}
+	return outs
+}
+
 // errorChunk is how many samples sumPolyErrors evaluates between sums.
 const errorChunk = 64
 
@@ -37,7 +76,6 @@ const errorChunk = 64
 // core, a chunk at a time, and their errors summed in sample order: the
 // sums round as a loop over the samples rounds them.
 func (s *search) sumPolyErrors(samples []*ir.Tensor, index map[*ir.Node]int, sums [][]float64) error {
-	in := s.g.Inputs()[0]
 	errs := make([]error, len(samples))
 	diffs := make([][][]float64, min(errorChunk, len(samples))) // [sample in chunk][target]
 	for k := range diffs {
@@ -50,16 +88,19 @@ func (s *search) sumPolyErrors(samples []*ir.Tensor, index map[*ir.Node]int, sum
 	}
 	for lo := 0; lo < len(samples); lo += errorChunk {
 		n := min(errorChunk, len(samples)-lo)
-		forSamples(n, sampleWorkers(n), func(_, k int) {
-			_, errs[lo+k] = ir.InterpretObserved(s.g, map[string]*ir.Tensor{in.Name: samples[lo+k]}, func(n *ir.Node, v []float64) {
+		forBatches(n, func(_, blo, bhi int) {
+			interpretBatch(s.g, samples, lo+blo, lo+bhi, errs, func(n *ir.Node, vs [][]float64) {
 				i, ok := index[n]
 				if !ok {
 					return
 				}
-				p, d := s.targets[i].node.Poly, diffs[k][i]
-				p.EvalSlice(d, v)
-				for j, t := range v {
-					d[j] -= p.EvalExact(t)
+				p := s.targets[i].node.Poly
+				for k, v := range vs {
+					d := diffs[blo+k][i]
+					p.EvalSlice(d, v)
+					for j, t := range v {
+						d[j] -= p.EvalExact(t)
+					}
 				}
 			})
 		})

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/hecc-dev/hecc/ir"
 )
@@ -59,33 +57,28 @@ func calibrate(g *ir.Graph, src *RangeSource) error {
 	if len(ins) != 1 {
 		return fmt.Errorf("calibration needs a graph with one input, this one has %d", len(ins))
 	}
-	// Samples run on every core (interpretation only reads the graph), each
-	// worker keeping its own extremes.
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(src.Samples)))
+	// Samples run on every core in batches (interpretation only reads the
+	// graph), each worker keeping its own extremes.
+	workers := batchWorkers(len(src.Samples))
 	los, his := make([]map[*ir.Node]float64, workers), make([]map[*ir.Node]float64, workers)
-	errs := make([]error, len(src.Samples))
-	var wg sync.WaitGroup
 	for w := range workers {
 		los[w], his[w] = map[*ir.Node]float64{}, map[*ir.Node]float64{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lo, hi := los[w], his[w]
-			for i := w; i < len(src.Samples); i += workers {
-				_, errs[i] = ir.InterpretObserved(g, map[string]*ir.Tensor{ins[0].Name: src.Samples[i]}, func(n *ir.Node, v []float64) {
-					l, h := math.Inf(1), math.Inf(-1)
-					if old, ok := lo[n]; ok {
-						l, h = old, hi[n]
-					}
-					for _, x := range v {
-						l, h = min(l, x), max(h, x) // as math.Min and Max, NaN included
-					}
-					lo[n], hi[n] = l, h
-				})
-			}
-		}()
 	}
-	wg.Wait()
+	errs := make([]error, len(src.Samples))
+	forBatches(len(src.Samples), func(w, lo, hi int) {
+		interpretBatch(g, src.Samples, lo, hi, errs, func(n *ir.Node, vs [][]float64) {
+			l, h := math.Inf(1), math.Inf(-1)
+			if old, ok := los[w][n]; ok {
+				l, h = old, his[w][n]
+			}
+			for _, v := range vs {
+				for _, x := range v {
+					l, h = min(l, x), max(h, x) // as math.Min and Max, NaN included
+				}
+			}
+			los[w][n], his[w][n] = l, h
+		})
+	})
 	for i, err := range errs {
 		if err != nil {
 			return fmt.Errorf("calibration sample %d: %w", i, err)

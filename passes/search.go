@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -595,43 +593,35 @@ func (s *search) correctBias(samples []*ir.Tensor) (string, reach, error) {
 		len(corrected), len(s.targets), largest, where, compare), after, nil
 }
 
-// outputs evaluates the held-out samples on every core (interpretation
-// only reads the graph), and the largest |t| each target's polynomial
-// input reached: beyond 1, outside the calibrated interval.
+// outputs evaluates the held-out samples on every core in batches
+// (interpretation only reads the graph), and the largest |t| each target's
+// polynomial input reached: beyond 1, outside the calibrated interval.
 func (s *search) outputs() ([][]float64, []float64, error) {
-	in, out := s.g.Inputs()[0], s.g.Outputs()[0]
+	out := s.g.Outputs()[0]
 	index := make(map[*ir.Node]int, len(s.targets))
 	for i, t := range s.targets {
 		index[t.node.Inputs[0]] = i
 	}
 	outs := make([][]float64, len(s.samples))
 	errs := make([]error, len(s.samples))
-	workers := max(1, runtime.GOMAXPROCS(0))
-	reached := make([][]float64, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
+	reached := make([][]float64, batchWorkers(len(s.samples)))
+	for w := range reached {
 		reached[w] = make([]float64, len(s.targets))
-		go func() {
-			defer wg.Done()
-			observe := func(n *ir.Node, v []float64) {
-				if i, ok := index[n]; ok {
+	}
+	forBatches(len(s.samples), func(w, lo, hi int) {
+		o := interpretBatch(s.g, s.samples, lo, hi, errs, func(n *ir.Node, vs [][]float64) {
+			if i, ok := index[n]; ok {
+				for _, v := range vs {
 					for _, x := range v {
 						reached[w][i] = max(reached[w][i], math.Abs(x)) // as math.Max, NaN included
 					}
 				}
 			}
-			for i := w; i < len(s.samples); i += workers {
-				o, err := ir.InterpretObserved(s.g, map[string]*ir.Tensor{in.Name: s.samples[i]}, observe)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				outs[i] = o[out.Name].Data
-			}
-		}()
-	}
-	wg.Wait()
+		})
+		for k, ok := range o {
+			outs[lo+k] = ok[out.Name].Data
+		}
+	})
 	for _, r := range reached[1:] {
 		for i, x := range r {
 			reached[0][i] = math.Max(reached[0][i], x)

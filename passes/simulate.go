@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"runtime"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -145,41 +143,41 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 	o := &outcome{forms: slices.Clone(forms), cache: make([][][]float64, len(samples))}
 	outs := make([][]float64, len(samples))
 	errs := make([]error, len(samples))
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(samples)))
+	workers := batchWorkers(len(samples))
 	reached := make([][]float64, workers)
-	var wg sync.WaitGroup
+	bufs := make([]*simBuffers, workers)
 	for w := range workers {
 		reached[w] = make([]float64, len(forms))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			vals := make([][]float64, len(sim.nodes))
-			scratch := make([][]float64, len(sim.nodes))
-			for k := w; k < len(samples); k += workers {
-				if stopEarly && missed.Load() > allowed {
-					return
-				}
-				if start > 0 {
-					copy(vals, sim.cache[k])
-				}
-				if errs[k] = sim.evaluate(vals, scratch, start, samples[k], forms, polys, reached[w]); errs[k] != nil {
-					continue
-				}
-				outs[k] = vals[sim.out]
-				if stopEarly && crit.misses(outs[k], k, ex) {
-					missed.Add(1)
-				}
-				kept := make([][]float64, len(sim.nodes))
-				for p, v := range vals {
-					if sim.keep[p] {
-						kept[p] = v
-					}
-				}
-				o.cache[k] = kept
-			}
-		}()
+		bufs[w] = sim.newBuffers()
 	}
-	wg.Wait()
+	forBatches(len(samples), func(w, lo, hi int) {
+		if stopEarly && missed.Load() > allowed {
+			return
+		}
+		b := bufs[w]
+		vals := b.vals[:hi-lo]
+		if start > 0 {
+			for k := range vals {
+				copy(vals[k], sim.cache[lo+k])
+			}
+		}
+		if errs[lo] = sim.evaluate(vals, b, start, samples[lo:hi], forms, polys, reached[w]); errs[lo] != nil {
+			return
+		}
+		for k, v := range vals {
+			outs[lo+k] = v[sim.out]
+			if stopEarly && crit.misses(outs[lo+k], lo+k, ex) {
+				missed.Add(1)
+			}
+			kept := make([][]float64, len(sim.nodes))
+			for p, x := range v {
+				if sim.keep[p] {
+					kept[p] = x
+				}
+			}
+			o.cache[lo+k] = kept
+		}
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -209,85 +207,111 @@ func (sim *simulator) adopt(o *outcome) {
 	sim.committed, sim.cache, sim.reached = o.forms, o.cache, o.r.reached
 }
 
-// evaluate computes the nodes from position start on into vals. Values
-// that outlive the sample (cached, or the output) are allocated; the
-// others reuse scratch, one buffer per position.
-func (sim *simulator) evaluate(vals, scratch [][]float64, start int, x *ir.Tensor, forms []form, polys []*ir.Polynomial, reached []float64) error {
+// simBuffers are one worker's: the values of a batch's samples by
+// position, a scratch buffer per sample and position for values that do
+// not outlive the sample, and the slices a batched map reads and writes.
+type simBuffers struct {
+	vals, scratch [][][]float64 // [sample in batch][position]
+	xs, ys        [][]float64
+}
+
+func (sim *simulator) newBuffers() *simBuffers {
+	b := &simBuffers{vals: make([][][]float64, batchSize), scratch: make([][][]float64, batchSize),
+		xs: make([][]float64, batchSize), ys: make([][]float64, batchSize)}
+	for k := range batchSize {
+		b.vals[k] = make([][]float64, len(sim.nodes))
+		b.scratch[k] = make([][]float64, len(sim.nodes))
+	}
+	return b
+}
+
+// evaluate computes the nodes from position start on into vals, for each
+// sample of a batch (vals[k] for xs[k]). Values that outlive the sample
+// (cached, or the output) are allocated; the others reuse the worker's
+// scratch, one buffer per sample and position.
+func (sim *simulator) evaluate(vals [][][]float64, b *simBuffers, start int, xs []*ir.Tensor, forms []form, polys []*ir.Polynomial, reached []float64) error {
 	for p := start; p < len(sim.nodes); p++ {
 		n := sim.nodes[p]
-		var v []float64
-		buf := func(size int) []float64 {
+		buf := func(k, size int) []float64 {
 			if sim.owned[p] {
 				return make([]float64, size)
 			}
-			if len(scratch[p]) != size {
-				scratch[p] = make([]float64, size)
+			if len(b.scratch[k][p]) != size {
+				b.scratch[k][p] = make([]float64, size)
 			}
-			return scratch[p]
+			return b.scratch[k][p]
 		}
-		switch n.Op {
-		case ir.OpInput:
-			if want := ir.NumElements(n.InputShape()); x.Size() != want {
-				return fmt.Errorf("a held-out sample has %d values, the model expects %d", x.Size(), want)
+		// in is sample k's values of n's i-th input.
+		in := func(k, i int) []float64 { return vals[k][sim.pos[n.Inputs[i]]] }
+		if n.Op == ir.OpAffine {
+			xs, ys := b.xs[:len(vals)], b.ys[:len(vals)]
+			for k := range vals {
+				xs[k], ys[k] = in(k, 0), buf(k, n.Linear.Rows)
 			}
-			v = x.Data
-			if n.Gather != nil {
-				v = n.Gather.Apply(v)
+			n.Linear.ApplyBatch(ys, xs)
+			for k, y := range ys {
+				vals[k][p] = y
 			}
-		case ir.OpConst:
-			v = n.Const.Data
-		case ir.OpAffine:
-			v = buf(n.Linear.Rows)
-			n.Linear.ApplyTo(v, vals[sim.pos[n.Inputs[0]]])
-		case ir.OpPoly:
-			x := vals[sim.pos[n.Inputs[0]]]
-			v = buf(len(x))
-			n.Poly.EvalSlice(v, x)
-		case ir.OpActivation:
-			in := vals[sim.pos[n.Inputs[0]]]
-			i, ok := sim.target[n]
-			if !ok {
-				v = buf(len(in))
-				n.Act.EvalSlice(v, in)
-				break
-			}
-			for _, y := range in {
-				reached[i] = max(reached[i], math.Abs(y)) // as math.Max, NaN included
-			}
-			switch {
-			case polys[i] != nil:
-				// On [-1, 1] the basis needs no change of variable.
-				v = buf(len(in))
-				ir.Clenshaw(v, polys[i].Coeffs, in)
-			case forms[i] == exactForm:
-				v = mapValues(in, sim.s.targets[i].fn)
-			default:
-				v = mapValues(in, sim.s.targets[i].compositeFn(forms[i].comp))
-			}
-		case ir.OpAdd, ir.OpMul:
-			a, b := vals[sim.pos[n.Inputs[0]]], vals[sim.pos[n.Inputs[1]]]
-			v = buf(len(a))
-			for k := range a {
-				if n.Op == ir.OpAdd {
-					v[k] = a[k] + b[k]
-				} else {
-					v[k] = a[k] * b[k]
+			continue
+		}
+		for k := range vals {
+			var v []float64
+			switch n.Op {
+			case ir.OpInput:
+				x := xs[k]
+				if want := ir.NumElements(n.InputShape()); x.Size() != want {
+					return fmt.Errorf("a held-out sample has %d values, the model expects %d", x.Size(), want)
 				}
+				v = x.Data
+				if n.Gather != nil {
+					v = n.Gather.Apply(v)
+				}
+			case ir.OpConst:
+				v = n.Const.Data
+			case ir.OpPoly:
+				x := in(k, 0)
+				v = buf(k, len(x))
+				n.Poly.EvalSlice(v, x)
+			case ir.OpActivation:
+				x := in(k, 0)
+				v = buf(k, len(x))
+				i, ok := sim.target[n]
+				if !ok {
+					n.Act.EvalSlice(v, x)
+					break
+				}
+				for _, y := range x {
+					reached[i] = max(reached[i], math.Abs(y)) // as math.Max, NaN included
+				}
+				switch {
+				case polys[i] != nil:
+					// On [-1, 1] the basis needs no change of variable.
+					ir.Clenshaw(v, polys[i].Coeffs, x)
+				case forms[i] == exactForm:
+					t := sim.s.targets[i]
+					for j, y := range x {
+						v[j] = t.fn(y)
+					}
+				default:
+					sim.s.targets[i].compositeSlice(forms[i].comp, v, x)
+				}
+			case ir.OpAdd, ir.OpMul:
+				a, c := in(k, 0), in(k, 1)
+				v = buf(k, len(a))
+				for j := range a {
+					if n.Op == ir.OpAdd {
+						v[j] = a[j] + c[j]
+					} else {
+						v[j] = a[j] * c[j]
+					}
+				}
+			case ir.OpOutput:
+				v = in(k, 0)
+			default:
+				return fmt.Errorf("node %s: cannot simulate op %s", n.Label(), n.Op)
 			}
-		case ir.OpOutput:
-			v = vals[sim.pos[n.Inputs[0]]]
-		default:
-			return fmt.Errorf("node %s: cannot simulate op %s", n.Label(), n.Op)
+			vals[k][p] = v
 		}
-		vals[p] = v
 	}
 	return nil
-}
-
-func mapValues(x []float64, f func(float64) float64) []float64 {
-	y := make([]float64, len(x))
-	for i, v := range x {
-		y[i] = f(v)
-	}
-	return y
 }
