@@ -41,7 +41,6 @@ type manifestModel struct {
 var notCompiled = map[string]string{
 	"lenet_maxpool":  "compiles, but its ReLUs before the max trees take degree-64 fits: depth 47, logN 16, 10 GiB of evaluation keys",
 	"fashion_bn_gap": "composite ReLUs reach the agreement, but the values they produce need a first prime beyond 61 bits",
-	"deep_mlp":       "too deep without bootstrapping: the default agreement takes composite ReLUs on every layer, depth 76, and the parameters hold depth 32 with its rotation keys in the 16 GiB key budget",
 }
 
 // Bundled lists the models of dir/models/manifest.json in the manifest's
