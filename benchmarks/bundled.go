@@ -41,7 +41,6 @@ type manifestModel struct {
 var notCompiled = map[string]string{
 	"lenet_maxpool":  "compiles (depth 31, logN 16, 9.5 GiB of evaluation keys), but agrees with the exact model on 98.3% of the test digits, below the 99.5% its 500 held-out calibration samples reach",
 	"fashion_bn_gap": "composite ReLUs reach the agreement, but the values they produce need a first prime beyond 61 bits",
-	"deep_mlp":       "too deep without bootstrapping: the default agreement takes composite ReLUs on every layer, depth 76, and the parameters hold depth 32 with its rotation keys in the 16 GiB key budget",
 }
 
 // Bundled lists the models of dir/models/manifest.json in the manifest's
