@@ -389,6 +389,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		}
 		cfg.logf("approx-activations", "%s", msg)
 		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
+		res.Headroom, res.Robust = s.crit.headroom, final.robust
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		for i, x := range final.reached {
 			if s.targets[i].form.comp != nil {

@@ -358,6 +358,9 @@ func (c *criterion) value(r reach) string {
 	case Cosine:
 		return fmt.Sprintf("%.5f", r.cosine)
 	}
+	if c.headroom > 1 {
+		return fmt.Sprintf("%.2f%%; %.2f%% with the output error ×%g", 100*r.agreement, 100*r.robust, c.headroom)
+	}
 	return fmt.Sprintf("%.2f%%", 100*r.agreement)
 }
 
@@ -384,9 +387,6 @@ func (c *criterion) describe() string {
 // output error beside it.
 func (c *criterion) summary(r reach) string {
 	s := fmt.Sprintf("%s %s (target %s)", c.name(), c.value(r), c.targetText())
-	if c.headroom > 1 && (c.Criterion == Top1 || c.Criterion == Threshold) {
-		s = fmt.Sprintf("%s %s, %.2f%% with its output error ×%g (target %s on the latter)", c.name(), c.value(r), 100*r.robust, c.headroom, c.targetText())
-	}
 	if c.Criterion == Tolerance {
 		return s + fmt.Sprintf("; max |output error| %.3g", r.maxErr)
 	}
