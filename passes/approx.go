@@ -77,11 +77,16 @@ type ApproxConfig struct {
 	// the search counts them (0: no bound): when the forms it chose go
 	// deeper, it searches again within it (see budget.go).
 	MaxCircuitDepth int
+	// Headroom, for top1 and threshold, is the factor the circuit's output
+	// error is scaled by before its decisions are compared with the
+	// model's (default 1: as they are).
+	Headroom float64
 }
 
 // Defaults of the approximation search.
 const (
 	DefaultAgreement = 0.995
+	DefaultHeadroom  = 1
 	defaultMaxDepth  = 7
 	// fallbackDegree is used without calibration samples to search with.
 	fallbackDegree = 15
@@ -293,6 +298,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	if ac.MaxDepth == 0 {
 		ac.MaxDepth = defaultMaxDepth
 	}
+	if ac.Headroom == 0 {
+		ac.Headroom = DefaultHeadroom
+	}
 	src := cfg.rangeSource()
 	s := &search{g: g, cfg: ac, crit: newCriterion(g, ac), start: time.Now()}
 	if cfg != nil {
@@ -386,6 +394,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		}
 		cfg.logf("approx-activations", "%s", msg)
 		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
+		res.Headroom, res.Robust = s.crit.headroom, final.robust
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		for i, x := range final.reached {
 			if s.targets[i].form.comp != nil {

@@ -146,11 +146,12 @@ type criterion struct {
 	detected bool    // from the graph rather than --criterion
 	target   float64 // agreement fraction, relative tolerance or cosine
 	shape    []int   // of the output, for per-row top classes
+	headroom float64 // top1 and threshold: the error a decision must survive, × the circuit's
 }
 
 func newCriterion(g *ir.Graph, cfg ApproxConfig) criterion {
 	kind := DetectOutput(g)
-	c := criterion{OutputKind: kind, detected: true}
+	c := criterion{OutputKind: kind, detected: true, headroom: max(1, cfg.Headroom)}
 	if cfg.Criterion != "" && cfg.Criterion != kind.Criterion {
 		c.detected = false
 		c.Criterion, c.Reason = cfg.Criterion, "set by --criterion"
@@ -211,6 +212,7 @@ func newExact(outputs [][]float64, rowLen int) *exact {
 // least cosine similarity.
 type reach struct {
 	agreement float64
+	robust    float64 // agreement with the circuit's output error × the headroom
 	maxErr    float64
 	meanErr   float64 // of |output error|, over every value
 	relErr    float64
@@ -228,7 +230,7 @@ func (c *criterion) rowLen() int {
 // measure compares the circuit's outputs with the model's.
 func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 	r := reach{cosine: 1}
-	agree, values := 0, 0
+	agree, robust, values := 0, 0, 0
 	for i, o := range outs {
 		e := ex.outputs[i]
 		var dot, no, ne float64
@@ -253,6 +255,9 @@ func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 		if c.agrees(o, e, ex.tops[i]) {
 			agree++
 		}
+		if c.agreesWithHeadroom(o, e, ex.tops[i]) {
+			robust++
+		}
 	}
 	r.relErr = r.maxErr / ex.width
 	if values > 0 {
@@ -260,6 +265,7 @@ func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 	}
 	if len(outs) > 0 {
 		r.agreement = float64(agree) / float64(len(outs))
+		r.robust = float64(robust) / float64(len(outs))
 	}
 	return r
 }
@@ -289,6 +295,21 @@ func (c *criterion) agrees(o, e []float64, tops [][]int) bool {
 	return true
 }
 
+// agreesWithHeadroom is agrees with the circuit's output error scaled by
+// the headroom. The calibration samples come from a model's training data,
+// where its top two classes lie further apart than on inputs it has not
+// seen: a decision kept only narrowly there flips on those.
+func (c *criterion) agreesWithHeadroom(o, e []float64, tops [][]int) bool {
+	if c.headroom <= 1 {
+		return c.agrees(o, e, tops)
+	}
+	scaled := make([]float64, len(o))
+	for k := range o {
+		scaled[k] = e[k] + c.headroom*(o[k]-e[k])
+	}
+	return c.agrees(scaled, e, tops)
+}
+
 // score orders what circuits reach: higher is better.
 func (c *criterion) score(r reach) float64 {
 	switch c.Criterion {
@@ -300,11 +321,20 @@ func (c *criterion) score(r reach) float64 {
 	return r.agreement
 }
 
+// rank orders candidates for the search: score, but agreement with the
+// headroom, which the target is met on.
+func (c *criterion) rank(r reach) float64 {
+	if c.Criterion == Top1 || c.Criterion == Threshold {
+		return r.robust
+	}
+	return c.score(r)
+}
+
 func (c *criterion) met(r reach) bool {
 	if c.Criterion == Tolerance {
 		return r.relErr <= c.target
 	}
-	return c.score(r) >= c.target
+	return c.rank(r) >= c.target
 }
 
 // name says what the criterion keeps.
@@ -327,6 +357,9 @@ func (c *criterion) value(r reach) string {
 		return fmt.Sprintf("%.3g", r.relErr)
 	case Cosine:
 		return fmt.Sprintf("%.5f", r.cosine)
+	}
+	if c.headroom > 1 {
+		return fmt.Sprintf("%.2f%%; %.2f%% with the output error ×%g", 100*r.agreement, 100*r.robust, c.headroom)
 	}
 	return fmt.Sprintf("%.2f%%", 100*r.agreement)
 }
@@ -409,7 +442,7 @@ func (c *criterion) misses(o []float64, i int, ex *exact) bool {
 	case Cosine:
 		return c.measure([][]float64{o}, &exact{outputs: [][]float64{e}, tops: ex.tops[i : i+1], width: ex.width}).cosine < c.target
 	}
-	return !c.agrees(o, e, ex.tops[i])
+	return !c.agreesWithHeadroom(o, e, ex.tops[i])
 }
 
 // allowed is how many of n samples may miss with the target still met.

@@ -104,6 +104,40 @@ func TestCriteriaMeasure(t *testing.T) {
 	}
 }
 
+// TestCriteriaHeadroom: a decision the circuit keeps by less than its
+// error's share of the margin counts as kept in the agreement, but not
+// in the agreement with the error scaled by the headroom, which is what
+// meets the target.
+func TestCriteriaHeadroom(t *testing.T) {
+	ex := newExact([][]float64{{1.0, 0.0}, {0.7, 0.2}}, 2)
+	cases := []struct {
+		name     string
+		crit     criterion
+		outs     [][]float64
+		agree    float64
+		robust   float64
+		targetOK bool
+	}{
+		// Sample 0 keeps its top class with a quarter of the gap left:
+		// an error twice as large flips it.
+		{"top1: narrow", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 2, target: 1}, [][]float64{{0.6, 0.35}, {0.7, 0.2}}, 1, 0.5, false},
+		{"top1: wide", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 2, target: 1}, [][]float64{{0.9, 0.1}, {0.7, 0.2}}, 1, 1, true},
+		{"top1: no headroom", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 1, target: 1}, [][]float64{{0.6, 0.35}, {0.7, 0.2}}, 1, 1, true},
+		{"threshold: narrow", criterion{OutputKind: OutputKind{Criterion: Threshold, Threshold: 0.5}, headroom: 3, target: 1}, [][]float64{{0.8, 0.0}, {0.7, 0.25}}, 1, 0.5, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.crit.measure(c.outs, ex)
+			if r.agreement != c.agree || r.robust != c.robust || c.crit.met(r) != c.targetOK {
+				t.Fatalf("agreement %g, with headroom %g, met %v; want %g, %g, %v", r.agreement, r.robust, c.crit.met(r), c.agree, c.robust, c.targetOK)
+			}
+			if miss := c.crit.misses(c.outs[0], 0, ex); miss == (c.robust == 1) {
+				t.Fatalf("sample 0 misses: %v, want %v", miss, c.robust != 1)
+			}
+		})
+	}
+}
+
 // sumNet is input → affine → relu → a dense layer that sums, with
 // positive weights, the half of the neurons that stay positive and near
 // their peak; the other half spreads over both signs. A fit over the

@@ -26,8 +26,12 @@ type ApproxResult struct {
 	HeldOut bool
 	// Reached is the criterion's value on the samples (in Target's unit),
 	// after bias correction; Met whether it meets Target.
-	Reached        float64
-	Met            bool
+	Reached float64
+	Met     bool
+	// Headroom is --headroom; Robust, when it is above 1, the agreement
+	// with the output error scaled by it, which Met compares with Target.
+	Headroom       float64
+	Robust         float64
 	MaxOutputError float64 // absolute
 	RelOutputError float64 // relative to the output's range over the samples
 	// NeedHeldOut is how many held-out samples an agreement target needs
@@ -66,11 +70,11 @@ func resolution(c Criterion, target float64) int {
 }
 
 func (r *ApproxResult) criterion() *criterion {
-	return &criterion{OutputKind: r.OutputKind, detected: r.Detected, target: r.Target}
+	return &criterion{OutputKind: r.OutputKind, detected: r.Detected, target: r.Target, headroom: r.Headroom}
 }
 
 func (r *ApproxResult) reach() reach {
-	return reach{agreement: r.Reached, relErr: r.RelOutputError, cosine: r.Reached, maxErr: r.MaxOutputError}
+	return reach{agreement: r.Reached, robust: r.Robust, relErr: r.RelOutputError, cosine: r.Reached, maxErr: r.MaxOutputError}
 }
 
 // Name says what the criterion keeps: "top-class agreement", ….

@@ -171,7 +171,7 @@ func (s *search) singleFits() (*outcome, error) {
 			if err != nil {
 				return nil, err
 			}
-			if best < 0 || s.crit.score(oi.r) > s.crit.score(bestOutcome.r) {
+			if best < 0 || s.crit.rank(oi.r) > s.crit.rank(bestOutcome.r) {
 				best, bestOutcome = i, oi
 			}
 		}
@@ -372,10 +372,10 @@ func (s *search) unreachable(r reach, oc *outcome) error {
 	c := &s.crit
 	var advice []string
 	best, bestForms := r, "every activation at depth "+fmt.Sprint(s.cfg.MaxDepth)
-	if oc != nil && c.score(oc.r) > c.score(best) {
+	if oc != nil && c.rank(oc.r) > c.rank(best) {
 		best, bestForms = oc.r, formsText(oc.forms)
 	}
-	if s.bestOutcome != nil && c.score(s.bestOutcome.r) > c.score(best) {
+	if s.bestOutcome != nil && c.rank(s.bestOutcome.r) > c.rank(best) {
 		best, bestForms = s.bestOutcome.r, formsText(s.bestOutcome.forms)
 	}
 	if f := c.flag(best); f != "" {
@@ -466,7 +466,7 @@ func (s *search) measureForms(forms []form, stopEarly bool) (*outcome, error) {
 		return nil, err
 	}
 	s.tried++
-	score := s.crit.score(o.r)
+	score := s.crit.rank(o.r)
 	// A candidate that meets the target is cheaper than the last one
 	// that did: the search only lowers costs once the target holds. One
 	// whose inputs leave its forms' domains is no candidate, nor one
