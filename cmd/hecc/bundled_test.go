@@ -364,24 +364,7 @@ func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 	}
 	run := encryptedRun{spec: spec, noiseBound: noise.Bound(res.Graph)}
 	for i := range n {
-		in := sample(x, i)
-		ct, err := runtime.Encrypt(spec, keys.Public, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, st, err := srv.Run(context.Background(), ct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := runtime.DecryptRaw(spec, keys.Secret, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
-		if err != nil {
-			t.Fatal(err)
-		}
-		circuit := plain[spec.Output.Name]
+		got, circuit, st := evaluateBoth(t, res, keys, srv, sample(x, i))
 		pytorch := &ir.Tensor{Shape: []int{classes}, Data: ref.Data[i*classes : (i+1)*classes]}
 		for k := range classes {
 			run.vsCircuit = max(run.vsCircuit, math.Abs(got.Data[k]-circuit.Data[k]))
@@ -402,6 +385,30 @@ func runEncrypted(t *testing.T, model string, n int) encryptedRun {
 	t.Logf("%d samples at %s: top class agrees on all; max |output error| %.3g against the plaintext circuit (predicted bound %.3g, 2^%.1f above), %.3g against PyTorch; %d/%d labels, PyTorch %d/%d",
 		n, spec.Params, run.vsCircuit, run.noiseBound, math.Log2(run.noiseBound/run.vsCircuit), run.vsPyTorch, run.correct, n, run.pytorchCorrect, n)
 	return run
+}
+
+// evaluateBoth encrypts in under the public key, evaluates it on srv and
+// decrypts it raw (the error itself is measured, not its rounding), and
+// evaluates the plaintext circuit on in.
+func evaluateBoth(t *testing.T, res *compiler.Result, keys *runtime.Keys, srv *runtime.Server, in *ir.Tensor) (got, circuit *ir.Tensor, st *runtime.Stats) {
+	t.Helper()
+	spec := res.Spec
+	ct, err := runtime.Encrypt(spec, keys.Public, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, st, err := srv.Run(context.Background(), ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = runtime.DecryptRaw(spec, keys.Secret, out); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, plain[spec.Output.Name], st
 }
 
 // check fails the test when an error exceeds its bound or when the labels

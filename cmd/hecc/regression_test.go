@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"math"
 	"slices"
 	"testing"
 
-	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/passes"
-	"github.com/hecc-dev/hecc/runtime"
 )
 
 // TestDiabetesRegEncrypted runs the bundled regression model (Tanh,
@@ -34,24 +31,8 @@ func TestDiabetesRegEncrypted(t *testing.T) {
 	var vsCircuit, vsPyTorch float64
 	const n = 25
 	for i := range n {
-		in := sample(x, i)
-		ct, err := runtime.Encrypt(spec, keys.Public, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _, err := srv.Run(context.Background(), ct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := runtime.DecryptRaw(spec, keys.Secret, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := ir.Interpret(res.Graph, map[string]*ir.Tensor{spec.Input.Name: in})
-		if err != nil {
-			t.Fatal(err)
-		}
-		vsCircuit = max(vsCircuit, math.Abs(got.Data[0]-plain[spec.Output.Name].Data[0]))
+		got, circuit, _ := evaluateBoth(t, res, keys, srv, sample(x, i))
+		vsCircuit = max(vsCircuit, math.Abs(got.Data[0]-circuit.Data[0]))
 		vsPyTorch = max(vsPyTorch, math.Abs(got.Data[0]-ref.Data[i]))
 	}
 	t.Logf("%d samples at %s: max |output error| %.3g against the plaintext circuit, %.3g against PyTorch (%.2g of the outputs' range %.3g; tolerance %g)",
