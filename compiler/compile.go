@@ -179,17 +179,16 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		LogMaxValue: rep.LogMaxValue, LogSlots: logSlots, Security: opts.Security,
 		Work: work(g),
 	}
-	choice, err := params.Select(req)
-	if err != nil {
-		return withinDepth(m, opts, g, req, approx, err)
-	}
 	build := func(set params.Set) (*plan.Plan, error) {
 		if opts.Batch {
 			return plan.BuildBatch(opts.Name, g, set, opts.BatchSize)
 		}
 		return plan.Build(opts.Name, g, set)
 	}
-	pl, err := build(choice.Set)
+	req, choice, pl, err := selectPlan(req, build)
+	if errors.Is(err, params.ErrNoFit) {
+		return withinDepth(m, opts, g, req, approx, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -255,10 +254,7 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 			missing = max(1, int(math.Ceil(math.Log2(f.Step()*256/width))))
 		}
 		req.MinLogScale = min(choice.LogScale+missing, top.LogScale)
-		if choice, err = params.Select(req); err != nil {
-			return nil, params.Choice{}, err
-		}
-		if pl, err = build(choice.Set); err != nil {
+		if req, choice, pl, err = selectPlan(req, build); err != nil {
 			return nil, params.Choice{}, err
 		}
 	}

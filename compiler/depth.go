@@ -47,5 +47,7 @@ func withinDepth(m *onnx.Model, opts Options, g *ir.Graph, req params.Requiremen
 		}
 	}
 	de.Advice = append(de.Advice, fmt.Sprintf("make the model shallower: its %d activations and their affine maps must fit %d levels", approx.Activations, de.Available))
-	return nil, de // the message wrapping it was formatted without the advice
+	// Formatted now that the advice is in; selectErr says what stopped the
+	// parameters short of the depth (the modulus, or the key memory).
+	return nil, fmt.Errorf("%w (depth %d: %v)", de, req.Depth, selectErr)
 }

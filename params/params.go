@@ -190,7 +190,8 @@ type Requirements struct {
 	MaxKeyBytes int64
 }
 
-func (r Requirements) keyBudget() int64 {
+// KeyBudget is the most memory the evaluation keys may take.
+func (r Requirements) KeyBudget() int64 {
 	if r.MaxKeyBytes > 0 {
 		return r.MaxKeyBytes
 	}
@@ -294,11 +295,11 @@ func MaxDepth(security, logN, logScale, logMaxValue int) int {
 // memory than the budget, and why.
 func (r Requirements) overKeyBudget(s Set) (string, bool) {
 	need := s.EvalKeyBytes(r.Work)
-	if need <= r.keyBudget() {
+	if need <= r.KeyBudget() {
 		return "", false
 	}
 	return fmt.Sprintf("logN=%d α=%d: %.0f evaluation keys would take %s of memory, over the %s budget",
-		s.LogN, len(s.LogP), r.Work.keys(), gib(need), gib(r.keyBudget())), true
+		s.LogN, len(s.LogP), r.Work.keys(), gib(need), gib(r.KeyBudget())), true
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
