@@ -30,7 +30,6 @@ var bundledModels = []struct{ model, samples, calib string }{
 	{"mlp", "mnist_test.npz", "mnist_calib.npz"},
 	{"fashion_cnn", "fashion_test.npz", "fashion_calib.npz"},
 	{"diabetes_reg", "diabetes_test.npz", "diabetes_calib.npz"},
-	{"deep_mlp", "mnist_test.npz", "mnist_calib.npz"},
 }
 
 // bundledSets finds a model's sets by name.
