@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hecc-dev/hecc/runtime"
 )
 
 // ErrNoKey reports a key set the store does not hold.
@@ -34,6 +36,13 @@ type KeyStore interface {
 	List() ([]string, error)
 	// Touch marks id as just used.
 	Touch(id string) error
+	// PutPublic stores the public key of key set id next to its
+	// evaluation keys (a circuit that floods its results needs it); Remove
+	// removes it with them.
+	PutPublic(id string, data []byte) error
+	// OpenPublic reads the public key of key set id: an error wrapping
+	// runtime.ErrNoPublicKey if the store holds none.
+	OpenPublic(id string) (io.ReadCloser, error)
 }
 
 // PendingKeys is a key file being written: Commit stores it under its id,
@@ -84,15 +93,20 @@ func (d *DirStore) path(id string) (string, error) {
 
 // Create implements KeyStore.
 func (d *DirStore) Create() (PendingKeys, error) {
-	var suffix [8]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(d.Dir, ".upload-"+hex.EncodeToString(suffix[:])), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := d.temp()
 	if err != nil {
 		return nil, fmt.Errorf("cannot store the keys: %w", err)
 	}
 	return &pendingFile{f: f, store: d}, nil
+}
+
+// temp creates a file to be renamed into place once written whole.
+func (d *DirStore) temp() (*os.File, error) {
+	var suffix [8]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(d.Dir, ".upload-"+hex.EncodeToString(suffix[:])), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 }
 
 type pendingFile struct {
@@ -155,7 +169,52 @@ func (d *DirStore) Remove(id string) error {
 	if err != nil {
 		return err
 	}
+	if err := os.Remove(publicPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return os.Remove(path)
+}
+
+// publicPath is where the public key of the key set stored at path goes.
+func publicPath(path string) string {
+	return strings.TrimSuffix(path, ".keys") + ".public"
+}
+
+// PutPublic implements KeyStore.
+func (d *DirStore) PutPublic(id string, data []byte) error {
+	path, err := d.path(id)
+	if err != nil {
+		return err
+	}
+	f, err := d.temp()
+	if err != nil {
+		return fmt.Errorf("cannot store the public key: %w", err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), publicPath(path))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("cannot store the public key: %w", err)
+	}
+	return nil
+}
+
+// OpenPublic implements KeyStore.
+func (d *DirStore) OpenPublic(id string) (io.ReadCloser, error) {
+	path, err := d.path(id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(publicPath(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: the server holds no public key of key set %s", runtime.ErrNoPublicKey, id)
+	}
+	return f, err
 }
 
 // Touch implements KeyStore.

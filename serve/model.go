@@ -31,11 +31,6 @@ type Model struct {
 // NewModel prepares a compiled circuit for serving: its weights are
 // encoded here, once.
 func NewModel(c *runtime.Circuit) (*Model, error) {
-	// The key upload carries the evaluation keys only, and a flooding
-	// circuit needs the client's public key too.
-	if b := c.Spec.CircuitPrivacyBits; b > 0 {
-		return nil, fmt.Errorf("%w: %s floods its results (%d bits), and hecc serve takes no public key yet: serve it compiled without --circuit-privacy-bits, or evaluate it with hecc run --public-key", runtime.ErrNoPublicKey, c.Spec.Model, b)
-	}
 	prepared, err := runtime.Prepare(c)
 	if err != nil {
 		return nil, fmt.Errorf("cannot prepare %s: %w", c.Spec.Model, err)
@@ -145,6 +140,10 @@ type ModelInfo struct {
 	Layout           string `json:"layout,omitempty"`
 	Batch            int    `json:"batch,omitempty"`
 	BatchMemoryBytes int64  `json:"batch_memory_bytes,omitempty"`
+	// CircuitPrivacyBits, when set, is λ of a circuit that floods its
+	// results: a client uploads its public key too (PUT
+	// /v1/keys/{id}/public).
+	CircuitPrivacyBits int `json:"circuit_privacy_bits,omitempty"`
 }
 
 // ParamsInfo is the CKKS parameter set of a model.
@@ -174,5 +173,7 @@ func (m *Model) Info() ModelInfo {
 		Layout:           s.Layout,
 		Batch:            s.Batch,
 		BatchMemoryBytes: m.BatchMemory,
+
+		CircuitPrivacyBits: s.CircuitPrivacyBits,
 	}
 }

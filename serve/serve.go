@@ -9,7 +9,8 @@
 //	GET  /v1/models                  the models: name, fingerprint, shapes, parameters, sizes
 //	GET  /v1/models/{name}/spec      the model's .spec file
 //	PUT  /v1/keys                    upload eval.keys; 201 {"id"} (200 if already held)
-//	GET  /v1/keys/{id}               200 if the server holds the key set, else 404
+//	GET  /v1/keys/{id}               200 {"id", "model", "public_key"} if the server holds the key set, else 404
+//	PUT  /v1/keys/{id}/public        upload the key set's public.key, which a flooding circuit needs
 //	POST /v1/models/{name}/infer     header Hecc-Key-Id, body the input .ct; answers the result .ct
 //	GET  /healthz, /metrics          liveness; Prometheus metrics
 //	GET  /ui/                        the browser client, when Config.UI holds it
@@ -159,6 +160,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /v1/models/{name}/spec", s.getSpec)
 	mux.HandleFunc("PUT /v1/keys", s.putKeys)
 	mux.HandleFunc("GET /v1/keys/{id}", s.getKey)
+	mux.HandleFunc("PUT /v1/keys/{id}/public", s.putPublic)
 	mux.HandleFunc("POST /v1/models/{name}/infer", s.infer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -339,11 +341,15 @@ const (
 	codeUnknownModel = "unknown_model" // 404
 	codeUnknownKey   = "unknown_key"   // 404
 	codeWrongCompile = "wrong_compile" // 409
-	codeTooLarge     = "too_large"     // 413
-	codeBusy         = "busy"          // 503
-	codeShutdown     = "shutting_down" // 503
-	codeDeadline     = "deadline"      // 504
-	codeInternal     = "internal"      // 500
+	codeWrongKeySet  = "wrong_key_set" // 409
+	// codePublicKeyRequired answers an inference on a circuit that floods
+	// its results (428) while the server holds no public key of the key set.
+	codePublicKeyRequired = "public_key_required"
+	codeTooLarge          = "too_large"     // 413
+	codeBusy              = "busy"          // 503
+	codeShutdown          = "shutting_down" // 503
+	codeDeadline          = "deadline"      // 504
+	codeInternal          = "internal"      // 500
 )
 
 func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) {
@@ -382,7 +388,27 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		s.keyError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id, "model": m.Name})
+	writeJSON(w, http.StatusOK, KeyInfo{ID: id, Model: m.Name, PublicKey: s.holdsPublic(id), PublicKeyRequired: m.Circuit.Spec.CircuitPrivacyBits > 0})
+}
+
+// KeyInfo is what GET /v1/keys/{id} says of a stored key set.
+type KeyInfo struct {
+	ID    string `json:"id"`
+	Model string `json:"model"`
+	// PublicKey says whether the server holds the key set's public key,
+	// which PublicKeyRequired says the model needs (it floods its results).
+	PublicKey         bool `json:"public_key"`
+	PublicKeyRequired bool `json:"public_key_required"`
+}
+
+// holdsPublic says whether the store holds the public key of key set id.
+func (s *Server) holdsPublic(id string) bool {
+	f, err := s.keys.OpenPublic(id)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
 
 // keyModel is the model the stored key set id was made for.
@@ -508,7 +534,9 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 	s.keyMu.Unlock()
 	// Parsing checks every key against the spec, and leaves the set ready
 	// for the first inference.
-	if _, _, err := s.cache.get(r.Context(), id, func() (*runtime.Server, int64, error) { return s.loadKeys(m, id) }); err != nil {
+	// Keys of a flooding circuit parse whole before the missing public
+	// key stops the load: they are valid, and loaded again once it comes.
+	if _, _, err := s.cache.get(r.Context(), id, func() (*runtime.Server, int64, error) { return s.loadKeys(m, id) }); err != nil && !errors.Is(err, runtime.ErrNoPublicKey) {
 		s.forget(id)
 		if r.Context().Err() != nil {
 			return
@@ -523,8 +551,8 @@ func (s *Server) putKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "model": m.Name})
 }
 
-// loadKeys parses a stored key set and attaches it to the model's
-// prepared circuit.
+// loadKeys parses a stored key set, with its public key if the store
+// holds it, and attaches it to the model's prepared circuit.
 func (s *Server) loadKeys(m *Model, id string) (*runtime.Server, int64, error) {
 	f, err := s.keys.Open(id)
 	if err != nil {
@@ -535,11 +563,128 @@ func (s *Server) loadKeys(m *Model, id string) (*runtime.Server, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	pk, err := s.readPublic(m, id)
+	switch {
+	case err == nil:
+		if err := ek.WithPublicKey(pk); err != nil {
+			return nil, 0, err
+		}
+	case !errors.Is(err, runtime.ErrNoPublicKey):
+		return nil, 0, err
+	}
 	srv, err := m.Prepared.WithKeys(ek)
 	if err != nil {
 		return nil, 0, err
 	}
 	return srv, srv.Memory().Keys, nil
+}
+
+// readPublic parses the stored public key of key set id.
+func (s *Server) readPublic(m *Model, id string) (*runtime.PublicKey, error) {
+	f, err := s.keys.OpenPublic(id)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(m.Sizes.PublicKey)+1))
+	if err != nil {
+		return nil, err
+	}
+	return runtime.DecodePublicKey(m.Circuit.Spec, data)
+}
+
+// putPublic stores the public key of a stored key set: a circuit that
+// floods its results encrypts the flood under it. It must be of the eval
+// keys' compile and key set, and of the spec's exact size, announced or
+// read.
+func (s *Server) putPublic(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	m, err := s.keyModel(id)
+	if err != nil {
+		s.keyError(w, err)
+		return
+	}
+	log := s.logger(r).With("model", m.Name, "key", id)
+	want := int64(m.Sizes.PublicKey)
+	if r.ContentLength > want {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes: the public key of %s takes %d", r.ContentLength, m.Name, want))
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, want+1))
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, "the upload broke off")
+		return
+	case int64(len(data)) > want:
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("more than the %d bytes the public key of %s takes", want, m.Name))
+		return
+	}
+	switch kind, err := runtime.PeekKind(data); {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, codeMalformed, "the body is not a hecc public-key file")
+		return
+	case kind == runtime.KindSecretKey:
+		writeError(w, http.StatusBadRequest, codeMalformed, "this is a secret key: it must never leave the client; upload public.key")
+		return
+	case kind != runtime.KindPublicKey:
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("expected a public key, got a %s", kind))
+		return
+	}
+	if !bytes.Equal(data[6:38], m.Fingerprint[:]) {
+		writeError(w, http.StatusConflict, codeWrongCompile, fmt.Sprintf("this public key was made for compile %s, key set %s for compile %s (%s)", hex.EncodeToString(data[6:12]), id, hex.EncodeToString(m.Fingerprint[:6]), m.Name))
+		return
+	}
+	keySet, err := s.keySet(id)
+	if err != nil {
+		s.keyError(w, err)
+		return
+	}
+	if got, _ := runtime.PeekKeySet(data); got != keySet {
+		writeError(w, http.StatusConflict, codeWrongKeySet, fmt.Sprintf("this public key is of key set %s, the evaluation keys %s of key set %s: upload the public.key of the keygen that made them", got, id, keySet))
+		return
+	}
+	if _, err := runtime.DecodePublicKey(m.Circuit.Spec, data); err != nil {
+		writeError(w, http.StatusBadRequest, codeMalformed, fmt.Sprintf("invalid public key: %v", err))
+		return
+	}
+	status := http.StatusOK
+	if !s.holdsPublic(id) {
+		if err := s.keys.PutPublic(id, data); err != nil {
+			log.Error("key store", "err", err)
+			writeError(w, http.StatusInternalServerError, codeInternal, "cannot store the public key")
+			return
+		}
+		status = http.StatusCreated
+		// A key set cached without it is loaded again, with it, and left
+		// ready for the first inference.
+		s.cache.remove(id)
+		if _, _, err := s.cache.get(r.Context(), id, func() (*runtime.Server, int64, error) { return s.loadKeys(m, id) }); err != nil {
+			if r.Context().Err() != nil {
+				return
+			}
+			log.Error("cannot load the key set with its public key", "err", err)
+			writeError(w, http.StatusInternalServerError, codeInternal, "cannot load the key set with its public key")
+			return
+		}
+		s.metrics.cacheMisses.Inc()
+		log.Info("stored public key", "bytes", len(data))
+	}
+	writeJSON(w, status, KeyInfo{ID: id, Model: m.Name, PublicKey: true, PublicKeyRequired: m.Circuit.Spec.CircuitPrivacyBits > 0})
+}
+
+// keySet is the key set of the stored evaluation keys id, from their
+// file's header.
+func (s *Server) keySet(id string) (runtime.KeySetID, error) {
+	f, err := s.keys.Open(id)
+	if err != nil {
+		return runtime.KeySetID{}, err
+	}
+	defer f.Close()
+	head := make([]byte, runtime.HeaderSize)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return runtime.KeySetID{}, fmt.Errorf("stored key set %s is unreadable: %w", id, err)
+	}
+	return runtime.PeekKeySet(head)
 }
 
 // forget removes a key set from the store and the cache.
@@ -694,6 +839,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, codeWrongCompile, fmt.Sprintf("key set %s was made for model %s, not %s", id, km.Name, m.Name))
 		return
 	}
+	if m.Circuit.Spec.CircuitPrivacyBits > 0 && !s.holdsPublic(id) {
+		publicKeyRequired(w, m, id)
+		return
+	}
 	if limit := int64(m.Sizes.InputCt); r.ContentLength > limit {
 		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("%d bytes: an input of %s takes at most %d", r.ContentLength, m.Name, limit))
 		return
@@ -745,6 +894,8 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		case res.err != nil && ctx.Err() != nil:
 			clientLeft(w)
 			log.Info("client left", "seconds", time.Since(start).Seconds())
+		case errors.Is(res.err, runtime.ErrNoPublicKey):
+			publicKeyRequired(w, m, id)
 		case errors.Is(res.err, runtime.ErrKeySet):
 			writeError(w, http.StatusConflict, codeWrongCompile, res.err.Error())
 		case res.err != nil:
@@ -766,6 +917,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		// stops its run.
 		s.stopped(w, r, log, start)
 	}
+}
+
+// publicKeyRequired answers an inference on a flooding circuit whose key
+// set came without its public key.
+func publicKeyRequired(w http.ResponseWriter, m *Model, id string) {
+	writeError(w, http.StatusPreconditionRequired, codePublicKeyRequired, fmt.Sprintf("%s floods its results for circuit privacy (%d bits), encrypting the flood under the client's public key: upload the public.key of key set %s with PUT /v1/keys/%s/public", m.Name, m.Circuit.Spec.CircuitPrivacyBits, id, id))
 }
 
 // stopped answers a request whose deadline passed or whose client left.
