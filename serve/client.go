@@ -121,17 +121,35 @@ func (c *Client) Spec(ctx context.Context, model string) ([]byte, error) {
 	return readBody(resp, 16<<20)
 }
 
-// HasKeys says whether the server holds key set id.
-func (c *Client) HasKeys(ctx context.Context, id string) (bool, error) {
+// KeyInfo reports what the server holds of key set id: ok is false if
+// it holds no such key set.
+func (c *Client) KeyInfo(ctx context.Context, id string) (info KeyInfo, ok bool, err error) {
 	resp, err := c.do(ctx, http.MethodGet, "/v1/keys/"+url.PathEscape(id), nil, 0, nil)
 	if IsCode(err, codeUnknownKey) {
-		return false, nil
+		return info, false, nil
 	}
 	if err != nil {
-		return false, err
+		return info, false, err
+	}
+	b, err := readBody(resp, 1<<16)
+	if err != nil {
+		return info, false, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, false, fmt.Errorf("the server's answer about key set %s: %w", id, err)
+	}
+	return info, true, nil
+}
+
+// UploadPublicKey sends the public.key, of size bytes, of the stored key
+// set id.
+func (c *Client) UploadPublicKey(ctx context.Context, id string, key io.Reader, size int64) error {
+	resp, err := c.do(ctx, http.MethodPut, "/v1/keys/"+url.PathEscape(id)+"/public", key, size, nil)
+	if err != nil {
+		return err
 	}
 	resp.Body.Close()
-	return true, nil
+	return nil
 }
 
 // UploadKeys sends an eval.keys of size bytes and returns its id.

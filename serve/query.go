@@ -192,41 +192,68 @@ func (s *Session) ensureKeys() error {
 }
 
 // ensureUploaded uploads eval.keys unless the server holds them (or
-// always, with force: the server may have evicted them since it said so).
+// always, with force: the server may have evicted them since it said so),
+// and public.key too if the circuit floods its results and the server
+// lacks it.
 func (s *Session) ensureUploaded(ctx context.Context, force bool) error {
+	held, err := s.uploadEvalKeys(ctx, force)
+	if err != nil || s.Spec.CircuitPrivacyBits == 0 || held.PublicKey {
+		return err
+	}
+	start := time.Now()
+	pk, err := os.Open(filepath.Join(s.dir, "public.key"))
+	if err != nil {
+		return fmt.Errorf("%s floods its results and needs the public key: %w", s.Model, err)
+	}
+	defer pk.Close()
+	st, err := pk.Stat()
+	if err != nil {
+		return err
+	}
+	if err := s.Client.UploadPublicKey(ctx, s.KeyID, pk, st.Size()); err != nil {
+		return err
+	}
+	s.stage(fmt.Sprintf("upload public.key (%.1f MiB)", float64(st.Size())/(1<<20)), start)
+	return nil
+}
+
+// uploadEvalKeys uploads eval.keys unless the server holds them (or
+// always, with force), and reports what the server holds of the key set
+// before.
+func (s *Session) uploadEvalKeys(ctx context.Context, force bool) (KeyInfo, error) {
 	start := time.Now()
 	f, err := os.Open(filepath.Join(s.dir, "eval.keys"))
 	if err != nil {
-		return err
+		return KeyInfo{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	size, err := io.Copy(h, f)
 	if err != nil {
-		return err
+		return KeyInfo{}, err
 	}
 	s.KeyID = hex.EncodeToString(h.Sum(nil))
 	if !force {
-		has, err := s.Client.HasKeys(ctx, s.KeyID)
+		held, has, err := s.Client.KeyInfo(ctx, s.KeyID)
 		if err != nil {
-			return err
+			return KeyInfo{}, err
 		}
 		if has {
-			return nil
+			return held, nil
 		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+		return KeyInfo{}, err
 	}
 	id, err := s.Client.UploadKeys(ctx, f, size)
 	if err != nil {
-		return err
+		return KeyInfo{}, err
 	}
 	if id != s.KeyID {
-		return fmt.Errorf("the server stored the keys as %s, their SHA-256 is %s", id, s.KeyID)
+		return KeyInfo{}, fmt.Errorf("the server stored the keys as %s, their SHA-256 is %s", id, s.KeyID)
 	}
 	s.stage(fmt.Sprintf("upload eval.keys (%.1f MiB)", float64(size)/(1<<20)), start)
-	return nil
+	return KeyInfo{}, nil
 }
 
 // Encrypt encrypts an input tensor under the secret key (the smaller,
@@ -262,9 +289,11 @@ func (s *Session) Infer(ctx context.Context, t *ir.Tensor) (*Answer, error) {
 	}
 	start := time.Now()
 	res, err := s.Client.Infer(ctx, s.Model, s.KeyID, ct)
-	if IsCode(err, codeUnknownKey) {
-		// Evicted since the check: upload again, once.
-		if err := s.ensureUploaded(ctx, true); err != nil {
+	if missing := IsCode(err, codeUnknownKey); missing || IsCode(err, codePublicKeyRequired) {
+		// Evicted since the check (the public key is held or not with the
+		// evaluation keys, unless a key set was uploaded without it):
+		// upload what is missing, once.
+		if err := s.ensureUploaded(ctx, missing); err != nil {
 			return nil, err
 		}
 		start = time.Now()

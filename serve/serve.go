@@ -342,14 +342,14 @@ const (
 	codeUnknownKey   = "unknown_key"   // 404
 	codeWrongCompile = "wrong_compile" // 409
 	codeWrongKeySet  = "wrong_key_set" // 409
-	// codePublicKeyRequired answers an inference on a circuit that floods
-	// its results (428) while the server holds no public key of the key set.
+	codeTooLarge     = "too_large"     // 413
+	codeBusy         = "busy"          // 503
+	codeShutdown     = "shutting_down" // 503
+	codeDeadline     = "deadline"      // 504
+	codeInternal     = "internal"      // 500
+	// 428: an inference on a circuit that floods its results while the
+	// server holds no public key of the key set.
 	codePublicKeyRequired = "public_key_required"
-	codeTooLarge          = "too_large"     // 413
-	codeBusy              = "busy"          // 503
-	codeShutdown          = "shutting_down" // 503
-	codeDeadline          = "deadline"      // 504
-	codeInternal          = "internal"      // 500
 )
 
 func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) {
