@@ -500,9 +500,15 @@ function ready() {
 clear();
 setState('loading', 'loading hecc.wasm and the models…');
 api('GET', '/v1/models').then(async (resp) => {
-  models = (await resp.json()).models.filter((m) => layout(m.input.shape));
+  const images = (await resp.json()).models.filter((m) => layout(m.input.shape));
+  // A model that floods its results needs the client's public key, which
+  // this page does not make or upload: hecc query does.
+  models = images.filter((m) => !m.circuit_privacy_bits);
   if (models.length === 0) {
-    setState('error', 'The server serves no model whose input is an image.', true);
+    const flooding = images.map((m) => m.name).join(', ');
+    setState('error', flooding
+      ? `This page cannot query ${flooding}: it floods its results for circuit privacy, which needs your public key, and this page does not upload it. Use hecc query.`
+      : 'The server serves no model whose input is an image.', true);
     return;
   }
   const sel = $('model');
