@@ -2,7 +2,8 @@
 // holds compiled models (.hec), takes each client's evaluation keys once,
 // and evaluates encrypted inputs with them, and the client that talks to
 // it. The server never holds a key that decrypts anything; it sees
-// ciphertexts, evaluation keys and the spec's public facts only.
+// ciphertexts, evaluation and public keys and the spec's public facts
+// only.
 //
 // The API (JSON errors {"error", "code"} throughout):
 //
