@@ -68,10 +68,12 @@ func Layout(g *ir.Graph, cfg *Config) error {
 	return nil
 }
 
-// strided is a layout slot = offset + Σ idx[a]·stride[a] over a tensor's axes.
+// strided is a layout slot = offset + Σ idx[a]·stride[a] over a tensor's
+// axes, plus phase[c] for channel c (axis 1) when phase is not nil.
 type strided struct {
 	shape, stride []int
 	offset        int
+	phase         []int
 }
 
 func compact(shape []int) *strided {
@@ -86,6 +88,9 @@ func (s *strided) slots() []int {
 		slot := s.offset
 		for a, i := range idx {
 			slot += i * s.stride[a]
+		}
+		if s.phase != nil {
+			slot += s.phase[idx[1]]
 		}
 		out = append(out, slot)
 		for a := len(idx) - 1; a >= 0; a-- {
@@ -102,6 +107,7 @@ func (s *strided) slots() []int {
 // value stays compact, and the inputs the client lays out itself (only
 // with clientCopies: every such layout holds copies of input values).
 func chooseLayouts(g *ir.Graph, maxInputSlots int, clientCopies bool) (map[*ir.Node][]int, map[*ir.Node]*clientLayout, map[*ir.Node]*channelCopies) {
+	users := g.Users()
 	// Values an output reaches through element-wise nodes only stay compact.
 	keep := map[*ir.Node]bool{}
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
@@ -112,11 +118,42 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int, clientCopies bool) (map[*ir.N
 			}
 		}
 	}
+	// Values a convolution-like map reads through element-wise nodes keep
+	// their channels evenly spaced (convLayout).
+	convReads := map[*ir.Node]bool{}
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		n := g.Nodes[i]
+		if (n.Op == ir.OpAffine && n.Linear.Geometry != nil) || (convReads[n] && n.Op != ir.OpAffine) {
+			for _, in := range n.Inputs {
+				convReads[in] = true
+			}
+		}
+	}
+	// The dense maps reading a value through element-wise nodes and
+	// reshapes that keep it in the standard form: those whose result
+	// reaches an output.
+	standardReaders := func(n *ir.Node) []*ir.Node {
+		var out []*ir.Node
+		var walk func(n *ir.Node)
+		walk = func(n *ir.Node) {
+			for _, u := range users[n] {
+				switch {
+				case u.Op == ir.OpAffine && !u.Linear.Identity:
+					if keep[u] {
+						out = append(out, u)
+					}
+				case u.Op != ir.OpOutput:
+					walk(u)
+				}
+			}
+		}
+		walk(n)
+		return out
+	}
 	lay := map[*ir.Node]*strided{}
 	slots := map[*ir.Node][]int{}
 	gathers := map[*ir.Node]*clientLayout{}
 	copies := map[*ir.Node]*channelCopies{}
-	users := g.Users()
 	spread := false
 	for _, n := range g.Nodes {
 		switch n.Op {
@@ -143,7 +180,7 @@ func chooseLayouts(g *ir.Graph, maxInputSlots int, clientCopies bool) (map[*ir.N
 				if kr != nil {
 					lay[n], spread = kr.out, true
 					gathers[x] = kr
-				} else if s := convLayout(n, in); s != nil && !keep[n] {
+				} else if s := spreadLayout(n, in, slots[x], !convReads[n], standardReaders(n)); s != nil && !keep[n] {
 					lay[n], spread = s, true
 					if x.Op == ir.OpAffine && len(users[x]) == 1 && gathers[x.Inputs[0]] == nil {
 						if cp := channelCopiesFor(n, x, lay[x], s.slots(), slots[x], slots[x.Inputs[0]]); cp != nil {
@@ -242,11 +279,34 @@ func channelCopiesFor(n, x *ir.Node, xLay *strided, outSlots, xSlots, inSlots []
 
 // convLayout places a convolution-like map's output over its input's slots,
 // or returns nil when the map has no usable geometry.
-func convLayout(n *ir.Node, in *strided) *strided {
+//
+// A strided map's outputs fill one slot in Π stride of their window: with
+// interleave (no convolution-like map reads the output, so nothing needs
+// its channels evenly spaced), up to Π stride channels share one block of
+// slots, each shifted by a different phase (a, b…) below the stride.
+// Their diagonals are then the kernel offsets less the phases, which
+// mostly coincide: a 5×5 kernel at stride 2 needs 6×6 diagonals for four
+// channels instead of 4×5×5.
+func convLayout(n *ir.Node, in *strided, interleave bool) *strided {
 	geo, x := n.Linear.Geometry, n.Inputs[0]
 	r := len(n.Shape)
-	if geo == nil || in == nil || r < 3 || len(x.Shape) != r || len(geo.Stride) != r-2 || !slices.Equal(in.shape, x.Shape) || n.Shape[0] != 1 {
+	if geo == nil || in == nil || in.phase != nil || r < 3 || len(x.Shape) != r || len(geo.Stride) != r-2 || !slices.Equal(in.shape, x.Shape) || n.Shape[0] != 1 {
 		return nil
+	}
+	phases := []int{0} // slot offsets below the strides, in mixed radix
+	if interleave {
+		for d := 2; d < r; d++ {
+			var next []int
+			for _, p := range phases {
+				for a := range geo.Stride[d-2] {
+					next = append(next, p+a*in.stride[d])
+				}
+			}
+			phases = next
+		}
+		if len(phases) < 2 || n.Shape[1] < 2 {
+			interleave = false
+		}
 	}
 	// Output position e sits where its window starts: at the input slot of
 	// position stride·e − pad.
@@ -260,19 +320,73 @@ func convLayout(n *ir.Node, in *strided) *strided {
 		// An output wider than its input (padding beyond the kernel's
 		// reach) would put two positions in one slot.
 		if d < r-1 && out.stride[d] < footprint {
+			if interleave {
+				return convLayout(n, in, false)
+			}
 			return nil
 		}
 		footprint += (n.Shape[d] - 1) * out.stride[d]
+		if interleave {
+			footprint += (geo.Stride[d-2] - 1) * in.stride[d]
+		}
 	}
-	// Channels as far apart as the input's keep the channel offsets shared;
-	// a wider footprint needs a wider stride.
-	out.stride[1] = max(in.stride[1], footprint)
-	out.stride[0] = out.stride[1] * n.Shape[1]
+	// Channels (or groups of interleaved channels) as far apart as the
+	// input's keep the channel offsets shared; a wider footprint needs a
+	// wider stride.
+	block := max(in.stride[1], footprint)
+	groups := n.Shape[1]
+	if interleave {
+		groups = (n.Shape[1] + len(phases) - 1) / len(phases)
+		out.phase = make([]int, n.Shape[1])
+		for c := range out.phase {
+			out.phase[c] = c/len(phases)*block + phases[c%len(phases)]
+		}
+	} else {
+		out.stride[1] = block
+	}
+	out.stride[0] = block * groups
 	out.offset = max(out.offset, 0) // a shift changes every diagonal alike
 	if out.offset+out.stride[0] > maxLayoutSlots {
 		return nil
 	}
 	return out
+}
+
+// spreadLayout is convLayout's layout for n, interleaved when interleave
+// allows it and n, with the dense maps that read it in the standard form
+// (outputs, which hybrid forms do not write), then has fewer diagonals.
+// Not so for a pooling alone: each output channel reads only its own input
+// channel, whose diagonals coincide only when the channels are evenly
+// spaced like the input's; but a dense output layer after it has fewer
+// diagonals over the fewer slots. inSlots are the slots of n's input.
+func spreadLayout(n *ir.Node, in *strided, inSlots []int, interleave bool, standardReaders []*ir.Node) *strided {
+	even := convLayout(n, in, false)
+	if !interleave || even == nil {
+		return even
+	}
+	mixed := convLayout(n, in, true)
+	if mixed == nil || mixed.phase == nil {
+		return even
+	}
+	diagonals := func(s *strided) int {
+		slots := s.slots()
+		count := func(l *ir.Linear, rows func(r int) int, cols func(c int) int) int {
+			seen := map[int]bool{}
+			for r := range l.Rows {
+				l.Row(r, func(c int, _ float64) { seen[cols(c)-rows(r)] = true })
+			}
+			return len(seen)
+		}
+		d := count(n.Linear, func(r int) int { return slots[r] }, func(c int) int { return inSlots[c] })
+		for _, u := range standardReaders {
+			d += count(u.Linear, func(r int) int { return r }, func(c int) int { return slots[c] })
+		}
+		return d
+	}
+	if diagonals(mixed) < diagonals(even) {
+		return mixed
+	}
+	return even
 }
 
 // clientLayout is how the client lays out the input of a first 2-D

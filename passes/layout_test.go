@@ -175,3 +175,56 @@ func TestLayoutChannelCopies(t *testing.T) {
 		})
 	}
 }
+
+// A strided convolution whose output no convolution reads interleaves up
+// to stride² channels in one block (convLayout) when that gives fewer
+// diagonals, counting those of a dense output layer reading it: a pooling
+// keeps its channels evenly spaced unless the output layer gains more.
+func TestLayoutInterleavesStridedChannels(t *testing.T) {
+	cases := []struct {
+		name      string
+		pool      bool // a 2×2 pooling of four channels instead of the convolution
+		stride    int
+		thenConv  bool // a convolution reads the result
+		output    bool // the dense map reading the result is the output layer
+		diagonals int
+	}{
+		// 4 channels on (5+1)×(5+1) offsets, the fifth on 5×5.
+		{"CryptoNets' convolution", false, 2, false, false, 6*6 + 5*5},
+		{"read by a convolution", false, 2, true, false, 5 * 5 * 5},
+		{"stride 1", false, 1, false, false, 5 * 5 * 5},
+		{"pooling", true, 2, false, false, 4},
+		{"pooling before the output layer", true, 2, false, true, 4 * 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newGB(7)
+			var x, n *ir.Node
+			if tc.pool {
+				x = b.add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{1, 4, 28, 28}})
+				n = b.pool2(x)
+			} else {
+				x = b.add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{1, 1, 28, 28}})
+				n = b.conv2d(x, 5, 5, tc.stride, 1)
+			}
+			last := b.op(ir.OpMul, n, n)
+			if tc.thenConv {
+				last = b.conv2d(last, 2, 3, 1, 0)
+			}
+			last = b.affine(last, 10)
+			if !tc.output {
+				last = b.affine(b.op(ir.OpMul, last, last), 10)
+			}
+			g := b.output(last)
+			checkPreserves(t, g, func(g *ir.Graph, _ *Config) error { return Layout(g, &Config{}) })
+			slots := 1 << g.LogSlots
+			diags := map[int]bool{}
+			for r := range n.Linear.Rows {
+				n.Linear.Row(r, func(c int, _ float64) { diags[((c-r)%slots+slots)%slots] = true })
+			}
+			if len(diags) != tc.diagonals {
+				t.Fatalf("%d diagonals, want %d", len(diags), tc.diagonals)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -181,5 +182,28 @@ func TestBlockSumStages(t *testing.T) {
 				t.Errorf("R=%d on %d slots: block %d added %d times", tc.block, tc.slots, j, reached[j*tc.block])
 			}
 		}
+	}
+}
+
+// Between splits of equal cost bestSplit takes the one with fewer steps,
+// so fewer keys: CryptoNets' interleaved convolution costs 12.5 giant
+// steps as 2 giants + 35 babies (the two channel blocks) or as 11 + 5 (the
+// kernel rows).
+func TestSplitTieTakesFewerKeys(t *testing.T) {
+	const slots = 2048
+	var diags []int
+	for r := -2; r <= 3; r++ {
+		for c := -2; c <= 3; c++ {
+			diags = append(diags, (r*28+c+slots)%slots)
+		}
+	}
+	for r := -1; r <= 3; r++ {
+		for c := -1; c <= 3; c++ {
+			diags = append(diags, (r*28+c-784+slots)%slots)
+		}
+	}
+	s := bestSplit(diags, slots)
+	if g, b := s.Giants(), s.Babies(); g+b != 16 || math.Abs(s.Cost()-splitCost(11, 5)) > 1e-9 {
+		t.Fatalf("%d giant and %d baby steps (cost %g), want 11 and 5", g, b, s.Cost())
 	}
 }

@@ -86,7 +86,7 @@ func bestSplit(diags []int, slots int) Split {
 	best := make([]int, len(sorted)) // all zero: every diagonal a baby step
 	seenGiant, seenBaby := make([]int, slots), make([]int, slots)
 	stamp := 0
-	cost := func(giant []int) float64 {
+	cost := func(giant []int) (float64, int) {
 		stamp++
 		ng, nb := 0, 0
 		for i, k := range sorted {
@@ -101,12 +101,15 @@ func bestSplit(diags []int, slots int) Split {
 				nb++
 			}
 		}
-		return splitCost(ng, nb)
+		return splitCost(ng, nb), ng + nb
 	}
-	bestCost := cost(best)
+	// Between splits of equal cost, the one with fewer distinct steps
+	// needs fewer keys.
+	const tie = 1e-9
+	bestCost, bestKeys := cost(best)
 	consider := func() {
-		if c := cost(giants); c < bestCost {
-			bestCost = c
+		if c, k := cost(giants); c < bestCost-tie || (c < bestCost+tie && k < bestKeys) {
+			bestCost, bestKeys = c, k
 			copy(best, giants)
 		}
 	}

@@ -159,14 +159,16 @@ func TestCryptoNetsPaddedInputOneQuery(t *testing.T) {
 	if spec.InputSlots != nil {
 		laid = (&ir.Gather{Shape: spec.Input.Shape, Slots: spec.InputSlots}).Apply(digit)
 	}
-	// query encrypts the digit in the real parts of its slots, and pad(s)
-	// in every other slot and in the digit's imaginary parts.
+	// query encrypts the digit in the real parts of its slots, in every
+	// copy of the layout's slots the ring holds (as an honest encryption
+	// does), and pad(s) in every other slot and in the digit's imaginary
+	// parts.
 	query := func(pad func(s int) complex128) []float64 {
 		values := make([]complex128, 1<<spec.Params.LogSlots())
 		for s := range values {
 			values[s] = pad(s)
-			if s < len(laid) && (spec.InputSlots == nil || spec.InputSlots[s] >= 0) {
-				values[s] = complex(laid[s], imag(values[s]))
+			if k := s % (1 << spec.LogSlots); k < len(laid) && (spec.InputSlots == nil || spec.InputSlots[k] >= 0) {
+				values[s] = complex(laid[k], imag(values[s]))
 			}
 		}
 		out, _, err := srv.Run(context.Background(), encryptSlots(t, spec, keys, values))
