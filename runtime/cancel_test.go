@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -21,34 +20,6 @@ func pooled(b *buffers) []int {
 		n = append(n, len(b.levels[i].items))
 	}
 	return append(n, len(b.workers.items))
-}
-
-// slotsWorst evaluates g encrypted on srv and returns the largest error
-// against its plaintext interpretation.
-func slotsWorst(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, seed uint64) float64 {
-	t.Helper()
-	x := &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: randomInputs(seed, g.Inputs()[0].Size(), 1)}
-	ct, err := Encrypt(spec, keys.Secret, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := srv.Run(context.Background(), ct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Decrypt(spec, keys.Secret, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var worst float64
-	for i, v := range want["y"].Data {
-		worst = max(worst, math.Abs(v-got.Data[i]))
-	}
-	return worst
 }
 
 // TestRunStopsWhenCancelled cancels an evaluation from the test hook before
@@ -71,7 +42,9 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 					t.Fatal(err)
 				}
 				return ct
-			}, slotsWorst},
+			}, func(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, seed uint64) float64 {
+				return worstError(t, spec, keys, srv, g, &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: randomInputs(seed, g.Inputs()[0].Size(), 1)})
+			}},
 		{"batch", passes.BatchPipeline, func(t *testing.T, g *ir.Graph) (*plan.Spec, *Keys, *Server) { return batchServer(t, g, 11) },
 			func(t *testing.T, spec *plan.Spec, keys *Keys, g *ir.Graph) *Ciphertext {
 				one := batchInputShape(spec.Input)

@@ -15,34 +15,7 @@ import (
 // encrypted runs: never below what is measured, and not so far above it
 // that flooding by it would waste many bits.
 func TestNoiseBoundHolds(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func() *ir.Graph
-		in    int
-	}{
-		{"affine square affine", func() *ir.Graph {
-			b, x := newGraph(1, 40)
-			h := b.dense(x, 30, 0.3)
-			return b.output(b.dense(b.poly(h, ir.Square()), 10, 1))
-		}, 40},
-		{"squashed chain with x*x", func() *ir.Graph {
-			b, x := newGraph(2, 16)
-			h := b.dense(b.dense(b.dense(x, 20, 0.5), 12, 0.5), 12, 1)
-			return b.output(b.dense(b.node(ir.OpMul, h.Shape, h, h), 4, 1))
-		}, 16},
-		{"chebyshev degree 7 on [-3,3]", func() *ir.Graph {
-			b, x := newGraph(3, 8)
-			p := b.poly(b.dense(x, 8, 1), &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: []float64{0.3, 0.5, 0.2, -0.1, 0.05, 0.02, -0.01, 0.01}, Interval: ir.Interval{Lo: -3, Hi: 3}})
-			return b.output(b.dense(p, 3, 1))
-		}, 8},
-		{"product and sum of two branches", func() *ir.Graph {
-			b, x := newGraph(5, 12)
-			a, c := b.dense(x, 6, 1), b.dense(x, 6, 1)
-			s := b.node(ir.OpAdd, a.Shape, b.node(ir.OpMul, a.Shape, a, c), b.dense(x, 6, 1))
-			return b.output(b.dense(s, 2, 1))
-		}, 12},
-	}
-	for i, tc := range cases {
+	for i, tc := range testCircuits {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.build()
 			var samples []*ir.Tensor

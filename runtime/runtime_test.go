@@ -105,7 +105,13 @@ func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
 	} else if _, _, err := srv.Run(context.Background(), ct); err != nil {
 		t.Fatal(err)
 	}
-	x := &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: inputs}
+	return worstError(t, spec, keys, srv, g, &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: inputs})
+}
+
+// worstError evaluates g encrypted on srv at x and returns the largest
+// error against its plaintext interpretation.
+func worstError(t *testing.T, spec *plan.Spec, keys *Keys, srv *Server, g *ir.Graph, x *ir.Tensor) float64 {
+	t.Helper()
 	ct, err := Encrypt(spec, keys.Secret, x)
 	if err != nil {
 		t.Fatal(err)
@@ -138,42 +144,45 @@ func randomInputs(seed uint64, n int, scale float64) []float64 {
 	return v
 }
 
+// testCircuits are small graphs exercising each kind of node: the
+// encrypted round trip and the noise bound are checked on each.
+var testCircuits = []struct {
+	name  string
+	build func() *ir.Graph
+	in    int
+}{
+	{"affine square affine", func() *ir.Graph {
+		b, x := newGraph(1, 40)
+		h := b.dense(x, 30, 0.3)
+		return b.output(b.dense(b.poly(h, ir.Square()), 10, 1))
+	}, 40},
+	{"squashed chain with x*x", func() *ir.Graph {
+		b, x := newGraph(2, 16)
+		h := b.dense(b.dense(b.dense(x, 20, 0.5), 12, 0.5), 12, 1)
+		sq := b.node(ir.OpMul, h.Shape, h, h)
+		return b.output(b.dense(sq, 4, 1))
+	}, 16},
+	{"chebyshev degree 7 on [-3,3]", func() *ir.Graph {
+		b, x := newGraph(3, 8)
+		h := b.dense(x, 8, 1)
+		p := b.poly(h, &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: []float64{0.3, 0.5, 0.2, -0.1, 0.05, 0.02, -0.01, 0.01}, Interval: ir.Interval{Lo: -3, Hi: 3}})
+		return b.output(b.dense(p, 3, 1))
+	}, 8},
+	{"monomial poly as output gets masked", func() *ir.Graph {
+		b, x := newGraph(4, 8)
+		return b.output(b.poly(b.dense(x, 5, 1), &ir.Polynomial{Basis: ir.Monomial, Coeffs: []float64{0.5, 1, 0.25, 0.1}}))
+	}, 8},
+	{"product and sum of two branches", func() *ir.Graph {
+		b, x := newGraph(5, 12)
+		a, c := b.dense(x, 6, 1), b.dense(x, 6, 1)
+		m := b.node(ir.OpMul, a.Shape, a, c)
+		s := b.node(ir.OpAdd, a.Shape, m, b.dense(x, 6, 1))
+		return b.output(b.dense(s, 2, 1))
+	}, 12},
+}
+
 func TestEncryptedMatchesPlaintext(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func() *ir.Graph
-		in    int
-	}{
-		{"affine square affine", func() *ir.Graph {
-			b, x := newGraph(1, 40)
-			h := b.dense(x, 30, 0.3)
-			return b.output(b.dense(b.poly(h, ir.Square()), 10, 1))
-		}, 40},
-		{"squashed chain with x*x", func() *ir.Graph {
-			b, x := newGraph(2, 16)
-			h := b.dense(b.dense(b.dense(x, 20, 0.5), 12, 0.5), 12, 1)
-			sq := b.node(ir.OpMul, h.Shape, h, h)
-			return b.output(b.dense(sq, 4, 1))
-		}, 16},
-		{"chebyshev degree 7 on [-3,3]", func() *ir.Graph {
-			b, x := newGraph(3, 8)
-			h := b.dense(x, 8, 1)
-			p := b.poly(h, &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: []float64{0.3, 0.5, 0.2, -0.1, 0.05, 0.02, -0.01, 0.01}, Interval: ir.Interval{Lo: -3, Hi: 3}})
-			return b.output(b.dense(p, 3, 1))
-		}, 8},
-		{"monomial poly as output gets masked", func() *ir.Graph {
-			b, x := newGraph(4, 8)
-			return b.output(b.poly(b.dense(x, 5, 1), &ir.Polynomial{Basis: ir.Monomial, Coeffs: []float64{0.5, 1, 0.25, 0.1}}))
-		}, 8},
-		{"product and sum of two branches", func() *ir.Graph {
-			b, x := newGraph(5, 12)
-			a, c := b.dense(x, 6, 1), b.dense(x, 6, 1)
-			m := b.node(ir.OpMul, a.Shape, a, c)
-			s := b.node(ir.OpAdd, a.Shape, m, b.dense(x, 6, 1))
-			return b.output(b.dense(s, 2, 1))
-		}, 12},
-	}
-	for i, tc := range cases {
+	for i, tc := range testCircuits {
 		t.Run(tc.name, func(t *testing.T) {
 			worst := roundTrip(t, tc.build(), randomInputs(uint64(i), tc.in, 1))
 			// Values are O(1); at scale 2^35 CKKS errors are around 2^-20.
