@@ -35,16 +35,7 @@ func TestDecryptRoundingHidesTheNoise(t *testing.T) {
 		t.Fatalf("the output comes from %s, not an affine map with a bias", last.Op)
 	}
 	in := samples[0]
-	plain, err := ir.Interpret(g, map[string]*ir.Tensor{"x": in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := plain["y"].Data
-	for i, v := range want {
-		on := math.Round(v/step) * step
-		last.Linear.Bias[i] += on - v
-		want[i] = on
-	}
+	want := outputsOnGrid(t, g, last, in, step)
 	keys, err := GenerateKeys(spec, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -82,4 +73,22 @@ func TestDecryptRoundingHidesTheNoise(t *testing.T) {
 			t.Fatalf("encryption %d decrypts rounded to %v, the exact outputs are %v", k+1, rounded[k], want)
 		}
 	}
+}
+
+// outputsOnGrid moves the bias of last, the affine map g's output reads,
+// so that every exact output of g at in is a multiple of step, and
+// returns those outputs: rounding then has nothing to round but noise.
+func outputsOnGrid(t *testing.T, g *ir.Graph, last *ir.Node, in *ir.Tensor, step float64) []float64 {
+	t.Helper()
+	plain, err := ir.Interpret(g, map[string]*ir.Tensor{"x": in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := plain["y"].Data
+	for i, v := range want {
+		on := math.Round(v/step) * step
+		last.Linear.Bias[i] += on - v
+		want[i] = on
+	}
+	return want
 }
