@@ -238,6 +238,39 @@ func TestTableIsMonotone(t *testing.T) {
 	}
 }
 
+// Each bound is the smaller of the two published tables (uniform ternary
+// secret, classical attacks), as transcribed from their sources: a bound
+// raised above either one, or missing, fails.
+func TestTableIsTheSmallerOfBothSources(t *testing.T) {
+	// HomomorphicEncryption.org security standard (2018), logN 10 to 15.
+	standard2018 := map[int]map[int]int{
+		128: {10: 27, 11: 54, 12: 109, 13: 218, 14: 438, 15: 881},
+		192: {10: 19, 11: 37, 12: 75, 13: 152, 14: 305, 15: 611},
+		256: {10: 14, 11: 29, 12: 58, 13: 118, 14: 237, 15: 476},
+	}
+	// Security Guidelines (2024), Table 5.2: no 192- or 256-bit row at logN 10.
+	guidelines2024 := map[int]map[int]int{
+		128: {10: 26, 11: 53, 12: 106, 13: 214, 14: 430, 15: 868, 16: 1747, 17: 3523},
+		192: {11: 36, 12: 73, 13: 147, 14: 297, 15: 597, 16: 1199, 17: 2411},
+		256: {11: 27, 12: 56, 13: 114, 14: 230, 15: 462, 16: 929, 17: 1866},
+	}
+	for _, sec := range Levels {
+		for logN := 10; logN <= maxLogN; logN++ {
+			a, inA := standard2018[sec][logN]
+			b, inB := guidelines2024[sec][logN]
+			want := min(a, b)
+			if !inA {
+				want = b
+			} else if !inB {
+				want = a
+			}
+			if got, ok := MaxLogQP(sec, logN); !ok || got != want {
+				t.Errorf("%d-bit bound at logN=%d is %d (in the table: %v), want %d (2018: %d, 2024: %d)", sec, logN, got, ok, want, a, b)
+			}
+		}
+	}
+}
+
 func TestSelectPrefersCheaperKeySwitching(t *testing.T) {
 	// A deep circuit in a large ring: several key-switching primes cut the
 	// decomposition count, and with it key size and switching time.
