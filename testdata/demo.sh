@@ -20,7 +20,7 @@ stage() { # name, then the command; prints the command's output and its wall tim
 }
 times=()
 
-echo "== provider: compile the bundled CryptoNets (calibrated on 200 training digits)"
+echo "== provider: compile the bundled CryptoNets (calibrated on 1000 held-out digits)"
 stage compile "$hecc" compile "$here/models/cryptonets.onnx" -o "$work/cryptonets.hec" \
 	--calibration "$here/samples/mnist_calib.npz"
 echo "== user: make keys for the model's spec, encrypt $(basename "$digit")"

@@ -245,12 +245,28 @@ func compileBundled(t *testing.T, model, calib string) *compiler.Result {
 	return res
 }
 
-// TestCircuitAccuracy compares each compiled model whose ReLUs are replaced
-// by polynomials with the exact model and with the labels on all bundled
-// test samples, which the calibration never saw; the circuit evaluated
-// exactly must also be PyTorch's model.
+// agreementTarget is the least fraction of a bundled classifier's test
+// samples on which its circuit, compiled with the default flags, must keep
+// the exact model's top class.
+const agreementTarget = 0.995
+
+// belowTarget lists the models TestCircuitAccuracy checks whose circuits
+// keep the top class less often than agreementTarget, and why; the test
+// checks they still do, so that a fix removes them.
+var belowTarget = map[string]string{
+	// The degree search checks the target on 500 held-out calibration
+	// samples, too few to tell it from a point less, and keeps the
+	// cheapest degrees that pass there.
+	"mlp":    "500 held-out calibration samples cannot resolve the target",
+	"lenet5": "500 held-out calibration samples cannot resolve the target",
+}
+
+// TestCircuitAccuracy compares each compiled model with the exact model and
+// with the labels on all bundled test samples, which the calibration never
+// saw, as hecc simulate does; the circuit evaluated exactly must also be
+// PyTorch's model.
 func TestCircuitAccuracy(t *testing.T) {
-	for _, model := range []string{"mlp", "lenet5", "fashion_cnn"} {
+	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn"} {
 		t.Run(model, func(t *testing.T) {
 			set := bundledSets[model]
 			res := compileBundled(t, model, set.calib)
@@ -293,10 +309,14 @@ func TestCircuitAccuracy(t *testing.T) {
 			if exactErr > 1e-9 {
 				t.Errorf("the circuit evaluated exactly differs from PyTorch by %g (relative)", exactErr)
 			}
-			// The degrees were chosen for 99.5% agreement on the calibration
-			// samples; these held-out ones may agree a little less often.
-			if 100*float64(agree)/n < 98 {
-				t.Errorf("the circuit's top class is the exact model's on %d of %d samples (less than 98%%)", agree, x.Shape[0])
+			reached := float64(agree)/n >= agreementTarget
+			switch why, below := belowTarget[model]; {
+			case !reached && !below:
+				t.Errorf("the circuit's top class is the exact model's on %d of %d samples (less than %.1f%%)", agree, x.Shape[0], 100*agreementTarget)
+			case reached && below:
+				t.Errorf("the circuit's top class is the exact model's on %d of %d samples, at least %.1f%%: remove %s from belowTarget (%s)", agree, x.Shape[0], 100*agreementTarget, model, why)
+			case below && 100*float64(agree)/n < 98:
+				t.Errorf("the circuit's top class is the exact model's on %d of %d samples (less than 98%%, and below target: %s)", agree, x.Shape[0], why)
 			}
 			if diff := 100 * float64(circuit-exact) / n; diff < -1 {
 				t.Errorf("the circuit loses %.2f points of accuracy (more than 1)", -diff)
