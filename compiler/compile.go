@@ -97,6 +97,9 @@ type Report struct {
 	// Approx is what approx-activations chose and measured, nil when the
 	// model has no activation to approximate.
 	Approx *passes.ApproxResult
+	// Noise compares the parameters' noise with what the criterion
+	// tolerates, nil when the criterion was not measured.
+	Noise *NoiseFit
 	// Privacy is what circuit privacy costs, nil when it is off.
 	Privacy *PrivacyReport
 	// MaxLayers says what each max (MaxPool, ReduceMax …) costs.
@@ -191,6 +194,13 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if req, choice, pl, rep.Noise, err = fitNoise(req, choice, pl, build, rep.Approx); err != nil {
+		return nil, err
+	}
+	if f := rep.Noise; f != nil && !f.Met() {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the output's predicted noise bound %s exceeds the %s the criterion tolerates (%s) even at scale 2^%d, the most precise parameters that fit: encrypted outputs may miss the target the plaintext circuit meets",
+			pow2(f.Bound), pow2(f.Room), f.Why, choice.LogScale))
 	}
 	if bits := opts.CircuitPrivacyBits; bits != 0 {
 		off := choice
@@ -407,6 +417,11 @@ func (r *Report) Text() string {
 	}
 	if c.RunnerUp != "" {
 		fmt.Fprintf(&b, "    runner-up: %s\n", c.RunnerUp)
+	}
+	if r.Noise != nil {
+		for _, l := range r.Noise.Text(c) {
+			fmt.Fprintf(&b, "    noise:    %s\n", l)
+		}
 	}
 	for _, rej := range c.Rejected {
 		fmt.Fprintf(&b, "    rejected: %s\n", rej)

@@ -396,6 +396,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
 		res.Headroom, res.Robust = s.crit.headroom, final.robust
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
+		res.NoiseRoom = s.crit.noiseRoom(final.outs, s.exact)
 		for i, x := range final.reached {
 			if s.targets[i].form.comp != nil {
 				x *= compositeDomain // its input is in units of its domain

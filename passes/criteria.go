@@ -218,6 +218,7 @@ type reach struct {
 	relErr    float64
 	cosine    float64
 	reached   []float64 // per target, the largest |t| its polynomial saw
+	outs      [][]float64 // the circuit's outputs it measured
 }
 
 func (c *criterion) rowLen() int {
@@ -229,7 +230,7 @@ func (c *criterion) rowLen() int {
 
 // measure compares the circuit's outputs with the model's.
 func (c *criterion) measure(outs [][]float64, ex *exact) reach {
-	r := reach{cosine: 1}
+	r := reach{cosine: 1, outs: outs}
 	agree, robust, values := 0, 0, 0
 	for i, o := range outs {
 		e := ex.outputs[i]

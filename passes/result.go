@@ -34,6 +34,11 @@ type ApproxResult struct {
 	Robust         float64
 	MaxOutputError float64 // absolute
 	RelOutputError float64 // relative to the output's range over the samples
+	// NoiseRoom is the largest error the parameters' noise may add to
+	// every output value with the target still met on the held-out
+	// samples (NoiseRoomText says what bounds it); +Inf when nothing does,
+	// 0 without samples.
+	NoiseRoom float64
 	// NeedHeldOut is how many held-out samples an agreement target needs
 	// for one sample to weigh less than what the target lets go: 200 for
 	// 99.5%. Zero for the other criteria and for a target of 100%.
