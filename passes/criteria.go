@@ -217,7 +217,7 @@ type reach struct {
 	meanErr   float64 // of |output error|, over every value
 	relErr    float64
 	cosine    float64
-	reached   []float64 // per target, the largest |t| its polynomial saw
+	reached   []float64   // per target, the largest |t| its polynomial saw
 	outs      [][]float64 // the circuit's outputs it measured
 }
 
