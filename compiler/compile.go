@@ -419,7 +419,7 @@ func (r *Report) Text() string {
 		fmt.Fprintf(&b, "    runner-up: %s\n", c.RunnerUp)
 	}
 	if r.Noise != nil {
-		for _, l := range r.Noise.Text(c) {
+		for _, l := range r.Noise.Text() {
 			fmt.Fprintf(&b, "    noise:    %s\n", l)
 		}
 	}

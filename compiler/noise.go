@@ -14,8 +14,10 @@ import (
 // accuracy criterion tolerates on the held-out calibration samples.
 type NoiseFit struct {
 	// Bound is the output's predicted error bound (plan.Noise) under the
-	// chosen parameters, for a public-key encryption.
-	Bound float64
+	// parameters chosen for it, at scale 2^LogScale, for a public-key
+	// encryption.
+	Bound    float64
+	LogScale int
 	// Room is passes.ApproxResult.NoiseRoom, and Why what bounds it.
 	Room float64
 	Why  string
@@ -47,7 +49,7 @@ func fitNoise(req params.Requirements, choice params.Choice, pl *plan.Plan, buil
 	if err != nil {
 		return req, params.Choice{}, nil, nil, err
 	}
-	fit := &NoiseFit{Bound: bound, Room: approx.NoiseRoom, Why: approx.NoiseRoomText()}
+	fit := &NoiseFit{Bound: bound, LogScale: choice.LogScale, Room: approx.NoiseRoom, Why: approx.NoiseRoomText()}
 	top := topScale(req, choice)
 	for !fit.Met() && choice.LogScale < top.LogScale {
 		missing := max(1, int(math.Ceil(math.Log2(fit.Bound/fit.Room))))
@@ -65,6 +67,7 @@ func fitNoise(req params.Requirements, choice params.Choice, pl *plan.Plan, buil
 			fit.Before, fit.BeforeBound = &before, fit.Bound
 		}
 		req, choice, pl = nreq, nchoice, npl
+		fit.LogScale = choice.LogScale
 		if fit.Bound, err = outputBound(pl); err != nil {
 			return req, params.Choice{}, nil, nil, err
 		}
@@ -82,15 +85,24 @@ func outputBound(pl *plan.Plan) (float64, error) {
 	return n.Bound(pl.Graph), nil
 }
 
-// Text says how the noise under the chosen parameters c compares with the
-// room, and why the scale was raised if it was.
-func (f *NoiseFit) Text(c params.Choice) []string {
+// Text says how the noise compares with the room, and why the scale was
+// raised if it was.
+func (f *NoiseFit) Text() []string {
 	lines := []string{fmt.Sprintf("output error bound %s predicted; the criterion tolerates %s (%s)", pow2(f.Bound), pow2(f.Room), f.Why)}
-	if b := f.Before; b != nil {
-		lines = append(lines, fmt.Sprintf("scale raised to 2^%d from 2^%d (logN=%d, bound %s): output noise must stay below %s",
-			c.LogScale, b.LogScale, b.LogN, pow2(f.BeforeBound), pow2(f.Room)))
+	if r := f.Raise(); r != "" {
+		lines = append(lines, r)
 	}
 	return lines
+}
+
+// Raise says why the scale was raised, "" when it was not.
+func (f *NoiseFit) Raise() string {
+	b := f.Before
+	if b == nil {
+		return ""
+	}
+	return fmt.Sprintf("scale raised to 2^%d from 2^%d (logN=%d, bound %s): output noise must stay below %s",
+		f.LogScale, b.LogScale, b.LogN, pow2(f.BeforeBound), pow2(f.Room))
 }
 
 // pow2 writes a positive value with its power of two: "0.0123 (2^-6.3)".

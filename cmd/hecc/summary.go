@@ -61,6 +61,11 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 	if rep != nil && rep.Choice.Binding != "" {
 		cause += "; logN chosen for " + rep.Choice.Binding
 	}
+	if rep != nil && rep.Noise != nil {
+		if r := rep.Noise.Raise(); r != "" {
+			cause += "; " + r + ", " + rep.Noise.Why
+		}
+	}
 	line("largest cost", "evaluation keys %s: %s", mib(sizes.EvalKeysMemory), cause)
 	if n := spec.InputCiphertexts(); n > 1 && !spec.Batched() {
 		line("trade-off", "the input goes in %d ciphertexts so the first convolution needs no rotation key: --max-input-slots 1 keeps it in one (smaller upload per input, more rotation keys)", n)
