@@ -478,10 +478,12 @@ func TestLeNet5Encrypted(t *testing.T) {
 }
 
 // TestFashionCNNEncrypted runs the bundled Fashion-MNIST CNN — two ReLUs
-// approximated, logN 15 at 128-bit security — encrypted on the first 4
-// test images, as few as show the circuit at work: each costs seconds.
+// approximated by composite forms, 25 levels, logN 16 at 128-bit security
+// (the scale is raised until the noise keeps the held-out decisions) —
+// encrypted on the first 4 test images, as few as show the circuit at
+// work: each costs seconds, and its keys and encoded weights take GBs.
 func TestFashionCNNEncrypted(t *testing.T) {
-	// Sixteen levels at a scale of 2^45: CKKS noise is far smaller than
-	// for LeNet-5, and the same bound is loose.
+	// A scale of 2^45: CKKS noise is far smaller than for LeNet-5, and the
+	// same bound is loose.
 	runEncrypted(t, "fashion_cnn", 4).check(t, 1e-2, 3)
 }
