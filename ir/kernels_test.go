@@ -103,8 +103,9 @@ func TestActivationEvalSliceMatchesEval(t *testing.T) {
 
 func TestApplyBatchMatchesRowByRowSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	maps := []*Linear{randomLinear(rng, 11, 17, 0.5, true), randomLinear(rng, 6, 13, 0.7, false), NewIdentity(17, "id")}
-	maps[2].Bias = randomVector(rng, 17)
+	// Rows of unequal lengths, some empty, in groups of four and not.
+	maps := []*Linear{randomLinear(rng, 11, 17, 0.5, true), randomLinear(rng, 6, 13, 0.7, false), randomLinear(rng, 9, 5, 0.2, true), NewIdentity(17, "id")}
+	maps[3].Bias = randomVector(rng, 17)
 	for _, l := range maps {
 		for _, k := range []int{0, 1, 3, 4, 5, 8, 9} {
 			xs, ys := make([][]float64, k), make([][]float64, k)
