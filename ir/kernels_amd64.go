@@ -36,25 +36,27 @@ func clenshawBlocks(y, c, t []float64) int {
 // product8x is product4x for eight samples: x[8c+s], y[8r+s].
 //
 //go:noescape
-func product8x(y, x []float64, ptr, cols []int, vals []float64)
+func product8x(y, x []float64, ptr, cols []int, vals []float64, ncols int) bool
 
 // product4x sets y[4r+s] to row r of the matrix (ptr, cols, vals) times
 // sample s of x, x holding the four samples' values interleaved (x[4c+s]),
-// every row's terms added in order as product4 adds them.
+// every row's terms added in order as product4 adds them. It returns
+// false, with y partly set, at a column outside the ncols of x.
 //
 //go:noescape
-func product4x(y, x []float64, ptr, cols []int, vals []float64)
+func product4x(y, x []float64, ptr, cols []int, vals []float64, ncols int) bool
 
 // interleaved holds the buffers of productBlocks: the samples' inputs
 // and outputs interleaved.
 var interleaved = sync.Pool{New: func() any { return new([]float64) }}
 
 // productBlocks is product4 with AVX, for four or eight samples, when the
-// processor has it and the matrix's structure keeps every read inside it:
-// it reports whether it did the product.
+// processor has it, the matrix has enough entries per row and column to
+// pay for interleaving the samples, and its structure keeps every read
+// inside it: it reports whether it did the product.
 func productBlocks(l *Linear, ys, xs [][]float64) bool {
 	n := len(xs)
-	if !hasAVX || n != 4 && n != 8 || !l.inBounds() {
+	if !hasAVX || n != 4 && n != 8 || len(l.Vals) < 4*(l.Rows+l.Cols) || !l.rowsInBounds() {
 		return false
 	}
 	xp, yp := interleaved.Get().(*[]float64), interleaved.Get().(*[]float64)
@@ -67,10 +69,12 @@ func productBlocks(l *Linear, ys, xs [][]float64) bool {
 		}
 	}
 	y := grow(yp, n*l.Rows)
-	if n == 4 {
-		product4x(y, x, l.RowPtr, l.ColIdx, l.Vals)
-	} else {
-		product8x(y, x, l.RowPtr, l.ColIdx, l.Vals)
+	product := product4x
+	if n == 8 {
+		product = product8x
+	}
+	if !product(y, x, l.RowPtr, l.ColIdx, l.Vals, l.Cols) {
+		return false // a column outside the matrix: the Go loop says where
 	}
 	for s, ys := range ys {
 		for r := range ys[:l.Rows] {
@@ -88,20 +92,16 @@ func grow(b *[]float64, n int) []float64 {
 	return (*b)[:n]
 }
 
-// inBounds reports whether the row pointers rise from 0 to the entries'
-// count and every column is one of the matrix's, as check requires of a
-// verified map: product4x reads where they point without bounds checks.
-func (l *Linear) inBounds() bool {
-	if len(l.RowPtr) != l.Rows+1 || l.RowPtr[0] != 0 || l.RowPtr[l.Rows] != len(l.ColIdx) || len(l.Vals) != len(l.ColIdx) {
+// rowsInBounds reports whether every row's entries are entries of the
+// matrix, as check requires of a verified map: product4x reads them
+// without bounds checks (it checks each column against the matrix's).
+func (l *Linear) rowsInBounds() bool {
+	nnz := len(l.ColIdx)
+	if len(l.RowPtr) != l.Rows+1 || len(l.Vals) != nnz {
 		return false
 	}
-	for r := range l.Rows {
-		if l.RowPtr[r] > l.RowPtr[r+1] {
-			return false
-		}
-	}
-	for _, c := range l.ColIdx {
-		if uint(c) >= uint(l.Cols) {
+	for _, k := range l.RowPtr {
+		if uint(k) > uint(nnz) {
 			return false
 		}
 	}

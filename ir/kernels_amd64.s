@@ -1,5 +1,65 @@
 #include "textflag.h"
 
+// One Clenshaw step on the four chains: the new a goes to the register
+// that held b, a's register then holds the new b.
+#define STEP(A0, A1, A2, A3, B0, B1, B2, B3) \
+	VMULPD A0, Y0, Y13 \
+	VSUBPD B0, Y13, Y13 \
+	VADDPD Y12, Y13, B0 \
+	VMULPD A1, Y1, Y13 \
+	VSUBPD B1, Y13, Y13 \
+	VADDPD Y12, Y13, B1 \
+	VMULPD A2, Y2, Y13 \
+	VSUBPD B2, Y13, Y13 \
+	VADDPD Y12, Y13, B2 \
+	VMULPD A3, Y3, Y13 \
+	VSUBPD B3, Y13, Y13 \
+	VADDPD Y12, Y13, B3
+
+// One product term of a row: acc += vals[k] · x[4·cols[k] : +4], or a
+// return of false for a column outside the matrix.
+#define TERM(K, ACC, TMP) \
+	MOVQ         (R9)(K*8), R11 \
+	CMPQ         R11, ncols+120(FP) \
+	JAE          bad \
+	SHLQ         $5, R11 \
+	VBROADCASTSD (R10)(K*8), TMP \
+	VMULPD       (SI)(R11*1), TMP, TMP \
+	VADDPD       TMP, ACC, ACC
+
+// The rest of a row, from K to END.
+#define TAIL(K, END, ACC, TMP, LOOP, DONE) \
+	MOVQ END, R12 \
+LOOP: \
+	CMPQ K, R12 \
+	JGE  DONE \
+	TERM(K, ACC, TMP) \
+	INCQ K \
+	JMP  LOOP \
+DONE:
+
+// One product term of a row for eight samples: acc += vals[k] · x[8·cols[k] : +8].
+#define TERM8(K, LO, HI) \
+	MOVQ         (R9)(K*8), R11 \
+	CMPQ         R11, ncols+120(FP) \
+	JAE          bad8 \
+	SHLQ         $6, R11 \
+	VBROADCASTSD (R10)(K*8), Y8 \
+	VMULPD       (SI)(R11*1), Y8, Y9 \
+	VADDPD       Y9, LO, LO \
+	VMULPD       32(SI)(R11*1), Y8, Y10 \
+	VADDPD       Y10, HI, HI
+
+#define TAIL8(K, END, LO, HI, LOOP, DONE) \
+	MOVQ END, R12 \
+LOOP: \
+	CMPQ K, R12 \
+	JGE  DONE \
+	TERM8(K, LO, HI) \
+	INCQ K \
+	JMP  LOOP \
+DONE:
+
 // func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL eaxArg+0(FP), AX
@@ -17,22 +77,6 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-4
 	XGETBV
 	MOVL AX, ret+0(FP)
 	RET
-
-// One Clenshaw step on the four chains: the new a goes to the register
-// that held b, a's register then holds the new b.
-#define STEP(A0, A1, A2, A3, B0, B1, B2, B3) \
-	VMULPD A0, Y0, Y13 \
-	VSUBPD B0, Y13, Y13 \
-	VADDPD Y12, Y13, B0 \
-	VMULPD A1, Y1, Y13 \
-	VSUBPD B1, Y13, Y13 \
-	VADDPD Y12, Y13, B1 \
-	VMULPD A2, Y2, Y13 \
-	VSUBPD B2, Y13, Y13 \
-	VADDPD Y12, Y13, B2 \
-	VMULPD A3, Y3, Y13 \
-	VSUBPD B3, Y13, Y13 \
-	VADDPD Y12, Y13, B3
 
 // func clenshaw16(y, c, t []float64)
 // Y0–Y3: 2t of the four chains; Y4–Y7: a (b_{k+1}); Y8–Y11: b (b_{k+2});
@@ -128,29 +172,10 @@ done:
 	VZEROUPPER
 	RET
 
-// One product term of a row: acc += vals[k] · x[4·cols[k] : +4].
-#define TERM(K, ACC, TMP) \
-	MOVQ         (R9)(K*8), R11 \
-	SHLQ         $5, R11 \
-	VBROADCASTSD (R10)(K*8), TMP \
-	VMULPD       (SI)(R11*1), TMP, TMP \
-	VADDPD       TMP, ACC, ACC
-
-// The rest of a row, from K to END.
-#define TAIL(K, END, ACC, TMP, LOOP, DONE) \
-	MOVQ END, R12 \
-LOOP: \
-	CMPQ K, R12 \
-	JGE  DONE \
-	TERM(K, ACC, TMP) \
-	INCQ K \
-	JMP  LOOP \
-DONE:
-
-// func product4x(y, x []float64, ptr, cols []int, vals []float64)
+// func product4x(y, x []float64, ptr, cols []int, vals []float64, ncols int) bool
 // Four rows at a time, each row's terms in order: first as many as every
 // one of the four has, interleaved, then the rest of each.
-TEXT ·product4x(SB), NOSPLIT, $0-120
+TEXT ·product4x(SB), NOSPLIT, $0-129
 	MOVQ y_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ ptr_base+48(FP), R8
@@ -232,31 +257,17 @@ single:
 
 end:
 	VZEROUPPER
+	MOVB $1, ret+128(FP)
 	RET
 
-// One product term of a row for eight samples: acc += vals[k] · x[8·cols[k] : +8].
-#define TERM8(K, LO, HI) \
-	MOVQ         (R9)(K*8), R11 \
-	SHLQ         $6, R11 \
-	VBROADCASTSD (R10)(K*8), Y8 \
-	VMULPD       (SI)(R11*1), Y8, Y9 \
-	VADDPD       Y9, LO, LO \
-	VMULPD       32(SI)(R11*1), Y8, Y10 \
-	VADDPD       Y10, HI, HI
+bad:
+	VZEROUPPER
+	MOVB $0, ret+128(FP)
+	RET
 
-#define TAIL8(K, END, LO, HI, LOOP, DONE) \
-	MOVQ END, R12 \
-LOOP: \
-	CMPQ K, R12 \
-	JGE  DONE \
-	TERM8(K, LO, HI) \
-	INCQ K \
-	JMP  LOOP \
-DONE:
-
-// func product8x(y, x []float64, ptr, cols []int, vals []float64)
+// func product8x(y, x []float64, ptr, cols []int, vals []float64, ncols int) bool
 // product4x for eight samples.
-TEXT ·product8x(SB), NOSPLIT, $0-120
+TEXT ·product8x(SB), NOSPLIT, $0-129
 	MOVQ y_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ ptr_base+48(FP), R8
@@ -348,4 +359,10 @@ single8:
 
 end8:
 	VZEROUPPER
+	MOVB $1, ret+128(FP)
+	RET
+
+bad8:
+	VZEROUPPER
+	MOVB $0, ret+128(FP)
 	RET

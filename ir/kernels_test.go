@@ -103,9 +103,21 @@ func TestActivationEvalSliceMatchesEval(t *testing.T) {
 
 func TestApplyBatchMatchesRowByRowSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	// Rows of unequal lengths, some empty, in groups of four and not.
-	maps := []*Linear{randomLinear(rng, 11, 17, 0.5, true), randomLinear(rng, 6, 13, 0.7, false), randomLinear(rng, 9, 5, 0.2, true), NewIdentity(17, "id")}
-	maps[3].Bias = randomVector(rng, 17)
+	// Rows of unequal lengths, some empty, in groups of four and not;
+	// dense enough for the vector kernels, or not.
+	uneven := NewBuilder(21, 7)
+	for r := range 21 {
+		for c := range []int{7, 0, 7, 3, 7, 5, 2}[r%7] {
+			uneven.Add(r, (c*3+r)%7, rng.NormFloat64())
+		}
+	}
+	unevenMap, err := uneven.Build(randomVector(rng, 21), "uneven")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := []*Linear{randomLinear(rng, 11, 17, 0.5, true), randomLinear(rng, 6, 13, 0.7, false), randomLinear(rng, 9, 5, 0.2, true),
+		randomLinear(rng, 13, 9, 0.95, true), unevenMap, NewIdentity(17, "id")}
+	maps[len(maps)-1].Bias = randomVector(rng, 17)
 	for _, l := range maps {
 		for _, k := range []int{0, 1, 3, 4, 5, 8, 9} {
 			xs, ys := make([][]float64, k), make([][]float64, k)
