@@ -102,8 +102,8 @@ type segmentValues struct {
 }
 
 // simStoreBytes bounds the values the simulator keeps beyond those of the
-// committed forms.
-const simStoreBytes = 256 << 20
+// committed forms (a variable for the tests).
+var simStoreBytes int64 = 256 << 20
 
 func newSimulator(s *search) *simulator {
 	sim := &simulator{s: s, nodes: s.g.Nodes, pos: map[*ir.Node]int{}, target: map[*ir.Node]int{}, hard: make([]int, len(s.samples))}
