@@ -51,6 +51,41 @@ func TestEvalSliceMatchesEval(t *testing.T) {
 	}
 }
 
+// Clenshaw runs sixteen values at a time in vector registers where the
+// processor has them, the rest four or one at a time: every value, special
+// ones included, at every number of steps, must be the scalar loop's.
+func TestClenshawMatchesScalarLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	specials := []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 1e300, 5e-324}
+	for _, terms := range []int{1, 2, 3, 8, 33, 64} {
+		c := randomVector(rng, terms)
+		for _, n := range []int{15, 16, 17, 35, 48, 70} {
+			x := randomVector(rng, n)
+			for k, v := range specials {
+				x[(k*7)%n] = v
+			}
+			y := make([]float64, n)
+			Clenshaw(y, c, x)
+			for i, v := range x {
+				var a, b float64
+				for k := terms - 1; k >= 1; k-- {
+					a, b = 2*v*a-b+c[k], a
+				}
+				want := v*a - b + c[0]
+				if math.Float64bits(y[i]) != math.Float64bits(want) && !(math.IsNaN(want) && math.IsNaN(y[i])) {
+					t.Fatalf("%d terms, %d values: value %d at %v is %v, the scalar loop gives %v", terms, n, i, v, y[i], want)
+				}
+			}
+			Clenshaw(x, c, x) // in place
+			for i := range x {
+				if math.Float64bits(x[i]) != math.Float64bits(y[i]) && !(math.IsNaN(x[i]) && math.IsNaN(y[i])) {
+					t.Fatalf("%d terms, %d values: value %d in place is %v, %v otherwise", terms, n, i, x[i], y[i])
+				}
+			}
+		}
+	}
+}
+
 func TestActivationEvalSliceMatchesEval(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	x := append(randomVector(rng, 9), 0, math.Copysign(0, -1), math.NaN())
@@ -68,8 +103,21 @@ func TestActivationEvalSliceMatchesEval(t *testing.T) {
 
 func TestApplyBatchMatchesRowByRowSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	maps := []*Linear{randomLinear(rng, 11, 17, 0.5, true), randomLinear(rng, 6, 13, 0.7, false), NewIdentity(17, "id")}
-	maps[2].Bias = randomVector(rng, 17)
+	// Rows of unequal lengths, some empty, in groups of four and not;
+	// dense enough for the vector kernels, or not.
+	uneven := NewBuilder(21, 7)
+	for r := range 21 {
+		for c := range []int{7, 0, 7, 3, 7, 5, 2}[r%7] {
+			uneven.Add(r, (c*3+r)%7, rng.NormFloat64())
+		}
+	}
+	unevenMap, err := uneven.Build(randomVector(rng, 21), "uneven")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := []*Linear{randomLinear(rng, 11, 17, 0.5, true), randomLinear(rng, 6, 13, 0.7, false), randomLinear(rng, 9, 5, 0.2, true),
+		randomLinear(rng, 13, 9, 0.95, true), unevenMap, NewIdentity(17, "id")}
+	maps[len(maps)-1].Bias = randomVector(rng, 17)
 	for _, l := range maps {
 		for _, k := range []int{0, 1, 3, 4, 5, 8, 9} {
 			xs, ys := make([][]float64, k), make([][]float64, k)

@@ -158,17 +158,24 @@ func (l *Linear) ApplyTo(y, x []float64) {
 }
 
 // ApplyBatch sets ys[s] to W·xs[s] + b for every sample s, each ys[s] of
-// length Rows and overlapping no input. Samples go through the matrix four
-// at a time, so that each entry is read once for four of them; every
-// sample's row sums run in Apply's order, so each ys[s] is Apply(xs[s])
-// bit for bit.
+// length Rows and overlapping no input. Samples go through the matrix
+// eight at a time where the processor has vector registers, else four, so
+// that each entry is read once for several of them; every sample's row
+// sums run in Apply's order, so each ys[s] is Apply(xs[s]) bit for bit.
 func (l *Linear) ApplyBatch(ys, xs [][]float64) {
 	s := 0
 	if !l.Identity {
-		for ; s+4 <= len(xs); s += 4 {
-			l.product4(ys[s:s+4:s+4], xs[s:s+4:s+4])
-			for _, y := range ys[s : s+4] {
-				l.addBias(y)
+		for _, n := range []int{8, 4} {
+			for ; s+n <= len(xs); s += n {
+				if n == 8 && !productBlocks(l, ys[s:s+8:s+8], xs[s:s+8:s+8]) {
+					break
+				}
+				if n == 4 {
+					l.product4(ys[s:s+4:s+4], xs[s:s+4:s+4])
+				}
+				for _, y := range ys[s : s+n] {
+					l.addBias(y)
+				}
 			}
 		}
 	}
@@ -180,6 +187,9 @@ func (l *Linear) ApplyBatch(ys, xs [][]float64) {
 // product4 is product for four samples: one pass over the matrix, four
 // independent chains of additions.
 func (l *Linear) product4(ys, xs [][]float64) {
+	if productBlocks(l, ys, xs) {
+		return
+	}
 	ptr, cols, vals := l.RowPtr, l.ColIdx, l.Vals
 	x0, x1, x2, x3 := xs[0], xs[1], xs[2], xs[3]
 	y0, y1, y2, y3 := ys[0][:l.Rows], ys[1][:l.Rows], ys[2][:l.Rows], ys[3][:l.Rows]

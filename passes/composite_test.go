@@ -305,3 +305,21 @@ func TestCompositeSliceMatchesSign(t *testing.T) {
 		}
 	}
 }
+
+// sign evaluates the composite at one x, one stage after the other: the
+// reference signSlice must round as.
+func (c *composite) sign(x float64) float64 {
+	x /= compositeDomain
+	for _, s := range c.stages {
+		x = clenshaw(s, x)
+	}
+	return x
+}
+
+func clenshaw(c []float64, t float64) float64 {
+	var b1, b2 float64
+	for k := len(c) - 1; k >= 1; k-- {
+		b1, b2 = 2*t*b1-b2+c[k], b1
+	}
+	return t*b1 - b2 + c[0]
+}

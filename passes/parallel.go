@@ -31,7 +31,7 @@ func forSamples(n, workers int, f func(w, i int)) {
 
 // batchSize is how many samples go through the graph together: each
 // affine map's matrix is then read once for them (ir.Linear.ApplyBatch).
-const batchSize = 4
+const batchSize = 8
 
 // forBatches calls f(w, lo, hi) for every batch [lo, hi) of at most
 // batchSize of n samples, on one goroutine per core at most, w being the

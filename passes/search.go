@@ -48,6 +48,7 @@ type search struct {
 	tried       int
 	best        string
 	bestScore   float64
+	bestMisses  int // of the best, as the criterion's misses counts them
 	bestMet     bool
 	bestOutcome *outcome // the candidate best describes
 }
@@ -167,11 +168,11 @@ func (s *search) singleFits() (*outcome, error) {
 			if !s.fits(cand) {
 				continue
 			}
-			oi, err := s.try(cand)
+			oi, err := s.rival(cand, bestOutcome)
 			if err != nil {
 				return nil, err
 			}
-			if best < 0 || s.crit.rank(oi.r) > s.crit.rank(bestOutcome.r) {
+			if !oi.partial && (best < 0 || s.crit.rank(oi.r) > s.crit.rank(bestOutcome.r)) {
 				best, bestOutcome = i, oi
 			}
 		}
@@ -332,7 +333,7 @@ func (s *search) cheaperComposites(o *outcome) (*outcome, error) {
 			}
 			cand := slices.Clone(o.forms)
 			cand[i] = g
-			a, err := s.try(cand)
+			a, err := s.check(cand)
 			if err != nil {
 				return nil, err
 			}
@@ -414,7 +415,7 @@ func (s *search) marginAdvice(reached []float64) string {
 	if !(circuit > 1) {
 		return ""
 	}
-	exact, err := s.sim.run(uniform(len(s.targets), exactForm), false)
+	exact, err := s.sim.run(uniform(len(s.targets), exactForm), noLimit)
 	if err != nil {
 		return ""
 	}
@@ -453,15 +454,32 @@ func formsText(forms []form) string {
 }
 
 // try measures the criterion on the held-out samples with the given forms,
-// from the first layer where they differ from the committed ones.
-func (s *search) try(forms []form) (*outcome, error) { return s.measureForms(forms, false) }
+// from the first layer where they differ from those measured before.
+func (s *search) try(forms []form) (*outcome, error) { return s.measureForms(forms, noLimit) }
 
 // check is try when only whether the target holds matters: it stops once
 // the target is lost.
-func (s *search) check(forms []form) (*outcome, error) { return s.measureForms(forms, true) }
+func (s *search) check(forms []form) (*outcome, error) {
+	return s.measureForms(forms, s.crit.allowed(len(s.samples)))
+}
 
-func (s *search) measureForms(forms []form, stopEarly bool) (*outcome, error) {
-	o, err := s.sim.run(forms, stopEarly)
+// rival is try for a candidate that matters only if it ranks above best
+// (when given), meets the target, or is the best so far: for a criterion
+// whose rank counts the samples that miss, it stops once more miss than
+// that allows, and is then partial.
+func (s *search) rival(forms []form, best *outcome) (*outcome, error) {
+	if best == nil || (s.crit.Criterion != Top1 && s.crit.Criterion != Threshold) || !s.bestMet && s.best == "" {
+		return s.try(forms)
+	}
+	limit := max(best.misses-1, s.crit.allowed(len(s.samples)))
+	if !s.bestMet {
+		limit = max(limit, s.bestMisses-1)
+	}
+	return s.measureForms(forms, limit)
+}
+
+func (s *search) measureForms(forms []form, limit int) (*outcome, error) {
+	o, err := s.sim.run(forms, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +492,7 @@ func (s *search) measureForms(forms []form, stopEarly bool) (*outcome, error) {
 	valid := !o.partial && s.fits(forms) && s.outOfDomain(forms, o.r.reached) < 0
 	if valid && (o.met || (!s.bestMet && (s.best == "" || score > s.bestScore))) {
 		s.best = fmt.Sprintf("%s: %s %s (target %s)", formsText(forms), s.crit.name(), s.crit.value(o.r), s.crit.targetText())
-		s.bestScore, s.bestMet, s.bestOutcome = score, o.met, o
+		s.bestScore, s.bestMisses, s.bestMet, s.bestOutcome = score, o.misses, o.met, o
 	}
 	s.report(false)
 	return o, nil

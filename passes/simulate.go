@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -60,30 +61,65 @@ func (f form) String() string {
 func depthOf(d int) int { return bits.Len(uint(d)) }
 
 // simulator evaluates the graph on the held-out samples with each target's
-// activation replaced by a form. Under the committed forms it keeps, per
-// sample, the values that the nodes from each target on read from before
-// it, so that a candidate is evaluated from the first target it changes.
+// activation replaced by a form. The nodes fall into segments, one before
+// the first target and one from each target (in node order) to the next:
+// a segment's values depend only on the forms of the targets before its
+// end. The values that later segments read are kept per segment and per
+// forms of the targets it depends on, so that a candidate is evaluated
+// from the first segment no candidate measured so far shares with it.
 type simulator struct {
-	s         *search
-	nodes     []*ir.Node
-	pos       map[*ir.Node]int
-	target    map[*ir.Node]int // activation node → target index
-	keep      []bool           // positions whose values are cached
-	owned     []bool           // positions whose values outlive a sample: cached, or the output's
-	out       int              // position of the output measured
+	s      *search
+	nodes  []*ir.Node
+	pos    map[*ir.Node]int
+	target map[*ir.Node]int // activation node → target index
+	keep   []bool           // positions whose values are kept
+	owned  []bool           // positions whose values outlive a sample: kept, or the output's
+	out    int              // position of the output measured
+	// bounds[j] is where segment j starts, bounds[len(bounds)-1] the end;
+	// segment j > 0 starts at target order[j-1].
+	bounds []int
+	order  []int
+	kept   [][]int // the kept positions of each segment
+	store  []map[string]*segmentValues
+	bytes  int64 // held by store
+	uses   int64 // runs so far, for the least recently used
+	// committed are the forms the search continues from: their segments
+	// stay in the store.
 	committed []form
-	cache     [][][]float64 // [sample][position]
-	reached   []float64     // under the committed forms
+	// hard counts, per sample, the complete runs it missed the target in:
+	// samples go from the most missed, so that a run that may stop once
+	// the target is lost finds out soon.
+	hard []int
 }
 
+// segmentValues are one segment's kept values under some forms, per
+// sample, and the largest |t| its target's input reached.
+type segmentValues struct {
+	vals    [][][]float64 // [sample][kept position]
+	reached float64
+	bytes   int64
+	used    int64
+}
+
+// simStoreBytes bounds the values the simulator keeps beyond those of the
+// committed forms (a variable for the tests).
+var simStoreBytes int64 = 256 << 20
+
 func newSimulator(s *search) *simulator {
-	sim := &simulator{s: s, nodes: s.g.Nodes, pos: map[*ir.Node]int{}, target: map[*ir.Node]int{}}
+	sim := &simulator{s: s, nodes: s.g.Nodes, pos: map[*ir.Node]int{}, target: map[*ir.Node]int{}, hard: make([]int, len(s.samples))}
 	for i, n := range sim.nodes {
 		sim.pos[n] = i
 	}
 	for i, t := range s.targets {
 		sim.target[t.node] = i
+		sim.order = append(sim.order, i)
 	}
+	slices.SortFunc(sim.order, func(a, b int) int { return sim.pos[s.targets[a].node] - sim.pos[s.targets[b].node] })
+	sim.bounds = []int{0}
+	for _, i := range sim.order {
+		sim.bounds = append(sim.bounds, sim.pos[s.targets[i].node])
+	}
+	sim.bounds = append(sim.bounds, len(sim.nodes))
 	sim.out = sim.pos[s.g.Outputs()[0]]
 	// A position is kept when a node at or after some target reads it
 	// from before that target.
@@ -98,38 +134,66 @@ func newSimulator(s *search) *simulator {
 			}
 		}
 	}
-	sim.keep[sim.out] = true // forms as committed need no evaluation
+	sim.keep[sim.out] = true // forms measured before need no evaluation
 	sim.owned = slices.Clone(sim.keep)
 	if n := sim.nodes[sim.out]; n.Op == ir.OpOutput { // it aliases its input
 		sim.owned[sim.pos[n.Inputs[0]]] = true
 	}
-	sim.cache = make([][][]float64, len(s.samples))
+	segments := len(sim.bounds) - 1
+	sim.kept = make([][]int, segments)
+	sim.store = make([]map[string]*segmentValues, segments)
+	for j := range segments {
+		for p := sim.bounds[j]; p < sim.bounds[j+1]; p++ {
+			if sim.keep[p] {
+				sim.kept[j] = append(sim.kept[j], p)
+			}
+		}
+		sim.store[j] = map[string]*segmentValues{}
+	}
 	return sim
 }
 
-// outcome is a candidate's measure and, when complete, the values the
-// simulator keeps to continue from it.
+// keys names, for each segment, the forms its values depend on.
+func (sim *simulator) keys(forms []form) []string {
+	keys := make([]string, len(sim.bounds)-1)
+	var b strings.Builder
+	for j := 1; j < len(keys); j++ {
+		f := forms[sim.order[j-1]]
+		if f.comp != nil {
+			fmt.Fprintf(&b, "c%p,", f.comp)
+		} else {
+			fmt.Fprintf(&b, "%d,", f.degree)
+		}
+		keys[j] = b.String()
+	}
+	return keys
+}
+
+// outcome is a candidate's measure.
 type outcome struct {
 	r       reach
 	met     bool
 	partial bool // stopped once the target was lost: r is not the whole measure
+	misses  int  // samples the criterion's misses counts, when complete
 	forms   []form
-	cache   [][][]float64
 }
 
-// run simulates forms from the first target where they differ from the
-// committed ones. With stopEarly, it stops as soon as more samples miss
-// the target than it allows: the outcome then only says it is not met.
-func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
-	start := 0
-	if sim.committed != nil {
-		start = len(sim.nodes)
-		for i, f := range forms {
-			if f != sim.committed[i] {
-				start = min(start, sim.pos[sim.s.targets[i].node])
-			}
-		}
+// noLimit is a run's limit that never stops it.
+const noLimit = math.MaxInt
+
+// run simulates forms from the first segment whose values under them are
+// not kept. It stops once more than limit samples miss the target (as the
+// criterion's misses counts them): the outcome is then partial, and only
+// says that they did.
+func (sim *simulator) run(forms []form, limit int) (*outcome, error) {
+	sim.uses++
+	keys := sim.keys(forms)
+	have := 0 // segments whose values are kept
+	for have < len(keys) && sim.store[have][keys[have]] != nil {
+		sim.store[have][keys[have]].used = sim.uses
+		have++
 	}
+	start := sim.bounds[have]
 	polys := make([]*ir.Polynomial, len(forms))
 	for i, f := range forms {
 		if f.comp == nil && f != exactForm {
@@ -138,10 +202,15 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 	}
 	samples := sim.s.samples
 	crit, ex := &sim.s.crit, sim.s.exact
-	allowed := int64(crit.allowed(len(samples)))
+	order := make([]int, len(samples))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return sim.hard[b] - sim.hard[a] })
 	var missed atomic.Int64
-	o := &outcome{forms: slices.Clone(forms), cache: make([][][]float64, len(samples))}
 	outs := make([][]float64, len(samples))
+	missedAt := make([]bool, len(samples))
+	vals := make([][][]float64, len(samples)) // [sample][position], kept positions only
 	errs := make([]error, len(samples))
 	workers := batchWorkers(len(samples))
 	reached := make([][]float64, workers)
@@ -151,50 +220,76 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 		bufs[w] = sim.newBuffers()
 	}
 	forBatches(len(samples), func(w, lo, hi int) {
-		if stopEarly && missed.Load() > allowed {
+		if missed.Load() > int64(limit) {
 			return
 		}
 		b := bufs[w]
-		vals := b.vals[:hi-lo]
-		if start > 0 {
-			for k := range vals {
-				copy(vals[k], sim.cache[lo+k])
+		batch := b.vals[:hi-lo]
+		xs := b.samples[:hi-lo]
+		for k := range batch {
+			i := order[lo+k]
+			xs[k] = samples[i]
+			for j := range have {
+				for q, p := range sim.kept[j] {
+					batch[k][p] = sim.store[j][keys[j]].vals[i][q]
+				}
 			}
 		}
-		if errs[lo] = sim.evaluate(vals, b, start, samples[lo:hi], forms, polys, reached[w]); errs[lo] != nil {
+		if errs[lo] = sim.evaluate(batch, b, start, xs, forms, polys, reached[w]); errs[lo] != nil {
 			return
 		}
-		for k, v := range vals {
-			outs[lo+k] = v[sim.out]
-			if stopEarly && crit.misses(outs[lo+k], lo+k, ex) {
+		for k, v := range batch {
+			i := order[lo+k]
+			outs[i] = v[sim.out]
+			if crit.misses(outs[i], i, ex) {
+				missedAt[i] = true
 				missed.Add(1)
 			}
 			kept := make([][]float64, len(sim.nodes))
-			for p, x := range v {
+			for p := start; p < len(v); p++ {
 				if sim.keep[p] {
-					kept[p] = x
+					kept[p] = v[p]
 				}
 			}
-			o.cache[lo+k] = kept
+			vals[i] = kept
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if missed.Load() > allowed {
+	o := &outcome{forms: slices.Clone(forms), misses: int(missed.Load())}
+	if o.misses > limit {
 		o.partial = true
 		return o, nil
 	}
-	// Targets whose input comes before start saw what the committed forms
-	// gave them.
-	all := make([]float64, len(forms))
-	for i, t := range sim.s.targets {
-		if sim.pos[t.node.Inputs[0]] < start {
-			all[i] = sim.reached[i]
+	for i, m := range missedAt {
+		if m {
+			sim.hard[i]++
 		}
+	}
+	// The targets of the kept segments saw what they saw then.
+	all := make([]float64, len(forms))
+	for j := 1; j < have; j++ {
+		all[sim.order[j-1]] = sim.store[j][keys[j]].reached
+	}
+	for i := range all {
 		for _, r := range reached {
 			all[i] = math.Max(all[i], r[i])
 		}
+	}
+	for j := have; j < len(keys); j++ {
+		seg := &segmentValues{vals: make([][][]float64, len(samples)), used: sim.uses}
+		if j > 0 {
+			seg.reached = all[sim.order[j-1]]
+		}
+		for i, v := range vals {
+			seg.vals[i] = make([][]float64, len(sim.kept[j]))
+			for q, p := range sim.kept[j] {
+				seg.vals[i][q] = v[p]
+				seg.bytes += int64(8 * len(v[p]))
+			}
+		}
+		sim.keepSegment(j, keys[j], seg)
 	}
 	o.r = crit.measure(outs, ex)
 	o.r.reached = all
@@ -202,10 +297,43 @@ func (sim *simulator) run(forms []form, stopEarly bool) (*outcome, error) {
 	return o, nil
 }
 
-// adopt makes a complete outcome's forms the committed ones.
-func (sim *simulator) adopt(o *outcome) {
-	sim.committed, sim.cache, sim.reached = o.forms, o.cache, o.r.reached
+// keepSegment stores a segment's values, then drops the least recently
+// used ones beyond simStoreBytes, but for the committed forms'.
+func (sim *simulator) keepSegment(j int, key string, seg *segmentValues) {
+	if old := sim.store[j][key]; old != nil {
+		sim.bytes -= old.bytes
+	}
+	sim.store[j][key] = seg
+	sim.bytes += seg.bytes
+	var pinned []string
+	if sim.committed != nil {
+		pinned = sim.keys(sim.committed)
+	}
+	for sim.bytes > simStoreBytes {
+		var oldest *segmentValues
+		var oj int
+		var ok string
+		for j, m := range sim.store {
+			for k, v := range m {
+				if pinned != nil && k == pinned[j] {
+					continue
+				}
+				// One segment of each depth per run: (used, j) is unique.
+				if oldest == nil || v.used < oldest.used || v.used == oldest.used && j < oj {
+					oldest, oj, ok = v, j, k
+				}
+			}
+		}
+		if oldest == nil {
+			return
+		}
+		sim.bytes -= oldest.bytes
+		delete(sim.store[oj], ok)
+	}
 }
+
+// adopt makes a complete outcome's forms the committed ones.
+func (sim *simulator) adopt(o *outcome) { sim.committed = o.forms }
 
 // simBuffers are one worker's: the values of a batch's samples by
 // position, a scratch buffer per sample and position for values that do
@@ -213,11 +341,12 @@ func (sim *simulator) adopt(o *outcome) {
 type simBuffers struct {
 	vals, scratch [][][]float64 // [sample in batch][position]
 	xs, ys        [][]float64
+	samples       []*ir.Tensor
 }
 
 func (sim *simulator) newBuffers() *simBuffers {
 	b := &simBuffers{vals: make([][][]float64, batchSize), scratch: make([][][]float64, batchSize),
-		xs: make([][]float64, batchSize), ys: make([][]float64, batchSize)}
+		xs: make([][]float64, batchSize), ys: make([][]float64, batchSize), samples: make([]*ir.Tensor, batchSize)}
 	for k := range batchSize {
 		b.vals[k] = make([][]float64, len(sim.nodes))
 		b.scratch[k] = make([][]float64, len(sim.nodes))

@@ -222,15 +222,15 @@ func runCompile(c *cli.Context) error {
 }
 
 // searchProgress shows the degree search on w once it has run for
-// progressAfter, at most once per progressEvery: a compile that takes
-// seconds stays quiet.
+// progressAfter, at most once per progressEvery, and its end when it ran
+// that long: a compile that takes seconds stays quiet.
 func searchProgress(w io.Writer) func(passes.SearchProgress) {
 	const progressAfter, progressEvery = 2 * time.Second, 5 * time.Second
 	var last time.Duration
 	shown := false
 	return func(p passes.SearchProgress) {
 		if p.Done {
-			if shown {
+			if shown || p.Elapsed >= progressAfter {
 				fmt.Fprintf(w, "approximation search done: %d candidates in %.1f s\n", p.Tried, p.Elapsed.Seconds())
 			}
 			return
