@@ -231,14 +231,24 @@ func (l *Linear) DiagonalValues(w *ir.Linear, slots int) map[int][]float64 {
 
 // hybridAllowed marks the affine nodes whose result may carry copies of
 // itself in other slots: every path from them reaches another affine map
-// (which reads only its own columns) through polynomials and squares
-// alone, so no copy reaches the output or mixes with another value.
+// (which reads only its own columns) before anything reaches the output,
+// so no copy reaches the output. Polynomials and squares keep the copies
+// exact, within the intervals their polynomials were fitted on. A sum or a
+// product with another value (a composite ReLU's x·p(x) and x/2) leaves
+// bounded values there but no longer copies, on which a polynomial would
+// run outside its interval, where it diverges: after one, only sums,
+// products and affine maps may follow.
 func hybridAllowed(g *ir.Graph) map[*ir.Node]bool {
 	users := g.Users()
-	var cleansBefore func(n *ir.Node) bool
-	memo := map[*ir.Node]bool{}
-	cleansBefore = func(n *ir.Node) bool {
-		if v, ok := memo[n]; ok {
+	type state struct {
+		n     *ir.Node
+		exact bool // the slots beyond n hold exact copies of its values
+	}
+	memo := map[state]bool{}
+	var cleansBefore func(n *ir.Node, exact bool) bool
+	cleansBefore = func(n *ir.Node, exact bool) bool {
+		key := state{n, exact}
+		if v, ok := memo[key]; ok {
 			return v
 		}
 		ok := len(users[n]) > 0
@@ -246,18 +256,20 @@ func hybridAllowed(g *ir.Graph) map[*ir.Node]bool {
 			switch {
 			case u.Op == ir.OpAffine && !u.Linear.Identity:
 			case u.Op == ir.OpPoly, u.Op == ir.OpMul && u.Inputs[0] == u.Inputs[1]:
-				ok = ok && cleansBefore(u)
+				ok = ok && exact && cleansBefore(u, true)
+			case u.Op == ir.OpMul, u.Op == ir.OpAdd:
+				ok = ok && cleansBefore(u, false)
 			default:
 				ok = false
 			}
 		}
-		memo[n] = ok
+		memo[key] = ok
 		return ok
 	}
 	out := map[*ir.Node]bool{}
 	for _, n := range g.Nodes {
 		if n.Op == ir.OpAffine && !n.Linear.Identity {
-			out[n] = cleansBefore(n)
+			out[n] = cleansBefore(n, true)
 		}
 	}
 	return out
