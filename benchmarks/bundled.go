@@ -41,7 +41,6 @@ type manifestModel struct {
 var notCompiled = map[string]string{
 	"lenet_maxpool":  "compiles (depth 37, logN 16, 11.7 GiB of evaluation keys), but agrees with the exact model on 98.5% of the test digits, below the 99.5% its 500 held-out calibration samples reach",
 	"fashion_bn_gap": "composite ReLUs reach the agreement, but the values they produce need a first prime beyond 61 bits",
-	"deep_mlp":       "depth 32 needs 88 evaluation keys taking 17.0 GiB at logN 16 (47.6 GiB at 15, 34.0 GiB at 17), over the 16 GiB key budget, and no approximation reaching the agreement fits the 31 levels within it",
 }
 
 // Bundled lists the models of dir/models/manifest.json in the manifest's

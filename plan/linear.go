@@ -73,6 +73,12 @@ type Linear struct {
 	// the diagonals are at most Period, not rows + columns − 1 (LeNet-5's
 	// fc2: 128 instead of 203). 0 when the input does not repeat.
 	Period int
+	// Repeats, for the standard form with a period, fills every block of
+	// Period slots with the diagonals and the bias, not only the first:
+	// the result then repeats too, as a hybrid map's does, so that the
+	// next map may take its diagonals modulo the period. Only where the
+	// result may carry copies (hybridAllowed) and has at most Period rows.
+	Repeats bool
 	// Block is R, for the hybrid form.
 	Block int
 	// Diagonals are the indices of the non-zero diagonals, sorted.
@@ -99,11 +105,19 @@ func linears(g *ir.Graph) map[*ir.Node]*Linear {
 		case n.Op == ir.OpAffine && !n.Linear.Identity:
 			pl := planLinear(n, g.LogSlots, hybrid[n], period[n.Inputs[0]])
 			out[n] = pl
-			if pl.Form == Hybrid {
+			switch {
+			case pl.Form == Hybrid:
 				period[n] = pl.Block
+			case pl.Repeats:
+				period[n] = pl.Period
 			}
-		case n.Op == ir.OpPoly, n.Op == ir.OpMul && n.Inputs[0] == n.Inputs[1]:
+		case n.Op == ir.OpPoly:
 			period[n] = period[n.Inputs[0]]
+		case n.Op == ir.OpAdd, n.Op == ir.OpMul:
+			// Slot by slot: two values that repeat alike give one that does.
+			if p := period[n.Inputs[0]]; p == period[n.Inputs[1]] {
+				period[n] = p
+			}
 		}
 	}
 	return out
@@ -119,6 +133,7 @@ func planLinear(n *ir.Node, logSlots int, hybridAllowed bool, inPeriod int) *Lin
 	std := &Linear{Form: Standard}
 	if inPeriod > 0 && maxColumn(n.Linear) < inPeriod {
 		std.Period = inPeriod
+		std.Repeats = hybridAllowed && n.Linear.Rows <= inPeriod
 	}
 	std.Diagonals = diagonalIndices(n.Linear, std.modulus(slots))
 	std.Split = bestSplit(std.Diagonals, slots)
@@ -196,20 +211,26 @@ func hybridIndices(w *ir.Linear, block int) []int {
 // parts):
 //
 //   - standard: diag[k][r] = W[r][c] for c ≡ r + k modulo the period (or
-//     slots);
+//     slots), and at every r + j·Period when the map repeats;
 //   - hybrid: diag[k][(c − k) mod slots] = W[r][c] for k = (c − r) mod R.
 func (l *Linear) DiagonalValues(w *ir.Linear, slots int) map[int][]float64 {
 	d := map[int][]float64{}
 	switch l.Form {
 	case Standard:
 		mod := l.modulus(slots)
+		step := slots // one block: only the first
+		if l.Repeats {
+			step = l.Period
+		}
 		for r := range w.Rows {
 			w.Row(r, func(c int, v float64) {
 				k := ((c-r)%mod + mod) % mod
 				if d[k] == nil {
 					d[k] = make([]float64, slots)
 				}
-				d[k][r] = l.Weight(c, v)
+				for s := r; s < slots; s += step {
+					d[k][s] = l.Weight(c, v)
+				}
 			})
 		}
 	case Hybrid:
@@ -231,14 +252,24 @@ func (l *Linear) DiagonalValues(w *ir.Linear, slots int) map[int][]float64 {
 
 // hybridAllowed marks the affine nodes whose result may carry copies of
 // itself in other slots: every path from them reaches another affine map
-// (which reads only its own columns) through polynomials and squares
-// alone, so no copy reaches the output or mixes with another value.
+// (which reads only its own columns) before anything reaches the output,
+// so no copy reaches the output. Polynomials and squares keep the copies
+// exact, within the intervals their polynomials were fitted on. A sum or a
+// product with another value (a composite ReLU's x·p(x) and x/2) leaves
+// bounded values there but no longer copies, on which a polynomial would
+// run outside its interval, where it diverges: after one, only sums,
+// products and affine maps may follow.
 func hybridAllowed(g *ir.Graph) map[*ir.Node]bool {
 	users := g.Users()
-	var cleansBefore func(n *ir.Node) bool
-	memo := map[*ir.Node]bool{}
-	cleansBefore = func(n *ir.Node) bool {
-		if v, ok := memo[n]; ok {
+	type state struct {
+		n     *ir.Node
+		exact bool // the slots beyond n hold exact copies of its values
+	}
+	memo := map[state]bool{}
+	var cleansBefore func(n *ir.Node, exact bool) bool
+	cleansBefore = func(n *ir.Node, exact bool) bool {
+		key := state{n, exact}
+		if v, ok := memo[key]; ok {
 			return v
 		}
 		ok := len(users[n]) > 0
@@ -246,18 +277,20 @@ func hybridAllowed(g *ir.Graph) map[*ir.Node]bool {
 			switch {
 			case u.Op == ir.OpAffine && !u.Linear.Identity:
 			case u.Op == ir.OpPoly, u.Op == ir.OpMul && u.Inputs[0] == u.Inputs[1]:
-				ok = ok && cleansBefore(u)
+				ok = ok && exact && cleansBefore(u, true)
+			case u.Op == ir.OpMul, u.Op == ir.OpAdd:
+				ok = ok && cleansBefore(u, false)
 			default:
 				ok = false
 			}
 		}
-		memo[n] = ok
+		memo[key] = ok
 		return ok
 	}
 	out := map[*ir.Node]bool{}
 	for _, n := range g.Nodes {
 		if n.Op == ir.OpAffine && !n.Linear.Identity {
-			out[n] = cleansBefore(n)
+			out[n] = cleansBefore(n, true)
 		}
 	}
 	return out

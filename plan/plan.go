@@ -171,6 +171,9 @@ func (p *Plan) String() string {
 			if pl.Period > 0 {
 				fmt.Fprintf(&b, " period %d", pl.Period)
 			}
+			if pl.Repeats {
+				b.WriteString(" repeating")
+			}
 		}
 		fmt.Fprintf(&b, " at level %d: %d diagonals, %d giant steps %v, %d baby steps %v\n", n.Inputs[0].Level,
 			len(pl.Diagonals), pl.Split.Giants(), nonZeroSteps(pl.Split.Giant), pl.Split.Babies(), nonZeroSteps(pl.Split.Baby))

@@ -207,3 +207,63 @@ func TestSplitTieTakesFewerKeys(t *testing.T) {
 		t.Fatalf("%d giant and %d baby steps (cost %g), want 11 and 5", g, b, s.Cost())
 	}
 }
+
+// A map whose result only reaches other affine maps may leave copies in
+// the other slots: through polynomials, which see exact copies, and then
+// through sums and products (a composite ReLU, x/2 + x·p(x)/2), after
+// which the copies are no longer a polynomial's input.
+func TestHybridThroughSumsAndProducts(t *testing.T) {
+	dense := func(g *ir.Graph, from *ir.Node, rows int) *ir.Node {
+		b := ir.NewBuilder(rows, from.Size())
+		for r := range rows {
+			b.Add(r, r%from.Size(), 1)
+		}
+		lin, err := b.Build(nil, "dense")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{from}, Shape: []int{rows}, Linear: lin})
+	}
+	poly := func(g *ir.Graph, x *ir.Node) *ir.Node {
+		p := &ir.Polynomial{Basis: ir.Monomial, Coeffs: []float64{0, 1, 0, -0.5}}
+		return g.Add(&ir.Node{Op: ir.OpPoly, Inputs: []*ir.Node{x}, Shape: x.Shape, Poly: p})
+	}
+	bin := func(g *ir.Graph, op ir.Op, a, b *ir.Node) *ir.Node {
+		return g.Add(&ir.Node{Op: op, Inputs: []*ir.Node{a, b}, Shape: a.Shape})
+	}
+	for _, tc := range []struct {
+		name string
+		// after builds what reads the first map's result a and returns
+		// what the last map reads.
+		after func(g *ir.Graph, a *ir.Node) *ir.Node
+		want  bool
+	}{
+		{"composite ReLU", func(g *ir.Graph, a *ir.Node) *ir.Node {
+			return bin(g, ir.OpAdd, dense(g, a, 8), bin(g, ir.OpMul, a, poly(g, a)))
+		}, true},
+		{"polynomial of copies", func(g *ir.Graph, a *ir.Node) *ir.Node { return poly(g, poly(g, a)) }, true},
+		{"polynomial after a sum", func(g *ir.Graph, a *ir.Node) *ir.Node {
+			return poly(g, bin(g, ir.OpAdd, dense(g, a, 8), a))
+		}, false},
+		{"square after a product", func(g *ir.Graph, a *ir.Node) *ir.Node {
+			m := bin(g, ir.OpMul, a, poly(g, a))
+			return bin(g, ir.OpMul, m, m)
+		}, false},
+		{"copies reach the output", func(g *ir.Graph, a *ir.Node) *ir.Node {
+			s := bin(g, ir.OpAdd, dense(g, a, 8), a)
+			g.Add(&ir.Node{Op: ir.OpOutput, Name: "z", Inputs: []*ir.Node{s}, Shape: s.Shape})
+			return s
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &ir.Graph{}
+			x := g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{64}})
+			first := dense(g, x, 8)
+			last := dense(g, tc.after(g, first), 3)
+			g.Add(&ir.Node{Op: ir.OpOutput, Name: "y", Inputs: []*ir.Node{last}, Shape: last.Shape})
+			if got := hybridAllowed(g)[first]; got != tc.want {
+				t.Errorf("hybrid allowed: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -147,6 +147,11 @@ func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 				}
 				fallthrough
 			default:
+				if pa.plan.Repeats && bias != nil {
+					for i := range bias {
+						bias[i] = bias[i%pa.plan.Period]
+					}
+				}
 				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, node.Inputs[0].Level, c.Graph.LogSlots, ptScale, goruntime.GOMAXPROCS(0))
 			}
 			if err != nil {

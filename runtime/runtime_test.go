@@ -286,6 +286,44 @@ func TestHybridLinearTransformation(t *testing.T) {
 	}
 }
 
+// TestRepeatingLinearTransformation covers maps that read a hybrid map's
+// copies through a square and a composite ReLU's x·p(x) + x/2: the middle
+// ones repeat their diagonals and bias in every block, so that the last
+// one, too, takes its diagonals modulo the block.
+func TestRepeatingLinearTransformation(t *testing.T) {
+	b, x := newGraph(14, 400)
+	h := b.dense(x, 12, 0.5)
+	mid := b.dense(b.poly(h, ir.Square()), 12, 1)
+	cubic := b.poly(mid, &ir.Polynomial{Basis: ir.Monomial, Coeffs: []float64{0, 0.5, 0, -0.1}})
+	relu := b.node(ir.OpAdd, mid.Shape, b.dense(mid, 12, 1), b.node(ir.OpMul, mid.Shape, mid, cubic))
+	g := b.output(b.dense(relu, 3, 1))
+	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
+		t.Fatal(err)
+	}
+	planned, err := plan.Build("repeating", g, params.InsecureTestSet(11, g.Depth, 35))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl := planned.Linear[h]; pl.Form != plan.Hybrid || pl.Block != 16 {
+		t.Fatalf("plan %+v for a 12×400 layer on 2^%d slots", pl, g.LogSlots)
+	}
+	repeating := 0
+	for n, pl := range planned.Linear {
+		if pl.Repeats {
+			repeating++
+		}
+		if n != h && (pl.Form != plan.Standard || pl.Period != 16) {
+			t.Errorf("plan %+v for %s after the hybrid one", pl, n.Label())
+		}
+	}
+	if repeating != 2 {
+		t.Errorf("%d repeating maps, want the two before the last", repeating)
+	}
+	if worst := roundTrip(t, g, randomInputs(6, 400, 1)); worst > 1e-5 {
+		t.Fatalf("error %g", worst)
+	}
+}
+
 // TestInputInPartsConcurrently covers an input the client encrypts in several
 // ciphertexts: part j holds the input rotated by j, and the first map adds
 // w_j ⊙ part_j with no rotation, the parts split over the workers (run

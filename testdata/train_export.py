@@ -239,20 +239,23 @@ class DiabetesReg(nn.Module):
 class DeepMLP(nn.Module):
     """Six Linear layers with a ReLU between each: deep enough to need a ring of 2^16.
 
+    The layers are 32 wide: every hidden map then uses the rotation keys of the first,
+    and the encoded weights of a ring of 2^16 take half what 64 wide ones did.
+
     Training adds Gaussian noise to every ReLU's input, a fraction of each neuron's peak
     over the batch: the net learns to tolerate the error of a low-degree ReLU
     approximation, which keeps its five activations within the levels the parameters
     hold without bootstrapping. Evaluation and export are noise-free.
     """
 
-    arch = "Flatten -> Linear(784->64) -> ReLU -> 4 x [Linear(64->64) -> ReLU] -> Linear(64->10)"
+    arch = "Flatten -> Linear(784->32) -> ReLU -> 4 x [Linear(32->32) -> ReLU] -> Linear(32->10)"
     preact_noise = 0.05
 
     def __init__(self):
         super().__init__()
         self.flatten = nn.Flatten()
-        self.layers = nn.ModuleList([nn.Linear(784, 64)] + [nn.Linear(64, 64) for _ in range(4)]
-                                    + [nn.Linear(64, 10)])
+        self.layers = nn.ModuleList([nn.Linear(784, 32)] + [nn.Linear(32, 32) for _ in range(4)]
+                                    + [nn.Linear(32, 10)])
 
     def forward(self, x):
         x = self.flatten(x)
@@ -282,7 +285,7 @@ RECIPES = {
                           weight_decay=0.0, clip=5.0, label_smoothing=0.1, shift=2),
     "diabetes_reg": dict(cls=DiabetesReg, dataset="diabetes", epochs=300, batch=32, lr=1e-3,
                          weight_decay=1e-3, clip=5.0, label_smoothing=0.0, shift=0, loss="mse"),
-    "deep_mlp": dict(cls=DeepMLP, dataset="mnist", epochs=20, batch=64, lr=1e-3,
+    "deep_mlp": dict(cls=DeepMLP, dataset="mnist", epochs=60, batch=64, lr=2e-3,
                      weight_decay=0.0, clip=5.0, label_smoothing=0.1, shift=1,
                      note="Gaussian noise on every ReLU's input, std 0.05 x the neuron's peak |x| over the batch"),
 }

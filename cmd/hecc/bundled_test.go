@@ -30,6 +30,7 @@ var bundledModels = []struct{ model, samples, calib string }{
 	{"mlp", "mnist_test.npz", "mnist_calib.npz"},
 	{"fashion_cnn", "fashion_test.npz", "fashion_calib.npz"},
 	{"diabetes_reg", "diabetes_test.npz", "diabetes_calib.npz"},
+	{"deep_mlp", "mnist_test.npz", "mnist_calib.npz"},
 }
 
 // bundledSets finds a model's sets by name.
@@ -259,6 +260,8 @@ var belowTarget = map[string]string{
 	// cheapest degrees that pass there.
 	"mlp":    "500 held-out calibration samples cannot resolve the target",
 	"lenet5": "500 held-out calibration samples cannot resolve the target",
+	// The same, and its five composite ReLUs add their errors up.
+	"deep_mlp": "500 held-out calibration samples cannot resolve the target",
 }
 
 // TestCircuitAccuracy compares each compiled model with the exact model and
@@ -266,7 +269,7 @@ var belowTarget = map[string]string{
 // saw, as hecc simulate does; the circuit evaluated exactly must also be
 // PyTorch's model.
 func TestCircuitAccuracy(t *testing.T) {
-	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn"} {
+	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn", "deep_mlp"} {
 		t.Run(model, func(t *testing.T) {
 			set := bundledSets[model]
 			res := compileBundled(t, model, set.calib)
@@ -486,4 +489,30 @@ func TestFashionCNNEncrypted(t *testing.T) {
 	// A scale of 2^45: CKKS noise is far smaller than for LeNet-5, and the
 	// same bound is loose.
 	runEncrypted(t, "fashion_cnn", 4).check(t, 1e-2, 3)
+}
+
+// largeTestsEnv opts in to the tests that need more memory than a CI runner
+// may have.
+const largeTestsEnv = "HECC_LARGE_TESTS"
+
+// TestDeepMLPEncrypted runs the bundled deep MLP — five ReLUs as composite
+// sign polynomials, deeper than logN 15 holds, so logN 16 at 128-bit
+// security — encrypted on the first 2 test digits. Its evaluation keys
+// (25, about 5.3 GiB) and encoded weights (about 2.7 GiB) take more than
+// 8 GiB with what the evaluation works in: it runs only with
+// HECC_LARGE_TESTS=1.
+func TestDeepMLPEncrypted(t *testing.T) {
+	if testing.Short() || os.Getenv(largeTestsEnv) != "1" {
+		t.Skipf("more than 8 GiB of keys and weights at logN 16: set %s=1 to run it", largeTestsEnv)
+	}
+	// The keys and weights live through the test: collect what the
+	// evaluations leave rather than let the heap grow to twice them.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(6 << 30))
+	run := runEncrypted(t, "deep_mlp", 2)
+	if logN := run.spec.Params.LogN; logN != 16 {
+		t.Errorf("compiled at logN %d, the model is meant to need 16", logN)
+	}
+	// Thirty-odd levels: as for LeNet-5, CKKS noise stays far below 1e-2. Against PyTorch the composite ReLUs' error dominates:
+	// hecc simulate measured up to 1.96 on the 1000 test digits.
+	run.check(t, 1e-2, 4)
 }
