@@ -24,10 +24,29 @@ func init() {
 //go:noescape
 func mac1x4AVX2(a, x0, x1, x2, x3 *uint64, n int, w *[4]uint64)
 
+// foldAVX2 sets a[t] = (a[t]>>32)·c + (a[t] mod 2^32) for t in [0, n),
+// four coefficients at a time: n is a multiple of 4, c below 2^32.
+//
+//go:noescape
+func foldAVX2(a *uint64, n int, c uint64)
+
+// foldAll folds every sum of acc with c = 2^32 mod q (see foldTerms).
+func foldAll(acc []uint64, c uint64) {
+	vec := len(acc) &^ 3
+	if vec > 0 {
+		foldAVX2(&acc[0], vec, c)
+	}
+	for t := vec; t < len(acc); t++ {
+		acc[t] = acc[t]>>32*c + acc[t]&(1<<32-1)
+	}
+}
+
 // accumulateRowAVX2 is accumulateRow with AVX2's four 32-bit products per
-// instruction, four columns at a time.
+// instruction, four columns at a time, the sums folded (foldTerms) rather
+// than reduced between.
 func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, lazy int) {
-	if lazy < 8 {
+	c, fold := foldTerms(q)
+	if lazy < 8 || fold < 4 {
 		accumulateRow(acc, x, cols, w, q, bred, lazy)
 		return
 	}
@@ -36,8 +55,8 @@ func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uin
 	clear(acc)
 	held := 0
 	for k := 0; k < len(cols); k += 4 {
-		if held+4 > lazy {
-			reduceAll(acc, q, bred)
+		if held+4 > fold {
+			foldAll(acc, c)
 			held = 0
 		}
 		var xs [4][]uint64
@@ -67,8 +86,14 @@ func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uin
 func mac4x2AVX2(a0, a1, a2, a3, x0, x1 *uint64, n int, w *[8]uint64)
 
 // accumulateRowsAVX2 is accumulateRowsGo with AVX2's four 32-bit products
-// per instruction, two columns at a time.
+// per instruction, two columns at a time, the sums folded (foldTerms)
+// rather than reduced between.
 func accumulateRowsAVX2(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64, lazy int) {
+	c, fold := foldTerms(q)
+	if fold < 2 {
+		accumulateRowsGo(acc, x, cols, ws, q, bred, lazy)
+		return
+	}
 	n := len(acc[0])
 	vec := n &^ 3
 	a0, a1, a2, a3 := acc[0][:n], acc[1][:n], acc[2][:n], acc[3][:n]
@@ -77,9 +102,9 @@ func accumulateRowsAVX2(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[
 	}
 	held := 0
 	for k := 0; k < len(cols); k += 2 {
-		if held+2 > lazy {
+		if held+2 > fold {
 			for _, a := range acc {
-				reduceAll(a, q, bred)
+				foldAll(a, c)
 			}
 			held = 0
 		}

@@ -160,6 +160,34 @@ rdone:
 	VZEROUPPER
 	RET
 
+// func foldAVX2(a *uint64, n int, c uint64)
+//
+// a[t] = (a[t]>>32)·c + (a[t] mod 2^32) for t in [0, n), n a multiple of
+// 4, c below 2^32.
+TEXT ·foldAVX2(SB), NOSPLIT, $0-24
+	MOVQ a+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPBROADCASTQ c+16(FP), Y0
+	SHLQ $3, CX
+	XORQ BX, BX
+
+floop:
+	CMPQ BX, CX
+	JGE  fdone
+	VMOVDQU  (SI)(BX*1), Y1
+	VPSRLQ   $32, Y1, Y2
+	VPMULUDQ Y0, Y2, Y2
+	VPSLLQ   $32, Y1, Y1
+	VPSRLQ   $32, Y1, Y1
+	VPADDQ   Y1, Y2, Y2
+	VMOVDQU  Y2, (SI)(BX*1)
+	ADDQ     $32, BX
+	JMP      floop
+
+fdone:
+	VZEROUPPER
+	RET
+
 // func mac2ifma(lo, hi, x0, x1 *uint64, n int, w *[2]uint64)
 //
 // lo[t] += Σ_c low52(xc[t]·w[c]), hi[t] += Σ_c high52(xc[t]·w[c]) (bits
