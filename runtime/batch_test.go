@@ -406,6 +406,9 @@ func TestBatchCryptoNets128(t *testing.T) {
 	}
 	spec := res.Spec
 	t.Logf("compiled in %.1f s: %s, batch %d, %d input ciphertexts", time.Since(start).Seconds(), spec.Params, spec.Batch, spec.InputCiphertexts())
+	if q0 := spec.Params.LogQ[0]; q0 > plan.BatchMaxLogScale {
+		t.Errorf("a first prime of %d bits: its limb misses the accumulation's lazy path (output scale 2^%d)", q0, spec.Params.LogOutputScale)
+	}
 	keys, err := GenerateKeys(spec, nil)
 	if err != nil {
 		t.Fatal(err)
