@@ -346,21 +346,40 @@ func checkBatchShape(spec *plan.Spec, shape []int) (int, error) {
 // in slot i; with a seed (secret key only), ciphertext k's c1 is stream k
 // of the seed.
 func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
-	images, err := checkBatchShape(spec, t.Shape)
+	var cts []*rlwe.Ciphertext
+	err := encryptBatchEach(spec, key, t, seed, func(ct *rlwe.Ciphertext) error {
+		cts = append(cts, ct)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return cts, nil
+}
+
+// encryptWindow is how many ciphertexts of a batch each worker encrypts
+// before they are handed on.
+const encryptWindow = 4
+
+// encryptBatchEach is encryptBatch handing each ciphertext to emit, in
+// order, as soon as it and those before it are encrypted: the workers
+// encrypt a window of them at a time.
+func encryptBatchEach(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte, emit func(*rlwe.Ciphertext) error) error {
+	images, err := checkBatchShape(spec, t.Shape)
+	if err != nil {
+		return err
+	}
 	if len(t.Data) != images*ir.NumElements(spec.Input.Shape) {
-		return nil, fmt.Errorf("%w: %d values for shape %v", ErrShape, len(t.Data), t.Shape)
+		return fmt.Errorf("%w: %d values for shape %v", ErrShape, len(t.Data), t.Shape)
 	}
 	for _, v := range t.Data {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("input holds %v", v)
+			return fmt.Errorf("input holds %v", v)
 		}
 	}
 	p, err := newParameters(spec.Params)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	size := ir.NumElements(spec.Input.Shape)
 	workers := goruntime.GOMAXPROCS(0)
@@ -368,7 +387,7 @@ func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[
 	for w := range workers {
 		ecds[w], encs[w] = hefloat.NewEncoder(p), rlwe.NewEncryptor(p, key)
 	}
-	encrypted, err := each(workers, size, func(w, k int) (*rlwe.Ciphertext, error) {
+	encryptOne := func(w, k int) (*rlwe.Ciphertext, error) {
 		ecd, enc := ecds[w], encs[w]
 		slots := make([]float64, 1<<spec.LogSlots)
 		for i := range images {
@@ -387,11 +406,20 @@ func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[
 			return nil, fmt.Errorf("cannot encrypt the input: %w", err)
 		}
 		return ct, nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return encrypted, nil
+	window := encryptWindow * workers
+	for lo := 0; lo < size; lo += window {
+		cts, err := each(workers, min(window, size-lo), func(w, i int) (*rlwe.Ciphertext, error) { return encryptOne(w, lo+i) })
+		if err != nil {
+			return err
+		}
+		for _, ct := range cts {
+			if err := emit(ct); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // decryptBatch decrypts a batch circuit's result into [spec.Batch, output
