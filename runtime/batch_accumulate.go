@@ -21,7 +21,8 @@ import (
 // split in two halves whose products fit a uint64, two multiplies per
 // term (the compiler's code for a 128-bit product spills its registers);
 // above, the products are summed in 128 bits. Where the machine has vector
-// instructions (batch_accumulate_amd64.go), the kernels below use them: four 32-bit products per instruction.
+// instructions (batch_accumulate_amd64.go), the kernels below use them:
+// four 32-bit products per instruction (AVX2), or eight (AVX-512).
 //
 // The results are the exact residues, whichever kernel computes them.
 
