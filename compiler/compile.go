@@ -182,6 +182,10 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 		LogMaxValue: rep.LogMaxValue, LogSlots: logSlots, Security: opts.Security,
 		Work: work(g),
 	}
+	if opts.Batch {
+		req.MaxLogScale = max(req.MinLogScale, min(req.MaxLogScale, plan.BatchMaxLogScale))
+		req.LogOutputScale = plan.BatchLogOutputScale(g, req.LogMaxValue, req.MinLogScale)
+	}
 	build := func(set params.Set) (*plan.Plan, error) {
 		if opts.Batch {
 			return plan.BuildBatch(opts.Name, g, set, opts.BatchSize)
@@ -410,7 +414,11 @@ func (r *Report) Text() string {
 		}
 	}
 	c := r.Choice
-	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, c.LogQP(), c.Security)
+	output := ""
+	if c.LogOutputScale != 0 {
+		output = fmt.Sprintf(" (output at 2^%d)", c.LogOutputScale)
+	}
+	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d%s logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, output, c.LogQP(), c.Security)
 	fmt.Fprintf(&b, "    why:      %s\n", c.Binding)
 	if r.Layout == plan.LayoutBatch && c.Predicted > 0 {
 		fmt.Fprintf(&b, "  throughput: %.0f inputs/s predicted (%d per batch in %.2f s)\n", float64(r.Batch)/c.Predicted, r.Batch, c.Predicted)

@@ -89,6 +89,10 @@ type Set struct {
 	LogQ     []int `json:"logQ"`
 	LogP     []int `json:"logP"`
 	LogScale int   `json:"logScale"`
+	// LogOutputScale, when not 0, is the scale the circuit's output lands
+	// on at the last level, below LogScale: the first prime holds the output
+	// at it (see Requirements.LogOutputScale).
+	LogOutputScale int `json:"logOutputScale,omitempty"`
 	// Security is the level in bits the set was checked against; 0 marks
 	// the insecure unit-test sets.
 	Security int `json:"security"`
@@ -121,7 +125,11 @@ func (s Set) String() string {
 	if s.Insecure() {
 		sec = "INSECURE test"
 	}
-	return fmt.Sprintf("logN=%d logQ=%v logP=%v logScale=%d (logQP=%d, %s)", s.LogN, s.LogQ, s.LogP, s.LogScale, s.LogQP(), sec)
+	out := ""
+	if s.LogOutputScale != 0 {
+		out = fmt.Sprintf(" logOutputScale=%d", s.LogOutputScale)
+	}
+	return fmt.Sprintf("logN=%d logQ=%v logP=%v logScale=%d%s (logQP=%d, %s)", s.LogN, s.LogQ, s.LogP, s.LogScale, out, s.LogQP(), sec)
 }
 
 // Validate checks the set's shape and, unless it is an insecure test set,
@@ -144,7 +152,14 @@ func (s Set) Validate() error {
 			return fmt.Errorf("key-switching prime of %d bits (20 to 61 allowed)", b)
 		}
 	}
-	if s.LogScale < 10 || s.LogScale > 60 || s.LogScale >= s.LogQ[0] {
+	if s.LogOutputScale != 0 {
+		if s.LogOutputScale < 10 || s.LogOutputScale >= s.LogScale || s.LogOutputScale >= s.LogQ[0] {
+			return fmt.Errorf("logOutputScale=%d must be at least 10, below logScale=%d and below the first prime (%d bits)", s.LogOutputScale, s.LogScale, s.LogQ[0])
+		}
+		if s.LogScale > 60 {
+			return fmt.Errorf("logScale=%d must be in [10, 60]", s.LogScale)
+		}
+	} else if s.LogScale < 10 || s.LogScale > 60 || s.LogScale >= s.LogQ[0] {
 		return fmt.Errorf("logScale=%d must be in [10, 60] and below the first prime (%d bits)", s.LogScale, s.LogQ[0])
 	}
 	if s.Insecure() {
@@ -184,8 +199,14 @@ type Requirements struct {
 	// LogMaxValue bounds log2 of the largest magnitude a value reaches at
 	// the last level, which the first prime must hold above the scale.
 	LogMaxValue int
-	LogSlots    int // slots the layout needs
-	Security    int
+	// LogOutputScale, when not 0, is the scale the output lands on, the
+	// first prime holding LogMaxValue bits above it rather than above the
+	// circuit's scale: a layout whose last affine map can land on any
+	// scale asks for it to keep its first prime small. A scale at or below
+	// it is used as is.
+	LogOutputScale int
+	LogSlots       int // slots the layout needs
+	Security       int
 	// Work, when given, makes the choice cost-driven: every secure set
 	// that fits is costed with PredictSeconds and the cheapest wins. Its
 	// Keys also bound the memory of the evaluation keys.
@@ -229,7 +250,7 @@ func Select(req Requirements) (Choice, error) {
 	if !slices.Contains(Levels, req.Security) {
 		return Choice{}, fmt.Errorf("security level %d is not one of %v bits", req.Security, Levels)
 	}
-	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.LogMaxValue < 0 {
+	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.LogMaxValue < 0 || req.LogOutputScale < 0 {
 		return Choice{}, fmt.Errorf("invalid requirements %+v", req)
 	}
 	var rejected []string
@@ -365,13 +386,18 @@ func (s Set) keySwitchCost() int {
 }
 
 // chain builds the modulus chain for a ring, a requirement, a scale and α:
-// q0 holds the scale plus the largest output value (and a sign bit), one
+// q0 holds the output's scale (the circuit's, or req.LogOutputScale
+// below it) plus the largest output value (and a sign bit), one
 // prime of the scale's size per level, and α key-switching primes each at
 // least as large as every ciphertext prime, so that P exceeds the product
 // of the α primes of each digit and key-switching noise stays below the
 // scale.
 func chain(logN int, req Requirements, logScale, alpha int) Set {
-	q0 := logScale + req.LogMaxValue + 1
+	out := 0
+	if req.LogOutputScale != 0 && req.LogOutputScale < logScale {
+		out = req.LogOutputScale
+	}
+	q0 := cmp.Or(out, logScale) + req.LogMaxValue + 1
 	q := []int{q0}
 	for range req.Depth {
 		q = append(q, logScale)
@@ -380,7 +406,7 @@ func chain(logN int, req Requirements, logScale, alpha int) Set {
 	for i := range p {
 		p[i] = min(61, max(q0, logScale)+1)
 	}
-	return Set{LogN: logN, LogQ: q, LogP: p, LogScale: logScale}
+	return Set{LogN: logN, LogQ: q, LogP: p, LogScale: logScale, LogOutputScale: out}
 }
 
 // costDriven costs every secure set from the smallest ring that fits up to

@@ -218,6 +218,34 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// An output scale below the scale sizes the first prime for the output
+// only, so that the scale may reach it; the set records and validates it,
+// and a scale at or below it leaves the chain as it was.
+func TestLogOutputScale(t *testing.T) {
+	req := Requirements{Depth: 5, MinLogScale: 25, MaxLogScale: 30, LogMaxValue: 4, LogSlots: 12, Security: 128, LogOutputScale: 25}
+	c, err := Select(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LogScale != 30 || c.LogOutputScale != 25 || c.LogQ[0] != 25+4+1 || !strings.Contains(c.String(), "logOutputScale=25") {
+		t.Fatalf("%s: want scale 2^30, the output at 2^25 and a first prime of 30 bits", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []int{9, 30, 31} {
+		bad := c.Set
+		bad.LogOutputScale = out
+		if err := bad.Validate(); err == nil {
+			t.Errorf("output scale 2^%d with scale 2^30 and a 30-bit first prime validated", out)
+		}
+	}
+	req.LogOutputScale = 30
+	if c, err := Select(req); err != nil || c.LogOutputScale != 0 || c.LogQ[0] != c.LogScale+4+1 {
+		t.Fatalf("output scale at the scale: %s, %v", c, err)
+	}
+}
+
 func TestTableIsMonotone(t *testing.T) {
 	for _, sec := range Levels {
 		for logN := 11; logN <= maxLogN; logN++ {

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/bits"
 	"slices"
 
@@ -34,6 +35,9 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 	if err := set.Validate(); err != nil {
 		return nil, err
 	}
+	if set.LogOutputScale != 0 && outputMap(g) == nil {
+		return nil, fmt.Errorf("%s: the output is not computed by an affine map of its own, which could land on output scale 2^%d", set, set.LogOutputScale)
+	}
 	if batch == 0 {
 		batch = 1 << set.LogSlots()
 	}
@@ -61,6 +65,63 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 		}
 	}
 	return validPlan(&Plan{Spec: s, Linear: planned, Unrelinearized: lazyProducts(g), Graph: g})
+}
+
+// BatchMaxLogScale is the largest scale of a batch circuit: primes up to
+// 30 bits keep the accumulation kernels' lazy path (a uint64 holds a dozen
+// products below q² between folds), on every limb but the first, and
+// BatchLogOutputScale keeps the first there too.
+const BatchMaxLogScale = 30
+
+// BatchLogOutputScale is the output scale a batch circuit asks its
+// parameters for (params.Requirements.LogOutputScale), for outputs below
+// 2^logMaxValue: low enough for the first prime to have BatchMaxLogScale
+// bits, so that its limb takes the kernels' lazy path rather than two
+// products per term, and at least minLogScale, the precision the circuit
+// needs, which also keeps the first prime above the headroom of the values
+// at higher levels (see compiler's logMaxValue). 0 if the output is not
+// computed by an affine map that could land on it (outputMap).
+func BatchLogOutputScale(g *ir.Graph, logMaxValue, minLogScale int) int {
+	if outputMap(g) == nil {
+		return 0
+	}
+	return max(minLogScale, BatchMaxLogScale-logMaxValue-1)
+}
+
+// outputMap is the affine map (not the identity) computing g's only
+// output and read by nothing else, whose plaintext scale can make it land
+// on any scale; nil if there is none.
+func outputMap(g *ir.Graph) *ir.Node {
+	outs := g.Outputs()
+	if len(outs) != 1 {
+		return nil
+	}
+	a := outs[0].Inputs[0]
+	if a.Op != ir.OpAffine || a.Linear.Identity || len(g.Users()[a]) != 1 {
+		return nil
+	}
+	return a
+}
+
+// SetScales plans the scales of g on the primes q of set (Scales), fresh
+// values at the set's scale, and the output at its LogOutputScale when it
+// has one: the affine map computing the output (outputMap) lands on it by
+// its plaintext scale.
+func SetScales(g *ir.Graph, set params.Set, q []uint64) (*ScalePlan, error) {
+	sp, err := Scales(g, q, new(big.Float).SetMantExp(big.NewFloat(1), set.LogScale))
+	if err != nil || set.LogOutputScale == 0 {
+		return sp, err
+	}
+	a := outputMap(g)
+	if a == nil {
+		return nil, fmt.Errorf("the output is not computed by an affine map of its own, which could land on output scale 2^%d", set.LogOutputScale)
+	}
+	in := a.Inputs[0]
+	s := new(big.Float).SetPrec(scalePrec).SetMantExp(big.NewFloat(1), set.LogOutputScale)
+	prime := new(big.Float).SetPrec(scalePrec).SetInt(new(big.Int).SetUint64(q[in.Level]))
+	sp.Plaintext[a] = new(big.Float).Quo(new(big.Float).Mul(s, prime), sp.Out[in])
+	sp.Out[a], sp.Out[g.Outputs()[0]] = s, s
+	return sp, nil
 }
 
 // lazyProducts lists the products of g (of two ciphertexts, or squares)

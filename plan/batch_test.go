@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -82,6 +83,57 @@ func TestBatchPlan(t *testing.T) {
 		if err := packed.Check(s); !errors.Is(err, ErrMismatch) {
 			t.Errorf("a packed plan checked against the batch spec: %v", err)
 		}
+	}
+}
+
+// A set's output scale is the one the output lands on, by the plaintext
+// scale of the map computing it; the scales before it are the circuit's.
+// An output the map does not compute alone cannot land on it, and the
+// packed layout keeps its output at the circuit's scale.
+func TestBatchOutputScale(t *testing.T) {
+	g := batchGraph(t, passes.BatchPipeline, 30, 20, 4)
+	set := params.InsecureTestSet(11, g.Depth, 35)
+	q := make([]uint64, len(set.LogQ))
+	for i, b := range set.LogQ {
+		q[i] = 1<<b - 1<<12 + 1
+	}
+	plain, err := SetScales(g, set, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.LogOutputScale = 28
+	if _, err := BuildBatch("batch", g, set, 0); err != nil {
+		t.Fatal(err)
+	}
+	lowered, err := SetScales(g, set, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := g.Outputs()[0]
+	last := out.Inputs[0]
+	for _, n := range g.Nodes {
+		got, _ := lowered.Out[n].Float64()
+		want, _ := plain.Out[n].Float64()
+		if n == out || n == last {
+			want = 1 << 28
+		}
+		if got != want {
+			t.Errorf("node %s at scale 2^%g, want 2^%g", n.Label(), math.Log2(got), math.Log2(want))
+		}
+	}
+	// The last map's products, rescaled by the prime of its input's level,
+	// are at the output scale.
+	in, _ := lowered.Out[last.Inputs[0]].Float64()
+	pt, _ := lowered.Plaintext[last].Float64()
+	if got := in * pt / float64(q[last.Inputs[0].Level]); math.Abs(got/(1<<28)-1) > 1e-12 {
+		t.Errorf("the last map's products rescale to 2^%g", math.Log2(got))
+	}
+	if _, err := Build("batch", batchGraph(t, passes.Pipeline, 30, 20, 4), set); err == nil {
+		t.Error("the packed layout planned an output scale")
+	}
+	g.Add(&ir.Node{Op: ir.OpAdd, Inputs: []*ir.Node{last, last}, Shape: last.Shape, Level: last.Level})
+	if _, err := SetScales(g, set, q); err == nil {
+		t.Error("a map read twice landed on the output scale")
 	}
 }
 

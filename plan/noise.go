@@ -3,7 +3,6 @@ package plan
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"slices"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -89,7 +88,7 @@ func (p *Plan) Noise(inputSigma float64) (*Noise, error) {
 	for i, b := range set.LogQ {
 		q[i] = uint64(1) << b
 	}
-	scales, err := Scales(p.Graph, q, new(big.Float).SetMantExp(big.NewFloat(1), set.LogScale))
+	scales, err := SetScales(p.Graph, set, q)
 	if err != nil {
 		return nil, err
 	}

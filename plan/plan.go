@@ -56,6 +56,9 @@ func Build(model string, g *ir.Graph, set params.Set) (*Plan, error) {
 	if err := set.Validate(); err != nil {
 		return nil, err
 	}
+	if set.LogOutputScale != 0 {
+		return nil, fmt.Errorf("%s: the packed layout's output is at the circuit's scale, not at a lower output scale", set)
+	}
 	s := &Spec{
 		Model:    model,
 		Params:   set,

@@ -29,6 +29,10 @@ type batchAffine struct {
 	weights [][]uint64
 	groups  [][]int    // the map's rowGroups
 	scale   rlwe.Scale // of the products, before the rescale
+	// spare: every reader of the map is a product left unrelinearized, so
+	// its outputs get room for a third polynomial, for the product to
+	// write its result over them (unrelinearizedProduct).
+	spare bool
 }
 
 // maxIntegerWeight bounds a weight times its plaintext scale: the integer
@@ -42,13 +46,15 @@ func (e *encoded) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 	e.unrelinearized = pl.Unrelinearized
 	c := e.circuit
 	rq := e.params.RingQ()
+	users := c.Graph.Users()
 	for _, n := range c.Graph.Nodes {
 		if n.Op != ir.OpAffine || n.Linear.Identity {
 			continue
 		}
 		ptScale := rlwe.NewScale(scales.Plaintext[n])
 		in, inScale := e.held(n.Inputs[0])
-		ba := &batchAffine{weights: make([][]uint64, in+1), groups: rowGroups(n.Linear), scale: inScale.Mul(ptScale)}
+		ba := &batchAffine{weights: make([][]uint64, in+1), groups: rowGroups(n.Linear), scale: inScale.Mul(ptScale),
+			spare: !slices.ContainsFunc(users[n], func(u *ir.Node) bool { return !pl.Unrelinearized[u] })}
 		integers := make([]int64, len(n.Linear.Vals))
 		for k, v := range n.Linear.Vals {
 			w := math.Round(v * ptScale.Float64())
@@ -143,14 +149,20 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, 
 		case ir.OpPoly:
 			in := vals[n.Inputs[0]]
 			if s.unrelinearized[n] {
-				all(func(w, i int) (*rlwe.Ciphertext, error) { return unrelinearizedProduct(counted[w], in[i], in[i]) })
+				last := readers[n.Inputs[0]] == 1
+				all(func(w, i int) (*rlwe.Ciphertext, error) { return unrelinearizedProduct(counted[w], in[i], in[i], last) })
 				break
 			}
 			all(func(w, i int) (*rlwe.Ciphertext, error) { return s.polyNode(counted[w], polyEvals[w], n, in[i]) })
 		case ir.OpMul:
 			a, b := vals[n.Inputs[0]], vals[n.Inputs[1]]
 			if s.unrelinearized[n] {
-				all(func(w, i int) (*rlwe.Ciphertext, error) { return unrelinearizedProduct(counted[w], a[i], b[i]) })
+				reads := 1 // readers counts a square's operand twice
+				if n.Inputs[0] == n.Inputs[1] {
+					reads = 2
+				}
+				last := readers[n.Inputs[0]] == reads
+				all(func(w, i int) (*rlwe.Ciphertext, error) { return unrelinearizedProduct(counted[w], a[i], b[i], last) })
 				break
 			}
 			all(func(w, i int) (*rlwe.Ciphertext, error) {
@@ -202,9 +214,22 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, 
 }
 
 // unrelinearizedProduct is a·b left of degree 2 and not rescaled, for an
-// affine map to relinearize and rescale after summing (see held).
-func unrelinearizedProduct(eval countingEvaluator, a, b *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
-	return eval.MulNew(a, b)
+// affine map to relinearize and rescale after summing (see held). If a is
+// read by nothing else (last) and has room for a third polynomial
+// (batchAffine.spare), the product is written over a's polynomials instead
+// of new ones: a layer's worth of ciphertexts less to allocate, clear and
+// fault in. Lattigo's product reads a's polynomials before it writes them
+// (it copies them into its buffers, in Montgomery form, first), and
+// writes each coefficient of the others after reading that coefficient.
+func unrelinearizedProduct(eval countingEvaluator, a, b *rlwe.Ciphertext, last bool) (*rlwe.Ciphertext, error) {
+	if !last || cap(a.Value) < 3 {
+		return eval.MulNew(a, b)
+	}
+	polys := a.Value[:3]
+	polys[2].Resize(a.Level())
+	meta := *a.MetaData
+	out := &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: polys, MetaData: &meta}}
+	return out, eval.Mul(a, b, out)
 }
 
 // each computes f(worker, i) for i in [0, n) on the workers, worker w
@@ -243,8 +268,13 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 	ba := s.batch[n]
 	level, degree := len(ba.weights)-1, in[0].Degree()
 	out := make([]*rlwe.Ciphertext, rows)
+	capacity := degree
+	if ba.spare {
+		capacity = 2
+	}
 	for r := range out {
-		out[r] = hefloat.NewCiphertext(s.params, degree, level)
+		out[r] = hefloat.NewCiphertext(s.params, capacity, level)
+		out[r].Value = out[r].Value[:degree+1]
 		out[r].LogDimensions = in[0].LogDimensions
 		out[r].Scale = ba.scale
 	}
@@ -316,21 +346,40 @@ func checkBatchShape(spec *plan.Spec, shape []int) (int, error) {
 // in slot i; with a seed (secret key only), ciphertext k's c1 is stream k
 // of the seed.
 func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte) ([]*rlwe.Ciphertext, error) {
-	images, err := checkBatchShape(spec, t.Shape)
+	var cts []*rlwe.Ciphertext
+	err := encryptBatchEach(spec, key, t, seed, func(ct *rlwe.Ciphertext) error {
+		cts = append(cts, ct)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return cts, nil
+}
+
+// encryptWindow is how many ciphertexts of a batch each worker encrypts
+// before they are handed on.
+const encryptWindow = 4
+
+// encryptBatchEach is encryptBatch handing each ciphertext to emit, in
+// order, as soon as it and those before it are encrypted: the workers
+// encrypt a window of them at a time.
+func encryptBatchEach(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedSize]byte, emit func(*rlwe.Ciphertext) error) error {
+	images, err := checkBatchShape(spec, t.Shape)
+	if err != nil {
+		return err
+	}
 	if len(t.Data) != images*ir.NumElements(spec.Input.Shape) {
-		return nil, fmt.Errorf("%w: %d values for shape %v", ErrShape, len(t.Data), t.Shape)
+		return fmt.Errorf("%w: %d values for shape %v", ErrShape, len(t.Data), t.Shape)
 	}
 	for _, v := range t.Data {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("input holds %v", v)
+			return fmt.Errorf("input holds %v", v)
 		}
 	}
 	p, err := newParameters(spec.Params)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	size := ir.NumElements(spec.Input.Shape)
 	workers := goruntime.GOMAXPROCS(0)
@@ -338,7 +387,7 @@ func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[
 	for w := range workers {
 		ecds[w], encs[w] = hefloat.NewEncoder(p), rlwe.NewEncryptor(p, key)
 	}
-	encrypted, err := each(workers, size, func(w, k int) (*rlwe.Ciphertext, error) {
+	encryptOne := func(w, k int) (*rlwe.Ciphertext, error) {
 		ecd, enc := ecds[w], encs[w]
 		slots := make([]float64, 1<<spec.LogSlots)
 		for i := range images {
@@ -357,11 +406,20 @@ func encryptBatch(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[
 			return nil, fmt.Errorf("cannot encrypt the input: %w", err)
 		}
 		return ct, nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return encrypted, nil
+	window := encryptWindow * workers
+	for lo := 0; lo < size; lo += window {
+		cts, err := each(workers, min(window, size-lo), func(w, i int) (*rlwe.Ciphertext, error) { return encryptOne(w, lo+i) })
+		if err != nil {
+			return err
+		}
+		for _, ct := range cts {
+			if err := emit(ct); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // decryptBatch decrypts a batch circuit's result into [spec.Batch, output

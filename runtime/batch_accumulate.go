@@ -14,13 +14,15 @@ import (
 // limb's prime, exactly. The loops are bound by integer multiplies once
 // their operands are in the core's cache, so they are arranged for the
 // multiplies: below 2^32 the products are summed without reduction while a
-// uint64 holds them, several columns per load and store of a sum, and rows
+// uint64 holds them (then reduced, or folded by the vector kernels,
+// foldTerms), several columns per load and store of a sum, and rows
 // reading the same columns are accumulated together, each input
 // coefficient loaded once for all of them. Up to 42 bits, each weight is
 // split in two halves whose products fit a uint64, two multiplies per
 // term (the compiler's code for a 128-bit product spills its registers);
 // above, the products are summed in 128 bits. Where the machine has vector
-// instructions (batch_accumulate_amd64.go), the kernels below use them: four 32-bit products per instruction.
+// instructions (batch_accumulate_amd64.go), the kernels below use them:
+// four 32-bit products per instruction (AVX2), or eight (AVX-512).
 //
 // The results are the exact residues, whichever kernel computes them.
 
@@ -60,6 +62,16 @@ func rowGroups(lin *ir.Linear) [][]int {
 // value below q, for a prime below 2^32.
 func lazyTerms(q uint64) int {
 	return int(min(math.MaxUint64/((q-1)*(q-1)), math.MaxInt32)) - 1
+}
+
+// foldTerms is, for a prime q below 2^32, c = 2^32 mod q and how many
+// products below q² a uint64 holds on top of a folded sum: folding v to
+// (v>>32)·c + v mod 2^32 keeps it modulo q and leaves it at most
+// (2^32−1)·(c+1), for one multiply where a reduction takes Barrett's
+// several, and vectorizes.
+func foldTerms(q uint64) (c uint64, terms int) {
+	c = 1 << 32 % q
+	return c, int(min((math.MaxUint64-(1<<32-1)*(c+1))/((q-1)*(q-1)), math.MaxInt32))
 }
 
 // wideTerms is how many products below q² a 128-bit sum (hi, lo) holds

@@ -12,6 +12,9 @@ func init() {
 	if cpu.X86.HasAVX2 {
 		rowKernel, rowsKernel, splitKernel = accumulateRowAVX2, accumulateRowsAVX2, accumulateSplitAVX2
 	}
+	if cpu.X86.HasAVX512F {
+		rowsKernel = accumulateRowsAVX512
+	}
 	if cpu.X86.HasAVX512IFMA {
 		splitKernel, splitRowsKernel = accumulateSplitIFMA, accumulateSplitRowsIFMA
 	}
@@ -24,10 +27,29 @@ func init() {
 //go:noescape
 func mac1x4AVX2(a, x0, x1, x2, x3 *uint64, n int, w *[4]uint64)
 
+// foldAVX2 sets a[t] = (a[t]>>32)·c + (a[t] mod 2^32) for t in [0, n),
+// four coefficients at a time: n is a multiple of 4, c below 2^32.
+//
+//go:noescape
+func foldAVX2(a *uint64, n int, c uint64)
+
+// foldAll folds every sum of acc with c = 2^32 mod q (see foldTerms).
+func foldAll(acc []uint64, c uint64) {
+	vec := len(acc) &^ 3
+	if vec > 0 {
+		foldAVX2(&acc[0], vec, c)
+	}
+	for t := vec; t < len(acc); t++ {
+		acc[t] = acc[t]>>32*c + acc[t]&(1<<32-1)
+	}
+}
+
 // accumulateRowAVX2 is accumulateRow with AVX2's four 32-bit products per
-// instruction, four columns at a time.
+// instruction, four columns at a time, the sums folded (foldTerms) rather
+// than reduced between.
 func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uint64, bred []uint64, lazy int) {
-	if lazy < 8 {
+	c, fold := foldTerms(q)
+	if lazy < 8 || fold < 4 {
 		accumulateRow(acc, x, cols, w, q, bred, lazy)
 		return
 	}
@@ -36,8 +58,8 @@ func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uin
 	clear(acc)
 	held := 0
 	for k := 0; k < len(cols); k += 4 {
-		if held+4 > lazy {
-			reduceAll(acc, q, bred)
+		if held+4 > fold {
+			foldAll(acc, c)
 			held = 0
 		}
 		var xs [4][]uint64
@@ -67,8 +89,14 @@ func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uin
 func mac4x2AVX2(a0, a1, a2, a3, x0, x1 *uint64, n int, w *[8]uint64)
 
 // accumulateRowsAVX2 is accumulateRowsGo with AVX2's four 32-bit products
-// per instruction, two columns at a time.
+// per instruction, two columns at a time, the sums folded (foldTerms)
+// rather than reduced between.
 func accumulateRowsAVX2(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64, lazy int) {
+	c, fold := foldTerms(q)
+	if fold < 2 {
+		accumulateRowsGo(acc, x, cols, ws, q, bred, lazy)
+		return
+	}
 	n := len(acc[0])
 	vec := n &^ 3
 	a0, a1, a2, a3 := acc[0][:n], acc[1][:n], acc[2][:n], acc[3][:n]
@@ -77,9 +105,9 @@ func accumulateRowsAVX2(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[
 	}
 	held := 0
 	for k := 0; k < len(cols); k += 2 {
-		if held+2 > lazy {
+		if held+2 > fold {
 			for _, a := range acc {
-				reduceAll(a, q, bred)
+				foldAll(a, c)
 			}
 			held = 0
 		}
@@ -283,5 +311,62 @@ func accumulateSplitRowsIFMA(acc *[rowBlock][]uint64, scratch []uint64, x [][]ui
 			v := ring.BRedAdd(acc[r][t], q, bred) + ring.BRed(ring.BRedAdd(hi[r][t], q, bred), c, q, bred)
 			acc[r][t] = ring.BRedAdd(v, q, bred)
 		}
+	}
+}
+
+// mac4x4AVX512 sets a_r[t] += Σ_c x_c[t]·w[4r+c] for r and c in [0, 4), t
+// in [0, n), eight coefficients at a time: n is a multiple of 8, every x
+// and w below 2^32.
+//
+//go:noescape
+func mac4x4AVX512(a, x *[4]*uint64, n int, w *[16]uint64)
+
+// accumulateRowsAVX512 is accumulateRowsAVX2 with AVX-512's eight 32-bit
+// products per instruction and four columns at a time: a quarter of the
+// loads and stores of the sums per product.
+func accumulateRowsAVX512(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[rowBlock][]uint64, q uint64, bred []uint64, lazy int) {
+	c, fold := foldTerms(q)
+	n := len(acc[0])
+	vec := n &^ 7
+	if fold < 4 || vec == 0 {
+		accumulateRowsAVX2(acc, x, cols, ws, q, bred, lazy)
+		return
+	}
+	var a [rowBlock]*uint64
+	for r := range acc {
+		acc[r] = acc[r][:n]
+		clear(acc[r])
+		a[r] = &acc[r][0]
+	}
+	held := 0
+	for k := 0; k < len(cols); k += 4 {
+		if held+4 > fold {
+			for _, s := range acc {
+				foldAll(s, c)
+			}
+			held = 0
+		}
+		var xs [4][]uint64
+		var xp [4]*uint64
+		var w [16]uint64 // past the last column, weights 0 on the last one
+		for j := range xs {
+			xs[j] = x[cols[min(k+j, len(cols)-1)]][:n]
+			xp[j] = &xs[j][0]
+			if k+j < len(cols) {
+				for r, v := range ws {
+					w[4*r+j] = v[k+j]
+				}
+			}
+		}
+		mac4x4AVX512(&a, &xp, vec, &w)
+		for r := range acc {
+			for t := vec; t < n; t++ {
+				acc[r][t] += xs[0][t]*w[4*r] + xs[1][t]*w[4*r+1] + xs[2][t]*w[4*r+2] + xs[3][t]*w[4*r+3]
+			}
+		}
+		held += 4
+	}
+	for _, s := range acc {
+		reduceAll(s, q, bred)
 	}
 }

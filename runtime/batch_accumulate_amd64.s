@@ -160,6 +160,34 @@ rdone:
 	VZEROUPPER
 	RET
 
+// func foldAVX2(a *uint64, n int, c uint64)
+//
+// a[t] = (a[t]>>32)·c + (a[t] mod 2^32) for t in [0, n), n a multiple of
+// 4, c below 2^32.
+TEXT ·foldAVX2(SB), NOSPLIT, $0-24
+	MOVQ a+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPBROADCASTQ c+16(FP), Y0
+	SHLQ $3, CX
+	XORQ BX, BX
+
+floop:
+	CMPQ BX, CX
+	JGE  fdone
+	VMOVDQU  (SI)(BX*1), Y1
+	VPSRLQ   $32, Y1, Y2
+	VPMULUDQ Y0, Y2, Y2
+	VPSLLQ   $32, Y1, Y1
+	VPSRLQ   $32, Y1, Y1
+	VPADDQ   Y1, Y2, Y2
+	VMOVDQU  Y2, (SI)(BX*1)
+	ADDQ     $32, BX
+	JMP      floop
+
+fdone:
+	VZEROUPPER
+	RET
+
 // func mac2ifma(lo, hi, x0, x1 *uint64, n int, w *[2]uint64)
 //
 // lo[t] += Σ_c low52(xc[t]·w[c]), hi[t] += Σ_c high52(xc[t]·w[c]) (bits
@@ -274,5 +302,92 @@ jloop:
 	JMP  jloop
 
 jdone:
+	VZEROUPPER
+	RET
+
+// func mac4x4AVX512(a, x *[4]*uint64, n int, w *[16]uint64)
+//
+// a_r[t] += Σ_c x_c[t]·w[4r+c] for r and c in [0, 4), t in [0, n), n a
+// multiple of 8, every x and w below 2^32: VPMULUDQ on eight lanes, four
+// columns per load and store of a sum.
+TEXT ·mac4x4AVX512(SB), NOSPLIT, $0-32
+	MOVQ w+24(FP), AX
+	VPBROADCASTQ 0(AX), Z0
+	VPBROADCASTQ 8(AX), Z1
+	VPBROADCASTQ 16(AX), Z2
+	VPBROADCASTQ 24(AX), Z3
+	VPBROADCASTQ 32(AX), Z4
+	VPBROADCASTQ 40(AX), Z5
+	VPBROADCASTQ 48(AX), Z6
+	VPBROADCASTQ 56(AX), Z7
+	VPBROADCASTQ 64(AX), Z8
+	VPBROADCASTQ 72(AX), Z9
+	VPBROADCASTQ 80(AX), Z10
+	VPBROADCASTQ 88(AX), Z11
+	VPBROADCASTQ 96(AX), Z12
+	VPBROADCASTQ 104(AX), Z13
+	VPBROADCASTQ 112(AX), Z14
+	VPBROADCASTQ 120(AX), Z15
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), R8
+	MOVQ 8(AX), R9
+	MOVQ 16(AX), R10
+	MOVQ 24(AX), R11
+	MOVQ x+8(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), R12
+	MOVQ 24(AX), R13
+	MOVQ n+16(FP), CX
+	SHLQ $3, CX
+	XORQ BX, BX
+
+zloop:
+	CMPQ BX, CX
+	JGE  zdone
+	VMOVDQU64 (SI)(BX*1), Z16
+	VMOVDQU64 (DI)(BX*1), Z17
+	VMOVDQU64 (R12)(BX*1), Z18
+	VMOVDQU64 (R13)(BX*1), Z19
+	VPMULUDQ Z0, Z16, Z20
+	VPMULUDQ Z1, Z17, Z21
+	VPMULUDQ Z2, Z18, Z22
+	VPMULUDQ Z3, Z19, Z23
+	VPADDQ   Z21, Z20, Z20
+	VPADDQ   Z23, Z22, Z22
+	VPADDQ   Z22, Z20, Z20
+	VPADDQ   (R8)(BX*1), Z20, Z20
+	VMOVDQU64 Z20, (R8)(BX*1)
+	VPMULUDQ Z4, Z16, Z20
+	VPMULUDQ Z5, Z17, Z21
+	VPMULUDQ Z6, Z18, Z22
+	VPMULUDQ Z7, Z19, Z23
+	VPADDQ   Z21, Z20, Z20
+	VPADDQ   Z23, Z22, Z22
+	VPADDQ   Z22, Z20, Z20
+	VPADDQ   (R9)(BX*1), Z20, Z20
+	VMOVDQU64 Z20, (R9)(BX*1)
+	VPMULUDQ Z8, Z16, Z20
+	VPMULUDQ Z9, Z17, Z21
+	VPMULUDQ Z10, Z18, Z22
+	VPMULUDQ Z11, Z19, Z23
+	VPADDQ   Z21, Z20, Z20
+	VPADDQ   Z23, Z22, Z22
+	VPADDQ   Z22, Z20, Z20
+	VPADDQ   (R10)(BX*1), Z20, Z20
+	VMOVDQU64 Z20, (R10)(BX*1)
+	VPMULUDQ Z12, Z16, Z20
+	VPMULUDQ Z13, Z17, Z21
+	VPMULUDQ Z14, Z18, Z22
+	VPMULUDQ Z15, Z19, Z23
+	VPADDQ   Z21, Z20, Z20
+	VPADDQ   Z23, Z22, Z22
+	VPADDQ   Z22, Z20, Z20
+	VPADDQ   (R11)(BX*1), Z20, Z20
+	VMOVDQU64 Z20, (R11)(BX*1)
+	ADDQ $64, BX
+	JMP  zloop
+
+zdone:
 	VZEROUPPER
 	RET

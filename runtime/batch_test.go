@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -251,6 +252,19 @@ func TestBatchRefusals(t *testing.T) {
 		if _, err := Encrypt(spec, keys.Secret, x); !errors.Is(err, ErrShape) {
 			t.Errorf("input of shape %v: %v", shape, err)
 		}
+		var file bytes.Buffer
+		if n, err := WriteEncrypted(&file, spec, keys.Public, x); !errors.Is(err, ErrShape) || n != 0 || file.Len() != 0 {
+			t.Errorf("input of shape %v streamed: %d bytes written, %v", shape, file.Len(), err)
+		}
+	}
+	// Streamed, the file is written whole, and counted.
+	var file bytes.Buffer
+	n, err := WriteEncrypted(&file, spec, keys.Public, &ir.Tensor{Shape: []int{3, 6}, Data: make([]float64, 18)})
+	if err != nil || n != int64(file.Len()) {
+		t.Fatalf("%d bytes written, %d counted: %v", file.Len(), n, err)
+	}
+	if _, err := DecodeCiphertext(spec, KindInputCt, keys.Secret.KeySet(), file.Bytes()); err != nil {
+		t.Fatal(err)
 	}
 	ct, err := Encrypt(spec, keys.Secret, &ir.Tensor{Shape: []int{3, 6}, Data: make([]float64, 18)})
 	if err != nil {
@@ -406,6 +420,9 @@ func TestBatchCryptoNets128(t *testing.T) {
 	}
 	spec := res.Spec
 	t.Logf("compiled in %.1f s: %s, batch %d, %d input ciphertexts", time.Since(start).Seconds(), spec.Params, spec.Batch, spec.InputCiphertexts())
+	if q0 := spec.Params.LogQ[0]; q0 > plan.BatchMaxLogScale {
+		t.Errorf("a first prime of %d bits: its limb misses the accumulation's lazy path (output scale 2^%d)", q0, spec.Params.LogOutputScale)
+	}
 	keys, err := GenerateKeys(spec, nil)
 	if err != nil {
 		t.Fatal(err)

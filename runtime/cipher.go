@@ -69,18 +69,62 @@ func Encrypt(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) (*Ciphertext, err
 // comes from a fresh seed, which the file carries instead: half the size.
 // Under a public key c1 is not uniform and is stored.
 func EncryptFile(spec *plan.Spec, key EncryptionKey, t *ir.Tensor) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := WriteEncrypted(&buf, spec, key, t); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteEncrypted writes what EncryptFile returns to w as it encrypts, and
+// returns the bytes written: a batch's ciphertexts are encrypted a few at a
+// time and written in order, so that the whole batch (hundreds of MiB) is
+// never held. An input it refuses leaves w untouched.
+func WriteEncrypted(w io.Writer, spec *plan.Spec, key EncryptionKey, t *ir.Tensor) (int64, error) {
 	var seed *[seedSize]byte
 	if _, secret := key.(*SecretKey); secret {
 		seed = new([seedSize]byte)
 		if _, err := rand.Read(seed[:]); err != nil {
-			return nil, fmt.Errorf("cannot draw the ciphertext seed: %w", err)
+			return 0, fmt.Errorf("cannot draw the ciphertext seed: %w", err)
 		}
 	}
-	cts, err := encrypt(spec, key.encryptionKey(), t, seed)
-	if err != nil {
-		return nil, err
+	cw := &countingWriter{w: bufio.NewWriter(w)}
+	if !spec.Batched() {
+		cts, err := encrypt(spec, key.encryptionKey(), t, seed)
+		if err == nil {
+			err = writeCiphertexts(cw, spec, KindInputCt, key.KeySet(), cts, seed)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return cw.n, cw.w.Flush()
 	}
-	return encodeCiphertexts(spec, KindInputCt, key.KeySet(), cts, seed)
+	var out *ciphertextWriter
+	err := encryptBatchEach(spec, key.encryptionKey(), t, seed, func(ct *rlwe.Ciphertext) error {
+		if out == nil {
+			var err error
+			if out, err = newCiphertextWriter(cw, spec, KindInputCt, key.KeySet(), seed); err != nil {
+				return err
+			}
+		}
+		return out.write(ct)
+	})
+	if err != nil {
+		return cw.n, err
+	}
+	return cw.n, cw.w.Flush()
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // encrypt encrypts t; with a seed (secret key only), ciphertext j's c1 is
@@ -263,19 +307,56 @@ func encodeCiphertexts(spec *plan.Spec, kind Kind, id KeySetID, cts []*rlwe.Ciph
 }
 
 func writeCiphertexts(w io.Writer, spec *plan.Spec, kind Kind, id KeySetID, cts []*rlwe.Ciphertext, seed *[seedSize]byte) error {
-	p, err := newParameters(spec.Params)
-	if err != nil {
-		return err
-	}
 	level, count := ciphertextLevel(spec, kind)
 	if len(cts) != count {
 		return fmt.Errorf("%d ciphertexts for a %s of %d", len(cts), kind, count)
 	}
 	for j, ct := range cts {
-		if ct.Level() != level || ct.Degree() != 1 || !ct.IsNTT {
-			return fmt.Errorf("ciphertext %d of the %s at level %d, degree %d: level %d, degree 1 expected", j+1, kind, ct.Level(), ct.Degree(), level)
+		if err := checkWritten(ct, j, kind, level); err != nil {
+			return err
 		}
 	}
+	out, err := newCiphertextWriter(w, spec, kind, id, seed)
+	if err != nil {
+		return err
+	}
+	for _, ct := range cts {
+		if err := out.write(ct); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkWritten refuses ciphertext j of a kind to be written at level
+// unless it is at that level, of degree 1 and in NTT form.
+func checkWritten(ct *rlwe.Ciphertext, j int, kind Kind, level int) error {
+	if ct.Level() != level || ct.Degree() != 1 || !ct.IsNTT {
+		return fmt.Errorf("ciphertext %d of the %s at level %d, degree %d: level %d, degree 1 expected", j+1, kind, ct.Level(), ct.Degree(), level)
+	}
+	return nil
+}
+
+// ciphertextWriter writes a ciphertext file one ciphertext at a time,
+// after its header.
+type ciphertextWriter struct {
+	w       io.Writer
+	q       []uint64 // the primes of the ciphertexts' level
+	kind    Kind
+	level   int
+	seed    *[seedSize]byte
+	written int
+	scratch []byte
+}
+
+// newCiphertextWriter writes the header of a file of spec's ciphertexts
+// of a kind, for key set id, with c1 drawn from seed if not nil.
+func newCiphertextWriter(w io.Writer, spec *plan.Spec, kind Kind, id KeySetID, seed *[seedSize]byte) (*ciphertextWriter, error) {
+	p, err := newParameters(spec.Params)
+	if err != nil {
+		return nil, err
+	}
+	level, count := ciphertextLevel(spec, kind)
 	head := seal(kind, fileHeader(spec, id), binary.AppendUvarint(nil, uint64(count)))
 	if seed == nil {
 		head = append(head, 0)
@@ -283,21 +364,30 @@ func writeCiphertexts(w io.Writer, spec *plan.Spec, kind Kind, id KeySetID, cts 
 		head = append(append(head, 1), seed[:]...)
 	}
 	if _, err := w.Write(head); err != nil {
+		return nil, err
+	}
+	return &ciphertextWriter{w: w, q: p.Q()[:level+1], kind: kind, level: level, seed: seed}, nil
+}
+
+// write writes the next ciphertext: its scale and polynomials, c0 alone
+// when c1 comes from the seed.
+func (cw *ciphertextWriter) write(ct *rlwe.Ciphertext) error {
+	j := cw.written
+	if err := checkWritten(ct, j, cw.kind, cw.level); err != nil {
 		return err
 	}
-	var scratch []byte
-	for j, ct := range cts {
-		if _, err := w.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(ct.Scale.Float64()))); err != nil {
-			return err
-		}
-		polys := ct.Value
-		if seed != nil {
-			polys = polys[:1]
-		}
-		for _, poly := range polys {
-			if scratch, err = writePackedPoly(w, poly, p.Q()[:level+1], scratch); err != nil {
-				return fmt.Errorf("ciphertext %d of the %s: %w", j+1, kind, err)
-			}
+	cw.written++
+	if _, err := cw.w.Write(binary.LittleEndian.AppendUint64(nil, math.Float64bits(ct.Scale.Float64()))); err != nil {
+		return err
+	}
+	polys := ct.Value
+	if cw.seed != nil {
+		polys = polys[:1]
+	}
+	for _, poly := range polys {
+		var err error
+		if cw.scratch, err = writePackedPoly(cw.w, poly, cw.q, cw.scratch); err != nil {
+			return fmt.Errorf("ciphertext %d of the %s: %w", j+1, cw.kind, err)
 		}
 	}
 	return nil

@@ -91,8 +91,7 @@ func Prepare(c *Circuit) (*Prepared, error) {
 	if err := pl.Check(c.Spec); err != nil {
 		return nil, err
 	}
-	delta := p.DefaultScale()
-	scales, err := plan.Scales(c.Graph, p.Q(), &delta.Value)
+	scales, err := plan.SetScales(c.Graph, c.Spec.Params, p.Q())
 	if err != nil {
 		return nil, err
 	}

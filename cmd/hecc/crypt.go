@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/runtime"
+	"github.com/hecc-dev/hecc/serve"
 	"github.com/urfave/cli/v2"
 )
 
@@ -79,17 +81,20 @@ func runEncrypt(c *cli.Context) error {
 		}
 		fmt.Fprintf(os.Stderr, "hecc encrypt: warning: %s: %v (--strict refuses it)\n", in, err)
 	}
-	start := time.Now()
-	b, err := runtime.EncryptFile(spec, key, t)
-	if err != nil {
-		return fmt.Errorf("%s: %w", in, err)
-	}
 	out := c.String("output")
 	if out == "" {
 		out = replaceExt(in, ".ct")
 	}
-	if err := writeFile(out, b, 0o644); err != nil {
+	start := time.Now()
+	var size int64
+	// Streamed: a batch's ciphertexts are written as they are encrypted.
+	err = serve.WriteAtomic(out, 0o644, func(w io.Writer) error {
+		var err error
+		size, err = runtime.WriteEncrypted(w, spec, key, t)
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
 	}
 	parts := ""
 	if n := spec.InputCiphertexts(); spec.Batched() {
@@ -97,7 +102,7 @@ func runEncrypt(c *cli.Context) error {
 	} else if n > 1 {
 		parts = fmt.Sprintf(", %d ciphertexts", n)
 	}
-	fmt.Printf("encrypted %s %v in %.3f s: %s (%s%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(len(b)), parts)
+	fmt.Printf("encrypted %s %v in %.3f s: %s (%s%s)\n", in, t.Shape, time.Since(start).Seconds(), out, mib(int(size)), parts)
 	return nil
 }
 
