@@ -55,10 +55,7 @@ test: testdeps
 	GOOS=js GOARCH=wasm $(GO) vet ./cmd/hecc-wasm
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	HECC_REQUIRE_TESTDATA=1 $(GO) test -timeout 20m -skip '^TestFashionCNNEncrypted$$' ./...
-	# The Fashion CNN's server (logN 16) holds most of the machine's memory in
-	# keys and encoded weights: it runs alone, after the rest.
-	HECC_REQUIRE_TESTDATA=1 $(GO) test -timeout 20m -run '^TestFashionCNNEncrypted$$' ./cmd/hecc
+	HECC_REQUIRE_TESTDATA=1 $(GO) test -timeout 20m ./...
 	$(GO) test -race -timeout 10m -run 'Concurrent|Race' ./runtime/... ./passes
 
 vet:
