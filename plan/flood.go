@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 )
 
 // Circuit privacy by noise flooding (docs/security.md): before the result
@@ -64,11 +63,7 @@ func (p *Plan) floodModel() (*floodModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot bound the output's error: %w", ErrNoCircuitPrivacy, err)
 	}
-	q := make([]uint64, len(set.LogQ))
-	for i, b := range set.LogQ {
-		q[i] = uint64(1) << b
-	}
-	scales, err := Scales(p.Graph, q, new(big.Float).SetMantExp(big.NewFloat(1), set.LogScale))
+	scales, err := nominalScales(p.Graph, set)
 	if err != nil {
 		return nil, err
 	}

@@ -254,6 +254,9 @@ func (s *Spec) Validate() error {
 		if len(s.Rotations) > 0 || s.InputSlots != nil || s.InputParts != 0 {
 			return fmt.Errorf("%w: a batch circuit has no rotation keys and no input layout", ErrSpec)
 		}
+		if s.Params.PrimesPerLevel() > 1 {
+			return fmt.Errorf("%w: a batch circuit runs on one prime per level (scale 2^%d takes two)", ErrSpec, s.Params.LogScale)
+		}
 	default:
 		return fmt.Errorf("%w: unknown layout %q", ErrSpec, s.Layout)
 	}
@@ -370,8 +373,8 @@ const MaxBatchValues = 1 << 16
 const MaxEvalKeyFileBytes = 32 << 30
 
 // EvalKeyFileBytes estimates the size of the spec's evaluation key file
-// from the nominal prime sizes: for each key at level l, ⌈(l+1)/|P|⌉
-// gadget entries, each one polynomial over the primes up to l and the
+// from the nominal prime sizes: for each key at level l, ⌈L/|P|⌉ gadget
+// entries (L = Limbs(l)), each one polynomial over the L primes and the
 // key-switching primes, packed to the primes' bit lengths. Use it on a
 // validated parameter set only.
 func (s *Spec) EvalKeyFileBytes() int64 {
@@ -380,11 +383,12 @@ func (s *Spec) EvalKeyFileBytes() int64 {
 		pBits += b
 	}
 	key := func(level int) int64 {
+		limbs := s.Params.Limbs(level)
 		qBits := 0
-		for _, b := range s.Params.LogQ[:level+1] {
+		for _, b := range s.Params.LogQ[:limbs] {
 			qBits += b
 		}
-		entries := (level + len(s.Params.LogP)) / len(s.Params.LogP)
+		entries := (limbs + len(s.Params.LogP) - 1) / len(s.Params.LogP)
 		return int64(entries) * int64(qBits+pBits) << s.Params.LogN / 8
 	}
 	var total int64

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	mrand "math/rand/v2"
 	"slices"
@@ -17,9 +18,9 @@ import (
 )
 
 // floodCircuit is a small circuit through the passes, with its
-// calibration samples, planned at insecure test parameters whose scale
-// affords some flooding.
-func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
+// calibration samples, planned at insecure test parameters of scale
+// 2^logScale.
+func floodCircuit(t *testing.T, logScale int) (*plan.Plan, []*ir.Tensor) {
 	t.Helper()
 	b, x := newGraph(11, 24)
 	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.8), ir.Square()), 6, 1))
@@ -30,7 +31,7 @@ func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
 	if err := passes.Run(g, passes.Pipeline, &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}); err != nil {
 		t.Fatal(err)
 	}
-	pl, err := plan.Build("test", g, params.InsecureTestSet(11, g.Depth, 45))
+	pl, err := plan.Build("test", g, params.InsecureTestSet(11, g.Depth, logScale))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +45,25 @@ func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
 // rounded, to the exact output. The last bias is moved so that every exact
 // output is a multiple of the step, so an output rounds to itself whenever
 // its error is within the flooded bound (TestDecryptRoundingHidesTheNoise).
+//
+// It runs at λ = 12 on one prime per level and at λ = 40 on two, whose
+// scale 2^70 affords it.
 func TestFloodHidesTheServersNoise(t *testing.T) {
-	pl, samples := floodCircuit(t)
+	for _, tc := range []struct{ logScale, bits int }{{45, 12}, {70, 40}} {
+		t.Run(fmt.Sprintf("scale 2^%d, λ = %d", tc.logScale, tc.bits), func(t *testing.T) { floodHides(t, tc.logScale, tc.bits) })
+	}
+}
+
+func floodHides(t *testing.T, logScale, bits int) {
+	pl, samples := floodCircuit(t, logScale)
 	g := pl.Graph
 	width := g.Outputs()[0].Range.Width()
 	most, err := pl.MaxFloodBits(width)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bits := min(most, 12)
-	if bits < 4 {
-		t.Fatalf("the test parameters afford %d bits of flooding", most)
+	if most < bits {
+		t.Fatalf("the test parameters afford %d bits of flooding, not %d", most, bits)
 	}
 	if err := pl.SetCircuitPrivacy(bits); err != nil {
 		t.Fatal(err)
@@ -151,7 +160,7 @@ func TestFloodHidesTheServersNoise(t *testing.T) {
 // TestNoFloodIsDeterministic: without circuit privacy, two runs on one
 // input ciphertext give byte-identical results, as they always did.
 func TestNoFloodIsDeterministic(t *testing.T) {
-	pl, samples := floodCircuit(t)
+	pl, samples := floodCircuit(t, 45)
 	keys, err := GenerateKeys(pl.Spec, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ func TestPrimitiveSeconds(t *testing.T) {
 	b, x := newGraph(3, 40)
 	h := b.dense(x, 20, 0.5)
 	g := b.output(b.dense(b.poly(h, ir.Square()), 10, 0.5))
-	spec, _, srv := testServer(t, g)
+	spec, _, srv := testServer(t, g, 35)
 	top := spec.Params.MaxLevel()
 	for _, op := range Primitives {
 		sec, err := srv.PrimitiveSeconds(op, 1, 3)

@@ -23,6 +23,9 @@ func newParameters(set params.Set) (hefloat.Parameters, error) {
 	if err != nil {
 		return hefloat.Parameters{}, fmt.Errorf("cannot build parameters %s: %w", set, err)
 	}
+	if got := p.LevelsConsumedPerRescaling(); got != set.PrimesPerLevel() {
+		return hefloat.Parameters{}, fmt.Errorf("parameters %s: Lattigo rescales by %d primes, the set by %d", set, got, set.PrimesPerLevel())
+	}
 	if !set.Insecure() {
 		bound, _ := params.MaxLogQP(set.Security, set.LogN)
 		if got := p.LogQP(); got > float64(bound) {
@@ -31,4 +34,33 @@ func newParameters(set params.Set) (hefloat.Parameters, error) {
 		}
 	}
 	return p, nil
+}
+
+// encodingPrecision is the precision the client's values are encoded and
+// decoded with: float64's, also for scales above 2^53, where Lattigo's
+// encoder would default to big-float arithmetic (the quantisation of a
+// value above 2^64 still takes the big-integer path, exactly). Its errors
+// are the client's own.
+const encodingPrecision = 53
+
+// newEncoder is an encoder of p at encodingPrecision.
+func newEncoder(p hefloat.Parameters) *hefloat.Encoder {
+	return hefloat.NewEncoder(p, encodingPrecision)
+}
+
+// weightGuardBits is the precision the weights are encoded with beyond a
+// two-prime scale, so that the big-float FFT's error stays far below the
+// rounding to integers.
+const weightGuardBits = 24
+
+// newWeightEncoder is the encoder of the server's weights. On one prime
+// per level it is float64's. On two, float64's FFT would leave an error of
+// 2^-53 of every weight, a deterministic function of the weights above the
+// rounding the noise model and the flood are sized for (plan.Noise): the
+// weights are encoded in big-float arithmetic, as precise as the scale.
+func newWeightEncoder(p hefloat.Parameters, set params.Set) *hefloat.Encoder {
+	if set.PrimesPerLevel() == 1 {
+		return newEncoder(p)
+	}
+	return hefloat.NewEncoder(p, uint(set.LogScale+weightGuardBits))
 }
