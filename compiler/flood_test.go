@@ -11,8 +11,9 @@ import (
 )
 
 // TestCircuitPrivacyBits: the compiler pays for a flood with scale and
-// records it; beyond the largest λ the model affords it refuses with
-// ErrCircuitPrivacy and names that λ, which does compile.
+// records it, on two primes per level for λ = 40; beyond the largest λ the
+// model affords it refuses with ErrCircuitPrivacy and names that λ, which
+// does compile.
 func TestCircuitPrivacyBits(t *testing.T) {
 	compile := func(bits int) (*Result, error) {
 		return CompileFile("../testdata/models/cryptonets.onnx", Options{Name: "cryptonets", InputRange: &ir.Interval{Lo: 0, Hi: 1}, CircuitPrivacyBits: bits})
@@ -47,6 +48,13 @@ func TestCircuitPrivacyBits(t *testing.T) {
 	}
 	if s.Params.LogScale <= off.Spec.Params.LogScale || on.Report.Privacy.Off.LogScale != off.Spec.Params.LogScale {
 		t.Errorf("flooding at %d bits runs at scale 2^%d, 2^%d without (recorded as 2^%d)", most, s.Params.LogScale, off.Spec.Params.LogScale, on.Report.Privacy.Off.LogScale)
+	}
+	forty, err := compile(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := forty.Spec.Params; p.PrimesPerLevel() != 2 || p.Validate() != nil || off.Spec.Params.PrimesPerLevel() != 1 {
+		t.Errorf("λ = 40 compiles to %s (%v), %s without", p, p.Validate(), off.Spec.Params)
 	}
 	if _, err := compile(most + 1); !errors.Is(err, ErrCircuitPrivacy) {
 		t.Errorf("λ = %d, one above the largest named: %v, want ErrCircuitPrivacy", most+1, err)

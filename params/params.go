@@ -273,9 +273,10 @@ func Select(req Requirements) (Choice, error) {
 	if !slices.Contains(Levels, req.Security) {
 		return Choice{}, fmt.Errorf("security level %d is not one of %v bits", req.Security, Levels)
 	}
-	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.LogMaxValue < 0 {
+	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.MaxLogScale > MaxLogScale || req.LogMaxValue < 0 {
 		return Choice{}, fmt.Errorf("invalid requirements %+v", req)
 	}
+	req = req.primesPerLevel()
 	var rejected []string
 	for logN := minLogN; logN <= maxLogN; logN++ {
 		bound, _ := MaxLogQP(req.Security, logN)
@@ -309,6 +310,21 @@ func Select(req Requirements) (Choice, error) {
 		return Choice{Set: set, Binding: binding, Rejected: rejected}, set.Validate()
 	}
 	return Choice{}, refusal(req, rejected)
+}
+
+// primesPerLevel restricts the scales to one prime per level when one
+// prime holds the least scale with the values above it, and to two
+// otherwise: two primes double the limbs of every operation and key, which
+// a larger scale in the same ring would not show.
+func (r Requirements) primesPerLevel() Requirements {
+	onePrime := 60 - r.LogMaxValue - 1
+	if r.MinLogScale <= onePrime {
+		r.MaxLogScale = min(r.MaxLogScale, onePrime)
+	} else {
+		r.MinLogScale = max(r.MinLogScale, MaxPrimeLogScale+1)
+		r.MaxLogScale = max(r.MaxLogScale, r.MinLogScale)
+	}
+	return r
 }
 
 // refusal explains why nothing fits, leading with the depth the circuit

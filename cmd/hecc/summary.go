@@ -169,7 +169,11 @@ func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 		return text
 	}
 	on, off := rep.Choice, rep.Privacy.Off
-	text += fmt.Sprintf(", costs scale 2^%d and logN=%d against 2^%d and logN=%d off", on.LogScale, on.LogN, off.LogScale, off.LogN)
+	primes := ""
+	if on.PrimesPerLevel() > 1 {
+		primes = fmt.Sprintf(" (%d primes per level)", on.PrimesPerLevel())
+	}
+	text += fmt.Sprintf(", costs scale 2^%d%s and logN=%d against 2^%d and logN=%d off", on.LogScale, primes, on.LogN, off.LogScale, off.LogN)
 	if on.Predicted > 0 && off.Predicted > 0 {
 		text += fmt.Sprintf(", %.3f s predicted against %.3f s", on.Predicted, off.Predicted)
 	}
