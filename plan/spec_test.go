@@ -114,3 +114,29 @@ func TestCircuitPrivacyFields(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoPrimeSpec: a spec on two primes per level keeps its levels (the
+// input at the chain's top level, not Lattigo's), its key-file estimate
+// counts both primes of every level, and the batch layout is refused on it.
+func TestTwoPrimeSpec(t *testing.T) {
+	set := params.Set{LogN: 14, LogQ: []int{40, 40, 35, 35, 35, 35}, LogP: []int{41, 41}, LogScale: 70, Security: 128}
+	top := set.MaxLevel()
+	s := &Spec{
+		Model: "m", Params: set, LogSlots: 10, OutputStep: 1,
+		Input:     TensorInfo{Name: "x", Shape: []int{16}, Level: top},
+		Output:    TensorInfo{Name: "y", Shape: []int{10}},
+		Rotations: []RotationKey{{Galois: 5, Level: top}},
+	}
+	if err := s.Validate(); err != nil || top != 2 {
+		t.Fatalf("a two-prime spec at level %d: %v", top, err)
+	}
+	// Six primes of 220 bits and two of 82: three digits of α = 2.
+	if got, want := s.EvalKeyFileBytes(), int64(3*(220+82))<<14/8; got != want {
+		t.Errorf("a key at the top of %s estimated at %d bytes, want %d", set, got, want)
+	}
+	batch := *s
+	batch.Layout, batch.Batch, batch.Rotations = LayoutBatch, 4, nil
+	if err := batch.Validate(); !errors.Is(err, ErrSpec) {
+		t.Errorf("a batch spec on two primes per level: %v, want ErrSpec", err)
+	}
+}
