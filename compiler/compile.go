@@ -283,8 +283,12 @@ func refuseFlood(top params.Choice, build func(params.Set) (*plan.Plan, error), 
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: a flood of %d bits needs more precision than any secure parameters within the key budget give; this model affords at most %d bits (at scale 2^%d, logN=%d)",
-		ErrCircuitPrivacy, bits, most, top.LogScale, top.LogN)
+	limit := "needs more precision than any secure parameters within the key budget give"
+	if _, err := pl.Flood(most + 1); err != nil {
+		limit = "would be wider than the runtime samples"
+	}
+	return fmt.Errorf("%w: a flood of %d bits %s; this model affords at most %d bits (at scale 2^%d, logN=%d)",
+		ErrCircuitPrivacy, bits, limit, most, top.LogScale, top.LogN)
 }
 
 // inputRange is the range of input values the approximations were fitted

@@ -81,7 +81,7 @@ func (m *floodModel) flood(bits int) (*Flood, error) {
 	b := NoiseTail * m.server * m.outScale / math.Sqrt(m.n)
 	width := math.Ceil(math.Ldexp(b, bits))
 	if !(width < maxFloodWidth) || math.IsInf(m.out, 0) {
-		return nil, fmt.Errorf("%w: a flood of 2^%d × %.3g is beyond any modulus", ErrNoCircuitPrivacy, bits, b)
+		return nil, fmt.Errorf("%w: a flood of 2^%d × %.3g is wider than the runtime samples (2^62)", ErrNoCircuitPrivacy, bits, b)
 	}
 	// Uniform coefficients in ±W have variance W²/3; a slot sums N of them.
 	flood := math.Sqrt(m.n/3) * width / m.outScale
