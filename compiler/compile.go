@@ -212,7 +212,7 @@ var ErrCircuitPrivacy = errors.New("cannot give the circuit privacy asked for")
 // without it.
 type PrivacyReport struct {
 	Bits  int
-	Width uint64
+	Width float64
 	Off   params.Choice
 }
 

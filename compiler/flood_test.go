@@ -23,7 +23,7 @@ func TestCircuitPrivacyBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if off.Spec.CircuitPrivacyBits != 0 || off.Spec.FloodWidth != 0 || off.Report.Privacy != nil {
-		t.Fatalf("compiled without flooding, the spec records λ = %d, width %d", off.Spec.CircuitPrivacyBits, off.Spec.FloodWidth)
+		t.Fatalf("compiled without flooding, the spec records λ = %d, width %g", off.Spec.CircuitPrivacyBits, off.Spec.FloodWidth)
 	}
 	_, err = compile(plan.MaxCircuitPrivacyBits)
 	if !errors.Is(err, ErrCircuitPrivacy) {
@@ -44,7 +44,7 @@ func TestCircuitPrivacyBits(t *testing.T) {
 	s := on.Spec
 	width := on.Graph.Outputs()[0].Range.Width()
 	if s.CircuitPrivacyBits != most || s.FloodWidth == 0 || !s.OutputRounded || !plan.OutputStepUsable(s.OutputStep, width) {
-		t.Errorf("λ = %d: the spec records λ = %d, width %d, step %g (rounded %v) for an output range of width %g", most, s.CircuitPrivacyBits, s.FloodWidth, s.OutputStep, s.OutputRounded, width)
+		t.Errorf("λ = %d: the spec records λ = %d, width %g, step %g (rounded %v) for an output range of width %g", most, s.CircuitPrivacyBits, s.FloodWidth, s.OutputStep, s.OutputRounded, width)
 	}
 	if s.Params.LogScale <= off.Spec.Params.LogScale || on.Report.Privacy.Off.LogScale != off.Spec.Params.LogScale {
 		t.Errorf("flooding at %d bits runs at scale 2^%d, 2^%d without (recorded as 2^%d)", most, s.Params.LogScale, off.Spec.Params.LogScale, on.Report.Privacy.Off.LogScale)

@@ -85,10 +85,12 @@ type Spec struct {
 	// CircuitPrivacyBits is λ, when the server floods the result for
 	// circuit privacy (flood.go); 0 when it does not, and the result's
 	// error then carries bits of the weights. FloodWidth is the flood's
-	// half-width 2^λ·B in the ciphertext's integers, and OutputStep is
-	// then that of the flooded output.
-	CircuitPrivacyBits int    `json:"circuit_privacy_bits,omitempty"`
-	FloodWidth         uint64 `json:"flood_width,omitempty"`
+	// half-width 2^λ·B in the ciphertext's integers, an integer below
+	// maxFloodWidth (a float64: it may pass 2^64; every width hecc
+	// computes is one, and below 2^53 its JSON is the integer's), and
+	// OutputStep is then that of the flooded output.
+	CircuitPrivacyBits int     `json:"circuit_privacy_bits,omitempty"`
+	FloodWidth         float64 `json:"flood_width,omitempty"`
 }
 
 // OutputStepUsable reports whether rounding an output whose values span
@@ -323,8 +325,9 @@ func (s *Spec) Validate() error {
 	if f, _ := math.Frexp(s.OutputStep); f != 0.5 {
 		return fmt.Errorf("%w: output step %g is not a power of two: the spec records no output precision (made by an older hecc? recompile the model)", ErrSpec, s.OutputStep)
 	}
-	if s.CircuitPrivacyBits < 0 || s.CircuitPrivacyBits > MaxCircuitPrivacyBits || (s.CircuitPrivacyBits == 0) != (s.FloodWidth == 0) || s.FloodWidth >= maxFloodWidth {
-		return fmt.Errorf("%w: circuit privacy of %d bits with a flood of width %d", ErrSpec, s.CircuitPrivacyBits, s.FloodWidth)
+	if s.CircuitPrivacyBits < 0 || s.CircuitPrivacyBits > MaxCircuitPrivacyBits || (s.CircuitPrivacyBits == 0) != (s.FloodWidth == 0) ||
+		!(s.FloodWidth >= 0 && s.FloodWidth < maxFloodWidth) || s.FloodWidth != math.Trunc(s.FloodWidth) {
+		return fmt.Errorf("%w: circuit privacy of %d bits with a flood of width %g", ErrSpec, s.CircuitPrivacyBits, s.FloodWidth)
 	}
 	if s.CircuitPrivacyBits > 0 && s.Batched() {
 		return fmt.Errorf("%w: circuit privacy in the batch layout", ErrSpec)

@@ -90,7 +90,7 @@ func TestCircuitPrivacyFields(t *testing.T) {
 	set := params.Set{LogN: 13, LogQ: []int{40, 30}, LogP: []int{41}, LogScale: 30, Security: 128}
 	for _, c := range []struct {
 		bits   int
-		width  uint64
+		width  float64
 		layout string
 		ok     bool
 	}{
@@ -101,6 +101,10 @@ func TestCircuitPrivacyFields(t *testing.T) {
 		{-1, 1 << 40, "", false},
 		{MaxCircuitPrivacyBits + 1, 1 << 40, "", false},
 		{16, maxFloodWidth, "", false},
+		{16, 0x1p100, "", true},
+		{16, 12.5, "", false},
+		{16, math.Inf(1), "", false},
+		{16, math.NaN(), "", false},
 		{16, 1 << 40, LayoutBatch, false},
 	} {
 		s := &Spec{Model: "m", Params: set, LogSlots: 4, OutputStep: 1, CircuitPrivacyBits: c.bits, FloodWidth: c.width, Layout: c.layout,
@@ -110,7 +114,7 @@ func TestCircuitPrivacyFields(t *testing.T) {
 			s.Batch = 4
 		}
 		if err := s.Validate(); (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrSpec)) {
-			t.Errorf("λ = %d, width %d, layout %q: %v, want ok = %v", c.bits, c.width, c.layout, err, c.ok)
+			t.Errorf("λ = %d, width %g, layout %q: %v, want ok = %v", c.bits, c.width, c.layout, err, c.ok)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	mrand "math/rand/v2"
 	"slices"
 	"testing"
@@ -46,10 +47,11 @@ func floodCircuit(t *testing.T, logScale int) (*plan.Plan, []*ir.Tensor) {
 // output is a multiple of the step, so an output rounds to itself whenever
 // its error is within the flooded bound (TestDecryptRoundingHidesTheNoise).
 //
-// It runs at λ = 12 on one prime per level and at λ = 40 on two, whose
-// scale 2^70 affords it.
+// It runs at λ = 12 on one prime per level, at λ = 40 on two, whose scale
+// 2^70 affords it, and at λ = 60 on scale 2^100, whose flood is wider than
+// a word.
 func TestFloodHidesTheServersNoise(t *testing.T) {
-	for _, tc := range []struct{ logScale, bits int }{{45, 12}, {70, 40}} {
+	for _, tc := range []struct{ logScale, bits int }{{45, 12}, {70, 40}, {100, 60}} {
 		t.Run(fmt.Sprintf("scale 2^%d, λ = %d", tc.logScale, tc.bits), func(t *testing.T) { floodHides(t, tc.logScale, tc.bits) })
 	}
 }
@@ -96,7 +98,7 @@ func floodHides(t *testing.T, logScale, bits int) {
 		t.Fatal(err)
 	}
 	narrow := *spec
-	narrow.FloodWidth /= 2
+	narrow.FloodWidth = math.Floor(narrow.FloodWidth / 2)
 	if _, err := NewServer(&Circuit{Spec: &narrow, Graph: g}, keys.Eval); !errors.Is(err, plan.ErrMismatch) {
 		t.Fatalf("a spec whose flood is narrower than its plan's: %v, want plan.ErrMismatch", err)
 	}
@@ -145,13 +147,13 @@ func floodHides(t *testing.T, logScale, bits int) {
 	// is within a factor 16 of it but with a probability below 2^-20; with
 	// no flood it is the server's error, 2^-λ smaller.
 	slots := float64(int(1) << spec.LogSlots)
-	expected := math.Sqrt2 * math.Sqrt(2*slots/3) * float64(spec.FloodWidth) / results[0].Scale.Float64()
+	expected := math.Sqrt2 * math.Sqrt(2*slots/3) * spec.FloodWidth / results[0].Scale.Float64()
 	var sq float64
 	for i := range raw[0] {
 		sq += (raw[0][i] - raw[1][i]) * (raw[0][i] - raw[1][i])
 	}
 	rms := math.Sqrt(sq / float64(len(raw[0])))
-	t.Logf("λ = %d (at most %d), step 2^%.0f, flood width 2^%.1f, RMS of the raw difference %.3g, expected %.3g", bits, most, math.Log2(step), math.Log2(float64(spec.FloodWidth)), rms, expected)
+	t.Logf("λ = %d (at most %d), step 2^%.0f, flood width 2^%.1f, RMS of the raw difference %.3g, expected %.3g", bits, most, math.Log2(step), math.Log2(spec.FloodWidth), rms, expected)
 	if rms < expected/16 || rms > expected*16 {
 		t.Errorf("the raw decryptions of two runs differ by %.3g (RMS), the flood's width makes it %.3g", rms, expected)
 	}
@@ -191,23 +193,61 @@ func TestNoFloodIsDeterministic(t *testing.T) {
 // TestSampleFloodIsUniform: every integer of [-W, W] comes up about as
 // often as the others, and nothing outside it (a shifted or narrowed
 // flood would leave a deterministic offset or part of the server's error
-// unhidden).
+// unhidden), for a width of one word and for one of two, where the
+// coefficients' reduction per prime is checked against big integers.
 func TestSampleFloodIsUniform(t *testing.T) {
 	const width, n = 3, 1 << 16
-	values := make([]int64, n)
-	sampleFlood(mrand.New(mrand.NewPCG(1, 2)), width, values)
-	count := map[int64]int{}
+	values := make([]uint128, n)
+	w := floodWidth(width)
+	sampleFlood(mrand.New(mrand.NewPCG(1, 2)), w.double(), values)
+	count := map[uint128]int{}
 	for _, v := range values {
 		count[v]++
 	}
 	// Each count is binomial(n, 1/7): 6σ is about 530.
-	for v := int64(-width); v <= width; v++ {
-		if d := math.Abs(float64(count[v]) - n/7.0); d > 6*math.Sqrt(n/7.0*6/7) {
-			t.Errorf("%d came up %d times in %d, expected about %d", v, count[v], n, n/7)
+	for v := range uint64(2*width + 1) {
+		if d := math.Abs(float64(count[uint128{0, v}]) - n/7.0); d > 6*math.Sqrt(n/7.0*6/7) {
+			t.Errorf("%d came up %d times in %d, expected about %d", int(v)-width, count[uint128{0, v}], n, n/7)
 		}
-		delete(count, v)
+		delete(count, uint128{0, v})
 	}
 	if len(count) > 0 {
 		t.Errorf("values outside [-%d, %d]: %v", width, width, count)
+	}
+
+	// W = 2^68 + 2^20: [0, 2W] spans 2^69 + 2^21 + 1 values, drawn as 70
+	// bits and rejected above 2W. Its 2^5 buckets of 2^64 values each get
+	// 1/32 of the samples, and the 2^21 + 1 values above them almost none.
+	wide := floodWidth(0x1p68 + 0x1p20)
+	if wide != (uint128{16, 1 << 20}) {
+		t.Fatalf("2^68 + 2^20 in words: %+v", wide)
+	}
+	sampleFlood(mrand.New(mrand.NewPCG(3, 4)), wide.double(), values)
+	buckets := make([]int, 33)
+	bound := new(big.Int).Lsh(big.NewInt(1), 69)
+	bound.Add(bound, big.NewInt(1<<21))
+	shift := new(big.Int).Lsh(big.NewInt(1), 68)
+	shift.Add(shift, big.NewInt(1<<20))
+	for _, v := range values {
+		buckets[v.hi]++
+		x := new(big.Int).Lsh(new(big.Int).SetUint64(v.hi), 64)
+		x.Add(x, new(big.Int).SetUint64(v.lo))
+		if x.Cmp(bound) > 0 {
+			t.Fatalf("%v drawn above the bound %v", x, bound)
+		}
+		// The runtime's residue of v − W for a 61-bit prime, against big integers.
+		const q = 0x1fffffffffe00001
+		want := new(big.Int).Mod(new(big.Int).Sub(x, shift), new(big.Int).SetUint64(q)).Uint64()
+		if got := (v.mod(q) + q - wide.mod(q)) % q; got != want {
+			t.Fatalf("%v − W mod q: %d, want %d", x, got, want)
+		}
+	}
+	for b, c := range buckets[:32] {
+		if d := math.Abs(float64(c) - n/32.0); d > 6*math.Sqrt(n/32.0*31/32) {
+			t.Errorf("bucket %d of 2^64 values came up %d times in %d, expected about %d", b, c, n, n/32)
+		}
+	}
+	if buckets[32] > 1 {
+		t.Errorf("the 2^21 + 1 values from 2^69 came up %d times in %d", buckets[32], n)
 	}
 }

@@ -164,7 +164,7 @@ func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 		return "off — the result's noise carries bits of the weights the client can read; --circuit-privacy-bits λ floods it"
 	}
 	text := fmt.Sprintf("on: %d bits, flood 2^%d·B = 2^%.1f in the result's coefficients (B bounds the server's own noise); hecc run needs the client's public.key",
-		spec.CircuitPrivacyBits, spec.CircuitPrivacyBits, math.Log2(float64(spec.FloodWidth)))
+		spec.CircuitPrivacyBits, spec.CircuitPrivacyBits, math.Log2(spec.FloodWidth))
 	if rep == nil || rep.Privacy == nil {
 		return text
 	}
