@@ -114,8 +114,10 @@ func (s Set) MaxLevel() int { return len(s.LogQ)/s.PrimesPerLevel() - 1 }
 // one takes two (Lattigo's PREC128 starts above 64 bits).
 const MaxPrimeLogScale = 64
 
-// MaxLogScale is the largest scale two primes per level hold.
-const MaxLogScale = 120
+// MaxLogScale is the largest scale of two primes per level: the runtime
+// encodes the weights in double-double arithmetic, whose error stays below
+// the rounding to integers up to scales of about 2^108.
+const MaxLogScale = 100
 
 // PrimesPerLevel is how many ciphertext primes a rescale divides by: 1, or
 // 2 for a scale above MaxPrimeLogScale.

@@ -33,18 +33,11 @@ type embedder interface {
 	Embed(values []float64, meta *rlwe.MetaData, out ringqp.Poly) error
 }
 
-// bigEmbedder is Lattigo's big-float Embed, for an encoder above float64's
-// precision, which lattigox.Embedder does not mirror.
-type bigEmbedder struct{ ecd *hefloat.Encoder }
-
-func (e bigEmbedder) Embed(values []float64, meta *rlwe.MetaData, out ringqp.Poly) error {
-	return e.ecd.Embed(values, meta, out)
-}
-
-// newEmbedder embeds at level with ecd's precision, one per goroutine.
+// newEmbedder embeds at level with ecd's precision, one per goroutine:
+// float64's, or beyond it double-double's (ddEmbedder).
 func newEmbedder(p hefloat.Parameters, ecd *hefloat.Encoder, level int) embedder {
 	if ecd.Prec() > encodingPrecision {
-		return bigEmbedder{ecd.ShallowCopy()}
+		return newDDEmbedder(p, level)
 	}
 	return lattigox.NewEmbedder(p, ecd, level, p.MaxLevelP())
 }
