@@ -506,13 +506,10 @@ func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEv
 		}
 	}
 	// Lattigo splits the polynomial in the precision of its coefficients:
-	// float64's, unless the scale takes two primes.
+	// the weights'.
 	coeffs := make([]*big.Float, len(p.Coeffs))
 	for i, c := range p.Coeffs {
-		coeffs[i] = big.NewFloat(c)
-		if set := s.circuit.Spec.Params; set.PrimesPerLevel() > 1 {
-			coeffs[i].SetPrec(uint(set.LogScale + weightGuardBits))
-		}
+		coeffs[i] = big.NewFloat(c).SetPrec(weightPrecision(s.circuit.Spec.Params))
 	}
 	poly := bignum.NewPolynomial(basis, coeffs, [2]float64{-1, 1})
 	return polyEval.Evaluate(x, poly, s.scales[n])

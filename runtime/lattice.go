@@ -49,18 +49,26 @@ func newEncoder(p hefloat.Parameters) *hefloat.Encoder {
 }
 
 // weightGuardBits is the precision the weights are encoded with beyond a
-// two-prime scale, so that the big-float FFT's error stays far below the
+// scale above float64's, so that the FFT's error stays far below the
 // rounding to integers.
 const weightGuardBits = 24
 
-// newWeightEncoder is the encoder of the server's weights. On one prime
-// per level it is float64's. On two, float64's FFT would leave an error of
-// 2^-53 of every weight, a deterministic function of the weights above the
-// rounding the noise model and the flood are sized for (plan.Noise): the
-// weights are encoded in big-float arithmetic, as precise as the scale.
+// newWeightEncoder is the encoder of the server's weights: float64's up to
+// a scale of 2^53. Above, float64's FFT would leave an error of 2^-53 of
+// every weight, a deterministic function of the weights above the rounding
+// the noise model and the flood are sized for (plan.Noise), 2^4.5 to 2^8
+// above it at scale 2^70: the weights are encoded as precisely as the scale
+// (the diagonals in double-double arithmetic, ddEmbedder; the rest in big
+// floats).
 func newWeightEncoder(p hefloat.Parameters, set params.Set) *hefloat.Encoder {
-	if set.PrimesPerLevel() == 1 {
-		return newEncoder(p)
+	return hefloat.NewEncoder(p, weightPrecision(set))
+}
+
+// weightPrecision is the precision of newWeightEncoder and of the
+// polynomials' coefficients.
+func weightPrecision(set params.Set) uint {
+	if set.LogScale <= encodingPrecision {
+		return encodingPrecision
 	}
-	return hefloat.NewEncoder(p, uint(set.LogScale+weightGuardBits))
+	return uint(set.LogScale + weightGuardBits)
 }
