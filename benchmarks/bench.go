@@ -229,6 +229,11 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		r.EvalKeyBytes, r.EvalKeysSerialised = int64(len(ek)), true
 	}
 
+	if spec.CircuitPrivacyBits > 0 {
+		if err := keys.Eval.WithPublicKey(keys.Public); err != nil {
+			return fmt.Errorf("keygen: %w", err)
+		}
+	}
 	b.progress(StageSetup, 0, 0)
 	start = time.Now()
 	srv, err := runtime.NewServer(circuit, keys.Eval)

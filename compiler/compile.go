@@ -58,12 +58,9 @@ const (
 	DefaultMargin      = 0.1
 	DefaultMinLogScale = 25
 	// MaxLogScale bounds the scale params.Select may pick, and so the
-	// least scale a caller may ask for.
+	// least scale a caller may ask for. Flooding raises it, up to
+	// params.MaxLogScale: two primes per level.
 	MaxLogScale = 45
-	// maxPrimeLogScale is the largest scale a first prime of 60 bits
-	// holds with values below 1 and a sign bit: flooding may raise the
-	// scale up to it less the output's bits (params.chain).
-	maxPrimeLogScale = 59
 	// defaultLogMaxValue is assumed when nothing bounds the values: the
 	// first prime then holds outputs up to 2^20 in magnitude.
 	defaultLogMaxValue = 20
@@ -229,16 +226,18 @@ var ErrCircuitPrivacy = errors.New("cannot give the circuit privacy asked for")
 // without it.
 type PrivacyReport struct {
 	Bits  int
-	Width uint64
+	Width float64
 	Off   params.Choice
 }
 
 // flood raises the scale until a flood of λ bits leaves the output its
 // precision (plan.OutputStepUsable), and records the flood in the plan.
 // Every rescale's and key switch's rounding is relative to the scale, so
-// each bit of scale is about a bit of λ; the scale may grow up to what the
-// first prime holds. It refuses, naming the largest λ the model affords,
-// when the parameters cannot pay for it.
+// each bit of scale is about a bit of λ; past what one prime per level
+// holds, levels take two primes (params.Set.PrimesPerLevel), up to
+// params.MaxLogScale, and the parameters are selected again, within the
+// security table and the key budget. It refuses, naming the largest λ the
+// model affords, when the parameters cannot pay for it.
 func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.Plan, build func(params.Set) (*plan.Plan, error), bits int) (*plan.Plan, params.Choice, error) {
 	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
 		return nil, params.Choice{}, fmt.Errorf("%w: %d bits of circuit privacy (1 to %d)", ErrCircuitPrivacy, bits, plan.MaxCircuitPrivacyBits)
@@ -250,7 +249,7 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 	if width == 0 {
 		return nil, params.Choice{}, fmt.Errorf("%w: the output's range is unknown, so no output precision can be planned: give --calibration or --input-range", ErrCircuitPrivacy)
 	}
-	req.MaxLogScale = max(req.MaxLogScale, maxPrimeLogScale-req.LogMaxValue)
+	req.MaxLogScale = params.MaxLogScale
 	top := topScale(req, choice)
 	for {
 		f, err := pl.Flood(bits)
@@ -298,8 +297,12 @@ func refuseFlood(top params.Choice, build func(params.Set) (*plan.Plan, error), 
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: a flood of %d bits needs more precision than one prime per level gives; this model affords at most %d bits (at scale 2^%d, logN=%d); flooding at 40 bits needs two primes per level, which hecc does not plan yet",
-		ErrCircuitPrivacy, bits, most, top.LogScale, top.LogN)
+	limit := "needs more precision than any secure parameters within the key budget give"
+	if _, err := pl.Flood(most + 1); err != nil {
+		limit = "would be wider than the runtime samples"
+	}
+	return fmt.Errorf("%w: a flood of %d bits %s; this model affords at most %d bits (at scale 2^%d, logN=%d)",
+		ErrCircuitPrivacy, bits, limit, most, top.LogScale, top.LogN)
 }
 
 // inputRange is the range of input values the approximations were fitted

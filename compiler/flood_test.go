@@ -11,8 +11,9 @@ import (
 )
 
 // TestCircuitPrivacyBits: the compiler pays for a flood with scale and
-// records it; beyond the largest λ the model affords it refuses with
-// ErrCircuitPrivacy and names that λ, which does compile.
+// records it, on two primes per level for λ = 40; beyond the largest λ the
+// model affords it refuses with ErrCircuitPrivacy and names that λ, which
+// does compile.
 func TestCircuitPrivacyBits(t *testing.T) {
 	compile := func(bits int) (*Result, error) {
 		return CompileFile("../testdata/models/cryptonets.onnx", Options{Name: "cryptonets", InputRange: &ir.Interval{Lo: 0, Hi: 1}, CircuitPrivacyBits: bits})
@@ -22,7 +23,7 @@ func TestCircuitPrivacyBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	if off.Spec.CircuitPrivacyBits != 0 || off.Spec.FloodWidth != 0 || off.Report.Privacy != nil {
-		t.Fatalf("compiled without flooding, the spec records λ = %d, width %d", off.Spec.CircuitPrivacyBits, off.Spec.FloodWidth)
+		t.Fatalf("compiled without flooding, the spec records λ = %d, width %g", off.Spec.CircuitPrivacyBits, off.Spec.FloodWidth)
 	}
 	_, err = compile(plan.MaxCircuitPrivacyBits)
 	if !errors.Is(err, ErrCircuitPrivacy) {
@@ -43,10 +44,17 @@ func TestCircuitPrivacyBits(t *testing.T) {
 	s := on.Spec
 	width := on.Graph.Outputs()[0].Range.Width()
 	if s.CircuitPrivacyBits != most || s.FloodWidth == 0 || !s.OutputRounded || !plan.OutputStepUsable(s.OutputStep, width) {
-		t.Errorf("λ = %d: the spec records λ = %d, width %d, step %g (rounded %v) for an output range of width %g", most, s.CircuitPrivacyBits, s.FloodWidth, s.OutputStep, s.OutputRounded, width)
+		t.Errorf("λ = %d: the spec records λ = %d, width %g, step %g (rounded %v) for an output range of width %g", most, s.CircuitPrivacyBits, s.FloodWidth, s.OutputStep, s.OutputRounded, width)
 	}
 	if s.Params.LogScale <= off.Spec.Params.LogScale || on.Report.Privacy.Off.LogScale != off.Spec.Params.LogScale {
 		t.Errorf("flooding at %d bits runs at scale 2^%d, 2^%d without (recorded as 2^%d)", most, s.Params.LogScale, off.Spec.Params.LogScale, on.Report.Privacy.Off.LogScale)
+	}
+	forty, err := compile(40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := forty.Spec.Params; p.PrimesPerLevel() != 2 || p.Validate() != nil || off.Spec.Params.PrimesPerLevel() != 1 {
+		t.Errorf("λ = 40 compiles to %s (%v), %s without", p, p.Validate(), off.Spec.Params)
 	}
 	if _, err := compile(most + 1); !errors.Is(err, ErrCircuitPrivacy) {
 		t.Errorf("λ = %d, one above the largest named: %v, want ErrCircuitPrivacy", most+1, err)

@@ -39,9 +39,10 @@ func (w Workload) keys() float64 {
 }
 
 // EvalKeyBytes estimates the memory the workload's evaluation keys take
-// under the set, as Lattigo holds them: a key at level ℓ is a gadget
-// ciphertext of dnum = ⌈(ℓ+1)/α⌉ pairs of polynomials, each with ℓ+1+α
-// limbs of N 8-byte coefficients.
+// under the set, as Lattigo holds them: a key at level ℓ, whose
+// ciphertexts have L = Limbs(ℓ) primes, is a gadget ciphertext of
+// dnum = ⌈L/α⌉ pairs of polynomials, each with L+α limbs of N 8-byte
+// coefficients.
 func (s Set) EvalKeyBytes(w Workload) int64 {
 	alpha := len(s.LogP)
 	var b int64
@@ -49,8 +50,9 @@ func (s Set) EvalKeyBytes(w Workload) int64 {
 		if l > s.MaxLevel() {
 			break
 		}
-		dnum := (l + alpha) / alpha
-		b += int64(k * float64(dnum*2*(l+1+alpha)*8<<s.LogN))
+		limbs := s.Limbs(l)
+		dnum := (limbs + alpha - 1) / alpha
+		b += int64(k * float64(dnum*2*(limbs+alpha)*8<<s.LogN))
 	}
 	return b
 }
@@ -91,7 +93,7 @@ func (s Set) PredictSeconds(w Workload) float64 {
 		return 0
 	}
 	for l := 0; l <= s.MaxLevel(); l++ {
-		limbs := float64(l + 1)
+		limbs := float64(s.Limbs(l))
 		dnum := math.Ceil(limbs / float64(alpha))
 		keySwitch := ks * (limbs + float64(alpha)) * (dnum + 0.4)
 		ms += at(w.KeySwitches, l) * keySwitch

@@ -84,6 +84,13 @@ func MaxLogQP(security, logN int) (int, bool) {
 // Set is a CKKS parameter set: a power-of-two ring degree, the bit sizes of
 // the ciphertext primes (q0 first, one more per level) and of the
 // key-switching primes, and the scale Δ = 2^LogScale.
+//
+// A scale above 64 bits, more than one prime can hold, takes two primes
+// per level, as Lattigo decides (its PREC128 mode): LogQ then lists the
+// base level's two primes first and two more per level, and a rescale
+// divides by both primes of its level. Circuit privacy needs such scales
+// (plan.Flood). A level keeps its meaning in the spec and the IR: the
+// primes of level ℓ end at RingLevel(ℓ), Lattigo's level.
 type Set struct {
 	LogN     int   `json:"logN"`
 	LogQ     []int `json:"logQ"`
@@ -99,12 +106,11 @@ type Set struct {
 }
 
 // LogQP is the nominal size in bits of the whole modulus.
-func (s Set) LogQP() int {
+func (s Set) LogQP() int { return sum(s.LogQ) + sum(s.LogP) }
+
+func sum(bits []int) int {
 	t := 0
-	for _, b := range s.LogQ {
-		t += b
-	}
-	for _, b := range s.LogP {
+	for _, b := range bits {
 		t += b
 	}
 	return t
@@ -112,7 +118,35 @@ func (s Set) LogQP() int {
 
 // MaxLevel is the level of a fresh ciphertext: the number of rescales the
 // chain allows.
-func (s Set) MaxLevel() int { return len(s.LogQ) - 1 }
+func (s Set) MaxLevel() int { return len(s.LogQ)/s.PrimesPerLevel() - 1 }
+
+// MaxPrimeLogScale is the largest scale one prime per level holds; a larger
+// one takes two (Lattigo's PREC128 starts above 64 bits).
+const MaxPrimeLogScale = 64
+
+// MaxLogScale is the largest scale of two primes per level: the runtime
+// encodes the weights in double-double arithmetic, whose error stays below
+// the rounding to integers up to scales of about 2^108.
+const MaxLogScale = 100
+
+// PrimesPerLevel is how many ciphertext primes a rescale divides by: 1, or
+// 2 for a scale above MaxPrimeLogScale.
+func (s Set) PrimesPerLevel() int {
+	if s.LogScale > MaxPrimeLogScale {
+		return 2
+	}
+	return 1
+}
+
+// RingLevel is Lattigo's level for level ℓ of the chain: the index in LogQ
+// of the last prime of that level.
+func (s Set) RingLevel(level int) int {
+	k := s.PrimesPerLevel()
+	return k*level + k - 1
+}
+
+// Level is the level of the chain Lattigo's level ringLevel belongs to.
+func (s Set) Level(ringLevel int) int { return ringLevel / s.PrimesPerLevel() }
 
 // LogSlots is log2 of the number of complex slots, N/2.
 func (s Set) LogSlots() int { return s.LogN - 1 }
@@ -129,7 +163,11 @@ func (s Set) String() string {
 	if s.LogOutputScale != 0 {
 		out = fmt.Sprintf(" logOutputScale=%d", s.LogOutputScale)
 	}
-	return fmt.Sprintf("logN=%d logQ=%v logP=%v logScale=%d%s (logQP=%d, %s)", s.LogN, s.LogQ, s.LogP, s.LogScale, out, s.LogQP(), sec)
+	primes := ""
+	if s.PrimesPerLevel() > 1 {
+		primes = fmt.Sprintf(", %d primes per level", s.PrimesPerLevel())
+	}
+	return fmt.Sprintf("logN=%d logQ=%v logP=%v logScale=%d%s (logQP=%d%s, %s)", s.LogN, s.LogQ, s.LogP, s.LogScale, out, s.LogQP(), primes, sec)
 }
 
 // Validate checks the set's shape and, unless it is an insecure test set,
@@ -152,15 +190,21 @@ func (s Set) Validate() error {
 			return fmt.Errorf("key-switching prime of %d bits (20 to 61 allowed)", b)
 		}
 	}
+	k := s.PrimesPerLevel()
+	if len(s.LogQ)%k != 0 {
+		return fmt.Errorf("scale 2^%d takes %d primes per level, the chain has %d primes", s.LogScale, k, len(s.LogQ))
+	}
 	if s.LogOutputScale != 0 {
-		if s.LogOutputScale < 10 || s.LogOutputScale >= s.LogScale || s.LogOutputScale >= s.LogQ[0] {
-			return fmt.Errorf("logOutputScale=%d must be at least 10, below logScale=%d and below the first prime (%d bits)", s.LogOutputScale, s.LogScale, s.LogQ[0])
+		// Only the batch layout lands its output below the scale, on one
+		// prime per level.
+		if k != 1 || s.LogOutputScale < 10 || s.LogOutputScale >= s.LogScale || s.LogOutputScale >= s.LogQ[0] {
+			return fmt.Errorf("logOutputScale=%d must be at least 10, below logScale=%d and below the first prime (%d bits), with one prime per level", s.LogOutputScale, s.LogScale, s.LogQ[0])
 		}
 		if s.LogScale > 60 {
 			return fmt.Errorf("logScale=%d must be in [10, 60]", s.LogScale)
 		}
-	} else if s.LogScale < 10 || s.LogScale > 60 || s.LogScale >= s.LogQ[0] {
-		return fmt.Errorf("logScale=%d must be in [10, 60] and below the first prime (%d bits)", s.LogScale, s.LogQ[0])
+	} else if base := sum(s.LogQ[:k]); s.LogScale < 10 || s.LogScale > MaxLogScale || (k == 1 && s.LogScale > 60) || s.LogScale >= base {
+		return fmt.Errorf("logScale=%d must be in [10, 60] (or (%d, %d] with two primes per level) and below the base level's modulus (%d bits)", s.LogScale, MaxPrimeLogScale, MaxLogScale, base)
 	}
 	if s.Insecure() {
 		return nil
@@ -177,16 +221,26 @@ func (s Set) Validate() error {
 
 // InsecureTestSet returns a small parameter set with no security at all,
 // for unit tests whose point is not the parameters. Nothing a user runs may
-// call it: the runtime refuses insecure sets unless explicitly allowed.
+// call it: the runtime refuses insecure sets unless explicitly allowed. A
+// scale above MaxPrimeLogScale gives a chain of two primes per level.
 func InsecureTestSet(logN, depth, logScale int) Set {
-	q := []int{logScale + 15}
+	q := splitLevel(logScale+15, logScale > MaxPrimeLogScale)
 	for range depth {
-		q = append(q, logScale)
+		q = append(q, splitLevel(logScale, logScale > MaxPrimeLogScale)...)
 	}
 	// Two key-switching primes, as the secure sets mostly have: the
 	// runtime's key switching takes another path with a single one.
-	p := min(61, logScale+16)
+	p := min(61, slices.Max(q)+1)
 	return Set{LogN: logN, LogQ: q, LogP: []int{p, p}, LogScale: logScale}
+}
+
+// splitLevel is the prime sizes of a level of the given bits: one prime,
+// or two of nearly equal size.
+func splitLevel(bits int, two bool) []int {
+	if !two {
+		return []int{bits}
+	}
+	return []int{bits - bits/2, bits / 2}
 }
 
 // Requirements are what a circuit needs of its parameters.
@@ -250,9 +304,10 @@ func Select(req Requirements) (Choice, error) {
 	if !slices.Contains(Levels, req.Security) {
 		return Choice{}, fmt.Errorf("security level %d is not one of %v bits", req.Security, Levels)
 	}
-	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.LogMaxValue < 0 || req.LogOutputScale < 0 {
+	if req.Depth < 0 || req.MinLogScale < 10 || req.MaxLogScale < req.MinLogScale || req.MaxLogScale > MaxLogScale || req.LogMaxValue < 0 || req.LogOutputScale < 0 {
 		return Choice{}, fmt.Errorf("invalid requirements %+v", req)
 	}
+	req = req.primesPerLevel()
 	var rejected []string
 	for logN := minLogN; logN <= maxLogN; logN++ {
 		bound, _ := MaxLogQP(req.Security, logN)
@@ -288,6 +343,21 @@ func Select(req Requirements) (Choice, error) {
 	return Choice{}, refusal(req, rejected)
 }
 
+// primesPerLevel restricts the scales to one prime per level when one
+// prime holds the least scale with the values above it, and to two
+// otherwise: two primes double the limbs of every operation and key, which
+// a larger scale in the same ring would not show.
+func (r Requirements) primesPerLevel() Requirements {
+	onePrime := 60 - r.LogMaxValue - 1
+	if r.MinLogScale <= onePrime {
+		r.MaxLogScale = min(r.MaxLogScale, onePrime)
+	} else {
+		r.MinLogScale = max(r.MinLogScale, MaxPrimeLogScale+1)
+		r.MaxLogScale = max(r.MaxLogScale, r.MinLogScale)
+	}
+	return r
+}
+
 // refusal explains why nothing fits, leading with the depth the circuit
 // needs and the most the largest ring holds when depth is what decides.
 func refusal(req Requirements, rejected []string) error {
@@ -311,11 +381,11 @@ func MaxDepth(security, logN, logScale, logMaxValue int) int {
 	}
 	req := Requirements{LogMaxValue: logMaxValue}
 	fresh := chain(logN, req, logScale, 1)
-	if fresh.LogQ[0] > 60 {
+	if slices.Max(fresh.LogQ) > 60 {
 		return -1
 	}
-	// bestChain's one bit of margin, and one prime of logScale bits per level.
-	return min((bound-1-fresh.LogQP())/logScale, maxCiphertextPrimes-1)
+	// bestChain's one bit of margin, and logScale bits per level.
+	return min((bound-1-fresh.LogQP())/logScale, maxCiphertextPrimes/fresh.PrimesPerLevel()-1)
 }
 
 // overKeyBudget reports whether a set's evaluation keys would take more
@@ -354,10 +424,7 @@ func bestChain(logN int, req Requirements, bound int) (Set, bool) {
 	}
 	largest := func(alpha int) (Set, bool) {
 		for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
-			set := chain(logN, req, s, alpha)
-			// One bit of margin: Lattigo's primes alternate around 2^b,
-			// so the real modulus can exceed the nominal sum slightly.
-			if set.LogQ[0] <= 60 && set.LogQP() <= bound-1 {
+			if set := chain(logN, req, s, alpha); set.fits(bound) {
 				return set, true
 			}
 		}
@@ -369,7 +436,7 @@ func bestChain(logN int, req Requirements, bound int) (Set, bool) {
 	}
 	floor := min(comfortableLogScale, single.LogScale)
 	best := single
-	for alpha := 2; alpha <= min(maxKeySwitchPrimes, req.Depth+1); alpha++ {
+	for alpha := 2; alpha <= min(maxKeySwitchPrimes, len(single.LogQ)); alpha++ {
 		set, ok := largest(alpha)
 		if ok && set.LogScale >= floor && set.keySwitchCost() < best.keySwitchCost() {
 			best = set
@@ -386,28 +453,38 @@ func (s Set) keySwitchCost() int {
 }
 
 // chain builds the modulus chain for a ring, a requirement, a scale and α:
-// q0 holds the output's scale (the circuit's, or req.LogOutputScale
-// below it) plus the largest output value (and a sign bit), one
-// prime of the scale's size per level, and α key-switching primes each at
-// least as large as every ciphertext prime, so that P exceeds the product
-// of the α primes of each digit and key-switching noise stays below the
-// scale.
+// the base level holds the output's scale (the circuit's, or
+// req.LogOutputScale below it) plus the largest output value (and a sign
+// bit), one level of the scale's size follows per rescale (one prime, or
+// two above MaxPrimeLogScale), and α key-switching primes each at least as
+// large as every ciphertext prime, so that P exceeds the product of the α
+// primes of each digit and key-switching noise stays below the scale.
 func chain(logN int, req Requirements, logScale, alpha int) Set {
+	two := logScale > MaxPrimeLogScale
 	out := 0
-	if req.LogOutputScale != 0 && req.LogOutputScale < logScale {
+	if req.LogOutputScale != 0 && req.LogOutputScale < logScale && !two {
 		out = req.LogOutputScale
 	}
-	q0 := cmp.Or(out, logScale) + req.LogMaxValue + 1
-	q := []int{q0}
+	q := splitLevel(cmp.Or(out, logScale)+req.LogMaxValue+1, two)
 	for range req.Depth {
-		q = append(q, logScale)
+		q = append(q, splitLevel(logScale, two)...)
 	}
 	p := make([]int, alpha)
 	for i := range p {
-		p[i] = min(61, max(q0, logScale)+1)
+		p[i] = min(61, slices.Max(q)+1)
 	}
 	return Set{LogN: logN, LogQ: q, LogP: p, LogScale: logScale, LogOutputScale: out}
 }
+
+// fits reports whether a chain's primes can be generated and its modulus
+// is within bound, with one bit of margin: Lattigo's primes alternate
+// around 2^b, so the real modulus can exceed the nominal sum slightly.
+func (s Set) fits(bound int) bool {
+	return slices.Max(s.LogQ) <= 60 && len(s.LogQ) <= maxCiphertextPrimes && s.LogQP() <= bound-1
+}
+
+// Limbs is the number of ciphertext primes of a ciphertext at level ℓ.
+func (s Set) Limbs(level int) int { return s.RingLevel(level) + 1 }
 
 // costDriven costs every secure set from the smallest ring that fits up to
 // the largest and every α, each with its largest scale, and returns the
@@ -428,10 +505,10 @@ func costDriven(req Requirements, smallest int, rejected []string) (Choice, erro
 		}
 		fits, lightest := 0, ""
 		var lightestBytes int64
-		for alpha := 1; alpha <= min(maxKeySwitchPrimes, req.Depth+1); alpha++ {
+		for alpha := 1; alpha <= min(maxKeySwitchPrimes, len(chain(logN, req, req.MaxLogScale, 1).LogQ)); alpha++ {
 			for s := req.MaxLogScale; s >= req.MinLogScale; s-- {
 				set := chain(logN, req, s, alpha)
-				if set.LogQ[0] <= 60 && set.LogQP() <= bound-1 {
+				if set.fits(bound) {
 					if why, over := req.overKeyBudget(set); over {
 						if b := set.EvalKeyBytes(req.Work); lightest == "" || b < lightestBytes {
 							lightest, lightestBytes = why, b

@@ -399,3 +399,55 @@ func TestDepthBudget(t *testing.T) {
 		t.Fatalf("the memory budget did not lower the depth budget (%d)", prev)
 	}
 }
+
+// TestTwoPrimesPerLevel: a scale above 64 bits takes two primes per level
+// (Lattigo's PREC128 mode): the levels, Lattigo's levels and the limbs
+// follow, and a chain that does not pair its primes, or a one-prime scale
+// above 60 bits, is refused.
+func TestTwoPrimesPerLevel(t *testing.T) {
+	one, two := InsecureTestSet(11, 3, 40), InsecureTestSet(11, 3, 70)
+	for _, tc := range []struct {
+		set                     Set
+		perLevel, max, ring, ll int
+	}{
+		{one, 1, 3, 2, 3},
+		{two, 2, 3, 5, 6},
+	} {
+		if err := tc.set.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if tc.set.PrimesPerLevel() != tc.perLevel || tc.set.MaxLevel() != tc.max || tc.set.RingLevel(2) != tc.ring || tc.set.Limbs(2) != tc.ll {
+			t.Errorf("%s: %d primes per level, max level %d, level 2 at Lattigo's %d with %d limbs", tc.set, tc.set.PrimesPerLevel(), tc.set.MaxLevel(), tc.set.RingLevel(2), tc.set.Limbs(2))
+		}
+		for l := range tc.set.MaxLevel() + 1 {
+			if got := tc.set.Level(tc.set.RingLevel(l)); got != l {
+				t.Errorf("%s: level %d comes back as %d", tc.set, l, got)
+			}
+		}
+	}
+	if sum(two.LogQ[:2]) != 85 || sum(two.LogQ[2:4]) != 70 {
+		t.Errorf("two-prime chain %v: base level of 85 bits and levels of 70 expected", two.LogQ)
+	}
+	odd := two
+	odd.LogQ = two.LogQ[:len(two.LogQ)-1]
+	if err := odd.Validate(); err == nil {
+		t.Errorf("a two-prime chain of %d primes validated", len(odd.LogQ))
+	}
+	wide := one
+	wide.LogScale, wide.LogQ = 62, []int{60, 60, 60, 60}
+	if err := wide.Validate(); err == nil {
+		t.Error("a one-prime chain at scale 2^62 validated")
+	}
+	// Select builds two-prime chains for a scale above 64 bits, within the
+	// security bound.
+	c, err := Select(Requirements{Depth: 4, MinLogScale: 70, MaxLogScale: 70, LogMaxValue: 8, LogSlots: 10, Security: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PrimesPerLevel() != 2 || c.MaxLevel() != 4 || len(c.LogQ) != 10 || sum(c.LogQ[:2]) != 79 {
+		t.Errorf("Select at scale 2^70: %s", c.Set)
+	}
+	if bound, _ := MaxLogQP(128, c.LogN); c.LogQP() > bound-1 {
+		t.Errorf("%s exceeds the bound %d", c.Set, bound)
+	}
+}

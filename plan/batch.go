@@ -108,7 +108,7 @@ func outputMap(g *ir.Graph) *ir.Node {
 // has one: the affine map computing the output (outputMap) lands on it by
 // its plaintext scale.
 func SetScales(g *ir.Graph, set params.Set, q []uint64) (*ScalePlan, error) {
-	sp, err := Scales(g, q, new(big.Float).SetMantExp(big.NewFloat(1), set.LogScale))
+	sp, err := Scales(g, q, set.PrimesPerLevel(), new(big.Float).SetMantExp(big.NewFloat(1), set.LogScale))
 	if err != nil || set.LogOutputScale == 0 {
 		return sp, err
 	}

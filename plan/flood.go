@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 )
 
 // Circuit privacy by noise flooding (docs/security.md): before the result
@@ -20,9 +19,10 @@ import (
 // good as none, and a flood wider than 2^128·B fits no modulus.
 const MaxCircuitPrivacyBits = 128
 
-// maxFloodWidth bounds a flood's coefficients: they are sampled as 64-bit
-// integers, and any usable flood stays below the first prime (2^60).
-const maxFloodWidth = 1 << 62
+// maxFloodWidth bounds a flood's coefficients: the runtime samples them as
+// integers of up to two 64-bit words, 2W+1 < 2^128. A usable flood stays
+// far below the base level's modulus anyway (OutputStepUsable).
+const maxFloodWidth = 0x1p126
 
 // ErrNoCircuitPrivacy reports a circuit that cannot be flooded: its layout
 // has no flooding yet, or the flood leaves no usable output precision.
@@ -35,7 +35,7 @@ type Flood struct {
 	// units of the ciphertext's integers (B is NoiseTail·σ_server·Δ/√N:
 	// the server's error in the slots, σ_server, spread over N
 	// coefficients, at the output's scale Δ).
-	Width uint64
+	Width float64
 	// Sigma is the output's error σ after flooding, in the units of its
 	// values: the unflooded error, the flood's and the public-key
 	// encryption of zero's, added in quadrature.
@@ -64,11 +64,7 @@ func (p *Plan) floodModel() (*floodModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot bound the output's error: %w", ErrNoCircuitPrivacy, err)
 	}
-	q := make([]uint64, len(set.LogQ))
-	for i, b := range set.LogQ {
-		q[i] = uint64(1) << b
-	}
-	scales, err := Scales(p.Graph, q, new(big.Float).SetMantExp(big.NewFloat(1), set.LogScale))
+	scales, err := nominalScales(p.Graph, set)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +82,11 @@ func (m *floodModel) flood(bits int) (*Flood, error) {
 	b := NoiseTail * m.server * m.outScale / math.Sqrt(m.n)
 	width := math.Ceil(math.Ldexp(b, bits))
 	if !(width < maxFloodWidth) || math.IsInf(m.out, 0) {
-		return nil, fmt.Errorf("%w: a flood of 2^%d × %.3g is beyond any modulus", ErrNoCircuitPrivacy, bits, b)
+		return nil, fmt.Errorf("%w: a flood of 2^%d × %.3g is wider than the runtime samples (2^126)", ErrNoCircuitPrivacy, bits, b)
 	}
 	// Uniform coefficients in ±W have variance W²/3; a slot sums N of them.
 	flood := math.Sqrt(m.n/3) * width / m.outScale
-	return &Flood{Bits: bits, Width: uint64(width), Sigma: math.Sqrt(m.out*m.out + flood*flood + m.zero*m.zero)}, nil
+	return &Flood{Bits: bits, Width: width, Sigma: math.Sqrt(m.out*m.out + flood*flood + m.zero*m.zero)}, nil
 }
 
 // Flood is what flooding the plan's output at λ bits does.

@@ -84,11 +84,7 @@ func FreshSigma(set params.Set, publicKey bool) float64 {
 // packed layout's bound is checked against encrypted runs.
 func (p *Plan) Noise(inputSigma float64) (*Noise, error) {
 	set := p.Spec.Params
-	q := make([]uint64, len(set.LogQ))
-	for i, b := range set.LogQ {
-		q[i] = uint64(1) << b
-	}
-	scales, err := SetScales(p.Graph, set, q)
+	scales, err := nominalScales(p.Graph, set)
 	if err != nil {
 		return nil, err
 	}

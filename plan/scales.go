@@ -5,6 +5,7 @@ import (
 	"math/big"
 
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/params"
 )
 
 // ScalePlan holds the exact CKKS scale of every node's result and, for each
@@ -27,18 +28,37 @@ type ScalePlan struct {
 const scalePrec = 128
 
 // Scales plans the scales of g on a modulus chain whose ciphertext primes
-// are q (q[ℓ] is divided out by a rescale at level ℓ), fresh values at
-// defaultScale.
-func Scales(g *ir.Graph, q []uint64, defaultScale *big.Float) (*ScalePlan, error) {
+// are q, perLevel of them per level (params.Set.PrimesPerLevel): a rescale
+// at level ℓ divides by the primes of ℓ, the last first, as Lattigo does.
+// Fresh values are at defaultScale.
+func Scales(g *ir.Graph, q []uint64, perLevel int, defaultScale *big.Float) (*ScalePlan, error) {
 	delta := new(big.Float).SetPrec(scalePrec).Set(defaultScale)
-	prime := func(level int) *big.Float {
-		return new(big.Float).SetPrec(scalePrec).SetInt(new(big.Int).SetUint64(q[level]))
+	prime := func(i int) *big.Float {
+		return new(big.Float).SetPrec(scalePrec).SetInt(new(big.Int).SetUint64(q[i]))
 	}
 	mul := func(a, b *big.Float) *big.Float { return new(big.Float).Mul(a, b) }
 	quo := func(a, b *big.Float) *big.Float { return new(big.Float).Quo(a, b) }
+	// rescale is x divided by the primes of a level, and modulus their
+	// product.
+	rescale := func(x *big.Float, level int) *big.Float {
+		for i := perLevel*level + perLevel - 1; i >= perLevel*level; i-- {
+			x = quo(x, prime(i))
+		}
+		return x
+	}
+	modulus := func(level int) *big.Float {
+		m := prime(perLevel * level)
+		for i := perLevel*level + 1; i < perLevel*(level+1); i++ {
+			m = mul(m, prime(i))
+		}
+		return m
+	}
+	if perLevel < 1 || len(q)%perLevel != 0 {
+		return nil, fmt.Errorf("a chain of %d primes cannot have %d per level", len(q), perLevel)
+	}
 	for _, n := range g.Nodes {
-		if n.Level < 0 || n.Level >= len(q) {
-			return nil, fmt.Errorf("node %s at level %d on a chain of %d primes", n.Label(), n.Level, len(q))
+		if n.Level < 0 || n.Level >= len(q)/perLevel {
+			return nil, fmt.Errorf("node %s at level %d on a chain of %d levels", n.Label(), n.Level, len(q)/perLevel)
 		}
 	}
 	target := map[*ir.Node]*big.Float{}
@@ -61,17 +81,17 @@ func Scales(g *ir.Graph, q []uint64, defaultScale *big.Float) (*ScalePlan, error
 				if t, ok := target[n]; ok {
 					s = t
 				}
-				plan.Plaintext[n] = quo(mul(s, prime(n.Inputs[0].Level)), in)
+				plan.Plaintext[n] = quo(mul(s, modulus(n.Inputs[0].Level)), in)
 			case ir.OpPoly:
 				in := plan.Out[n.Inputs[0]]
 				if n.Poly.IsSquare() {
-					s = quo(mul(in, in), prime(n.Inputs[0].Level))
+					s = rescale(mul(in, in), n.Inputs[0].Level)
 				} else {
 					s = delta // the polynomial evaluator lands on the scale it is given
 				}
 			case ir.OpMul:
 				a, b := n.Inputs[0], n.Inputs[1]
-				s = quo(mul(plan.Out[a], plan.Out[b]), prime(min(a.Level, b.Level)))
+				s = rescale(mul(plan.Out[a], plan.Out[b]), min(a.Level, b.Level))
 			case ir.OpAdd:
 				a, b := n.Inputs[0], n.Inputs[1]
 				sa, sb := plan.Out[a], plan.Out[b]
@@ -120,4 +140,14 @@ func Scales(g *ir.Graph, q []uint64, defaultScale *big.Float) (*ScalePlan, error
 func CloseScales(a, b *big.Float) bool {
 	r, _ := new(big.Float).Quo(a, b).Float64()
 	return r > 1-1e-12 && r < 1+1e-12
+}
+
+// nominalScales plans the scales of g on primes of exactly the set's bit
+// sizes.
+func nominalScales(g *ir.Graph, set params.Set) (*ScalePlan, error) {
+	q := make([]uint64, len(set.LogQ))
+	for i, b := range set.LogQ {
+		q[i] = uint64(1) << b
+	}
+	return SetScales(g, set, q)
 }

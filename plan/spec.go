@@ -85,10 +85,12 @@ type Spec struct {
 	// CircuitPrivacyBits is λ, when the server floods the result for
 	// circuit privacy (flood.go); 0 when it does not, and the result's
 	// error then carries bits of the weights. FloodWidth is the flood's
-	// half-width 2^λ·B in the ciphertext's integers, and OutputStep is
-	// then that of the flooded output.
-	CircuitPrivacyBits int    `json:"circuit_privacy_bits,omitempty"`
-	FloodWidth         uint64 `json:"flood_width,omitempty"`
+	// half-width 2^λ·B in the ciphertext's integers, an integer below
+	// maxFloodWidth (a float64: it may pass 2^64; every width hecc
+	// computes is one, and below 2^53 its JSON is the integer's), and
+	// OutputStep is then that of the flooded output.
+	CircuitPrivacyBits int     `json:"circuit_privacy_bits,omitempty"`
+	FloodWidth         float64 `json:"flood_width,omitempty"`
 }
 
 // OutputStepUsable reports whether rounding an output whose values span
@@ -254,6 +256,9 @@ func (s *Spec) Validate() error {
 		if len(s.Rotations) > 0 || s.InputSlots != nil || s.InputParts != 0 {
 			return fmt.Errorf("%w: a batch circuit has no rotation keys and no input layout", ErrSpec)
 		}
+		if s.Params.PrimesPerLevel() > 1 {
+			return fmt.Errorf("%w: a batch circuit runs on one prime per level (scale 2^%d takes two)", ErrSpec, s.Params.LogScale)
+		}
 	default:
 		return fmt.Errorf("%w: unknown layout %q", ErrSpec, s.Layout)
 	}
@@ -320,8 +325,9 @@ func (s *Spec) Validate() error {
 	if f, _ := math.Frexp(s.OutputStep); f != 0.5 {
 		return fmt.Errorf("%w: output step %g is not a power of two: the spec records no output precision (made by an older hecc? recompile the model)", ErrSpec, s.OutputStep)
 	}
-	if s.CircuitPrivacyBits < 0 || s.CircuitPrivacyBits > MaxCircuitPrivacyBits || (s.CircuitPrivacyBits == 0) != (s.FloodWidth == 0) || s.FloodWidth >= maxFloodWidth {
-		return fmt.Errorf("%w: circuit privacy of %d bits with a flood of width %d", ErrSpec, s.CircuitPrivacyBits, s.FloodWidth)
+	if s.CircuitPrivacyBits < 0 || s.CircuitPrivacyBits > MaxCircuitPrivacyBits || (s.CircuitPrivacyBits == 0) != (s.FloodWidth == 0) ||
+		!(s.FloodWidth >= 0 && s.FloodWidth < maxFloodWidth) || s.FloodWidth != math.Trunc(s.FloodWidth) {
+		return fmt.Errorf("%w: circuit privacy of %d bits with a flood of width %g", ErrSpec, s.CircuitPrivacyBits, s.FloodWidth)
 	}
 	if s.CircuitPrivacyBits > 0 && s.Batched() {
 		return fmt.Errorf("%w: circuit privacy in the batch layout", ErrSpec)
@@ -370,8 +376,8 @@ const MaxBatchValues = 1 << 16
 const MaxEvalKeyFileBytes = 32 << 30
 
 // EvalKeyFileBytes estimates the size of the spec's evaluation key file
-// from the nominal prime sizes: for each key at level l, ⌈(l+1)/|P|⌉
-// gadget entries, each one polynomial over the primes up to l and the
+// from the nominal prime sizes: for each key at level l, ⌈L/|P|⌉ gadget
+// entries (L = Limbs(l)), each one polynomial over the L primes and the
 // key-switching primes, packed to the primes' bit lengths. Use it on a
 // validated parameter set only.
 func (s *Spec) EvalKeyFileBytes() int64 {
@@ -380,11 +386,12 @@ func (s *Spec) EvalKeyFileBytes() int64 {
 		pBits += b
 	}
 	key := func(level int) int64 {
+		limbs := s.Params.Limbs(level)
 		qBits := 0
-		for _, b := range s.Params.LogQ[:level+1] {
+		for _, b := range s.Params.LogQ[:limbs] {
 			qBits += b
 		}
-		entries := (level + len(s.Params.LogP)) / len(s.Params.LogP)
+		entries := (limbs + len(s.Params.LogP) - 1) / len(s.Params.LogP)
 		return int64(entries) * int64(qBits+pBits) << s.Params.LogN / 8
 	}
 	var total int64

@@ -90,7 +90,7 @@ func TestCircuitPrivacyFields(t *testing.T) {
 	set := params.Set{LogN: 13, LogQ: []int{40, 30}, LogP: []int{41}, LogScale: 30, Security: 128}
 	for _, c := range []struct {
 		bits   int
-		width  uint64
+		width  float64
 		layout string
 		ok     bool
 	}{
@@ -101,6 +101,10 @@ func TestCircuitPrivacyFields(t *testing.T) {
 		{-1, 1 << 40, "", false},
 		{MaxCircuitPrivacyBits + 1, 1 << 40, "", false},
 		{16, maxFloodWidth, "", false},
+		{16, 0x1p100, "", true},
+		{16, 12.5, "", false},
+		{16, math.Inf(1), "", false},
+		{16, math.NaN(), "", false},
 		{16, 1 << 40, LayoutBatch, false},
 	} {
 		s := &Spec{Model: "m", Params: set, LogSlots: 4, OutputStep: 1, CircuitPrivacyBits: c.bits, FloodWidth: c.width, Layout: c.layout,
@@ -110,7 +114,33 @@ func TestCircuitPrivacyFields(t *testing.T) {
 			s.Batch = 4
 		}
 		if err := s.Validate(); (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrSpec)) {
-			t.Errorf("λ = %d, width %d, layout %q: %v, want ok = %v", c.bits, c.width, c.layout, err, c.ok)
+			t.Errorf("λ = %d, width %g, layout %q: %v, want ok = %v", c.bits, c.width, c.layout, err, c.ok)
 		}
+	}
+}
+
+// TestTwoPrimeSpec: a spec on two primes per level keeps its levels (the
+// input at the chain's top level, not Lattigo's), its key-file estimate
+// counts both primes of every level, and the batch layout is refused on it.
+func TestTwoPrimeSpec(t *testing.T) {
+	set := params.Set{LogN: 14, LogQ: []int{40, 40, 35, 35, 35, 35}, LogP: []int{41, 41}, LogScale: 70, Security: 128}
+	top := set.MaxLevel()
+	s := &Spec{
+		Model: "m", Params: set, LogSlots: 10, OutputStep: 1,
+		Input:     TensorInfo{Name: "x", Shape: []int{16}, Level: top},
+		Output:    TensorInfo{Name: "y", Shape: []int{10}},
+		Rotations: []RotationKey{{Galois: 5, Level: top}},
+	}
+	if err := s.Validate(); err != nil || top != 2 {
+		t.Fatalf("a two-prime spec at level %d: %v", top, err)
+	}
+	// Six primes of 220 bits and two of 82: three digits of α = 2.
+	if got, want := s.EvalKeyFileBytes(), int64(3*(220+82))<<14/8; got != want {
+		t.Errorf("a key at the top of %s estimated at %d bytes, want %d", set, got, want)
+	}
+	batch := *s
+	batch.Layout, batch.Batch, batch.Rotations = LayoutBatch, 4, nil
+	if err := batch.Validate(); !errors.Is(err, ErrSpec) {
+		t.Errorf("a batch spec on two primes per level: %v, want ErrSpec", err)
 	}
 }

@@ -28,6 +28,20 @@ type linearTransform struct {
 	blocks map[int][]lattigox.BabyTerm // giant step → terms
 }
 
+// embedder encodes real vectors into QP polynomials.
+type embedder interface {
+	Embed(values []float64, meta *rlwe.MetaData, out ringqp.Poly) error
+}
+
+// newEmbedder embeds at level with ecd's precision, one per goroutine:
+// float64's, or beyond it double-double's (ddEmbedder).
+func newEmbedder(p hefloat.Parameters, ecd *hefloat.Encoder, level int) embedder {
+	if ecd.Prec() > encodingPrecision {
+		return newDDEmbedder(p, level)
+	}
+	return lattigox.NewEmbedder(p, ecd, level, p.MaxLevelP())
+}
+
 // encodeLinearTransform encodes the diagonals at level with scale, on
 // workers goroutines with an encoder each.
 func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp plan.Split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
@@ -50,9 +64,9 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 	ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
 	pts := make([]ringqp.Poly, len(keys))
 	workers = max(1, workers)
-	embedders, buffers := make([]*lattigox.Embedder, workers), make([][]float64, workers)
+	embedders, buffers := make([]embedder, workers), make([][]float64, workers)
 	for w := range embedders {
-		embedders[w], buffers[w] = lattigox.NewEmbedder(p, ecd, level, p.MaxLevelP()), make([]float64, slots)
+		embedders[w], buffers[w] = newEmbedder(p, ecd, level), make([]float64, slots)
 	}
 	if err := parallel.ForEach(workers, len(keys), func(w, i int) error {
 		d, g, rotated := diags[keys[i]], sp.Steps[keys[i]][0], buffers[w]

@@ -35,7 +35,7 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		input    func(*testing.T, *plan.Spec, *Keys, *ir.Graph) *Ciphertext
 		worst    func(*testing.T, *plan.Spec, *Keys, *Server, *ir.Graph, uint64) float64
 	}{
-		{"slots", nil, func(t *testing.T, g *ir.Graph) (*plan.Spec, *Keys, *Server) { return testServer(t, g) },
+		{"slots", nil, func(t *testing.T, g *ir.Graph) (*plan.Spec, *Keys, *Server) { return testServer(t, g, 35) },
 			func(t *testing.T, spec *plan.Spec, keys *Keys, g *ir.Graph) *Ciphertext {
 				ct, err := Encrypt(spec, keys.Secret, &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: randomInputs(7, g.Inputs()[0].Size(), 1)})
 				if err != nil {

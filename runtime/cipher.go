@@ -151,12 +151,12 @@ func encrypt(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, seed *[seedS
 	}
 	parts := spec.InputCiphertexts()
 	per := len(laid) / parts
-	ecd, enc := hefloat.NewEncoder(p), rlwe.NewEncryptor(p, key)
+	ecd, enc := newEncoder(p), rlwe.NewEncryptor(p, key)
 	cts := make([]*rlwe.Ciphertext, parts)
 	for j := range cts {
 		slots := make([]float64, 1<<spec.LogSlots)
 		copy(slots, laid[j*per:(j+1)*per])
-		pt := hefloat.NewPlaintext(p, spec.Input.Level)
+		pt := hefloat.NewPlaintext(p, spec.Params.RingLevel(spec.Input.Level))
 		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
 		if err := ecd.Encode(slots, pt); err != nil {
 			return nil, fmt.Errorf("cannot encode the input: %w", err)
@@ -210,7 +210,7 @@ func DecryptRaw(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, err
 	pt := rlwe.NewDecryptor(p, sk.sk).DecryptNew(ct.cts[0])
 	pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: p.LogMaxSlots()}
 	all := make([]complex128, p.MaxSlots())
-	if err := hefloat.NewEncoder(p).Decode(pt, all); err != nil {
+	if err := newEncoder(p).Decode(pt, all); err != nil {
 		return nil, fmt.Errorf("cannot decode the result: %w", err)
 	}
 	n, slots := ir.NumElements(spec.Output.Shape), 1<<spec.LogSlots
@@ -272,13 +272,13 @@ func checkResult(all []complex128, n, size int) error {
 // seeded, c1, packed (see packed.go). The level, the layout and the NTT
 // form come from the spec.
 
-// ciphertextLevel is the level the spec puts ciphertexts of kind at, and
-// how many of them a file holds.
+// ciphertextLevel is Lattigo's level for the ciphertexts of kind, as the
+// spec puts them, and how many of them a file holds.
 func ciphertextLevel(spec *plan.Spec, kind Kind) (level, count int) {
 	if kind == KindOutputCt {
-		return spec.Output.Level, spec.OutputCiphertexts()
+		return spec.Params.RingLevel(spec.Output.Level), spec.OutputCiphertexts()
 	}
-	return spec.Input.Level, spec.InputCiphertexts()
+	return spec.Params.RingLevel(spec.Input.Level), spec.InputCiphertexts()
 }
 
 // EncodeCiphertext serialises an encrypted input or result with its key

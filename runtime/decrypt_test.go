@@ -18,7 +18,7 @@ import (
 func TestDecryptRefusesWhatIsNotAResult(t *testing.T) {
 	b, x := newGraph(41, 20)
 	g := b.output(b.dense(b.poly(b.dense(x, 8, 0.8), ir.Square()), 3, 1))
-	spec, keys, srv := testServer(t, g)
+	spec, keys, srv := testServer(t, g, 35)
 	ct, err := Encrypt(spec, keys.Public, &ir.Tensor{Shape: []int{20}, Data: randomInputs(5, 20, 1)})
 	if err != nil {
 		t.Fatal(err)

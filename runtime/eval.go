@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/big"
 	goruntime "runtime"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 )
+
+// scalePrec is the precision of the constants the polynomials' argument is
+// mapped with: Lattigo's, for scales.
+const scalePrec = 128
 
 // Prepared is a circuit ready to evaluate with any key set of its spec:
 // its plan checked, every diagonal, bias and integer weight encoded once,
@@ -119,8 +124,9 @@ func Prepare(c *Circuit) (*Prepared, error) {
 // prepareAffine encodes the affine maps of a circuit in slots.
 func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 	c, p := e.circuit, e.params
+	set := c.Spec.Params
 	e.affine = make(map[*ir.Node]*preparedAffine)
-	ecd := hefloat.NewEncoder(p)
+	ecd := newWeightEncoder(p, set)
 	n := 1 << c.Graph.LogSlots
 	for _, node := range c.Graph.Nodes {
 		if node.Op != ir.OpAffine {
@@ -137,7 +143,7 @@ func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 			ptScale := rlwe.NewScale(scales.Plaintext[node])
 			switch pa.plan.Form {
 			case plan.Parts:
-				pa.parts, err = encodeParts(p, ecd, node, pa.plan, node.Inputs[0].Level, c.Graph.LogSlots, ptScale)
+				pa.parts, err = encodeParts(p, ecd, node, pa.plan, set.RingLevel(node.Inputs[0].Level), c.Graph.LogSlots, ptScale)
 			case plan.Hybrid:
 				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
@@ -151,7 +157,7 @@ func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 						bias[i] = bias[i%pa.plan.Period]
 					}
 				}
-				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, node.Inputs[0].Level, c.Graph.LogSlots, ptScale, goruntime.GOMAXPROCS(0))
+				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, set.RingLevel(node.Inputs[0].Level), c.Graph.LogSlots, ptScale, goruntime.GOMAXPROCS(0))
 			}
 			if err != nil {
 				return fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
@@ -159,7 +165,7 @@ func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 		}
 		if bias != nil {
 			// Encoded once, at the level and scale the node's output has.
-			pa.bias = hefloat.NewPlaintext(p, node.Level)
+			pa.bias = hefloat.NewPlaintext(p, set.RingLevel(node.Level))
 			pa.bias.Scale = e.scales[node]
 			pa.bias.LogDimensions = ring.Dimensions{Rows: 0, Cols: c.Graph.LogSlots}
 			if err := ecd.Encode(bias, pa.bias); err != nil {
@@ -239,11 +245,12 @@ func (s *Server) Memory() Memory { return Memory{Keys: s.keyBytes} }
 // at: Lattigo would key-switch with them and return a wrong result without
 // any error.
 func checkKeyLevels(pl *plan.Plan, ek *EvalKeys) error {
+	set := pl.Spec.Params
 	have := map[uint64]int{}
 	for _, k := range ek.galois {
 		have[k.GaloisElement] = k.LevelQ()
 	}
-	logN := pl.Spec.Params.LogN
+	logN := set.LogN
 	for _, n := range pl.Graph.Nodes {
 		switch n.Op {
 		case ir.OpAffine:
@@ -255,8 +262,8 @@ func checkKeyLevels(pl *plan.Plan, ek *EvalKeys) error {
 				if !ok {
 					return fmt.Errorf("node %s needs the rotation key for Galois element %d, which the evaluation keys lack", n.Label(), k.Galois)
 				}
-				if l < k.Level {
-					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), k.Level, l)
+				if l < set.RingLevel(k.Level) {
+					return fmt.Errorf("node %s rotates at level %d with a key made for level %d: regenerate the keys from this circuit's spec", n.Label(), k.Level, set.Level(l))
 				}
 			}
 		case ir.OpMul, ir.OpPoly:
@@ -270,8 +277,8 @@ func checkKeyLevels(pl *plan.Plan, ek *EvalKeys) error {
 			if ek.relin == nil {
 				return fmt.Errorf("node %s multiplies ciphertexts, but the evaluation keys have no relinearization key", n.Label())
 			}
-			if l := ek.relin.LevelQ(); l < level {
-				return fmt.Errorf("node %s multiplies at level %d with a relinearization key made for level %d: regenerate the keys from this circuit's spec", n.Label(), level, l)
+			if l := ek.relin.LevelQ(); l < set.RingLevel(level) {
+				return fmt.Errorf("node %s multiplies at level %d with a relinearization key made for level %d: regenerate the keys from this circuit's spec", n.Label(), level, set.Level(l))
 			}
 		}
 	}
@@ -314,19 +321,19 @@ func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stat
 	if s.batch != nil {
 		return s.runBatch(ctx, input)
 	}
-	g, in := s.circuit.Graph, input.cts
+	g, in, set := s.circuit.Graph, input.cts, s.circuit.Spec.Params
 	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {
 		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(in), want)
 	}
 	for i, ct := range in {
-		if ct == nil || ct.Degree() != 1 || !ct.IsNTT || ct.Level() != s.circuit.Spec.Input.Level {
+		if ct == nil || ct.Degree() != 1 || !ct.IsNTT || ct.Level() != set.RingLevel(s.circuit.Spec.Input.Level) {
 			return nil, nil, fmt.Errorf("input ciphertext %d is not a fresh ciphertext at level %d", i+1, s.circuit.Spec.Input.Level)
 		}
 	}
 	evals := s.buf.evaluators(s.eval, max(1, s.Workers))
 	defer s.buf.releaseEvaluators(evals)
 	eval := evals[0]
-	count := &opCounter{}
+	count := &opCounter{perLevel: set.PrimesPerLevel()}
 	counted := countingEvaluator{eval, count, evals, s.buf}
 	polyEval := hefloat.NewPolynomialEvaluator(s.params, counted)
 	st := &Stats{}
@@ -366,8 +373,8 @@ func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stat
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot evaluate node %s: %w", n.Label(), err)
 		}
-		if out.Level() != n.Level {
-			return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), out.Level(), n.Level)
+		if out.Level() != set.RingLevel(n.Level) {
+			return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), set.Level(out.Level()), n.Level)
 		}
 		if want := s.scales[n]; !plan.CloseScales(&out.Scale.Value, &want.Value) {
 			return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(out.Scale.Float64()), math.Log2(want.Float64()))
@@ -409,7 +416,7 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	if err != nil {
 		return nil, err
 	}
-	if out, err = s.project(evals, pa.plan.Projection, n.Inputs[0].Level, out, count); err != nil {
+	if out, err = s.project(evals, pa.plan.Projection, pa.parts.level, out, count); err != nil {
 		return nil, err
 	}
 	if err := lattigox.Rescale(lattigox.Workers{Evals: evals}, out, out); err != nil {
@@ -435,15 +442,15 @@ func addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.
 	if err != nil {
 		return nil, err
 	}
-	count.add(PrimAdd, n.Level, 1)
+	count.add(PrimAdd, out.Level(), 1)
 	return biased, nil
 }
 
 func (s *Server) affineNode(ctx context.Context, evals []*hefloat.Evaluator, n *ir.Node, in *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
 	pa, eval := s.affine[n], evals[0]
 	workers := lattigox.Workers{Evals: evals, Pool: s.buf, Ctx: ctx}
-	if in.Level() != n.Inputs[0].Level {
-		return nil, fmt.Errorf("input at level %d, expected %d", in.Level(), n.Inputs[0].Level)
+	if set := s.circuit.Spec.Params; in.Level() != set.RingLevel(n.Inputs[0].Level) {
+		return nil, fmt.Errorf("input at level %d, expected %d", set.Level(in.Level()), n.Inputs[0].Level)
 	}
 	out := in
 	if pa.lt != nil {
@@ -461,7 +468,7 @@ func (s *Server) affineNode(ctx context.Context, evals []*hefloat.Evaluator, n *
 			if out, err = lattigox.SumRotations(workers, pa.plan.BlockSum, out); err != nil {
 				return nil, err
 			}
-			countBlockSum(count, pa.plan.BlockSum, n.Level)
+			countBlockSum(count, pa.plan.BlockSum, out.Level())
 		}
 		pa.lt.count(count)
 		count.add(PrimRescale, in.Level(), 1)
@@ -483,13 +490,17 @@ func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEv
 	if p.Basis == ir.Chebyshev {
 		basis = bignum.Chebyshev
 		if p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
-			// Map [Lo, Hi] onto [-1, 1]: one constant multiplication and a rescale.
-			a, b := p.Interval.Lo, p.Interval.Hi
-			mapped, err := eval.MulNew(in, 2/(b-a))
+			// Map [Lo, Hi] onto [-1, 1]: one constant multiplication and a
+			// rescale. The constants are exact to the parameters' encoding
+			// precision, which two primes per level take beyond float64's.
+			a, b := big.NewFloat(p.Interval.Lo).SetPrec(scalePrec), big.NewFloat(p.Interval.Hi).SetPrec(scalePrec)
+			width := new(big.Float).Sub(b, a)
+			mapped, err := eval.MulNew(in, new(big.Float).Quo(big.NewFloat(2), width))
 			if err != nil {
 				return nil, err
 			}
-			if err := eval.Add(mapped, -(a+b)/(b-a), mapped); err != nil {
+			shift := new(big.Float).Add(a, b)
+			if err := eval.Add(mapped, shift.Neg(shift).Quo(shift, width), mapped); err != nil {
 				return nil, err
 			}
 			if err := eval.Rescale(mapped, mapped); err != nil {
@@ -498,7 +509,13 @@ func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEv
 			x = mapped
 		}
 	}
-	poly := bignum.NewPolynomial(basis, p.Coeffs, [2]float64{-1, 1})
+	// Lattigo splits the polynomial in the precision of its coefficients:
+	// the weights'.
+	coeffs := make([]*big.Float, len(p.Coeffs))
+	for i, c := range p.Coeffs {
+		coeffs[i] = big.NewFloat(c).SetPrec(weightPrecision(s.circuit.Spec.Params))
+	}
+	poly := bignum.NewPolynomial(basis, coeffs, [2]float64{-1, 1})
 	return polyEval.Evaluate(x, poly, s.scales[n])
 }
 

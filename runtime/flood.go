@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
 	mrand "math/rand/v2"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -42,15 +45,15 @@ func (s *Server) flood(result *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	var seed [32]byte
 	rand.Read(seed[:])
 	rq := s.params.RingQ().AtLevel(level)
-	values := make([]int64, rq.N())
-	sampleFlood(mrand.New(mrand.NewChaCha8(seed)), width, values)
+	values := make([]uint128, rq.N())
+	w := floodWidth(width)
+	sampleFlood(mrand.New(mrand.NewChaCha8(seed)), w.double(), values)
 	e := rq.NewPoly()
 	for i, q := range rq.ModuliChain()[:level+1] {
+		// The flood's coefficient is v − W for v uniform in [0, 2W].
+		shift := q - w.mod(q)
 		for j, v := range values {
-			e.Coeffs[i][j] = uint64(v) % q
-			if v < 0 {
-				e.Coeffs[i][j] = (q - uint64(-v)%q) % q
-			}
+			e.Coeffs[i][j] = (v.mod(q) + shift) % q
 		}
 	}
 	if zero.IsNTT {
@@ -65,10 +68,47 @@ func (s *Server) flood(result *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {
 	return out, nil
 }
 
-// sampleFlood fills values with integers uniform in [-width, width]
-// (width < 2^62, plan.Spec.Validate): Uint64N is unbiased.
-func sampleFlood(r *mrand.Rand, width uint64, values []int64) {
+// uint128 is an unsigned integer of two 64-bit words.
+type uint128 struct{ hi, lo uint64 }
+
+// mod is x mod q.
+func (x uint128) mod(q uint64) uint64 { return bits.Rem64(x.hi, x.lo, q) }
+
+// double is 2x, for x below 2^127.
+func (x uint128) double() uint128 { return uint128{x.hi<<1 | x.lo>>63, x.lo << 1} }
+
+// floodWidth is the spec's flood width, an integer below 2^126
+// (plan.Spec.Validate), in two words.
+func floodWidth(width float64) uint128 {
+	w, _ := new(big.Float).SetFloat64(width).Int(nil)
+	lo := new(big.Int).And(w, new(big.Int).SetUint64(math.MaxUint64))
+	return uint128{new(big.Int).Rsh(w, 64).Uint64(), lo.Uint64()}
+}
+
+// sampleFlood fills values with integers uniform in [0, bound]: Uint64N,
+// unbiased, when the range fits a word, and otherwise rejection of two
+// words drawn to the bound's bit length, which accepts at least half.
+func sampleFlood(r *mrand.Rand, bound uint128, values []uint128) {
+	if bound.hi == 0 && bound.lo < math.MaxUint64 {
+		for j := range values {
+			values[j] = uint128{0, r.Uint64N(bound.lo + 1)}
+		}
+		return
+	}
+	mask := uint64(math.MaxUint64)
+	if bound.hi > 0 {
+		mask >>= bits.LeadingZeros64(bound.hi)
+	}
 	for j := range values {
-		values[j] = int64(r.Uint64N(2*width+1)) - int64(width)
+		for {
+			v := uint128{r.Uint64() & mask, r.Uint64()}
+			if bound.hi == 0 {
+				v.hi = 0
+			}
+			if v.hi < bound.hi || (v.hi == bound.hi && v.lo <= bound.lo) {
+				values[j] = v
+				break
+			}
+		}
 	}
 }

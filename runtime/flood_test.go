@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"math/big"
 	mrand "math/rand/v2"
 	"slices"
 	"testing"
@@ -17,9 +19,9 @@ import (
 )
 
 // floodCircuit is a small circuit through the passes, with its
-// calibration samples, planned at insecure test parameters whose scale
-// affords some flooding.
-func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
+// calibration samples, planned at insecure test parameters of scale
+// 2^logScale.
+func floodCircuit(t *testing.T, logScale int) (*plan.Plan, []*ir.Tensor) {
 	t.Helper()
 	b, x := newGraph(11, 24)
 	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.8), ir.Square()), 6, 1))
@@ -30,7 +32,7 @@ func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
 	if err := passes.Run(g, passes.Pipeline, &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}); err != nil {
 		t.Fatal(err)
 	}
-	pl, err := plan.Build("test", g, params.InsecureTestSet(11, g.Depth, 45))
+	pl, err := plan.Build("test", g, params.InsecureTestSet(11, g.Depth, logScale))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,17 +46,26 @@ func floodCircuit(t *testing.T) (*plan.Plan, []*ir.Tensor) {
 // rounded, to the exact output. The last bias is moved so that every exact
 // output is a multiple of the step, so an output rounds to itself whenever
 // its error is within the flooded bound (TestDecryptRoundingHidesTheNoise).
+//
+// It runs at λ = 12 on one prime per level, at λ = 40 on two, whose scale
+// 2^70 affords it, and at λ = 60 on scale 2^100, whose flood is wider than
+// a word.
 func TestFloodHidesTheServersNoise(t *testing.T) {
-	pl, samples := floodCircuit(t)
+	for _, tc := range []struct{ logScale, bits int }{{45, 12}, {70, 40}, {100, 60}} {
+		t.Run(fmt.Sprintf("scale 2^%d, λ = %d", tc.logScale, tc.bits), func(t *testing.T) { floodHides(t, tc.logScale, tc.bits) })
+	}
+}
+
+func floodHides(t *testing.T, logScale, bits int) {
+	pl, samples := floodCircuit(t, logScale)
 	g := pl.Graph
 	width := g.Outputs()[0].Range.Width()
 	most, err := pl.MaxFloodBits(width)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bits := min(most, 12)
-	if bits < 4 {
-		t.Fatalf("the test parameters afford %d bits of flooding", most)
+	if most < bits {
+		t.Fatalf("the test parameters afford %d bits of flooding, not %d", most, bits)
 	}
 	if err := pl.SetCircuitPrivacy(bits); err != nil {
 		t.Fatal(err)
@@ -87,7 +98,7 @@ func TestFloodHidesTheServersNoise(t *testing.T) {
 		t.Fatal(err)
 	}
 	narrow := *spec
-	narrow.FloodWidth /= 2
+	narrow.FloodWidth = math.Floor(narrow.FloodWidth / 2)
 	if _, err := NewServer(&Circuit{Spec: &narrow, Graph: g}, keys.Eval); !errors.Is(err, plan.ErrMismatch) {
 		t.Fatalf("a spec whose flood is narrower than its plan's: %v, want plan.ErrMismatch", err)
 	}
@@ -136,13 +147,13 @@ func TestFloodHidesTheServersNoise(t *testing.T) {
 	// is within a factor 16 of it but with a probability below 2^-20; with
 	// no flood it is the server's error, 2^-λ smaller.
 	slots := float64(int(1) << spec.LogSlots)
-	expected := math.Sqrt2 * math.Sqrt(2*slots/3) * float64(spec.FloodWidth) / results[0].Scale.Float64()
+	expected := math.Sqrt2 * math.Sqrt(2*slots/3) * spec.FloodWidth / results[0].Scale.Float64()
 	var sq float64
 	for i := range raw[0] {
 		sq += (raw[0][i] - raw[1][i]) * (raw[0][i] - raw[1][i])
 	}
 	rms := math.Sqrt(sq / float64(len(raw[0])))
-	t.Logf("λ = %d (at most %d), step 2^%.0f, flood width 2^%.1f, RMS of the raw difference %.3g, expected %.3g", bits, most, math.Log2(step), math.Log2(float64(spec.FloodWidth)), rms, expected)
+	t.Logf("λ = %d (at most %d), step 2^%.0f, flood width 2^%.1f, RMS of the raw difference %.3g, expected %.3g", bits, most, math.Log2(step), math.Log2(spec.FloodWidth), rms, expected)
 	if rms < expected/16 || rms > expected*16 {
 		t.Errorf("the raw decryptions of two runs differ by %.3g (RMS), the flood's width makes it %.3g", rms, expected)
 	}
@@ -151,7 +162,7 @@ func TestFloodHidesTheServersNoise(t *testing.T) {
 // TestNoFloodIsDeterministic: without circuit privacy, two runs on one
 // input ciphertext give byte-identical results, as they always did.
 func TestNoFloodIsDeterministic(t *testing.T) {
-	pl, samples := floodCircuit(t)
+	pl, samples := floodCircuit(t, 45)
 	keys, err := GenerateKeys(pl.Spec, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -182,23 +193,61 @@ func TestNoFloodIsDeterministic(t *testing.T) {
 // TestSampleFloodIsUniform: every integer of [-W, W] comes up about as
 // often as the others, and nothing outside it (a shifted or narrowed
 // flood would leave a deterministic offset or part of the server's error
-// unhidden).
+// unhidden), for a width of one word and for one of two, where the
+// coefficients' reduction per prime is checked against big integers.
 func TestSampleFloodIsUniform(t *testing.T) {
 	const width, n = 3, 1 << 16
-	values := make([]int64, n)
-	sampleFlood(mrand.New(mrand.NewPCG(1, 2)), width, values)
-	count := map[int64]int{}
+	values := make([]uint128, n)
+	w := floodWidth(width)
+	sampleFlood(mrand.New(mrand.NewPCG(1, 2)), w.double(), values)
+	count := map[uint128]int{}
 	for _, v := range values {
 		count[v]++
 	}
 	// Each count is binomial(n, 1/7): 6σ is about 530.
-	for v := int64(-width); v <= width; v++ {
-		if d := math.Abs(float64(count[v]) - n/7.0); d > 6*math.Sqrt(n/7.0*6/7) {
-			t.Errorf("%d came up %d times in %d, expected about %d", v, count[v], n, n/7)
+	for v := range uint64(2*width + 1) {
+		if d := math.Abs(float64(count[uint128{0, v}]) - n/7.0); d > 6*math.Sqrt(n/7.0*6/7) {
+			t.Errorf("%d came up %d times in %d, expected about %d", int(v)-width, count[uint128{0, v}], n, n/7)
 		}
-		delete(count, v)
+		delete(count, uint128{0, v})
 	}
 	if len(count) > 0 {
 		t.Errorf("values outside [-%d, %d]: %v", width, width, count)
+	}
+
+	// W = 2^68 + 2^20: [0, 2W] spans 2^69 + 2^21 + 1 values, drawn as 70
+	// bits and rejected above 2W. Its 2^5 buckets of 2^64 values each get
+	// 1/32 of the samples, and the 2^21 + 1 values above them almost none.
+	wide := floodWidth(0x1p68 + 0x1p20)
+	if wide != (uint128{16, 1 << 20}) {
+		t.Fatalf("2^68 + 2^20 in words: %+v", wide)
+	}
+	sampleFlood(mrand.New(mrand.NewPCG(3, 4)), wide.double(), values)
+	buckets := make([]int, 33)
+	bound := new(big.Int).Lsh(big.NewInt(1), 69)
+	bound.Add(bound, big.NewInt(1<<21))
+	shift := new(big.Int).Lsh(big.NewInt(1), 68)
+	shift.Add(shift, big.NewInt(1<<20))
+	for _, v := range values {
+		buckets[v.hi]++
+		x := new(big.Int).Lsh(new(big.Int).SetUint64(v.hi), 64)
+		x.Add(x, new(big.Int).SetUint64(v.lo))
+		if x.Cmp(bound) > 0 {
+			t.Fatalf("%v drawn above the bound %v", x, bound)
+		}
+		// The runtime's residue of v − W for a 61-bit prime, against big integers.
+		const q = 0x1fffffffffe00001
+		want := new(big.Int).Mod(new(big.Int).Sub(x, shift), new(big.Int).SetUint64(q)).Uint64()
+		if got := (v.mod(q) + q - wide.mod(q)) % q; got != want {
+			t.Fatalf("%v − W mod q: %d, want %d", x, got, want)
+		}
+	}
+	for b, c := range buckets[:32] {
+		if d := math.Abs(float64(c) - n/32.0); d > 6*math.Sqrt(n/32.0*31/32) {
+			t.Errorf("bucket %d of 2^64 values came up %d times in %d, expected about %d", b, c, n, n/32)
+		}
+	}
+	if buckets[32] > 1 {
+		t.Errorf("the 2^21 + 1 values from 2^69 came up %d times in %d", buckets[32], n)
 	}
 }

@@ -29,8 +29,8 @@ const hoistedBatch = 8
 // a circuit's floor, Σ count × cost, against which the runtime's own
 // overhead shows (hecc bench --floor).
 func (s *Server) PrimitiveSeconds(op string, level, reps int) (float64, error) {
-	if level < 0 || level > s.params.MaxLevel() {
-		return 0, fmt.Errorf("level %d is outside the chain [0, %d]", level, s.params.MaxLevel())
+	if max := s.circuit.Spec.Params.MaxLevel(); level < 0 || level > max {
+		return 0, fmt.Errorf("level %d is outside the chain [0, %d]", level, max)
 	}
 	if reps < 1 {
 		return 0, fmt.Errorf("%d repetitions: at least one is needed", reps)
@@ -62,13 +62,14 @@ func (s *Server) PrimitiveSeconds(op string, level, reps int) (float64, error) {
 // how many operations a run performs.
 func (s *Server) primitive(op string, level int) (func() error, int, error) {
 	p, spec := s.params, s.circuit.Spec
+	ringLevel := spec.Params.RingLevel(level)
 	eval := s.eval.ShallowCopy()
 	prng, err := sampling.NewPRNG()
 	if err != nil {
 		return nil, 0, err
 	}
 	random := func(degree int) *rlwe.Ciphertext {
-		ct := rlwe.NewCiphertextRandom(prng, p, degree, level)
+		ct := rlwe.NewCiphertextRandom(prng, p, degree, ringLevel)
 		ct.Scale = p.DefaultScale()
 		ct.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
 		ct.IsBatched = true
@@ -107,11 +108,11 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		acc := lattigox.NewGiantAccumulator(&p, nil, level, p.MaxLevelP())
+		acc := lattigox.NewGiantAccumulator(&p, nil, ringLevel, p.MaxLevelP())
 		return func() error { return acc.Add(eval, rots[0], nil, nil) }, 1, nil
 	case PrimMulDiagonal:
-		ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
-		x, pt, sum := rlwe.NewElementExtended(p, 1, level, p.MaxLevelP()), ringQP.NewPoly(), ringQP.NewPoly()
+		ringQP := p.RingQP().AtLevel(ringLevel, p.MaxLevelP())
+		x, pt, sum := rlwe.NewElementExtended(p, 1, ringLevel, p.MaxLevelP()), ringQP.NewPoly(), ringQP.NewPoly()
 		x.Value[0].Q.Copy(a.Value[0])
 		x.Value[1].Q.Copy(a.Value[1])
 		pt.Q.Copy(b.Value[0])
@@ -122,10 +123,10 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 			return nil
 		}, 1, nil
 	case PrimModDown:
-		x := rlwe.NewElementExtended(p, 1, level, p.MaxLevelP())
+		x := rlwe.NewElementExtended(p, 1, ringLevel, p.MaxLevelP())
 		return func() error {
 			for i := range out.Value {
-				eval.ModDownQPtoQNTT(level, p.MaxLevelP(), x.Value[i].Q, x.Value[i].P, out.Value[i])
+				eval.ModDownQPtoQNTT(ringLevel, p.MaxLevelP(), x.Value[i].Q, x.Value[i].P, out.Value[i])
 			}
 			return nil
 		}, 1, nil
@@ -145,9 +146,9 @@ func (s *Server) primitive(op string, level int) (func() error, int, error) {
 		for i := range values {
 			values[i] = 2*rand.Float64() - 1
 		}
-		pt := hefloat.NewPlaintext(p, level)
+		pt := hefloat.NewPlaintext(p, ringLevel)
 		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
-		if err := hefloat.NewEncoder(p).Encode(values, pt); err != nil {
+		if err := newEncoder(p).Encode(values, pt); err != nil {
 			return nil, 0, err
 		}
 		return func() error { return eval.Mul(a, pt, out) }, 1, nil

@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"sync"
 
+	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -119,12 +120,12 @@ func (m *evalKeyMaker) keyed(index int) *rlwe.KeyGenerator {
 }
 
 func (m *evalKeyMaker) relin() *rlwe.RelinearizationKey {
-	return m.keyed(0).GenRelinearizationKeyNew(m.sk, atLevel(m.spec.RelinLevel))
+	return m.keyed(0).GenRelinearizationKeyNew(m.sk, atLevel(m.spec.Params, m.spec.RelinLevel))
 }
 
 func (m *evalKeyMaker) galois(i int) *rlwe.GaloisKey {
 	r := m.spec.Rotations[i]
-	return m.keyed(i+1).GenGaloisKeyNew(r.Galois, m.sk, atLevel(r.Level))
+	return m.keyed(i+1).GenGaloisKeyNew(r.Galois, m.sk, atLevel(m.spec.Params, r.Level))
 }
 
 // uniformStream is key index's stream of uniform randomness: AES-256 in
@@ -151,9 +152,11 @@ func (k keystream) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// atLevel makes an evaluation key valid for ciphertexts up to level.
-func atLevel(level int) rlwe.EvaluationKeyParameters {
-	return rlwe.EvaluationKeyParameters{LevelQ: &level}
+// atLevel makes an evaluation key valid for ciphertexts up to level of
+// the set's chain.
+func atLevel(set params.Set, level int) rlwe.EvaluationKeyParameters {
+	ring := set.RingLevel(level)
+	return rlwe.EvaluationKeyParameters{LevelQ: &ring}
 }
 
 // EncodeSecretKey serialises the secret key. It never goes to the server.
@@ -364,7 +367,7 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 	}
 	err = func() error {
 		if hasRelin {
-			ek.relin = rlwe.NewRelinearizationKey(p, atLevel(spec.RelinLevel))
+			ek.relin = rlwe.NewRelinearizationKey(p, atLevel(spec.Params, spec.RelinLevel))
 			if err := read(0, "relinearization key", &ek.relin.GadgetCiphertext); err != nil {
 				return err
 			}
@@ -374,7 +377,7 @@ func ReadEvalKeys(r io.Reader, spec *plan.Spec) (*EvalKeys, error) {
 			return fmt.Errorf("%w: evaluation keys hold %d Galois keys, the spec needs %d", ErrFormat, count, len(spec.Rotations))
 		}
 		for i, rot := range spec.Rotations {
-			gk := rlwe.NewGaloisKey(p, atLevel(rot.Level))
+			gk := rlwe.NewGaloisKey(p, atLevel(spec.Params, rot.Level))
 			gk.GaloisElement, gk.NthRoot = rot.Galois, p.RingQ().NthRoot()
 			if err := read(i+1, fmt.Sprintf("Galois key %d of %d", i+1, len(spec.Rotations)), &gk.GadgetCiphertext); err != nil {
 				return err

@@ -70,7 +70,7 @@ func TestOnePredictionPerQuery(t *testing.T) {
 	b, x := newGraph(31, in)
 	h := b.dense(x, 12, 0.7)
 	g := b.output(b.dense(b.poly(h, ir.Square()), 4, 1))
-	spec, keys, srv := testServer(t, g)
+	spec, keys, srv := testServer(t, g, 35)
 	if !spec.InputProjected {
 		t.Fatal("the spec does not project its input")
 	}
@@ -131,7 +131,7 @@ func TestProjectionKeepsHonestResults(t *testing.T) {
 	}
 	x := b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{slots}, Gather: gather})
 	g := b.output(b.dense(b.poly(b.dense(x, 8, 1), ir.Square()), 3, 1))
-	spec, keys, srv := testServer(t, g)
+	spec, keys, srv := testServer(t, g, 35)
 	n, ringSlots := 1<<spec.LogSlots, 1<<spec.Params.LogSlots()
 	honest := randomInputs(7, in, 1)
 	garbage := randomInputs(8, n, 5)

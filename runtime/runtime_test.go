@@ -61,14 +61,14 @@ func (b *graphBuilder) output(in *ir.Node) *ir.Graph {
 	return b.g
 }
 
-// testServer runs the passes on g, plans it at insecure test parameters and
-// prepares a server with fresh keys.
-func testServer(t *testing.T, g *ir.Graph) (*plan.Spec, *Keys, *Server) {
+// testServer runs the passes on g, plans it at insecure test parameters of
+// scale 2^logScale and prepares a server with fresh keys.
+func testServer(t *testing.T, g *ir.Graph, logScale int) (*plan.Spec, *Keys, *Server) {
 	t.Helper()
 	if err := passes.Run(g, passes.Pipeline, nil); err != nil {
 		t.Fatal(err)
 	}
-	spec := planSpec(t, "test", g, params.InsecureTestSet(11, g.Depth, 35))
+	spec := planSpec(t, "test", g, params.InsecureTestSet(11, g.Depth, logScale))
 	keys, err := GenerateKeys(spec, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -90,15 +90,15 @@ func planSpec(t *testing.T, model string, g *ir.Graph, set params.Set) *plan.Spe
 	return pl.Spec
 }
 
-// roundTrip compiles g with insecure test parameters, evaluates it
-// encrypted and returns the largest error against the plaintext
-// interpretation.
+// roundTrip compiles g with insecure test parameters of scale 2^logScale,
+// evaluates it encrypted and returns the largest error against the
+// plaintext interpretation.
 //
 // The server first evaluates another input, so that the evaluation checked
 // runs in the buffers that one left behind.
-func roundTrip(t *testing.T, g *ir.Graph, inputs []float64) float64 {
+func roundTrip(t *testing.T, g *ir.Graph, inputs []float64, logScale int) float64 {
 	t.Helper()
-	spec, keys, srv := testServer(t, g)
+	spec, keys, srv := testServer(t, g, logScale)
 	other := &ir.Tensor{Shape: g.Inputs()[0].InputShape(), Data: randomInputs(1234, len(inputs), 1)}
 	if ct, err := Encrypt(spec, keys.Secret, other); err != nil {
 		t.Fatal(err)
@@ -181,16 +181,27 @@ var testCircuits = []struct {
 	}, 12},
 }
 
+// TestEncryptedMatchesPlaintext runs every test circuit at a scale of one
+// prime per level and at one of two (params.Set.PrimesPerLevel), whose
+// errors are 2^35 times smaller.
 func TestEncryptedMatchesPlaintext(t *testing.T) {
-	for i, tc := range testCircuits {
-		t.Run(tc.name, func(t *testing.T) {
-			worst := roundTrip(t, tc.build(), randomInputs(uint64(i), tc.in, 1))
-			// Values are O(1); at scale 2^35 CKKS errors are around 2^-20.
-			if worst > 1e-4 {
-				t.Fatalf("encrypted result differs from plaintext by %g", worst)
-			}
-			t.Logf("max abs error %.2g", worst)
-		})
+	for _, scale := range []struct {
+		logScale int
+		within   float64
+	}{
+		// Values are O(1); at scale 2^35 CKKS errors are around 2^-20.
+		{35, 1e-4},
+		{70, 1e-14},
+	} {
+		for i, tc := range testCircuits {
+			t.Run(fmt.Sprintf("%s/scale 2^%d", tc.name, scale.logScale), func(t *testing.T) {
+				worst := roundTrip(t, tc.build(), randomInputs(uint64(i), tc.in, 1), scale.logScale)
+				if worst > scale.within {
+					t.Fatalf("encrypted result differs from plaintext by %g", worst)
+				}
+				t.Logf("max abs error %.2g", worst)
+			})
+		}
 	}
 }
 
@@ -208,7 +219,7 @@ func TestPolynomialDepthMatchesLattigo(t *testing.T) {
 				b, x := newGraph(uint64(deg), 4)
 				h := b.dense(x, 4, 1)
 				p := b.poly(h, &ir.Polynomial{Basis: basis, Coeffs: coeffs, Interval: ir.Interval{Lo: -1, Hi: 1}})
-				if worst := roundTrip(t, b.output(b.dense(p, 2, 1)), randomInputs(7, 4, 0.5)); worst > 1e-4 {
+				if worst := roundTrip(t, b.output(b.dense(p, 2, 1)), randomInputs(7, 4, 0.5), 35); worst > 1e-4 {
 					t.Fatalf("error %g", worst)
 				}
 			})
@@ -223,7 +234,7 @@ func TestAddOfMismatchedScales(t *testing.T) {
 	b, x := newGraph(9, 8)
 	sq := b.node(ir.OpMul, x.Shape, x, x)
 	s := b.node(ir.OpAdd, x.Shape, sq, x)
-	if worst := roundTrip(t, b.output(b.dense(s, 3, 1)), randomInputs(3, 8, 1)); worst > 1e-6 {
+	if worst := roundTrip(t, b.output(b.dense(s, 3, 1)), randomInputs(3, 8, 1), 35); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
 	}
 }
@@ -281,7 +292,7 @@ func TestHybridLinearTransformation(t *testing.T) {
 	if pl := planned.Linear[last]; pl.Form != plan.Standard || pl.Period != 16 || len(pl.Diagonals) > 16 || slices.Max(pl.Diagonals) >= 16 {
 		t.Fatalf("plan %+v for the layer after the hybrid one", pl)
 	}
-	if worst := roundTrip(t, g, randomInputs(5, 400, 1)); worst > 1e-6 {
+	if worst := roundTrip(t, g, randomInputs(5, 400, 1), 35); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
 	}
 }
@@ -319,7 +330,7 @@ func TestRepeatingLinearTransformation(t *testing.T) {
 	if repeating != 2 {
 		t.Errorf("%d repeating maps, want the two before the last", repeating)
 	}
-	if worst := roundTrip(t, g, randomInputs(6, 400, 1)); worst > 1e-5 {
+	if worst := roundTrip(t, g, randomInputs(6, 400, 1), 35); worst > 1e-5 {
 		t.Fatalf("error %g", worst)
 	}
 }
@@ -350,7 +361,7 @@ func TestInputInPartsConcurrently(t *testing.T) {
 	}
 	first := b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{x}, Shape: []int{n}, Linear: lin})
 	g := b.output(b.dense(b.poly(first, ir.Square()), 3, 1))
-	if worst := roundTrip(t, g, randomInputs(4, n, 1)); worst > 1e-6 {
+	if worst := roundTrip(t, g, randomInputs(4, n, 1), 35); worst > 1e-6 {
 		t.Fatalf("error %g", worst)
 	}
 	planned, err := plan.Build("parts", g, params.InsecureTestSet(11, g.Depth, 35))
@@ -374,7 +385,7 @@ func TestInputInPartsConcurrently(t *testing.T) {
 func TestConcurrentRuns(t *testing.T) {
 	b, x := newGraph(17, 64)
 	g := b.output(b.dense(b.poly(b.dense(x, 40, 0.3), ir.Square()), 5, 1))
-	spec, keys, srv := testServer(t, g)
+	spec, keys, srv := testServer(t, g, 35)
 	srv.Workers = 2
 	const runs = 4
 	results := make([][]float64, runs)

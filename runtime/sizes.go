@@ -51,7 +51,7 @@ func PredictSizes(spec *plan.Spec) (Sizes, error) {
 	byLevel := map[int]keySizes{}
 	keySize := func(level int) keySizes {
 		if _, ok := byLevel[level]; !ok {
-			gk := rlwe.NewGaloisKey(p, atLevel(level))
+			gk := rlwe.NewGaloisKey(p, atLevel(spec.Params, level))
 			byLevel[level] = keySizes{packedGadgetSize(p, &gk.GadgetCiphertext), gk.BinarySize()}
 		}
 		return byLevel[level]

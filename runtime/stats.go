@@ -41,16 +41,19 @@ type opKey struct {
 }
 
 // opCounter accumulates counts; linear transformations count from several
-// goroutines.
+// goroutines. It is given Lattigo's levels, those of the ciphertexts, and
+// counts at the chain's levels: perLevel primes each (1 if unset).
 type opCounter struct {
-	mu sync.Mutex
-	m  map[opKey]int
+	mu       sync.Mutex
+	m        map[opKey]int
+	perLevel int
 }
 
-func (c *opCounter) add(op string, level, n int) {
+func (c *opCounter) add(op string, ringLevel, n int) {
 	if n == 0 {
 		return
 	}
+	level := ringLevel / max(1, c.perLevel)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {

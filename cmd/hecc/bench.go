@@ -12,6 +12,7 @@ import (
 	"github.com/hecc-dev/hecc/benchmarks"
 	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/urfave/cli/v2"
 )
 
@@ -54,6 +55,7 @@ Examples:
 			&cli.IntFlag{Name: "floor-reps", Value: benchmarks.DefaultFloorReps, Usage: "timed repetitions per primitive and level (--floor)"},
 			&cli.Float64Flag{Name: "max-key-gib", Value: float64(benchmarks.DefaultMaxKeyBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys would take more memory"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
+			&cli.IntFlag{Name: "circuit-privacy-bits", Usage: "`λ`: compile every model flooding its results at λ bits (hecc compile --circuit-privacy-bits; 0: off)"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
 		}, benchBatchFlags()...),
 		Action: runBench,
@@ -101,8 +103,13 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	bits := c.Int("circuit-privacy-bits")
+	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
+		return usageError("--circuit-privacy-bits %d: expected 0 (off) to %d", bits, plan.MaxCircuitPrivacyBits)
+	}
 	for i := range models {
 		models[i].Options.Security = security
+		models[i].Options.CircuitPrivacyBits = bits
 	}
 	cfg.Models = models
 	update, done := benchProgress()

@@ -169,12 +169,16 @@ func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 		return "off — the result's noise carries bits of the weights the client can read; --circuit-privacy-bits λ floods it"
 	}
 	text := fmt.Sprintf("on: %d bits, flood 2^%d·B = 2^%.1f in the result's coefficients (B bounds the server's own noise); hecc run needs the client's public.key",
-		spec.CircuitPrivacyBits, spec.CircuitPrivacyBits, math.Log2(float64(spec.FloodWidth)))
+		spec.CircuitPrivacyBits, spec.CircuitPrivacyBits, math.Log2(spec.FloodWidth))
 	if rep == nil || rep.Privacy == nil {
 		return text
 	}
 	on, off := rep.Choice, rep.Privacy.Off
-	text += fmt.Sprintf(", costs scale 2^%d and logN=%d against 2^%d and logN=%d off", on.LogScale, on.LogN, off.LogScale, off.LogN)
+	primes := ""
+	if on.PrimesPerLevel() > 1 {
+		primes = fmt.Sprintf(" (%d primes per level)", on.PrimesPerLevel())
+	}
+	text += fmt.Sprintf(", costs scale 2^%d%s and logN=%d against 2^%d and logN=%d off", on.LogScale, primes, on.LogN, off.LogScale, off.LogN)
 	if on.Predicted > 0 && off.Predicted > 0 {
 		text += fmt.Sprintf(", %.3f s predicted against %.3f s", on.Predicted, off.Predicted)
 	}

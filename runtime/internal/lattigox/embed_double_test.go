@@ -15,10 +15,12 @@ import (
 // Encoder.Embed's in QP and Encoder.Encode's into a plaintext, residue for
 // residue, on full and sparse slots, in and out of the NTT and Montgomery
 // forms, at several levels and scales, with zeros, negative values and
-// values beyond 2^64 once scaled (Lattigo's big-integer path).
+// values beyond 2^64 once scaled (Lattigo's big-integer path), as a
+// scale of two primes per level makes them all. The encoder is float64's,
+// as the runtime's, whatever the scale.
 func TestEmbedMatchesLattigo(t *testing.T) {
 	for name, p := range testParameters(t) {
-		ecd := hefloat.NewEncoder(p)
+		ecd := hefloat.NewEncoder(p, 53)
 		rng := rand.New(rand.NewPCG(3, 4))
 		logSlots := p.LogMaxSlots()
 		for _, tc := range []struct {
@@ -33,6 +35,7 @@ func TestEmbedMatchesLattigo(t *testing.T) {
 			{3, 0, 1, 3, false},
 			{logSlots, 4, math.Exp2(50), 1e9, false}, // some coefficients above 2^64
 			{logSlots, 4, math.Exp2(50), 1e9, true},
+			{logSlots, 4, math.Exp2(70), 10, false},
 		} {
 			values := make([]float64, 1<<tc.logSlots)
 			for i := range values {

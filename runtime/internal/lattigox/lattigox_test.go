@@ -49,21 +49,23 @@ func TestLattigoVersion(t *testing.T) {
 }
 
 // testParameters are the parameter sets the copies are compared on:
-// small, whose large overflow margins never make a lazy sum reduce early,
-// and wide, whose 60- and 61-bit primes allow four lazy products between
+// small, whose large overflow margins never make a lazy sum reduce early;
+// wide, whose 60- and 61-bit primes allow four lazy products between
 // reductions and whose 34 primes make 17 key-switching parts, more than
-// four for every worker.
+// four for every worker; and two-prime, a scale of 2^70 on two primes per
+// level (Lattigo's PREC128 mode).
 func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	t.Helper()
-	small := params.InsecureTestSet(11, 4, 35)
+	small, two := params.InsecureTestSet(11, 4, 35), params.InsecureTestSet(11, 3, 70)
 	wideQ := make([]int, 34)
 	for i := range wideQ {
 		wideQ[i] = 60
 	}
 	out := map[string]hefloat.Parameters{}
 	for name, lit := range map[string]hefloat.ParametersLiteral{
-		"small": {LogN: small.LogN, LogQ: small.LogQ, LogP: small.LogP, LogDefaultScale: small.LogScale},
-		"wide":  {LogN: 10, LogQ: wideQ, LogP: []int{61, 61}, LogDefaultScale: 45},
+		"small":     {LogN: small.LogN, LogQ: small.LogQ, LogP: small.LogP, LogDefaultScale: small.LogScale},
+		"wide":      {LogN: 10, LogQ: wideQ, LogP: []int{61, 61}, LogDefaultScale: 45},
+		"two-prime": {LogN: two.LogN, LogQ: two.LogQ, LogP: two.LogP, LogDefaultScale: two.LogScale},
 	} {
 		p, err := hefloat.NewParametersFromLiteral(lit)
 		if err != nil {

@@ -56,11 +56,12 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 	for name, p := range testParameters(t) {
 		eval := hefloat.NewEvaluator(p, nil)
 		prng := keyedPRNG(t, name)
-		for _, level := range []int{p.MaxLevel(), 1} {
+		primes := p.LevelsConsumedPerRescaling()
+		for _, level := range []int{p.MaxLevel(), primes} {
 			for _, degree := range []int{1, 2} {
 				ct := rlwe.NewCiphertextRandom(prng, p, degree, level)
 				ct.IsNTT, ct.Scale = true, p.DefaultScale().Mul(p.DefaultScale())
-				want := hefloat.NewCiphertext(p, degree, level-1)
+				want := hefloat.NewCiphertext(p, degree, level-primes)
 				if err := eval.Rescale(ct, want); err != nil {
 					t.Fatal(err)
 				}

@@ -11,26 +11,30 @@ import (
 )
 
 // Rescale is Lattigo's Rescale with each polynomial of ct divided by the
-// last prime on its own worker. out may be ct.
+// last prime (the last two, in Lattigo's PREC128 mode) on its own worker.
+// out may be ct.
 func Rescale(w Workers, ct, out *rlwe.Ciphertext) error {
 	evals := w.Evals
 	p := evals[0].GetParameters()
-	if len(evals) < 2 || p.LevelsConsumedPerRescaling() != 1 || ct.Level() < 1 || ct.MetaData == nil || out.MetaData == nil {
+	primes := p.LevelsConsumedPerRescaling()
+	if len(evals) < 2 || ct.Level() < primes || ct.MetaData == nil || out.MetaData == nil {
 		return evals[0].Rescale(ct, out)
 	}
 	level := ct.Level()
 	ringQ := p.RingQ().AtLevel(level)
 	if ct != out {
-		out.Resize(ct.Degree(), level-1)
+		out.Resize(ct.Degree(), level-primes)
 	}
 	*out.MetaData = *ct.MetaData
-	out.Scale = out.Scale.Div(rlwe.NewScale(ringQ.SubRings[level].Modulus))
+	for i := range primes {
+		out.Scale = out.Scale.Div(rlwe.NewScale(ringQ.SubRings[level-i].Modulus))
+	}
 	_ = parallel.ForEach(len(evals), len(ct.Value), func(k, i int) error {
-		ringQ.DivRoundByLastModulusManyNTT(1, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
+		ringQ.DivRoundByLastModulusManyNTT(primes, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
 		return nil
 	})
 	if ct == out {
-		out.Resize(ct.Degree(), level-1)
+		out.Resize(ct.Degree(), level-primes)
 	}
 	return nil
 }
