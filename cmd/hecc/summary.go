@@ -38,7 +38,7 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 	} else {
 		line("key upload", "%s of eval.keys, once per client and compile; each input %s under the secret key", mib(sizes.EvalKeys), mib(sizes.InputCtSeeded))
 	}
-	line("server memory", "%s of evaluation keys per client", mib(sizes.EvalKeysMemory))
+	line("server memory", "%s", serverMemoryText(rep, sizes))
 	line("security", "%d-bit (logN=%d, logQP=%d within the security table's bound)", spec.Params.Security, spec.Params.LogN, spec.Params.LogQP())
 	if spec.OutputRounded {
 		line("output", "hecc decrypt rounds every output value to a multiple of 2^%d, at least twice the CKKS noise's bound (for a public-key encryption; the approximations' error comes on top), so that it shows no bits of the noise", logStep(spec))
@@ -136,6 +136,7 @@ func benchSummary(m *benchmarks.ModelResult) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	sizes.Encoded = int(m.PredictedEncodedBytes)
 	lines := summaryLines(m.Compile, m.Spec, sizes)
 	ran := m.Agreement.Of > 0
 	notRun := m.Skipped
@@ -181,6 +182,21 @@ func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 	text += fmt.Sprintf(", costs scale 2^%d%s and logN=%d against 2^%d and logN=%d off", on.LogScale, primes, on.LogN, off.LogScale, off.LogN)
 	if on.Predicted > 0 && off.Predicted > 0 {
 		text += fmt.Sprintf(", %.3f s predicted against %.3f s", on.Predicted, off.Predicted)
+	}
+	return text
+}
+
+// serverMemoryText says what the server holds: the encoded weights once
+// (when the circuit is known) and each client's evaluation keys, and
+// whether that exceeds the compile's memory budget.
+func serverMemoryText(rep *compiler.Report, sizes runtime.Sizes) string {
+	if sizes.Encoded == 0 {
+		return fmt.Sprintf("%s of evaluation keys per client; the circuit's encoded weights come on top (inspect the .hec for them)", mib(sizes.EvalKeysMemory))
+	}
+	text := fmt.Sprintf("%s for one client: encoded weights %s, shared by every client, and evaluation keys %s, which each further client adds; plus the buffers of the evaluations running at once",
+		mib(sizes.Encoded+sizes.EvalKeysMemory), mib(sizes.Encoded), mib(sizes.EvalKeysMemory))
+	if rep != nil && rep.Memory.Over() {
+		text += "; warning: " + rep.Memory.Warning()
 	}
 	return text
 }
