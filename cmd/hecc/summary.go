@@ -194,11 +194,19 @@ func serverMemoryText(rep *compiler.Report, sizes runtime.Sizes) string {
 		return fmt.Sprintf("%s of evaluation keys per client; the circuit's encoded weights come on top (inspect the .hec for them)", mib(sizes.EvalKeysMemory))
 	}
 	text := fmt.Sprintf("%s for one client: encoded weights %s, shared by every client, and evaluation keys %s, which each further client adds; plus the buffers of the evaluations running at once",
-		mib(sizes.Encoded+sizes.EvalKeysMemory), mib(sizes.Encoded), mib(sizes.EvalKeysMemory))
+		memory(sizes.Encoded+sizes.EvalKeysMemory), memory(sizes.Encoded), memory(sizes.EvalKeysMemory))
 	if rep != nil && rep.Memory.Over() {
 		text += "; warning: " + rep.Memory.Warning()
 	}
 	return text
+}
+
+// memory is a size in MiB, or in GiB from one on.
+func memory(n int) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	}
+	return mib(n)
 }
 
 // logStep is log2 of the spec's output step.
