@@ -66,7 +66,15 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 			cause += "; " + r + ", " + rep.Noise.Why
 		}
 	}
-	line("largest cost", "evaluation keys %s: %s", mib(sizes.EvalKeysMemory), cause)
+	if sizes.Encoded > sizes.EvalKeysMemory {
+		what := fmt.Sprintf("every diagonal of the linear maps a polynomial of %d coefficients in the extended basis (the ciphertext's limbs and %d key-switching primes)", 1<<spec.Params.LogN, len(spec.Params.LogP))
+		if spec.Batched() {
+			what = "every weight of the affine maps an integer per limb of its level"
+		}
+		line("largest cost", "encoded weights %s: %s; then evaluation keys %s: %s", memory(sizes.Encoded), what, mib(sizes.EvalKeysMemory), cause)
+	} else {
+		line("largest cost", "evaluation keys %s: %s", mib(sizes.EvalKeysMemory), cause)
+	}
 	if n := spec.InputCiphertexts(); n > 1 && !spec.Batched() {
 		line("trade-off", "the input goes in %d ciphertexts so the first convolution needs no rotation key: --max-input-slots 1 keeps it in one (smaller upload per input, more rotation keys)", n)
 	}
