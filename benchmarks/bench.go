@@ -236,11 +236,16 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 	}
 	b.progress(StageSetup, 0, 0)
 	start = time.Now()
-	srv, err := runtime.NewServer(circuit, keys.Eval)
+	prepared, err := runtime.Prepare(circuit)
+	if err != nil {
+		return fmt.Errorf("server setup: %w", err)
+	}
+	srv, err := prepared.WithKeys(keys.Eval)
 	if err != nil {
 		return fmt.Errorf("server setup: %w", err)
 	}
 	r.SetupSeconds = time.Since(start).Seconds()
+	r.EncodedBytes = prepared.Memory().Encoded
 
 	var runs []sampleRun
 	var ops []runtime.OpCount // of the first evaluation, for the floor
@@ -286,6 +291,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		b.progress(StageSamples, i+1, len(inputs))
 	}
 	b.summarise(runs, plain)
+	r.BuffersBytes = prepared.Memory().Buffers
 
 	if b.cfg.Floor {
 		b.progress(StageFloor, 0, 0)

@@ -60,6 +60,9 @@ func TestRun(t *testing.T) {
 				if m.Error != "" || m.Skipped != "" || !m.ran() {
 					t.Fatalf("error %q, skipped %q", m.Error, m.Skipped)
 				}
+				if m.EncodedBytes != m.PredictedEncodedBytes || m.EncodedBytes <= 0 || m.BuffersBytes <= 0 {
+					t.Errorf("encoded weights %d bytes, %d predicted; buffers %d bytes", m.EncodedBytes, m.PredictedEncodedBytes, m.BuffersBytes)
+				}
 				if m.Agreement != (Score{2, 2}) || m.EncryptedAccuracy.Of != 2 || m.PlainAccuracy.Of != 2 {
 					t.Errorf("agreement %v, encrypted accuracy %v, plaintext accuracy %v", m.Agreement, m.EncryptedAccuracy, m.PlainAccuracy)
 				}

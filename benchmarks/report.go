@@ -81,16 +81,21 @@ type ModelResult struct {
 	// the keys rather than predicted (see maxSerialisedKeys).
 	EvalKeysSerialised bool    `json:"eval_keys_serialised"`
 	SetupSeconds       float64 `json:"server_setup_seconds,omitempty"`
-	EncryptSeconds     float64 `json:"encrypt_seconds,omitempty"` // median
-	InputCtBytes       int64   `json:"input_ciphertext_bytes,omitempty"`
-	OutputCtBytes      int64   `json:"output_ciphertext_bytes,omitempty"`
-	Eval               Latency `json:"eval_seconds"`
-	DecryptSeconds     float64 `json:"decrypt_seconds,omitempty"` // median
-	Counts             Counts  `json:"counts"`                    // of one evaluation
-	EncryptedAccuracy  Score   `json:"encrypted_accuracy"`
-	Agreement          Score   `json:"agreement"` // encrypted vs plaintext circuit argmax
-	MaxAbsError        float64 `json:"max_abs_error"`
-	Floor              *Floor  `json:"floor,omitempty"`
+	// EncodedBytes is what the prepared circuit's weights took, measured
+	// (PredictedEncodedBytes predicts it); BuffersBytes what its buffers
+	// held after the samples, run one at a time.
+	EncodedBytes      int64   `json:"encoded_bytes,omitempty"`
+	BuffersBytes      int64   `json:"buffers_bytes,omitempty"`
+	EncryptSeconds    float64 `json:"encrypt_seconds,omitempty"` // median
+	InputCtBytes      int64   `json:"input_ciphertext_bytes,omitempty"`
+	OutputCtBytes     int64   `json:"output_ciphertext_bytes,omitempty"`
+	Eval              Latency `json:"eval_seconds"`
+	DecryptSeconds    float64 `json:"decrypt_seconds,omitempty"` // median
+	Counts            Counts  `json:"counts"`                    // of one evaluation
+	EncryptedAccuracy Score   `json:"encrypted_accuracy"`
+	Agreement         Score   `json:"agreement"` // encrypted vs plaintext circuit argmax
+	MaxAbsError       float64 `json:"max_abs_error"`
+	Floor             *Floor  `json:"floor,omitempty"`
 }
 
 // ran reports whether the encrypted part completed.
