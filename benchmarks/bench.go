@@ -49,10 +49,11 @@ type Config struct {
 	// ones of each sample set). Plaintext figures use the same inputs, so
 	// that every accuracy column counts the same images.
 	Samples int
-	// MaxKeyBytes skips the encrypted part of a model whose predicted
-	// evaluation keys are larger: generating them would exhaust memory
-	// long before it finished.
-	MaxKeyBytes int64
+	// MaxServerBytes skips the encrypted part of a model whose predicted
+	// server memory, evaluation keys and encoded weights, is larger: the
+	// keys and the server's preparation would exhaust memory long before
+	// the first sample.
+	MaxServerBytes int64
 	// Floor times Lattigo's primitives at each model's parameters and
 	// reports the sum of their costs next to the measured latency.
 	Floor bool
@@ -66,11 +67,10 @@ type Config struct {
 // Defaults.
 const (
 	DefaultSamples = 10
-	// DefaultMaxKeyBytes leaves out the encrypted part of deep_mlp (logN
-	// 16): its keys come with encoded weights half their size, and the
-	// whole took more than 8 GiB.
-	DefaultMaxKeyBytes = 4 << 30
-	DefaultFloorReps   = 7
+	// DefaultMaxServerBytes runs LeNet-5 (logN 15) and leaves out the
+	// encrypted part of deep_mlp and the Fashion-MNIST CNN (logN 16).
+	DefaultMaxServerBytes = 8 << 30
+	DefaultFloorReps      = 7
 )
 
 // Event reports progress. Run sends one with Done 0 when a stage starts,
@@ -102,8 +102,8 @@ func Run(cfg Config, progress func(Event)) (*Report, error) {
 	if cfg.Samples < 1 {
 		return nil, fmt.Errorf("%d samples: at least one is needed", cfg.Samples)
 	}
-	if cfg.MaxKeyBytes <= 0 {
-		return nil, fmt.Errorf("a key size limit of %d bytes leaves nothing to run", cfg.MaxKeyBytes)
+	if cfg.MaxServerBytes <= 0 {
+		return nil, fmt.Errorf("a server memory limit of %d bytes leaves nothing to run", cfg.MaxServerBytes)
 	}
 	if cfg.FloorReps < 1 {
 		cfg.FloorReps = DefaultFloorReps
@@ -112,12 +112,12 @@ func Run(cfg Config, progress func(Event)) (*Report, error) {
 		progress = func(Event) {}
 	}
 	rep := &Report{
-		Machine:     Describe(),
-		Date:        time.Now().UTC(),
-		Command:     cfg.Command,
-		Samples:     cfg.Samples,
-		MaxKeyBytes: cfg.MaxKeyBytes,
-		Floor:       cfg.Floor,
+		Machine:        Describe(),
+		Date:           time.Now().UTC(),
+		Command:        cfg.Command,
+		Samples:        cfg.Samples,
+		MaxServerBytes: cfg.MaxServerBytes,
+		Floor:          cfg.Floor,
 	}
 	for i, m := range cfg.Models {
 		b := &modelRun{cfg: cfg, m: m, res: &ModelResult{Name: m.Name, File: m.Path, Data: m.Data}}
@@ -173,13 +173,13 @@ func (b *modelRun) run() error {
 	circuit, spec := &runtime.Circuit{Spec: compiled.Spec, Graph: compiled.Graph}, compiled.Spec
 	r.Params, r.LogSlots, r.Depth = spec.Params, spec.LogSlots, compiled.Report.Depth
 	r.Compile, r.Spec = compiled.Report, spec
-	sizes, err := runtime.PredictSizes(spec)
+	sizes, err := runtime.PredictCircuitSizes(circuit)
 	if err != nil {
 		return err
 	}
 	r.GaloisKeys, r.Relin = sizes.GaloisKeys, sizes.RelinNeeded
 	r.PredictedEvalKeyBytes, r.PredictedInputCtBytes = int64(sizes.EvalKeys), int64(sizes.InputCt)
-	r.EvalKeyMemoryBytes = int64(sizes.EvalKeysMemory)
+	r.EvalKeyMemoryBytes, r.PredictedEncodedBytes = int64(sizes.EvalKeysMemory), int64(sizes.Encoded)
 
 	if m.Samples == nil {
 		return errors.New("no sample inputs")
@@ -200,9 +200,9 @@ func (b *modelRun) run() error {
 		return err
 	}
 
-	if r.EvalKeyMemoryBytes > b.cfg.MaxKeyBytes {
-		r.Skipped = fmt.Sprintf("%s of evaluation keys in memory exceeds the limit of %s (--max-key-gib)",
-			gib(r.EvalKeyMemoryBytes), gib(b.cfg.MaxKeyBytes))
+	if server := r.EvalKeyMemoryBytes + r.PredictedEncodedBytes; server > b.cfg.MaxServerBytes {
+		r.Skipped = fmt.Sprintf("%s in the server's memory (evaluation keys %s, encoded weights %s) exceeds the limit of %s (--max-server-gib)",
+			gib(server), gib(r.EvalKeyMemoryBytes), gib(r.PredictedEncodedBytes), gib(b.cfg.MaxServerBytes))
 		return nil
 	}
 	return b.encrypted(circuit, inputs, plain)
@@ -236,11 +236,16 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 	}
 	b.progress(StageSetup, 0, 0)
 	start = time.Now()
-	srv, err := runtime.NewServer(circuit, keys.Eval)
+	prepared, err := runtime.Prepare(circuit)
+	if err != nil {
+		return fmt.Errorf("server setup: %w", err)
+	}
+	srv, err := prepared.WithKeys(keys.Eval)
 	if err != nil {
 		return fmt.Errorf("server setup: %w", err)
 	}
 	r.SetupSeconds = time.Since(start).Seconds()
+	r.EncodedBytes = prepared.Memory().Encoded
 
 	var runs []sampleRun
 	var ops []runtime.OpCount // of the first evaluation, for the floor
@@ -286,6 +291,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 		b.progress(StageSamples, i+1, len(inputs))
 	}
 	b.summarise(runs, plain)
+	r.BuffersBytes = prepared.Memory().Buffers
 
 	if b.cfg.Floor {
 		b.progress(StageFloor, 0, 0)

@@ -55,10 +55,13 @@ func TestRun(t *testing.T) {
 		cfg   Config
 		check func(t *testing.T, m ModelResult)
 	}{
-		{"encrypted", Config{Models: []Model{tiny}, Samples: 2, MaxKeyBytes: DefaultMaxKeyBytes, Floor: true, FloorReps: 1},
+		{"encrypted", Config{Models: []Model{tiny}, Samples: 2, MaxServerBytes: DefaultMaxServerBytes, Floor: true, FloorReps: 1},
 			func(t *testing.T, m ModelResult) {
 				if m.Error != "" || m.Skipped != "" || !m.ran() {
 					t.Fatalf("error %q, skipped %q", m.Error, m.Skipped)
+				}
+				if m.EncodedBytes != m.PredictedEncodedBytes || m.EncodedBytes <= 0 || m.BuffersBytes <= 0 {
+					t.Errorf("encoded weights %d bytes, %d predicted; buffers %d bytes", m.EncodedBytes, m.PredictedEncodedBytes, m.BuffersBytes)
 				}
 				if m.Agreement != (Score{2, 2}) || m.EncryptedAccuracy.Of != 2 || m.PlainAccuracy.Of != 2 {
 					t.Errorf("agreement %v, encrypted accuracy %v, plaintext accuracy %v", m.Agreement, m.EncryptedAccuracy, m.PlainAccuracy)
@@ -88,22 +91,22 @@ func TestRun(t *testing.T) {
 					t.Errorf("floor %+v", f)
 				}
 			}},
-		{"skipped", Config{Models: []Model{tiny}, Samples: 3, MaxKeyBytes: 1},
+		{"skipped", Config{Models: []Model{tiny}, Samples: 3, MaxServerBytes: 1},
 			func(t *testing.T, m ModelResult) {
 				if !strings.Contains(m.Skipped, "exceeds the limit") || m.ran() || m.Error != "" {
 					t.Fatalf("skipped %q, error %q", m.Skipped, m.Error)
 				}
-				if m.PredictedEvalKeyBytes <= 0 || m.PlainAccuracy.Of != 3 || m.CompileSeconds <= 0 {
-					t.Errorf("predicted keys %d, plaintext accuracy %v", m.PredictedEvalKeyBytes, m.PlainAccuracy)
+				if m.PredictedEvalKeyBytes <= 0 || m.PredictedEncodedBytes <= 0 || m.PlainAccuracy.Of != 3 || m.CompileSeconds <= 0 {
+					t.Errorf("predicted keys %d, encoded weights %d, plaintext accuracy %v", m.PredictedEvalKeyBytes, m.PredictedEncodedBytes, m.PlainAccuracy)
 				}
 			}},
-		{"missing model", Config{Models: []Model{missing}, Samples: 1, MaxKeyBytes: 1},
+		{"missing model", Config{Models: []Model{missing}, Samples: 1, MaxServerBytes: 1},
 			func(t *testing.T, m ModelResult) {
 				if !strings.Contains(m.Error, "compile") {
 					t.Fatalf("error %q", m.Error)
 				}
 			}},
-		{"too few labels", Config{Models: []Model{fewLabels}, Samples: 2, MaxKeyBytes: 1},
+		{"too few labels", Config{Models: []Model{fewLabels}, Samples: 2, MaxServerBytes: 1},
 			func(t *testing.T, m ModelResult) {
 				if !strings.Contains(m.Error, "1 labels for 2 samples") {
 					t.Fatalf("error %q", m.Error)
@@ -178,8 +181,8 @@ func TestRunRefusesConfig(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"no models", Config{Samples: 1, MaxKeyBytes: 1}},
-		{"no samples", Config{Models: []Model{tiny}, Samples: 0, MaxKeyBytes: 1}},
+		{"no models", Config{Samples: 1, MaxServerBytes: 1}},
+		{"no samples", Config{Models: []Model{tiny}, Samples: 0, MaxServerBytes: 1}},
 		{"no key budget", Config{Models: []Model{tiny}, Samples: 1}},
 	} {
 		if _, err := Run(c.cfg, nil); err == nil {

@@ -19,11 +19,12 @@ import (
 //	go test -run '^$' -bench . -benchtime 3x ./benchmarks | tee new.txt
 //	benchstat old.txt new.txt
 //
-// Models whose predicted evaluation keys exceed -max-key-gib (pass it after
+// Models whose predicted server memory (evaluation keys and encoded
+// weights) exceeds -max-server-gib (pass it after
 // -args) are skipped with the reason. Compiling, key generation and a first
 // evaluation happen once per model, outside the timers, and are shared by
 // the benchmarks that need them.
-var maxKeyGiB = flag.Float64("max-key-gib", float64(DefaultMaxKeyBytes)/(1<<30), "skip models whose evaluation keys would take more memory")
+var maxServerGiB = flag.Float64("max-server-gib", float64(DefaultMaxServerBytes)/(1<<30), "skip models whose evaluation keys and encoded weights would take more memory")
 
 // fixture is one bundled model, compiled, then (on first need) with keys,
 // and an encrypted first sample to evaluate and decrypt. The ciphertexts
@@ -92,13 +93,15 @@ func compiledFixture(b *testing.B, m Model) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sizes, err := runtime.PredictSizes(res.Spec)
+	circuit := &runtime.Circuit{Spec: res.Spec, Graph: res.Graph}
+	sizes, err := runtime.PredictCircuitSizes(circuit)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &fixture{model: m, compiled: res, circuit: &runtime.Circuit{Spec: res.Spec, Graph: res.Graph}, sizes: sizes, input: inputs[0]}
-	if keys := int64(sizes.EvalKeysMemory); keys > int64(*maxKeyGiB*(1<<30)) {
-		f.skip = fmt.Sprintf("%s of evaluation keys in memory exceeds -max-key-gib %g", gib(keys), *maxKeyGiB)
+	f := &fixture{model: m, compiled: res, circuit: circuit, sizes: sizes, input: inputs[0]}
+	if server := int64(sizes.EvalKeysMemory + sizes.Encoded); server > int64(*maxServerGiB*(1<<30)) {
+		f.skip = fmt.Sprintf("%s in the server's memory (evaluation keys %s, encoded weights %s) exceeds -max-server-gib %g",
+			gib(server), gib(int64(sizes.EvalKeysMemory)), gib(int64(sizes.Encoded)), *maxServerGiB)
 	}
 	fixtures.Store(m.Name, f)
 	return f

@@ -31,13 +31,13 @@ func KeepNotes(md string, previous []byte) string {
 
 // Report is what Run measured.
 type Report struct {
-	Machine     Machine       `json:"machine"`
-	Date        time.Time     `json:"date"`
-	Command     string        `json:"command,omitempty"`
-	Samples     int           `json:"samples"`
-	MaxKeyBytes int64         `json:"max_eval_key_bytes"`
-	Floor       bool          `json:"floor"`
-	Models      []ModelResult `json:"models"`
+	Machine        Machine       `json:"machine"`
+	Date           time.Time     `json:"date"`
+	Command        string        `json:"command,omitempty"`
+	Samples        int           `json:"samples"`
+	MaxServerBytes int64         `json:"max_server_bytes"`
+	Floor          bool          `json:"floor"`
+	Models         []ModelResult `json:"models"`
 }
 
 // ModelResult is one model's row. Times are in seconds; the encrypted
@@ -60,8 +60,10 @@ type ModelResult struct {
 	Relin                 bool       `json:"relinearization_key"`
 	CompileSeconds        float64    `json:"compile_seconds"`
 	PredictedEvalKeyBytes int64      `json:"predicted_eval_key_bytes"` // the key file
-	// EvalKeyMemoryBytes is what the keys take in the server's memory.
+	// EvalKeyMemoryBytes is what the keys take in the server's memory;
+	// PredictedEncodedBytes what the circuit's encoded weights take there.
 	EvalKeyMemoryBytes    int64 `json:"eval_key_memory_bytes"`
+	PredictedEncodedBytes int64 `json:"predicted_encoded_bytes"`
 	PredictedInputCtBytes int64 `json:"predicted_input_ciphertext_bytes"`
 
 	SamplesRun      int   `json:"samples"`
@@ -79,16 +81,21 @@ type ModelResult struct {
 	// the keys rather than predicted (see maxSerialisedKeys).
 	EvalKeysSerialised bool    `json:"eval_keys_serialised"`
 	SetupSeconds       float64 `json:"server_setup_seconds,omitempty"`
-	EncryptSeconds     float64 `json:"encrypt_seconds,omitempty"` // median
-	InputCtBytes       int64   `json:"input_ciphertext_bytes,omitempty"`
-	OutputCtBytes      int64   `json:"output_ciphertext_bytes,omitempty"`
-	Eval               Latency `json:"eval_seconds"`
-	DecryptSeconds     float64 `json:"decrypt_seconds,omitempty"` // median
-	Counts             Counts  `json:"counts"`                    // of one evaluation
-	EncryptedAccuracy  Score   `json:"encrypted_accuracy"`
-	Agreement          Score   `json:"agreement"` // encrypted vs plaintext circuit argmax
-	MaxAbsError        float64 `json:"max_abs_error"`
-	Floor              *Floor  `json:"floor,omitempty"`
+	// EncodedBytes is what the prepared circuit's weights took, measured
+	// (PredictedEncodedBytes predicts it); BuffersBytes what its buffers
+	// held after the samples, run one at a time.
+	EncodedBytes      int64   `json:"encoded_bytes,omitempty"`
+	BuffersBytes      int64   `json:"buffers_bytes,omitempty"`
+	EncryptSeconds    float64 `json:"encrypt_seconds,omitempty"` // median
+	InputCtBytes      int64   `json:"input_ciphertext_bytes,omitempty"`
+	OutputCtBytes     int64   `json:"output_ciphertext_bytes,omitempty"`
+	Eval              Latency `json:"eval_seconds"`
+	DecryptSeconds    float64 `json:"decrypt_seconds,omitempty"` // median
+	Counts            Counts  `json:"counts"`                    // of one evaluation
+	EncryptedAccuracy Score   `json:"encrypted_accuracy"`
+	Agreement         Score   `json:"agreement"` // encrypted vs plaintext circuit argmax
+	MaxAbsError       float64 `json:"max_abs_error"`
+	Floor             *Floor  `json:"floor,omitempty"`
 }
 
 // ran reports whether the encrypted part completed.

@@ -101,8 +101,10 @@ type Report struct {
 	Privacy *PrivacyReport
 	// MaxLayers says what each max (MaxPool, ReduceMax …) costs.
 	MaxLayers []string
-	Warnings  []string
-	Seconds   float64
+	// Memory is what the server is predicted to hold.
+	Memory   ServerMemory
+	Warnings []string
+	Seconds  float64
 }
 
 // CompileFile loads and compiles an ONNX file.
@@ -212,6 +214,14 @@ func Compile(m *onnx.Model, opts Options) (*Result, error) {
 	}
 	rep.Choice = choice
 	rep.Layout, rep.Batch = pl.Spec.Layout, pl.Spec.Batch
+	rep.Memory = ServerMemory{
+		Keys:    choice.EvalKeyBytes(params.Workload{Keys: plannedKeys(pl.Spec)}),
+		Encoded: pl.EncodedBytes(),
+		Budget:  req.KeyBudget(),
+	}
+	if m := rep.Memory; m.Over() {
+		rep.Warnings = append(rep.Warnings, m.Warning())
+	}
 	pl.Spec.InputRange = inputRange(src)
 	pl.Spec.OutputRounded = plan.OutputStepUsable(pl.Spec.OutputStep, g.Outputs()[0].Range.Width())
 	rep.Seconds = time.Since(start).Seconds()
@@ -423,6 +433,7 @@ func (r *Report) Text() string {
 	}
 	fmt.Fprintf(&b, "  parameters: logN=%d logQ=%v logP=%v scale=2^%d%s logQP=%d, %d-bit security\n", c.LogN, c.LogQ, c.LogP, c.LogScale, output, c.LogQP(), c.Security)
 	fmt.Fprintf(&b, "    why:      %s\n", c.Binding)
+	fmt.Fprintf(&b, "  memory:     %s\n", r.Memory)
 	if r.Layout == plan.LayoutBatch && c.Predicted > 0 {
 		fmt.Fprintf(&b, "  throughput: %.0f inputs/s predicted (%d per batch in %.2f s)\n", float64(r.Batch)/c.Predicted, r.Batch, c.Predicted)
 	}

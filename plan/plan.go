@@ -3,9 +3,10 @@
 // keys and their levels), the form, diagonals and baby-step giant-step
 // split of every linear transformation, the block sums, the projection of
 // the client's input onto its layout (projection.go), the exact scale of
-// every value, and the workload the parameter choice costs. The compiler
-// plans with it, and the runtime executes what it decides, never deciding
-// itself: both agree because there is one planner.
+// every value, the workload the parameter choice costs, and the memory the
+// encoded weights take (memory.go). The compiler plans with it, and the
+// runtime executes what it decides, never deciding itself: both agree
+// because there is one planner.
 //
 // The package uses the standard library only; the runtime supplies what
 // only Lattigo knows (the primes of the modulus chain).

@@ -27,6 +27,10 @@ type Sizes struct {
 	// levels are smaller).
 	OneEvalKey  int  `json:"one_eval_key_bytes"`
 	RelinNeeded bool `json:"relinearization_key"`
+	// Encoded is what the circuit's encoded weights take in the server's
+	// memory, once for every key set (Prepared.Memory); 0 when only the
+	// spec is known (PredictCircuitSizes knows it).
+	Encoded int `json:"encoded_weights_bytes,omitempty"`
 }
 
 // PredictSizes computes the sizes of every file a spec leads to, without
@@ -69,6 +73,21 @@ func PredictSizes(spec *plan.Spec) (Sizes, error) {
 		s.EvalKeysMemory += k.memory
 		s.OneEvalKey = max(s.OneEvalKey, k.memory)
 	}
+	return s, nil
+}
+
+// PredictCircuitSizes is PredictSizes with the circuit's encoded weights,
+// as planned for its graph.
+func PredictCircuitSizes(c *Circuit) (Sizes, error) {
+	s, err := PredictSizes(c.Spec)
+	if err != nil {
+		return Sizes{}, err
+	}
+	pl, err := plan.Rebuild(c.Spec, c.Graph)
+	if err != nil {
+		return Sizes{}, fmt.Errorf("cannot plan the circuit: %w", err)
+	}
+	s.Encoded = int(pl.EncodedBytes())
 	return s, nil
 }
 

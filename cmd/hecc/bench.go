@@ -32,8 +32,9 @@ calibration and sample sets its manifest names); a bundled model can also be
 named alone. An ONNX file needs --calibration and --input (and --labels for
 accuracy, unless --input is an .npz with an array y).
 
-A model whose evaluation keys would take more than --max-key-gib of
-memory is compiled and reported, but not run encrypted.
+A model whose evaluation keys and encoded weights would take more than
+--max-server-gib of the server's memory is compiled and reported, but not
+run encrypted.
 
 --floor also times each Lattigo primitive the circuit performs at its
 parameters and prints the circuit's floor, Σ count × cost, next to the
@@ -53,7 +54,7 @@ Examples:
 			&cli.StringFlag{Name: "svg", Usage: "write a chart of latency per stage per model to `FILE`"},
 			&cli.BoolFlag{Name: "floor", Usage: "time Lattigo's primitives and report the circuit's floor next to its latency"},
 			&cli.IntFlag{Name: "floor-reps", Value: benchmarks.DefaultFloorReps, Usage: "timed repetitions per primitive and level (--floor)"},
-			&cli.Float64Flag{Name: "max-key-gib", Value: float64(benchmarks.DefaultMaxKeyBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys would take more memory"},
+			&cli.Float64Flag{Name: "max-server-gib", Value: float64(benchmarks.DefaultMaxServerBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys and encoded weights would take more memory"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
 			&cli.IntFlag{Name: "circuit-privacy-bits", Usage: "`λ`: compile every model flooding its results at λ bits (hecc compile --circuit-privacy-bits; 0: off)"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
@@ -67,17 +68,17 @@ func runBench(c *cli.Context) error {
 		return runBenchBatch(c)
 	}
 	cfg := benchmarks.Config{
-		Samples:     c.Int("samples"),
-		MaxKeyBytes: int64(c.Float64("max-key-gib") * (1 << 30)),
-		Floor:       c.Bool("floor"),
-		FloorReps:   c.Int("floor-reps"),
-		Command:     strings.Join(append([]string{"hecc"}, os.Args[1:]...), " "),
+		Samples:        c.Int("samples"),
+		MaxServerBytes: int64(c.Float64("max-server-gib") * (1 << 30)),
+		Floor:          c.Bool("floor"),
+		FloorReps:      c.Int("floor-reps"),
+		Command:        strings.Join(append([]string{"hecc"}, os.Args[1:]...), " "),
 	}
 	if cfg.Samples < 1 {
 		return usageError("--samples %d: at least 1", cfg.Samples)
 	}
-	if cfg.MaxKeyBytes <= 0 {
-		return usageError("--max-key-gib %g: expected a positive size", c.Float64("max-key-gib"))
+	if cfg.MaxServerBytes <= 0 {
+		return usageError("--max-server-gib %g: expected a positive size", c.Float64("max-server-gib"))
 	}
 	if cfg.FloorReps < 1 {
 		return usageError("--floor-reps %d: at least 1", cfg.FloorReps)

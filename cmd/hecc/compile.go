@@ -199,7 +199,7 @@ func runCompile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sizes, err := runtime.PredictSizes(res.Spec)
+	sizes, err := runtime.PredictCircuitSizes(&runtime.Circuit{Spec: res.Spec, Graph: res.Graph})
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,12 @@ func runInspect(c *cli.Context) error {
 	} else if spec, err = runtime.DecodeSpec(data); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	sizes, err := runtime.PredictSizes(spec)
+	var sizes runtime.Sizes
+	if circuit != nil {
+		sizes, err = runtime.PredictCircuitSizes(circuit)
+	} else {
+		sizes, err = runtime.PredictSizes(spec)
+	}
 	if err != nil {
 		return err
 	}

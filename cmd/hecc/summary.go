@@ -38,7 +38,7 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 	} else {
 		line("key upload", "%s of eval.keys, once per client and compile; each input %s under the secret key", mib(sizes.EvalKeys), mib(sizes.InputCtSeeded))
 	}
-	line("server memory", "%s of evaluation keys per client", mib(sizes.EvalKeysMemory))
+	line("server memory", "%s", serverMemoryText(rep, sizes))
 	line("security", "%d-bit (logN=%d, logQP=%d within the security table's bound)", spec.Params.Security, spec.Params.LogN, spec.Params.LogQP())
 	if spec.OutputRounded {
 		line("output", "hecc decrypt rounds every output value to a multiple of 2^%d, at least twice the CKKS noise's bound (for a public-key encryption; the approximations' error comes on top), so that it shows no bits of the noise", logStep(spec))
@@ -66,7 +66,15 @@ func summaryLines(rep *compiler.Report, spec *plan.Spec, sizes runtime.Sizes) []
 			cause += "; " + r + ", " + rep.Noise.Why
 		}
 	}
-	line("largest cost", "evaluation keys %s: %s", mib(sizes.EvalKeysMemory), cause)
+	if sizes.Encoded > sizes.EvalKeysMemory {
+		what := fmt.Sprintf("every diagonal of the linear maps a polynomial of %d coefficients in the extended basis (the ciphertext's limbs and %d key-switching primes)", 1<<spec.Params.LogN, len(spec.Params.LogP))
+		if spec.Batched() {
+			what = "every weight of the affine maps an integer per limb of its level"
+		}
+		line("largest cost", "encoded weights %s: %s; then evaluation keys %s: %s", memory(sizes.Encoded), what, mib(sizes.EvalKeysMemory), cause)
+	} else {
+		line("largest cost", "evaluation keys %s: %s", mib(sizes.EvalKeysMemory), cause)
+	}
 	if n := spec.InputCiphertexts(); n > 1 && !spec.Batched() {
 		line("trade-off", "the input goes in %d ciphertexts so the first convolution needs no rotation key: --max-input-slots 1 keeps it in one (smaller upload per input, more rotation keys)", n)
 	}
@@ -136,6 +144,7 @@ func benchSummary(m *benchmarks.ModelResult) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	sizes.Encoded = int(m.PredictedEncodedBytes)
 	lines := summaryLines(m.Compile, m.Spec, sizes)
 	ran := m.Agreement.Of > 0
 	notRun := m.Skipped
@@ -183,6 +192,29 @@ func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 		text += fmt.Sprintf(", %.3f s predicted against %.3f s", on.Predicted, off.Predicted)
 	}
 	return text
+}
+
+// serverMemoryText says what the server holds: the encoded weights once
+// (when the circuit is known) and each client's evaluation keys, and
+// whether that exceeds the compile's memory budget.
+func serverMemoryText(rep *compiler.Report, sizes runtime.Sizes) string {
+	if sizes.Encoded == 0 {
+		return fmt.Sprintf("%s of evaluation keys per client; the circuit's encoded weights come on top (inspect the .hec for them)", mib(sizes.EvalKeysMemory))
+	}
+	text := fmt.Sprintf("%s for one client: encoded weights %s, shared by every client, and evaluation keys %s, which each further client adds; plus the buffers of the evaluations running at once",
+		memory(sizes.Encoded+sizes.EvalKeysMemory), memory(sizes.Encoded), memory(sizes.EvalKeysMemory))
+	if rep != nil && rep.Memory.Over() {
+		text += "; warning: " + rep.Memory.Warning()
+	}
+	return text
+}
+
+// memory is a size in MiB, or in GiB from one on.
+func memory(n int) string {
+	if n >= 1<<30 {
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	}
+	return mib(n)
 }
 
 // logStep is log2 of the spec's output step.
