@@ -329,8 +329,8 @@ func TestBundled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 7 {
-		t.Errorf("%d bundled models listed by default, want 7", len(all))
+	if len(all) != 8 {
+		t.Errorf("%d bundled models listed by default, want 8", len(all))
 	}
 	for _, m := range all {
 		if why, ok := notCompiled[m.Name]; ok {

@@ -39,7 +39,7 @@ func NewModel(c *runtime.Circuit) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode the spec of %s: %w", c.Spec.Model, err)
 	}
-	sizes, err := runtime.PredictSizes(c.Spec)
+	sizes, err := runtime.PredictCircuitSizes(c)
 	if err != nil {
 		return nil, fmt.Errorf("cannot size the files of %s: %w", c.Spec.Model, err)
 	}
