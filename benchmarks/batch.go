@@ -108,7 +108,7 @@ func RunBatch(m Model, batch int, progress func(stage string)) (*BatchResult, er
 	}
 	progress("evaluate")
 	start = time.Now()
-	out, st, err := srv.Run(context.Background(), ct)
+	out, st, err := srv.RunConsuming(context.Background(), ct)
 	if err != nil {
 		return nil, err
 	}

@@ -93,8 +93,9 @@ func (e *encoded) held(n *ir.Node) (int, rlwe.Scale) {
 }
 
 // runBatch evaluates a batch circuit: every node on each of its
-// ciphertexts, the ciphertexts shared among the workers.
-func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stats, error) {
+// ciphertexts, the ciphertexts shared among the workers. With consume, the
+// input's ciphertexts are the evaluation's to overwrite (see RunConsuming).
+func (s *Server) runBatch(ctx context.Context, input *Ciphertext, consume bool) (*Ciphertext, *Stats, error) {
 	spec, g := s.circuit.Spec, s.circuit.Graph
 	if want := spec.InputCiphertexts(); len(input.cts) != want {
 		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(input.cts), want)
@@ -145,7 +146,9 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext) (*Ciphertext, 
 		case ir.OpInput:
 			out = input.cts
 		case ir.OpAffine:
-			out, err = s.affineBatch(ctx, counted, n, vals[n.Inputs[0]])
+			in := n.Inputs[0]
+			owned := (in.Op == ir.OpInput && consume) || (in.Op == ir.OpAffine && !in.Linear.Identity) || s.unrelinearized[in]
+			out, err = s.affineBatch(ctx, counted, n, vals[in], owned && readers[in] == 1)
 		case ir.OpPoly:
 			in := vals[n.Inputs[0]]
 			if s.unrelinearized[n] {
@@ -248,8 +251,11 @@ func each(workers, n int, f func(w, i int) (*rlwe.Ciphertext, error)) ([]*rlwe.C
 // The sums are spread over the workers by limb, polynomial and block of
 // coefficients; the rescales and biases by output. Inputs of degree 2 (a
 // product left unrelinearized, see held) are summed over their three
-// polynomials, and each output relinearized and rescaled twice.
-func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+// polynomials, and each output relinearized and rescaled twice. With
+// last (nothing reads in afterwards, and its ciphertexts are the
+// evaluation's own), outputs take over the inputs' polynomials
+// (reuseInputs).
+func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n *ir.Node, in []*rlwe.Ciphertext, last bool) ([]*rlwe.Ciphertext, error) {
 	lin, rows, workers := n.Linear, n.Size(), len(counted)
 	bias := func(r int) float64 {
 		if lin.Bias == nil {
@@ -267,22 +273,32 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 	}
 	ba := s.batch[n]
 	level, degree := len(ba.weights)-1, in[0].Degree()
+	rq := s.params.RingQ()
+	reuse := last && distinctCiphertexts(in)
 	out := make([]*rlwe.Ciphertext, rows)
-	capacity := degree
-	if ba.spare {
-		capacity = 2
-	}
 	for r := range out {
-		out[r] = hefloat.NewCiphertext(s.params, capacity, level)
-		out[r].Value = out[r].Value[:degree+1]
-		out[r].LogDimensions = in[0].LogDimensions
+		var from *rlwe.Ciphertext
+		if reuse && r < len(in) {
+			from = in[r]
+		}
+		out[r] = newBatchOutput(rq, from, degree, level, ba.spare)
+		out[r].MetaData = in[0].MetaData.CopyNew()
 		out[r].Scale = ba.scale
 	}
-	rq := s.params.RingQ()
 	block := min(coefficientBlock, rq.N()) // both powers of two
 	blocks := rq.N() / block
 	polys := degree + 1
-	err := parallel.ForEach(workers, (level+1)*polys*blocks, func(_, task int) error {
+	// An output block may be written over an input block of the same task
+	// that a later row still reads: with reuse, each task reads its input
+	// blocks from a copy.
+	var copies [][]uint64
+	if reuse {
+		copies = make([][]uint64, workers)
+		for w := range copies {
+			copies[w] = make([]uint64, len(in)*block)
+		}
+	}
+	err := parallel.ForEach(workers, (level+1)*polys*blocks, func(w, task int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -290,6 +306,10 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 		x, y := make([][]uint64, len(in)), make([][]uint64, rows)
 		for c, ct := range in {
 			x[c] = ct.Value[j].Coeffs[i][lo : lo+block]
+			if reuse {
+				x[c] = copies[w][c*block : (c+1)*block : (c+1)*block]
+				copy(x[c], ct.Value[j].Coeffs[i][lo:lo+block])
+			}
 		}
 		for r, ct := range out {
 			y[r] = ct.Value[j].Coeffs[i][lo : lo+block]
@@ -320,6 +340,41 @@ func (s *Server) affineBatch(ctx context.Context, counted []countingEvaluator, n
 		}
 		return out[r], nil
 	})
+}
+
+// newBatchOutput is an affine map's output ciphertext of the given degree
+// at level: its polynomials are from's if given (an input nothing reads
+// afterwards: its pages are already faulted in, a fresh layer's are not),
+// else new. With spare, a third polynomial waits beyond its length
+// (batchAffine.spare).
+func newBatchOutput(rq *ring.Ring, from *rlwe.Ciphertext, degree, level int, spare bool) *rlwe.Ciphertext {
+	capacity := degree
+	if spare {
+		capacity = 2
+	}
+	polys := make([]ring.Poly, capacity+1)
+	for j := range polys {
+		if from != nil && j <= degree {
+			polys[j] = ring.Poly{Coeffs: from.Value[j].Coeffs[:level+1]}
+			continue
+		}
+		polys[j] = rq.AtLevel(level).NewPoly()
+	}
+	return &rlwe.Ciphertext{Element: rlwe.Element[ring.Poly]{Value: polys[:degree+1]}}
+}
+
+// distinctCiphertexts reports whether no two of cts share a polynomial, so
+// that outputs may take over one each.
+func distinctCiphertexts(cts []*rlwe.Ciphertext) bool {
+	seen := make(map[*uint64]bool, len(cts))
+	for _, ct := range cts {
+		p := &ct.Value[0].Coeffs[0][0]
+		if seen[p] {
+			return false
+		}
+		seen[p] = true
+	}
+	return true
 }
 
 // batchInputShape is the shape of one input of a batch circuit, without

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -204,6 +205,49 @@ func TestBatchLazyRelinearization(t *testing.T) {
 				t.Errorf("%d relinearizations, want %d", st.KeySwitches, tc.relinearizations)
 			}
 			t.Logf("max abs error %.2g", worst)
+		})
+	}
+}
+
+// RunConsuming writes the first map's outputs over the input's
+// ciphertexts and gives Run's result bit for bit, whether the map has more
+// outputs than inputs or fewer: an output block written before a later row
+// reads the input block beneath it would change the result.
+func TestBatchRunConsuming(t *testing.T) {
+	for _, rows := range []int{24, 6} {
+		t.Run(fmt.Sprint(rows, " outputs"), func(t *testing.T) {
+			b, x := newGraph(9, 16)
+			g := b.output(b.dense(b.poly(b.dense(x, rows, 1), ir.Square()), 3, 1))
+			if err := passes.Run(g, passes.BatchPipeline, nil); err != nil {
+				t.Fatal(err)
+			}
+			spec, keys, srv := batchServer(t, g, 11)
+			srv.Workers = 2
+			in := &ir.Tensor{Shape: append([]int{40}, batchInputShape(spec.Input)...), Data: randomInputs(4, 40*16, 1)}
+			data, err := EncryptFile(spec, keys.Secret, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var results [2][]byte
+			var inputs [2]*Ciphertext
+			for k, run := range []func(context.Context, *Ciphertext) (*Ciphertext, *Stats, error){srv.Run, srv.RunConsuming} {
+				if inputs[k], err = DecodeCiphertext(spec, KindInputCt, keys.Secret.KeySet(), data); err != nil {
+					t.Fatal(err)
+				}
+				out, _, err := run(context.Background(), inputs[k])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if results[k], err = EncodeCiphertext(spec, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(results[0], results[1]) {
+				t.Error("RunConsuming's result differs from Run's")
+			}
+			if inputs[0].cts[0].Equal(inputs[1].cts[0]) {
+				t.Error("RunConsuming left its input as it was: the map wrote its outputs elsewhere")
+			}
 		})
 	}
 }

@@ -312,6 +312,17 @@ type NodeStat struct {
 // rotations and giant steps of a linear transformation: Run then returns
 // an error wrapping ctx.Err().
 func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stats, error) {
+	return s.run(ctx, input, false)
+}
+
+// RunConsuming is Run for a caller that does not use input afterwards: a
+// batch circuit may then write its first layer's results over the input's
+// ciphertexts instead of memory the system has yet to map.
+func (s *Server) RunConsuming(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stats, error) {
+	return s.run(ctx, input, true)
+}
+
+func (s *Server) run(ctx context.Context, input *Ciphertext, consume bool) (*Ciphertext, *Stats, error) {
 	if input.kind != KindInputCt {
 		return nil, nil, fmt.Errorf("%w: expected %s, got %s", ErrFormat, KindInputCt.withArticle(), input.kind.withArticle())
 	}
@@ -319,7 +330,7 @@ func (s *Server) Run(ctx context.Context, input *Ciphertext) (*Ciphertext, *Stat
 		return nil, nil, err
 	}
 	if s.batch != nil {
-		return s.runBatch(ctx, input)
+		return s.runBatch(ctx, input, consume)
 	}
 	g, in, set := s.circuit.Graph, input.cts, s.circuit.Spec.Params
 	if want := s.circuit.Spec.InputCiphertexts(); len(in) != want {

@@ -793,7 +793,7 @@ func (s *Server) evaluate(j *job, in *runtime.Ciphertext) result {
 	if srv.KeySet() != in.KeySet() {
 		return result{err: fmt.Errorf("%w: the input was encrypted with key set %s, the stored keys %s are key set %s", runtime.ErrKeySet, in.KeySet(), j.keyID, srv.KeySet())}
 	}
-	out, st, err := srv.Run(j.ctx, in)
+	out, st, err := srv.RunConsuming(j.ctx, in)
 	if stop := j.ctx.Err(); err != nil && stop != nil && errors.Is(err, stop) {
 		s.metrics.abandoned.WithLabelValues("running", reason(stop)).Inc()
 		return result{err: err}

@@ -76,7 +76,7 @@ func runRun(c *cli.Context) error {
 		return err
 	}
 	load := time.Since(start).Seconds()
-	out, st, err := srv.Run(c.Context, ct)
+	out, st, err := srv.RunConsuming(c.Context, ct)
 	if err != nil {
 		return err
 	}
