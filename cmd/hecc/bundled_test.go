@@ -29,6 +29,7 @@ var bundledModels = []struct{ model, samples, calib string }{
 	{"lenet5", "mnist_test.npz", "mnist_calib.npz"},
 	{"mlp", "mnist_test.npz", "mnist_calib.npz"},
 	{"fashion_cnn", "fashion_test.npz", "fashion_calib.npz"},
+	{"fashion_bn_gap", "fashion_test.npz", "fashion_calib.npz"},
 	{"diabetes_reg", "diabetes_test.npz", "diabetes_calib.npz"},
 	{"deep_mlp", "mnist_test.npz", "mnist_calib.npz"},
 }
@@ -269,7 +270,7 @@ var belowTarget = map[string]string{
 // saw, as hecc simulate does; the circuit evaluated exactly must also be
 // PyTorch's model.
 func TestCircuitAccuracy(t *testing.T) {
-	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn", "deep_mlp"} {
+	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn", "fashion_bn_gap", "deep_mlp"} {
 		t.Run(model, func(t *testing.T) {
 			set := bundledSets[model]
 			res := compileBundled(t, model, set.calib)
