@@ -22,48 +22,22 @@ import (
 func TestNoiseBoundHolds(t *testing.T) {
 	for i, tc := range testCircuits {
 		t.Run(tc.name, func(t *testing.T) {
-			g := tc.build()
-			var samples []*ir.Tensor
-			for k := range 8 {
-				samples = append(samples, &ir.Tensor{Shape: []int{tc.in}, Data: randomInputs(uint64(100*i+k), tc.in, 1)})
-			}
-			cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}
-			if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
-				t.Fatal(err)
-			}
-			set := params.InsecureTestSet(11, g.Depth, 35)
-			pl, err := plan.Build("test", g, set)
-			if err != nil {
-				t.Fatal(err)
-			}
-			noise, err := pl.Noise(plan.FreshSigma(set, false))
-			if err != nil {
-				t.Fatal(err)
-			}
-			bound := noise.Bound(g)
-			keys, err := GenerateKeys(pl.Spec, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := NewServer(&Circuit{Spec: pl.Spec, Graph: g}, keys.Eval)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := newNoiseRun(t, tc, i, 8, 35)
 			var worst float64
-			for _, x := range samples {
-				ct, err := Encrypt(pl.Spec, keys.Secret, x)
+			for _, x := range r.samples {
+				ct, err := Encrypt(r.pl.Spec, r.keys.Secret, x)
 				if err != nil {
 					t.Fatal(err)
 				}
-				out, _, err := srv.Run(context.Background(), ct)
+				out, _, err := r.srv.Run(context.Background(), ct)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := DecryptRaw(pl.Spec, keys.Secret, out)
+				got, err := DecryptRaw(r.pl.Spec, r.keys.Secret, out)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})
+				want, err := ir.Interpret(r.g, map[string]*ir.Tensor{"x": x})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -71,14 +45,8 @@ func TestNoiseBoundHolds(t *testing.T) {
 					worst = max(worst, math.Abs(v-got.Data[k]))
 				}
 			}
-			ratio := bound / worst
-			t.Logf("measured %.3g, bound %.3g (2^%.1f above); the server's share of σ %.3g of %.3g", worst, bound, math.Log2(ratio), noise.Server, noise.Sigma[g.Outputs()[0]])
-			if worst > bound {
-				t.Errorf("measured error %.3g exceeds the bound %.3g", worst, bound)
-			}
-			if ratio > 1<<6 {
-				t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", bound, math.Log2(ratio), worst)
-			}
+			t.Logf("the server's share of σ %.3g of %.3g", r.noise.Server, r.noise.Sigma[r.g.Outputs()[0]])
+			r.check(t, worst)
 		})
 	}
 }
@@ -92,59 +60,80 @@ func TestNoiseBoundHolds(t *testing.T) {
 func TestNoiseBoundHoldsOnTwoPrimes(t *testing.T) {
 	for i, tc := range testCircuits {
 		t.Run(tc.name, func(t *testing.T) {
-			g := tc.build()
-			var samples []*ir.Tensor
-			for k := range 4 {
-				samples = append(samples, &ir.Tensor{Shape: []int{tc.in}, Data: randomInputs(uint64(100*i+k), tc.in, 1)})
-			}
-			cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}
-			if err := passes.Run(g, passes.Pipeline, cfg); err != nil {
-				t.Fatal(err)
-			}
-			set := params.InsecureTestSet(11, g.Depth, 70)
-			pl, err := plan.Build("test", g, set)
-			if err != nil {
-				t.Fatal(err)
-			}
-			noise, err := pl.Noise(plan.FreshSigma(set, false))
-			if err != nil {
-				t.Fatal(err)
-			}
-			bound := noise.Bound(g)
-			keys, err := GenerateKeys(pl.Spec, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := NewServer(&Circuit{Spec: pl.Spec, Graph: g}, keys.Eval)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := newParameters(set)
+			r := newNoiseRun(t, tc, i, 4, 70)
+			p, err := newParameters(r.pl.Spec.Params)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ecd := hefloat.NewEncoder(p, 128)
 			var worst float64
-			for _, x := range samples {
-				out, _, err := srv.Run(context.Background(), encryptPrecisely(t, pl.Spec, p, ecd, keys.Secret, x))
+			for _, x := range r.samples {
+				out, _, err := r.srv.Run(context.Background(), encryptPrecisely(t, r.pl.Spec, p, ecd, r.keys.Secret, x))
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := decryptPrecisely(t, pl.Spec, p, ecd, keys.Secret, out)
-				for k, v := range interpretBig(t, g, x) {
+				got := decryptPrecisely(t, r.pl.Spec, p, ecd, r.keys.Secret, out)
+				for k, v := range interpretBig(t, r.g, x) {
 					d, _ := new(big.Float).Sub(v, got[k]).Float64()
 					worst = max(worst, math.Abs(d))
 				}
 			}
-			ratio := bound / worst
-			t.Logf("measured %.3g, bound %.3g (2^%.1f above)", worst, bound, math.Log2(ratio))
-			if worst > bound {
-				t.Errorf("measured error %.3g exceeds the bound %.3g", worst, bound)
-			}
-			if ratio > 1<<6 {
-				t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", bound, math.Log2(ratio), worst)
-			}
+			r.check(t, worst)
 		})
+	}
+}
+
+// noiseRun is a test circuit calibrated on random samples, planned at a
+// scale, with its noise bound, keys and server.
+type noiseRun struct {
+	g       *ir.Graph
+	samples []*ir.Tensor
+	pl      *plan.Plan
+	noise   *plan.Noise
+	bound   float64
+	keys    *Keys
+	srv     *Server
+}
+
+func newNoiseRun(t *testing.T, tc testCircuit, i, n, logScale int) *noiseRun {
+	t.Helper()
+	r := &noiseRun{g: tc.build()}
+	for k := range n {
+		r.samples = append(r.samples, &ir.Tensor{Shape: []int{tc.in}, Data: randomInputs(uint64(100*i+k), tc.in, 1)})
+	}
+	cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: r.samples, Margin: 0.1}}
+	if err := passes.Run(r.g, passes.Pipeline, cfg); err != nil {
+		t.Fatal(err)
+	}
+	set := params.InsecureTestSet(11, r.g.Depth, logScale)
+	var err error
+	if r.pl, err = plan.Build("test", r.g, set); err != nil {
+		t.Fatal(err)
+	}
+	if r.noise, err = r.pl.Noise(plan.FreshSigma(set, false)); err != nil {
+		t.Fatal(err)
+	}
+	r.bound = r.noise.Bound(r.g)
+	if r.keys, err = GenerateKeys(r.pl.Spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r.srv, err = NewServer(&Circuit{Spec: r.pl.Spec, Graph: r.g}, r.keys.Eval); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// check fails the test when the measured error exceeds the bound, or the
+// bound is more than 2^6 above it.
+func (r *noiseRun) check(t *testing.T, worst float64) {
+	t.Helper()
+	ratio := r.bound / worst
+	t.Logf("measured %.3g, bound %.3g (2^%.1f above)", worst, r.bound, math.Log2(ratio))
+	if worst > r.bound {
+		t.Errorf("measured error %.3g exceeds the bound %.3g", worst, r.bound)
+	}
+	if ratio > 1<<6 {
+		t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", r.bound, math.Log2(ratio), worst)
 	}
 }
 

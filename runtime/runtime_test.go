@@ -144,13 +144,16 @@ func randomInputs(seed uint64, n int, scale float64) []float64 {
 	return v
 }
 
-// testCircuits are small graphs exercising each kind of node: the
-// encrypted round trip and the noise bound are checked on each.
-var testCircuits = []struct {
+// testCircuit is a small graph and the size of its input.
+type testCircuit struct {
 	name  string
 	build func() *ir.Graph
 	in    int
-}{
+}
+
+// testCircuits are small graphs exercising each kind of node: the
+// encrypted round trip and the noise bound are checked on each.
+var testCircuits = []testCircuit{
 	{"affine square affine", func() *ir.Graph {
 		b, x := newGraph(1, 40)
 		h := b.dense(x, 30, 0.3)
