@@ -180,25 +180,28 @@ func fashionLike(seed uint64) *ir.Graph {
 	return b.output(b.add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{h}, Shape: []int{1, 10}, Linear: lin}))
 }
 
+// darkImages are n 8×8 images u⁴ of uniform samples u: mostly dark
+// pixels, as in Fashion-MNIST.
+func darkImages(n int, seed uint64) []*ir.Tensor {
+	out := samples(n, 64, seed)
+	for _, s := range out {
+		s.Shape = []int{1, 1, 8, 8}
+		for j, v := range s.Data {
+			s.Data[j] = v * v * v * v
+		}
+	}
+	return out
+}
+
 // TestApproxPoorlyConditionedCNN: on fashionLike, fed inputs u⁴ (mostly
 // dark pixels), no single fit within the default depth cap keeps 99.5% of
 // top classes; the search gives the second ReLU a composite form, deeper
 // than the cap, and the circuit keeps the model's top class on fresh
 // samples.
 func TestApproxPoorlyConditionedCNN(t *testing.T) {
-	images := func(n int, seed uint64) []*ir.Tensor {
-		out := samples(n, 64, seed)
-		for _, s := range out {
-			s.Shape = []int{1, 1, 8, 8}
-			for j, v := range s.Data {
-				s.Data[j] = v * v * v * v
-			}
-		}
-		return out
-	}
 	g, exact := fashionLike(3), fashionLike(3)
 	var log []string
-	cfg := &Config{Ranges: &RangeSource{Samples: images(600, 5), Margin: 0.1}, Log: func(pass, msg string) { log = append(log, msg) }}
+	cfg := &Config{Ranges: &RangeSource{Samples: darkImages(600, 5), Margin: 0.1}, Log: func(pass, msg string) { log = append(log, msg) }}
 	if err := Run(g, Pipeline, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +215,7 @@ func TestApproxPoorlyConditionedCNN(t *testing.T) {
 	if g.Counts()["mul"] != 1 || depth <= defaultMaxDepth || !strings.Contains(report, "composite sign [") {
 		t.Fatalf("want one composite ReLU deeper than %d levels, got %d mul nodes, %d levels\n%s", defaultMaxDepth, g.Counts()["mul"], depth, report)
 	}
-	fresh := images(400, 77)
+	fresh := darkImages(400, 77)
 	same := 0
 	for _, x := range fresh {
 		a, err := ir.Interpret(g, map[string]*ir.Tensor{"x": x})

@@ -14,16 +14,6 @@ import (
 // same path, candidate for candidate, and compile the same circuit bit
 // for bit as when it keeps nothing but the committed forms' values.
 func TestSimulatorStoreChangesNothing(t *testing.T) {
-	images := func(n int, seed uint64) []*ir.Tensor {
-		out := samples(n, 64, seed)
-		for _, s := range out {
-			s.Shape = []int{1, 1, 8, 8}
-			for j, v := range s.Data {
-				s.Data[j] = v * v * v * v
-			}
-		}
-		return out
-	}
 	cases := []struct {
 		name  string
 		graph func() *ir.Graph
@@ -31,7 +21,7 @@ func TestSimulatorStoreChangesNothing(t *testing.T) {
 	}{
 		// Top-class agreement: single fits, then composites.
 		{"cnn", func() *ir.Graph { return fashionLike(3) }, func() *Config {
-			return &Config{Ranges: &RangeSource{Samples: images(600, 5), Margin: 0.1}}
+			return &Config{Ranges: &RangeSource{Samples: darkImages(600, 5), Margin: 0.1}}
 		}},
 		// A tolerance over four layers: the greedy rounds' rivals all complete.
 		{"tolerance", func() *ir.Graph { return deepNet(4) }, func() *Config {
