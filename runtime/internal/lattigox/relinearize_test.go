@@ -96,8 +96,8 @@ func BenchmarkRelinearize(b *testing.B) {
 		name string
 		set  params.Set
 	}{
-		{"cryptonets", params.Set{LogN: 13, LogQ: []int{30, 25, 25, 25, 25, 25}, LogP: []int{31, 31}, LogScale: 25, Security: 128}},
-		{"lenet5", params.Set{LogN: 15, LogQ: append([]int{38}, repeat(33, 19)...), LogP: repeat(39, 5), LogScale: 33, Security: 128}},
+		{"cryptonets", params.Set{LogN: 13, LogQ: append([]int{33}, repeat(28, 5)...), LogP: []int{34}, LogScale: 28, Security: 128}},
+		{"lenet5", params.Set{LogN: 15, LogQ: append([]int{36}, repeat(31, 18)...), LogP: repeat(37, 7), LogScale: 31, Security: 128}},
 	}
 	for _, tc := range sets {
 		p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: tc.set.LogN, LogQ: tc.set.LogQ, LogP: tc.set.LogP, LogDefaultScale: tc.set.LogScale})
