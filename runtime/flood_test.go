@@ -13,7 +13,6 @@ import (
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
-	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 )
@@ -23,15 +22,7 @@ import (
 // 2^logScale.
 func floodCircuit(t *testing.T, logScale int) (*plan.Plan, []*ir.Tensor) {
 	t.Helper()
-	b, x := newGraph(11, 24)
-	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.8), ir.Square()), 6, 1))
-	var samples []*ir.Tensor
-	for k := range 8 {
-		samples = append(samples, &ir.Tensor{Shape: []int{24}, Data: randomInputs(uint64(500+k), 24, 1)})
-	}
-	if err := passes.Run(g, passes.Pipeline, &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}); err != nil {
-		t.Fatal(err)
-	}
+	g, samples := squareNet(t, 11, 500)
 	pl, err := plan.Build("test", g, params.InsecureTestSet(11, g.Depth, logScale))
 	if err != nil {
 		t.Fatal(err)

@@ -18,15 +18,7 @@ import (
 // its error is within the noise bound, which is half the step, so the test
 // fails only if the bound fails (a Gaussian tail of 2^-49 per value).
 func TestDecryptRoundingHidesTheNoise(t *testing.T) {
-	b, x := newGraph(7, 24)
-	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.8), ir.Square()), 6, 1))
-	var samples []*ir.Tensor
-	for k := range 8 {
-		samples = append(samples, &ir.Tensor{Shape: []int{24}, Data: randomInputs(uint64(300+k), 24, 1)})
-	}
-	if err := passes.Run(g, passes.Pipeline, &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}); err != nil {
-		t.Fatal(err)
-	}
+	g, samples := squareNet(t, 7, 300)
 	spec := planSpec(t, "test", g, params.InsecureTestSet(11, g.Depth, 35))
 	spec.OutputRounded = true
 	step := spec.OutputStep
@@ -91,4 +83,21 @@ func outputsOnGrid(t *testing.T, g *ir.Graph, last *ir.Node, in *ir.Tensor, step
 		want[i] = on
 	}
 	return want
+}
+
+// squareNet is a dense → square → dense circuit of seed graphSeed through
+// the passes, calibrated on 8 random samples from sampleSeed on, which it
+// returns too.
+func squareNet(t *testing.T, graphSeed, sampleSeed uint64) (*ir.Graph, []*ir.Tensor) {
+	t.Helper()
+	b, x := newGraph(graphSeed, 24)
+	g := b.output(b.dense(b.poly(b.dense(x, 12, 0.8), ir.Square()), 6, 1))
+	var samples []*ir.Tensor
+	for k := range uint64(8) {
+		samples = append(samples, &ir.Tensor{Shape: []int{24}, Data: randomInputs(sampleSeed+k, 24, 1)})
+	}
+	if err := passes.Run(g, passes.Pipeline, &passes.Config{Ranges: &passes.RangeSource{Samples: samples, Margin: 0.1}}); err != nil {
+		t.Fatal(err)
+	}
+	return g, samples
 }
