@@ -81,6 +81,24 @@ func accumulateRowAVX2(acc []uint64, x [][]uint64, cols []int, w []uint64, q uin
 	reduceAll(acc, q, bred)
 }
 
+// columnPair is what the four-row kernels read for columns k and k+1:
+// their first n values (column k's twice past the last column) and the
+// rows' weights interleaved, w[2r] for column k and w[2r+1] for column
+// k+1 (0 past the last).
+func columnPair(x [][]uint64, cols []int, ws *[rowBlock][]uint64, k, n int) (x0, x1 []uint64, w [2 * rowBlock]uint64) {
+	x0, x1 = x[cols[k]][:n], x[cols[k]][:n]
+	for r, v := range ws {
+		w[2*r] = v[k]
+		if k+1 < len(cols) {
+			w[2*r+1] = v[k+1]
+		}
+	}
+	if k+1 < len(cols) {
+		x1 = x[cols[k+1]][:n]
+	}
+	return x0, x1, w
+}
+
 // mac4x2AVX2 sets a_r[t] += x0[t]·w[2r] + x1[t]·w[2r+1] for r in [0, 4), t
 // in [0, n), four coefficients at a time: n is a multiple of 4, every x
 // and w below 2^32.
@@ -111,17 +129,7 @@ func accumulateRowsAVX2(acc *[rowBlock][]uint64, x [][]uint64, cols []int, ws *[
 			}
 			held = 0
 		}
-		x0, x1 := x[cols[k]][:n], x[cols[k]][:n]
-		var w [8]uint64 // the second column's weights stay 0 past the last
-		for r, v := range ws {
-			w[2*r] = v[k]
-			if k+1 < len(cols) {
-				w[2*r+1] = v[k+1]
-			}
-		}
-		if k+1 < len(cols) {
-			x1 = x[cols[k+1]][:n]
-		}
+		x0, x1, w := columnPair(x, cols, ws, k, n)
 		if vec > 0 {
 			mac4x2AVX2(&a0[0], &a1[0], &a2[0], &a3[0], &x0[0], &x1[0], vec, &w)
 		}
@@ -281,17 +289,7 @@ func accumulateSplitRowsIFMA(acc *[rowBlock][]uint64, scratch []uint64, x [][]ui
 			}
 			held = 0
 		}
-		x0, x1 := x[cols[k]][:n], x[cols[k]][:n]
-		var w [2 * rowBlock]uint64 // the second column's stay 0 past the last
-		for r, v := range ws {
-			w[2*r] = v[k]
-			if k+1 < len(cols) {
-				w[2*r+1] = v[k+1]
-			}
-		}
-		if k+1 < len(cols) {
-			x1 = x[cols[k+1]][:n]
-		}
+		x0, x1, w := columnPair(x, cols, ws, k, n)
 		if vec > 0 {
 			mac4x2ifma(&loPtr, &hiPtr, &x0[0], &x1[0], vec, &w)
 		}
