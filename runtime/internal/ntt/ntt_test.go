@@ -1,0 +1,205 @@
+package ntt
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/ring"
+)
+
+// primes are NTT-friendly primes of the sizes hecc's parameters use below
+// 2^31 at degree n: Lattigo's alternating generator, as its parameters
+// pick them, gives 30-bit primes on both sides of 2^30; the largest prime
+// below 2^31 and a small one bound the range.
+func primes(t testing.TB, n int) []uint64 {
+	t.Helper()
+	var qs []uint64
+	for _, bits := range []uint64{20, 29, 30} {
+		gen := ring.NewNTTFriendlyPrimesGenerator(bits, uint64(2*n))
+		for range 2 {
+			q, err := gen.NextAlternatingPrime()
+			if err != nil {
+				t.Fatal(err)
+			}
+			qs = append(qs, q)
+		}
+	}
+	top := ring.NewNTTFriendlyPrimesGenerator(31, uint64(2*n))
+	q, err := top.NextDownstreamPrime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(qs, q)
+}
+
+func subRing(t testing.TB, n int, q uint64) *ring.SubRing {
+	t.Helper()
+	r, err := ring.NewRing(n, []uint64{q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.SubRings[0]
+}
+
+// The transforms equal Lattigo's bit for bit, forward and backward, out of
+// place and in place, on random inputs in [0, q) and on the extremes.
+func TestTransformsMatchLattigo(t *testing.T) {
+	if kernels == nil {
+		t.Skip("no vector kernels on this machine")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, logN := range []int{4, 5, 10, 13, 15} {
+		n := 1 << logN
+		for _, q := range primes(t, n) {
+			t.Run(fmt.Sprintf("logN=%d/q=%d", logN, q), func(t *testing.T) {
+				sub := subRing(t, n, q)
+				tab := For(sub)
+				if tab == nil {
+					t.Fatal("no table")
+				}
+				for trial := range 4 {
+					in := make([]uint64, n)
+					for k := range in {
+						switch trial {
+						case 0:
+							in[k] = q - 1
+						case 1:
+							in[k] = uint64(k % 2)
+						default:
+							in[k] = rng.Uint64N(q)
+						}
+					}
+					want, got := make([]uint64, n), make([]uint64, n)
+					sub.NTT(in, want)
+					tab.Forward(in, got)
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("trial %d: NTT coefficient %d is %d, Lattigo's %d", trial, i, got[i], want[i])
+					}
+					sub.INTT(in, want)
+					tab.Inverse(in, got)
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("trial %d: INTT coefficient %d is %d, Lattigo's %d", trial, i, got[i], want[i])
+					}
+					inPlace := slices.Clone(in)
+					tab.Inverse(inPlace, inPlace)
+					tab.Forward(inPlace, inPlace)
+					if i := firstDiff(inPlace, in); i >= 0 {
+						t.Fatalf("trial %d: NTT(INTT(a)) in place differs from a at %d", trial, i)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The forward transform takes any input below 2^32 (the rescale's sums of
+// a residue modulo another prime and a constant), and the backward one
+// inputs below 2q, as Lattigo's lazy values.
+func TestTransformsTakeLazyInputs(t *testing.T) {
+	if kernels == nil {
+		t.Skip("no vector kernels on this machine")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 1 << 13
+	for _, q := range primes(t, n) {
+		sub := subRing(t, n, q)
+		tab := For(sub)
+		in, reduced := make([]uint64, n), make([]uint64, n)
+		for k := range in {
+			in[k] = rng.Uint64N(1 << 32)
+			reduced[k] = in[k] % q
+		}
+		want, got := make([]uint64, n), make([]uint64, n)
+		sub.NTT(reduced, want)
+		tab.Forward(in, got)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("q=%d: NTT of inputs below 2^32: coefficient %d is %d, want %d", q, i, got[i], want[i])
+		}
+		for k := range in {
+			in[k] = rng.Uint64N(2 * q)
+			reduced[k] = in[k] % q
+		}
+		sub.INTT(reduced, want)
+		tab.Inverse(in, got)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("q=%d: INTT of inputs below 2q: coefficient %d is %d, want %d", q, i, got[i], want[i])
+		}
+	}
+}
+
+// For leaves to Lattigo the rings the kernels do not cover.
+func TestForDeclines(t *testing.T) {
+	if kernels == nil {
+		if For(subRing(t, 1<<13, primes(t, 1<<13)[2])) != nil {
+			t.Fatal("a table without kernels")
+		}
+		t.Skip("no vector kernels on this machine")
+	}
+	gen := ring.NewNTTFriendlyPrimesGenerator(32, 1<<14)
+	big, err := gen.NextDownstreamPrime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := ring.NewRingConjugateInvariant(1<<12, []uint64{primes(t, 1<<13)[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sub := range map[string]*ring.SubRing{
+		"prime above 2^31":    subRing(t, 1<<13, big),
+		"degree 8":            subRing(t, 8, primes(t, 8)[2]),
+		"conjugate-invariant": ci.SubRings[0],
+	} {
+		if For(sub) != nil {
+			t.Errorf("%s: a table", name)
+		}
+	}
+}
+
+func firstDiff(a, b []uint64) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
+}
+
+func BenchmarkNTT(b *testing.B) {
+	const n = 1 << 13
+	for _, q := range []uint64{primes(b, n)[4], primes(b, n)[5]} {
+		sub := subRing(b, n, q)
+		tab := For(sub)
+		rng := rand.New(rand.NewPCG(7, 8))
+		p := make([]uint64, n)
+		for k := range p {
+			p[k] = rng.Uint64N(q)
+		}
+		name := fmt.Sprintf("logN=13/q=%d(2^%.4f)", q, math.Log2(float64(q)))
+		b.Run(name+"/lattigo/forward", func(b *testing.B) {
+			for b.Loop() {
+				sub.NTT(p, p)
+			}
+		})
+		b.Run(name+"/lattigo/inverse", func(b *testing.B) {
+			for b.Loop() {
+				sub.INTT(p, p)
+			}
+		})
+		if tab == nil {
+			continue
+		}
+		b.Run(name+"/vector/forward", func(b *testing.B) {
+			for b.Loop() {
+				tab.Forward(p, p)
+			}
+		})
+		b.Run(name+"/vector/inverse", func(b *testing.B) {
+			for b.Loop() {
+				tab.Inverse(p, p)
+			}
+		})
+	}
+}
