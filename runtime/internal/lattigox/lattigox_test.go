@@ -53,7 +53,8 @@ func TestLattigoVersion(t *testing.T) {
 // wide, whose 60- and 61-bit primes allow four lazy products between
 // reductions and whose 34 primes make 17 key-switching parts, more than
 // four for every worker; and two-prime, a scale of 2^70 on two primes per
-// level (Lattigo's PREC128 mode).
+// level (Lattigo's PREC128 mode); and thirty-bit, primes on both sides of
+// 2^30 like those of hecc's batch circuits, which package ntt transforms.
 func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	t.Helper()
 	small, two := params.InsecureTestSet(11, 4, 35), params.InsecureTestSet(11, 3, 70)
@@ -63,9 +64,10 @@ func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	}
 	out := map[string]hefloat.Parameters{}
 	for name, lit := range map[string]hefloat.ParametersLiteral{
-		"small":     {LogN: small.LogN, LogQ: small.LogQ, LogP: small.LogP, LogDefaultScale: small.LogScale},
-		"wide":      {LogN: 10, LogQ: wideQ, LogP: []int{61, 61}, LogDefaultScale: 45},
-		"two-prime": {LogN: two.LogN, LogQ: two.LogQ, LogP: two.LogP, LogDefaultScale: two.LogScale},
+		"small":      {LogN: small.LogN, LogQ: small.LogQ, LogP: small.LogP, LogDefaultScale: small.LogScale},
+		"wide":       {LogN: 10, LogQ: wideQ, LogP: []int{61, 61}, LogDefaultScale: 45},
+		"two-prime":  {LogN: two.LogN, LogQ: two.LogQ, LogP: two.LogP, LogDefaultScale: two.LogScale},
+		"thirty-bit": {LogN: 12, LogQ: []int{30, 29, 30, 30, 30}, LogP: []int{31}, LogDefaultScale: 30},
 	} {
 		p, err := hefloat.NewParametersFromLiteral(lit)
 		if err != nil {

@@ -86,6 +86,40 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 	}
 }
 
+// TestRescaleZeroResidues: Rescale gives Evaluator.Rescale's ciphertext
+// where the last prime's residues of the coefficients are 0 (which
+// Lattigo's lazy inverse NTT gives as q) and q - 1, which random
+// ciphertexts almost never hold.
+func TestRescaleZeroResidues(t *testing.T) {
+	p := testParameters(t)["thirty-bit"]
+	eval := hefloat.NewEvaluator(p, nil)
+	level := p.MaxLevel()
+	ct := rlwe.NewCiphertextRandom(keyedPRNG(t, "zero residues"), p, 1, level)
+	ct.IsNTT, ct.Scale = true, p.DefaultScale().Mul(p.DefaultScale())
+	last := p.RingQ().SubRings[level]
+	for _, poly := range ct.Value {
+		c := poly.Coeffs[level]
+		for k := range c {
+			c[k] = []uint64{0, last.Modulus - 1, c[k]}[k%3]
+		}
+		last.NTT(c, c)
+	}
+	want := hefloat.NewCiphertext(p, 1, level-1)
+	if err := eval.Rescale(ct, want); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range workerCounts {
+		w, _ := newWorkers(t, eval, n)
+		out := hefloat.NewCiphertext(p, 1, level)
+		if err := Rescale(w, ct.CopyNew(), out); err != nil {
+			t.Fatal(err)
+		}
+		if !equalCiphertexts(want, out) {
+			t.Errorf("workers=%d: the ciphertext differs from Lattigo's", n)
+		}
+	}
+}
+
 // BenchmarkRelinearize compares Lattigo's relinearization with the one
 // split over the workers, interleaved in one process, at CryptoNets' and
 // LeNet-5's parameters (the sets hecc compile picks for them):

@@ -1,13 +1,16 @@
 // Mirrors lattigo/v5@v5.0.7 schemes/ckks/evaluator.go: Evaluator.Rescale,
-// with the ciphertext's polynomials divided on different workers: each
+// with the ciphertext's polynomials divided on different workers (each
 // division is an INTT and one NTT per prime, and Lattigo's divides them
-// one after the other.
+// one after the other), and ring/scaling.go: Ring.DivRoundByLastModulusNTT
+// with package ntt's vectorized transforms for the primes it covers.
 
 package lattigox
 
 import (
+	"github.com/hecc-dev/hecc/runtime/internal/ntt"
 	"github.com/hecc-dev/hecc/runtime/internal/parallel"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
 // Rescale is Lattigo's Rescale with each polynomial of ct divided by the
@@ -17,7 +20,7 @@ func Rescale(w Workers, ct, out *rlwe.Ciphertext) error {
 	evals := w.Evals
 	p := evals[0].GetParameters()
 	primes := p.LevelsConsumedPerRescaling()
-	if len(evals) < 2 || ct.Level() < primes || ct.MetaData == nil || out.MetaData == nil {
+	if ct.Level() < primes || ct.MetaData == nil || out.MetaData == nil {
 		return evals[0].Rescale(ct, out)
 	}
 	level := ct.Level()
@@ -29,12 +32,52 @@ func Rescale(w Workers, ct, out *rlwe.Ciphertext) error {
 	for i := range primes {
 		out.Scale = out.Scale.Div(rlwe.NewScale(ringQ.SubRings[level-i].Modulus))
 	}
-	_ = parallel.ForEach(len(evals), len(ct.Value), func(k, i int) error {
-		ringQ.DivRoundByLastModulusManyNTT(primes, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
+	divide := func(k, i int) error {
+		if primes == 1 {
+			divRoundByLastModulusNTT(ringQ, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
+		} else {
+			ringQ.DivRoundByLastModulusManyNTT(primes, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
+		}
 		return nil
-	})
+	}
+	if len(evals) == 1 {
+		for i := range ct.Value {
+			_ = divide(0, i)
+		}
+	} else {
+		_ = parallel.ForEach(len(evals), len(ct.Value), divide)
+	}
 	if ct == out {
 		out.Resize(ct.Degree(), level-primes)
 	}
 	return nil
+}
+
+// divRoundByLastModulusNTT is r.DivRoundByLastModulusNTT(p0, buff, p1)
+// with package ntt's transforms where they cover the primes. Lattigo's
+// lazy transforms give other representatives than these fully reduced
+// ones, with the same result: its lazy INTT's outputs are the reduced
+// ones but for 0, which it gives as q (a Montgomery product below 2^64
+// lands in [1, q]), and AddScalar's reduction makes both pHalf; its lazy
+// NTT's outputs are only multiplied by a constant and reduced.
+func divRoundByLastModulusNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
+	level := r.Level()
+	last := r.SubRings[level]
+	inv := ntt.For(last)
+	if inv == nil {
+		r.DivRoundByLastModulusNTT(p0, buff, p1)
+		return
+	}
+	inv.Inverse(p0.Coeffs[level], buff.Coeffs[level])
+	pHalf := (last.Modulus - 1) >> 1
+	last.AddScalar(buff.Coeffs[level], pHalf, buff.Coeffs[level])
+	for i, s := range r.SubRings[:level] {
+		s.AddScalarLazy(buff.Coeffs[level], s.Modulus-ring.BRedAdd(pHalf, s.Modulus, s.BRedConstant), buff.Coeffs[i])
+		if fwd := ntt.For(s); fwd != nil {
+			fwd.Forward(buff.Coeffs[i], buff.Coeffs[i])
+		} else {
+			s.NTTLazy(buff.Coeffs[i], buff.Coeffs[i])
+		}
+		s.SubThenMulScalarMontgomeryTwoModulus(buff.Coeffs[i], p0.Coeffs[i], r.RescaleConstants[level-1][i], p1.Coeffs[i])
+	}
 }
