@@ -3,10 +3,18 @@ package ntt
 import "golang.org/x/sys/cpu"
 
 func init() {
-	if cpu.X86.HasAVX512F {
-		kernels = &kernelSet{reduceAVX512, forwardStageAVX512, forwardLastAVX512, backwardFirstAVX512, backwardStageAVX512, backwardLastAVX512}
+	switch {
+	case cpu.X86.HasAVX512F:
+		kernels = avx512
+	case cpu.X86.HasAVX2:
+		kernels = avx2
 	}
 }
+
+var (
+	avx512 = &kernelSet{reduceAVX512, forwardStageAVX512, forwardLastAVX512, backwardFirstAVX512, backwardStageAVX512, backwardLastAVX512}
+	avx2   = &kernelSet{reduceAVX2, forwardStageAVX2, forwardLastAVX2, backwardFirstAVX2, backwardStageAVX2, backwardLastAVX2}
+)
 
 //go:noescape
 func reduceAVX512(out, in *uint64, n int, c *consts)
@@ -25,3 +33,21 @@ func backwardStageAVX512(p *uint64, n, t int, w, ws *uint32, c *consts)
 
 //go:noescape
 func backwardLastAVX512(p *uint64, n int, w, ws *uint32, last *[2]uint32, c *consts)
+
+//go:noescape
+func reduceAVX2(out, in *uint64, n int, c *consts)
+
+//go:noescape
+func forwardStageAVX2(p *uint64, n, t int, w, ws *uint32, c *consts)
+
+//go:noescape
+func forwardLastAVX2(p *uint64, n int, f4, f2, w, ws *uint32, c *consts)
+
+//go:noescape
+func backwardFirstAVX2(out, in *uint64, n int, w, ws, b2, b4 *uint32, c *consts)
+
+//go:noescape
+func backwardStageAVX2(p *uint64, n, t int, w, ws *uint32, c *consts)
+
+//go:noescape
+func backwardLastAVX2(p *uint64, n int, w, ws *uint32, last *[2]uint32, c *consts)

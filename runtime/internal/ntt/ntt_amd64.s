@@ -424,3 +424,247 @@ blast512:
 	JLT       blast512
 	VZEROUPPER
 	RET
+
+// The AVX2 kernels are the AVX-512 ones four lanes wide: their last
+// (first) three stages take one block of eight coefficients, A and B its
+// halves, and pair them with VPERM2I128 (halves of two registers) and
+// VPUNPCKLQDQ, VPUNPCKHQDQ (even, odd lanes of two registers, per half).
+
+// func reduceAVX2(out, in *uint64, n int, c *consts)
+TEXT ·reduceAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ c+24(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 16(AX), Y15
+	SHLQ $3, CX
+	XORQ BX, BX
+
+reduce2:
+	VMOVDQU  (SI)(BX*1), Y0
+	VPMULUDQ Y15, Y0, Y1
+	VPSRLQ   $32, Y1, Y1
+	VPMULUDQ Y13, Y1, Y1
+	VPSUBQ   Y1, Y0, Y0
+	VMOVDQU  Y0, (DI)(BX*1)
+	ADDQ     $32, BX
+	CMPQ     BX, CX
+	JLT      reduce2
+	VZEROUPPER
+	RET
+
+// func forwardStageAVX2(p *uint64, n, t int, w, ws *uint32, c *consts)
+TEXT ·forwardStageAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ t+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ ws+32(FP), R9
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 8(AX), Y14
+	SHLQ $3, DX
+	LEAQ (DI)(CX*8), R10
+
+fgroup2:
+	VPBROADCASTD (R8), Y11
+	VPBROADCASTD (R9), Y12
+	ADDQ         $4, R8
+	ADDQ         $4, R9
+	MOVQ         DI, SI
+	LEAQ         (DI)(DX*1), R11
+
+fbutterfly2:
+	VMOVDQU (SI), Y0
+	VMOVDQU (SI)(DX*1), Y1
+	VMOVDQU 32(SI), Y3
+	VMOVDQU 32(SI)(DX*1), Y4
+	FWD2(Y0, Y1, Y11, Y12, Y2, Y13, Y14)
+	FWD2(Y3, Y4, Y11, Y12, Y5, Y13, Y14)
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y2, (SI)(DX*1)
+	VMOVDQU Y3, 32(SI)
+	VMOVDQU Y5, 32(SI)(DX*1)
+	ADDQ    $64, SI
+	CMPQ    SI, R11
+	JLT     fbutterfly2
+	LEAQ    (DI)(DX*2), DI
+	CMPQ    DI, R10
+	JLT     fgroup2
+	VZEROUPPER
+	RET
+
+// func forwardLastAVX2(p *uint64, n int, f4, f2, w, ws *uint32, c *consts)
+TEXT ·forwardLastAVX2(SB), NOSPLIT, $0-56
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ f4+16(FP), R8
+	MOVQ f2+24(FP), R9
+	MOVQ w+32(FP), R10
+	MOVQ ws+40(FP), R11
+	MOVQ c+48(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 8(AX), Y14
+	LEAQ         (SI)(CX*8), R12
+	SHLQ         $1, CX
+
+flast2:
+	VMOVDQU   (SI), Y0
+	VMOVDQU   32(SI), Y1
+	VPMOVZXDQ (R8), Y4
+	VPMOVZXDQ (R8)(CX*1), Y5
+	FWD2(Y0, Y1, Y4, Y5, Y6, Y13, Y14)
+	VPERM2I128 $0x20, Y6, Y0, Y2
+	VPERM2I128 $0x31, Y6, Y0, Y3
+	VPMOVZXDQ (R9), Y4
+	VPMOVZXDQ (R9)(CX*1), Y5
+	FWD2(Y2, Y3, Y4, Y5, Y6, Y13, Y14)
+	VPUNPCKLQDQ Y6, Y2, Y0
+	VPUNPCKHQDQ Y6, Y2, Y1
+	VPMOVZXDQ (R10), Y4
+	VPMOVZXDQ (R11), Y5
+	FWD2(Y0, Y1, Y4, Y5, Y6, Y13, Y14)
+	CSUB2(Y0, Y13, Y7)
+	CSUB2(Y6, Y13, Y7)
+	VPUNPCKLQDQ Y6, Y0, Y2
+	VPUNPCKHQDQ Y6, Y0, Y3
+	VPERM2I128 $0x20, Y3, Y2, Y0
+	VPERM2I128 $0x31, Y3, Y2, Y1
+	VMOVDQU   Y0, (SI)
+	VMOVDQU   Y1, 32(SI)
+	ADDQ      $64, SI
+	ADDQ      $16, R8
+	ADDQ      $16, R9
+	ADDQ      $16, R10
+	ADDQ      $16, R11
+	CMPQ      SI, R12
+	JLT       flast2
+	VZEROUPPER
+	RET
+
+// func backwardFirstAVX2(out, in *uint64, n int, w, ws, b2, b4 *uint32, c *consts)
+TEXT ·backwardFirstAVX2(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), R10
+	MOVQ ws+32(FP), R11
+	MOVQ b2+40(FP), R9
+	MOVQ b4+48(FP), R8
+	MOVQ c+56(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 8(AX), Y14
+	LEAQ         (SI)(CX*8), R12
+	SHLQ         $1, CX
+
+bfirst2:
+	VMOVDQU     (SI), Y0
+	VMOVDQU     32(SI), Y1
+	VPERM2I128  $0x20, Y1, Y0, Y2
+	VPERM2I128  $0x31, Y1, Y0, Y3
+	VPUNPCKLQDQ Y3, Y2, Y0
+	VPUNPCKHQDQ Y3, Y2, Y1
+	VPMOVZXDQ   (R10), Y4
+	VPMOVZXDQ   (R11), Y5
+	INV2(Y0, Y1, Y4, Y5, Y6, Y13, Y14)
+	VPUNPCKLQDQ Y0, Y6, Y2
+	VPUNPCKHQDQ Y0, Y6, Y3
+	VPMOVZXDQ   (R9), Y4
+	VPMOVZXDQ   (R9)(CX*1), Y5
+	INV2(Y2, Y3, Y4, Y5, Y6, Y13, Y14)
+	VPERM2I128  $0x20, Y2, Y6, Y0
+	VPERM2I128  $0x31, Y2, Y6, Y1
+	VPMOVZXDQ   (R8), Y4
+	VPMOVZXDQ   (R8)(CX*1), Y5
+	INV2(Y0, Y1, Y4, Y5, Y6, Y13, Y14)
+	VMOVDQU     Y6, (DI)
+	VMOVDQU     Y0, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	ADDQ        $16, R8
+	ADDQ        $16, R9
+	ADDQ        $16, R10
+	ADDQ        $16, R11
+	CMPQ        SI, R12
+	JLT         bfirst2
+	VZEROUPPER
+	RET
+
+// func backwardStageAVX2(p *uint64, n, t int, w, ws *uint32, c *consts)
+TEXT ·backwardStageAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ t+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ ws+32(FP), R9
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 8(AX), Y14
+	SHLQ $3, DX
+	LEAQ (DI)(CX*8), R10
+
+bgroup2:
+	VPBROADCASTD (R8), Y11
+	VPBROADCASTD (R9), Y12
+	ADDQ         $4, R8
+	ADDQ         $4, R9
+	MOVQ         DI, SI
+	LEAQ         (DI)(DX*1), R11
+
+bbutterfly2:
+	VMOVDQU (SI), Y0
+	VMOVDQU (SI)(DX*1), Y1
+	VMOVDQU 32(SI), Y3
+	VMOVDQU 32(SI)(DX*1), Y4
+	INV2(Y0, Y1, Y11, Y12, Y2, Y13, Y14)
+	INV2(Y3, Y4, Y11, Y12, Y5, Y13, Y14)
+	VMOVDQU Y2, (SI)
+	VMOVDQU Y0, (SI)(DX*1)
+	VMOVDQU Y5, 32(SI)
+	VMOVDQU Y3, 32(SI)(DX*1)
+	ADDQ    $64, SI
+	CMPQ    SI, R11
+	JLT     bbutterfly2
+	LEAQ    (DI)(DX*2), DI
+	CMPQ    DI, R10
+	JLT     bgroup2
+	VZEROUPPER
+	RET
+
+// func backwardLastAVX2(p *uint64, n int, w, ws *uint32, last *[2]uint32, c *consts)
+TEXT ·backwardLastAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ ws+24(FP), R9
+	MOVQ last+32(FP), R10
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 8(AX), Y14
+	VPBROADCASTD (R8), Y9
+	VPBROADCASTD (R9), Y10
+	VPBROADCASTD 0(R10), Y11
+	VPBROADCASTD 4(R10), Y12
+	SHLQ $2, CX
+	LEAQ (SI)(CX*1), R11
+
+blast2:
+	VMOVDQU (SI), Y0
+	VMOVDQU (SI)(CX*1), Y1
+	VPADDQ  Y1, Y0, Y2
+	VPADDQ  Y14, Y0, Y0
+	VPSUBQ  Y1, Y0, Y0
+	CSUB2(Y2, Y14, Y3)
+	CSUB2(Y0, Y14, Y3)
+	SHOUP(Y2, Y9, Y10, Y13, Y3)
+	SHOUP(Y0, Y11, Y12, Y13, Y3)
+	CSUB2(Y2, Y13, Y3)
+	CSUB2(Y0, Y13, Y3)
+	VMOVDQU Y2, (SI)
+	VMOVDQU Y0, (SI)(CX*1)
+	ADDQ    $32, SI
+	CMPQ    SI, R11
+	JLT     blast2
+	VZEROUPPER
+	RET

@@ -2,7 +2,6 @@ package ntt
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -35,6 +34,22 @@ func primes(t testing.TB, n int) []uint64 {
 	return append(qs, q)
 }
 
+// testKernels are the kernel sets this machine runs, chosen or not.
+var testKernels = map[string]*kernelSet{}
+
+// eachKernelSet runs f with each of testKernels as the package's kernels.
+func eachKernelSet(t *testing.T, f func(t *testing.T)) {
+	if len(testKernels) == 0 {
+		t.Skip("no vector kernels on this machine")
+	}
+	chosen := kernels
+	defer func() { kernels = chosen }()
+	for name, ks := range testKernels {
+		kernels = ks
+		t.Run(name, f)
+	}
+}
+
 func subRing(t testing.TB, n int, q uint64) *ring.SubRing {
 	t.Helper()
 	r, err := ring.NewRing(n, []uint64{q})
@@ -46,10 +61,9 @@ func subRing(t testing.TB, n int, q uint64) *ring.SubRing {
 
 // The transforms equal Lattigo's bit for bit, forward and backward, out of
 // place and in place, on random inputs in [0, q) and on the extremes.
-func TestTransformsMatchLattigo(t *testing.T) {
-	if kernels == nil {
-		t.Skip("no vector kernels on this machine")
-	}
+func TestTransformsMatchLattigo(t *testing.T) { eachKernelSet(t, transformsMatchLattigo) }
+
+func transformsMatchLattigo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, logN := range []int{4, 5, 10, 13, 15} {
 		n := 1 << logN
@@ -98,10 +112,9 @@ func TestTransformsMatchLattigo(t *testing.T) {
 // The forward transform takes any input below 2^32 (the rescale's sums of
 // a residue modulo another prime and a constant), and the backward one
 // inputs below 2q, as Lattigo's lazy values.
-func TestTransformsTakeLazyInputs(t *testing.T) {
-	if kernels == nil {
-		t.Skip("no vector kernels on this machine")
-	}
+func TestTransformsTakeLazyInputs(t *testing.T) { eachKernelSet(t, transformsTakeLazyInputs) }
+
+func transformsTakeLazyInputs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const n = 1 << 13
 	for _, q := range primes(t, n) {
@@ -167,9 +180,14 @@ func firstDiff(a, b []uint64) int {
 	return -1
 }
 
+// BenchmarkNTT compares Lattigo's transforms with each kernel set's at
+// logN 13, on a 30-bit prime below 2^30 and one above:
+//
+//	go test -run '^$' -bench NTT ./runtime/internal/ntt
 func BenchmarkNTT(b *testing.B) {
 	const n = 1 << 13
-	for _, q := range []uint64{primes(b, n)[4], primes(b, n)[5]} {
+	qs := primes(b, n)
+	for _, q := range qs[4:6] {
 		sub := subRing(b, n, q)
 		tab := For(sub)
 		rng := rand.New(rand.NewPCG(7, 8))
@@ -177,7 +195,7 @@ func BenchmarkNTT(b *testing.B) {
 		for k := range p {
 			p[k] = rng.Uint64N(q)
 		}
-		name := fmt.Sprintf("logN=13/q=%d(2^%.4f)", q, math.Log2(float64(q)))
+		name := fmt.Sprintf("logN=13/q=%d", q)
 		b.Run(name+"/lattigo/forward", func(b *testing.B) {
 			for b.Loop() {
 				sub.NTT(p, p)
@@ -188,18 +206,20 @@ func BenchmarkNTT(b *testing.B) {
 				sub.INTT(p, p)
 			}
 		})
-		if tab == nil {
-			continue
+		chosen := kernels
+		for ks, set := range testKernels {
+			kernels = set
+			b.Run(name+"/"+ks+"/forward", func(b *testing.B) {
+				for b.Loop() {
+					tab.Forward(p, p)
+				}
+			})
+			b.Run(name+"/"+ks+"/inverse", func(b *testing.B) {
+				for b.Loop() {
+					tab.Inverse(p, p)
+				}
+			})
 		}
-		b.Run(name+"/vector/forward", func(b *testing.B) {
-			for b.Loop() {
-				tab.Forward(p, p)
-			}
-		})
-		b.Run(name+"/vector/inverse", func(b *testing.B) {
-			for b.Loop() {
-				tab.Inverse(p, p)
-			}
-		})
+		kernels = chosen
 	}
 }
