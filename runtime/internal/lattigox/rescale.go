@@ -54,12 +54,13 @@ func Rescale(w Workers, ct, out *rlwe.Ciphertext) error {
 }
 
 // divRoundByLastModulusNTT is r.DivRoundByLastModulusNTT(p0, buff, p1)
-// with package ntt's transforms where they cover the primes. Lattigo's
-// lazy transforms give other representatives than these fully reduced
-// ones, with the same result: its lazy INTT's outputs are the reduced
-// ones but for 0, which it gives as q (a Montgomery product below 2^64
-// lands in [1, q]), and AddScalar's reduction makes both pHalf; its lazy
-// NTT's outputs are only multiplied by a constant and reduced.
+// with package ntt's transforms, and its products by the rescaling
+// constants, where they cover the primes. Lattigo's lazy transforms give
+// other representatives than these fully reduced ones, with the same
+// result: its lazy INTT's outputs are the reduced ones but for 0, which it
+// gives as q (a Montgomery product below 2^64 lands in [1, q]), and
+// AddScalar's reduction makes both pHalf; its lazy NTT's outputs are only
+// multiplied by a constant and reduced.
 func divRoundByLastModulusNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 	level := r.Level()
 	last := r.SubRings[level]
@@ -72,12 +73,14 @@ func divRoundByLastModulusNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 	pHalf := (last.Modulus - 1) >> 1
 	last.AddScalar(buff.Coeffs[level], pHalf, buff.Coeffs[level])
 	for i, s := range r.SubRings[:level] {
-		s.AddScalarLazy(buff.Coeffs[level], s.Modulus-ring.BRedAdd(pHalf, s.Modulus, s.BRedConstant), buff.Coeffs[i])
+		half, c := s.Modulus-ring.BRedAdd(pHalf, s.Modulus, s.BRedConstant), r.RescaleConstants[level-1][i]
 		if fwd := ntt.For(s); fwd != nil {
-			fwd.Forward(buff.Coeffs[i], buff.Coeffs[i])
-		} else {
-			s.NTTLazy(buff.Coeffs[i], buff.Coeffs[i])
+			fwd.ForwardPlus(buff.Coeffs[level], half, buff.Coeffs[i])
+			fwd.SubMul(buff.Coeffs[i], p0.Coeffs[i], ring.MRed(c, 1, s.Modulus, s.MRedConstant), p1.Coeffs[i])
+			continue
 		}
-		s.SubThenMulScalarMontgomeryTwoModulus(buff.Coeffs[i], p0.Coeffs[i], r.RescaleConstants[level-1][i], p1.Coeffs[i])
+		s.AddScalarLazy(buff.Coeffs[level], half, buff.Coeffs[i])
+		s.NTTLazy(buff.Coeffs[i], buff.Coeffs[i])
+		s.SubThenMulScalarMontgomeryTwoModulus(buff.Coeffs[i], p0.Coeffs[i], c, p1.Coeffs[i])
 	}
 }

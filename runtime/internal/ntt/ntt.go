@@ -105,9 +105,9 @@ func newTable(sub *ring.SubRing) *Table {
 // kernelSet is one instruction set's kernels; every pointer is to the
 // first of n coefficients or of a table's words.
 type kernelSet struct {
-	// reduce sets out[k] = in[k] mod q, lazily: in [0, 2q) for any input
-	// below 2^32.
-	reduce func(out, in *uint64, n int, c *consts)
+	// reduce sets out[k] = in[k] + a mod q, lazily: in [0, 2q) for any
+	// sum below 2^32.
+	reduce func(out, in *uint64, n int, a uint64, c *consts)
 	// forwardStage runs the forward stage whose butterflies are t ≥ 8
 	// apart on p, group i with root w[i] (quotient ws[i]): inputs and
 	// outputs below 2q.
@@ -127,6 +127,9 @@ type kernelSet struct {
 	// N^-1: the sums times w[0] (ws[0]), the differences times last[0]
 	// (last[1]), the outputs in [0, q).
 	backwardLast func(p *uint64, n int, w, ws *uint32, last *[2]uint32, c *consts)
+	// subMul sets out[k] = (x[k] - y[k])·w[0] mod q (w[1] its quotient),
+	// in [0, q), for x and y below 2q.
+	subMul func(out, x, y *uint64, n int, w *[2]uint32, c *consts)
 }
 
 // kernels is the machine's kernel set, nil if it has none.
@@ -135,11 +138,15 @@ var kernels *kernelSet
 // Forward sets out to the NTT of in, as Lattigo's SubRing.NTT: in and out
 // hold at least N coefficients, in's below 2^32; out may be in. Its
 // outputs are in [0, q).
-func (t *Table) Forward(in, out []uint64) {
+func (t *Table) Forward(in, out []uint64) { t.ForwardPlus(in, 0, out) }
+
+// ForwardPlus sets out to the NTT of in plus a in every coefficient, as
+// Forward, for sums below 2^32.
+func (t *Table) ForwardPlus(in []uint64, a uint64, out []uint64) {
 	n := t.n
 	in, out = in[:n], out[:n]
 	k := kernels
-	k.reduce(&out[0], &in[0], n, &t.c)
+	k.reduce(&out[0], &in[0], n, a, &t.c)
 	for s := n / 2; s >= 8; s /= 2 {
 		m := n / (2 * s)
 		k.forwardStage(&out[0], n, s, &t.fw[m], &t.fws[m], &t.c)
@@ -160,4 +167,15 @@ func (t *Table) Inverse(in, out []uint64) {
 		k.backwardStage(&out[0], n, s, &t.bw[m], &t.bws[m], &t.c)
 	}
 	k.backwardLast(&out[0], n, &t.bw[0], &t.bws[0], &t.bwLast, &t.c)
+}
+
+// SubMul sets out[k] = (x[k] - y[k])·c mod q, in [0, q), for N
+// coefficients x[k] and y[k] below 2q and c below q: Lattigo's
+// SubRing.SubThenMulScalarMontgomeryTwoModulus(x, y, c in Montgomery
+// form, out) for these inputs.
+func (t *Table) SubMul(x, y []uint64, c uint64, out []uint64) {
+	n := t.n
+	x, y, out = x[:n], y[:n], out[:n]
+	w := [2]uint32{uint32(c), uint32((c << 32) / t.c.q)}
+	kernels.subMul(&out[0], &x[0], &y[0], n, &w, &t.c)
 }

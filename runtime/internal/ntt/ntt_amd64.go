@@ -12,12 +12,12 @@ func init() {
 }
 
 var (
-	avx512 = &kernelSet{reduceAVX512, forwardStageAVX512, forwardLastAVX512, backwardFirstAVX512, backwardStageAVX512, backwardLastAVX512}
-	avx2   = &kernelSet{reduceAVX2, forwardStageAVX2, forwardLastAVX2, backwardFirstAVX2, backwardStageAVX2, backwardLastAVX2}
+	avx512 = &kernelSet{reduceAVX512, forwardStageAVX512, forwardLastAVX512, backwardFirstAVX512, backwardStageAVX512, backwardLastAVX512, subMulAVX512}
+	avx2   = &kernelSet{reduceAVX2, forwardStageAVX2, forwardLastAVX2, backwardFirstAVX2, backwardStageAVX2, backwardLastAVX2, subMulAVX2}
 )
 
 //go:noescape
-func reduceAVX512(out, in *uint64, n int, c *consts)
+func reduceAVX512(out, in *uint64, n int, a uint64, c *consts)
 
 //go:noescape
 func forwardStageAVX512(p *uint64, n, t int, w, ws *uint32, c *consts)
@@ -35,7 +35,7 @@ func backwardStageAVX512(p *uint64, n, t int, w, ws *uint32, c *consts)
 func backwardLastAVX512(p *uint64, n int, w, ws *uint32, last *[2]uint32, c *consts)
 
 //go:noescape
-func reduceAVX2(out, in *uint64, n int, c *consts)
+func reduceAVX2(out, in *uint64, n int, a uint64, c *consts)
 
 //go:noescape
 func forwardStageAVX2(p *uint64, n, t int, w, ws *uint32, c *consts)
@@ -51,3 +51,9 @@ func backwardStageAVX2(p *uint64, n, t int, w, ws *uint32, c *consts)
 
 //go:noescape
 func backwardLastAVX2(p *uint64, n int, w, ws *uint32, last *[2]uint32, c *consts)
+
+//go:noescape
+func subMulAVX512(out, x, y *uint64, n int, w *[2]uint32, c *consts)
+
+//go:noescape
+func subMulAVX2(out, x, y *uint64, n int, w *[2]uint32, c *consts)

@@ -164,12 +164,13 @@ GLOBL perm<>(SB), RODATA|NOPTR, $640
 #define EVENS perm<>+512(SB)
 #define ODDS perm<>+576(SB)
 
-// func reduceAVX512(out, in *uint64, n int, c *consts)
-TEXT ·reduceAVX512(SB), NOSPLIT, $0-32
+// func reduceAVX512(out, in *uint64, n int, a uint64, c *consts)
+TEXT ·reduceAVX512(SB), NOSPLIT, $0-40
 	MOVQ out+0(FP), DI
 	MOVQ in+8(FP), SI
 	MOVQ n+16(FP), CX
-	MOVQ c+24(FP), AX
+	MOVQ c+32(FP), AX
+	VPBROADCASTQ a+24(FP), Z9
 	VPBROADCASTQ 0(AX), Z28
 	VPBROADCASTQ 16(AX), Z30
 	SHLQ $3, CX
@@ -177,6 +178,7 @@ TEXT ·reduceAVX512(SB), NOSPLIT, $0-32
 
 reduce512:
 	VMOVDQU64 (SI)(BX*1), Z0
+	VPADDQ    Z9, Z0, Z0
 	VPMULUDQ  Z30, Z0, Z1
 	VPSRLQ    $32, Z1, Z1
 	VPMULUDQ  Z28, Z1, Z1
@@ -430,12 +432,13 @@ blast512:
 // halves, and pair them with VPERM2I128 (halves of two registers) and
 // VPUNPCKLQDQ, VPUNPCKHQDQ (even, odd lanes of two registers, per half).
 
-// func reduceAVX2(out, in *uint64, n int, c *consts)
-TEXT ·reduceAVX2(SB), NOSPLIT, $0-32
+// func reduceAVX2(out, in *uint64, n int, a uint64, c *consts)
+TEXT ·reduceAVX2(SB), NOSPLIT, $0-40
 	MOVQ out+0(FP), DI
 	MOVQ in+8(FP), SI
 	MOVQ n+16(FP), CX
-	MOVQ c+24(FP), AX
+	MOVQ c+32(FP), AX
+	VPBROADCASTQ a+24(FP), Y9
 	VPBROADCASTQ 0(AX), Y13
 	VPBROADCASTQ 16(AX), Y15
 	SHLQ $3, CX
@@ -443,6 +446,7 @@ TEXT ·reduceAVX2(SB), NOSPLIT, $0-32
 
 reduce2:
 	VMOVDQU  (SI)(BX*1), Y0
+	VPADDQ    Y9, Y0, Y0
 	VPMULUDQ Y15, Y0, Y1
 	VPSRLQ   $32, Y1, Y1
 	VPMULUDQ Y13, Y1, Y1
@@ -666,5 +670,65 @@ blast2:
 	ADDQ    $32, SI
 	CMPQ    SI, R11
 	JLT     blast2
+	VZEROUPPER
+	RET
+
+// func subMulAVX512(out, x, y *uint64, n int, w *[2]uint32, c *consts)
+TEXT ·subMulAVX512(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ w+32(FP), R8
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTD 0(R8), Z26
+	VPBROADCASTD 4(R8), Z27
+	SHLQ $3, CX
+	XORQ BX, BX
+
+submulAVX512:
+	VMOVDQU64 (SI)(BX*1), Z0
+	VPADDQ  Z29, Z0, Z0
+	VMOVDQU64 (DX)(BX*1), Z2
+	VPSUBQ  Z2, Z0, Z0
+	CSUB(Z0, Z29, Z1)
+	SHOUP(Z0, Z26, Z27, Z28, Z1)
+	CSUB(Z0, Z28, Z1)
+	VMOVDQU64 Z0, (DI)(BX*1)
+	ADDQ    $64, BX
+	CMPQ    BX, CX
+	JLT     submulAVX512
+	VZEROUPPER
+	RET
+
+// func subMulAVX2(out, x, y *uint64, n int, w *[2]uint32, c *consts)
+TEXT ·subMulAVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ w+32(FP), R8
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Y13
+	VPBROADCASTQ 8(AX), Y14
+	VPBROADCASTD 0(R8), Y11
+	VPBROADCASTD 4(R8), Y12
+	SHLQ $3, CX
+	XORQ BX, BX
+
+submulAVX2:
+	VMOVDQU (SI)(BX*1), Y0
+	VPADDQ  Y14, Y0, Y0
+	VMOVDQU (DX)(BX*1), Y2
+	VPSUBQ  Y2, Y0, Y0
+	CSUB2(Y0, Y14, Y1)
+	SHOUP(Y0, Y11, Y12, Y13, Y1)
+	CSUB2(Y0, Y13, Y1)
+	VMOVDQU Y0, (DI)(BX*1)
+	ADDQ    $32, BX
+	CMPQ    BX, CX
+	JLT     submulAVX2
 	VZEROUPPER
 	RET

@@ -109,9 +109,10 @@ func transformsMatchLattigo(t *testing.T) {
 	}
 }
 
-// The forward transform takes any input below 2^32 (the rescale's sums of
-// a residue modulo another prime and a constant), and the backward one
-// inputs below 2q, as Lattigo's lazy values.
+// The forward transform takes any input below 2^32 and adds a constant
+// first (the rescale's sums of a residue modulo another prime and a
+// constant), and the backward one takes inputs below 2q, as Lattigo's lazy
+// values.
 func TestTransformsTakeLazyInputs(t *testing.T) { eachKernelSet(t, transformsTakeLazyInputs) }
 
 func transformsTakeLazyInputs(t *testing.T) {
@@ -131,6 +132,16 @@ func transformsTakeLazyInputs(t *testing.T) {
 		if i := firstDiff(got, want); i >= 0 {
 			t.Fatalf("q=%d: NTT of inputs below 2^32: coefficient %d is %d, want %d", q, i, got[i], want[i])
 		}
+		a := rng.Uint64N(1<<32 - q)
+		for k := range in {
+			in[k] = rng.Uint64N(q)
+			reduced[k] = (in[k] + a) % q
+		}
+		sub.NTT(reduced, want)
+		tab.ForwardPlus(in, a, got)
+		if i := firstDiff(got, want); i >= 0 {
+			t.Fatalf("q=%d: NTT of inputs plus %d: coefficient %d is %d, want %d", q, a, i, got[i], want[i])
+		}
 		for k := range in {
 			in[k] = rng.Uint64N(2 * q)
 			reduced[k] = in[k] % q
@@ -139,6 +150,32 @@ func transformsTakeLazyInputs(t *testing.T) {
 		tab.Inverse(in, got)
 		if i := firstDiff(got, want); i >= 0 {
 			t.Fatalf("q=%d: INTT of inputs below 2q: coefficient %d is %d, want %d", q, i, got[i], want[i])
+		}
+	}
+}
+
+// SubMul is Lattigo's SubThenMulScalarMontgomeryTwoModulus, on inputs
+// below 2q, the extremes included.
+func TestSubMul(t *testing.T) { eachKernelSet(t, subMul) }
+
+func subMul(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 1 << 12
+	for _, q := range primes(t, n) {
+		sub := subRing(t, n, q)
+		tab := For(sub)
+		x, y := make([]uint64, n), make([]uint64, n)
+		for k := range x {
+			x[k], y[k] = rng.Uint64N(2*q), rng.Uint64N(2*q)
+		}
+		x[0], y[0], x[1], y[1] = 2*q-1, 0, 0, 2*q-1
+		for _, c := range []uint64{rng.Uint64N(q), q - 1, 1} {
+			want, got := make([]uint64, n), make([]uint64, n)
+			sub.SubThenMulScalarMontgomeryTwoModulus(x, y, ring.MForm(c, q, sub.BRedConstant), want)
+			tab.SubMul(x, y, c, got)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("q=%d, c=%d: coefficient %d is %d, want %d", q, c, i, got[i], want[i])
+			}
 		}
 	}
 }
