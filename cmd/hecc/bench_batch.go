@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	goruntime "runtime"
 	"slices"
@@ -59,7 +61,11 @@ func runBenchBatch(c *cli.Context) error {
 	md := benchmarks.BatchMarkdown(results, machine, roof, command)
 	fmt.Print(md)
 	if f := c.String("md"); f != "" {
-		if err := writeFile(f, []byte(md), 0o644); err != nil {
+		previous, err := os.ReadFile(f)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cannot read %s to keep its notes: %w", f, err)
+		}
+		if err := writeFile(f, []byte(benchmarks.KeepNotes(md, previous)), 0o644); err != nil {
 			return err
 		}
 	}

@@ -172,3 +172,39 @@ func repeat(v, n int) []int {
 	}
 	return out
 }
+
+// BenchmarkRescale compares Lattigo's rescale of a degree-1 ciphertext
+// with Rescale's on one worker (as the batch layout calls it, each worker
+// rescaling its own ciphertexts), at the parameters hecc compile --batch
+// picks for CryptoNets, from the top level:
+//
+//	go test -run '^$' -bench Rescale ./runtime/internal/lattigox
+func BenchmarkRescale(b *testing.B) {
+	p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: 13, LogQ: repeat(30, 6), LogP: []int{31}, LogDefaultScale: 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eval := hefloat.NewEvaluator(p, nil)
+	workers := Workers{Evals: []*hefloat.Evaluator{eval}}
+	prng, err := sampling.NewPRNG()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct := rlwe.NewCiphertextRandom(prng, p, 1, p.MaxLevel())
+	ct.IsNTT = true
+	out := hefloat.NewCiphertext(p, 1, p.MaxLevel())
+	for _, impl := range []string{"lattigo", "hecc"} {
+		b.Run("params=cryptonets-batch/impl="+impl, func(b *testing.B) {
+			for b.Loop() {
+				if impl == "lattigo" {
+					err = eval.Rescale(ct, out)
+				} else {
+					err = Rescale(workers, ct, out)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
