@@ -53,8 +53,10 @@ func TestLattigoVersion(t *testing.T) {
 // wide, whose 60- and 61-bit primes allow four lazy products between
 // reductions and whose 34 primes make 17 key-switching parts, more than
 // four for every worker; and two-prime, a scale of 2^70 on two primes per
-// level (Lattigo's PREC128 mode); and thirty-bit, primes on both sides of
-// 2^30 like those of hecc's batch circuits, which package ntt transforms.
+// level (Lattigo's PREC128 mode); thirty-bit, primes on both sides of 2^30
+// like those of hecc's batch circuits, which package ntt transforms; and
+// mixed, one P prime and Q primes on both sides of ntt.MaxModulus, like
+// CryptoNets' packed parameters.
 func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	t.Helper()
 	small, two := params.InsecureTestSet(11, 4, 35), params.InsecureTestSet(11, 3, 70)
@@ -68,6 +70,7 @@ func testParameters(t testing.TB) map[string]hefloat.Parameters {
 		"wide":       {LogN: 10, LogQ: wideQ, LogP: []int{61, 61}, LogDefaultScale: 45},
 		"two-prime":  {LogN: two.LogN, LogQ: two.LogQ, LogP: two.LogP, LogDefaultScale: two.LogScale},
 		"thirty-bit": {LogN: 12, LogQ: []int{30, 29, 30, 30, 30}, LogP: []int{31}, LogDefaultScale: 30},
+		"mixed":      {LogN: 11, LogQ: []int{33, 28, 28, 28, 28}, LogP: []int{34}, LogDefaultScale: 28},
 	} {
 		p, err := hefloat.NewParametersFromLiteral(lit)
 		if err != nil {

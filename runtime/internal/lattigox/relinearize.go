@@ -20,7 +20,9 @@ import (
 // worker sums its share into its own accumulator, and the two polynomials
 // come down from QP on two workers. ct must be a degree-2 ciphertext in the
 // NTT domain; out may be ct. Evaluator 0's BuffInvNTT holds d2 out of the
-// NTT domain, read by every worker.
+// NTT domain, read by every worker. A key with one P prime has nothing to
+// split: relinearizeSingleP relinearizes on evaluator 0, with package
+// ntt's transforms.
 func Relinearize(w Workers, ct, out *rlwe.Ciphertext) error {
 	evals := w.Evals
 	rlk, err := evals[0].CheckAndGetRelinearizationKey()
@@ -28,6 +30,10 @@ func Relinearize(w Workers, ct, out *rlwe.Ciphertext) error {
 		return err
 	}
 	gadget := &rlk.GadgetCiphertext
+	if singleP(gadget, ct, out) {
+		relinearizeSingleP(evals[0], gadget, ct, out)
+		return nil
+	}
 	if len(evals) < 2 || ct.Degree() != 2 || !ct.IsNTT || gadget.LevelP() < 1 || gadget.BaseTwoDecomposition != 0 {
 		return evals[0].Relinearize(ct, out) // Lattigo's own path: nothing to split
 	}

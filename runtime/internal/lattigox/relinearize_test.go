@@ -120,9 +120,11 @@ func TestRescaleZeroResidues(t *testing.T) {
 	}
 }
 
-// BenchmarkRelinearize compares Lattigo's relinearization with the one
-// split over the workers, interleaved in one process, at CryptoNets' and
-// LeNet-5's parameters (the sets hecc compile picks for them):
+// BenchmarkRelinearize compares Lattigo's relinearization with hecc's
+// (split over the workers, or with package ntt's transforms for one P
+// prime), interleaved in one process, at CryptoNets' and LeNet-5's
+// parameters and CryptoNets' batch parameters (the sets hecc compile picks
+// for them):
 //
 //	go test -run '^$' -bench Relinearize ./runtime/internal/lattigox
 func BenchmarkRelinearize(b *testing.B) {
@@ -132,36 +134,39 @@ func BenchmarkRelinearize(b *testing.B) {
 	}{
 		{"cryptonets", params.Set{LogN: 13, LogQ: append([]int{33}, repeat(28, 5)...), LogP: []int{34}, LogScale: 28, Security: 128}},
 		{"lenet5", params.Set{LogN: 15, LogQ: append([]int{36}, repeat(31, 18)...), LogP: repeat(37, 7), LogScale: 31, Security: 128}},
+		{"cryptonets-batch", params.Set{LogN: 13, LogQ: repeat(30, 6), LogP: []int{31}, LogScale: 30, Security: 128}},
 	}
 	for _, tc := range sets {
-		p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: tc.set.LogN, LogQ: tc.set.LogQ, LogP: tc.set.LogP, LogDefaultScale: tc.set.LogScale})
-		if err != nil {
-			b.Fatal(err)
-		}
-		kgen := rlwe.NewKeyGenerator(p)
-		sk := kgen.GenSecretKeyNew()
-		eval := hefloat.NewEvaluator(p, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(sk)))
-		workers := Workers{Evals: []*hefloat.Evaluator{eval, eval.ShallowCopy()}}
-		prng, err := sampling.NewPRNG()
-		if err != nil {
-			b.Fatal(err)
-		}
-		square := rlwe.NewCiphertextRandom(prng, p, 2, p.MaxLevel())
-		out := hefloat.NewCiphertext(p, 1, p.MaxLevel())
-		for _, impl := range []string{"lattigo", "split"} {
-			b.Run(fmt.Sprintf("params=%s/impl=%s", tc.name, impl), func(b *testing.B) {
-				for b.Loop() {
-					if impl == "lattigo" {
-						err = eval.Relinearize(square, out)
-					} else {
-						err = Relinearize(workers, square, out)
+		b.Run("params="+tc.name, func(b *testing.B) { // keys made only for the sets run
+			p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: tc.set.LogN, LogQ: tc.set.LogQ, LogP: tc.set.LogP, LogDefaultScale: tc.set.LogScale})
+			if err != nil {
+				b.Fatal(err)
+			}
+			kgen := rlwe.NewKeyGenerator(p)
+			sk := kgen.GenSecretKeyNew()
+			eval := hefloat.NewEvaluator(p, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(sk)))
+			workers := Workers{Evals: []*hefloat.Evaluator{eval, eval.ShallowCopy()}}
+			prng, err := sampling.NewPRNG()
+			if err != nil {
+				b.Fatal(err)
+			}
+			square := rlwe.NewCiphertextRandom(prng, p, 2, p.MaxLevel())
+			out := hefloat.NewCiphertext(p, 1, p.MaxLevel())
+			for _, impl := range []string{"lattigo", "hecc"} {
+				b.Run("impl="+impl, func(b *testing.B) {
+					for b.Loop() {
+						if impl == "lattigo" {
+							err = eval.Relinearize(square, out)
+						} else {
+							err = Relinearize(workers, square, out)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
 					}
-					if err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
+				})
+			}
+		})
 	}
 }
 
