@@ -5,7 +5,9 @@
 //
 // It computes the transform Lattigo's SubRing.NTT and SubRing.INTT
 // compute, with the same roots in the same order, so that its fully
-// reduced outputs equal theirs bit for bit. On a machine without the
+// reduced outputs equal theirs bit for bit; SubMul is the product by a
+// constant of a difference that follows the transform in a rescale or a
+// modulus switch. On a machine without the
 // vector instructions, or for a ring it does not cover, For returns nil
 // and the caller keeps Lattigo's transform.
 package ntt
