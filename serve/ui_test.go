@@ -25,6 +25,7 @@ import (
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/hecc-dev/hecc/compiler/onnx/onnxtest"
@@ -315,6 +316,13 @@ func newUIDriver(t *testing.T, c *runtime.Circuit) *uiDriver {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Chromium puts a request's whole body in its requestWillBeSent event
+	// unless given a limit: the evaluation keys would cross the protocol
+	// as base64, for chromedp to parse, many times their size in memory.
+	noBodies := int64(1)
+	if _, err := chromedp.Call(bctx, network.Enable, network.EnableParams{MaxPostDataSize: &noBodies}); err != nil {
+		t.Fatal(err)
+	}
 	// A bound on the whole run, not a timed assertion: keygen and the
 	// evaluation take seconds, a hang must not take the test's timeout.
 	ctx, cancel := context.WithTimeout(bctx, 10*time.Minute)
@@ -334,7 +342,10 @@ func (d *uiDriver) classify(sample string, put ...chromedp.Action[chromedp.Void]
 	}, put...)
 	steps = append(steps,
 		chromedp.Click("#classify"),
-		chromedp.Poll[chromedp.Void](`['done', 'error'].includes(document.body.dataset.state)`, chromedp.WithPollingInterval(100*time.Millisecond)),
+		// Bounded by d.ctx, not by the poll's own 30 s: a loaded machine
+		// may take longer.
+		chromedp.Poll[chromedp.Void](`['done', 'error'].includes(document.body.dataset.state)`,
+			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(0)),
 	)
 	if err := chromedp.Do(d.ctx, steps...); err != nil {
 		t.Fatalf("%s: %v", sample, err)
