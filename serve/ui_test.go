@@ -550,10 +550,14 @@ func TestBrowserClient(t *testing.T) {
 // TestBrowserClientFlooding: the page classifies a digit with a circuit
 // that floods its results. It uploads the public key hecc.wasm made with
 // the key set, after the evaluation keys, and the server holds it; the
-// answer is the plaintext circuit's, rounded to the flooded output step.
+// answer is the plaintext circuit's, rounded to the flooded output step
+// as hecc decrypt rounds.
 // After a reload nothing is uploaded again.
 func TestBrowserClientFlooding(t *testing.T) {
 	c := floodingCryptoNets(t)
+	if !c.Spec.OutputRounded {
+		t.Fatalf("the flooding circuit's output step %g is too coarse to round to: classify checks no rounding", c.Spec.OutputStep)
+	}
 	d := newUIDriver(t, c)
 	if err := chromedp.Do(d.ctx, chromedp.Navigate(d.url+"/")); err != nil {
 		t.Fatal(err)
