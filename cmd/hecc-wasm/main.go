@@ -15,11 +15,13 @@
 //
 // A call that fails returns {error: "..."}. progress(done, total) hears of
 // each evaluation key made; keyId is the hex SHA-256 of evalKeys, the id
-// the server gives them. publicKey is the key set's public.key, which the
-// server needs for a circuit that floods its results. pixels is a Float32Array of values in 0..255 laid
-// out as the model input; encrypt applies the input scaling the compile
-// recorded (or divides by 255 where it recorded none), as hecc query does
-// with a PNG, and returns that model input as a Float64Array.
+// the server gives them; publicKey is the key set's public.key, which the
+// server needs for a circuit that floods its results. pixels is a
+// Float32Array of values in 0..255 laid out as the model input; encrypt
+// applies the input scaling the compile recorded (or divides by 255 where
+// it recorded none), as hecc query does with a PNG, and returns that model
+// input as a Float64Array. decrypt rounds as hecc decrypt does
+// (runtime.Decrypt).
 package main
 
 import (
