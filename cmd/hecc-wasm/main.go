@@ -9,16 +9,19 @@
 // Uint8Array:
 //
 //	hecc.spec(spec)                        {model, fingerprint, input, output}
-//	hecc.keygen(spec, progress?)           {secretKey, evalKeys, keyId}
+//	hecc.keygen(spec, progress?)           {secretKey, publicKey, evalKeys, keyId}
 //	hecc.encrypt(spec, secretKey, pixels)  {ct, input}: the input .ct and the model input it holds
 //	hecc.decrypt(spec, secretKey, result)  {scores, output, top}
 //
 // A call that fails returns {error: "..."}. progress(done, total) hears of
 // each evaluation key made; keyId is the hex SHA-256 of evalKeys, the id
-// the server gives them. pixels is a Float32Array of values in 0..255 laid
-// out as the model input; encrypt applies the input scaling the compile
-// recorded (or divides by 255 where it recorded none), as hecc query does
-// with a PNG, and returns that model input as a Float64Array.
+// the server gives them; publicKey is the key set's public.key, which the
+// server needs for a circuit that floods its results. pixels is a
+// Float32Array of values in 0..255 laid out as the model input; encrypt
+// applies the input scaling the compile recorded (or divides by 255 where
+// it recorded none), as hecc query does with a PNG, and returns that model
+// input as a Float64Array. decrypt rounds as hecc decrypt does
+// (runtime.Decrypt).
 package main
 
 import (
@@ -155,11 +158,15 @@ func keygen(args []js.Value) (any, error) {
 	if len(args) > 1 && args[1].Type() == js.TypeFunction {
 		progress = func(done, total int) { args[1].Invoke(done, total) }
 	}
-	sk, _, err := runtime.GenerateKeyPair(spec)
+	sk, pk, err := runtime.GenerateKeyPair(spec)
 	if err != nil {
 		return nil, err
 	}
 	secret, err := runtime.EncodeSecretKey(spec, sk)
+	if err != nil {
+		return nil, err
+	}
+	public, err := runtime.EncodePublicKey(spec, pk)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +182,7 @@ func keygen(args []js.Value) (any, error) {
 	id := sha256.Sum256(eval.Bytes())
 	return map[string]any{
 		"secretKey": toBytes(secret),
+		"publicKey": toBytes(public),
 		"evalKeys":  toBytes(eval.Bytes()),
 		"keyId":     hex.EncodeToString(id[:]),
 	}, nil

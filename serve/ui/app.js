@@ -1,7 +1,7 @@
 // The browser client of hecc serve: draw a digit, make keys, encrypt,
 // query, decrypt, all with hecc.wasm in a worker. The server sees the
-// evaluation keys and ciphertexts only; the secret key stays in this
-// browser's IndexedDB.
+// evaluation keys, the public key (for a model that floods its results)
+// and ciphertexts only; the secret key stays in this browser's IndexedDB.
 
 const $ = (id) => document.getElementById(id);
 const canvas = $('canvas');
@@ -106,7 +106,7 @@ async function store(mode, f) {
 }
 
 const keyName = (m) => `${m.name}/${m.fingerprint}`;
-const sessions = new Map(); // keyName → {spec, secretKey, evalKeys, keyId, made}, uploaded this visit
+const sessions = new Map(); // keyName → {spec, secretKey, publicKey, evalKeys, keyId, made}, uploaded this visit
 
 // ---- stages ----
 
@@ -144,12 +144,12 @@ async function session(m) {
     const k = await wasm('keygen', [spec], (done, total) =>
       setState('busy', `making keys: ${done} of ${total} evaluation keys`));
     stage('keygen', start);
-    rec = { spec, secretKey: k.secretKey, evalKeys: k.evalKeys, keyId: k.keyId, made: Date.now() };
+    rec = { spec, secretKey: k.secretKey, publicKey: k.publicKey, evalKeys: k.evalKeys, keyId: k.keyId, made: Date.now() };
     await store('readwrite', (s) => s.put(rec, name));
   } else {
     await checkSpec(m, rec.spec);
   }
-  await upload(rec, false);
+  await upload(m, rec, false);
   sessions.set(name, rec);
   showKeys(m);
   return rec;
@@ -163,21 +163,31 @@ async function checkSpec(m, spec) {
 }
 
 // upload sends the evaluation keys unless the server holds them (or
-// always, with force: the server may have evicted them since).
-async function upload(rec, force) {
+// always, with force: the server may have evicted them since), and the
+// public key too if model m floods its results and the server lacks it.
+async function upload(m, rec, force) {
+  let held = null;
   if (!force) {
     try {
-      await api('GET', `/v1/keys/${rec.keyId}`);
-      return;
+      held = await (await api('GET', `/v1/keys/${rec.keyId}`)).json();
     } catch (e) {
       if (e.code !== 'unknown_key') throw e;
     }
   }
-  setState('busy', `uploading the evaluation keys (${mib(rec.evalKeys.length)} MiB)…`);
-  const start = performance.now();
-  const ans = await (await api('PUT', '/v1/keys', rec.evalKeys)).json();
-  if (ans.id !== rec.keyId) throw new Error(`the server stored the keys as ${ans.id}, their SHA-256 is ${rec.keyId}`);
-  stage(`upload eval.keys (${mib(rec.evalKeys.length)} MiB)`, start);
+  if (!held) {
+    setState('busy', `uploading the evaluation keys (${mib(rec.evalKeys.length)} MiB)…`);
+    const start = performance.now();
+    const ans = await (await api('PUT', '/v1/keys', rec.evalKeys)).json();
+    if (ans.id !== rec.keyId) throw new Error(`the server stored the keys as ${ans.id}, their SHA-256 is ${rec.keyId}`);
+    stage(`upload eval.keys (${mib(rec.evalKeys.length)} MiB)`, start);
+  }
+  if (m.circuit_privacy_bits && !held?.public_key) {
+    // The server encrypts the flood it adds to each result under it.
+    setState('busy', `uploading the public key (${mib(rec.publicKey.length)} MiB)…`);
+    const start = performance.now();
+    await api('PUT', `/v1/keys/${rec.keyId}/public`, rec.publicKey);
+    stage(`upload public.key (${mib(rec.publicKey.length)} MiB)`, start);
+  }
 }
 
 // ---- the input ----
@@ -328,9 +338,12 @@ async function classify() {
     try {
       res = await infer(rec, ct);
     } catch (e) {
-      if (e.code !== 'unknown_key') throw e;
-      // Evicted since the check: upload again, once.
-      await upload(rec, true);
+      const missing = e.code === 'unknown_key';
+      if (!missing && e.code !== 'public_key_required') throw e;
+      // Evicted since the check (the public key goes with the evaluation
+      // keys), or held without the public key: upload what is missing,
+      // once.
+      await upload(model, rec, missing);
       start = performance.now();
       res = await infer(rec, ct);
     }
@@ -379,7 +392,8 @@ async function showKeys(m) {
     return;
   }
   $('keyinfo').textContent = `Keys made in this browser on ${new Date(rec.made).toLocaleString()}: `
-    + `evaluation keys ${rec.keyId.slice(0, 12)}… (${mib(rec.evalKeys.length)} MiB).`;
+    + `evaluation keys ${rec.keyId.slice(0, 12)}… (${mib(rec.evalKeys.length)} MiB)`
+    + (m.circuit_privacy_bits ? `, public key (${mib(rec.publicKey.length)} MiB).` : '.');
   $('forget').hidden = false;
 }
 
@@ -500,15 +514,9 @@ function ready() {
 clear();
 setState('loading', 'loading hecc.wasm and the models…');
 api('GET', '/v1/models').then(async (resp) => {
-  const images = (await resp.json()).models.filter((m) => layout(m.input.shape));
-  // A model that floods its results needs the client's public key, which
-  // this page does not make or upload: hecc query does.
-  models = images.filter((m) => !m.circuit_privacy_bits);
+  models = (await resp.json()).models.filter((m) => layout(m.input.shape));
   if (models.length === 0) {
-    const flooding = images.map((m) => m.name).join(', ');
-    setState('error', flooding
-      ? `This page cannot query ${flooding}: it floods its results for circuit privacy, which needs your public key, and this page does not upload it. Use hecc query.`
-      : 'The server serves no model whose input is an image.', true);
+    setState('error', 'The server serves no model whose input is an image.', true);
     return;
   }
   const sel = $('model');
