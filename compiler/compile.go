@@ -48,7 +48,9 @@ type Options struct {
 	BatchSize int
 	// CircuitPrivacyBits is λ: the server floods the result with 2^λ times
 	// its own error's bound (plan.Flood), and the parameters pay for the
-	// precision this takes; 0 leaves the result unflooded.
+	// precision this takes; 0 leaves the result unflooded. The library
+	// floods only when asked; hecc compile asks for
+	// plan.DefaultCircuitPrivacyBits unless given --no-circuit-privacy.
 	CircuitPrivacyBits int
 }
 

@@ -24,7 +24,7 @@ a key that decrypts anything.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "circuit", Aliases: []string{"c"}, Usage: "the .hec file (or give it as the first argument)"},
 			&cli.StringFlag{Name: "keys", Usage: "the client's eval.keys (required)"},
-			&cli.StringFlag{Name: "public-key", Usage: "the client's public.key, which a circuit compiled with --circuit-privacy-bits floods its result under"},
+			&cli.StringFlag{Name: "public-key", Usage: "the client's public.key, which a circuit compiled with circuit privacy (hecc compile's default) floods its result under"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result ciphertext to write (default: INPUT.result.ct)"},
 			&cli.StringFlag{Name: "stats-json", Usage: "write load/evaluation times and operation counts as JSON to `FILE`"},
 			&cli.BoolFlag{Name: "profile", Usage: "print the time spent in each IR node"},
