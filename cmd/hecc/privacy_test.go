@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +65,31 @@ func TestCircuitPrivacyFlags(t *testing.T) {
 				t.Errorf("error %v, yet the circuit file exists: %v", err, statErr == nil)
 			}
 		})
+	}
+}
+
+// TestBundledPrivacyRefusal: lenet_maxpool cannot afford the default λ
+// (at a larger scale its keys exceed the budget): the refusal is one of
+// circuit privacy and names the largest λ it affords, which then compiles.
+func TestBundledPrivacyRefusal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two compiles of a logN 16 model")
+	}
+	model := filepath.Join(bundled, "models", "lenet_maxpool.onnx")
+	calib := filepath.Join(bundled, "samples", "mnist_calib.npz")
+	out := filepath.Join(t.TempDir(), "m.hec")
+	err := hecc(t, "compile", model, "--calibration", calib, "-o", out)
+	if !errors.Is(err, compiler.ErrCircuitPrivacy) || exitCode(err) != exitParameters {
+		t.Fatalf("compiled at the default λ: %v, want compiler.ErrCircuitPrivacy", err)
+	}
+	var most int
+	if _, scanErr := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "affords at most"):], "affords at most %d bits", &most); scanErr != nil || most < 1 {
+		t.Fatalf("the refusal names no λ the model affords: %v", err)
+	}
+	if !strings.Contains(err.Error(), "--no-circuit-privacy") {
+		t.Errorf("the refusal does not name --no-circuit-privacy: %v", err)
+	}
+	if err := hecc(t, "compile", model, "--calibration", calib, "-o", out, "--circuit-privacy-bits", fmt.Sprint(most)); err != nil {
+		t.Fatalf("the λ the refusal names, %d bits: %v", most, err)
 	}
 }
