@@ -20,7 +20,9 @@ func runCommand() *cli.Command {
 		ArgsUsage: "[MODEL.hec] INPUT.ct",
 		Description: `Loads the circuit and the client's evaluation keys, evaluates the circuit on
 the encrypted input and writes the encrypted result. The server never holds
-a key that decrypts anything.`,
+a key that decrypts anything. A circuit compiled with circuit privacy
+(hecc compile's default) floods the result under the client's public key
+before it is written: give it with --public-key.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "circuit", Aliases: []string{"c"}, Usage: "the .hec file (or give it as the first argument)"},
 			&cli.StringFlag{Name: "keys", Usage: "the client's eval.keys (required)"},
@@ -49,7 +51,7 @@ func runRun(c *cli.Context) error {
 		circuitPath, args = args[0], args[1:]
 	}
 	if circuitPath == "" || len(args) != 1 {
-		return usageError("usage: hecc run MODEL.hec --keys eval.keys INPUT.ct -o result.ct")
+		return usageError("usage: hecc run MODEL.hec --keys eval.keys [--public-key public.key] INPUT.ct -o result.ct")
 	}
 	start := time.Now()
 	circuit, err := runtime.ReadCircuitFile(circuitPath)
