@@ -48,7 +48,9 @@ type Options struct {
 	BatchSize int
 	// CircuitPrivacyBits is λ: the server floods the result with 2^λ times
 	// its own error's bound (plan.Flood), and the parameters pay for the
-	// precision this takes; 0 leaves the result unflooded.
+	// precision this takes; 0 leaves the result unflooded. The library
+	// floods only when asked; hecc compile asks for
+	// plan.DefaultCircuitPrivacyBits unless given --no-circuit-privacy.
 	CircuitPrivacyBits int
 }
 
@@ -261,6 +263,11 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 	}
 	req.MaxLogScale = params.MaxLogScale
 	top := topScale(req, choice)
+	// topScale counts the keys of no plan: a scale up to top's may still
+	// miss the key budget once its plan's keys are counted. Past such a
+	// miss, ceiling is the largest scale that may fit, and the scales in
+	// between are bisected.
+	ceiling, narrowed := top.LogScale, false
 	for {
 		f, err := pl.Flood(bits)
 		if err != nil && !errors.Is(err, plan.ErrNoCircuitPrivacy) {
@@ -269,17 +276,29 @@ func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.
 		if err == nil && plan.OutputStepUsable(f.Step(), width) {
 			return pl, choice, pl.SetCircuitPrivacy(bits)
 		}
-		if choice.LogScale >= top.LogScale {
+		if choice.LogScale >= ceiling {
+			if narrowed {
+				top = choice
+			}
 			return nil, params.Choice{}, refuseFlood(top, build, width, bits)
 		}
-		missing := 1
-		if err == nil {
-			missing = max(1, int(math.Ceil(math.Log2(f.Step()*256/width))))
+		step := 1
+		if narrowed {
+			step = (ceiling - choice.LogScale + 1) / 2
+		} else if err == nil {
+			step = max(1, int(math.Ceil(math.Log2(f.Step()*256/width))))
 		}
-		req.MinLogScale = min(choice.LogScale+missing, top.LogScale)
-		if req, choice, pl, err = selectPlan(req, build); err != nil {
+		next := req
+		next.MinLogScale = min(choice.LogScale+step, ceiling)
+		r, c, p, err := selectPlan(next, build)
+		if errors.Is(err, params.ErrNoFit) {
+			ceiling, narrowed = next.MinLogScale-1, true
+			continue
+		}
+		if err != nil {
 			return nil, params.Choice{}, err
 		}
+		req, choice, pl = r, c, p
 	}
 }
 

@@ -19,6 +19,11 @@ import (
 // good as none, and a flood wider than 2^128·B fits no modulus.
 const MaxCircuitPrivacyBits = 128
 
+// DefaultCircuitPrivacyBits is the λ hecc compile and hecc bench flood at
+// unless told otherwise: a statistical distance of 2^-40 per coefficient,
+// the usual choice for statistical security parameters.
+const DefaultCircuitPrivacyBits = 40
+
 // maxFloodWidth bounds a flood's coefficients: the runtime samples them as
 // integers of up to two 64-bit words, 2W+1 < 2^128. A usable flood stays
 // far below the base level's modulus anyway (OutputStepUsable).

@@ -21,7 +21,7 @@ func benchCommand() *cli.Command {
 		Name:      "bench",
 		Usage:     "benchmark models end to end: compile, keygen, encrypt, evaluate, decrypt, accuracy",
 		ArgsUsage: "[MODEL.onnx|BUNDLED-NAME ...]",
-		Description: `Compiles each model, makes its keys, then encrypts, evaluates and decrypts the
+		Description: fmt.Sprintf(`Compiles each model, makes its keys, then encrypts, evaluates and decrypts the
 first --samples inputs of its sample set one at a time, and prints a markdown
 report: parameters, depth, the time of each stage (evaluation: median and
 90th percentile, measured in this process with the keys already loaded), key
@@ -31,6 +31,11 @@ Without a model it benchmarks every bundled model (testdata/models, with the
 calibration and sample sets its manifest names); a bundled model can also be
 named alone. An ONNX file needs --calibration and --input (and --labels for
 accuracy, unless --input is an .npz with an array y).
+
+Every model is compiled as hecc compile does: with circuit privacy at
+--circuit-privacy-bits (default %d) unless --no-circuit-privacy is given;
+a model that cannot afford it is reported as failed, with the largest λ it
+affords.
 
 A model whose evaluation keys and encoded weights would take more than
 --max-server-gib of the server's memory is compiled and reported, but not
@@ -43,7 +48,8 @@ measured latency: their ratio is the runtime's own overhead.
 Examples:
   hecc bench --samples 10 --md report.md --json report.json --svg chart.svg
   hecc bench cryptonets --floor
-  hecc bench model.onnx --calibration calib.npz --input test.npz`,
+  hecc bench model.onnx --calibration calib.npz --input test.npz
+  hecc bench --no-circuit-privacy --samples 10`, plan.DefaultCircuitPrivacyBits),
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "samples", Value: benchmarks.DefaultSamples, Usage: "inputs to run encrypted per model"},
 			&cli.StringFlag{Name: "calibration", Usage: "calibration inputs for ONNX files given as arguments (.npy, or .npz array x)"},
@@ -56,9 +62,8 @@ Examples:
 			&cli.IntFlag{Name: "floor-reps", Value: benchmarks.DefaultFloorReps, Usage: "timed repetitions per primitive and level (--floor)"},
 			&cli.Float64Flag{Name: "max-server-gib", Value: float64(benchmarks.DefaultMaxServerBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys and encoded weights would take more memory"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
-			&cli.IntFlag{Name: "circuit-privacy-bits", Usage: "`λ`: compile every model flooding its results at λ bits (hecc compile --circuit-privacy-bits; 0: off)"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
-		}, benchBatchFlags()...),
+		}, append(circuitPrivacyFlags(), benchBatchFlags()...)...),
 		Action: runBench,
 	}
 }
@@ -104,9 +109,9 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	bits := c.Int("circuit-privacy-bits")
-	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
-		return usageError("--circuit-privacy-bits %d: expected 0 (off) to %d", bits, plan.MaxCircuitPrivacyBits)
+	bits, err := circuitPrivacyBits(c)
+	if err != nil {
+		return err
 	}
 	for i := range models {
 		models[i].Options.Security = security

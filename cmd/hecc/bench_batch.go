@@ -35,6 +35,10 @@ func runBenchBatch(c *cli.Context) error {
 	if !slices.Contains(params.Levels, security) {
 		return usageError("--security %d: expected one of %v", security, params.Levels)
 	}
+	bits, err := circuitPrivacyBits(c)
+	if err != nil {
+		return err
+	}
 	models, err := benchModels(c)
 	if err != nil {
 		return err
@@ -42,12 +46,12 @@ func runBenchBatch(c *cli.Context) error {
 	machine := benchmarks.Describe()
 	var results []*benchmarks.BatchResult
 	for i, m := range models {
-		m.Options.Security = security
+		m.Options.Security, m.Options.CircuitPrivacyBits = security, bits
 		r, err := benchmarks.RunBatch(m, size, func(stage string) {
 			fmt.Fprintf(os.Stderr, "hecc bench --batch: [%d/%d] %s: %s\n", i+1, len(models), m.Name, stage)
 		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", m.Name, err)
+			return fmt.Errorf("%s: %w", m.Name, privacyAdvice(c, err))
 		}
 		r.PeakRSS = maxRSS()
 		results = append(results, r)

@@ -69,7 +69,8 @@ func sampleInput(seed uint32) *ir.Tensor {
 	return x
 }
 
-// setup compiles the tiny model and makes a key set in dir.
+// setup compiles the tiny model as hecc compile does by default, flooding
+// its results, and makes a key set in dir.
 func setup(t *testing.T, dir string, seed uint32) {
 	t.Helper()
 	model := filepath.Join(dir, "model.onnx")
@@ -89,9 +90,12 @@ func TestTwoPartyFlow(t *testing.T) {
 	x := sampleInput(7)
 	writeNPY(t, filepath.Join(dir, "x.npy"), x)
 	spec, keys := filepath.Join(dir, "model.spec"), filepath.Join(dir, "keys")
+	if s, err := loadSpec(spec); err != nil || s.CircuitPrivacyBits != plan.DefaultCircuitPrivacyBits {
+		t.Fatalf("compiled without flags: %v, want circuit privacy at %d bits", err, plan.DefaultCircuitPrivacyBits)
+	}
 	mustHecc(t, "encrypt", "--spec", spec, "--key", filepath.Join(keys, "public.key"), filepath.Join(dir, "x.npy"), "-o", filepath.Join(dir, "x.ct"))
-	mustHecc(t, "run", filepath.Join(dir, "model.hec"), "--keys", filepath.Join(keys, "eval.keys"), filepath.Join(dir, "x.ct"),
-		"-o", filepath.Join(dir, "r.ct"), "--stats-json", filepath.Join(dir, "stats.json"))
+	mustHecc(t, "run", filepath.Join(dir, "model.hec"), "--keys", filepath.Join(keys, "eval.keys"), "--public-key", filepath.Join(keys, "public.key"),
+		filepath.Join(dir, "x.ct"), "-o", filepath.Join(dir, "r.ct"), "--stats-json", filepath.Join(dir, "stats.json"))
 	mustHecc(t, "decrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "r.ct"), "-o", filepath.Join(dir, "y.npy"))
 	got := readNPY(t, filepath.Join(dir, "y.npy"))
 
@@ -199,7 +203,8 @@ func TestInputScaling(t *testing.T) {
 	}
 	writeNPY(t, filepath.Join(dir, "raw.npy"), raw)
 	mustHecc(t, "encrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "raw.npy"), "-o", filepath.Join(dir, "x.ct"))
-	mustHecc(t, "run", filepath.Join(dir, "model.hec"), "--keys", filepath.Join(keys, "eval.keys"), filepath.Join(dir, "x.ct"), "-o", filepath.Join(dir, "r.ct"))
+	mustHecc(t, "run", filepath.Join(dir, "model.hec"), "--keys", filepath.Join(keys, "eval.keys"), "--public-key", filepath.Join(keys, "public.key"),
+		filepath.Join(dir, "x.ct"), "-o", filepath.Join(dir, "r.ct"))
 	mustHecc(t, "decrypt", "--spec", spec, "--key", filepath.Join(keys, "secret.key"), filepath.Join(dir, "r.ct"), "-o", filepath.Join(dir, "y.npy"))
 	got := readNPY(t, filepath.Join(dir, "y.npy"))
 

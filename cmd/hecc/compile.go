@@ -26,7 +26,7 @@ func compileCommand() *cli.Command {
 		Name:      "compile",
 		Usage:     "compile an ONNX model into a circuit (.hec, for the server) and its spec (.spec, for the client)",
 		ArgsUsage: "MODEL.onnx",
-		Description: `Lowers the model to hecc's HE IR, composes consecutive linear layers, picks
+		Description: fmt.Sprintf(`Lowers the model to hecc's HE IR, composes consecutive linear layers, picks
 the smallest secure CKKS parameters that fit the circuit's depth, precision and
 size, and writes:
 
@@ -47,11 +47,21 @@ rotation and no key, the client uploads more), else in one ciphertext with a
 copy per kernel row. The server cannot make a hostile client's copies agree:
 use it only for a client trusted with more than one prediction per query.
 
+Circuit privacy is on by default: the server floods each result with a fresh
+encryption of zero whose error is 2^λ times the bound of its own (λ = %d
+bits, --circuit-privacy-bits), so that the client learns nothing of the
+weights from the result's noise. The parameters pay for the precision this
+takes (a larger scale, two primes per level, sometimes a larger ring), hecc
+run needs the client's public.key, and a model that cannot afford λ is
+refused with the largest λ it affords. --no-circuit-privacy is for a client
+trusted with the weights anyway.
+
 Examples:
   hecc compile model.onnx -o model.hec --calibration samples.npy
   hecc compile model.onnx --input-range 0,1 --security 192
-  hecc compile conv.onnx --bind W=weights.pb -o conv.hec`,
-		Flags: []cli.Flag{
+  hecc compile conv.onnx --bind W=weights.pb -o conv.hec
+  hecc compile model.onnx --input-range 0,1 --no-circuit-privacy`, plan.DefaultCircuitPrivacyBits),
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "circuit file to write (default: MODEL.hec)"},
 			&cli.StringFlag{Name: "spec", Usage: "spec file to write (default: the circuit's name with .spec)"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
@@ -75,9 +85,8 @@ Examples:
 			&cli.StringFlag{Name: "name", Usage: "model name recorded in the spec (default: the file name)"},
 			&cli.BoolFlag{Name: "batch", Usage: "compile for throughput: every slot holds another input, each input value is a ciphertext, no rotation keys (hecc encrypt then takes inputs along a leading axis)"},
 			&cli.IntFlag{Name: "batch-size", DefaultText: "every slot of the ring", Usage: "with --batch: the most inputs a batch holds (the ring is chosen to hold them)"},
-			&cli.IntFlag{Name: "circuit-privacy-bits", Usage: "`λ`: the server floods each result with 2^λ times its own noise's bound, so the client learns nothing of the weights from the result's noise (the parameters pay for the precision; packed layout only; 0: off)"},
 			&cli.BoolFlag{Name: "ir", Usage: "print the IR after the passes"},
-		},
+		}, circuitPrivacyFlags()...),
 		Action: runCompile,
 	}
 }
@@ -100,12 +109,12 @@ func runCompile(c *cli.Context) error {
 		Progress:      searchProgress(os.Stderr),
 		Batch:         c.Bool("batch"),
 		BatchSize:     c.Int("batch-size"),
-
-		CircuitPrivacyBits: c.Int("circuit-privacy-bits"),
 	}
-	if b := opts.CircuitPrivacyBits; b < 0 || b > plan.MaxCircuitPrivacyBits {
-		return usageError("--circuit-privacy-bits %d: expected 0 (off) to %d", b, plan.MaxCircuitPrivacyBits)
+	bits, err := circuitPrivacyBits(c)
+	if err != nil {
+		return err
 	}
+	opts.CircuitPrivacyBits = bits
 	if opts.BatchSize < 0 || (opts.BatchSize > 0 && !opts.Batch) {
 		return usageError("--batch-size %d: expected a positive size, with --batch", opts.BatchSize)
 	}
@@ -175,7 +184,7 @@ func runCompile(c *cli.Context) error {
 	}
 	res, err := compiler.CompileFile(model, opts)
 	if err != nil {
-		return err
+		return privacyAdvice(c, err)
 	}
 	if scaling != nil {
 		res.Spec.InputScaling = scaling

@@ -50,11 +50,14 @@ The two-party flow:
   provider  hecc compile model.onnx -o model.hec        (also writes model.spec)
   user      hecc keygen --spec model.spec -o keys/
   user      hecc encrypt --spec model.spec --key keys/secret.key x.npy -o x.ct
-  provider  hecc run model.hec --keys keys/eval.keys x.ct -o result.ct
+  provider  hecc run model.hec --keys keys/eval.keys --public-key keys/public.key x.ct -o result.ct
   user      hecc decrypt --spec model.spec --key keys/secret.key result.ct -o y.npy
 
-model.hec (weights) stays with the provider; model.spec, eval.keys and the
-ciphertexts are what the two exchange; secret.key never leaves the user.
+model.hec (weights) stays with the provider; model.spec, eval.keys,
+public.key and the ciphertexts are what the two exchange; secret.key never
+leaves the user. The provider floods every result under public.key so that
+the user learns nothing of the weights from its noise (circuit privacy,
+hecc compile --help).
 
 ` + exitStatusHelp(),
 		Version: version(),

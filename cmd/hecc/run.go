@@ -20,11 +20,13 @@ func runCommand() *cli.Command {
 		ArgsUsage: "[MODEL.hec] INPUT.ct",
 		Description: `Loads the circuit and the client's evaluation keys, evaluates the circuit on
 the encrypted input and writes the encrypted result. The server never holds
-a key that decrypts anything.`,
+a key that decrypts anything. A circuit compiled with circuit privacy
+(hecc compile's default) floods the result under the client's public key
+before it is written: give it with --public-key.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "circuit", Aliases: []string{"c"}, Usage: "the .hec file (or give it as the first argument)"},
 			&cli.StringFlag{Name: "keys", Usage: "the client's eval.keys (required)"},
-			&cli.StringFlag{Name: "public-key", Usage: "the client's public.key, which a circuit compiled with --circuit-privacy-bits floods its result under"},
+			&cli.StringFlag{Name: "public-key", Usage: "the client's public.key, which a circuit compiled with circuit privacy (hecc compile's default) floods its result under"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result ciphertext to write (default: INPUT.result.ct)"},
 			&cli.StringFlag{Name: "stats-json", Usage: "write load/evaluation times and operation counts as JSON to `FILE`"},
 			&cli.BoolFlag{Name: "profile", Usage: "print the time spent in each IR node"},
@@ -49,7 +51,7 @@ func runRun(c *cli.Context) error {
 		circuitPath, args = args[0], args[1:]
 	}
 	if circuitPath == "" || len(args) != 1 {
-		return usageError("usage: hecc run MODEL.hec --keys eval.keys INPUT.ct -o result.ct")
+		return usageError("usage: hecc run MODEL.hec --keys eval.keys [--public-key public.key] INPUT.ct -o result.ct")
 	}
 	start := time.Now()
 	circuit, err := runtime.ReadCircuitFile(circuitPath)

@@ -175,7 +175,7 @@ func benchSummary(m *benchmarks.ModelResult) (string, error) {
 // against the parameters chosen without flooding (rep, when known).
 func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 	if spec.CircuitPrivacyBits == 0 {
-		return "off — the result's noise carries bits of the weights the client can read; --circuit-privacy-bits λ floods it"
+		return "off (--no-circuit-privacy): for a client trusted with the weights, who can read bits of them in the result's noise"
 	}
 	text := fmt.Sprintf("on: %d bits, flood 2^%d·B = 2^%.1f in the result's coefficients (B bounds the server's own noise); hecc run needs the client's public.key",
 		spec.CircuitPrivacyBits, spec.CircuitPrivacyBits, math.Log2(spec.FloodWidth))
