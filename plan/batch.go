@@ -73,6 +73,21 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 // BatchLogOutputScale keeps the first there too.
 const BatchMaxLogScale = 30
 
+// batchSplitPrimeBits is the largest prime, in nominal bits, for which
+// the runtime's kernels split each weight in two products that a uint64
+// sums lazily (runtime's splitTerms: up to 40 bits, and Lattigo's primes
+// alternate around 2^b, some a bit above). Larger primes take 128-bit
+// products, several times slower.
+const batchSplitPrimeBits = 39
+
+// BatchFloodLogScale is the largest scale of a batch circuit on two primes
+// per level whose every prime, the base level's too (holding the output's
+// values below 2^logMaxValue and a sign), keeps batchSplitPrimeBits:
+// where the compiler looks first for a flood's precision.
+func BatchFloodLogScale(logMaxValue int) int {
+	return 2*batchSplitPrimeBits - logMaxValue - 1
+}
+
 // BatchLogOutputScale is the output scale a batch circuit asks its
 // parameters for (params.Requirements.LogOutputScale), for outputs below
 // 2^logMaxValue: low enough for the first prime to have BatchMaxLogScale
