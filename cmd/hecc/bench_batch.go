@@ -10,13 +10,14 @@ import (
 
 	"github.com/hecc-dev/hecc/benchmarks"
 	"github.com/hecc-dev/hecc/params"
+	"github.com/hecc-dev/hecc/plan"
 	"github.com/urfave/cli/v2"
 )
 
 // benchBatchFlags are the flags only hecc bench --batch reads.
 func benchBatchFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "batch", Usage: "throughput instead: compile each model with --batch, encrypt one full batch of its samples (repeated to fill it), evaluate it once and report inputs/s, sizes per input, agreement with the plaintext circuit and peak memory (--floor: and this machine's floor)"},
+		&cli.BoolFlag{Name: "batch", Usage: "throughput instead: compile each model with --batch (and --circuit-privacy-bits), encrypt one full batch of its samples (repeated to fill it), evaluate it once and report inputs/s, sizes per input, agreement with the plaintext circuit and peak memory (--floor: and this machine's floor)"},
 		&cli.IntFlag{Name: "batch-size", Usage: "with --batch: inputs per batch (default: every slot of the ring)"},
 	}
 }
@@ -33,6 +34,10 @@ func runBenchBatch(c *cli.Context) error {
 	if !slices.Contains(params.Levels, security) {
 		return usageError("--security %d: expected one of %v", security, params.Levels)
 	}
+	bits := c.Int("circuit-privacy-bits")
+	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
+		return usageError("--circuit-privacy-bits %d: expected 0 (off) to %d", bits, plan.MaxCircuitPrivacyBits)
+	}
 	models, err := benchModels(c)
 	if err != nil {
 		return err
@@ -40,7 +45,7 @@ func runBenchBatch(c *cli.Context) error {
 	machine := benchmarks.Describe()
 	var results []*benchmarks.BatchResult
 	for i, m := range models {
-		m.Options.Security = security
+		m.Options.Security, m.Options.CircuitPrivacyBits = security, bits
 		r, err := benchmarks.RunBatch(m, size, func(stage string) {
 			fmt.Fprintf(os.Stderr, "hecc bench --batch: [%d/%d] %s: %s\n", i+1, len(models), m.Name, stage)
 		})
