@@ -80,12 +80,21 @@ const BatchMaxLogScale = 30
 // products, several times slower.
 const batchSplitPrimeBits = 39
 
-// BatchFloodLogScale is the largest scale of a batch circuit on two primes
-// per level whose every prime, the base level's too (holding the output's
-// values below 2^logMaxValue and a sign), keeps batchSplitPrimeBits:
-// where the compiler looks first for a flood's precision.
-func BatchFloodLogScale(logMaxValue int) int {
-	return 2*batchSplitPrimeBits - logMaxValue - 1
+// ScaleRange is a range of scales, bounds included.
+type ScaleRange struct{ Min, Max int }
+
+// BatchFloodScales are the scales of a batch circuit whose output lands on
+// its scale (a flooded one's), for outputs below 2^logMaxValue, whose
+// primes keep batchSplitPrimeBits: on one prime per level every level's
+// but the base's (the scale, the values and a sign: one limb of every
+// map on the 128-bit path), then on two primes per level every prime.
+// The compiler looks there first for a flood's precision; the scales
+// between take primes above it on every limb.
+func BatchFloodScales(logMaxValue int) []ScaleRange {
+	return []ScaleRange{
+		{10, batchSplitPrimeBits},
+		{params.MaxPrimeLogScale + 1, 2*batchSplitPrimeBits - logMaxValue - 1},
+	}
 }
 
 // BatchLogOutputScale is the output scale a batch circuit asks its
