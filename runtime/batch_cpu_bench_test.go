@@ -18,7 +18,7 @@ import (
 
 // BenchmarkBatchCryptoNetsCPU estimates a batch evaluation of the bundled
 // CryptoNets (calibrated, as hecc bench --batch compiles it) at 128-bit
-// security, unflooded and flooded at λ = 40, from the CPU time of its
+// security, unflooded and flooded at λ = 8 and 40, from the CPU time of its
 // parts on one thread: every primitive the evaluation performs, counted by
 // a run of the same circuit on the same chain at logN 11 and timed at the
 // circuit's own ring, the affine maps' kernels over one block of
@@ -32,7 +32,7 @@ func BenchmarkBatchCryptoNetsCPU(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, bits := range []int{0, 40} {
+	for _, bits := range []int{0, 8, 40} {
 		b.Run(fmt.Sprintf("λ=%d", bits), func(b *testing.B) {
 			res, err := compiler.CompileFile("../testdata/models/cryptonets.onnx", compiler.Options{Name: "cryptonets", Batch: true,
 				Calibration: calib["x"], Margin: compiler.DefaultMargin, CircuitPrivacyBits: bits})
