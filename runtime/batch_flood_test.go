@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/plan"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/he/hefloat"
+	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 )
 
 // batchFloodPlan is a dense → square → dense batch circuit through the
@@ -184,8 +188,24 @@ func TestBatchFloodHidesTheServersNoise(t *testing.T) {
 			// times the bound of the server's share of it. The measured
 			// error sits below its bound, and at scale 2^70 at float64's
 			// precision of the outputs: 2^(λ/2) leaves room for both.
-			off := batchFloodRuns(t, batchFloodPlan(t, tc.logScale, 0), images)[0]
+			offPlan := batchFloodPlan(t, tc.logScale, 0)
+			off := batchFloodRuns(t, offPlan, images)[0]
 			unflooded := rmsDiff(off.raw, off.plain)
+			// The flood is sized from the plan's bound of the server's
+			// error: the batch layout's must hold, where float64 resolves
+			// the error (one prime per level).
+			nz, err := offPlan.Noise(plan.FreshSigma(offPlan.Spec.Params, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worst float64
+			for i, v := range off.raw {
+				worst = max(worst, math.Abs(v-off.plain[i]))
+			}
+			t.Logf("unflooded: largest raw error %.3g, the plan's bound %.3g", worst, nz.Bound(offPlan.Graph))
+			if tc.logScale <= params.MaxPrimeLogScale && worst > nz.Bound(offPlan.Graph) {
+				t.Errorf("unflooded, a raw error of %.3g exceeds the plan's bound %.3g", worst, nz.Bound(offPlan.Graph))
+			}
 			flooded := rmsDiff(runs[0].raw, runs[0].plain)
 			t.Logf("%s: step 2^%.0f, flood width 2^%.1f; RMS of the raw difference of two runs %.3g, expected %.3g; raw error %.3g flooded, %.3g not",
 				spec.Params, math.Log2(step), math.Log2(spec.FloodWidth), rms, expected, flooded, unflooded)
@@ -196,5 +216,78 @@ func TestBatchFloodHidesTheServersNoise(t *testing.T) {
 				t.Errorf("flooded, the raw error is %.3g, unflooded %.3g: not 2^%d times as large", flooded, unflooded, tc.bits/2)
 			}
 		})
+	}
+}
+
+// TestBatchNoiseBoundHoldsOnTwoPrimes: on two primes per level, where
+// float64 cannot resolve it, the error of a batch circuit's outputs
+// (encrypted and decoded in 128-bit arithmetic, against the circuit in
+// 256-bit floats) stays within the plan's bound, which the flood is sized
+// from, and the bound within 2^6 of it.
+func TestBatchNoiseBoundHoldsOnTwoPrimes(t *testing.T) {
+	const images = 8
+	pl := batchFloodPlan(t, 70, 0)
+	spec, g := pl.Spec, pl.Graph
+	keys, err := GenerateKeys(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(&Circuit{Spec: spec, Graph: g}, keys.Eval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newParameters(spec.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecd := hefloat.NewEncoder(p, 128)
+	size := ir.NumElements(spec.Input.Shape)
+	x := randomInputs(41, images*size, 1)
+	in := &Ciphertext{kind: KindInputCt, id: keys.Secret.id}
+	for k := range size {
+		slots := make([]float64, 1<<spec.LogSlots)
+		for i := range images {
+			slots[i] = x[i*size+k]
+		}
+		pt := hefloat.NewPlaintext(p, spec.Params.RingLevel(spec.Input.Level))
+		if err := ecd.Encode(slots, pt); err != nil {
+			t.Fatal(err)
+		}
+		ct, err := rlwe.NewEncryptor(p, keys.Secret.sk).EncryptNew(pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.cts = append(in.cts, ct)
+	}
+	out, _, err := srv.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([][]*bignum.Complex, len(out.cts))
+	for k, ct := range out.cts {
+		got[k] = make([]*bignum.Complex, p.MaxSlots())
+		for i := range got[k] {
+			got[k][i] = bignum.NewComplex().SetPrec(128)
+		}
+		if err := ecd.Decode(rlwe.NewDecryptor(p, keys.Secret.sk).DecryptNew(ct), got[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var worst float64
+	for i := range images {
+		want := interpretBig(t, g, &ir.Tensor{Shape: spec.Input.Shape, Data: x[i*size : (i+1)*size]})
+		for k, v := range want {
+			d, _ := new(big.Float).Sub(v, got[k][i][0]).Float64()
+			worst = max(worst, math.Abs(d))
+		}
+	}
+	nz, err := pl.Noise(plan.FreshSigma(spec.Params, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := nz.Bound(g)
+	t.Logf("%s: measured %.3g, bound %.3g (2^%.1f above)", spec.Params, worst, bound, math.Log2(bound/worst))
+	if worst > bound || bound > 64*worst {
+		t.Errorf("measured error %.3g, the plan's bound %.3g", worst, bound)
 	}
 }
