@@ -23,7 +23,9 @@ var ErrNoSamples = errors.New("no sample inputs")
 type BatchResult struct {
 	Model  string `json:"model"`
 	Params string `json:"params"`
-	Batch  int    `json:"batch"`
+	// CircuitPrivacyBits is λ when the results are flooded, else 0.
+	CircuitPrivacyBits int `json:"circuit_privacy_bits,omitempty"`
+	Batch              int `json:"batch"`
 	// Distinct is how many different sample inputs fill the batch.
 	Distinct      int     `json:"distinct_inputs"`
 	InputsPerSec  float64 `json:"inputs_per_second"`
@@ -90,6 +92,11 @@ func RunBatch(m Model, batch int, progress func(stage string)) (*BatchResult, er
 	if err != nil {
 		return nil, err
 	}
+	if spec.CircuitPrivacyBits > 0 {
+		if err := keys.Eval.WithPublicKey(keys.Public); err != nil {
+			return nil, err
+		}
+	}
 	circuit := &runtime.Circuit{Spec: spec, Graph: res.Graph}
 	srv, err := runtime.NewServer(circuit, keys.Eval)
 	if err != nil {
@@ -152,22 +159,23 @@ func RunBatch(m Model, batch int, progress func(stage string)) (*BatchResult, er
 	}
 	n := float64(int(1) << spec.Params.LogN)
 	return &BatchResult{
-		Model:         m.Name,
-		Params:        spec.Params.String(),
-		Batch:         spec.Batch,
-		Distinct:      distinct,
-		InputsPerSec:  float64(spec.Batch) / evalSecs,
-		EvalSeconds:   evalSecs,
-		EncryptSecs:   encSecs,
-		DecryptSecs:   decSecs,
-		UploadPerIn:   float64(len(upload)) / float64(spec.Batch),
-		DownloadPerIn: float64(len(download)) / float64(spec.Batch),
-		EvalKeysFile:  sizes.EvalKeys,
-		EvalKeysMem:   sizes.EvalKeysMemory,
-		Agreement:     float64(agree) / float64(spec.Batch),
-		MaxError:      worst,
-		Relins:        st.KeySwitches,
-		Work:          batchWork(pl, n),
+		Model:              m.Name,
+		Params:             spec.Params.String(),
+		CircuitPrivacyBits: spec.CircuitPrivacyBits,
+		Batch:              spec.Batch,
+		Distinct:           distinct,
+		InputsPerSec:       float64(spec.Batch) / evalSecs,
+		EvalSeconds:        evalSecs,
+		EncryptSecs:        encSecs,
+		DecryptSecs:        decSecs,
+		UploadPerIn:        float64(len(upload)) / float64(spec.Batch),
+		DownloadPerIn:      float64(len(download)) / float64(spec.Batch),
+		EvalKeysFile:       sizes.EvalKeys,
+		EvalKeysMem:        sizes.EvalKeysMemory,
+		Agreement:          float64(agree) / float64(spec.Batch),
+		MaxError:           worst,
+		Relins:             st.KeySwitches,
+		Work:               batchWork(pl, n),
 	}, nil
 }
 
@@ -178,11 +186,12 @@ func RunBatch(m Model, batch int, progress func(stage string)) (*BatchResult, er
 // inputs and writes its result once.
 func batchWork(pl *plan.Plan, n float64) BatchWork {
 	var w BatchWork
+	set := pl.Spec.Params
 	held := func(v *ir.Node) (polys, limbs float64) {
 		if pl.Unrelinearized[v] {
-			return 3, float64(v.Level + 2)
+			return 3, float64(set.Limbs(v.Level + 1))
 		}
-		return 2, float64(v.Level + 1)
+		return 2, float64(set.Limbs(v.Level))
 	}
 	for _, v := range pl.Graph.Nodes {
 		if v.Op == ir.OpInput || v.Op == ir.OpOutput {
@@ -215,7 +224,7 @@ func BatchMarkdown(results []*BatchResult, machine Machine, m *Roofline, command
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %.0f | %.2f | %.2f | %.2f | %.1f KiB | %.2f KiB | %.2f / %.2f MiB | %.2f%% | %.2g | %d | %s |\n",
-			r.Model, r.Params, r.Batch, r.Distinct, r.InputsPerSec, r.EvalSeconds, r.EncryptSecs, r.DecryptSecs,
+			r.label(), r.Params, r.Batch, r.Distinct, r.InputsPerSec, r.EvalSeconds, r.EncryptSecs, r.DecryptSecs,
 			r.UploadPerIn/1024, r.DownloadPerIn/1024, float64(r.EvalKeysFile)/(1<<20), float64(r.EvalKeysMem)/(1<<20),
 			100*r.Agreement, r.MaxError, r.Relins, peak(r.PeakRSS))
 	}
@@ -226,9 +235,17 @@ func BatchMarkdown(results []*BatchResult, machine Machine, m *Roofline, command
 	b.WriteString("| model | multiply-adds | bytes | floor s | measured / floor |\n|---|---|---|---|---|\n")
 	for _, r := range results {
 		floor := m.Floor(r.Work)
-		fmt.Fprintf(&b, "| %s | %.3g | %.3g GB | %.2f | %.1f× |\n", r.Model, r.Work.MACs, r.Work.Bytes/1e9, floor, r.EvalSeconds/floor)
+		fmt.Fprintf(&b, "| %s | %.3g | %.3g GB | %.2f | %.1f× |\n", r.label(), r.Work.MACs, r.Work.Bytes/1e9, floor, r.EvalSeconds/floor)
 	}
 	return b.String()
+}
+
+// label is the model's name, with its λ when its results are flooded.
+func (r *BatchResult) label() string {
+	if r.CircuitPrivacyBits > 0 {
+		return fmt.Sprintf("%s, flooded (λ = %d)", r.Model, r.CircuitPrivacyBits)
+	}
+	return r.Model
 }
 
 func peak(bytes int64) string {

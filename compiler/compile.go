@@ -248,20 +248,48 @@ type PrivacyReport struct {
 // each bit of scale is about a bit of λ; past what one prime per level
 // holds, levels take two primes (params.Set.PrimesPerLevel), up to
 // params.MaxLogScale, and the parameters are selected again, within the
-// security table and the key budget. It refuses, naming the largest λ the
+// security table and the key budget. A batch circuit's scales leave
+// plan.BatchMaxLogScale for this, first within plan.BatchFloodScales,
+// where every prime keeps the kernels' split path, and only if that is not
+// enough up to params.MaxLogScale. It refuses, naming the largest λ the
 // model affords, when the parameters cannot pay for it.
 func flood(g *ir.Graph, req params.Requirements, choice params.Choice, pl *plan.Plan, build func(params.Set) (*plan.Plan, error), bits int) (*plan.Plan, params.Choice, error) {
 	if bits < 0 || bits > plan.MaxCircuitPrivacyBits {
 		return nil, params.Choice{}, fmt.Errorf("%w: %d bits of circuit privacy (1 to %d)", ErrCircuitPrivacy, bits, plan.MaxCircuitPrivacyBits)
 	}
-	if pl.Spec.Batched() {
-		return nil, params.Choice{}, fmt.Errorf("%w: the batch layout has no flooding yet; compile the packed layout, or without --circuit-privacy-bits", ErrCircuitPrivacy)
-	}
 	width := g.Outputs()[0].Range.Width()
 	if width == 0 {
 		return nil, params.Choice{}, fmt.Errorf("%w: the output's range is unknown, so no output precision can be planned: give --calibration or --input-range", ErrCircuitPrivacy)
 	}
+	if pl.Spec.Batched() {
+		// A batch circuit's output lands below the scale to keep its
+		// first prime small (plan.BatchLogOutputScale); the last
+		// rescale's rounding is a few units of the output's scale
+		// whatever it is, and the flood is 2^λ times that: a flooded
+		// output lands on the circuit's scale.
+		req.LogOutputScale = 0
+		for _, r := range plan.BatchFloodScales(req.LogMaxValue) {
+			within := req
+			within.MinLogScale, within.MaxLogScale = max(req.MinLogScale, r.Min), r.Max
+			if within.MinLogScale > within.MaxLogScale {
+				continue
+			}
+			within, c, p, err := selectPlan(within, build)
+			if err != nil {
+				continue
+			}
+			if p, c, err := floodWithin(within, c, p, build, bits, width); err == nil {
+				return p, c, nil
+			}
+		}
+	}
 	req.MaxLogScale = params.MaxLogScale
+	return floodWithin(req, choice, pl, build, bits, width)
+}
+
+// floodWithin is flood with scales up to req.MaxLogScale, for an output
+// whose values span width.
+func floodWithin(req params.Requirements, choice params.Choice, pl *plan.Plan, build func(params.Set) (*plan.Plan, error), bits int, width float64) (*plan.Plan, params.Choice, error) {
 	top := topScale(req, choice)
 	// topScale counts the keys of no plan: a scale up to top's may still
 	// miss the key budget once its plan's keys are counted. Past such a

@@ -73,6 +73,30 @@ func BuildBatch(model string, g *ir.Graph, set params.Set, batch int) (*Plan, er
 // BatchLogOutputScale keeps the first there too.
 const BatchMaxLogScale = 30
 
+// batchSplitPrimeBits is the largest prime, in nominal bits, for which
+// the runtime's kernels split each weight in two products that a uint64
+// sums lazily (runtime's splitTerms: up to 40 bits, and Lattigo's primes
+// alternate around 2^b, some a bit above). Larger primes take 128-bit
+// products, several times slower.
+const batchSplitPrimeBits = 39
+
+// ScaleRange is a range of scales, bounds included.
+type ScaleRange struct{ Min, Max int }
+
+// BatchFloodScales are the scales of a batch circuit whose output lands on
+// its scale (a flooded one's), for outputs below 2^logMaxValue, whose
+// primes keep batchSplitPrimeBits: on one prime per level every level's
+// but the base's (the scale, the values and a sign: one limb of every
+// map on the 128-bit path), then on two primes per level every prime.
+// The compiler looks there first for a flood's precision; the scales
+// between take primes above it on every limb.
+func BatchFloodScales(logMaxValue int) []ScaleRange {
+	return []ScaleRange{
+		{10, batchSplitPrimeBits},
+		{params.MaxPrimeLogScale + 1, 2*batchSplitPrimeBits - logMaxValue - 1},
+	}
+}
+
 // BatchLogOutputScale is the output scale a batch circuit asks its
 // parameters for (params.Requirements.LogOutputScale), for outputs below
 // 2^logMaxValue: low enough for the first prime to have BatchMaxLogScale

@@ -29,8 +29,8 @@ const DefaultCircuitPrivacyBits = 40
 // far below the base level's modulus anyway (OutputStepUsable).
 const maxFloodWidth = 0x1p126
 
-// ErrNoCircuitPrivacy reports a circuit that cannot be flooded: its layout
-// has no flooding yet, or the flood leaves no usable output precision.
+// ErrNoCircuitPrivacy reports a circuit that cannot be flooded: the flood
+// leaves no usable output precision, or is wider than the runtime samples.
 var ErrNoCircuitPrivacy = errors.New("cannot flood the result for circuit privacy")
 
 // Flood is what flooding at λ bits does to a plan's output.
@@ -61,9 +61,6 @@ type floodModel struct {
 }
 
 func (p *Plan) floodModel() (*floodModel, error) {
-	if p.Spec.Batched() {
-		return nil, fmt.Errorf("%w: the batch layout has no flooding yet (compile the packed layout)", ErrNoCircuitPrivacy)
-	}
 	set := p.Spec.Params
 	noise, err := p.Noise(FreshSigma(set, true))
 	if err != nil {

@@ -256,9 +256,6 @@ func (s *Spec) Validate() error {
 		if len(s.Rotations) > 0 || s.InputSlots != nil || s.InputParts != 0 {
 			return fmt.Errorf("%w: a batch circuit has no rotation keys and no input layout", ErrSpec)
 		}
-		if s.Params.PrimesPerLevel() > 1 {
-			return fmt.Errorf("%w: a batch circuit runs on one prime per level (scale 2^%d takes two)", ErrSpec, s.Params.LogScale)
-		}
 	default:
 		return fmt.Errorf("%w: unknown layout %q", ErrSpec, s.Layout)
 	}
@@ -328,9 +325,6 @@ func (s *Spec) Validate() error {
 	if s.CircuitPrivacyBits < 0 || s.CircuitPrivacyBits > MaxCircuitPrivacyBits || (s.CircuitPrivacyBits == 0) != (s.FloodWidth == 0) ||
 		!(s.FloodWidth >= 0 && s.FloodWidth < maxFloodWidth) || s.FloodWidth != math.Trunc(s.FloodWidth) {
 		return fmt.Errorf("%w: circuit privacy of %d bits with a flood of width %g", ErrSpec, s.CircuitPrivacyBits, s.FloodWidth)
-	}
-	if s.CircuitPrivacyBits > 0 && s.Batched() {
-		return fmt.Errorf("%w: circuit privacy in the batch layout", ErrSpec)
 	}
 	if s.RelinLevel < 0 || s.RelinLevel > s.Params.MaxLevel() {
 		return fmt.Errorf("%w: relinearization key at level %d of %d", ErrSpec, s.RelinLevel, s.Params.MaxLevel())

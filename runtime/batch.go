@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/big"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -25,6 +26,8 @@ import (
 // batchAffine is an affine node of a batch circuit with its weights as
 // integers at the plaintext scale, per limb of its input's level:
 // weights[i][k] is entry k of the map's compressed rows modulo prime i.
+// On two primes per level (a flooded circuit's scales) the integers pass
+// 64 bits.
 type batchAffine struct {
 	weights [][]uint64
 	groups  [][]int    // the map's rowGroups
@@ -34,10 +37,6 @@ type batchAffine struct {
 	// write its result over them (unrelinearizedProduct).
 	spare bool
 }
-
-// maxIntegerWeight bounds a weight times its plaintext scale: the integer
-// must stay exact in a float64's rounding and below any prime's square.
-const maxIntegerWeight = 1 << 62
 
 // prepareBatch prepares a batch circuit: its weights as integers per limb,
 // encoded once.
@@ -55,41 +54,64 @@ func (e *encoded) prepareBatch(pl *plan.Plan, scales *plan.ScalePlan) error {
 		in, inScale := e.held(n.Inputs[0])
 		ba := &batchAffine{weights: make([][]uint64, in+1), groups: rowGroups(n.Linear), scale: inScale.Mul(ptScale),
 			spare: !slices.ContainsFunc(users[n], func(u *ir.Node) bool { return !pl.Unrelinearized[u] })}
-		integers := make([]int64, len(n.Linear.Vals))
-		for k, v := range n.Linear.Vals {
-			w := math.Round(v * ptScale.Float64())
-			if math.IsNaN(w) || math.Abs(w) >= maxIntegerWeight {
-				return fmt.Errorf("node %s: weight %g at scale 2^%.1f does not fit 62 bits", n.Label(), v, math.Log2(ptScale.Float64()))
-			}
-			integers[k] = int64(w)
-		}
 		for i := range ba.weights {
-			q := rq.SubRings[i].Modulus
-			ba.weights[i] = make([]uint64, len(integers))
-			for k, w := range integers {
-				r := uint64(w) % q
-				if w < 0 {
-					r = (q - uint64(-w)%q) % q
-				}
-				ba.weights[i][k] = r
+			ba.weights[i] = make([]uint64, len(n.Linear.Vals))
+		}
+		var w, r, qi big.Int
+		moduli := rq.ModuliChain()[:in+1]
+		bigQ := rq.AtLevel(in).Modulus()
+		for k, v := range n.Linear.Vals {
+			if err := integerWeight(&w, v, &ptScale.Value, bigQ); err != nil {
+				return fmt.Errorf("node %s: %w", n.Label(), err)
+			}
+			for i, q := range moduli {
+				ba.weights[i][k] = r.Mod(&w, qi.SetUint64(q)).Uint64() // in [0, q)
 			}
 		}
 		e.batch[n] = ba
-		e.bytes += int64(len(ba.weights)) * int64(len(integers)) * 8
+		e.bytes += int64(len(ba.weights)) * int64(len(n.Linear.Vals)) * 8
 	}
 	return nil
 }
 
-// held is the level and scale of node n's ciphertexts in a batch circuit:
-// the plan's, but for a product left unrelinearized, which is held before
-// its rescale. The map reading it sums at that level, then relinearizes
-// and rescales twice: the rescale's rounding of the product's third
-// polynomial would otherwise be multiplied by the square of the secret.
-func (e *encoded) held(n *ir.Node) (int, rlwe.Scale) {
-	if !e.unrelinearized[n] {
-		return n.Level, e.scales[n]
+// integerWeight sets w to v times the plaintext scale, rounded to an
+// integer (half away from zero, as math.Round): exactly, whatever the
+// scale (two primes per level pass 2^64), for an integer below half the
+// modulus q of the map's level, which it must stay below to be read back.
+func integerWeight(w *big.Int, v float64, scale *big.Float, q *big.Int) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("weight %g is not a number", v)
 	}
-	return n.Level + 1, e.scales[n].Mul(rlwe.NewScale(e.params.Q()[n.Level+1]))
+	// Exact: the product of the mantissas, and the half added to an
+	// integer below q.
+	x := new(big.Float).SetPrec(max(scale.Prec()+53, uint(q.BitLen())+2)).Mul(big.NewFloat(v), scale)
+	if x.MantExp(nil) >= q.BitLen()-1 {
+		return fmt.Errorf("weight %g at scale 2^%.1f does not fit the %d-bit modulus of its level", v, math.Log2(rlwe.NewScale(scale).Float64()), q.BitLen())
+	}
+	half := big.NewFloat(0.5)
+	if x.Sign() < 0 {
+		half.Neg(half)
+	}
+	x.Add(x, half).Int(w) // Int truncates towards zero
+	return nil
+}
+
+// held is Lattigo's level and the scale of node n's ciphertexts in a batch
+// circuit: the plan's, but for a product left unrelinearized, which is
+// held before its rescale, a level higher. The map reading it sums at that
+// level, then relinearizes and rescales twice: the rescale's rounding of
+// the product's third polynomial would otherwise be multiplied by the
+// square of the secret.
+func (e *encoded) held(n *ir.Node) (int, rlwe.Scale) {
+	set := e.circuit.Spec.Params
+	if !e.unrelinearized[n] {
+		return set.RingLevel(n.Level), e.scales[n]
+	}
+	scale := e.scales[n]
+	for i := set.RingLevel(n.Level) + 1; i <= set.RingLevel(n.Level+1); i++ {
+		scale = scale.Mul(rlwe.NewScale(e.params.Q()[i]))
+	}
+	return set.RingLevel(n.Level + 1), scale
 }
 
 // runBatch evaluates a batch circuit: every node on each of its
@@ -101,14 +123,14 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext, consume bool) 
 		return nil, nil, fmt.Errorf("%d input ciphertexts, the circuit reads %d", len(input.cts), want)
 	}
 	for i, ct := range input.cts {
-		if ct == nil || ct.Degree() != 1 || !ct.IsNTT || ct.Level() != spec.Input.Level {
+		if ct == nil || ct.Degree() != 1 || !ct.IsNTT || ct.Level() != spec.Params.RingLevel(spec.Input.Level) {
 			return nil, nil, fmt.Errorf("input ciphertext %d is not a fresh ciphertext at level %d", i+1, spec.Input.Level)
 		}
 	}
 	workers := max(1, s.Workers)
 	evals := s.buf.evaluators(s.eval, workers)
 	defer s.buf.releaseEvaluators(evals)
-	count := &opCounter{}
+	count := &opCounter{perLevel: spec.Params.PrimesPerLevel()}
 	counted := make([]countingEvaluator, workers)
 	polyEvals := make([]*hefloat.PolynomialEvaluator, workers)
 	for w := range counted {
@@ -193,7 +215,7 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext, consume bool) 
 		level, scale := s.held(n)
 		for _, ct := range out {
 			if ct.Level() != level {
-				return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), ct.Level(), level)
+				return nil, nil, fmt.Errorf("node %s produced level %d, the circuit planned %d", n.Label(), spec.Params.Level(ct.Level()), spec.Params.Level(level))
 			}
 			if want := scale; !plan.CloseScales(&ct.Scale.Value, &want.Value) {
 				return nil, nil, fmt.Errorf("node %s produced scale 2^%.4f, the plan expected 2^%.4f", n.Label(), math.Log2(ct.Scale.Float64()), math.Log2(want.Float64()))
@@ -206,6 +228,12 @@ func (s *Server) runBatch(ctx context.Context, input *Ciphertext, consume bool) 
 			}
 		}
 		st.Nodes = append(st.Nodes, NodeStat{Node: n.Label(), Op: n.Op.String(), Level: n.Level, Seconds: time.Since(t0).Seconds()})
+	}
+	if spec.CircuitPrivacyBits > 0 {
+		var err error
+		if result, err = each(workers, len(result), func(_, i int) (*rlwe.Ciphertext, error) { return s.flood(result[i]) }); err != nil {
+			return nil, nil, err
+		}
 	}
 	st.EvalSeconds = time.Since(start).Seconds()
 	st.Ops = count.list()
@@ -440,7 +468,7 @@ func encryptBatchEach(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, see
 	workers := goruntime.GOMAXPROCS(0)
 	ecds, encs := make([]*hefloat.Encoder, workers), make([]*rlwe.Encryptor, workers)
 	for w := range workers {
-		ecds[w], encs[w] = hefloat.NewEncoder(p), rlwe.NewEncryptor(p, key)
+		ecds[w], encs[w] = newEncoder(p), rlwe.NewEncryptor(p, key)
 	}
 	encryptOne := func(w, k int) (*rlwe.Ciphertext, error) {
 		ecd, enc := ecds[w], encs[w]
@@ -448,7 +476,7 @@ func encryptBatchEach(spec *plan.Spec, key rlwe.EncryptionKey, t *ir.Tensor, see
 		for i := range images {
 			slots[i] = t.Data[i*size+k]
 		}
-		pt := hefloat.NewPlaintext(p, spec.Input.Level)
+		pt := hefloat.NewPlaintext(p, spec.Params.RingLevel(spec.Input.Level))
 		pt.LogDimensions = ring.Dimensions{Rows: 0, Cols: spec.LogSlots}
 		if err := ecd.Encode(slots, pt); err != nil {
 			return nil, fmt.Errorf("cannot encode the input: %w", err)
@@ -490,7 +518,7 @@ func decryptBatch(spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (*ir.Tensor, e
 	}
 	size := len(ct.cts)
 	out := ir.NewTensor(append([]int{spec.Batch}, batchInputShape(spec.Output)...)...)
-	dec, ecd := rlwe.NewDecryptor(p, sk.sk), hefloat.NewEncoder(p)
+	dec, ecd := rlwe.NewDecryptor(p, sk.sk), newEncoder(p)
 	slots := make([]float64, 1<<spec.LogSlots)
 	for k, c := range ct.cts {
 		if err := ecd.Decode(dec.DecryptNew(c), slots); err != nil {

@@ -27,11 +27,12 @@ func denseLinear(rows, cols int) *ir.Linear {
 
 // BenchmarkBatchAccumulate times one limb of a dense 845 → 100 map (CryptoNets'
 // fc1 in the batch layout) at logN 13, for primes below 2^32 and one above
-// (CryptoNets' first at scale 2^29), in wall and in CPU time (the process's
+// (CryptoNets' first at scale 2^29; a flooded circuit's, split in two
+// products up to 42 bits, in 128 bits above), in wall and in CPU time (the process's
 // user time: the machine may be shared).
 func BenchmarkBatchAccumulate(b *testing.B) {
 	const n, cols, rows = 1 << 13, 845, 100
-	for _, bitSize := range []uint64{29, 30, 34} {
+	for _, bitSize := range []uint64{29, 30, 34, 41, 50} {
 		b.Run(fmt.Sprintf("%d-bit", bitSize), func(b *testing.B) {
 			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
 			q, err := gen.NextAlternatingPrime()

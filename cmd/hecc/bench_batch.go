@@ -18,7 +18,7 @@ import (
 // benchBatchFlags are the flags only hecc bench --batch reads.
 func benchBatchFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "batch", Usage: "throughput instead: compile each model with --batch, encrypt one full batch of its samples (repeated to fill it), evaluate it once and report inputs/s, sizes per input, agreement with the plaintext circuit and peak memory (--floor: and this machine's floor)"},
+		&cli.BoolFlag{Name: "batch", Usage: "throughput instead: compile each model with --batch (and --circuit-privacy-bits), encrypt one full batch of its samples (repeated to fill it), evaluate it once and report inputs/s, sizes per input, agreement with the plaintext circuit and peak memory (--floor: and this machine's floor)"},
 		&cli.IntFlag{Name: "batch-size", Usage: "with --batch: inputs per batch (default: every slot of the ring)"},
 	}
 }

@@ -34,8 +34,7 @@ func TestCircuitPrivacyFlags(t *testing.T) {
 		status  int      // the exit status
 		says    []string // in the error
 	}{
-		{"the default on the batch layout", []string{model, "--batch"}, true, exitParameters,
-			append([]string{"batch layout has no flooding", "circuit privacy is on by default at 40 bits"}, advice...)},
+		{"the default on the batch layout", []string{model, "--batch"}, false, exitOK, nil},
 		{"more than the model affords", []string{model, "--circuit-privacy-bits", "100"}, true, exitParameters,
 			append([]string{"this model affords at most", "asked for with --circuit-privacy-bits"}, advice...)},
 		{"a circuit too deep, not for its privacy", []string{deep}, false, exitParameters, []string{"no secure parameters fit"}},
