@@ -140,23 +140,27 @@ func (w Weights) Within(budget int64) Kept {
 	return k
 }
 
-// Encoding a plaintext (runtime's BenchmarkEncodeDiagonal at logN 16): the
-// inverse FFT on the slots in float64, or in double-double arithmetic
-// above a scale of 2^53 (runtime's weight encoder), then per limb the
-// rounding of 2·slots coefficients and the NTT of the sparse polynomial.
+// Encoding a plaintext, in CPU time (runtime's BenchmarkEncodeDiagonal at
+// logN 16, 2^14 and 2^15 slots): the inverse FFT on the slots, in float64
+// or, above a scale of 2^53, in double-double arithmetic; then per limb
+// the rounding of the 2·slots coefficients and the NTT of the sparse
+// polynomial, which ends on the N of the ring. A parts map's weights and
+// a bias above 2^53 go through Lattigo's big-float encoder, slower: a
+// bias or a part is one plaintext among a map's many diagonals.
 const (
-	encodeSlotNs   = 12.0
-	encodeSlotDDNs = 300.0
-	encodeLimbNs   = 1.2 // per coefficient of the ring, per limb
-	encodeLimbDDNs = 2.5
+	encodeSlotNs    = 75.0
+	encodeCoeffNs   = 15.0 // per limb and coefficient of the 2·slots
+	encodeRingNs    = 6.0  // per limb and coefficient of the ring
+	encodeSlotDDNs  = 550.0
+	encodeCoeffDDNs = 47.0
 )
 
-// encodeSeconds is the time one core takes to encode a plaintext of limbs
-// limbs on 2^logSlots slots at logN and scale 2^logScale.
+// encodeSeconds is the CPU time one core takes to encode a plaintext of
+// limbs limbs on 2^logSlots slots at logN and scale 2^logScale.
 func encodeSeconds(logN, logSlots, limbs, logScale int) float64 {
-	slot, limb := encodeSlotNs, encodeLimbNs
+	slots, n := float64(int(1)<<logSlots), float64(int(1)<<logN)
 	if logScale > 53 {
-		slot, limb = encodeSlotDDNs, encodeLimbDDNs
+		return (encodeSlotDDNs*slots + encodeCoeffDDNs*float64(limbs)*2*slots) * 1e-9
 	}
-	return (slot*float64(int(1)<<logSlots) + limb*float64(limbs)*float64(int(1)<<logN)) * 1e-9
+	return (encodeSlotNs*slots + float64(limbs)*(encodeCoeffNs*2*slots+encodeRingNs*n)) * 1e-9
 }

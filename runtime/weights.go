@@ -58,11 +58,11 @@ func (o prepareOptions) kept(pl *plan.Plan) kept {
 // concurrent use), and keeps them for the next evaluation. Safe for
 // concurrent use.
 type encoders struct {
-	params    hefloat.Parameters
-	base      *hefloat.Encoder // never used to encode: copied
-	mu        sync.Mutex
-	encs      []*hefloat.Encoder
-	free      map[int][]lattigox.TermEmbedder // embedders, by level
+	params hefloat.Parameters
+	base   *hefloat.Encoder // never used to encode: copied
+	mu     sync.Mutex
+	encs   []*hefloat.Encoder
+	free   map[int][]lattigox.TermEmbedder // embedders, by level
 }
 
 func newEncoders(p hefloat.Parameters, base *hefloat.Encoder) *encoders {

@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/plan"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/ring"
 )
 
 // partsNet is a circuit with every kind of encoded weight: an input in
@@ -158,5 +162,46 @@ func TestWeightsKeepCostliestPerByte(t *testing.T) {
 	k := w.Within(budget)
 	if k.Count[len(w)-1] != last.Count-1 || k.Bytes != budget || k.OnDemand != last.Bytes {
 		t.Errorf("budget of all but one plaintext: kept %v (%d bytes, %d on demand)", k.Count, k.Bytes, k.OnDemand)
+	}
+}
+
+// BenchmarkEncodeDiagonal times the encoding of one diagonal into QP at
+// logN 16, as Prepare and an evaluation over its weights budget do it, on
+// 2^14 and 2^15 slots, at a low and a high level, in float64 (scale 2^45)
+// and in double-double arithmetic (scale 2^70, two primes per level): what
+// plan's encoding cost (encodeSeconds) is fitted to, in the process's CPU
+// time (the machine may be shared).
+func BenchmarkEncodeDiagonal(b *testing.B) {
+	for _, logScale := range []int{45, 70} {
+		set := params.InsecureTestSet(16, 12, logScale)
+		p, err := newParameters(set)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ecd := newWeightEncoder(p, set)
+		for _, logSlots := range []int{14, 15} {
+			for _, level := range []int{1, 12} {
+				ringLevel := set.RingLevel(level)
+				limbs := ringLevel + 1 + p.PCount()
+				b.Run(fmt.Sprintf("scale=2^%d/slots=2^%d/limbs=%d", logScale, logSlots, limbs), func(b *testing.B) {
+					e := newEmbedder(p, ecd, ringLevel)
+					values := randomInputs(1, 1<<logSlots, 1)
+					meta := &rlwe.MetaData{
+						PlaintextMetaData:  rlwe.PlaintextMetaData{Scale: rlwe.NewScale(math.Exp2(float64(set.LogScale))), LogDimensions: ring.Dimensions{Cols: logSlots}, IsBatched: true},
+						CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
+					}
+					out := p.RingQP().AtLevel(ringLevel, p.MaxLevelP()).NewPoly()
+					var r0, r1 syscall.Rusage
+					syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+					for b.Loop() {
+						if err := e.Embed(values, meta, out); err != nil {
+							b.Fatal(err)
+						}
+					}
+					syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+					b.ReportMetric(float64(r1.Utime.Nano()-r0.Utime.Nano())/float64(b.N)/1e6, "cpu-ms/op")
+				})
+			}
+		}
 	}
 }
