@@ -79,7 +79,7 @@ func newMetrics() *metrics {
 // (as much as the most evaluations that ran at once took).
 func (m *metrics) watchPrepared(model *Model) {
 	for part, bytes := range map[string]func(runtime.Memory) int64{
-		"encoded": func(mem runtime.Memory) int64 { return mem.Encoded },
+		"encoded":   func(mem runtime.Memory) int64 { return mem.Encoded },
 		"buffers":   func(mem runtime.Memory) int64 { return mem.Buffers },
 		"on_demand": func(mem runtime.Memory) int64 { return mem.OnDemand },
 	} {
