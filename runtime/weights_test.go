@@ -205,3 +205,28 @@ func BenchmarkEncodeDiagonal(b *testing.B) {
 		}
 	}
 }
+
+// TestBuffersLendHigherLevels: an element freed at a level is lent again
+// below it, its upper limbs hidden, and comes back whole: a deep circuit
+// keeps what its evaluations borrow at once, not that at every level.
+func TestBuffersLendHigherLevels(t *testing.T) {
+	p, err := newParameters(params.InsecureTestSet(11, 6, 35))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBuffers(p)
+	high := b.Element(&p, 5)
+	before := b.bytes.Load()
+	b.Release(high)
+	low := b.Element(&p, 2)
+	if low != high || low.Value[0].Q.Level() != 2 || low.Value[1].Q.Level() != 2 || low.Value[0].P.Level() != p.MaxLevelP() || b.bytes.Load() != before {
+		t.Fatalf("borrowed at level 2 after one at 5 was freed: the same element %v, at level %d, %d bytes allocated more", low == high, low.Value[0].Q.Level(), b.bytes.Load()-before)
+	}
+	if other := b.Element(&p, 3); other == high || other.Value[0].Q.Level() != 3 || b.bytes.Load() == before {
+		t.Fatal("an element lent twice, or not allocated at its level")
+	}
+	b.Release(low)
+	if again := b.Element(&p, 5); again != high || again.Value[0].Q.Level() != 5 || again.Value[1].Q.Level() != 5 {
+		t.Fatalf("the element came back at level %d, not whole", again.Value[0].Q.Level())
+	}
+}
