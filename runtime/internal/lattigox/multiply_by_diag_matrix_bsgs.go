@@ -4,8 +4,9 @@
 // and key-switched lazily, the automorphism applied on the way into the
 // accumulator, and one ModDown at the end. hecc's copy takes any split of
 // the diagonals into giant and baby steps (Lattigo's splits at a power of
-// two) and runs the giant steps on every worker, each with its own
-// accumulator.
+// two), runs the giant steps on every worker, each with its own
+// accumulator, and encodes the diagonals a term carries as values on the
+// worker that multiplies them (OnDemand).
 
 package lattigox
 
