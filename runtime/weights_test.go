@@ -45,11 +45,12 @@ func partsNet() *ir.Graph {
 	return b.output(b.dense(b.poly(b.dense(b.poly(first, ir.Square()), 12, 0.8), ir.Square()), 5, 1))
 }
 
-// TestWeightBudgetConcurrentRunsIdentical: a circuit prepared with no weight kept,
-// with some, and with all evaluates to the same bytes, from several
-// goroutines at once on two workers each (run with -race: each encodes on
-// demand with encoders of its own); the prepared circuit holds what the
-// plan predicts, encoded and as values, and keeps no more than the budget.
+// TestWeightBudgetConcurrentRunsIdentical: a circuit prepared with no
+// weight kept, with some, and with all evaluates to the same bytes, from
+// several goroutines at once on two workers each (run with -race: each
+// encodes on demand with encoders of its own); the prepared circuit holds
+// what the plan predicts, encoded and as values, and keeps no more than
+// the budget.
 func TestWeightBudgetConcurrentRunsIdentical(t *testing.T) {
 	for _, logScale := range []int{35, 70} { // 70: two primes per level, double-double embedding
 		t.Run(fmt.Sprintf("scale 2^%d", logScale), func(t *testing.T) {
