@@ -122,7 +122,8 @@ func runRun(c *cli.Context) error {
 }
 
 // maxWeightsFlag bounds the encoded weights a server keeps (run, serve).
-var maxWeightsFlag = &cli.Float64Flag{Name: "max-weights-gib", Usage: "keep at most this much of the circuit's encoded weights in memory and encode the rest during each evaluation, which costs it their encoding time (the compile summary's server memory line predicts it; default: keep them all)"}
+var maxWeightsFlag = &cli.Float64Flag{Name: "max-weights-gib", DefaultText: "keep them all",
+	Usage: "keep at most this much of a circuit's encoded weights in memory and encode the rest during each evaluation, which costs it their encoding time (the compile summary's server memory line predicts it)"}
 
 // weightsBudget is --max-weights-gib as a runtime option, none when unset.
 func weightsBudget(c *cli.Context) ([]runtime.PrepareOption, error) {
