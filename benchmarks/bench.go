@@ -49,10 +49,12 @@ type Config struct {
 	// ones of each sample set). Plaintext figures use the same inputs, so
 	// that every accuracy column counts the same images.
 	Samples int
-	// MaxServerBytes skips the encrypted part of a model whose predicted
-	// server memory, evaluation keys and encoded weights, is larger: the
-	// keys and the server's preparation would exhaust memory long before
-	// the first sample.
+	// MaxServerBytes bounds a model's predicted server memory, evaluation
+	// keys and encoded weights: above it, the server keeps only the
+	// weights that fit beside the keys and encodes the rest in each
+	// evaluation (runtime.MaxWeightBytes), and the encrypted part of a
+	// model whose keys alone exceed it is skipped: they would exhaust
+	// memory long before the first sample.
 	MaxServerBytes int64
 	// Floor times Lattigo's primitives at each model's parameters and
 	// reports the sum of their costs next to the measured latency.
@@ -67,11 +69,11 @@ type Config struct {
 // Defaults.
 const (
 	DefaultSamples = 10
-	// DefaultMaxServerBytes runs LeNet-5 (logN 15) and leaves out the
-	// encrypted part of the logN 16 models: the benchmark process holds
-	// the client's keys, the key file and the server's keys at once, two
-	// to three times the server's own memory, which for those models is
-	// more than a 24 GiB machine has.
+	// DefaultMaxServerBytes runs LeNet-5 (logN 15) with all its weights
+	// encoded once, and the logN 16 models whose keys fit with their
+	// weights encoded in each evaluation: the benchmark process holds the
+	// client's keys, the key file and the server's keys at once, two to
+	// three times the server's own memory.
 	DefaultMaxServerBytes = 6 << 30
 	DefaultFloorReps      = 7
 )
@@ -203,18 +205,28 @@ func (b *modelRun) run() error {
 		return err
 	}
 
+	var budget []runtime.PrepareOption
 	if server := r.EvalKeyMemoryBytes + r.PredictedEncodedBytes; server > b.cfg.MaxServerBytes {
-		r.Skipped = fmt.Sprintf("%s in the server's memory (evaluation keys %s, encoded weights %s) exceeds the limit of %s (--max-server-gib)",
-			gib(server), gib(r.EvalKeyMemoryBytes), gib(r.PredictedEncodedBytes), gib(b.cfg.MaxServerBytes))
-		return nil
+		// The weights beyond what the keys leave, and the values of those
+		// encoded on demand, are encoded in each evaluation.
+		w := sizes.Weights
+		room := b.cfg.MaxServerBytes - r.EvalKeyMemoryBytes - w.Within(0).Values
+		if len(w) == 0 || room < 0 {
+			r.Skipped = fmt.Sprintf("%s in the server's memory (evaluation keys %s, encoded weights %s) exceeds the limit of %s (--max-server-gib), and the keys leave no room for the weights",
+				gib(server), gib(r.EvalKeyMemoryBytes), gib(r.PredictedEncodedBytes), gib(b.cfg.MaxServerBytes))
+			return nil
+		}
+		kept := w.Within(room)
+		r.WeightBudgetBytes, r.OnDemandBytes, r.PredictedOnDemandSeconds = room, kept.OnDemand, kept.Seconds
+		budget = append(budget, runtime.MaxWeightBytes(room))
 	}
-	return b.encrypted(circuit, inputs, plain)
+	return b.encrypted(circuit, inputs, plain, budget)
 }
 
 // encrypted is the client and server side of the benchmark: keys, the
-// server's preparation, each sample encrypted, evaluated and decrypted,
-// and the floor.
-func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plain []plainOutputs) error {
+// server's preparation (within the weights budget, if any), each sample
+// encrypted, evaluated and decrypted, and the floor.
+func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plain []plainOutputs, budget []runtime.PrepareOption) error {
 	r, spec := b.res, circuit.Spec
 	b.progress(StageKeygen, 0, r.GaloisKeys)
 	start := time.Now()
@@ -239,7 +251,7 @@ func (b *modelRun) encrypted(circuit *runtime.Circuit, inputs []*ir.Tensor, plai
 	}
 	b.progress(StageSetup, 0, 0)
 	start = time.Now()
-	prepared, err := runtime.Prepare(circuit)
+	prepared, err := runtime.Prepare(circuit, budget...)
 	if err != nil {
 		return fmt.Errorf("server setup: %w", err)
 	}

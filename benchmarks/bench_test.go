@@ -50,6 +50,16 @@ func TestRun(t *testing.T) {
 	missing.Name, missing.Path = "missing", filepath.Join(t.TempDir(), "missing.onnx")
 	fewLabels := tiny
 	fewLabels.Labels = []float64{0}
+	// A limit the keys fit in, and half the weights beside them.
+	compiled, err := compiler.CompileFile(tiny.Path, tiny.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := runtime.PredictCircuitSizes(&runtime.Circuit{Spec: compiled.Spec, Graph: compiled.Graph})
+	if err != nil {
+		t.Fatal(err)
+	}
+	halfWeights := int64(sizes.EvalKeysMemory) + sizes.Weights.Within(0).Values + int64(sizes.Encoded)/2
 	cases := []struct {
 		name  string
 		cfg   Config
@@ -89,6 +99,16 @@ func TestRun(t *testing.T) {
 				}
 				if f := m.Floor; f == nil || !(f.Seconds > 0 && f.OneCore > 0 && f.Ratio == f.OneCore/f.Seconds) {
 					t.Errorf("floor %+v", f)
+				}
+			}},
+		{"weights on demand", Config{Models: []Model{tiny}, Samples: 2, MaxServerBytes: halfWeights},
+			func(t *testing.T, m ModelResult) {
+				if m.Error != "" || m.Skipped != "" || m.Agreement != (Score{2, 2}) {
+					t.Fatalf("error %q, skipped %q, agreement %v", m.Error, m.Skipped, m.Agreement)
+				}
+				if m.EncodedBytes > m.WeightBudgetBytes || m.EncodedBytes != m.PredictedEncodedBytes-m.OnDemandBytes || m.OnDemandBytes <= 0 || !(m.PredictedOnDemandSeconds > 0) {
+					t.Errorf("encoded weights %d bytes within a budget of %d; %d predicted, %d of them on demand (%g s)",
+						m.EncodedBytes, m.WeightBudgetBytes, m.PredictedEncodedBytes, m.OnDemandBytes, m.PredictedOnDemandSeconds)
 				}
 			}},
 		{"skipped", Config{Models: []Model{tiny}, Samples: 3, MaxServerBytes: 1},

@@ -81,9 +81,16 @@ type ModelResult struct {
 	// the keys rather than predicted (see maxSerialisedKeys).
 	EvalKeysSerialised bool    `json:"eval_keys_serialised"`
 	SetupSeconds       float64 `json:"server_setup_seconds,omitempty"`
+	// WeightBudgetBytes, for a model over MaxServerBytes whose keys fit,
+	// is the weights budget its server ran with (runtime.MaxWeightBytes):
+	// OnDemandBytes of weights were encoded in each evaluation, predicted
+	// to cost PredictedOnDemandSeconds of CPU.
+	WeightBudgetBytes        int64   `json:"weight_budget_bytes,omitempty"`
+	OnDemandBytes            int64   `json:"on_demand_bytes,omitempty"`
+	PredictedOnDemandSeconds float64 `json:"predicted_on_demand_seconds,omitempty"`
 	// EncodedBytes is what the prepared circuit's weights took, measured
-	// (PredictedEncodedBytes predicts it); BuffersBytes what its buffers
-	// held after the samples, run one at a time.
+	// (PredictedEncodedBytes predicts it, less OnDemandBytes); BuffersBytes
+	// what its buffers held after the samples, run one at a time.
 	EncodedBytes      int64   `json:"encoded_bytes,omitempty"`
 	BuffersBytes      int64   `json:"buffers_bytes,omitempty"`
 	EncryptSeconds    float64 `json:"encrypt_seconds,omitempty"` // median
@@ -261,6 +268,10 @@ func modelNotes(m ModelResult) []string {
 	out = append(out, fmt.Sprintf("%s: %s.", name, strings.Join(facts, "; ")))
 	if m.Skipped != "" {
 		out = append(out, fmt.Sprintf("%s: encrypted part skipped: %s.", name, m.Skipped))
+	}
+	if m.OnDemandBytes > 0 {
+		out = append(out, fmt.Sprintf("%s: evaluation keys %s and encoded weights %s exceed --max-server-gib: the server kept %s of the weights and encoded the other %s in each evaluation, predicted to cost %.1f s of CPU.",
+			name, gib(m.EvalKeyMemoryBytes), gib(m.PredictedEncodedBytes), gib(m.PredictedEncodedBytes-m.OnDemandBytes), gib(m.OnDemandBytes), m.PredictedOnDemandSeconds))
 	}
 	return out
 }

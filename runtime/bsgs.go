@@ -11,7 +11,6 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
 	"github.com/tuneinsight/lattigo/v5/ring"
-	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 )
 
 // linearTransform is an encoded transformation: for each giant step, the
@@ -25,17 +24,17 @@ type linearTransform struct {
 	level  int
 	slots  int
 	scale  rlwe.Scale                  // of the encoded diagonals
+	meta   *rlwe.MetaData              // of the encoded diagonals
 	blocks map[int][]lattigox.BabyTerm // giant step → terms
-}
-
-// embedder encodes real vectors into QP polynomials.
-type embedder interface {
-	Embed(values []float64, meta *rlwe.MetaData, out ringqp.Poly) error
+	// onDemand counts the terms encoded by each evaluation, which
+	// borrows their embedders from encoders.
+	onDemand int
+	encoders *encoders
 }
 
 // newEmbedder embeds at level with ecd's precision, one per goroutine:
 // float64's, or beyond it double-double's (ddEmbedder).
-func newEmbedder(p hefloat.Parameters, ecd *hefloat.Encoder, level int) embedder {
+func newEmbedder(p hefloat.Parameters, ecd *hefloat.Encoder, level int) lattigox.TermEmbedder {
 	if ecd.Prec() > encodingPrecision {
 		return newDDEmbedder(p, level)
 	}
@@ -43,8 +42,10 @@ func newEmbedder(p hefloat.Parameters, ecd *hefloat.Encoder, level int) embedder
 }
 
 // encodeLinearTransform encodes the diagonals at level with scale, on
-// workers goroutines with an encoder each.
-func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp plan.Split, level, logSlots int, scale rlwe.Scale, workers int) (*linearTransform, error) {
+// workers goroutines with an encoder each: the first keep of them in the
+// order of their indices; the others keep their rotated values, which each
+// evaluation encodes the same way (lattigox.OnDemand).
+func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map[int][]float64, sp plan.Split, level, logSlots int, scale rlwe.Scale, workers, keep int) (*linearTransform, error) {
 	slots := 1 << logSlots
 	lt := &linearTransform{split: sp, level: level, slots: slots, scale: scale, blocks: map[int][]lattigox.BabyTerm{}}
 	if len(diags) == 0 {
@@ -57,30 +58,39 @@ func encodeLinearTransform(p hefloat.Parameters, ecd *hefloat.Encoder, diags map
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	meta := &rlwe.MetaData{
+	lt.meta = &rlwe.MetaData{
 		PlaintextMetaData:  rlwe.PlaintextMetaData{Scale: scale, LogDimensions: ring.Dimensions{Rows: 0, Cols: logSlots}, IsBatched: true},
 		CiphertextMetaData: rlwe.CiphertextMetaData{IsNTT: true, IsMontgomery: true},
 	}
 	ringQP := p.RingQP().AtLevel(level, p.MaxLevelP())
-	pts := make([]ringqp.Poly, len(keys))
+	terms := make([]lattigox.BabyTerm, len(keys))
 	workers = max(1, workers)
-	embedders, buffers := make([]embedder, workers), make([][]float64, workers)
+	embedders := make([]lattigox.TermEmbedder, workers)
 	for w := range embedders {
-		embedders[w], buffers[w] = newEmbedder(p, ecd, level), make([]float64, slots)
+		embedders[w] = newEmbedder(p, ecd, level)
 	}
 	if err := parallel.ForEach(workers, len(keys), func(w, i int) error {
-		d, g, rotated := diags[keys[i]], sp.Steps[keys[i]][0], buffers[w]
+		d, g := diags[keys[i]], sp.Steps[keys[i]][0]
+		rotated := make([]float64, slots)
 		for j := range rotated { // rot_{−g}(D_k)[j] = D_k[j − g]
 			rotated[j] = d[((j-g)%slots+slots)%slots]
 		}
-		pts[i] = ringQP.NewPoly()
-		return embedders[w].Embed(rotated, meta, pts[i])
+		terms[i].Baby = sp.Steps[keys[i]][1]
+		if i >= keep {
+			terms[i].Values = rotated
+			return nil
+		}
+		terms[i].Pt = ringQP.NewPoly()
+		return embedders[w].Embed(rotated, lt.meta, terms[i].Pt)
 	}); err != nil {
 		return nil, err
 	}
 	for i, k := range keys {
-		part := sp.Steps[k]
-		lt.blocks[part[0]] = append(lt.blocks[part[0]], lattigox.BabyTerm{Baby: part[1], Pt: pts[i]})
+		g := sp.Steps[k][0]
+		lt.blocks[g] = append(lt.blocks[g], terms[i])
+		if terms[i].Values != nil {
+			lt.onDemand++
+		}
 	}
 	for g := range lt.blocks {
 		slices.SortFunc(lt.blocks[g], func(a, b lattigox.BabyTerm) int { return a.Baby - b.Baby })
@@ -129,5 +139,10 @@ func (lt *linearTransform) evaluate(w lattigox.Workers, ct *rlwe.Ciphertext) (*r
 		}
 		return cmp.Compare(a, b)
 	})
-	return lattigox.MultiplyByDiagMatrixBSGS(w, ct, giants, lt.blocks, lt.scale)
+	var od *lattigox.OnDemand
+	if lt.onDemand > 0 {
+		od = &lattigox.OnDemand{Embedders: lt.encoders.embedders(lt.level, len(w.Evals)), Meta: lt.meta}
+		defer lt.encoders.releaseEmbedders(lt.level, od.Embedders)
+	}
+	return lattigox.MultiplyByDiagMatrixBSGS(w, ct, giants, lt.blocks, lt.scale, od)
 }

@@ -20,11 +20,17 @@ import (
 // allocates every element afresh. Safe for concurrent use; an element or evaluator
 // handed out is the borrower's alone, with arbitrary contents.
 type buffers struct {
-	params  hefloat.Parameters
-	base    *hefloat.Evaluator                     // keyless: copied for the workers, and bound to servers' keys
-	levels  []freeList[*rlwe.Element[ringqp.Poly]] // degree 1, in QP at that level
-	workers freeList[*hefloat.Evaluator]           // keyless
-	bytes   atomic.Int64                           // of everything allocated, lent or not
+	params hefloat.Parameters
+	base   *hefloat.Evaluator // keyless: copied for the workers, and bound to servers' keys
+	// levels holds the free elements, degree 1, in QP, by the level they
+	// were allocated at; one is lent at that level or below, its limbs
+	// above hidden until it comes back, so that what a deep circuit keeps
+	// is what its evaluations borrow at once, not that at every level.
+	mu        sync.Mutex
+	levels    [][]*rlwe.Element[ringqp.Poly]
+	allocated map[*rlwe.Element[ringqp.Poly]]int // every element's level
+	workers   freeList[*hefloat.Evaluator]       // keyless
+	bytes     atomic.Int64                       // of everything allocated, lent or not
 }
 
 // freeList keeps what it is given until it is asked for it again: unlike
@@ -54,31 +60,56 @@ func (f *freeList[T]) put(x T) {
 }
 
 func newBuffers(p hefloat.Parameters) *buffers {
-	b := &buffers{params: p, base: hefloat.NewEvaluator(p, nil), levels: make([]freeList[*rlwe.Element[ringqp.Poly]], p.MaxLevel()+1)}
+	b := &buffers{params: p, base: hefloat.NewEvaluator(p, nil), levels: make([][]*rlwe.Element[ringqp.Poly], p.MaxLevel()+1),
+		allocated: map[*rlwe.Element[ringqp.Poly]]int{}}
 	b.bytes.Store(evaluatorBytes(p))
 	return b
 }
 
-// Element returns a degree-1 element in QP at levelQ (and every P prime).
+// Element returns a degree-1 element in QP at levelQ (and every P prime):
+// a free one of the lowest level at or above levelQ, else a new one.
 func (b *buffers) Element(p *hefloat.Parameters, levelQ int) *rlwe.Element[ringqp.Poly] {
-	if b != nil {
-		if e, ok := b.levels[levelQ].get(); ok {
+	if b == nil {
+		return rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for l := levelQ; l < len(b.levels); l++ {
+		if n := len(b.levels[l]); n > 0 {
+			e := b.levels[l][n-1]
+			b.levels[l] = b.levels[l][:n-1]
+			for i := range e.Value {
+				e.Value[i].Q.Coeffs = e.Value[i].Q.Coeffs[:levelQ+1]
+			}
 			return e
 		}
-		b.bytes.Add(2 * polyBytes(*p, levelQ+1+p.PCount()))
 	}
-	return rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
+	b.bytes.Add(2 * polyBytes(*p, levelQ+1+p.PCount()))
+	e := rlwe.NewElementExtended(p, 1, levelQ, p.MaxLevelP())
+	b.allocated[e] = levelQ
+	return e
 }
 
-// Release takes elements back; nil ones are skipped.
+// Release takes elements back, with every limb they were allocated with;
+// nil ones are skipped.
 func (b *buffers) Release(els ...*rlwe.Element[ringqp.Poly]) {
 	if b == nil {
 		return
 	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, e := range els {
-		if e != nil {
-			b.levels[e.Value[0].Q.Level()].put(e)
+		if e == nil {
+			continue
 		}
+		l, ok := b.allocated[e]
+		if !ok {
+			continue // not lent by b
+		}
+		for i := range e.Value {
+			e.Value[i].Q.Coeffs = e.Value[i].Q.Coeffs[:l+1]
+		}
+		b.levels[l] = append(b.levels[l], e)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 func pooled(b *buffers) []int {
 	var n []int
 	for i := range b.levels {
-		n = append(n, len(b.levels[i].items))
+		n = append(n, len(b.levels[i]))
 	}
 	return append(n, len(b.workers.items))
 }

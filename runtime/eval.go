@@ -13,7 +13,6 @@ import (
 	"github.com/hecc-dev/hecc/runtime/internal/lattigox"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/he/hefloat"
-	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/utils/bignum"
 )
 
@@ -41,8 +40,11 @@ type encoded struct {
 	// relinearize (plan.Plan.Unrelinearized).
 	batch          map[*ir.Node]*batchAffine
 	unrelinearized map[*ir.Node]bool
-	// bytes is what the encoded weights take.
-	bytes int64
+	// bytes is what the encoded weights take; values what the values of
+	// those encoded on demand take, and encoders lends the evaluations
+	// their encoders.
+	bytes, values int64
+	encoders      *encoders
 }
 
 // Server evaluates a prepared circuit with one client's evaluation keys.
@@ -69,12 +71,15 @@ type preparedAffine struct {
 	parts *partsTransform  // for a map reading an input in parts
 	lt    *linearTransform // nil for an identity or parts
 	plan  *plan.Linear     // nil for an identity
-	bias  *rlwe.Plaintext  // nil for none
+	bias  *rlwe.Plaintext  // nil for none or on demand
+	// biasValues, of a bias encoded on demand, are its values, which
+	// each evaluation encodes as Prepare would have.
+	biasValues []float64
 }
 
 // NewServer prepares c and attaches ek: for one evaluation or one key set.
-func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
-	p, err := Prepare(c)
+func NewServer(c *Circuit, ek *EvalKeys, opts ...PrepareOption) (*Server, error) {
+	p, err := Prepare(c, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +87,14 @@ func NewServer(c *Circuit, ek *EvalKeys) (*Server, error) {
 }
 
 // Prepare prepares a circuit for evaluation as its plan says: every linear
-// transformation is encoded once here, not per request nor per key set. A
-// circuit whose spec is not what the plan makes of its graph is refused.
-func Prepare(c *Circuit) (*Prepared, error) {
+// transformation is encoded once here, not per request nor per key set,
+// unless an option bounds what it keeps (MaxWeightBytes). A circuit whose
+// spec is not what the plan makes of its graph is refused.
+func Prepare(c *Circuit, opts ...PrepareOption) (*Prepared, error) {
+	o := prepareOptions{maxWeightBytes: -1}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	p, err := newParameters(c.Spec.Params)
 	if err != nil {
 		return nil, err
@@ -113,7 +123,7 @@ func Prepare(c *Circuit) (*Prepared, error) {
 	if c.Spec.Batched() {
 		err = e.prepareBatch(pl, scales)
 	} else {
-		err = e.prepareAffine(scales)
+		err = e.prepareAffine(scales, o.kept(pl))
 	}
 	if err != nil {
 		return nil, err
@@ -121,12 +131,14 @@ func Prepare(c *Circuit) (*Prepared, error) {
 	return &Prepared{e}, nil
 }
 
-// prepareAffine encodes the affine maps of a circuit in slots.
-func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
+// prepareAffine encodes the affine maps of a circuit in slots, but for
+// the weights beyond what k keeps.
+func (e *encoded) prepareAffine(scales *plan.ScalePlan, k kept) error {
 	c, p := e.circuit, e.params
 	set := c.Spec.Params
 	e.affine = make(map[*ir.Node]*preparedAffine)
 	ecd := newWeightEncoder(p, set)
+	e.encoders = newEncoders(p, ecd)
 	n := 1 << c.Graph.LogSlots
 	for _, node := range c.Graph.Nodes {
 		if node.Op != ir.OpAffine {
@@ -143,7 +155,10 @@ func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 			ptScale := rlwe.NewScale(scales.Plaintext[node])
 			switch pa.plan.Form {
 			case plan.Parts:
-				pa.parts, err = encodeParts(p, ecd, node, pa.plan, set.RingLevel(node.Inputs[0].Level), c.Graph.LogSlots, ptScale)
+				pa.parts, err = encodeParts(p, ecd, node, pa.plan, set.RingLevel(node.Inputs[0].Level), c.Graph.LogSlots, ptScale, k.plaintexts[node])
+				if err == nil {
+					pa.parts.encoders = e.encoders
+				}
 			case plan.Hybrid:
 				// The bias goes into every block, so each copy the block sum
 				// leaves is a copy of the whole result.
@@ -157,41 +172,61 @@ func (e *encoded) prepareAffine(scales *plan.ScalePlan) error {
 						bias[i] = bias[i%pa.plan.Period]
 					}
 				}
-				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, set.RingLevel(node.Inputs[0].Level), c.Graph.LogSlots, ptScale, goruntime.GOMAXPROCS(0))
+				pa.lt, err = encodeLinearTransform(p, ecd, pa.plan.DiagonalValues(node.Linear, n), pa.plan.Split, set.RingLevel(node.Inputs[0].Level), c.Graph.LogSlots, ptScale, goruntime.GOMAXPROCS(0), k.plaintexts[node])
+				if err == nil {
+					pa.lt.encoders = e.encoders
+				}
 			}
 			if err != nil {
 				return fmt.Errorf("cannot encode node %s: %w", node.Label(), err)
 			}
 		}
-		if bias != nil {
+		switch {
+		case bias == nil:
+		case k.bias[node]:
 			// Encoded once, at the level and scale the node's output has.
-			pa.bias = hefloat.NewPlaintext(p, set.RingLevel(node.Level))
-			pa.bias.Scale = e.scales[node]
-			pa.bias.LogDimensions = ring.Dimensions{Rows: 0, Cols: c.Graph.LogSlots}
-			if err := ecd.Encode(bias, pa.bias); err != nil {
+			var err error
+			if pa.bias, err = encodeBias(p, ecd, bias, set.RingLevel(node.Level), e.scales[node], c.Graph.LogSlots); err != nil {
 				return fmt.Errorf("cannot encode the bias of node %s: %w", node.Label(), err)
 			}
+		default:
+			pa.biasValues = bias
 		}
 		e.affine[node] = pa
-		e.bytes += pa.bytes(p)
+		encoded, values := pa.bytes(p)
+		e.bytes += encoded
+		e.values += values
 	}
 	return nil
 }
 
-// bytes is what the encoded weights of pa take.
-func (pa *preparedAffine) bytes(p hefloat.Parameters) (n int64) {
+// bytes is what the encoded weights of pa take, and what the values of
+// those it encodes on demand take.
+func (pa *preparedAffine) bytes(p hefloat.Parameters) (encoded, values int64) {
+	floats := func(v []float64) int64 { return int64(len(v)) * 8 }
 	if pa.bias != nil {
-		n += polyBytes(p, pa.bias.Level()+1)
+		encoded += polyBytes(p, pa.bias.Level()+1)
 	}
+	values += floats(pa.biasValues)
 	if pa.parts != nil {
-		n += int64(len(pa.parts.weights)) * polyBytes(p, pa.parts.level+1)
+		for j, w := range pa.parts.weights {
+			if w != nil {
+				encoded += polyBytes(p, pa.parts.level+1)
+			}
+			values += floats(pa.parts.values[j])
+		}
 	}
 	if pa.lt != nil {
 		for _, terms := range pa.lt.blocks {
-			n += int64(len(terms)) * polyBytes(p, pa.lt.level+1+p.PCount())
+			for _, t := range terms {
+				if t.Values == nil {
+					encoded += polyBytes(p, pa.lt.level+1+p.PCount())
+				}
+				values += floats(t.Values)
+			}
 		}
 	}
-	return n
+	return encoded, values
 }
 
 // Circuit is the circuit p evaluates.
@@ -199,8 +234,10 @@ func (p *Prepared) Circuit() *Circuit { return p.circuit }
 
 // Memory is what a prepared circuit or a server holds, in bytes.
 type Memory struct {
-	// Encoded is a prepared circuit's weights, encoded once.
-	Encoded int64 `json:"encoded_bytes"`
+	// Encoded is a prepared circuit's weights, encoded once; OnDemand the
+	// values of those its evaluations encode (MaxWeightBytes).
+	Encoded  int64 `json:"encoded_bytes"`
+	OnDemand int64 `json:"on_demand_values_bytes,omitempty"`
 	// Buffers is what a prepared circuit's evaluations borrow and give
 	// back: as much as the most evaluations that ran at once took.
 	Buffers int64 `json:"buffers_bytes"`
@@ -211,7 +248,9 @@ type Memory struct {
 
 // Memory is what p holds: its weights and its buffers, shared by the
 // servers of every key set.
-func (p *Prepared) Memory() Memory { return Memory{Encoded: p.bytes, Buffers: p.buf.bytes.Load()} }
+func (p *Prepared) Memory() Memory {
+	return Memory{Encoded: p.bytes, OnDemand: p.values, Buffers: p.buf.bytes.Load()}
+}
 
 // WithKeys attaches a key set to p: the server evaluates p with ek. Keys
 // that sit below a level the plan uses them at are refused.
@@ -435,17 +474,27 @@ func (s *Server) partsNode(evals []*hefloat.Evaluator, n *ir.Node, in []*rlwe.Ci
 	}
 	pa.parts.count(count)
 	count.add(PrimRescale, pa.parts.level, 1)
-	return addBias(evals[0], pa, n, out, count)
+	return s.addBias(evals[0], pa, n, out, count)
 }
 
 // addBias adds the bias of affine node n, if it has one, to out.
-func addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
-	if pa.bias == nil {
+func (s *Server) addBias(eval *hefloat.Evaluator, pa *preparedAffine, n *ir.Node, out *rlwe.Ciphertext, count *opCounter) (*rlwe.Ciphertext, error) {
+	pt := pa.bias
+	if pt == nil && pa.biasValues != nil {
+		ecd := s.encoders.encoder()
+		var err error
+		pt, err = encodeBias(s.params, ecd, pa.biasValues, s.circuit.Spec.Params.RingLevel(n.Level), s.scales[n], s.circuit.Graph.LogSlots)
+		s.encoders.releaseEncoder(ecd)
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode the bias: %w", err)
+		}
+	}
+	if pt == nil {
 		return out, nil
 	}
 	// The plan's scale is the output's to within plan.CloseScales; the output's
 	// own keeps Lattigo from scaling the plaintext to match.
-	bias := *pa.bias
+	bias := *pt
 	meta := *bias.MetaData
 	meta.Scale = out.Scale
 	bias.MetaData = &meta
@@ -484,7 +533,7 @@ func (s *Server) affineNode(ctx context.Context, evals []*hefloat.Evaluator, n *
 		pa.lt.count(count)
 		count.add(PrimRescale, in.Level(), 1)
 	}
-	return addBias(eval, pa, n, out, count)
+	return s.addBias(eval, pa, n, out, count)
 }
 
 func (s *Server) polyNode(eval countingEvaluator, polyEval *hefloat.PolynomialEvaluator, n *ir.Node, in *rlwe.Ciphertext) (*rlwe.Ciphertext, error) {

@@ -31,6 +31,10 @@ type Sizes struct {
 	// memory, once for every key set (Prepared.Memory); 0 when only the
 	// spec is known (PredictCircuitSizes knows it).
 	Encoded int `json:"encoded_weights_bytes,omitempty"`
+	// Weights are those encoded weights in the order a weights budget
+	// keeps them (MaxWeightBytes), with what encoding each costs; nil
+	// when only the spec is known.
+	Weights plan.Weights `json:"-"`
 }
 
 // PredictSizes computes the sizes of every file a spec leads to, without
@@ -87,7 +91,7 @@ func PredictCircuitSizes(c *Circuit) (Sizes, error) {
 	if err != nil {
 		return Sizes{}, fmt.Errorf("cannot plan the circuit: %w", err)
 	}
-	s.Encoded = int(pl.EncodedBytes())
+	s.Encoded, s.Weights = int(pl.EncodedBytes()), pl.Weights()
 	return s, nil
 }
 

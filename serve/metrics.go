@@ -74,16 +74,18 @@ func newMetrics() *metrics {
 }
 
 // watchPrepared adds the memory of m's prepared circuit, read at each
-// scrape: its encoded weights, and the buffers its evaluations borrow
+// scrape: its encoded weights, the values of those its evaluations encode
+// (hecc serve --max-weights-gib), and the buffers its evaluations borrow
 // (as much as the most evaluations that ran at once took).
 func (m *metrics) watchPrepared(model *Model) {
 	for part, bytes := range map[string]func(runtime.Memory) int64{
-		"encoded": func(mem runtime.Memory) int64 { return mem.Encoded },
-		"buffers": func(mem runtime.Memory) int64 { return mem.Buffers },
+		"encoded":   func(mem runtime.Memory) int64 { return mem.Encoded },
+		"buffers":   func(mem runtime.Memory) int64 { return mem.Buffers },
+		"on_demand": func(mem runtime.Memory) int64 { return mem.OnDemand },
 	} {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "hecc_prepared_circuit_bytes",
-			Help:        "Memory of a model's prepared circuit, shared by every key set: its encoded weights and its evaluation buffers.",
+			Help:        "Memory of a model's prepared circuit, shared by every key set: its encoded weights, the values of those encoded on demand, and its evaluation buffers.",
 			ConstLabels: prometheus.Labels{"model": model.Name, "part": part},
 		}, func() float64 { return float64(bytes(model.Prepared.Memory())) }))
 	}

@@ -29,9 +29,10 @@ type Model struct {
 }
 
 // NewModel prepares a compiled circuit for serving: its weights are
-// encoded here, once.
-func NewModel(c *runtime.Circuit) (*Model, error) {
-	prepared, err := runtime.Prepare(c)
+// encoded here, once, but for those beyond a budget the options give
+// (runtime.MaxWeightBytes), which each evaluation encodes.
+func NewModel(c *runtime.Circuit, opts ...runtime.PrepareOption) (*Model, error) {
+	prepared, err := runtime.Prepare(c, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot prepare %s: %w", c.Spec.Model, err)
 	}
@@ -108,8 +109,8 @@ func batchMemory(c *runtime.Circuit) int64 {
 	return peak
 }
 
-// LoadModel reads a .hec file.
-func LoadModel(path string) (*Model, error) {
+// LoadModel reads a .hec file and prepares it (NewModel).
+func LoadModel(path string, opts ...runtime.PrepareOption) (*Model, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -118,7 +119,7 @@ func LoadModel(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return NewModel(c)
+	return NewModel(c, opts...)
 }
 
 // ModelInfo is what GET /v1/models says of a model: enough for a client

@@ -38,8 +38,10 @@ a model that cannot afford it is reported as failed, with the largest λ it
 affords.
 
 A model whose evaluation keys and encoded weights would take more than
---max-server-gib of the server's memory is compiled and reported, but not
-run encrypted.
+--max-server-gib of the server's memory runs encrypted with only the
+weights that fit beside its keys kept encoded, the rest encoded in each
+evaluation (hecc run --max-weights-gib); one whose keys alone exceed it is
+compiled and reported, but not run encrypted.
 
 --floor also times each Lattigo primitive the circuit performs at its
 parameters and prints the circuit's floor, Σ count × cost, next to the
@@ -60,7 +62,7 @@ Examples:
 			&cli.StringFlag{Name: "svg", Usage: "write a chart of latency per stage per model to `FILE`"},
 			&cli.BoolFlag{Name: "floor", Usage: "time Lattigo's primitives and report the circuit's floor next to its latency"},
 			&cli.IntFlag{Name: "floor-reps", Value: benchmarks.DefaultFloorReps, Usage: "timed repetitions per primitive and level (--floor)"},
-			&cli.Float64Flag{Name: "max-server-gib", Value: float64(benchmarks.DefaultMaxServerBytes) / (1 << 30), Usage: "skip the encrypted part of models whose evaluation keys and encoded weights would take more memory"},
+			&cli.Float64Flag{Name: "max-server-gib", Value: float64(benchmarks.DefaultMaxServerBytes) / (1 << 30), Usage: "keep evaluation keys and encoded weights within this much memory: weights beyond it are encoded in each evaluation, models whose keys exceed it are not run encrypted"},
 			&cli.IntFlag{Name: "security", Value: compiler.DefaultSecurity, Usage: "security level in bits: 128, 192 or 256"},
 			&cli.StringFlag{Name: "testdata", Value: "testdata", Usage: "directory of the bundled models and samples"},
 		}, append(circuitPrivacyFlags(), benchBatchFlags()...)...),

@@ -34,12 +34,15 @@ var bundledModels = []struct{ model, samples, calib string }{
 	{"deep_mlp", "mnist_test.npz", "mnist_calib.npz"},
 }
 
-// bundledSets finds a model's sets by name.
+// bundledSets finds a model's sets by name, also those of the bundled
+// models the manifest leaves out of the benchmark
+// (benchmarks.Bundled): LeNet with MaxPool, run encrypted only on demand.
 var bundledSets = func() map[string]struct{ samples, calib string } {
 	m := map[string]struct{ samples, calib string }{}
 	for _, bm := range bundledModels {
 		m[bm.model] = struct{ samples, calib string }{bm.samples, bm.calib}
 	}
+	m["lenet_maxpool"] = struct{ samples, calib string }{"mnist_test.npz", "mnist_calib.npz"}
 	return m
 }()
 
@@ -331,8 +334,8 @@ func TestCircuitAccuracy(t *testing.T) {
 
 // bundledServer compiles a bundled model, calibrated on its calibration
 // set, at the parameters the compiler picks, checks they are secure, and
-// makes its keys and server.
-func bundledServer(t *testing.T, model, calib string) (*compiler.Result, *runtime.Keys, *runtime.Server) {
+// makes its keys and server, prepared with opts.
+func bundledServer(t *testing.T, model, calib string, opts ...runtime.PrepareOption) (*compiler.Result, *runtime.Keys, *runtime.Server) {
 	t.Helper()
 	res := compileBundled(t, model, calib)
 	if p := res.Spec.Params; p.Security < 128 || p.Insecure() {
@@ -342,7 +345,7 @@ func bundledServer(t *testing.T, model, calib string) (*compiler.Result, *runtim
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := runtime.NewServer(&runtime.Circuit{Spec: res.Spec, Graph: res.Graph}, keys.Eval)
+	srv, err := runtime.NewServer(&runtime.Circuit{Spec: res.Spec, Graph: res.Graph}, keys.Eval, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,15 +367,16 @@ type encryptedRun struct {
 }
 
 // runEncrypted compiles a bundled model, runs it encrypted at the
-// parameters the compiler picks on the first n test samples, and requires
-// every decrypted top class to be the plaintext circuit's and PyTorch's.
-func runEncrypted(t *testing.T, model string, n int) encryptedRun {
+// parameters the compiler picks on the first n test samples, its server
+// prepared with opts, and requires every decrypted top class to be the
+// plaintext circuit's and PyTorch's.
+func runEncrypted(t *testing.T, model string, n int, opts ...runtime.PrepareOption) encryptedRun {
 	t.Helper()
 	// The keys of a logN 15 model take GBs: hand them back to the system
 	// before the next test makes its own.
 	t.Cleanup(debug.FreeOSMemory)
 	set := bundledSets[model]
-	res, keys, srv := bundledServer(t, model, set.calib)
+	res, keys, srv := bundledServer(t, model, set.calib, opts...)
 	spec := res.Spec
 	x, y := loadSamples(t, set.samples)
 	ref := loadRef(t, model)
@@ -484,17 +488,42 @@ func TestLeNet5Encrypted(t *testing.T) {
 // TestFashionCNNEncrypted runs the bundled Fashion-MNIST CNN — two ReLUs
 // approximated by composite forms, 25 levels, logN 16 at 128-bit security
 // (the scale is raised until the noise keeps the held-out decisions) —
-// encrypted on the first 4 test images. Its 191 evaluation keys and 2294
-// encoded diagonals at logN 16 take more memory than a 24 GiB CI runner
-// has: it runs only with HECC_LARGE_TESTS=1.
+// encrypted on the first 4 test images. Its 191 evaluation keys (4.8 GiB)
+// and 2294 encoded diagonals at logN 16 (11.8 GiB) took more memory than a
+// 24 GiB machine spares: the server keeps 4 GiB of the diagonals and
+// encodes the others in each evaluation. Keys, kept weights, the others'
+// values and the buffers come to about 12 GiB: it runs only with
+// HECC_LARGE_TESTS=1, alone.
 func TestFashionCNNEncrypted(t *testing.T) {
 	if testing.Short() || os.Getenv(largeTestsEnv) != "1" {
-		t.Skipf("keys and encoded weights at logN 16 beyond a 24 GiB runner: set %s=1 to run it", largeTestsEnv)
+		t.Skipf("about 12 GiB of keys, weights and buffers at logN 16: set %s=1 to run it", largeTestsEnv)
 	}
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(20 << 30))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(14 << 30))
 	// A scale of 2^45: CKKS noise is far smaller than for LeNet-5, and the
 	// same bound is loose.
-	runEncrypted(t, "fashion_cnn", 4).check(t, 1e-2, 3)
+	runEncrypted(t, "fashion_cnn", 4, runtime.MaxWeightBytes(4<<30)).check(t, 1e-2, 3)
+}
+
+// TestLeNetMaxPoolEncrypted runs the bundled LeNet with MaxPool — each
+// window's maximum a tree of ReLUs, depth 37, logN 16 at 128-bit security
+// — encrypted on the first 2 test digits. Its 98 evaluation keys take
+// 11.7 GiB and its encoded weights 12.4 GiB, more than a 24 GiB machine
+// holds with the buffers: the server keeps none of the weights and encodes
+// them in each evaluation. Keys, the weights' values and the buffers come
+// to about 16 GiB: it runs only with HECC_LARGE_TESTS=1, alone on the
+// machine.
+func TestLeNetMaxPoolEncrypted(t *testing.T) {
+	if testing.Short() || os.Getenv(largeTestsEnv) != "1" {
+		t.Skipf("about 16 GiB of keys and buffers at logN 16: set %s=1 to run it alone", largeTestsEnv)
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(18 << 30))
+	// The compile keeps fewer held-out decisions than the 99.5 % target
+	// (benchmarks.Bundled leaves it out for that); the first digits agree.
+	run := runEncrypted(t, "lenet_maxpool", 2, runtime.MaxWeightBytes(0))
+	if logN := run.spec.Params.LogN; logN != 16 {
+		t.Errorf("compiled at logN %d, the model is meant to need 16", logN)
+	}
+	run.check(t, 1e-2, 3)
 }
 
 // TestFashionBNGapEncrypted runs the bundled poorly conditioned Fashion

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"time"
@@ -30,6 +31,7 @@ before it is written: give it with --public-key.`,
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result ciphertext to write (default: INPUT.result.ct)"},
 			&cli.StringFlag{Name: "stats-json", Usage: "write load/evaluation times and operation counts as JSON to `FILE`"},
 			&cli.BoolFlag{Name: "profile", Usage: "print the time spent in each IR node"},
+			maxWeightsFlag,
 		},
 		Action: runRun,
 	}
@@ -73,7 +75,15 @@ func runRun(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := runtime.NewServer(circuit, ek)
+	budget, err := weightsBudget(c)
+	if err != nil {
+		return err
+	}
+	prepared, err := runtime.Prepare(circuit, budget...)
+	if err != nil {
+		return err
+	}
+	srv, err := prepared.WithKeys(ek)
 	if err != nil {
 		return err
 	}
@@ -95,6 +105,9 @@ func runRun(c *cli.Context) error {
 	}
 	fmt.Printf("evaluated in %.3f s (loading circuit and keys %.3f s): %s (%s); %d key switches, %d rescales\n",
 		st.EvalSeconds, load, outPath, mib(len(b)), st.KeySwitches, st.Rescales)
+	if m := prepared.Memory(); m.OnDemand > 0 {
+		fmt.Printf("weights: %s kept encoded within --max-weights-gib, the rest encoded during the evaluation (their values %s)\n", memory(int(m.Encoded)), memory(int(m.OnDemand)))
+	}
 	if c.Bool("profile") {
 		printProfile(st)
 	}
@@ -108,6 +121,22 @@ func runRun(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// maxWeightsFlag bounds the encoded weights a server keeps (run, serve).
+var maxWeightsFlag = &cli.Float64Flag{Name: "max-weights-gib", DefaultText: "keep them all",
+	Usage: "keep at most this much of a circuit's encoded weights in memory and encode the rest during each evaluation, which costs it their encoding time (the compile summary's server memory line predicts it)"}
+
+// weightsBudget is --max-weights-gib as a runtime option, none when unset.
+func weightsBudget(c *cli.Context) ([]runtime.PrepareOption, error) {
+	if !c.IsSet("max-weights-gib") {
+		return nil, nil
+	}
+	gib := c.Float64("max-weights-gib")
+	if gib < 0 || math.IsNaN(gib) {
+		return nil, usageError("--max-weights-gib %g: expected a size of at least 0", gib)
+	}
+	return []runtime.PrepareOption{runtime.MaxWeightBytes(int64(gib * (1 << 30)))}, nil
 }
 
 // readEvalKeys streams the evaluation keys from a file (they can reach

@@ -52,6 +52,7 @@ sending the server only evaluation keys and ciphertexts.`,
 			&cli.StringFlag{Name: "tls-key", Usage: "the certificate's private key (PEM)"},
 			&cli.BoolFlag{Name: "json-logs", Usage: "log JSON lines instead of text"},
 			&cli.StringFlag{Name: "ui", Usage: "serve the browser client from `DIR` at /ui/ (make ui builds it into bin/ui)"},
+			maxWeightsFlag,
 		},
 		Action: runServe,
 	}
@@ -72,9 +73,13 @@ func runServe(c *cli.Context) error {
 		handler = slog.NewJSONHandler(os.Stderr, nil)
 	}
 	logger := slog.New(handler)
+	budget, err := weightsBudget(c)
+	if err != nil {
+		return err
+	}
 	var models []*serve.Model
 	for _, path := range c.Args().Slice() {
-		m, err := serve.LoadModel(path)
+		m, err := serve.LoadModel(path, budget...)
 		if err != nil {
 			return err
 		}

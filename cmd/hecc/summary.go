@@ -195,18 +195,36 @@ func privacyText(rep *compiler.Report, spec *plan.Spec) string {
 }
 
 // serverMemoryText says what the server holds: the encoded weights once
-// (when the circuit is known) and each client's evaluation keys, and
-// whether that exceeds the compile's memory budget.
+// (when the circuit is known) and each client's evaluation keys, whether
+// that exceeds the compile's memory budget, and what holds less with the
+// weights encoded on demand and what that costs each evaluation.
 func serverMemoryText(rep *compiler.Report, sizes runtime.Sizes) string {
 	if sizes.Encoded == 0 {
 		return fmt.Sprintf("%s of evaluation keys per client; the circuit's encoded weights come on top (inspect the .hec for them)", mib(sizes.EvalKeysMemory))
 	}
+	keys := sizes.EvalKeysMemory
 	text := fmt.Sprintf("%s for one client: encoded weights %s, shared by every client, and evaluation keys %s, which each further client adds; plus the buffers of the evaluations running at once",
-		memory(sizes.Encoded+sizes.EvalKeysMemory), memory(sizes.Encoded), memory(sizes.EvalKeysMemory))
+		memory(sizes.Encoded+keys), memory(sizes.Encoded), memory(keys))
 	if rep != nil && rep.Memory.Over() {
 		text += "; warning: " + rep.Memory.Warning()
 	}
-	return text
+	w := sizes.Weights
+	if len(w) == 0 {
+		return text
+	}
+	none := w.Within(0)
+	text += fmt.Sprintf("; hecc run and serve --max-weights-gib G keep G of the weights and encode the rest in each evaluation: at 0, %s for one client (the keys and the weights' values, %s), ≈ %.1f s more CPU per evaluation, shared by its workers",
+		memory(keys+int(none.Values)), memory(int(none.Values)), none.Seconds)
+	if rep == nil || !rep.Memory.Over() {
+		return text
+	}
+	room := rep.Memory.Budget - int64(keys) - none.Values
+	if room <= 0 {
+		return text + fmt.Sprintf("; the keys alone exceed the %s budget", memory(int(rep.Memory.Budget)))
+	}
+	k := w.Within(room)
+	return text + fmt.Sprintf("; within the %s budget, --max-weights-gib %.2f: %s of the weights encoded in each evaluation, ≈ %.1f s more CPU",
+		memory(int(rep.Memory.Budget)), float64(room)/(1<<30), memory(int(k.OnDemand)), k.Seconds)
 }
 
 // memory is a size in MiB, or in GiB from one on.

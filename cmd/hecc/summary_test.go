@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hecc-dev/hecc/compiler"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
@@ -33,6 +34,46 @@ func TestServerMemoryLines(t *testing.T) {
 			}
 			if !strings.HasPrefix(got["largest cost"], tc.largestHas) {
 				t.Errorf("largest cost: %q, want it to start %q", got["largest cost"], tc.largestHas)
+			}
+		})
+	}
+}
+
+// TestServerMemoryOnDemand: with the circuit's weights known, the server
+// memory line says what the server holds with every weight encoded on
+// demand and what that costs; over the compile's budget, which budget of
+// weights fits it and what encoding the rest costs.
+func TestServerMemoryOnDemand(t *testing.T) {
+	// Kept first: 2 plaintexts of 1 GiB, 2 s each; then 4 of 2 GiB, 1 s each.
+	weights := plan.Weights{
+		{Count: 2, Bytes: 1 << 30, Values: 1 << 20, Seconds: 2},
+		{Count: 4, Bytes: 2 << 30, Values: 1 << 20, Seconds: 1},
+	}
+	sizes := runtime.Sizes{EvalKeysMemory: 3 << 30, Encoded: 10 << 30, Weights: weights}
+	for _, tc := range []struct {
+		name  string
+		rep   *compiler.Report
+		has   []string
+		lacks string
+	}{
+		{"within the budget", &compiler.Report{Memory: compiler.ServerMemory{Keys: 3 << 30, Encoded: 10 << 30, Budget: 16 << 30}},
+			[]string{"at 0, 3.01 GiB for one client (the keys and the weights' values, 6.00 MiB), ≈ 8.0 s more CPU"}, "within the"},
+		{"over the budget", &compiler.Report{Memory: compiler.ServerMemory{Keys: 3 << 30, Encoded: 10 << 30, Budget: 8 << 30}},
+			// 5 GiB less the values leave room for the two 1 GiB plaintexts
+			// and one of 2 GiB: three of 2 GiB encoded on demand, 3 s.
+			[]string{"at 0, 3.01 GiB", "within the 8.00 GiB budget, --max-weights-gib 4.99: 6.00 GiB of the weights encoded in each evaluation, ≈ 3.0 s more CPU"}, ""},
+		{"keys over the budget", &compiler.Report{Memory: compiler.ServerMemory{Keys: 3 << 30, Encoded: 10 << 30, Budget: 2 << 30}},
+			[]string{"the keys alone exceed the 2.00 GiB budget"}, "within the"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := serverMemoryText(tc.rep, sizes)
+			for _, want := range tc.has {
+				if !strings.Contains(got, want) {
+					t.Errorf("%q lacks %q", got, want)
+				}
+			}
+			if tc.lacks != "" && strings.Contains(got, tc.lacks) {
+				t.Errorf("%q says %q", got, tc.lacks)
 			}
 		})
 	}

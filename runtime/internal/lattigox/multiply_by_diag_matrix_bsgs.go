@@ -4,8 +4,9 @@
 // and key-switched lazily, the automorphism applied on the way into the
 // accumulator, and one ModDown at the end. hecc's copy takes any split of
 // the diagonals into giant and baby steps (Lattigo's splits at a power of
-// two) and runs the giant steps on every worker, each with its own
-// accumulator.
+// two), runs the giant steps on every worker, each with its own
+// accumulator, and encodes the diagonals a term carries as values on the
+// worker that multiplies them (OnDemand).
 
 package lattigox
 
@@ -20,17 +21,35 @@ import (
 )
 
 // BabyTerm is a diagonal, pre-rotated by minus its giant step and encoded
-// in QP (NTT and Montgomery form), and the baby step it multiplies.
+// in QP (NTT and Montgomery form), and the baby step it multiplies. A term
+// encoded on demand carries the diagonal's values instead of Pt: the
+// worker that multiplies it embeds them first (OnDemand).
 type BabyTerm struct {
-	Baby int
-	Pt   ringqp.Poly
+	Baby   int
+	Pt     ringqp.Poly
+	Values []float64
+}
+
+// TermEmbedder encodes a term's values as Pt would hold them; one per
+// goroutine.
+type TermEmbedder interface {
+	Embed(values []float64, meta *rlwe.MetaData, out ringqp.Poly) error
+}
+
+// OnDemand embeds the terms that carry values: worker k with Embedders[k],
+// with Meta's scale and flags, into a polynomial of its own that each
+// term then overwrites.
+type OnDemand struct {
+	Embedders []TermEmbedder
+	Meta      *rlwe.MetaData
 }
 
 // MultiplyByDiagMatrixBSGS returns Σ_g rot_g(Σ_b pt ⊙ rot_b(ct)) over the
 // giant steps g of blocks and their terms, not rescaled, with the scale
 // ct's times scale (the diagonals'). The workers take the giant steps in
-// the order giants lists them.
-func MultiplyByDiagMatrixBSGS(w Workers, ct *rlwe.Ciphertext, giants []int, blocks map[int][]BabyTerm, scale rlwe.Scale) (*rlwe.Ciphertext, error) {
+// the order giants lists them. od, needed when a term carries values,
+// holds an embedder per worker.
+func MultiplyByDiagMatrixBSGS(w Workers, ct *rlwe.Ciphertext, giants []int, blocks map[int][]BabyTerm, scale rlwe.Scale, od *OnDemand) (*rlwe.Ciphertext, error) {
 	evals := w.Evals
 	var babies []int
 	for _, terms := range blocks {
@@ -62,6 +81,9 @@ func MultiplyByDiagMatrixBSGS(w Workers, ct *rlwe.Ciphertext, giants []int, bloc
 		}
 		if accs[k] == nil {
 			accs[k] = NewGiantAccumulator(p, w.Pool, levelQ, levelP)
+			if od != nil {
+				accs[k].embedWith(p, w.Pool, od.Embedders[k], od.Meta)
+			}
 		}
 		return accs[k].Add(evals[k], giants[i], blocks[giants[i]], rotated)
 	}); err != nil {
@@ -103,6 +125,11 @@ type GiantAccumulator struct {
 	margin               int // lazy additions allowed between reductions
 	inner, switched, out *rlwe.Element[ringqp.Poly]
 	n                    int // giant steps accumulated
+	// On demand: the embedder of the terms that carry values, and the
+	// element whose first polynomial each of them is embedded into.
+	embedder TermEmbedder
+	meta     *rlwe.MetaData
+	plain    *rlwe.Element[ringqp.Poly]
 }
 
 // NewGiantAccumulator borrows its elements from pool (nil: allocates);
@@ -120,7 +147,22 @@ func NewGiantAccumulator(p *hefloat.Parameters, pool Pool, levelQ, levelP int) *
 	return a
 }
 
-func (a *GiantAccumulator) release(pool Pool) { giveBack(pool, a.inner, a.switched, a.out) }
+func (a *GiantAccumulator) release(pool Pool) { giveBack(pool, a.inner, a.switched, a.out, a.plain) }
+
+// embedWith has a embed the terms that carry values with e, into an
+// element borrowed from pool.
+func (a *GiantAccumulator) embedWith(p *hefloat.Parameters, pool Pool, e TermEmbedder, meta *rlwe.MetaData) {
+	a.embedder, a.meta, a.plain = e, meta, borrow(pool, p, a.levelQ)
+}
+
+// embedTerm embeds a term's values into a's own polynomial.
+func (a *GiantAccumulator) embedTerm(values []float64) (ringqp.Poly, error) {
+	if a.embedder == nil {
+		return ringqp.Poly{}, fmt.Errorf("a diagonal encoded on demand, and no embedder")
+	}
+	pt := a.plain.Value[0]
+	return pt, a.embedder.Embed(values, a.meta, pt)
+}
 
 // Add accumulates rot_g(Σ_b pt_b ⊙ rot_b(x)), with rot_b(x) in rotated
 // (RotateHoistedQP's): the inner sum in QP, then, for g ≠ 0, c1 brought
@@ -129,9 +171,16 @@ func (a *GiantAccumulator) release(pool Pool) { giveBack(pool, a.inner, a.switch
 func (a *GiantAccumulator) Add(eval *hefloat.Evaluator, g int, terms []BabyTerm, rotated map[int]*rlwe.Element[ringqp.Poly]) error {
 	rq := a.ringQP
 	for i, t := range terms {
+		pt := t.Pt
+		if t.Values != nil {
+			var err error
+			if pt, err = a.embedTerm(t.Values); err != nil {
+				return fmt.Errorf("giant step %d, baby step %d: %w", g, t.Baby, err)
+			}
+		}
 		x := rotated[t.Baby]
-		mulAccumulate(rq, a.margin, i, t.Pt, x.Value[0], a.inner.Value[0])
-		mulAccumulate(rq, a.margin, i, t.Pt, x.Value[1], a.inner.Value[1])
+		mulAccumulate(rq, a.margin, i, pt, x.Value[0], a.inner.Value[0])
+		mulAccumulate(rq, a.margin, i, pt, x.Value[1], a.inner.Value[1])
 	}
 	rq.Reduce(a.inner.Value[0], a.inner.Value[0])
 	rq.Reduce(a.inner.Value[1], a.inner.Value[1])

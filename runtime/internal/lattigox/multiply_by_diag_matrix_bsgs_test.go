@@ -95,7 +95,7 @@ func TestMultiplyByDiagMatrixBSGSMatchesLattigo(t *testing.T) {
 					slices.Reverse(giants)
 				}
 				w, pool := newWorkers(t, eval, n)
-				got, err := MultiplyByDiagMatrixBSGS(w, ct, giants, blocks, lt.Scale)
+				got, err := MultiplyByDiagMatrixBSGS(w, ct, giants, blocks, lt.Scale, nil)
 				if err != nil {
 					t.Fatalf("%s: %v", tc, err)
 				}
