@@ -255,15 +255,7 @@ const agreementTarget = 0.995
 // belowTarget lists the models TestCircuitAccuracy checks whose circuits
 // keep the top class less often than agreementTarget, and why; the test
 // checks they still do, so that a fix removes them.
-var belowTarget = map[string]string{
-	// The degree search checks the target on 500 held-out calibration
-	// samples, too few to tell it from a point less, and keeps the
-	// cheapest degrees that pass there.
-	"mlp":    "500 held-out calibration samples cannot resolve the target",
-	"lenet5": "500 held-out calibration samples cannot resolve the target",
-	// The same, and its five composite ReLUs add their errors up.
-	"deep_mlp": "500 held-out calibration samples cannot resolve the target",
-}
+var belowTarget = map[string]string{}
 
 // TestCircuitAccuracy compares each compiled model with the exact model and
 // with the labels on all bundled test samples, which the calibration never
