@@ -42,7 +42,7 @@ type ApproxResult struct {
 	// 0 without samples.
 	NoiseRoom float64
 	// NeedHeldOut is how many held-out samples an agreement target needs
-	// for its bound to reach the target with no decision at risk: 230 for
+	// for its bound to reach the target with no decision at risk: 161 for
 	// 99.5% with the default headroom and confidence. Zero for the other
 	// criteria and for a target of 100%, which no bound reaches.
 	NeedHeldOut int
