@@ -39,8 +39,8 @@ import (
 // simulating the circuit on the calibration samples: the cheapest depth,
 // then the fewest multiplications, that keeps what the output is for (see
 // Criterion): a classifier's top class or thresholded decision on a target
-// fraction of the samples, any other output within a tolerance of the
-// model's. Ranges and fit weights come from one half of the samples and
+// fraction of new inputs, as the held-out samples bound it (criterion.bound),
+// any other output within a tolerance of the model's. Ranges and fit weights come from one half of the samples and
 // the criterion is measured on the other, so the search sees what an input
 // the calibration never saw does to the polynomials. When no single fit
 // within --max-depth keeps the target, ReLU-like layers take a composite
@@ -61,8 +61,9 @@ type ApproxConfig struct {
 	Degree int
 	// Criterion is what the search keeps; empty detects it from the output.
 	Criterion Criterion
-	// Agreement is the fraction of calibration samples whose top class (or
-	// thresholded decision) the circuit must keep (default 0.995).
+	// Agreement is the fraction of new inputs whose top class (or
+	// thresholded decision) the circuit must keep, as the held-out
+	// calibration samples bound it (default 0.995).
 	Agreement float64
 	// Tolerance bounds the largest output error relative to the output's
 	// range over the samples (default 1e-3).
