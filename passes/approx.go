@@ -39,8 +39,8 @@ import (
 // simulating the circuit on the calibration samples: the cheapest depth,
 // then the fewest multiplications, that keeps what the output is for (see
 // Criterion): a classifier's top class or thresholded decision on a target
-// fraction of the samples, any other output within a tolerance of the
-// model's. Ranges and fit weights come from one half of the samples and
+// fraction of new inputs, as the held-out samples bound it (criterion.bound),
+// any other output within a tolerance of the model's. Ranges and fit weights come from one half of the samples and
 // the criterion is measured on the other, so the search sees what an input
 // the calibration never saw does to the polynomials. When no single fit
 // within --max-depth keeps the target, ReLU-like layers take a composite
@@ -61,8 +61,9 @@ type ApproxConfig struct {
 	Degree int
 	// Criterion is what the search keeps; empty detects it from the output.
 	Criterion Criterion
-	// Agreement is the fraction of calibration samples whose top class (or
-	// thresholded decision) the circuit must keep (default 0.995).
+	// Agreement is the fraction of new inputs whose top class (or
+	// thresholded decision) the circuit must keep, as the held-out
+	// calibration samples bound it (default 0.995).
 	Agreement float64
 	// Tolerance bounds the largest output error relative to the output's
 	// range over the samples (default 1e-3).
@@ -78,16 +79,19 @@ type ApproxConfig struct {
 	// deeper, it searches again within it (see budget.go).
 	MaxCircuitDepth int
 	// Headroom, for top1 and threshold, is the factor the circuit's output
-	// error is scaled by before its decisions are compared with the
-	// model's (default 1: as they are).
-	Headroom float64
+	// error is scaled by for a held-out decision to count as at risk, and
+	// Confidence that of the bound on agreement the target is checked
+	// against (see criterion.bound).
+	Headroom   float64
+	Confidence float64
 }
 
 // Defaults of the approximation search.
 const (
-	DefaultAgreement = 0.995
-	DefaultHeadroom  = 1
-	defaultMaxDepth  = 7
+	DefaultAgreement  = 0.995
+	DefaultHeadroom   = 2
+	DefaultConfidence = 0.8
+	defaultMaxDepth   = 7
 	// fallbackDegree is used without calibration samples to search with.
 	fallbackDegree = 15
 	// uniformShare is the weight spread evenly over [-1, 1] in the fit.
@@ -301,6 +305,9 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	if ac.Headroom == 0 {
 		ac.Headroom = DefaultHeadroom
 	}
+	if ac.Confidence == 0 {
+		ac.Confidence = DefaultConfidence
+	}
 	src := cfg.rangeSource()
 	s := &search{g: g, cfg: ac, crit: newCriterion(g, ac), start: time.Now()}
 	if cfg != nil {
@@ -354,7 +361,8 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 	}
 	cfg.logf("approx-activations", "%d activations approximated (%s)", len(acts), how)
 	res := ApproxResult{Activations: len(acts), FixedDegree: ac.Degree, OutputKind: s.crit.OutputKind, Target: s.crit.target,
-		Detected: s.crit.detected, HeldOut: s.heldOut, NeedHeldOut: resolution(s.crit.Criterion, s.crit.target), Margin: s.margin}
+		Headroom: s.crit.headroom, Confidence: s.crit.confidence,
+		Detected: s.crit.detected, HeldOut: s.heldOut, NeedHeldOut: s.crit.resolution(), Margin: s.margin}
 	chosen := make([]form, len(s.targets))
 	for i, t := range s.targets {
 		chosen[i] = t.form
@@ -394,7 +402,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		}
 		cfg.logf("approx-activations", "%s", msg)
 		res.Samples, res.Reached, res.Met = len(s.samples), s.crit.score(final), s.crit.met(final)
-		res.Headroom, res.Robust = s.crit.headroom, final.robust
+		res.AtRisk = final.atRisk
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		res.NoiseRoom = s.crit.noiseRoom(final.outs, s.exact)
 		for i, x := range final.reached {

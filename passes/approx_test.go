@@ -79,9 +79,10 @@ func TestApproxSearchMeetsAgreement(t *testing.T) {
 	g := reluNet(11)
 	exact := reluNet(11)
 	calib := samples(200, 12, 5)
-	// Random weights leave some logits nearly tied: 97% is a demanding
-	// target for such a net.
-	cfg := &Config{Ranges: &RangeSource{Samples: calib, Margin: 0.1}, Approx: ApproxConfig{Agreement: 0.97}}
+	// Random weights leave some logits nearly tied: 95% on new inputs,
+	// bounded from 100 held-out samples, is a demanding target for such a
+	// net.
+	cfg := &Config{Ranges: &RangeSource{Samples: calib, Margin: 0.1}, Approx: ApproxConfig{Agreement: 0.95}}
 	if err := Run(g, Pipeline, cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -146,12 +146,16 @@ type criterion struct {
 	detected bool    // from the graph rather than --criterion
 	target   float64 // agreement fraction, relative tolerance or cosine
 	shape    []int   // of the output, for per-row top classes
-	headroom float64 // top1 and threshold: the error a decision must survive, × the circuit's
+	// headroom and confidence, for top1 and threshold, make the agreement
+	// bound (see bound): a held-out decision is at risk when the circuit's
+	// output error × headroom flips it.
+	headroom   float64
+	confidence float64
 }
 
 func newCriterion(g *ir.Graph, cfg ApproxConfig) criterion {
 	kind := DetectOutput(g)
-	c := criterion{OutputKind: kind, detected: true, headroom: max(1, cfg.Headroom)}
+	c := criterion{OutputKind: kind, detected: true, headroom: max(1, cfg.Headroom), confidence: cfg.Confidence}
 	if cfg.Criterion != "" && cfg.Criterion != kind.Criterion {
 		c.detected = false
 		c.Criterion, c.Reason = cfg.Criterion, "set by --criterion"
@@ -212,7 +216,8 @@ func newExact(outputs [][]float64, rowLen int) *exact {
 // least cosine similarity.
 type reach struct {
 	agreement float64
-	robust    float64 // agreement with the circuit's output error × the headroom
+	atRisk    int // decisions the circuit's output error × the headroom flips
+	samples   int
 	maxErr    float64
 	meanErr   float64 // of |output error|, over every value
 	relErr    float64
@@ -231,7 +236,8 @@ func (c *criterion) rowLen() int {
 // measure compares the circuit's outputs with the model's.
 func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 	r := reach{cosine: 1, outs: outs}
-	agree, robust, values := 0, 0, 0
+	agree, values := 0, 0
+	r.samples = len(outs)
 	for i, o := range outs {
 		e := ex.outputs[i]
 		var dot, no, ne float64
@@ -256,8 +262,8 @@ func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 		if c.agrees(o, e, ex.tops[i]) {
 			agree++
 		}
-		if c.agreesWithHeadroom(o, e, ex.tops[i]) {
-			robust++
+		if !c.agreesWithHeadroom(o, e, ex.tops[i]) {
+			r.atRisk++
 		}
 	}
 	r.relErr = r.maxErr / ex.width
@@ -266,7 +272,6 @@ func (c *criterion) measure(outs [][]float64, ex *exact) reach {
 	}
 	if len(outs) > 0 {
 		r.agreement = float64(agree) / float64(len(outs))
-		r.robust = float64(robust) / float64(len(outs))
 	}
 	return r
 }
@@ -297,9 +302,7 @@ func (c *criterion) agrees(o, e []float64, tops [][]int) bool {
 }
 
 // agreesWithHeadroom is agrees with the circuit's output error scaled by
-// the headroom. The calibration samples come from a model's training data,
-// where its top two classes lie further apart than on inputs it has not
-// seen: a decision kept only narrowly there flips on those.
+// the headroom: the decision is not at risk (see bound).
 func (c *criterion) agreesWithHeadroom(o, e []float64, tops [][]int) bool {
 	if c.headroom <= 1 {
 		return c.agrees(o, e, tops)
@@ -322,20 +325,112 @@ func (c *criterion) score(r reach) float64 {
 	return r.agreement
 }
 
-// rank orders candidates for the search: score, but agreement with the
-// headroom, which the target is met on.
+// rank orders candidates for the search: score, but the agreement bound,
+// which the target is met on, for an agreement.
 func (c *criterion) rank(r reach) float64 {
-	if c.Criterion == Top1 || c.Criterion == Threshold {
-		return r.robust
+	if c.decides() {
+		return c.bound(r.atRisk, r.samples)
 	}
 	return c.score(r)
 }
 
 func (c *criterion) met(r reach) bool {
-	if c.Criterion == Tolerance {
+	switch {
+	case c.Criterion == Tolerance:
 		return r.relErr <= c.target
+	case c.decides():
+		return r.samples > 0 && r.atRisk <= c.allowed(r.samples)
 	}
 	return c.rank(r) >= c.target
+}
+
+// decides reports whether the criterion keeps decisions: an agreement.
+func (c *criterion) decides() bool { return c.Criterion == Top1 || c.Criterion == Threshold }
+
+// bound is the agreement the circuit keeps, at the confidence, on inputs
+// the calibration never saw, when k of n held-out decisions are at risk.
+//
+// The target is a claim about such inputs. Checked on the held-out
+// samples as they are, a search that keeps the cheapest circuit meeting it
+// keeps one that met it there by chance: on a few hundred samples, a
+// circuit that flips 0.8% of decisions flips at most one in 200 often
+// enough. Two things make the check sound. A decision the circuit's error
+// flips has its top-two gap (its distance to the threshold) below the
+// error on it; one at risk, below the headroom H times that error. The
+// model's gaps are no denser at a tie than a little further from it (its
+// training pushed them apart), so the share of decisions the error flips
+// is at most the share at risk divided by H: H times as many samples,
+// which measure it with less noise. And that share is bounded above at
+// the confidence (a one-sided Clopper–Pearson bound), not taken as seen.
+// The bound is 1 − that upper bound ÷ H.
+func (c *criterion) bound(k, n int) float64 {
+	return 1 - upperRate(k, n, c.confidence)/c.headroom
+}
+
+// allowed is how many of n samples may miss with the target still met:
+// for an agreement, the most decisions at risk whose bound keeps the
+// target, and none when n samples cannot show the target at all (the
+// report says so).
+func (c *criterion) allowed(n int) int {
+	if !c.decides() {
+		return 0
+	}
+	// bound decreases with k: the last k in [0, n] that keeps the target.
+	lo, hi := 0, n
+	if c.bound(0, n) < c.target {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if c.bound(mid, n) >= c.target {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// upperRate is the one-sided Clopper–Pearson upper bound, at the
+// confidence, on the rate of an event seen k times in n trials: the rate
+// at which k or fewer would be seen with probability 1 − confidence.
+func upperRate(k, n int, confidence float64) float64 {
+	if k >= n {
+		return 1
+	}
+	lo, hi := 0.0, 1.0
+	for range 60 {
+		mid := (lo + hi) / 2
+		if binomialCDF(k, n, mid) > 1-confidence {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+// binomialCDF is P(X ≤ k) for X binomial with n trials of probability p.
+func binomialCDF(k, n int, p float64) float64 {
+	if p <= 0 || k >= n {
+		return 1
+	}
+	if p >= 1 {
+		return 0
+	}
+	lp, lq := math.Log(p), math.Log1p(-p)
+	var sum float64
+	for j := 0; j <= k; j++ {
+		sum += math.Exp(logChoose(n, j) + float64(j)*lp + float64(n-j)*lq)
+	}
+	return math.Min(1, sum)
+}
+
+func logChoose(n, k int) float64 {
+	a, _ := math.Lgamma(float64(n + 1))
+	b, _ := math.Lgamma(float64(k + 1))
+	c, _ := math.Lgamma(float64(n - k + 1))
+	return a - b - c
 }
 
 // name says what the criterion keeps.
@@ -359,10 +454,11 @@ func (c *criterion) value(r reach) string {
 	case Cosine:
 		return fmt.Sprintf("%.5f", r.cosine)
 	}
-	if c.headroom > 1 {
-		return fmt.Sprintf("%.2f%%; %.2f%% with the output error ×%g", 100*r.agreement, 100*r.robust, c.headroom)
+	if r.samples == 0 {
+		return fmt.Sprintf("%.2f%%", 100*r.agreement)
 	}
-	return fmt.Sprintf("%.2f%%", 100*r.agreement)
+	return fmt.Sprintf("%.2f%%, so ≥ %.2f%% on new inputs at %g%% confidence (%d of %d decisions within ×%g of flipping)",
+		100*r.agreement, 100*c.bound(r.atRisk, r.samples), 100*c.confidence, r.atRisk, r.samples, c.headroom)
 }
 
 func (c *criterion) targetText() string {
@@ -419,7 +515,7 @@ func (c *criterion) relax(r reach, cfg ApproxConfig) (ApproxConfig, string) {
 		}
 		return cfg, ""
 	}
-	if v := math.Floor(r.agreement*1e4) / 1e4; v >= 0.5 {
+	if v := math.Floor(c.rank(r)*1e4) / 1e4; v >= 0.5 {
 		cfg.Agreement = v
 		return cfg, fmt.Sprintf("--agreement %g", v)
 	}
@@ -444,16 +540,4 @@ func (c *criterion) misses(o []float64, i int, ex *exact) bool {
 		return c.measure([][]float64{o}, &exact{outputs: [][]float64{e}, tops: ex.tops[i : i+1], width: ex.width}).cosine < c.target
 	}
 	return !c.agreesWithHeadroom(o, e, ex.tops[i])
-}
-
-// allowed is how many of n samples may miss with the target still met.
-func (c *criterion) allowed(n int) int {
-	if c.Criterion == Tolerance || c.Criterion == Cosine {
-		return 0
-	}
-	d := 0
-	for d < n && float64(n-d-1)/float64(n) >= c.target {
-		d++
-	}
-	return d
 }

@@ -105,9 +105,9 @@ func TestCriteriaMeasure(t *testing.T) {
 }
 
 // TestCriteriaHeadroom: a decision the circuit keeps by less than its
-// error's share of the margin counts as kept in the agreement, but not
-// in the agreement with the error scaled by the headroom, which is what
-// meets the target.
+// error's share of the margin counts as kept in the agreement, but as at
+// risk with the error scaled by the headroom, which is what the target is
+// met on.
 func TestCriteriaHeadroom(t *testing.T) {
 	ex := newExact([][]float64{{1.0, 0.0}, {0.7, 0.2}}, 2)
 	cases := []struct {
@@ -115,26 +115,78 @@ func TestCriteriaHeadroom(t *testing.T) {
 		crit     criterion
 		outs     [][]float64
 		agree    float64
-		robust   float64
+		atRisk   int
 		targetOK bool
 	}{
 		// Sample 0 keeps its top class with a quarter of the gap left:
 		// an error twice as large flips it.
-		{"top1: narrow", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 2, target: 1}, [][]float64{{0.6, 0.35}, {0.7, 0.2}}, 1, 0.5, false},
-		{"top1: wide", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 2, target: 1}, [][]float64{{0.9, 0.1}, {0.7, 0.2}}, 1, 1, true},
-		{"top1: no headroom", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 1, target: 1}, [][]float64{{0.6, 0.35}, {0.7, 0.2}}, 1, 1, true},
-		{"threshold: narrow", criterion{OutputKind: OutputKind{Criterion: Threshold, Threshold: 0.5}, headroom: 3, target: 1}, [][]float64{{0.8, 0.0}, {0.7, 0.25}}, 1, 0.5, false},
+		{"top1: narrow", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 2, confidence: 0.9, target: 1}, [][]float64{{0.6, 0.35}, {0.7, 0.2}}, 1, 1, false},
+		{"top1: wide", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 2, confidence: 0.9, target: 1}, [][]float64{{0.9, 0.1}, {0.7, 0.2}}, 1, 0, true},
+		{"top1: no headroom", criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{2}, headroom: 1, confidence: 0.9, target: 1}, [][]float64{{0.6, 0.35}, {0.7, 0.2}}, 1, 0, true},
+		{"threshold: narrow", criterion{OutputKind: OutputKind{Criterion: Threshold, Threshold: 0.5}, headroom: 3, confidence: 0.9, target: 1}, [][]float64{{0.8, 0.0}, {0.7, 0.25}}, 1, 1, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.crit.measure(c.outs, ex)
-			if r.agreement != c.agree || r.robust != c.robust || c.crit.met(r) != c.targetOK {
-				t.Fatalf("agreement %g, with headroom %g, met %v; want %g, %g, %v", r.agreement, r.robust, c.crit.met(r), c.agree, c.robust, c.targetOK)
+			if r.agreement != c.agree || r.atRisk != c.atRisk || c.crit.met(r) != c.targetOK {
+				t.Fatalf("agreement %g, %d at risk with headroom %g, met %v; want %g, %d, %v", r.agreement, r.atRisk, c.crit.headroom, c.crit.met(r), c.agree, c.atRisk, c.targetOK)
 			}
-			if miss := c.crit.misses(c.outs[0], 0, ex); miss == (c.robust == 1) {
-				t.Fatalf("sample 0 misses: %v, want %v", miss, c.robust != 1)
+			if miss := c.crit.misses(c.outs[0], 0, ex); miss != (c.atRisk == 1) {
+				t.Fatalf("sample 0 misses: %v, want %v", miss, c.atRisk == 1)
 			}
 		})
+	}
+}
+
+// TestUpperRate: the Clopper–Pearson bound leaves 1 − confidence of
+// probability to seeing k or fewer, and none seen in n gives the closed
+// form 1 − (1 − confidence)^(1/n).
+func TestUpperRate(t *testing.T) {
+	if got, want := upperRate(0, 500, 0.9), 1-math.Pow(0.1, 1.0/500); math.Abs(got-want) > 1e-12 {
+		t.Fatalf("0 of 500 at 90%%: %g, want %g", got, want)
+	}
+	prev := 0.0
+	for k := range 12 {
+		u := upperRate(k, 300, 0.95)
+		if !(u > prev) {
+			t.Fatalf("%d of 300: bound %g not above that of %d, %g", k, u, k-1, prev)
+		}
+		if p := binomialCDF(k, 300, u); math.Abs(p-0.05) > 1e-9 {
+			t.Fatalf("%d of 300: P(X ≤ k) at the bound %g is %g, want 0.05", k, u, p)
+		}
+		prev = u
+	}
+	if u := upperRate(7, 7, 0.9); u != 1 {
+		t.Fatalf("7 of 7: %g, want 1", u)
+	}
+}
+
+// TestAllowed: the most decisions at risk whose bound keeps the target.
+// 500 held-out samples, 99.5% at ×2 and 90%: at a rate of 1% at risk, one
+// or fewer of 500 has probability 0.040 and two or fewer 0.123, so one.
+func TestAllowed(t *testing.T) {
+	top1 := func(target, headroom, confidence float64) criterion {
+		return criterion{OutputKind: OutputKind{Criterion: Top1}, target: target, headroom: headroom, confidence: confidence}
+	}
+	for _, c := range []struct {
+		crit criterion
+		n    int
+		want int
+	}{
+		{top1(0.995, 2, 0.9), 500, 1},
+		{top1(0.995, 1, 0.9), 500, 0},
+		{top1(0.995, 2, 0.9), 2000, 13},
+		{top1(0.995, 2, 0.9), 100, 0}, // cannot show the target: every decision must hold
+		{top1(0, 1, 0.9), 10, 10},
+		{criterion{OutputKind: OutputKind{Criterion: Tolerance}, target: 0.01}, 500, 0},
+	} {
+		got := c.crit.allowed(c.n)
+		if got != c.want {
+			t.Errorf("%g at ×%g, %g%%, %d samples: %d allowed, want %d", c.crit.target, c.crit.headroom, 100*c.crit.confidence, c.n, got, c.want)
+		}
+		if c.crit.decides() && got > 0 && (c.crit.bound(got, c.n) < c.crit.target || got < c.n && c.crit.bound(got+1, c.n) >= c.crit.target) {
+			t.Errorf("%d samples: the bound at %d at risk is %g, at %d %g, target %g", c.n, got, c.crit.bound(got, c.n), got+1, c.crit.bound(got+1, c.n), c.crit.target)
+		}
 	}
 }
 

@@ -12,10 +12,10 @@ import (
 //
 // For top1 and threshold, a decision the circuit keeps survives an error
 // of each value below half its top-two gap (below its distance to the
-// threshold), both divided by the headroom the decisions are compared
-// with; the target can spare as many decisions as it lets go less those
-// already lost, so the room is that of the closest decision it cannot
-// spare. For tolerance, it is what the circuit's largest error leaves of
+// threshold), both divided by the headroom: a decision is at risk when the
+// error × the headroom flips it (criterion.bound). The target's bound can
+// spare as many decisions as it lets be at risk less those already at
+// risk, so the room is that of the closest decision it cannot spare. For tolerance, it is what the circuit's largest error leaves of
 // the tolerance. For cosine, an error of e per value moves an output o of
 // d values by an angle of at most asin(e·√d/‖o‖), which must leave each
 // sample's angle with the model's output within the target's. +Inf when
@@ -107,7 +107,7 @@ func (r *ApproxResult) NoiseRoomText() string {
 	case Cosine:
 		return fmt.Sprintf("what keeps every held-out sample's cosine similarity %s", r.TargetText())
 	case Threshold:
-		return fmt.Sprintf("the distance to the threshold of the closest held-out decision the %s target cannot spare", r.TargetText())
+		return fmt.Sprintf("the distance to the threshold, over the headroom %g, of the closest held-out decision the %s target cannot spare", r.Headroom, r.TargetText())
 	}
-	return fmt.Sprintf("half the top-two gap of the closest held-out decision the %s target cannot spare", r.TargetText())
+	return fmt.Sprintf("half the top-two gap, over the headroom %g, of the closest held-out decision the %s target cannot spare", r.Headroom, r.TargetText())
 }

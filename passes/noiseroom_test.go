@@ -6,8 +6,10 @@ import (
 )
 
 func TestNoiseRoom(t *testing.T) {
+	// At 50% confidence, k of 4 at risk bound the agreement at 0.84,
+	// 0.61, 0.39 and 0.16 for k = 0 … 3, with no headroom.
 	top1 := func(target, headroom float64) criterion {
-		return criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{3}, target: target, headroom: headroom}
+		return criterion{OutputKind: OutputKind{Criterion: Top1}, shape: []int{3}, target: target, headroom: headroom, confidence: 0.5}
 	}
 	// The model's top class is 0 in every sample.
 	ex := newExact([][]float64{{1, 0, 0}, {1, 0, 0}, {1, 0, 0}, {1, 0, 0}}, 3)
@@ -20,15 +22,15 @@ func TestNoiseRoom(t *testing.T) {
 		ex   *exact
 		want float64
 	}{
-		// 50% of 4 lets 2 go, one is lost: the second closest kept decision.
-		{"top1: one to spare", top1(0.5, 1), circuit, ex, 0.2},
-		// 75% lets one go, already lost: the closest.
-		{"top1: none to spare", top1(0.75, 1), circuit, ex, 0.1},
+		// 30% lets 2 go, one is lost: the second closest kept decision.
+		{"top1: one to spare", top1(0.3, 1), circuit, ex, 0.2},
+		// 60% lets one go, already lost: the closest.
+		{"top1: none to spare", top1(0.6, 1), circuit, ex, 0.1},
 		// The gap 0.8 − 0.2 of the error scaled by 2, halved, over 2.
 		{"top1: headroom", top1(1, 2), [][]float64{{0.9, 0.1, 0}, {1, 0, 0}, {1, 0, 0}, {1, 0, 0}}, ex, 0.15},
 		{"top1: more lost than allowed", top1(1, 1), circuit, ex, 0},
 		{"top1: every decision may go", top1(0, 1), [][]float64{{1, 0, 0}}, newExact([][]float64{{1, 0, 0}}, 3), math.Inf(1)},
-		{"threshold: nearest value", criterion{OutputKind: OutputKind{Criterion: Threshold, Threshold: 0.5}, target: 1, headroom: 1},
+		{"threshold: nearest value", criterion{OutputKind: OutputKind{Criterion: Threshold, Threshold: 0.5}, target: 1, headroom: 1, confidence: 0.9},
 			[][]float64{{0.9, 0.2}, {0.55, 0.1}}, newExact([][]float64{{1, 0}, {1, 0}}, 1), 0.05},
 		{"tolerance: what the error leaves", criterion{OutputKind: OutputKind{Criterion: Tolerance}, target: 0.1},
 			[][]float64{{0.02, 1}}, newExact([][]float64{{0, 1}}, 2), 0.1 - 0.02},

@@ -28,10 +28,12 @@ type ApproxResult struct {
 	// after bias correction; Met whether it meets Target.
 	Reached float64
 	Met     bool
-	// Headroom is --headroom; Robust, when it is above 1, the agreement
-	// with the output error scaled by it, which Met compares with Target.
+	// Headroom and Confidence make the agreement bound Met compares with
+	// Target (criterion.bound) from AtRisk, the held-out decisions the
+	// output error × Headroom flips.
 	Headroom       float64
-	Robust         float64
+	Confidence     float64
+	AtRisk         int
 	MaxOutputError float64 // absolute
 	RelOutputError float64 // relative to the output's range over the samples
 	// NoiseRoom is the largest error the parameters' noise may add to
@@ -40,8 +42,9 @@ type ApproxResult struct {
 	// 0 without samples.
 	NoiseRoom float64
 	// NeedHeldOut is how many held-out samples an agreement target needs
-	// for one sample to weigh less than what the target lets go: 200 for
-	// 99.5%. Zero for the other criteria and for a target of 100%.
+	// for its bound to reach the target with no decision at risk: 161 for
+	// 99.5% with the default headroom and confidence. Zero for the other
+	// criteria and for a target of 100%, which no bound reaches.
 	NeedHeldOut int
 	// Margin is the fraction of their width the calibrated ranges were
 	// widened by before fitting (--margin).
@@ -63,23 +66,30 @@ type ApproxLayer struct {
 	Reached float64
 }
 
-// resolution is the fewest samples on which one disagreement costs no more
-// than an agreement target lets go; 0 when the criterion is not an
-// agreement or the target lets nothing go.
-func resolution(c Criterion, target float64) int {
-	if (c != Top1 && c != Threshold) || target >= 1 {
+// resolution is the fewest held-out samples on which the agreement bound
+// with no decision at risk reaches the target: 1 − (1 − confidence)^(1/n),
+// the upper bound on a rate never seen, must be at most headroom × what
+// the target lets go. 0 when the criterion is not an agreement or the
+// target lets nothing go.
+func (c *criterion) resolution() int {
+	if !c.decides() || c.target >= 1 {
 		return 0
 	}
-	// 1/(1−0.995) is 199.99…98 in floating point: round before the ceiling.
-	return int(math.Ceil(math.Round(1e6/(1-target)) / 1e6))
+	rate := c.headroom * (1 - c.target)
+	if rate >= 1 {
+		return 1
+	}
+	// A 1e-9 relative slack keeps a bound that reaches the target up to
+	// rounding (as bound computes it) from asking for one sample more.
+	return max(1, int(math.Ceil(math.Log(1-c.confidence)/math.Log1p(-rate)*(1-1e-9))))
 }
 
 func (r *ApproxResult) criterion() *criterion {
-	return &criterion{OutputKind: r.OutputKind, detected: r.Detected, target: r.Target, headroom: r.Headroom}
+	return &criterion{OutputKind: r.OutputKind, detected: r.Detected, target: r.Target, headroom: r.Headroom, confidence: r.Confidence}
 }
 
 func (r *ApproxResult) reach() reach {
-	return reach{agreement: r.Reached, robust: r.Robust, relErr: r.RelOutputError, cosine: r.Reached, maxErr: r.MaxOutputError}
+	return reach{agreement: r.Reached, atRisk: r.AtRisk, samples: r.Samples, relErr: r.RelOutputError, cosine: r.Reached, maxErr: r.MaxOutputError}
 }
 
 // Name says what the criterion keeps: "top-class agreement", ….
@@ -123,8 +133,9 @@ func (r *ApproxResult) TooFewSamples() string {
 	if r.Samples == 0 || r.Samples >= r.NeedHeldOut {
 		return ""
 	}
-	return fmt.Sprintf("%s cannot resolve %s %s: one sample weighs %.2g%%, the target lets %.2g%% go, so every one had to agree and the target is not shown beyond them: give --calibration at least %d samples",
-		r.SampleText(), r.Name(), r.TargetText(), 100/float64(r.Samples), 100*(1-r.Target), r.SamplesWanted())
+	c := r.criterion()
+	return fmt.Sprintf("%s cannot show %s %s on new inputs at %g%% confidence: with no decision within ×%g of flipping, the bound reaches %.2f%%, so every one had to be that far from it and the target is not shown: give --calibration at least %d samples",
+		r.SampleText(), r.Name(), r.TargetText(), 100*c.confidence, c.headroom, 100*c.bound(0, r.Samples), r.SamplesWanted())
 }
 
 // Closest is the layer whose held-out inputs came closest to the edge of

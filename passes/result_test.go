@@ -2,24 +2,32 @@ package passes
 
 import "testing"
 
-// TestResolution: the held-out samples an agreement target needs for one
-// disagreement to weigh no more than the target lets go.
+// TestResolution: the held-out samples on which an agreement target's
+// bound is reached with no decision at risk.
 func TestResolution(t *testing.T) {
 	for _, c := range []struct {
-		crit   Criterion
-		target float64
-		want   int
+		crit                 Criterion
+		target               float64
+		headroom, confidence float64
+		want                 int
 	}{
-		{Top1, 0.995, 200},
-		{Top1, 0.99, 100},
-		{Threshold, 0.9, 10},
-		{Top1, 0.999, 1000},
-		{Top1, 1, 0},
-		{Tolerance, 1e-3, 0},
-		{Cosine, 0.999, 0},
+		// 0.99^230 ≤ 0.1 < 0.99^229.
+		{Top1, 0.995, 2, 0.9, 230},
+		{Top1, 0.99, 1, 0.9, 230},
+		// 0.9^7 ≤ 0.5 < 0.9^6.
+		{Threshold, 0.9, 1, 0.5, 7},
+		{Top1, 0.5, 2, 0.9, 1},
+		{Top1, 1, 2, 0.9, 0},
+		{Tolerance, 1e-3, 2, 0.9, 0},
+		{Cosine, 0.999, 2, 0.9, 0},
 	} {
-		if got := resolution(c.crit, c.target); got != c.want {
-			t.Errorf("%s %g: %d held-out samples, want %d", c.crit, c.target, got, c.want)
+		crit := criterion{OutputKind: OutputKind{Criterion: c.crit}, target: c.target, headroom: c.headroom, confidence: c.confidence}
+		got := crit.resolution()
+		if got != c.want {
+			t.Errorf("%s %g at ×%g, %g%%: %d held-out samples, want %d", c.crit, c.target, c.headroom, 100*c.confidence, got, c.want)
+		}
+		if got > 1 && (crit.bound(0, got) < c.target || crit.bound(0, got-1) >= c.target) {
+			t.Errorf("%s %g: bound %g on %d samples, %g on one fewer", c.crit, c.target, crit.bound(0, got), got, crit.bound(0, got-1))
 		}
 	}
 }

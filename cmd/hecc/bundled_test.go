@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/hecc-dev/hecc/compiler/onnx"
 	"github.com/hecc-dev/hecc/compiler/tensorio"
 	"github.com/hecc-dev/hecc/ir"
+	"github.com/hecc-dev/hecc/passes"
 	"github.com/hecc-dev/hecc/plan"
 	"github.com/hecc-dev/hecc/runtime"
 )
@@ -231,10 +233,19 @@ func gap(v []float64) float64 {
 // (the tests run one at a time); every one reads it, none changes it.
 var compiled = map[string]*compiler.Result{}
 
-// compileBundled compiles a bundled model calibrated on calib, once.
+// compileBundled compiles a bundled model calibrated on calib with the
+// default flags, once.
 func compileBundled(t *testing.T, model, calib string) *compiler.Result {
 	t.Helper()
-	if res := compiled[model+" "+calib]; res != nil {
+	return compileBundledAt(t, model, calib, passes.ApproxConfig{})
+}
+
+// compileBundledAt is compileBundled with an accuracy target (zero fields:
+// the defaults), once per target.
+func compileBundledAt(t *testing.T, model, calib string, target passes.ApproxConfig) *compiler.Result {
+	t.Helper()
+	key := fmt.Sprintf("%s %s %+v", model, calib, target)
+	if res := compiled[key]; res != nil {
 		return res
 	}
 	x, err := readSamples(filepath.Join(bundled, "samples", calib))
@@ -242,13 +253,33 @@ func compileBundled(t *testing.T, model, calib string) *compiler.Result {
 		t.Fatal(err)
 	}
 	res, err := compiler.CompileFile(filepath.Join(bundled, "models", model+".onnx"),
-		compiler.Options{Name: model, Calibration: x, Margin: compiler.DefaultMargin})
+		compiler.Options{Name: model, Calibration: x, Margin: compiler.DefaultMargin, Approx: target})
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled[model+" "+calib] = res
+	compiled[key] = res
 	return res
 }
+
+// encryptedTarget is the accuracy target a bundled model's encrypted test
+// compiles it at, when not the default: what the test checks is the
+// encrypted circuit against the plaintext one, which a target that keeps
+// its keys and weights within a test's memory checks as well
+// (TestCircuitAccuracy checks the defaults). LeNet-5 at the default takes
+// logN 16 and about 19 GiB, at 99% logN 15. The logN 16 models take the
+// held-out decisions as they are (headroom 1, confidence 0.5), which
+// keeps their keys within what make test's serial step holds; lenet_maxpool
+// at the default is refused (depth 75).
+var (
+	asSeen          = passes.ApproxConfig{Headroom: 1, Confidence: 0.5}
+	encryptedTarget = map[string]passes.ApproxConfig{
+		"lenet5":         {Agreement: 0.99},
+		"deep_mlp":       asSeen,
+		"fashion_bn_gap": asSeen,
+		"fashion_cnn":    asSeen,
+		"lenet_maxpool":  {Agreement: 0.994, Headroom: 1, Confidence: 0.5},
+	}
+)
 
 // agreementTarget is the least fraction of a bundled classifier's test
 // samples on which its circuit, compiled with the default flags, must keep
@@ -258,15 +289,7 @@ const agreementTarget = 0.995
 // belowTarget lists the models TestCircuitAccuracy checks whose circuits
 // keep the top class less often than agreementTarget, and why; the test
 // checks they still do, so that a fix removes them.
-var belowTarget = map[string]string{
-	// The degree search checks the target on 500 held-out calibration
-	// samples, too few to tell it from a point less, and keeps the
-	// cheapest degrees that pass there.
-	"mlp":    "500 held-out calibration samples cannot resolve the target",
-	"lenet5": "500 held-out calibration samples cannot resolve the target",
-	// The same, and its five composite ReLUs add their errors up.
-	"deep_mlp": "500 held-out calibration samples cannot resolve the target",
-}
+var belowTarget = map[string]string{}
 
 // TestCircuitAccuracy compares each compiled model with the exact model and
 // with the labels on all bundled test samples, which the calibration never
@@ -333,11 +356,11 @@ func TestCircuitAccuracy(t *testing.T) {
 }
 
 // bundledServer compiles a bundled model, calibrated on its calibration
-// set, at the parameters the compiler picks, checks they are secure, and
-// makes its keys and server, prepared with opts.
+// set, at its encryptedTarget and the parameters the compiler picks,
+// checks they are secure, and makes its keys and server, prepared with opts.
 func bundledServer(t *testing.T, model, calib string, opts ...runtime.PrepareOption) (*compiler.Result, *runtime.Keys, *runtime.Server) {
 	t.Helper()
-	res := compileBundled(t, model, calib)
+	res := compileBundledAt(t, model, calib, encryptedTarget[model])
 	if p := res.Spec.Params; p.Security < 128 || p.Insecure() {
 		t.Fatalf("compiled at %s", p)
 	}
@@ -470,15 +493,17 @@ func (r encryptedRun) checkNoise(t *testing.T) {
 // on 12 test digits.
 func TestMLPEncrypted(t *testing.T) {
 	run := runEncrypted(t, "mlp", 12)
-	// Against the circuit, the same scale-relative bound as for CryptoNets.
-	run.check(t, math.Pow(2, -float64(run.spec.Params.LogScale-18)), 1)
+	// Against the circuit, a scale-relative bound twice CryptoNets': a
+	// composite ReLU doubles the levels whose rescales add noise.
+	run.check(t, math.Pow(2, -float64(run.spec.Params.LogScale-19)), 1)
 	run.checkNoise(t)
 }
 
 // TestLeNet5Encrypted runs the bundled LeNet-5 — four ReLUs approximated,
-// logN 15 at 128-bit security — encrypted on the first 10 test digits.
+// at a 99% agreement target (encryptedAgreement) logN 15 at 128-bit
+// security — encrypted on the first 10 test digits.
 func TestLeNet5Encrypted(t *testing.T) {
-	// Nineteen levels with polynomials of degree ≤ 8 in between: each
+	// Twenty-two levels with polynomials of degree ≤ 13 in between: each
 	// rescale adds a few units of 2^-scale and each layer amplifies them by
 	// its weights' row sums (< 50 here); 1e-2 is loose yet far below the
 	// logit gaps that decide the class.

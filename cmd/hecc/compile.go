@@ -72,8 +72,9 @@ Examples:
 			&cli.IntFlag{Name: "min-scale-bits", Value: compiler.DefaultMinLogScale, Usage: "least CKKS scale in bits (precision floor)"},
 			&cli.IntFlag{Name: "degree", DefaultText: "the cheapest that meets the accuracy criterion", Usage: "fix the degree of every activation's polynomial"},
 			&cli.StringFlag{Name: "criterion", Usage: "what the circuit must keep of the model's output on held-out calibration samples: top1 (a class vector's top class), threshold (one output's decision: 0.5 after a Sigmoid, else 0), tolerance (max |error| relative to the output's range), cosine (similarity, for embeddings); default: detected from the output"},
-			&cli.Float64Flag{Name: "headroom", Value: passes.DefaultHeadroom, Usage: "top1 and threshold: the calibration samples' decisions must survive the circuit's output error scaled by this factor (1: as it is), so that they hold on inputs the model is less sure of"},
-			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "top1 and threshold: fraction of calibration samples whose top class or decision the circuit must keep"},
+			&cli.Float64Flag{Name: "agreement", Value: passes.DefaultAgreement, Usage: "top1 and threshold: fraction of new inputs whose top class or decision the circuit must keep, as --confidence bounds it from the held-out calibration samples"},
+			&cli.Float64Flag{Name: "headroom", Value: passes.DefaultHeadroom, Usage: "top1 and threshold: a held-out decision is at risk when the circuit's output error scaled by this factor flips it; the share at risk divided by the factor bounds the share of new inputs the circuit's error flips"},
+			&cli.Float64Flag{Name: "confidence", Value: passes.DefaultConfidence, Usage: "top1 and threshold: confidence of the bound on agreement that --agreement is checked against"},
 			&cli.Float64Flag{Name: "tolerance", Value: passes.DefaultTolerance, Usage: "tolerance: largest output error allowed, relative to the output's range over the calibration samples"},
 			&cli.Float64Flag{Name: "cosine", Value: passes.DefaultCosine, Usage: "cosine: least cosine similarity allowed between the circuit's output and the model's"},
 			&cli.IntFlag{Name: "max-depth", Value: 7, Usage: "most levels one activation's polynomial may take"},
@@ -103,7 +104,8 @@ func runCompile(c *cli.Context) error {
 		MinLogScale: c.Int("min-scale-bits"),
 		Binds:       map[string]*ir.Tensor{},
 		Approx: passes.ApproxConfig{Degree: c.Int("degree"), Agreement: c.Float64("agreement"), Tolerance: c.Float64("tolerance"),
-			Cosine: c.Float64("cosine"), MaxDepth: c.Int("max-depth"), Headroom: c.Float64("headroom")},
+			Cosine: c.Float64("cosine"), MaxDepth: c.Int("max-depth"), Headroom: c.Float64("headroom"),
+			Confidence: c.Float64("confidence")},
 		MaxInputSlots: c.Int("max-input-slots"),
 		ClientCopies:  c.Bool("client-copies"),
 		Progress:      searchProgress(os.Stderr),
@@ -137,6 +139,9 @@ func runCompile(c *cli.Context) error {
 	}
 	if h := opts.Approx.Headroom; !(h >= 1 && h <= 100) {
 		return usageError("--headroom %g: expected a factor from 1 to 100", h)
+	}
+	if p := opts.Approx.Confidence; !(p >= 0.5 && p < 1) {
+		return usageError("--confidence %g: expected a probability in [0.5, 1)", p)
 	}
 	if d := opts.Approx.Degree; d < 0 || d > 1023 {
 		return usageError("--degree %d: expected 1 to 1023", d)
