@@ -83,6 +83,71 @@ func TestNoiseBoundHoldsOnTwoPrimes(t *testing.T) {
 	}
 }
 
+// TestNoiseBoundHoldsAtDepth checks plan.Noise on a deep circuit: three
+// dense layers, each followed by a ReLU the search gives a composite form
+// (chains of sign polynomials, 36 levels in all), against an encrypted run:
+// never below what is measured, and within 2^11 of it (a composite's
+// stages taken node by node put the bound 2^12.7 above).
+func TestNoiseBoundHoldsAtDepth(t *testing.T) {
+	const width, layers = 32, 3
+	b, x := newGraph(7, width)
+	h := x
+	for range layers {
+		d := b.dense(h, width, 1)
+		h = b.g.Add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{d}, Shape: d.Shape, Act: &ir.Activation{Func: "relu"}})
+	}
+	r := &noiseRun{g: b.output(b.dense(h, 4, 1))}
+	var calibration []*ir.Tensor
+	for k := range 400 {
+		calibration = append(calibration, &ir.Tensor{Shape: []int{width}, Data: randomInputs(uint64(1000+k), width, 1)})
+	}
+	cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: calibration, Margin: 0.1}, Approx: passes.ApproxConfig{Criterion: passes.Top1}}
+	if err := passes.Run(r.g, passes.Pipeline, cfg); err != nil {
+		t.Fatal(err)
+	}
+	mul := 0
+	for _, n := range r.g.Nodes {
+		if n.Op == ir.OpMul {
+			mul++
+		}
+	}
+	if mul != layers || r.g.Depth < 20 {
+		t.Fatalf("%d composite products at depth %d, want %d at depth ≥ 20", mul, r.g.Depth, layers)
+	}
+	r.samples = calibration[len(calibration)-3:]
+	r.plan(t, params.InsecureTestSet(11, r.g.Depth, 35))
+	var worst float64
+	for _, x := range r.samples {
+		ct, err := Encrypt(r.pl.Spec, r.keys.Secret, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := r.srv.Run(context.Background(), ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecryptRaw(r.pl.Spec, r.keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ir.Interpret(r.g, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want["y"].Data {
+			worst = max(worst, math.Abs(v-got.Data[k]))
+		}
+	}
+	ratio := r.bound / worst
+	t.Logf("depth %d: measured %.3g, bound %.3g (2^%.1f above)", r.g.Depth, worst, r.bound, math.Log2(ratio))
+	if worst > r.bound {
+		t.Errorf("measured error %.3g exceeds the bound %.3g", worst, r.bound)
+	}
+	if ratio > 1<<11 {
+		t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", r.bound, math.Log2(ratio), worst)
+	}
+}
+
 // noiseRun is a test circuit calibrated on random samples, planned at a
 // scale, with its noise bound, keys and server.
 type noiseRun struct {
@@ -105,7 +170,14 @@ func newNoiseRun(t *testing.T, tc testCircuit, i, n, logScale int) *noiseRun {
 	if err := passes.Run(r.g, passes.Pipeline, cfg); err != nil {
 		t.Fatal(err)
 	}
-	set := params.InsecureTestSet(11, r.g.Depth, logScale)
+	r.plan(t, params.InsecureTestSet(11, r.g.Depth, logScale))
+	return r
+}
+
+// plan plans r's circuit at set and predicts its noise for an input
+// encrypted under the secret key, with fresh keys and a server.
+func (r *noiseRun) plan(t *testing.T, set params.Set) {
+	t.Helper()
 	var err error
 	if r.pl, err = plan.Build("test", r.g, set); err != nil {
 		t.Fatal(err)
@@ -120,7 +192,6 @@ func newNoiseRun(t *testing.T, tc testCircuit, i, n, logScale int) *noiseRun {
 	if r.srv, err = NewServer(&Circuit{Spec: r.pl.Spec, Graph: r.g}, r.keys.Eval); err != nil {
 		t.Fatal(err)
 	}
-	return r
 }
 
 // check fails the test when the measured error exceeds the bound, or the
