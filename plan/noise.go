@@ -22,7 +22,10 @@ import (
 // product carries it by the root mean square of its slope on the input's
 // range (values uniform on the calibrated range, which overestimates data
 // that concentrate inside it); two branches' errors, which may be
-// correlated, add in magnitude. It bounds the error of an honest input
+// correlated, add in magnitude, except in a product or sum of polynomials
+// of one node (a composite activation), which carries that node's error
+// and its own roundings by their exact slopes at the node's worst value
+// (noise_elementwise.go). It bounds the error of an honest input
 // with high probability, not for every input: it holds where the
 // heuristic does, as measured against encrypted runs. Lattigo's defaults
 // fix the distributions: a uniform ternary secret with P(±1) = 2/3,
