@@ -257,7 +257,7 @@ func (m noiseModel) propagate(p *Plan, scales *ScalePlan, inputSigma float64) (m
 		case ir.OpPoly:
 			v = m.poly(n, errs[n.Inputs[0]])
 		case ir.OpMul:
-			if e := m.elementwiseOf(p, scales, n, memo); e != nil && e.polys > 0 {
+			if e := m.elementwiseOf(p, scales, n, memo); e != nil && e.polys > 0 && values(e.root) == values(n) {
 				if w, ok := e.variances(errs[e.root]); ok {
 					v = w
 					break
@@ -266,7 +266,7 @@ func (m noiseModel) propagate(p *Plan, scales *ScalePlan, inputSigma float64) (m
 			a, b := n.Inputs[0], n.Inputs[1]
 			v = correlated(errs[a], errs[b], rms(b), rms(a)).fresh(m.keySwitch(m.scale(a)*m.scale(b)), m.rounding(m.scale(n)))
 		case ir.OpAdd:
-			if e := m.elementwiseOf(p, scales, n, memo); e != nil && e.polys > 0 {
+			if e := m.elementwiseOf(p, scales, n, memo); e != nil && e.polys > 0 && values(e.root) == values(n) {
 				if w, ok := e.variances(errs[e.root]); ok {
 					v = w
 					break
