@@ -55,7 +55,7 @@ type rounding struct {
 // uniform grid and, where the range spans 0, points geometric towards 0,
 // where a sign polynomial's transition is, down to 2^-40 of the range.
 func elementwiseGrid(lo, hi float64) []float64 {
-	const uniform, perOctave, octaves = 2048, 16, 40
+	const uniform, perOctave, octaves = 2048, 64, 40
 	var g []float64
 	for i := 0; i <= uniform; i++ {
 		g = append(g, lo+(hi-lo)*float64(i)/uniform)
