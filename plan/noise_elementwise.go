@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"cmp"
 	"math"
 	"slices"
+	"sort"
 
 	"github.com/hecc-dev/hecc/ir"
 )
@@ -261,34 +263,65 @@ func (a *elementwise) product(b *elementwise) *elementwise {
 	return out
 }
 
-// variances is the error of e's values: the root's error by the largest
-// slope, and every rounding by its own, over the grid points within the
-// polynomials' intervals; false when there is none.
+// variances is the error of e's values: at each point of the grid within
+// the polynomials' intervals, the root's error by the slope there and
+// every rounding by its own; for each value, the largest over the points,
+// wherever its root value lies. False when no point is within.
 func (e *elementwise) variances(root variances) (variances, bool) {
-	worst := func(s []float64) (w float64, any bool) {
-		for i, v := range s {
-			if e.valid[i] {
-				w, any = max(w, v*v), true
-			}
+	var slope2, ind, com []float64
+	for i, d := range e.df {
+		if !e.valid[i] {
+			continue
 		}
-		return w, any
+		var vi, vc float64
+		for _, t := range e.terms {
+			c2 := t.slope[i] * t.slope[i]
+			vi += c2 * t.ind
+			vc += c2 * t.com
+		}
+		slope2, ind, com = append(slope2, d*d), append(ind, vi), append(com, vc)
 	}
-	k2, ok := worst(e.df)
-	if !ok {
+	if len(slope2) == 0 {
 		return variances{}, false
 	}
-	out := root.scaled(math.Sqrt(k2))
-	var ind, com float64
-	for _, t := range e.terms {
-		c2, _ := worst(t.slope)
-		ind += c2 * t.ind
-		com += c2 * t.com
-	}
+	worstInd, worstCom := upperEnvelope(slope2, ind), upperEnvelope(slope2, com)
+	out := newVariances(len(root.ind))
 	for i := range out.ind {
-		out.ind[i] += ind
-		out.com[i] += com
+		out.ind[i], out.com[i] = worstInd(root.ind[i]), worstCom(root.com[i])
 	}
 	return out, true
+}
+
+// upperEnvelope is v ↦ max_k a[k]·v + b[k] for v ≥ 0: the lines' upper
+// hull, searched.
+func upperEnvelope(a, b []float64) func(v float64) float64 {
+	idx := make([]int, len(a))
+	for k := range idx {
+		idx[k] = k
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		if c := cmp.Compare(a[i], a[j]); c != 0 {
+			return c
+		}
+		return cmp.Compare(b[i], b[j])
+	})
+	// cross is where line j overtakes line i (a[j] > a[i]).
+	cross := func(i, j int) float64 { return (b[i] - b[j]) / (a[j] - a[i]) }
+	var hull []int
+	for _, k := range idx {
+		if n := len(hull); n > 0 && a[hull[n-1]] == a[k] {
+			hull = hull[:n-1] // same slope: k's intercept is larger
+		}
+		for n := len(hull); n >= 2 && cross(hull[n-2], k) <= cross(hull[n-2], hull[n-1]); n = len(hull) {
+			hull = hull[:n-1]
+		}
+		hull = append(hull, k)
+	}
+	return func(v float64) float64 {
+		// The first line of the hull not yet overtaken at v.
+		j := sort.Search(len(hull)-1, func(j int) bool { return cross(hull[j], hull[j+1]) > v })
+		return a[hull[j]]*v + b[hull[j]]
+	}
 }
 
 // derivative is p' as a polynomial of the same basis and interval.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -62,6 +63,29 @@ func TestUniformDiagonal(t *testing.T) {
 		w, b, ok := uniformDiagonal(tc.l)
 		if ok != tc.ok || ok && (w != tc.w || b != tc.b) {
 			t.Errorf("%s: %g·x + %g (%v), want %g·x + %g (%v)", tc.name, w, b, ok, tc.w, tc.b, tc.ok)
+		}
+	}
+}
+
+// TestUpperEnvelope compares the hull's maximum with every line's, on
+// random lines with repeated slopes.
+func TestUpperEnvelope(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 50 {
+		n := 1 + rng.IntN(40)
+		a, b := make([]float64, n), make([]float64, n)
+		for k := range a {
+			a[k], b[k] = float64(rng.IntN(8)), rng.Float64()
+		}
+		f := upperEnvelope(a, b)
+		for _, v := range []float64{0, 1e-3, 0.01, 0.1, 0.5, 1, 3, 100} {
+			want := math.Inf(-1)
+			for k := range a {
+				want = max(want, a[k]*v+b[k])
+			}
+			if got := f(v); math.Abs(got-want) > 1e-12*max(1, want) {
+				t.Fatalf("trial %d: at %g the envelope is %g, the lines' maximum %g", trial, v, got, want)
+			}
 		}
 	}
 }
