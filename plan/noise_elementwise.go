@@ -20,7 +20,9 @@ import (
 // next stage is flat except next to 0, where x is small. Differentiated as
 // one function of x instead, the composite carries x's error by its slope
 // 1 + s(x) + x·s'(x), bounded though s' is not, and each rounding inside
-// by the slope of what follows it.
+// by the slope of what follows it; a Chebyshev stage's own roundings are
+// those of its evaluation at that point (noise_chebyshev.go), far smaller
+// where the stage is flat, which is where its inputs mostly are.
 //
 // Each slope is taken at x's worst value on its range: the bound holds for
 // any data on the range, where an RMS over the range would not (a sign's
@@ -103,8 +105,7 @@ func (m noiseModel) elementwiseOf(p *Plan, scales *ScalePlan, n *ir.Node, memo m
 	var e *elementwise
 	switch n.Op {
 	case ir.OpPoly:
-		mapped, own := m.polyOwn(n)
-		e = operand(n.Inputs[0]).poly(n, mapped, own)
+		e = m.polyOf(operand(n.Inputs[0]), n)
 	case ir.OpAffine:
 		if w, b, ok := uniformDiagonal(n.Linear); ok {
 			in := operand(n.Inputs[0])
@@ -169,9 +170,33 @@ func (e *elementwise) clone() *elementwise {
 	return out
 }
 
+// polyOf is q(e) for polynomial node n: the mapping of its interval
+// rounds its input, its evaluation its output: a Chebyshev series's by
+// what each rounding does at each point (chebyshevOwn), another's by the
+// bound over its interval (polyOwn).
+func (m noiseModel) polyOf(e *elementwise, n *ir.Node) *elementwise {
+	mapped, own := m.polyOwn(n)
+	ownAt := make([]float64, len(e.f))
+	if q := n.Poly; q.Basis == ir.Chebyshev && !q.IsSquare() {
+		unit := math.Hypot(m.rounding(m.scale(n)), m.keySwitch(m.scale(n)*m.scale(n)))
+		ts := make([]float64, len(e.f))
+		for i, x := range e.f {
+			ts[i] = (2*x - q.Interval.Lo - q.Interval.Hi) / q.Interval.Width()
+		}
+		for i, u := range chebyshevOwn(q.Coeffs, ts) {
+			ownAt[i] = u * unit
+		}
+	} else {
+		for i := range ownAt {
+			ownAt[i] = own
+		}
+	}
+	return e.poly(n, mapped, ownAt)
+}
+
 // poly is q(e) for polynomial node n: the mapping of its interval rounds
-// its input (σ mapped), its evaluation its output (σ own).
-func (e *elementwise) poly(n *ir.Node, mapped, own float64) *elementwise {
+// its input (σ mapped), its evaluation its output (σ ownAt each point).
+func (e *elementwise) poly(n *ir.Node, mapped float64, ownAt []float64) *elementwise {
 	q := n.Poly
 	dq := derivative(q)
 	out := e.clone()
@@ -193,7 +218,7 @@ func (e *elementwise) poly(n *ir.Node, mapped, own float64) *elementwise {
 			t.slope[i] *= s
 		}
 	}
-	out.terms[source{n, false}] = &rounding{ind: own * own / 2, slope: ones(len(e.f))}
+	out.terms[source{n, false}] = &rounding{ind: 0.5, slope: ownAt}
 	return out
 }
 

@@ -89,3 +89,37 @@ func TestUpperEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestPSProgramComputesTheSeries: the Paterson–Stockmeyer program the
+// roundings are followed through computes the series itself, for every
+// degree up to 70; a·x + b is one rounding (the last rescale), and T_2
+// three: its own, the rescale of its coefficient before the product (by
+// T_2(x)) and the last.
+func TestPSProgramComputesTheSeries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for d := 1; d <= 70; d++ {
+		c := make([]float64, d+1)
+		for k := range c {
+			c[k] = rng.NormFloat64() / float64(k+1)
+		}
+		p := newPSProgram(c)
+		v, adj := make([]float64, len(p.ops)), make([]float64, len(p.ops))
+		q := &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: c, Interval: ir.Interval{Lo: -1, Hi: 1}}
+		for _, x := range []float64{-1, -0.7, -0.01, 0, 0.3, 0.99, 1} {
+			if got, _ := p.at(x, v, adj); math.Abs(got-q.Eval(x)) > 1e-9 {
+				t.Fatalf("degree %d: the program gives %g at %g, the series %g", d, got, x, q.Eval(x))
+			}
+		}
+	}
+	for _, x := range []float64{-1, 0.2, 1} {
+		t2 := 2*x*x - 1
+		for _, tc := range []struct {
+			c    []float64
+			want float64
+		}{{[]float64{0.5, 2}, 1}, {[]float64{0, 0, 1}, math.Sqrt(2 + t2*t2)}} {
+			if got := chebyshevOwn(tc.c, []float64{x})[0]; math.Abs(got-tc.want) > 1e-12 {
+				t.Errorf("%v at %g: σ %g units, want %g", tc.c, x, got, tc.want)
+			}
+		}
+	}
+}
