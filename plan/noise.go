@@ -22,7 +22,10 @@ import (
 // product carries it by the root mean square of its slope on the input's
 // range (values uniform on the calibrated range, which overestimates data
 // that concentrate inside it); two branches' errors, which may be
-// correlated, add in magnitude. It bounds the error of an honest input
+// correlated, add in magnitude, except in a product or sum of polynomials
+// of one node (a composite activation), which carries that node's error
+// and its own roundings by their exact slopes at the node's worst value
+// (noise_elementwise.go). It bounds the error of an honest input
 // with high probability, not for every input: it holds where the
 // heuristic does, as measured against encrypted runs. Lattigo's defaults
 // fix the distributions: a uniform ternary secret with P(±1) = 2/3,
@@ -243,6 +246,7 @@ func values(x *ir.Node) int {
 
 func (m noiseModel) propagate(p *Plan, scales *ScalePlan, inputSigma float64) (map[*ir.Node]variances, error) {
 	errs := map[*ir.Node]variances{}
+	memo := map[*ir.Node]*elementwise{}
 	for _, n := range p.Graph.Nodes {
 		var v variances
 		switch n.Op {
@@ -253,9 +257,21 @@ func (m noiseModel) propagate(p *Plan, scales *ScalePlan, inputSigma float64) (m
 		case ir.OpPoly:
 			v = m.poly(n, errs[n.Inputs[0]])
 		case ir.OpMul:
+			if e := m.elementwiseOf(p, scales, n, memo); e != nil && e.polys > 0 && values(e.root) == values(n) {
+				if w, ok := e.variances(errs[e.root]); ok {
+					v = w
+					break
+				}
+			}
 			a, b := n.Inputs[0], n.Inputs[1]
 			v = correlated(errs[a], errs[b], rms(b), rms(a)).fresh(m.keySwitch(m.scale(a)*m.scale(b)), m.rounding(m.scale(n)))
 		case ir.OpAdd:
+			if e := m.elementwiseOf(p, scales, n, memo); e != nil && e.polys > 0 && values(e.root) == values(n) {
+				if w, ok := e.variances(errs[e.root]); ok {
+					v = w
+					break
+				}
+			}
 			v = correlated(errs[n.Inputs[0]], errs[n.Inputs[1]], 1, 1)
 		case ir.OpOutput:
 			v = errs[n.Inputs[0]]
@@ -363,31 +379,44 @@ func (m noiseModel) affine(pl *Linear, scales *ScalePlan, n *ir.Node, in varianc
 // |c_k|.
 func (m noiseModel) poly(n *ir.Node, in variances) variances {
 	x, p := n.Inputs[0], n.Poly
-	out := m.scale(n)
+	mapped, own := m.polyOwn(n)
 	if p.IsSquare() {
-		return in.scaled(2*rms(x)).fresh(m.keySwitch(m.scale(x)*m.scale(x)), m.rounding(out))
+		return in.scaled(2 * rms(x)).fresh(own)
 	}
 	lo, hi := x.Range.Lo, x.Range.Hi
 	if lo == 0 && hi == 0 {
 		lo, hi = -1, 1
 	}
-	unit := 1.0 // magnitude of the argument the powers are computed on
 	if p.Basis == ir.Chebyshev {
 		lo, hi = max(lo, p.Interval.Lo), min(hi, p.Interval.Hi)
+	}
+	if mapped > 0 {
+		in = variances{slices.Clone(in.ind), in.com}.fresh(mapped)
+	}
+	return in.scaled(rmsSlope(p, lo, hi)).fresh(own)
+}
+
+// polyOwn is σ of the roundings of polynomial node n: mapped, of its
+// input mapped onto a Chebyshev interval, at the default scale, in the
+// units of its input, and own, of its evaluation.
+func (m noiseModel) polyOwn(n *ir.Node) (mapped, own float64) {
+	x, p := n.Inputs[0], n.Poly
+	out := m.scale(n)
+	if p.IsSquare() {
+		return 0, math.Hypot(m.keySwitch(m.scale(x)*m.scale(x)), m.rounding(out))
+	}
+	unit := 1.0 // magnitude of the argument the powers are computed on
+	if p.Basis == ir.Chebyshev {
 		if p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
-			// The mapped argument, at the default scale, rounds once more
-			// in the units of x.
-			in = variances{slices.Clone(in.ind), in.com}.fresh(m.rounding(math.Exp2(float64(m.set.LogScale))) * p.Interval.Width() / 2)
+			mapped = m.rounding(math.Exp2(float64(m.set.LogScale))) * p.Interval.Width() / 2
 		}
 	} else {
 		unit = magnitude(x)
 	}
-	var own float64
 	for k, c := range p.Coeffs {
 		own += math.Abs(c) * float64(k) * math.Pow(unit, float64(max(k-1, 0)))
 	}
-	own = (own + 1) * float64(p.Depth()) * math.Hypot(m.rounding(out), m.keySwitch(out*out))
-	return in.scaled(rmsSlope(p, lo, hi)).fresh(own)
+	return mapped, (own + 1) * float64(p.Depth()) * math.Hypot(m.rounding(out), m.keySwitch(out*out))
 }
 
 // rmsSlope is the root mean square of p' on [lo, hi], from its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/hecc-dev/hecc/ir"
@@ -83,6 +84,179 @@ func TestNoiseBoundHoldsOnTwoPrimes(t *testing.T) {
 	}
 }
 
+// TestNoiseBoundHoldsAtDepth checks plan.Noise on deep circuits whose
+// ReLUs the search gives composite forms (chains of sign polynomials)
+// against encrypted runs: never below what is measured, and within 2^11 of
+// it (a composite's stages taken node by node put the bound 2^12.5 and
+// 2^13 above).
+func TestNoiseBoundHoldsAtDepth(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		build     func() (*ir.Graph, []*ir.Tensor)
+		criterion passes.Criterion
+		relus     int
+	}{
+		{"three dense layers", deepMLP, passes.Top1, 3},
+		{"two convolutions, average pool and global average pool", smallCNN, passes.Tolerance, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, calibration := tc.build()
+			r := &noiseRun{g: g}
+			cfg := &passes.Config{Ranges: &passes.RangeSource{Samples: calibration, Margin: 0.1}, Approx: passes.ApproxConfig{Criterion: tc.criterion}}
+			if err := passes.Run(r.g, passes.Pipeline, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if mul := r.g.Counts()["mul"]; mul != tc.relus || r.g.Depth < 20 {
+				t.Fatalf("%d composite products at depth %d, want %d at depth ≥ 20", mul, r.g.Depth, tc.relus)
+			}
+			r.samples = calibration[len(calibration)-3:]
+			r.plan(t, params.InsecureTestSet(11, r.g.Depth, 35))
+			var worst float64
+			for _, x := range r.samples {
+				ct, err := Encrypt(r.pl.Spec, r.keys.Secret, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, _, err := r.srv.Run(context.Background(), ct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := DecryptRaw(r.pl.Spec, r.keys.Secret, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := ir.Interpret(r.g, map[string]*ir.Tensor{"x": x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range want["y"].Data {
+					worst = max(worst, math.Abs(v-got.Data[k]))
+				}
+			}
+			ratio := r.bound / worst
+			t.Logf("depth %d: measured %.3g, bound %.3g (2^%.1f above)", r.g.Depth, worst, r.bound, math.Log2(ratio))
+			if worst > r.bound {
+				t.Errorf("measured error %.3g exceeds the bound %.3g", worst, r.bound)
+			}
+			if ratio > 1<<11 {
+				t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", r.bound, math.Log2(ratio), worst)
+			}
+		})
+	}
+}
+
+// deepMLP is three dense layers of 32 neurons, each followed by a ReLU,
+// and a dense layer to 4 classes, with 400 calibration samples.
+func deepMLP() (*ir.Graph, []*ir.Tensor) {
+	const width = 32
+	b, x := newGraph(7, width)
+	h := x
+	for range 3 {
+		d := b.dense(h, width, 1)
+		h = b.g.Add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{d}, Shape: d.Shape, Act: &ir.Activation{Func: "relu"}})
+	}
+	var calibration []*ir.Tensor
+	for k := range 400 {
+		calibration = append(calibration, &ir.Tensor{Shape: []int{width}, Data: randomInputs(uint64(1000+k), width, 1)})
+	}
+	return b.output(b.dense(h, 4, 1)), calibration
+}
+
+// smallCNN is the bundled Fashion CNNs' structure on 8×8 images: 3×3
+// convolution to 4 channels, ReLU, 2×2 average pool, convolution to 8
+// channels, ReLU, global average pool, dense to 10 classes; the channels'
+// weights are scaled from 0.05 to 30, as batch normalisation leaves them,
+// and the images are mostly dark (pixels u⁴ of uniform u), with 400
+// calibration samples.
+func smallCNN() (*ir.Graph, []*ir.Tensor) {
+	b := &graphBuilder{g: &ir.Graph{}, rng: rand.New(rand.NewPCG(3, 4))}
+	x := b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{1, 1, 8, 8}})
+	relu := func(in *ir.Node) *ir.Node {
+		return b.g.Add(&ir.Node{Op: ir.OpActivation, Inputs: []*ir.Node{in}, Shape: in.Shape, Act: &ir.Activation{Func: "relu"}})
+	}
+	h := b.pool(relu(b.conv(x, []float64{0.1, 1, 5, 30})), 2)
+	scales := []float64{0.05, 0.2, 1, 3, 10, 30, 0.5, 2}
+	h = b.pool(relu(b.conv(h, scales)), 4)
+	// The classifier weighs every channel alike.
+	bl := ir.NewBuilder(10, len(scales))
+	for k := range 10 {
+		for c, sc := range scales {
+			bl.Add(k, c, b.rng.NormFloat64()/sc)
+		}
+	}
+	lin, err := bl.Build(nil, "dense")
+	if err != nil {
+		panic(err)
+	}
+	var calibration []*ir.Tensor
+	for k := range 400 {
+		u := randomInputs(uint64(5000+k), 64, 1)
+		for i, v := range u {
+			u[i] = math.Pow((v+1)/2, 4)
+		}
+		calibration = append(calibration, &ir.Tensor{Shape: []int{1, 1, 8, 8}, Data: u})
+	}
+	return b.output(b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{h}, Shape: []int{1, 10}, Linear: lin})), calibration
+}
+
+// conv is a same-padded 3×3 convolution of a [1,C,H,W] node to one output
+// channel per scale, each channel's weights times its scale, with a bias.
+func (b *graphBuilder) conv(in *ir.Node, scales []float64) *ir.Node {
+	c, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	bl := ir.NewBuilder(len(scales)*h*w, c*h*w)
+	bias := make([]float64, len(scales)*h*w)
+	for o, sc := range scales {
+		k := make([]float64, c*9)
+		for i := range k {
+			k[i] = b.rng.NormFloat64() * sc / math.Sqrt(float64(c*9))
+		}
+		ob := 0.1 * sc * b.rng.NormFloat64()
+		for i := range h {
+			for j := range w {
+				r := (o*h+i)*w + j
+				bias[r] = ob
+				for ci := range c {
+					for ki := range 3 {
+						for kj := range 3 {
+							if y, x := i+ki-1, j+kj-1; y >= 0 && y < h && x >= 0 && x < w {
+								bl.Add(r, (ci*h+y)*w+x, k[(ci*3+ki)*3+kj])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	lin, err := bl.Build(bias, "conv")
+	if err != nil {
+		panic(err)
+	}
+	return b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{1, len(scales), h, w}, Linear: lin})
+}
+
+// pool averages f×f blocks of a [1,C,H,W] node.
+func (b *graphBuilder) pool(in *ir.Node, f int) *ir.Node {
+	c, h, w := in.Shape[1], in.Shape[2], in.Shape[3]
+	oh, ow := h/f, w/f
+	bl := ir.NewBuilder(c*oh*ow, c*h*w)
+	for ch := range c {
+		for i := range oh {
+			for j := range ow {
+				for a := range f {
+					for d := range f {
+						bl.Add((ch*oh+i)*ow+j, (ch*h+i*f+a)*w+j*f+d, 1/float64(f*f))
+					}
+				}
+			}
+		}
+	}
+	lin, err := bl.Build(nil, "pool")
+	if err != nil {
+		panic(err)
+	}
+	return b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{1, c, oh, ow}, Linear: lin})
+}
+
 // noiseRun is a test circuit calibrated on random samples, planned at a
 // scale, with its noise bound, keys and server.
 type noiseRun struct {
@@ -105,7 +279,14 @@ func newNoiseRun(t *testing.T, tc testCircuit, i, n, logScale int) *noiseRun {
 	if err := passes.Run(r.g, passes.Pipeline, cfg); err != nil {
 		t.Fatal(err)
 	}
-	set := params.InsecureTestSet(11, r.g.Depth, logScale)
+	r.plan(t, params.InsecureTestSet(11, r.g.Depth, logScale))
+	return r
+}
+
+// plan plans r's circuit at set and predicts its noise for an input
+// encrypted under the secret key, with fresh keys and a server.
+func (r *noiseRun) plan(t *testing.T, set params.Set) {
+	t.Helper()
 	var err error
 	if r.pl, err = plan.Build("test", r.g, set); err != nil {
 		t.Fatal(err)
@@ -120,7 +301,6 @@ func newNoiseRun(t *testing.T, tc testCircuit, i, n, logScale int) *noiseRun {
 	if r.srv, err = NewServer(&Circuit{Spec: r.pl.Spec, Graph: r.g}, r.keys.Eval); err != nil {
 		t.Fatal(err)
 	}
-	return r
 }
 
 // check fails the test when the measured error exceeds the bound, or the
