@@ -92,12 +92,12 @@ fuzz:
 # evaluation, accuracy, the floor of Lattigo's primitives) twice and write
 # the reports the README quotes: without circuit privacy, every model;
 # with it at the default λ (40 bits), the models that afford it
-# (BENCH_PRIVATE; fashion_cnn, fashion_bn_gap and deep_mlp are refused,
-# docs/security.md; LeNet-5 compiles at logN 16, beyond --max-server-gib:
-# compiled, not run). Then CryptoNets' throughput on a full batch of 4096
-# (about 3 GB; the batch layout has no flooding yet). Minutes; LeNet-5
-# needs about 12 GB of memory.
-BENCH_PRIVATE = cryptonets cryptonets_dynamic lenet5 mlp diabetes_reg
+# (BENCH_PRIVATE; LeNet-5, fashion_cnn, fashion_bn_gap and deep_mlp are
+# refused at 40 bits, docs/security.md). Then CryptoNets' throughput on a
+# full batch of 4096, unflooded (about 2 GB; flooded at λ = 40 it needs
+# about 8 GB: docs/bench_batch.md). Minutes; the Fashion CNNs run with
+# part of their weights encoded per evaluation and need about 12 GB.
+BENCH_PRIVATE = cryptonets cryptonets_dynamic mlp diabetes_reg
 bench: build
 	$(BIN) bench --samples 10 --floor --no-circuit-privacy --md docs/bench.md --json docs/bench.json --svg docs/bench.svg
 	$(BIN) bench --samples 10 --floor $(BENCH_PRIVATE) --md docs/bench_privacy.md --json docs/bench_privacy.json --svg docs/bench_privacy.svg
