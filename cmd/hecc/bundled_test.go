@@ -517,8 +517,8 @@ func TestLeNet5Encrypted(t *testing.T) {
 // and 2294 encoded diagonals at logN 16 (11.8 GiB) took more memory than a
 // 24 GiB machine spares: the server keeps 4 GiB of the diagonals and
 // encodes the others in each evaluation. Keys, kept weights, the others'
-// values and the buffers come to about 12 GiB: it runs only with
-// HECC_LARGE_TESTS=1, alone.
+// values and the buffers come to about 13 GiB: it runs only with
+// HECC_LARGE_TESTS=1, which make test sets for it alone.
 func TestFashionCNNEncrypted(t *testing.T) {
 	if testing.Short() || os.Getenv(largeTestsEnv) != "1" {
 		t.Skipf("about 12 GiB of keys, weights and buffers at logN 16: set %s=1 to run it", largeTestsEnv)
