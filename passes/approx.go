@@ -127,26 +127,26 @@ type target struct {
 	weight []float64 // histogram of t over [-1, 1]; nil for uniform
 	desc   string    // the interval, for the report
 	form   form      // chosen
-	fits   map[int]*ir.Polynomial
-	radii  map[int]float64 // of the fits' domains
+	fits   map[form]*ir.Polynomial
+	radii  map[form]float64 // of the fits' domains
 }
 
-// fitted is the degree-d fit, computed once.
-func (t *target) fitted(d int) *ir.Polynomial {
-	if p, ok := t.fits[d]; ok {
+// fitted is single form f's fit, computed once.
+func (t *target) fitted(f form) *ir.Polynomial {
+	if p, ok := t.fits[f]; ok {
 		return p
 	}
 	if t.fits == nil {
-		t.fits = map[int]*ir.Polynomial{}
+		t.fits = map[form]*ir.Polynomial{}
 	}
-	t.fits[d] = t.fit(d)
-	return t.fits[d]
+	t.fits[f] = t.fitOn(f.degree, f.width())
+	return t.fits[f]
 }
 
-// gridError is the largest error of the degree-d fit on a grid of [-1, 1]:
+// gridError is the largest error of single form f on a grid of [-1, 1]:
 // an estimate, for comparing forms.
-func (t *target) gridError(d int) float64 {
-	p := t.fitted(d)
+func (t *target) gridError(f form) float64 {
+	p := t.fitted(f)
 	var worst float64
 	for i := range 4097 {
 		x := -1 + float64(i)/2048
@@ -173,12 +173,13 @@ func (t *target) compositeSlice(c *composite, y, x []float64) {
 // fn is the activation on t.
 func (t *target) fn(v float64) float64 { return t.act.Eval(t.scale*v + t.shift) }
 
-// Fit returns the degree-d weighted least-squares Chebyshev fit on [-1, 1]
-// of x ↦ a(scale·x + shift) (weights: a histogram over [-1, 1], or nil
-// for uniform), with a rigorous bound on its error over [-1, 1].
-func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Polynomial {
+// Fit returns the degree-d weighted least-squares Chebyshev fit on
+// [-span, span] (span ≥ 1) of x ↦ a(scale·x + shift) (weights: a histogram
+// over [-1, 1], or nil for uniform), as a Chebyshev series on [-1, 1], with
+// a rigorous bound on its error over [-1, 1].
+func Fit(a *ir.Activation, scale, shift float64, d int, span float64, weight []float64) *ir.Polynomial {
 	t := &target{act: a, scale: scale, shift: shift, weight: weight}
-	p := t.fit(d)
+	p := t.fitOn(d, span)
 	p.MaxErr = errorBound(p, t.fn, lipschitz[a.Func](a)*scale)
 	return p
 }
@@ -187,6 +188,40 @@ func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Po
 // system's 4(d+1) rows cost O(d³), minutes at degree 4095, while the
 // interpolant at Chebyshev nodes, near-best at such degrees, costs O(d²).
 const maxLeastSquares = 255
+
+// fitOn is the degree-d fit on [-r, r], r ≥ 1, as a series on [-1, 1]:
+// inputs a little beyond the calibrated interval (new inputs' own spread,
+// earlier polynomials' errors) then meet the fit instead of a polynomial
+// growing like its highest Chebyshev term, at the price of a larger error
+// within it for the same degree. The data's weights keep their place.
+func (t *target) fitOn(d int, r float64) *ir.Polynomial {
+	if r <= 1 {
+		return t.fit(d)
+	}
+	w := &target{act: t.act, scale: t.scale * r, shift: t.shift}
+	if t.weight != nil {
+		w.weight = make([]float64, histogramBins)
+		for b, v := range t.weight {
+			x := (-1 + (float64(b)+0.5)*2/histogramBins) / r
+			w.weight[max(0, min(histogramBins-1, int((x+1)/2*histogramBins)))] += v
+		}
+	}
+	q := w.fit(d)
+	// q(t/r) is a polynomial of degree d in t: its interpolant at d+1
+	// Chebyshev nodes of [-1, 1] is itself.
+	n := d + 1
+	coeffs := make([]float64, n)
+	for k := range n {
+		var sum float64
+		for j := range n {
+			th := math.Pi * (float64(j) + 0.5) / float64(n)
+			sum += q.Eval(math.Cos(th)/r) * math.Cos(float64(k)*th)
+		}
+		coeffs[k] = 2 * sum / float64(n)
+	}
+	coeffs[0] /= 2
+	return t.poly(coeffs)
+}
 
 func (t *target) fit(d int) *ir.Polynomial {
 	if d > maxLeastSquares {
@@ -384,11 +419,15 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 				s.compose(t, c)
 			}
 		} else {
-			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
+			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.form.width(), t.weight)
 			s.replace(t, p)
-			cfg.logf("approx-activations", "%s: %s %s, %s degree %d, max error %.3g%s, %d levels, %d multiplications",
-				t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
-			layer.Form = fmt.Sprintf("%s degree %d, %d levels", p.Basis, p.Degree(), p.Depth())
+			wider := ""
+			if t.form.span > 1 {
+				wider = fmt.Sprintf(" fitted on %g× the interval", t.form.span)
+			}
+			cfg.logf("approx-activations", "%s: %s %s, %s degree %d%s, max error %.3g%s, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), wider, p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
+			layer.Form = fmt.Sprintf("%s degree %d%s, %d levels", p.Basis, p.Degree(), wider, p.Depth())
 		}
 		res.Layers = append(res.Layers, layer)
 	}

@@ -34,7 +34,7 @@ func TestFitErrorWithinBound(t *testing.T) {
 							}
 						}
 						scale, shift := iv.Width()/2, (iv.Hi+iv.Lo)/2
-						p := Fit(a, scale, shift, d, w)
+						p := Fit(a, scale, shift, d, 1, w)
 						if p.Degree() > d || p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
 							t.Fatalf("degree %d on %v for requested degree %d", p.Degree(), p.Interval, d)
 						}

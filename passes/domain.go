@@ -28,14 +28,14 @@ func (t *target) domain(f form) float64 {
 	if f.comp != nil {
 		return compositeDomain * (1 + stageSlack)
 	}
-	if r, ok := t.radii[f.degree]; ok {
+	if r, ok := t.radii[f]; ok {
 		return r
 	}
 	if t.radii == nil {
-		t.radii = map[int]float64{}
+		t.radii = map[form]float64{}
 	}
-	t.radii[f.degree] = radius(t.fitted(f.degree))
-	return t.radii[f.degree]
+	t.radii[f] = radius(t.fitted(f))
+	return t.radii[f]
 }
 
 // radius is the largest r, up to compositeDomain, for which p stays within

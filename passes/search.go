@@ -51,6 +51,9 @@ type search struct {
 	bestMisses  int // of the best, as the criterion's misses counts them
 	bestMet     bool
 	bestOutcome *outcome // the candidate best describes
+	// exactReach is the exact model's largest |t| at each target on the
+	// held-out samples, once measured.
+	exactReach []float64
 }
 
 // groups returns the channel (axis 1) of each element of a [N, C,
@@ -251,27 +254,32 @@ func (s *search) composites() (*outcome, error) {
 	}
 	s.sim.adopt(o)
 	for i, t := range s.targets {
-		// The deepest single fit, then the lowest degree that keeps the
-		// target; else the least precise composite that does.
+		// The deepest single fit, on an interval that holds the exact
+		// model's held-out inputs (it diverges past it, where a composite
+		// stays bounded), then the lowest degree that keeps the target;
+		// else the least precise composite that does.
 		cand := slices.Clone(forms)
 		deepest, ok := s.deepestSingle(cand, i)
+		r, err := s.span(i)
+		if err != nil {
+			return nil, err
+		}
+		deepest = wide(deepest.degree, r)
 		a := &outcome{}
 		if ok {
 			cand[i] = deepest
-			var err error
 			if a, err = s.check(cand); err != nil {
 				return nil, err
 			}
 		}
 		var kept *outcome
-		var err error
 		switch {
 		case a.met:
 			lo, hi := 1, deepest.degree
 			kept = a
 			for lo < hi {
 				mid := (lo + hi) / 2
-				cand[i] = single(mid)
+				cand[i] = wide(mid, deepest.width())
 				if a, err = s.check(cand); err != nil {
 					return nil, err
 				}
@@ -281,7 +289,7 @@ func (s *search) composites() (*outcome, error) {
 					lo = mid + 1
 				}
 			}
-			forms[i] = single(hi)
+			forms[i] = wide(hi, deepest.width())
 		case t.composable():
 			lo, hi := minCompositeBits, top
 			for lo < hi {
@@ -310,6 +318,29 @@ func (s *search) composites() (*outcome, error) {
 	return s.try(forms)
 }
 
+// spans are the half-widths, in units of the calibrated interval, a
+// single fit may be fitted on: up to the composites' bounded domain.
+var spans = []float64{1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, compositeDomain}
+
+// span is the narrowest of spans that holds the exact model's inputs of
+// target i on the held-out samples with the calibrated ranges' margin,
+// else the widest.
+func (s *search) span(i int) (float64, error) {
+	if s.exactReach == nil {
+		ex, err := s.sim.run(uniform(len(s.targets), exactForm), noLimit)
+		if err != nil {
+			return 0, err
+		}
+		s.exactReach = ex.r.reached
+	}
+	for _, r := range spans {
+		if r >= (1+s.margin)*s.exactReach[i] {
+			return r, nil
+		}
+	}
+	return compositeDomain, nil
+}
+
 // cheaperComposites replaces each single fit by the cheapest composite
 // that is cheaper and bounds the error no worse, if the target still
 // holds with it. Composites are only built while they are shallower than
@@ -321,7 +352,7 @@ func (s *search) cheaperComposites(o *outcome) (*outcome, error) {
 		if f.comp != nil || !t.composable() {
 			continue
 		}
-		bound := t.gridError(f.degree)
+		bound := t.gridError(f)
 		for b := minCompositeBits; b <= maxCompositeBits; b++ {
 			c := s.composite(b)
 			if c == nil || c.depth() > f.depth() {
