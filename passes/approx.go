@@ -46,7 +46,10 @@ import (
 // within --max-depth keeps the target, ReLU-like layers take a composite
 // form (composite.go): deeper, but accurate relative to each value, which a
 // single fit cannot be for the many values near 0 of a layer whose range a
-// few large ones set.
+// few large ones set. Each layer is then brought back to a single fit where
+// one keeps the target, fitted on the interval widened by the margin once
+// more when held-out inputs leave it (a fit diverges just past its
+// interval).
 //
 // A polynomial's error has a mean over the data that a pooling or dense
 // layer adds up instead of averaging out. Once the degrees are chosen, its
@@ -146,11 +149,11 @@ func (t *target) fitted(f form) *ir.Polynomial {
 // gridError is the largest error of single form f on a grid of [-1, 1]:
 // an estimate, for comparing forms.
 func (t *target) gridError(f form) float64 {
-	p := t.fitted(f)
+	p, r := t.fitted(f), f.width()
 	var worst float64
 	for i := range 4097 {
 		x := -1 + float64(i)/2048
-		worst = math.Max(worst, math.Abs(p.Eval(x)-t.fn(x)))
+		worst = math.Max(worst, math.Abs(p.Eval(x/r)-t.fn(x)))
 	}
 	return worst
 }
@@ -175,12 +178,12 @@ func (t *target) fn(v float64) float64 { return t.act.Eval(t.scale*v + t.shift) 
 
 // Fit returns the degree-d weighted least-squares Chebyshev fit on
 // [-span, span] (span ≥ 1) of x ↦ a(scale·x + shift) (weights: a histogram
-// over [-1, 1], or nil for uniform), as a Chebyshev series on [-1, 1], with
-// a rigorous bound on its error over [-1, 1].
+// over [-1, 1], or nil for uniform), read at x/span, with a rigorous bound
+// on its error over [-span, span].
 func Fit(a *ir.Activation, scale, shift float64, d int, span float64, weight []float64) *ir.Polynomial {
 	t := &target{act: a, scale: scale, shift: shift, weight: weight}
 	p := t.fitOn(d, span)
-	p.MaxErr = errorBound(p, t.fn, lipschitz[a.Func](a)*scale)
+	p.MaxErr = errorBound(p, p.EvalExact, lipschitz[a.Func](a)*p.ArgScale)
 	return p
 }
 
@@ -189,11 +192,14 @@ func Fit(a *ir.Activation, scale, shift float64, d int, span float64, weight []f
 // interpolant at Chebyshev nodes, near-best at such degrees, costs O(d²).
 const maxLeastSquares = 255
 
-// fitOn is the degree-d fit on [-r, r], r ≥ 1, as a series on [-1, 1]:
-// inputs a little beyond the calibrated interval (new inputs' own spread,
-// earlier polynomials' errors) then meet the fit instead of a polynomial
-// growing like its highest Chebyshev term, at the price of a larger error
-// within it for the same degree. The data's weights keep their place.
+// fitOn is the degree-d fit on [-r, r], r ≥ 1, read at u = t/r: inputs
+// a little beyond the calibrated interval (new inputs' own spread, earlier
+// polynomials' errors) then meet the fit instead of a polynomial growing
+// like its highest Chebyshev term, at the price of a larger error within
+// it for the same degree. The data's weights keep their place. Read at u,
+// the series stays on [-1, 1], where its evaluation is stable (as a series
+// in t its terms would cancel past 1), and the map onto u is the one onto
+// [-1, 1] divided by r, at no cost (see widen).
 func (t *target) fitOn(d int, r float64) *ir.Polynomial {
 	if r <= 1 {
 		return t.fit(d)
@@ -206,21 +212,7 @@ func (t *target) fitOn(d int, r float64) *ir.Polynomial {
 			w.weight[max(0, min(histogramBins-1, int((x+1)/2*histogramBins)))] += v
 		}
 	}
-	q := w.fit(d)
-	// q(t/r) is a polynomial of degree d in t: its interpolant at d+1
-	// Chebyshev nodes of [-1, 1] is itself.
-	n := d + 1
-	coeffs := make([]float64, n)
-	for k := range n {
-		var sum float64
-		for j := range n {
-			th := math.Pi * (float64(j) + 0.5) / float64(n)
-			sum += q.Eval(math.Cos(th)/r) * math.Cos(float64(k)*th)
-		}
-		coeffs[k] = 2 * sum / float64(n)
-	}
-	coeffs[0] /= 2
-	return t.poly(coeffs)
+	return w.fit(d)
 }
 
 func (t *target) fit(d int) *ir.Polynomial {
@@ -420,6 +412,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 			}
 		} else {
 			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.form.width(), t.weight)
+			s.widen(t, t.form.width())
 			s.replace(t, p)
 			wider := ""
 			if t.form.span > 1 {
@@ -445,9 +438,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		res.NoiseRoom = s.crit.noiseRoom(final.outs, s.exact)
 		for i, x := range final.reached {
-			if s.targets[i].form.comp != nil {
-				x *= compositeDomain // its input is in units of its domain
-			}
+			x *= s.targets[i].unit() // its input is in units of its form's interval
 			res.Layers[i].Reached = x
 		}
 	}
@@ -637,6 +628,36 @@ func diagonal(d, bias []float64, desc string) *ir.Linear {
 	}
 	lin, _ := b.Build(bias, desc) // diagonal entries: cannot fail
 	return lin
+}
+
+// widen divides the map onto [-1, 1] before target t by r, for a fit
+// read at t/r.
+func (s *search) widen(t *target, r float64) {
+	if r == 1 {
+		return
+	}
+	x := t.node.Inputs[0]
+	to := *x.Linear // normalize's own map, read by t's node only
+	to.Vals = slices.Clone(to.Vals)
+	for k := range to.Vals {
+		to.Vals[k] /= r
+	}
+	if to.Bias != nil {
+		to.Bias = slices.Clone(to.Bias)
+		for k := range to.Bias {
+			to.Bias[k] /= r
+		}
+	}
+	x.Linear = &to
+}
+
+// unit is the calibrated interval's half-width in units of what t's node
+// reads once its form is in place.
+func (t *target) unit() float64 {
+	if t.form.comp != nil {
+		return compositeDomain
+	}
+	return t.form.width()
 }
 
 // insertBefore puts an affine map between n and its input.

@@ -34,7 +34,7 @@ func (t *target) domain(f form) float64 {
 	if t.radii == nil {
 		t.radii = map[form]float64{}
 	}
-	t.radii[f] = radius(t.fitted(f))
+	t.radii[f] = f.width() * radius(t.fitted(f)) // read at t/width
 	return t.radii[f]
 }
 
@@ -92,10 +92,7 @@ func (s *search) checkDomains(samples []*ir.Tensor) error {
 			if !ok {
 				return
 			}
-			unit := 1.0
-			if s.targets[i].form.comp != nil {
-				unit = compositeDomain
-			}
+			unit := s.targets[i].unit()
 			for k, v := range vs {
 				r := &per[lo+k][i]
 				for _, u := range v {

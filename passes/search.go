@@ -318,13 +318,13 @@ func (s *search) composites() (*outcome, error) {
 	return s.try(forms)
 }
 
-// spans are the half-widths, in units of the calibrated interval, a
-// single fit may be fitted on: up to the composites' bounded domain.
-var spans = []float64{1, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, compositeDomain}
-
-// span is the narrowest of spans that holds the exact model's inputs of
-// target i on the held-out samples with the calibrated ranges' margin,
-// else the widest.
+// span is the half-width, in units of the calibrated interval, of target
+// i's single fit: the interval once more widened by the margin when the
+// exact model's inputs on the held-out samples, so widened, leave it (the
+// calibrated interval comes from the other half, and new inputs go
+// further). Wider spans, which single fits would then meet the target
+// with, keep less of new inputs' decisions than the composites they
+// replace.
 func (s *search) span(i int) (float64, error) {
 	if s.exactReach == nil {
 		ex, err := s.sim.run(uniform(len(s.targets), exactForm), noLimit)
@@ -333,12 +333,10 @@ func (s *search) span(i int) (float64, error) {
 		}
 		s.exactReach = ex.r.reached
 	}
-	for _, r := range spans {
-		if r >= (1+s.margin)*s.exactReach[i] {
-			return r, nil
-		}
+	if r := 1 + s.margin; r*s.exactReach[i] > 1 {
+		return r, nil
 	}
-	return compositeDomain, nil
+	return 1, nil
 }
 
 // cheaperComposites replaces each single fit by the cheapest composite

@@ -431,7 +431,15 @@ func (sim *simulator) evaluate(vals [][][]float64, b *simBuffers, start int, xs 
 				}
 				switch {
 				case polys[i] != nil:
-					// On [-1, 1] the basis needs no change of variable.
+					// On [-1, 1] the basis needs no change of variable;
+					// a fit on a wider span reads x/span.
+					if r := forms[i].width(); r != 1 {
+						u := make([]float64, len(x))
+						for j, y := range x {
+							u[j] = y / r
+						}
+						x = u
+					}
 					ir.Clenshaw(v, polys[i].Coeffs, x)
 				case forms[i] == exactForm:
 					t := sim.s.targets[i]
