@@ -46,7 +46,10 @@ import (
 // within --max-depth keeps the target, ReLU-like layers take a composite
 // form (composite.go): deeper, but accurate relative to each value, which a
 // single fit cannot be for the many values near 0 of a layer whose range a
-// few large ones set.
+// few large ones set. Each layer is then brought back to a single fit where
+// one keeps the target, fitted on the interval widened by the margin once
+// more when held-out inputs leave it (a fit diverges just past its
+// interval).
 //
 // A polynomial's error has a mean over the data that a pooling or dense
 // layer adds up instead of averaging out. Once the degrees are chosen, its
@@ -127,30 +130,30 @@ type target struct {
 	weight []float64 // histogram of t over [-1, 1]; nil for uniform
 	desc   string    // the interval, for the report
 	form   form      // chosen
-	fits   map[int]*ir.Polynomial
-	radii  map[int]float64 // of the fits' domains
+	fits   map[form]*ir.Polynomial
+	radii  map[form]float64 // of the fits' domains
 }
 
-// fitted is the degree-d fit, computed once.
-func (t *target) fitted(d int) *ir.Polynomial {
-	if p, ok := t.fits[d]; ok {
+// fitted is single form f's fit, computed once.
+func (t *target) fitted(f form) *ir.Polynomial {
+	if p, ok := t.fits[f]; ok {
 		return p
 	}
 	if t.fits == nil {
-		t.fits = map[int]*ir.Polynomial{}
+		t.fits = map[form]*ir.Polynomial{}
 	}
-	t.fits[d] = t.fit(d)
-	return t.fits[d]
+	t.fits[f] = t.fitOn(f.degree, f.width())
+	return t.fits[f]
 }
 
-// gridError is the largest error of the degree-d fit on a grid of [-1, 1]:
+// gridError is the largest error of single form f on a grid of [-1, 1]:
 // an estimate, for comparing forms.
-func (t *target) gridError(d int) float64 {
-	p := t.fitted(d)
+func (t *target) gridError(f form) float64 {
+	p, r := t.fitted(f), f.width()
 	var worst float64
 	for i := range 4097 {
 		x := -1 + float64(i)/2048
-		worst = math.Max(worst, math.Abs(p.Eval(x)-t.fn(x)))
+		worst = math.Max(worst, math.Abs(p.Eval(x/r)-t.fn(x)))
 	}
 	return worst
 }
@@ -173,13 +176,14 @@ func (t *target) compositeSlice(c *composite, y, x []float64) {
 // fn is the activation on t.
 func (t *target) fn(v float64) float64 { return t.act.Eval(t.scale*v + t.shift) }
 
-// Fit returns the degree-d weighted least-squares Chebyshev fit on [-1, 1]
-// of x ↦ a(scale·x + shift) (weights: a histogram over [-1, 1], or nil
-// for uniform), with a rigorous bound on its error over [-1, 1].
-func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Polynomial {
+// Fit returns the degree-d weighted least-squares Chebyshev fit on
+// [-span, span] (span ≥ 1) of x ↦ a(scale·x + shift) (weights: a histogram
+// over [-1, 1], or nil for uniform), read at x/span, with a rigorous bound
+// on its error over [-span, span].
+func Fit(a *ir.Activation, scale, shift float64, d int, span float64, weight []float64) *ir.Polynomial {
 	t := &target{act: a, scale: scale, shift: shift, weight: weight}
-	p := t.fit(d)
-	p.MaxErr = errorBound(p, t.fn, lipschitz[a.Func](a)*scale)
+	p := t.fitOn(d, span)
+	p.MaxErr = errorBound(p, p.EvalExact, lipschitz[a.Func](a)*p.ArgScale)
 	return p
 }
 
@@ -187,6 +191,29 @@ func Fit(a *ir.Activation, scale, shift float64, d int, weight []float64) *ir.Po
 // system's 4(d+1) rows cost O(d³), minutes at degree 4095, while the
 // interpolant at Chebyshev nodes, near-best at such degrees, costs O(d²).
 const maxLeastSquares = 255
+
+// fitOn is the degree-d fit on [-r, r], r ≥ 1, read at u = t/r: inputs
+// a little beyond the calibrated interval (new inputs' own spread, earlier
+// polynomials' errors) then meet the fit instead of a polynomial growing
+// like its highest Chebyshev term, at the price of a larger error within
+// it for the same degree. The data's weights keep their place. Read at u,
+// the series stays on [-1, 1], where its evaluation is stable (as a series
+// in t its terms would cancel past 1), and the map onto u is the one onto
+// [-1, 1] divided by r, at no cost (see widen).
+func (t *target) fitOn(d int, r float64) *ir.Polynomial {
+	if r <= 1 {
+		return t.fit(d)
+	}
+	w := &target{act: t.act, scale: t.scale * r, shift: t.shift}
+	if t.weight != nil {
+		w.weight = make([]float64, histogramBins)
+		for b, v := range t.weight {
+			x := (-1 + (float64(b)+0.5)*2/histogramBins) / r
+			w.weight[max(0, min(histogramBins-1, int((x+1)/2*histogramBins)))] += v
+		}
+	}
+	return w.fit(d)
+}
 
 func (t *target) fit(d int) *ir.Polynomial {
 	if d > maxLeastSquares {
@@ -384,11 +411,16 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 				s.compose(t, c)
 			}
 		} else {
-			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.weight)
+			p := Fit(t.act, t.scale, t.shift, t.form.degree, t.form.width(), t.weight)
+			s.widen(t, t.form.width())
 			s.replace(t, p)
-			cfg.logf("approx-activations", "%s: %s %s, %s degree %d, max error %.3g%s, %d levels, %d multiplications",
-				t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
-			layer.Form = fmt.Sprintf("%s degree %d, %d levels", p.Basis, p.Degree(), p.Depth())
+			wider := ""
+			if t.form.span > 1 {
+				wider = fmt.Sprintf(" fitted on %g× the interval", t.form.span)
+			}
+			cfg.logf("approx-activations", "%s: %s %s, %s degree %d%s, max error %.3g%s, %d levels, %d multiplications",
+				t.node.Label(), t.act, t.desc, p.Basis, p.Degree(), wider, p.MaxErr, map[bool]string{true: " × the scale"}[homogeneous[t.act.Func]], p.Depth(), polyMults(p.Degree()))
+			layer.Form = fmt.Sprintf("%s degree %d%s, %d levels", p.Basis, p.Degree(), wider, p.Depth())
 		}
 		res.Layers = append(res.Layers, layer)
 	}
@@ -406,9 +438,7 @@ func ApproxActivations(g *ir.Graph, cfg *Config) error {
 		res.MaxOutputError, res.RelOutputError = final.maxErr, final.relErr
 		res.NoiseRoom = s.crit.noiseRoom(final.outs, s.exact)
 		for i, x := range final.reached {
-			if s.targets[i].form.comp != nil {
-				x *= compositeDomain // its input is in units of its domain
-			}
+			x *= s.targets[i].unit() // its input is in units of its form's interval
 			res.Layers[i].Reached = x
 		}
 	}
@@ -598,6 +628,36 @@ func diagonal(d, bias []float64, desc string) *ir.Linear {
 	}
 	lin, _ := b.Build(bias, desc) // diagonal entries: cannot fail
 	return lin
+}
+
+// widen divides the map onto [-1, 1] before target t by r, for a fit
+// read at t/r.
+func (s *search) widen(t *target, r float64) {
+	if r == 1 {
+		return
+	}
+	x := t.node.Inputs[0]
+	to := *x.Linear // normalize's own map, read by t's node only
+	to.Vals = slices.Clone(to.Vals)
+	for k := range to.Vals {
+		to.Vals[k] /= r
+	}
+	if to.Bias != nil {
+		to.Bias = slices.Clone(to.Bias)
+		for k := range to.Bias {
+			to.Bias[k] /= r
+		}
+	}
+	x.Linear = &to
+}
+
+// unit is the calibrated interval's half-width in units of what t's node
+// reads once its form is in place.
+func (t *target) unit() float64 {
+	if t.form.comp != nil {
+		return compositeDomain
+	}
+	return t.form.width()
 }
 
 // insertBefore puts an affine map between n and its input.

@@ -34,7 +34,7 @@ func TestFitErrorWithinBound(t *testing.T) {
 							}
 						}
 						scale, shift := iv.Width()/2, (iv.Hi+iv.Lo)/2
-						p := Fit(a, scale, shift, d, w)
+						p := Fit(a, scale, shift, d, 1, w)
 						if p.Degree() > d || p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
 							t.Fatalf("degree %d on %v for requested degree %d", p.Degree(), p.Interval, d)
 						}
@@ -50,6 +50,37 @@ func TestFitErrorWithinBound(t *testing.T) {
 					})
 				}
 			}
+		}
+	}
+}
+
+// TestWideFitHoldsBeyondInterval checks that a fit on a span wider than
+// the calibrated interval, read at x/span, is a polynomial of the degree
+// asked whose reported bound holds over the whole span, where the fit on
+// [-1, 1] diverges.
+func TestWideFitHoldsBeyondInterval(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, a := range []*ir.Activation{{Func: "relu"}, {Func: "sigmoid"}} {
+		for _, d := range []int{15, 63} {
+			t.Run(fmt.Sprintf("%s/%d", a, d), func(t *testing.T) {
+				const span, scale = 1.5, 4.0
+				narrow, wide := Fit(a, scale, 0, d, 1, nil), Fit(a, scale, 0, d, span, nil)
+				if wide.Degree() > d || wide.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
+					t.Fatalf("degree %d on %v for requested degree %d", wide.Degree(), wide.Interval, d)
+				}
+				var worstNarrow float64
+				for range 20000 {
+					x := span * (2*rng.Float64() - 1)
+					want := a.Eval(scale * x)
+					if e := math.Abs(wide.Eval(x/span) - want); e > wide.MaxErr {
+						t.Fatalf("error %g at x=%g exceeds the reported bound %g", e, x, wide.MaxErr)
+					}
+					worstNarrow = math.Max(worstNarrow, math.Abs(narrow.Eval(x)-want))
+				}
+				if wide.MaxErr > 0.1*scale || worstNarrow < 10*wide.MaxErr {
+					t.Errorf("largest error over ±%g: fitted on it %g, fitted on ±1 %g", span, wide.MaxErr, worstNarrow)
+				}
+			})
 		}
 	}
 }

@@ -252,7 +252,7 @@ func TestDomains(t *testing.T) {
 	if !(high < low && high > 1) {
 		t.Fatalf("domains: degree 7 %g, degree 127 %g", low, high)
 	}
-	p := tg.fitted(127)
+	p := tg.fitted(single(127))
 	if v := math.Abs(p.Eval(high)); v > singleGrowth*1.01 {
 		t.Errorf("degree 127 reaches %g at the edge of its domain %g", v, high)
 	}

@@ -28,14 +28,14 @@ func (t *target) domain(f form) float64 {
 	if f.comp != nil {
 		return compositeDomain * (1 + stageSlack)
 	}
-	if r, ok := t.radii[f.degree]; ok {
+	if r, ok := t.radii[f]; ok {
 		return r
 	}
 	if t.radii == nil {
-		t.radii = map[int]float64{}
+		t.radii = map[form]float64{}
 	}
-	t.radii[f.degree] = radius(t.fitted(f.degree))
-	return t.radii[f.degree]
+	t.radii[f] = f.width() * radius(t.fitted(f)) // read at t/width
+	return t.radii[f]
 }
 
 // radius is the largest r, up to compositeDomain, for which p stays within
@@ -92,10 +92,7 @@ func (s *search) checkDomains(samples []*ir.Tensor) error {
 			if !ok {
 				return
 			}
-			unit := 1.0
-			if s.targets[i].form.comp != nil {
-				unit = compositeDomain
-			}
+			unit := s.targets[i].unit()
 			for k, v := range vs {
 				r := &per[lo+k][i]
 				for _, u := range v {

@@ -51,6 +51,9 @@ type search struct {
 	bestMisses  int // of the best, as the criterion's misses counts them
 	bestMet     bool
 	bestOutcome *outcome // the candidate best describes
+	// exactReach is the exact model's largest |t| at each target on the
+	// held-out samples, once measured.
+	exactReach []float64
 }
 
 // groups returns the channel (axis 1) of each element of a [N, C,
@@ -251,27 +254,32 @@ func (s *search) composites() (*outcome, error) {
 	}
 	s.sim.adopt(o)
 	for i, t := range s.targets {
-		// The deepest single fit, then the lowest degree that keeps the
-		// target; else the least precise composite that does.
+		// The deepest single fit, on an interval that holds the exact
+		// model's held-out inputs (it diverges past it, where a composite
+		// stays bounded), then the lowest degree that keeps the target;
+		// else the least precise composite that does.
 		cand := slices.Clone(forms)
 		deepest, ok := s.deepestSingle(cand, i)
+		r, err := s.span(i)
+		if err != nil {
+			return nil, err
+		}
+		deepest = wide(deepest.degree, r)
 		a := &outcome{}
 		if ok {
 			cand[i] = deepest
-			var err error
 			if a, err = s.check(cand); err != nil {
 				return nil, err
 			}
 		}
 		var kept *outcome
-		var err error
 		switch {
 		case a.met:
 			lo, hi := 1, deepest.degree
 			kept = a
 			for lo < hi {
 				mid := (lo + hi) / 2
-				cand[i] = single(mid)
+				cand[i] = wide(mid, deepest.width())
 				if a, err = s.check(cand); err != nil {
 					return nil, err
 				}
@@ -281,7 +289,7 @@ func (s *search) composites() (*outcome, error) {
 					lo = mid + 1
 				}
 			}
-			forms[i] = single(hi)
+			forms[i] = wide(hi, deepest.width())
 		case t.composable():
 			lo, hi := minCompositeBits, top
 			for lo < hi {
@@ -310,6 +318,27 @@ func (s *search) composites() (*outcome, error) {
 	return s.try(forms)
 }
 
+// span is the half-width, in units of the calibrated interval, of target
+// i's single fit: the interval once more widened by the margin when the
+// exact model's inputs on the held-out samples, so widened, leave it (the
+// calibrated interval comes from the other half, and new inputs go
+// further). Wider spans, which single fits would then meet the target
+// with, keep less of new inputs' decisions than the composites they
+// replace.
+func (s *search) span(i int) (float64, error) {
+	if s.exactReach == nil {
+		ex, err := s.sim.run(uniform(len(s.targets), exactForm), noLimit)
+		if err != nil {
+			return 0, err
+		}
+		s.exactReach = ex.r.reached
+	}
+	if r := 1 + s.margin; r*s.exactReach[i] > 1 {
+		return r, nil
+	}
+	return 1, nil
+}
+
 // cheaperComposites replaces each single fit by the cheapest composite
 // that is cheaper and bounds the error no worse, if the target still
 // holds with it. Composites are only built while they are shallower than
@@ -321,7 +350,7 @@ func (s *search) cheaperComposites(o *outcome) (*outcome, error) {
 		if f.comp != nil || !t.composable() {
 			continue
 		}
-		bound := t.gridError(f.degree)
+		bound := t.gridError(f)
 		for b := minCompositeBits; b <= maxCompositeBits; b++ {
 			c := s.composite(b)
 			if c == nil || c.depth() > f.depth() {

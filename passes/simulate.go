@@ -16,10 +16,24 @@ import (
 // some degree, or (comp set) x·(1 + sign(x))/2 with a composite sign.
 type form struct {
 	degree int
-	comp   *composite
+	// span is the half-width of a single fit's interval in units of the
+	// calibrated one, 0 for 1 (see target.fit).
+	span float64
+	comp *composite
 }
 
 func single(d int) form { return form{degree: d} }
+
+// wide is the degree-d single fit on [-r, r].
+func wide(d int, r float64) form {
+	if r <= 1 {
+		return single(d)
+	}
+	return form{degree: d, span: r}
+}
+
+// width is the half-width of a single fit's interval.
+func (f form) width() float64 { return max(1, f.span) }
 
 // exactForm is the activation itself, for diagnosis only: what the exact
 // model puts into each activation on the held-out samples.
@@ -51,6 +65,9 @@ func (f form) String() string {
 		return "exact"
 	}
 	if f.comp == nil {
+		if f.span > 1 {
+			return fmt.Sprintf("%d@±%g", f.degree, f.span)
+		}
 		return fmt.Sprint(f.degree)
 	}
 	return fmt.Sprintf("sign%v", f.comp.degrees)
@@ -162,7 +179,7 @@ func (sim *simulator) keys(forms []form) []string {
 		if f.comp != nil {
 			fmt.Fprintf(&b, "c%p,", f.comp)
 		} else {
-			fmt.Fprintf(&b, "%d,", f.degree)
+			fmt.Fprintf(&b, "%d@%g,", f.degree, f.span)
 		}
 		keys[j] = b.String()
 	}
@@ -197,7 +214,7 @@ func (sim *simulator) run(forms []form, limit int) (*outcome, error) {
 	polys := make([]*ir.Polynomial, len(forms))
 	for i, f := range forms {
 		if f.comp == nil && f != exactForm {
-			polys[i] = sim.s.targets[i].fitted(f.degree)
+			polys[i] = sim.s.targets[i].fitted(f)
 		}
 	}
 	samples := sim.s.samples
@@ -414,7 +431,15 @@ func (sim *simulator) evaluate(vals [][][]float64, b *simBuffers, start int, xs 
 				}
 				switch {
 				case polys[i] != nil:
-					// On [-1, 1] the basis needs no change of variable.
+					// On [-1, 1] the basis needs no change of variable;
+					// a fit on a wider span reads x/span.
+					if r := forms[i].width(); r != 1 {
+						u := make([]float64, len(x))
+						for j, y := range x {
+							u[j] = y / r
+						}
+						x = u
+					}
 					ir.Clenshaw(v, polys[i].Coeffs, x)
 				case forms[i] == exactForm:
 					t := sim.s.targets[i]

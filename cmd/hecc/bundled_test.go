@@ -266,10 +266,10 @@ func compileBundledAt(t *testing.T, model, calib string, target passes.ApproxCon
 // encrypted circuit against the plaintext one, which a target that keeps
 // its keys and weights within a test's memory checks as well
 // (TestCircuitAccuracy checks the defaults). LeNet-5 at the default takes
-// logN 16 and about 19 GiB, at 99% logN 15. The logN 16 models take the
+// logN 16 and about 17 GiB, at 99% logN 15. The logN 16 models take the
 // held-out decisions as they are (headroom 1, confidence 0.5), which
 // keeps their keys within what make test's serial step holds; lenet_maxpool
-// at the default is refused (depth 75).
+// at the default is refused (depth 72).
 var (
 	asSeen          = passes.ApproxConfig{Headroom: 1, Confidence: 0.5}
 	encryptedTarget = map[string]passes.ApproxConfig{
