@@ -24,28 +24,7 @@ func TestNoiseBoundHolds(t *testing.T) {
 	for i, tc := range testCircuits {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newNoiseRun(t, tc, i, 8, 35)
-			var worst float64
-			for _, x := range r.samples {
-				ct, err := Encrypt(r.pl.Spec, r.keys.Secret, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, _, err := r.srv.Run(context.Background(), ct)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := DecryptRaw(r.pl.Spec, r.keys.Secret, out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := ir.Interpret(r.g, map[string]*ir.Tensor{"x": x})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k, v := range want["y"].Data {
-					worst = max(worst, math.Abs(v-got.Data[k]))
-				}
-			}
+			worst := r.worstError(t)
 			t.Logf("the server's share of σ %.3g of %.3g", r.noise.Server, r.noise.Sigma[r.g.Outputs()[0]])
 			r.check(t, worst)
 		})
@@ -111,28 +90,7 @@ func TestNoiseBoundHoldsAtDepth(t *testing.T) {
 			}
 			r.samples = calibration[len(calibration)-3:]
 			r.plan(t, params.InsecureTestSet(11, r.g.Depth, 35))
-			var worst float64
-			for _, x := range r.samples {
-				ct, err := Encrypt(r.pl.Spec, r.keys.Secret, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, _, err := r.srv.Run(context.Background(), ct)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := DecryptRaw(r.pl.Spec, r.keys.Secret, out)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := ir.Interpret(r.g, map[string]*ir.Tensor{"x": x})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for k, v := range want["y"].Data {
-					worst = max(worst, math.Abs(v-got.Data[k]))
-				}
-			}
+			worst := r.worstError(t)
 			ratio := r.bound / worst
 			t.Logf("depth %d: measured %.3g, bound %.3g (2^%.1f above)", r.g.Depth, worst, r.bound, math.Log2(ratio))
 			if worst > r.bound {
@@ -432,4 +390,33 @@ func interpretBig(t *testing.T, g *ir.Graph, x *ir.Tensor) []*big.Float {
 		vals[n] = v
 	}
 	return vals[g.Outputs()[0]]
+}
+
+// worstError is the largest absolute difference between the decrypted
+// output and the plaintext circuit's over the run's samples.
+func (r *noiseRun) worstError(t *testing.T) float64 {
+	t.Helper()
+	var worst float64
+	for _, x := range r.samples {
+		ct, err := Encrypt(r.pl.Spec, r.keys.Secret, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := r.srv.Run(context.Background(), ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecryptRaw(r.pl.Spec, r.keys.Secret, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ir.Interpret(r.g, map[string]*ir.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range want["y"].Data {
+			worst = max(worst, math.Abs(v-got.Data[k]))
+		}
+	}
+	return worst
 }
