@@ -48,6 +48,31 @@ func (b *graphBuilder) dense(in *ir.Node, rows int, density float64) *ir.Node {
 	return b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{in}, Shape: []int{rows}, Linear: lin})
 }
 
+// partsMap adds an input of n values the client encrypts in parts
+// ciphertexts, part j the input rotated by j, and the map that adds
+// w_j ⊙ part_j with no rotation.
+func (b *graphBuilder) partsMap(n, parts int) *ir.Node {
+	gather := &ir.Gather{Shape: []int{n}, Parts: parts}
+	for j := range parts {
+		for s := range n {
+			gather.Slots = append(gather.Slots, (s+j)%n)
+		}
+	}
+	x := b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{parts * n}, Gather: gather})
+	bl := ir.NewBuilder(n, parts*n)
+	for j := range parts {
+		for r := range n {
+			bl.Add(r, j*n+r, b.rng.NormFloat64())
+		}
+	}
+	lin, err := bl.Build(randomInputs(3, n, 0.1), "band")
+	if err != nil {
+		panic(err)
+	}
+	first := b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{x}, Shape: []int{n}, Linear: lin})
+	return first
+}
+
 func (b *graphBuilder) node(op ir.Op, shape []int, ins ...*ir.Node) *ir.Node {
 	return b.g.Add(&ir.Node{Op: op, Inputs: ins, Shape: shape})
 }
@@ -345,24 +370,7 @@ func TestRepeatingLinearTransformation(t *testing.T) {
 func TestInputInPartsConcurrently(t *testing.T) {
 	const n, parts = 16, 3
 	b := &graphBuilder{g: &ir.Graph{}, rng: rand.New(rand.NewPCG(21, 22))}
-	gather := &ir.Gather{Shape: []int{n}, Parts: parts}
-	for j := range parts {
-		for s := range n {
-			gather.Slots = append(gather.Slots, (s+j)%n)
-		}
-	}
-	x := b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{parts * n}, Gather: gather})
-	bl := ir.NewBuilder(n, parts*n)
-	for j := range parts {
-		for r := range n {
-			bl.Add(r, j*n+r, b.rng.NormFloat64())
-		}
-	}
-	lin, err := bl.Build(randomInputs(3, n, 0.1), "band")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{x}, Shape: []int{n}, Linear: lin})
+	first := b.partsMap(n, parts)
 	g := b.output(b.dense(b.poly(first, ir.Square()), 3, 1))
 	if worst := roundTrip(t, g, randomInputs(4, n, 1), 35); worst > 1e-6 {
 		t.Fatalf("error %g", worst)

@@ -24,24 +24,7 @@ import (
 func partsNet() *ir.Graph {
 	const n, parts = 16, 3
 	b := &graphBuilder{g: &ir.Graph{}, rng: rand.New(rand.NewPCG(31, 32))}
-	gather := &ir.Gather{Shape: []int{n}, Parts: parts}
-	for j := range parts {
-		for s := range n {
-			gather.Slots = append(gather.Slots, (s+j)%n)
-		}
-	}
-	x := b.g.Add(&ir.Node{Op: ir.OpInput, Name: "x", Shape: []int{parts * n}, Gather: gather})
-	bl := ir.NewBuilder(n, parts*n)
-	for j := range parts {
-		for r := range n {
-			bl.Add(r, j*n+r, b.rng.NormFloat64())
-		}
-	}
-	lin, err := bl.Build(randomInputs(3, n, 0.1), "band")
-	if err != nil {
-		panic(err)
-	}
-	first := b.g.Add(&ir.Node{Op: ir.OpAffine, Inputs: []*ir.Node{x}, Shape: []int{n}, Linear: lin})
+	first := b.partsMap(n, parts)
 	return b.output(b.dense(b.poly(b.dense(b.poly(first, ir.Square()), 12, 0.8), ir.Square()), 5, 1))
 }
 
