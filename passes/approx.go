@@ -636,8 +636,14 @@ func (s *search) widen(t *target, r float64) {
 	if r == 1 {
 		return
 	}
-	x := t.node.Inputs[0]
-	to := *x.Linear // normalize's own map, read by t's node only
+	divideInputMap(t.node, r)
+}
+
+// divideInputMap divides the map onto [-1, 1] that feeds n by r: that map
+// is normalize's own, read by n only, so it is copied and replaced.
+func divideInputMap(n *ir.Node, r float64) {
+	x := n.Inputs[0]
+	to := *x.Linear
 	to.Vals = slices.Clone(to.Vals)
 	for k := range to.Vals {
 		to.Vals[k] /= r

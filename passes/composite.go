@@ -494,18 +494,7 @@ func (s *search) composeClip(t *target, c *composite) {
 // [-1, 1].
 func (s *search) compose(t *target, c *composite) {
 	n, x := t.node, t.node.Inputs[0]
-	to := *x.Linear // normalize's own map, read by n only
-	to.Vals = slices.Clone(to.Vals)
-	for k := range to.Vals {
-		to.Vals[k] /= compositeDomain
-	}
-	if to.Bias != nil {
-		to.Bias = slices.Clone(to.Bias)
-		for k := range to.Bias {
-			to.Bias[k] /= compositeDomain
-		}
-	}
-	x.Linear = &to
+	divideInputMap(n, compositeDomain)
 	node := func(op ir.Op, ins ...*ir.Node) *ir.Node {
 		return &ir.Node{Op: op, Inputs: ins, Shape: n.Shape, Origin: n.Origin}
 	}

@@ -102,21 +102,11 @@ func batchFloodRuns(t *testing.T, pl *plan.Plan, images int) [2]batchFloodRun {
 	}
 	var runs [2]batchFloodRun
 	for k := range runs {
-		out, _, err := srv.Run(context.Background(), ct)
-		if err != nil {
-			t.Fatal(err)
-		}
+		out, raw, got := runDecrypted(t, srv, spec, keys.Secret, ct)
 		r := &runs[k]
 		r.result = out
+		var err error
 		if r.file, err = EncodeCiphertext(spec, out); err != nil {
-			t.Fatal(err)
-		}
-		raw, err := DecryptRaw(spec, keys.Secret, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Decrypt(spec, keys.Secret, out)
-		if err != nil {
 			t.Fatal(err)
 		}
 		r.raw, r.got, r.plain = raw.Data[:images*outputs], got.Data[:images*outputs], plain

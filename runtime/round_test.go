@@ -9,6 +9,7 @@ import (
 	"github.com/hecc-dev/hecc/ir"
 	"github.com/hecc-dev/hecc/params"
 	"github.com/hecc-dev/hecc/passes"
+	"github.com/hecc-dev/hecc/plan"
 )
 
 // TestDecryptRoundingHidesTheNoise: two encryptions of one input carry
@@ -42,18 +43,7 @@ func TestDecryptRoundingHidesTheNoise(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, _, err := srv.Run(context.Background(), ct)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := DecryptRaw(spec, keys.Secret, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := Decrypt(spec, keys.Secret, out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, r, d := runDecrypted(t, srv, spec, keys.Secret, ct)
 		raw[k], rounded[k] = r.Data, d.Data
 	}
 	t.Logf("step 2^%.0f; raw %v and %v, rounded %v", math.Log2(step), raw[0], raw[1], rounded[0])
@@ -100,4 +90,21 @@ func squareNet(t *testing.T, graphSeed, sampleSeed uint64) (*ir.Graph, []*ir.Ten
 		t.Fatal(err)
 	}
 	return g, samples
+}
+
+// runDecrypted evaluates ct on srv and decrypts the result both raw and
+// rounded to the spec's output step.
+func runDecrypted(t *testing.T, srv *Server, spec *plan.Spec, sk *SecretKey, ct *Ciphertext) (out *Ciphertext, raw, rounded *ir.Tensor) {
+	t.Helper()
+	out, _, err := srv.Run(context.Background(), ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err = DecryptRaw(spec, sk, out); err != nil {
+		t.Fatal(err)
+	}
+	if rounded, err = Decrypt(spec, sk, out); err != nil {
+		t.Fatal(err)
+	}
+	return out, raw, rounded
 }
