@@ -64,6 +64,9 @@ type Config struct {
 	FloorReps int
 	// Command is recorded in the report, to say how to reproduce it.
 	Command string
+	// Advise, if not nil, adds to a model's failure what the user can do
+	// about it, in the words of the command that runs the benchmark.
+	Advise func(error) error
 }
 
 // Defaults.
@@ -130,6 +133,9 @@ func Run(cfg Config, progress func(Event)) (*Report, error) {
 			progress(Event{Model: m.Name, Index: i + 1, Of: len(cfg.Models), Stage: stage, Done: done, Total: total})
 		}
 		if err := b.run(); err != nil {
+			if cfg.Advise != nil {
+				err = cfg.Advise(err)
+			}
 			b.res.Error = err.Error()
 		}
 		rep.Models = append(rep.Models, *b.res)

@@ -120,6 +120,7 @@ func runBench(c *cli.Context) error {
 		models[i].Options.CircuitPrivacyBits = bits
 	}
 	cfg.Models = models
+	cfg.Advise = func(err error) error { return privacyAdvice(c, err) }
 	update, done := benchProgress()
 	rep, err := benchmarks.Run(cfg, update)
 	done()
