@@ -24,8 +24,8 @@ import (
 // that concentrate inside it); two branches' errors, which may be
 // correlated, add in magnitude, except in a product or sum of polynomials
 // of one node (a composite activation), which carries that node's error
-// and its own roundings by their exact slopes at the node's worst value
-// (noise_elementwise.go). It bounds the error of an honest input
+// and its own roundings by their exact slopes, in mean square over the
+// node's range (noise_elementwise.go). It bounds the error of an honest input
 // with high probability, not for every input: it holds where the
 // heuristic does, as measured against encrypted runs. Lattigo's defaults
 // fix the distributions: a uniform ternary secret with P(±1) = 2/3,

@@ -26,9 +26,9 @@ import (
 // on it, as a polynomial's is (noise.go): what reaches an output is a sum
 // of many values' errors, whose variance is their mean. The slopes peak
 // where the sign flips, within 2^-bits of the scale of 0, a small share
-// of any value's range since the range is each value's own calibrated
-// peak; at x's worst value instead, the bound was 2^3 to 2^4 looser on
-// deep circuits. A value whose inputs all sit in the flip would have a
+// of the range when each value is scaled by its own calibrated peak
+// (passes/composite.go); at x's worst value instead, the bound was 2^3 to
+// 2^4 looser on deep circuits. Values that concentrate in the flip have a
 // larger error than this predicts: it holds for data spread over their
 // range, as measured. The errors are linearised: they are far below the
 // sign's transition, 2^-bits of the scale.
