@@ -24,8 +24,8 @@ import (
 // that concentrate inside it); two branches' errors, which may be
 // correlated, add in magnitude, except in a product or sum of polynomials
 // of one node (a composite activation), which carries that node's error
-// and its own roundings by their exact slopes at the node's worst value
-// (noise_elementwise.go). It bounds the error of an honest input
+// and its own roundings by their exact slopes, in mean square over the
+// node's range (noise_elementwise.go). It bounds the error of an honest input
 // with high probability, not for every input: it holds where the
 // heuristic does, as measured against encrypted runs. Lattigo's defaults
 // fix the distributions: a uniform ternary secret with P(±1) = 2/3,
@@ -373,50 +373,77 @@ func (m noiseModel) affine(pl *Linear, scales *ScalePlan, n *ir.Node, in varianc
 // plus the relinearization and the rescale; otherwise the mapping of a
 // Chebyshev interval onto [-1, 1] (a constant product and a rescale), the
 // input's error through the polynomial's RMS slope on the input's range,
-// and the evaluation's own roundings: computing T_k (or x^k) by products
-// rounds at every level, each rounding carried by the later products,
-// which a rounding of k times the rescale's bounds per power, weighted by
-// |c_k|.
+// and the evaluation's own roundings (polyOwn).
 func (m noiseModel) poly(n *ir.Node, in variances) variances {
 	x, p := n.Inputs[0], n.Poly
 	mapped, own := m.polyOwn(n)
 	if p.IsSquare() {
 		return in.scaled(2 * rms(x)).fresh(own)
 	}
-	lo, hi := x.Range.Lo, x.Range.Hi
+	if mapped > 0 {
+		in = variances{slices.Clone(in.ind), in.com}.fresh(mapped)
+	}
+	lo, hi := polyRange(n)
+	return in.scaled(rmsSlope(p, lo, hi)).fresh(own)
+}
+
+// polyRange is the part of its input's range polynomial node n is
+// evaluated on: within a Chebyshev series's interval, [-1, 1] without a
+// range.
+func polyRange(n *ir.Node) (lo, hi float64) {
+	x, p := n.Inputs[0], n.Poly
+	lo, hi = x.Range.Lo, x.Range.Hi
 	if lo == 0 && hi == 0 {
 		lo, hi = -1, 1
 	}
 	if p.Basis == ir.Chebyshev {
 		lo, hi = max(lo, p.Interval.Lo), min(hi, p.Interval.Hi)
 	}
-	if mapped > 0 {
-		in = variances{slices.Clone(in.ind), in.com}.fresh(mapped)
-	}
-	return in.scaled(rmsSlope(p, lo, hi)).fresh(own)
+	return lo, hi
 }
 
 // polyOwn is σ of the roundings of polynomial node n: mapped, of its
 // input mapped onto a Chebyshev interval, at the default scale, in the
-// units of its input, and own, of its evaluation.
+// units of its input, and own, of its evaluation. A Chebyshev series's
+// are followed through its evaluation at each point of its input's range
+// (chebyshevOwn), and own is their largest σ there: their root mean
+// square over the range, values taken uniform on it, fell below what is
+// measured for a ReLU's fit, whose roundings weigh most at its kink,
+// where its inputs concentrate. Otherwise computing x^k by
+// products rounds at every level, each rounding carried by the later
+// products, which a rounding of k times the rescale's bounds per power,
+// weighted by |c_k|.
 func (m noiseModel) polyOwn(n *ir.Node) (mapped, own float64) {
 	x, p := n.Inputs[0], n.Poly
 	out := m.scale(n)
 	if p.IsSquare() {
 		return 0, math.Hypot(m.keySwitch(m.scale(x)*m.scale(x)), m.rounding(out))
 	}
-	unit := 1.0 // magnitude of the argument the powers are computed on
 	if p.Basis == ir.Chebyshev {
 		if p.Interval != (ir.Interval{Lo: -1, Hi: 1}) {
 			mapped = m.rounding(math.Exp2(float64(m.set.LogScale))) * p.Interval.Width() / 2
 		}
-	} else {
-		unit = magnitude(x)
+		lo, hi := polyRange(n)
+		const points = 1024
+		ts := make([]float64, points)
+		for i := range ts {
+			v := lo + (hi-lo)*(float64(i)+0.5)/points
+			ts[i] = (2*v - p.Interval.Lo - p.Interval.Hi) / p.Interval.Width()
+		}
+		return mapped, slices.Max(chebyshevOwn(p.Coeffs, ts)) * m.evaluationRounding(n)
 	}
+	unit := magnitude(x) // of the argument the powers are computed on
 	for k, c := range p.Coeffs {
 		own += math.Abs(c) * float64(k) * math.Pow(unit, float64(max(k-1, 0)))
 	}
-	return mapped, (own + 1) * float64(p.Depth()) * math.Hypot(m.rounding(out), m.keySwitch(out*out))
+	return mapped, (own + 1) * float64(p.Depth()) * m.evaluationRounding(n)
+}
+
+// evaluationRounding is σ of one rounding of polynomial node n's
+// evaluation: a product's relinearization and rescale at its scale.
+func (m noiseModel) evaluationRounding(n *ir.Node) float64 {
+	out := m.scale(n)
+	return math.Hypot(m.rounding(out), m.keySwitch(out*out))
 }
 
 // rmsSlope is the root mean square of p' on [lo, hi], from its

@@ -1,10 +1,8 @@
 package plan
 
 import (
-	"cmp"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/hecc-dev/hecc/ir"
 )
@@ -24,17 +22,23 @@ import (
 // those of its evaluation at that point (noise_chebyshev.go), far smaller
 // where the stage is flat, which is where its inputs mostly are.
 //
-// Each slope is taken at x's worst value on its range: the bound holds for
-// any data on the range, where an RMS over the range would not (a sign's
-// slope peaks next to 0, where ReLU inputs concentrate). The errors are
-// linearised: they are far below the sign's transition, 2^-bits of the
-// scale.
+// Each slope is taken in mean square over x's range, its values uniform
+// on it, as a polynomial's is (noise.go): what reaches an output is a sum
+// of many values' errors, whose variance is their mean. The slopes peak
+// where the sign flips, within 2^-bits of the scale of 0, a small share
+// of the range when each value is scaled by its own calibrated peak
+// (passes/composite.go); at x's worst value instead, the bound was 2^3 to
+// 2^4 looser on deep circuits. Values that concentrate in the flip have a
+// larger error than this predicts: it holds for data spread over their
+// range, as measured. The errors are linearised: they are far below the
+// sign's transition, 2^-bits of the scale.
 
 // elementwise is a node as a function of its root's value, on a grid of
 // the root's range: the function and its slope, and the slope each of its
 // roundings is carried by.
 type elementwise struct {
 	root  *ir.Node
+	x     []float64 // the grid: the root's values
 	f, df []float64
 	valid []bool // grid points within every polynomial's interval
 	terms map[source]*rounding
@@ -82,7 +86,7 @@ func identity(x *ir.Node) *elementwise {
 		lo, hi = -1, 1
 	}
 	g := elementwiseGrid(lo, hi)
-	e := &elementwise{root: x, f: g, df: make([]float64, len(g)), valid: make([]bool, len(g)), terms: map[source]*rounding{}}
+	e := &elementwise{root: x, x: g, f: slices.Clone(g), df: make([]float64, len(g)), valid: make([]bool, len(g)), terms: map[source]*rounding{}}
 	for i := range g {
 		e.df[i], e.valid[i] = 1, true
 	}
@@ -163,7 +167,7 @@ func ones(n int) []float64 {
 
 // clone copies e's slopes, so that e is left as it is.
 func (e *elementwise) clone() *elementwise {
-	out := &elementwise{root: e.root, f: slices.Clone(e.f), df: slices.Clone(e.df), valid: slices.Clone(e.valid), terms: map[source]*rounding{}, polys: e.polys}
+	out := &elementwise{root: e.root, x: e.x, f: slices.Clone(e.f), df: slices.Clone(e.df), valid: slices.Clone(e.valid), terms: map[source]*rounding{}, polys: e.polys}
 	for k, t := range e.terms {
 		out.terms[k] = &rounding{ind: t.ind, com: t.com, slope: slices.Clone(t.slope)}
 	}
@@ -178,7 +182,7 @@ func (m noiseModel) polyOf(e *elementwise, n *ir.Node) *elementwise {
 	mapped, own := m.polyOwn(n)
 	ownAt := make([]float64, len(e.f))
 	if q := n.Poly; q.Basis == ir.Chebyshev && !q.IsSquare() {
-		unit := math.Hypot(m.rounding(m.scale(n)), m.keySwitch(m.scale(n)*m.scale(n)))
+		unit := m.evaluationRounding(n)
 		ts := make([]float64, len(e.f))
 		for i, x := range e.f {
 			ts[i] = (2*x - q.Interval.Lo - q.Interval.Hi) / q.Interval.Width()
@@ -288,65 +292,34 @@ func (a *elementwise) product(b *elementwise) *elementwise {
 	return out
 }
 
-// variances is the error of e's values: at each point of the grid within
-// the polynomials' intervals, the root's error by the slope there and
-// every rounding by its own; for each value, the largest over the points,
-// wherever its root value lies. False when no point is within.
+// variances is the error of e's values: the root's error by the slope
+// and every rounding by its own, in mean square over the grid's points
+// within the polynomials' intervals, each weighted by its share of the
+// root's range (values uniform on it). False when no point is within.
 func (e *elementwise) variances(root variances) (variances, bool) {
-	var slope2, ind, com []float64
+	var weight, slope2, ind, com float64
 	for i, d := range e.df {
 		if !e.valid[i] {
 			continue
 		}
-		var vi, vc float64
+		w := (e.x[min(i+1, len(e.x)-1)] - e.x[max(i-1, 0)]) / 2
+		weight += w
+		slope2 += w * d * d
 		for _, t := range e.terms {
 			c2 := t.slope[i] * t.slope[i]
-			vi += c2 * t.ind
-			vc += c2 * t.com
+			ind += w * c2 * t.ind
+			com += w * c2 * t.com
 		}
-		slope2, ind, com = append(slope2, d*d), append(ind, vi), append(com, vc)
 	}
-	if len(slope2) == 0 {
+	if !(weight > 0) {
 		return variances{}, false
 	}
-	worstInd, worstCom := upperEnvelope(slope2, ind), upperEnvelope(slope2, com)
 	out := newVariances(len(root.ind))
 	for i := range out.ind {
-		out.ind[i], out.com[i] = worstInd(root.ind[i]), worstCom(root.com[i])
+		out.ind[i] = (slope2*root.ind[i] + ind) / weight
+		out.com[i] = (slope2*root.com[i] + com) / weight
 	}
 	return out, true
-}
-
-// upperEnvelope is v ↦ max_k a[k]·v + b[k] for v ≥ 0: the lines' upper
-// hull, searched.
-func upperEnvelope(a, b []float64) func(v float64) float64 {
-	idx := make([]int, len(a))
-	for k := range idx {
-		idx[k] = k
-	}
-	slices.SortFunc(idx, func(i, j int) int {
-		if c := cmp.Compare(a[i], a[j]); c != 0 {
-			return c
-		}
-		return cmp.Compare(b[i], b[j])
-	})
-	// cross is where line j overtakes line i (a[j] > a[i]).
-	cross := func(i, j int) float64 { return (b[i] - b[j]) / (a[j] - a[i]) }
-	var hull []int
-	for _, k := range idx {
-		if n := len(hull); n > 0 && a[hull[n-1]] == a[k] {
-			hull = hull[:n-1] // same slope: k's intercept is larger
-		}
-		for n := len(hull); n >= 2 && cross(hull[n-2], k) <= cross(hull[n-2], hull[n-1]); n = len(hull) {
-			hull = hull[:n-1]
-		}
-		hull = append(hull, k)
-	}
-	return func(v float64) float64 {
-		// The first line of the hull not yet overtaken at v.
-		j := sort.Search(len(hull)-1, func(j int) bool { return cross(hull[j], hull[j+1]) > v })
-		return a[hull[j]]*v + b[hull[j]]
-	}
 }
 
 // derivative is p' as a polynomial of the same basis and interval.

@@ -67,29 +67,6 @@ func TestUniformDiagonal(t *testing.T) {
 	}
 }
 
-// TestUpperEnvelope compares the hull's maximum with every line's, on
-// random lines with repeated slopes.
-func TestUpperEnvelope(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := range 50 {
-		n := 1 + rng.IntN(40)
-		a, b := make([]float64, n), make([]float64, n)
-		for k := range a {
-			a[k], b[k] = float64(rng.IntN(8)), rng.Float64()
-		}
-		f := upperEnvelope(a, b)
-		for _, v := range []float64{0, 1e-3, 0.01, 0.1, 0.5, 1, 3, 100} {
-			want := math.Inf(-1)
-			for k := range a {
-				want = max(want, a[k]*v+b[k])
-			}
-			if got := f(v); math.Abs(got-want) > 1e-12*max(1, want) {
-				t.Fatalf("trial %d: at %g the envelope is %g, the lines' maximum %g", trial, v, got, want)
-			}
-		}
-	}
-}
-
 // TestPSProgramComputesTheSeries: the Paterson–Stockmeyer program the
 // roundings are followed through computes the series itself, for every
 // degree up to 70; a·x + b is one rounding (the last rescale), and T_2

@@ -65,9 +65,9 @@ func TestNoiseBoundHoldsOnTwoPrimes(t *testing.T) {
 
 // TestNoiseBoundHoldsAtDepth checks plan.Noise on deep circuits whose
 // ReLUs the search gives composite forms (chains of sign polynomials)
-// against encrypted runs: never below what is measured, and within 2^11 of
-// it (a composite's stages taken node by node put the bound 2^12.5 and
-// 2^13 above).
+// against encrypted runs: never below what is measured, and within 2^6 of
+// it (a composite's slopes taken at its input's worst value put the bound
+// 2^5.6 and 2^6.3 above, node by node 2^12.5 and 2^13).
 func TestNoiseBoundHoldsAtDepth(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -90,17 +90,37 @@ func TestNoiseBoundHoldsAtDepth(t *testing.T) {
 			}
 			r.samples = calibration[len(calibration)-3:]
 			r.plan(t, params.InsecureTestSet(11, r.g.Depth, 35))
-			worst := r.worstError(t)
-			ratio := r.bound / worst
-			t.Logf("depth %d: measured %.3g, bound %.3g (2^%.1f above)", r.g.Depth, worst, r.bound, math.Log2(ratio))
-			if worst > r.bound {
-				t.Errorf("measured error %.3g exceeds the bound %.3g", worst, r.bound)
-			}
-			if ratio > 1<<11 {
-				t.Errorf("the bound %.3g is 2^%.1f above the measured error %.3g", r.bound, math.Log2(ratio), worst)
-			}
+			t.Logf("depth %d", r.g.Depth)
+			r.check(t, r.worstError(t))
 		})
 	}
+}
+
+// TestNoiseBoundHoldsForAChebyshevReLU checks plan.Noise on a ReLU fitted
+// by a Chebyshev series of degree 63, as the search gives a convolution's
+// ReLU: its evaluation's roundings weigh by where on its range the values
+// are, and the bound takes them at the worst point of the range (in mean
+// square over it, values taken uniform, it underestimated the error here).
+func TestNoiseBoundHoldsForAChebyshevReLU(t *testing.T) {
+	const degree, nodes = 63, 128
+	iv := ir.Interval{Lo: -4, Hi: 4}
+	// Interpolation at the Chebyshev nodes.
+	c := make([]float64, degree+1)
+	for j := range nodes {
+		theta := math.Pi * (float64(j) + 0.5) / nodes
+		relu := max(0, iv.Hi*math.Cos(theta))
+		for k := range c {
+			c[k] += 2 / float64(nodes) * relu * math.Cos(float64(k)*theta)
+		}
+	}
+	c[0] /= 2
+	tc := testCircuit{"dense, chebyshev relu, dense", func() *ir.Graph {
+		b, x := newGraph(6, 24)
+		h := b.poly(b.dense(x, 24, 1), &ir.Polynomial{Basis: ir.Chebyshev, Coeffs: c, Interval: iv})
+		return b.output(b.dense(h, 4, 1))
+	}, 24}
+	r := newNoiseRun(t, tc, 6, 8, 35)
+	r.check(t, r.worstError(t))
 }
 
 // deepMLP is three dense layers of 32 neurons, each followed by a ReLU,
