@@ -76,7 +76,7 @@ DIABETES_SPLIT_SEED = 20240608  # seed of the diabetes train/test permutation
 DIABETES_TEST = 100
 
 ALL_MODELS = ["cryptonets", "cryptonets_dynamic", "lenet5", "mlp", "fashion_cnn",
-              "fashion_bn_gap", "lenet_maxpool", "diabetes_reg", "deep_mlp"]
+              "fashion_bn_gap", "lenet_maxpool", "diabetes_reg", "deep_mlp", "cnn_maxpool"]
 
 
 # --------------------------------------------------------------------- models
@@ -221,6 +221,23 @@ class LeNetMaxPool(nn.Module):
         return self.fc2(F.relu(self.fc1(self.flatten(x))))
 
 
+class CNNMaxPool(nn.Module):
+    """The MaxPool example of issue #13, trained normally (no approximation-aware tricks):
+    it stands for a model trained elsewhere."""
+
+    arch = "Conv(1->8,k5x5) -> ReLU -> MaxPool2 -> Flatten -> Linear(1152->10)"
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, kernel_size=5)
+        self.pool = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(1152, 10)
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.pool(F.relu(self.conv(x)))))
+
+
 class DiabetesReg(nn.Module):
     """Regression on sklearn's diabetes data: standardized features in, standardized target out."""
 
@@ -288,6 +305,8 @@ RECIPES = {
     "deep_mlp": dict(cls=DeepMLP, dataset="mnist", epochs=60, batch=64, lr=2e-3,
                      weight_decay=0.0, clip=5.0, label_smoothing=0.1, shift=1,
                      note="Gaussian noise on every ReLU's input, std 0.05 x the neuron's peak |x| over the batch"),
+    "cnn_maxpool": dict(cls=CNNMaxPool, dataset="mnist", epochs=6, batch=64, lr=2e-3,
+                        weight_decay=0.0, clip=5.0, label_smoothing=0.1, shift=1),
 }
 
 

@@ -34,6 +34,7 @@ var bundledModels = []struct{ model, samples, calib string }{
 	{"fashion_bn_gap", "fashion_test.npz", "fashion_calib.npz"},
 	{"diabetes_reg", "diabetes_test.npz", "diabetes_calib.npz"},
 	{"deep_mlp", "mnist_test.npz", "mnist_calib.npz"},
+	{"cnn_maxpool", "mnist_test.npz", "mnist_calib.npz"},
 }
 
 // bundledSets finds a model's sets by name, also those of the bundled
@@ -296,7 +297,7 @@ var belowTarget = map[string]string{}
 // saw, as hecc simulate does; the circuit evaluated exactly must also be
 // PyTorch's model.
 func TestCircuitAccuracy(t *testing.T) {
-	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn", "fashion_bn_gap", "deep_mlp"} {
+	for _, model := range []string{"cryptonets", "mlp", "lenet5", "fashion_cnn", "fashion_bn_gap", "deep_mlp", "cnn_maxpool"} {
 		t.Run(model, func(t *testing.T) {
 			set := bundledSets[model]
 			res := compileBundled(t, model, set.calib)
