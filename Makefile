@@ -62,6 +62,7 @@ test: testdeps
 	# 16 GiB, runs only by hand: TestLeNetMaxPoolEncrypted.
 	HECC_REQUIRE_TESTDATA=1 HECC_LARGE_TESTS=1 $(GO) test -timeout 20m -run '^Test(DeepMLP|FashionBNGap)Encrypted$$' ./cmd/hecc
 	HECC_REQUIRE_TESTDATA=1 HECC_LARGE_TESTS=1 $(GO) test -timeout 20m -run '^TestFashionCNNEncrypted$$' ./cmd/hecc
+	HECC_REQUIRE_TESTDATA=1 HECC_LARGE_TESTS=1 $(GO) test -timeout 20m -run '^TestCNNMaxPoolEncrypted$$' ./cmd/hecc
 	$(GO) test -race -timeout 10m -run 'Concurrent|Race' ./runtime/... ./passes
 
 vet:

@@ -528,6 +528,23 @@ func TestFashionCNNEncrypted(t *testing.T) {
 	runEncrypted(t, "fashion_cnn", 4, runtime.MaxWeightBytes(4<<30)).check(t, 1e-2, 3)
 }
 
+// TestCNNMaxPoolEncrypted runs the bundled CNN with MaxPool — a 2×2
+// window's maximum a tree of two ReLUs, the convolution's ReLU after it,
+// logN 15 at 128-bit security, compiled with the default flags — encrypted
+// on the first 2 test digits. Its evaluation keys take about 4 GiB and its
+// encoded diagonals about 5 GiB: the server keeps 4 GiB of them and encodes
+// the others in each evaluation. It runs only with HECC_LARGE_TESTS=1,
+// which make test sets for it alone.
+func TestCNNMaxPoolEncrypted(t *testing.T) {
+	if testing.Short() || os.Getenv(largeTestsEnv) != "1" {
+		t.Skipf("about 10 GiB of keys, weights and buffers: set %s=1 to run it", largeTestsEnv)
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(12 << 30))
+	// At a scale of 2^32 or more CKKS noise stays far below 1e-2; against
+	// PyTorch the approximated ReLUs' error dominates.
+	runEncrypted(t, "cnn_maxpool", 2, runtime.MaxWeightBytes(4<<30)).check(t, 1e-2, 1)
+}
+
 // TestLeNetMaxPoolEncrypted runs the bundled LeNet with MaxPool — each
 // window's maximum a tree of ReLUs, depth 37, logN 16 at 128-bit security
 // — encrypted on the first 2 test digits. Its 98 evaluation keys take
