@@ -56,12 +56,14 @@ test: testdeps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	HECC_REQUIRE_TESTDATA=1 $(GO) test -timeout 20m ./...
-	# Three logN 16 models encrypted, alone: their keys and encoded weights
-	# take most of the machine (the Fashion CNN keeps 4 GiB of its weights
-	# encoded and encodes the rest in each evaluation). lenet_maxpool, about
-	# 16 GiB, runs only by hand: TestLeNetMaxPoolEncrypted.
+	# Three logN 16 models and cnn_maxpool encrypted, alone: their keys and
+	# encoded weights take most of the machine (the Fashion CNN and
+	# cnn_maxpool keep 4 GiB of their weights encoded and encode the rest in
+	# each evaluation). lenet_maxpool, more than 13 GiB of keys, runs only
+	# by hand: TestLeNetMaxPoolEncrypted.
 	HECC_REQUIRE_TESTDATA=1 HECC_LARGE_TESTS=1 $(GO) test -timeout 20m -run '^Test(DeepMLP|FashionBNGap)Encrypted$$' ./cmd/hecc
 	HECC_REQUIRE_TESTDATA=1 HECC_LARGE_TESTS=1 $(GO) test -timeout 20m -run '^TestFashionCNNEncrypted$$' ./cmd/hecc
+	HECC_REQUIRE_TESTDATA=1 HECC_LARGE_TESTS=1 $(GO) test -timeout 20m -run '^TestCNNMaxPoolEncrypted$$' ./cmd/hecc
 	$(GO) test -race -timeout 10m -run 'Concurrent|Race' ./runtime/... ./passes
 
 vet:

@@ -343,19 +343,15 @@ func TestBundled(t *testing.T) {
 	if models[0].Samples == models[1].Samples {
 		t.Error("MNIST and Fashion-MNIST models share a sample set")
 	}
-	// Every model listed by default is there, with a full test set; the
-	// ones hecc cannot compile yet are left out but can be named.
+	// Every model is listed by default, with a full test set.
 	all, err := Bundled("../testdata")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 8 {
-		t.Errorf("%d bundled models listed by default, want 8", len(all))
+	if len(all) != 10 {
+		t.Errorf("%d bundled models listed by default, want 10", len(all))
 	}
 	for _, m := range all {
-		if why, ok := notCompiled[m.Name]; ok {
-			t.Errorf("%s listed by default, but hecc cannot compile it: %s", m.Name, why)
-		}
 		if _, err := os.Stat(m.Path); err != nil {
 			t.Error(err)
 		}
@@ -367,10 +363,6 @@ func TestBundled(t *testing.T) {
 		case m.Samples.Shape[0] != 1000 || len(m.Labels) != m.Samples.Shape[0]:
 			t.Errorf("%s: want 1000 test samples with their labels", m.Name)
 		}
-	}
-	named, err := Bundled("../testdata", "lenet_maxpool")
-	if err != nil || len(named) != 1 {
-		t.Errorf("a model hecc cannot compile yet, named: %v, %v", named, err)
 	}
 	reg, err := Bundled("../testdata", "diabetes_reg")
 	if err != nil {

@@ -35,18 +35,10 @@ type manifestModel struct {
 	Criterion string `json:"criterion"`
 }
 
-// notCompiled lists the bundled models hecc cannot compile yet with the
-// defaults, or only at a cost the default benchmark cannot carry, and why:
-// Bundled leaves them out unless they are named.
-var notCompiled = map[string]string{
-	"lenet_maxpool": "refused: 99.5% top-class agreement on new inputs, bounded from its 500 held-out calibration samples, needs depth 72, more than logN 17 holds (with --headroom 1 --confidence 0.5 --agreement 0.994, as the search measured before, it compiles at depth 37, logN 16, 11.7 GiB of evaluation keys and 12.4 GiB of encoded weights, and keeps 98.5% of the test digits)",
-}
-
 // Bundled lists the models of dir/models/manifest.json in the manifest's
-// order but those of notCompiled, each with its calibration set (compiled
-// with the default margin, as `hecc compile --calibration` does) and its
-// test set (arrays x and y). Names, if given, select models and their
-// order.
+// order, each with its calibration set (compiled with the default margin,
+// as `hecc compile --calibration` does) and its test set (arrays x and y).
+// Names, if given, select models and their order.
 func Bundled(dir string, names ...string) ([]Model, error) {
 	path := filepath.Join(dir, "models", "manifest.json")
 	data, err := os.ReadFile(path)
@@ -60,11 +52,7 @@ func Bundled(dir string, names ...string) ([]Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(names) == 0 {
-		for _, name := range order {
-			if _, ok := notCompiled[name]; !ok {
-				names = append(names, name)
-			}
-		}
+		names = order
 	}
 	sets := map[string]map[string]*ir.Tensor{} // sample files are shared by several models
 	load := func(rel string) (map[string]*ir.Tensor, error) {
