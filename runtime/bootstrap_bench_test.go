@@ -21,8 +21,9 @@ import (
 // uniform ternary, which hecc's security table is for) instead of a fixed
 // Hamming weight of N/2, bootstrapping logSlots slots. The residual chain
 // and the bootstrapping chain share the secret: both are checked against
-// the table. The encapsulation's ephemeral secret (Hamming weight 32, at
-// the first prime and the first special prime only) is outside the table.
+// the table. The encapsulation's ephemeral secret (Hamming weight 32) is
+// outside the table, and Lattigo v5.0.7's key to it gives away the secret
+// key (docs/bootstrapping.md): these keys are for measuring only.
 func bootstrapParameters(logSlots int) (hefloat.Parameters, bootstrapping.Parameters, error) {
 	lit := bootstrapping.N16QP1767H32768H32
 	residualLit := lit.SchemeParams
