@@ -248,11 +248,33 @@ func accumulateSplitIFMA(acc, scratch []uint64, x [][]uint64, cols []int, w []ui
 		}
 		held += 2
 	}
-	c := ring.BRedAdd(1<<52, q, bred)
+	c, cs := shoup52(q, bred)
 	for t := range acc {
-		v := ring.BRedAdd(acc[t], q, bred) + ring.BRed(ring.BRedAdd(hi[t], q, bred), c, q, bred)
-		acc[t] = ring.BRedAdd(v, q, bred)
+		acc[t] = combine52(acc[t], hi[t], q, c, cs, bred)
 	}
+}
+
+// shoup52 is c = 2^52 mod q and its Shoup quotient ⌊c·2^64/q⌋, for
+// combine52.
+func shoup52(q uint64, bred []uint64) (c, cs uint64) {
+	c = ring.BRedAdd(1<<52, q, bred)
+	cs, _ = bits.Div64(c, 0, q)
+	return c, cs
+}
+
+// combine52 is (lo + hi·2^52) mod q, in [0, q), for any lo and hi and q
+// below 2^62: hi·c less Shoup's estimate of its quotient times q is in
+// [0, 2q) whatever hi, which spares hi's reduction and a Barrett product.
+func combine52(lo, hi, q, c, cs uint64, bred []uint64) uint64 {
+	quo, _ := bits.Mul64(hi, cs)
+	v := ring.BRedAdd(lo, q, bred) + hi*c - quo*q
+	if v >= q {
+		v -= q
+	}
+	if v >= q {
+		v -= q
+	}
+	return v
 }
 
 // mac4x2ifma sets, for r in [0, 4), lo[r][t] += Σ_c low52(xc[t]·w[2r+c])
@@ -303,11 +325,10 @@ func accumulateSplitRowsIFMA(acc *[rowBlock][]uint64, scratch []uint64, x [][]ui
 		}
 		held += 2
 	}
-	c := ring.BRedAdd(1<<52, q, bred)
+	c, cs := shoup52(q, bred)
 	for r := range acc {
 		for t := range acc[r] {
-			v := ring.BRedAdd(acc[r][t], q, bred) + ring.BRed(ring.BRedAdd(hi[r][t], q, bred), c, q, bred)
-			acc[r][t] = ring.BRedAdd(v, q, bred)
+			acc[r][t] = combine52(acc[r][t], hi[r][t], q, c, cs, bred)
 		}
 	}
 }

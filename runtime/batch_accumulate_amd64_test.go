@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -72,6 +74,35 @@ func TestBatchAccumulateVectorKernels(t *testing.T) {
 			accumulateSplit(want, make([]uint64, 4*block), x, cols, ws[r], q, bred, sh, lazy)
 			if !slices.Equal(acc[r], want) {
 				t.Errorf("ifma rows kernel, %d-bit prime, row %d: %v, want %v", bitSize, r, acc[r], want)
+			}
+		}
+	}
+}
+
+// TestCombine52: combine52 is (lo + hi·2^52) mod q for the extremes of lo
+// and hi and random ones, on primes from 33 to 43 bits.
+func TestCombine52(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for bitSize := uint64(33); bitSize <= 43; bitSize++ {
+		gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 64)
+		q, err := gen.NextAlternatingPrime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bred := ring.BRedConstant(q)
+		c, cs := shoup52(q, bred)
+		values := []uint64{0, 1, q - 1, q, 1<<52 - 1, math.MaxUint64 - 1, math.MaxUint64}
+		for range 2000 {
+			values = append(values, rng.Uint64(), rng.Uint64N(q), math.MaxUint64-rng.Uint64N(1<<20))
+		}
+		bq := new(big.Int).SetUint64(q)
+		for i, lo := range values {
+			for _, hi := range append(slices.Clone(values[:7]), values[len(values)-1-i]) {
+				want := new(big.Int).Lsh(new(big.Int).SetUint64(hi), 52)
+				want.Add(want, new(big.Int).SetUint64(lo)).Mod(want, bq)
+				if got := combine52(lo, hi, q, c, cs, bred); got != want.Uint64() {
+					t.Fatalf("%d-bit q=%d: combine52(%d, %d) = %d, want %d", bitSize, q, lo, hi, got, want)
+				}
 			}
 		}
 	}

@@ -26,14 +26,21 @@ func denseLinear(rows, cols int) *ir.Linear {
 }
 
 // BenchmarkBatchAccumulate times one limb of a dense 845 → 100 map (CryptoNets'
-// fc1 in the batch layout) at logN 13, for primes below 2^32 and one above
+// fc1 in the batch layout) at logN 13, for primes below 2^32 and above
 // (CryptoNets' first at scale 2^29; a flooded circuit's, split in two
-// products up to 42 bits, in 128 bits above), in wall and in CPU time (the process's
-// user time: the machine may be shared).
+// products up to 42 bits, in 128 bits above), and of a dense 25 → 845 map
+// (as many terms per row as CryptoNets' convolution, whose rows are too
+// short to amortise the final reductions) on a flooded circuit's 37-bit
+// prime, in wall and in CPU time (the process's user time: the machine may
+// be shared).
 func BenchmarkBatchAccumulate(b *testing.B) {
-	const n, cols, rows = 1 << 13, 845, 100
-	for _, bitSize := range []uint64{29, 30, 34, 41, 50} {
-		b.Run(fmt.Sprintf("%d-bit", bitSize), func(b *testing.B) {
+	const n = 1 << 13
+	for _, tc := range []struct {
+		bitSize    uint64
+		rows, cols int
+	}{{29, 100, 845}, {30, 100, 845}, {34, 100, 845}, {37, 100, 845}, {41, 100, 845}, {50, 100, 845}, {37, 845, 25}} {
+		bitSize, rows, cols := tc.bitSize, tc.rows, tc.cols
+		b.Run(fmt.Sprintf("%d-bit/%dx%d", bitSize, rows, cols), func(b *testing.B) {
 			gen := ring.NewNTTFriendlyPrimesGenerator(bitSize, 2*n)
 			q, err := gen.NextAlternatingPrime()
 			if err != nil {
@@ -78,9 +85,9 @@ func BenchmarkBatchAccumulate(b *testing.B) {
 				}
 			}
 			syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(n*cols*rows), "ns/MAC")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n*cols*rows), "ns/MAC")
 			cpu := time.Duration(r1.Utime.Nano() - r0.Utime.Nano())
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/(n*cols*rows), "cpu-ns/MAC")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(n*cols*rows), "cpu-ns/MAC")
 		})
 	}
 }

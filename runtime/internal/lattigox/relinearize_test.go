@@ -87,35 +87,39 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 }
 
 // TestRescaleZeroResidues: Rescale gives Evaluator.Rescale's ciphertext
-// where the last prime's residues of the coefficients are 0 (which
-// Lattigo's lazy inverse NTT gives as q) and q - 1, which random
-// ciphertexts almost never hold.
+// where the residues of the coefficients modulo the primes it divides by
+// are 0 (which Lattigo's lazy inverse NTT gives as q) and q - 1, which
+// random ciphertexts almost never hold: on one prime per level and on two.
 func TestRescaleZeroResidues(t *testing.T) {
-	p := testParameters(t)["thirty-bit"]
-	eval := hefloat.NewEvaluator(p, nil)
-	level := p.MaxLevel()
-	ct := rlwe.NewCiphertextRandom(keyedPRNG(t, "zero residues"), p, 1, level)
-	ct.IsNTT, ct.Scale = true, p.DefaultScale().Mul(p.DefaultScale())
-	last := p.RingQ().SubRings[level]
-	for _, poly := range ct.Value {
-		c := poly.Coeffs[level]
-		for k := range c {
-			c[k] = []uint64{0, last.Modulus - 1, c[k]}[k%3]
+	for _, name := range []string{"thirty-bit", "two-prime"} {
+		p := testParameters(t)[name]
+		eval := hefloat.NewEvaluator(p, nil)
+		level, primes := p.MaxLevel(), p.LevelsConsumedPerRescaling()
+		ct := rlwe.NewCiphertextRandom(keyedPRNG(t, "zero residues"), p, 1, level)
+		ct.IsNTT, ct.Scale = true, p.DefaultScale().Mul(p.DefaultScale())
+		for l := level - primes + 1; l <= level; l++ {
+			s := p.RingQ().SubRings[l]
+			for _, poly := range ct.Value {
+				c := poly.Coeffs[l]
+				for k := range c {
+					c[k] = []uint64{0, s.Modulus - 1, c[k]}[k%3]
+				}
+				s.NTT(c, c)
+			}
 		}
-		last.NTT(c, c)
-	}
-	want := hefloat.NewCiphertext(p, 1, level-1)
-	if err := eval.Rescale(ct, want); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range workerCounts {
-		w, _ := newWorkers(t, eval, n)
-		out := hefloat.NewCiphertext(p, 1, level)
-		if err := Rescale(w, ct.CopyNew(), out); err != nil {
+		want := hefloat.NewCiphertext(p, 1, level-primes)
+		if err := eval.Rescale(ct, want); err != nil {
 			t.Fatal(err)
 		}
-		if !equalCiphertexts(want, out) {
-			t.Errorf("workers=%d: the ciphertext differs from Lattigo's", n)
+		for _, n := range workerCounts {
+			w, _ := newWorkers(t, eval, n)
+			out := hefloat.NewCiphertext(p, 1, level)
+			if err := Rescale(w, ct.CopyNew(), out); err != nil {
+				t.Fatal(err)
+			}
+			if !equalCiphertexts(want, out) {
+				t.Errorf("%s/workers=%d: the ciphertext differs from Lattigo's", name, n)
+			}
 		}
 	}
 }
@@ -181,35 +185,45 @@ func repeat(v, n int) []int {
 // BenchmarkRescale compares Lattigo's rescale of a degree-1 ciphertext
 // with Rescale's on one worker (as the batch layout calls it, each worker
 // rescaling its own ciphertexts), at the parameters hecc compile --batch
-// picks for CryptoNets, from the top level:
+// picks for CryptoNets, unflooded and flooded at λ = 40 (two primes per
+// level), from the top level:
 //
 //	go test -run '^$' -bench Rescale ./runtime/internal/lattigox
 func BenchmarkRescale(b *testing.B) {
-	p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: 13, LogQ: repeat(30, 6), LogP: []int{31}, LogDefaultScale: 30})
-	if err != nil {
-		b.Fatal(err)
+	sets := []struct {
+		name string
+		set  params.Set
+	}{
+		{"cryptonets-batch", params.Set{LogN: 13, LogQ: repeat(30, 6), LogP: []int{31}, LogScale: 30}},
+		{"cryptonets-batch-flooded", params.Set{LogN: 15, LogQ: []int{39, 39, 37, 36, 37, 36, 37, 36, 37, 36, 37, 36}, LogP: repeat(40, 5), LogScale: 73}},
 	}
-	eval := hefloat.NewEvaluator(p, nil)
-	workers := Workers{Evals: []*hefloat.Evaluator{eval}}
-	prng, err := sampling.NewPRNG()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ct := rlwe.NewCiphertextRandom(prng, p, 1, p.MaxLevel())
-	ct.IsNTT = true
-	out := hefloat.NewCiphertext(p, 1, p.MaxLevel())
-	for _, impl := range []string{"lattigo", "hecc"} {
-		b.Run("params=cryptonets-batch/impl="+impl, func(b *testing.B) {
-			for b.Loop() {
-				if impl == "lattigo" {
-					err = eval.Rescale(ct, out)
-				} else {
-					err = Rescale(workers, ct, out)
+	for _, tc := range sets {
+		p, err := hefloat.NewParametersFromLiteral(hefloat.ParametersLiteral{LogN: tc.set.LogN, LogQ: tc.set.LogQ, LogP: tc.set.LogP, LogDefaultScale: tc.set.LogScale})
+		if err != nil {
+			b.Fatal(err)
+		}
+		eval := hefloat.NewEvaluator(p, nil)
+		workers := Workers{Evals: []*hefloat.Evaluator{eval}}
+		prng, err := sampling.NewPRNG()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ct := rlwe.NewCiphertextRandom(prng, p, 1, p.MaxLevel())
+		ct.IsNTT = true
+		out := hefloat.NewCiphertext(p, 1, p.MaxLevel())
+		for _, impl := range []string{"lattigo", "hecc"} {
+			b.Run("params="+tc.name+"/impl="+impl, func(b *testing.B) {
+				for b.Loop() {
+					if impl == "lattigo" {
+						err = eval.Rescale(ct, out)
+					} else {
+						err = Rescale(workers, ct, out)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
 				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }

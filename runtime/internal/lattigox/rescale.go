@@ -1,8 +1,9 @@
 // Mirrors lattigo/v5@v5.0.7 schemes/ckks/evaluator.go: Evaluator.Rescale,
 // with the ciphertext's polynomials divided on different workers (each
 // division is an INTT and one NTT per prime, and Lattigo's divides them
-// one after the other), and ring/scaling.go: Ring.DivRoundByLastModulusNTT
-// with package ntt's vectorized transforms for the primes it covers.
+// one after the other), ring/scaling.go: Ring.DivRoundByLastModulusNTT
+// with package ntt's vectorized transforms for the primes it covers, and
+// Ring.DivRoundByLastModulusManyNTT for two primes with fewer transforms.
 
 package lattigox
 
@@ -33,9 +34,12 @@ func Rescale(w Workers, ct, out *rlwe.Ciphertext) error {
 		out.Scale = out.Scale.Div(rlwe.NewScale(ringQ.SubRings[level-i].Modulus))
 	}
 	divide := func(k, i int) error {
-		if primes == 1 {
+		switch primes {
+		case 1:
 			divRoundByLastModulusNTT(ringQ, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
-		} else {
+		case 2:
+			divRoundByLastTwoModuliNTT(ringQ, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
+		default:
 			ringQ.DivRoundByLastModulusManyNTT(primes, ct.Value[i], evals[k].BuffInvNTT, out.Value[i])
 		}
 		return nil
@@ -82,5 +86,48 @@ func divRoundByLastModulusNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 		s.AddScalarLazy(buff.Coeffs[level], half, buff.Coeffs[i])
 		s.NTTLazy(buff.Coeffs[i], buff.Coeffs[i])
 		s.SubThenMulScalarMontgomeryTwoModulus(buff.Coeffs[i], p0.Coeffs[i], c, p1.Coeffs[i])
+	}
+}
+
+// divRoundByLastTwoModuliNTT is r.DivRoundByLastModulusManyNTT(2, p0, buff,
+// p1) with two inverse transforms and one forward transform per remaining
+// prime, where Lattigo's takes an inverse one per prime and a forward one
+// per remaining prime. Lattigo's two rounded divisions subtract r1, the
+// centred residue of the value x modulo the last prime qL, then r2, that
+// of (x - r1)/qL modulo the prime before, qP: the result is exactly
+// (x - r1 - qL·r2)/(qL·qP), and r1 + qL·r2 needs only the last two
+// primes' residues in the coefficient domain. The outputs are reduced, as
+// Lattigo's forward transform's are.
+func divRoundByLastTwoModuliNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
+	level := r.Level()
+	last, prev := r.SubRings[level], r.SubRings[level-1]
+	qL, qP := last.Modulus, prev.Modulus
+	halfL, halfP := (qL-1)>>1, (qP-1)>>1
+	// a = r1 + halfL, in [0, qL).
+	a := buff.Coeffs[level]
+	last.INTT(p0.Coeffs[level], a)
+	last.AddScalar(a, halfL, a)
+	// b = r2 + halfP, in [0, qP): Lattigo's first division, on qP's
+	// residues only, then its centring.
+	b := buff.Coeffs[level-1]
+	prev.INTT(p0.Coeffs[level-1], b)
+	prev.AddScalarLazyThenNegTwoModulusLazy(b, qP-ring.BRedAdd(halfL, qP, prev.BRedConstant), b)
+	prev.AddLazyThenMulScalarMontgomery(a, b, r.RescaleConstants[level-1][level-1], b)
+	prev.AddScalar(b, halfP, b)
+	for i, s := range r.SubRings[:level-1] {
+		q, u, m := s.Modulus, s.BRedConstant, s.MRedConstant
+		lq := ring.BRedAdd(qL, q, u)
+		// r1 + qL·r2 = a + qL·b - (halfL + qL·halfP); off is its
+		// constant's negation plus 2q, at most 2q.
+		off := 2*q - ring.BRedAdd(halfL, q, u) - ring.BRed(lq, ring.BRedAdd(halfP, q, u), q, u)
+		lqMont := ring.MForm(lq, q, u)
+		// −1/(qL·qP), in Montgomery form, as Lattigo's RescaleConstants.
+		inv := ring.MForm(q-ring.ModExp(ring.BRed(lq, ring.BRedAdd(qP, q, u), q, u), q-2, q), q, u)
+		c := buff.Coeffs[i]
+		for j := range c {
+			c[j] = ring.CRed(ring.BRedAdd(a[j]+off, q, u)+ring.MRed(b[j], lqMont, q, m), q)
+		}
+		s.NTTLazy(c, c)
+		s.SubThenMulScalarMontgomeryTwoModulus(c, p0.Coeffs[i], inv, p1.Coeffs[i])
 	}
 }
