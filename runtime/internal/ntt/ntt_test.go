@@ -2,6 +2,7 @@ package ntt
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -291,40 +292,57 @@ func firstDiff(a, b []uint64) int {
 //	go test -run '^$' -bench NTT ./runtime/internal/ntt
 func BenchmarkNTT(b *testing.B) {
 	const n = 1 << 13
-	qs := primes(b, n)
-	for _, q := range qs[4:6] {
-		sub := subRing(b, n, q)
-		tab := For(sub)
-		rng := rand.New(rand.NewPCG(7, 8))
-		p := make([]uint64, n)
-		for k := range p {
-			p[k] = rng.Uint64N(q)
+	for _, q := range primes(b, n)[4:6] {
+		benchmarkNTT(b, n, q, testKernels, &kernels)
+	}
+}
+
+// BenchmarkWideNTT compares Lattigo's transforms with the wide kernel
+// sets' at logN 13 to 16, on primes near 2^36 and 2^45 and below 2^50:
+//
+//	go test -run '^$' -bench WideNTT ./runtime/internal/ntt
+func BenchmarkWideNTT(b *testing.B) {
+	for logN := 13; logN <= 16; logN++ {
+		n := 1 << logN
+		qs := widePrimes(b, n)
+		for _, q := range []uint64{qs[2], qs[4], qs[5]} {
+			benchmarkNTT(b, n, q, testWideKernels, &wideKernels)
 		}
-		name := fmt.Sprintf("logN=13/q=%d", q)
-		b.Run(name+"/lattigo/forward", func(b *testing.B) {
+	}
+}
+
+func benchmarkNTT[W uint32 | uint64](b *testing.B, n int, q uint64, sets map[string]*kernelSet[W], k **kernelSet[W]) {
+	sub := subRing(b, n, q)
+	tab := For(sub)
+	rng := rand.New(rand.NewPCG(7, 8))
+	p := make([]uint64, n)
+	for i := range p {
+		p[i] = rng.Uint64N(q)
+	}
+	name := fmt.Sprintf("logN=%d/q=%d", bits.Len(uint(n))-1, q)
+	b.Run(name+"/lattigo/forward", func(b *testing.B) {
+		for b.Loop() {
+			sub.NTT(p, p)
+		}
+	})
+	b.Run(name+"/lattigo/inverse", func(b *testing.B) {
+		for b.Loop() {
+			sub.INTT(p, p)
+		}
+	})
+	chosen := *k
+	defer func() { *k = chosen }()
+	for ks, set := range sets {
+		*k = set
+		b.Run(name+"/"+ks+"/forward", func(b *testing.B) {
 			for b.Loop() {
-				sub.NTT(p, p)
+				tab.Forward(p, p)
 			}
 		})
-		b.Run(name+"/lattigo/inverse", func(b *testing.B) {
+		b.Run(name+"/"+ks+"/inverse", func(b *testing.B) {
 			for b.Loop() {
-				sub.INTT(p, p)
+				tab.Inverse(p, p)
 			}
 		})
-		chosen := kernels
-		for ks, set := range testKernels {
-			kernels = set
-			b.Run(name+"/"+ks+"/forward", func(b *testing.B) {
-				for b.Loop() {
-					tab.Forward(p, p)
-				}
-			})
-			b.Run(name+"/"+ks+"/inverse", func(b *testing.B) {
-				for b.Loop() {
-					tab.Inverse(p, p)
-				}
-			})
-		}
-		kernels = chosen
 	}
 }
