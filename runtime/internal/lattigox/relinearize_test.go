@@ -89,9 +89,10 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 // TestRescaleZeroResidues: Rescale gives Evaluator.Rescale's ciphertext
 // where the residues of the coefficients modulo the primes it divides by
 // are 0 (which Lattigo's lazy inverse NTT gives as q) and q - 1, which
-// random ciphertexts almost never hold: on one prime per level and on two.
+// random ciphertexts almost never hold: on one prime per level and on two,
+// below ntt.MaxModulus and above.
 func TestRescaleZeroResidues(t *testing.T) {
-	for _, name := range []string{"thirty-bit", "two-prime"} {
+	for _, name := range []string{"thirty-bit", "two-prime", "small", "flooded", "wide-last"} {
 		p := testParameters(t)[name]
 		eval := hefloat.NewEvaluator(p, nil)
 		level, primes := p.MaxLevel(), p.LevelsConsumedPerRescaling()

@@ -185,13 +185,22 @@ var (
 	wideKernels *kernelSet[uint64]
 )
 
+// ForwardBound bounds Forward's inputs and ForwardPlus's sums: 2^32, or
+// 2^52 for a prime of MaxModulus or more.
+func (t *Table) ForwardBound() uint64 {
+	if t.wide != nil {
+		return 1 << 52
+	}
+	return 1 << 32
+}
+
 // Forward sets out to the NTT of in, as Lattigo's SubRing.NTT: in and out
-// hold at least N coefficients, in's below 2^32 (below 2^52 for a prime
-// of MaxModulus or more); out may be in. Its outputs are in [0, q).
+// hold at least N coefficients, in's below ForwardBound; out may be in.
+// Its outputs are in [0, q).
 func (t *Table) Forward(in, out []uint64) { t.ForwardPlus(in, 0, out) }
 
 // ForwardPlus sets out to the NTT of in plus a in every coefficient, as
-// Forward, for sums below 2^32 (2^52).
+// Forward, for sums below ForwardBound.
 func (t *Table) ForwardPlus(in []uint64, a uint64, out []uint64) {
 	in, out = in[:t.n], out[:t.n]
 	if t.wide != nil {
