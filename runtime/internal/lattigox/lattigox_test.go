@@ -56,10 +56,7 @@ func TestLattigoVersion(t *testing.T) {
 // level (Lattigo's PREC128 mode); thirty-bit, primes on both sides of 2^30
 // like those of hecc's batch circuits, which package ntt transforms; and
 // mixed, one P prime and Q primes on both sides of ntt.MaxModulus, like
-// CryptoNets' packed parameters; flooded, one P prime and Q primes of 36 to
-// 40 bits, two per level, which package ntt's wide kernels transform, like
-// the flooded CryptoNets batch's; and wide-last, primes below
-// ntt.MaxModulus but the last, which rescales by one above it.
+// CryptoNets' packed parameters.
 func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	t.Helper()
 	small, two := params.InsecureTestSet(11, 4, 35), params.InsecureTestSet(11, 3, 70)
@@ -74,8 +71,27 @@ func testParameters(t testing.TB) map[string]hefloat.Parameters {
 		"two-prime":  {LogN: two.LogN, LogQ: two.LogQ, LogP: two.LogP, LogDefaultScale: two.LogScale},
 		"thirty-bit": {LogN: 12, LogQ: []int{30, 29, 30, 30, 30}, LogP: []int{31}, LogDefaultScale: 30},
 		"mixed":      {LogN: 11, LogQ: []int{33, 28, 28, 28, 28}, LogP: []int{34}, LogDefaultScale: 28},
-		"flooded":    {LogN: 12, LogQ: []int{39, 39, 37, 36, 37, 36}, LogP: []int{40}, LogDefaultScale: 73},
-		"wide-last":  {LogN: 11, LogQ: []int{30, 29, 30, 30, 36}, LogP: []int{37}, LogDefaultScale: 30},
+	} {
+		p, err := hefloat.NewParametersFromLiteral(lit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+// nttParameters are testParameters and, for the functions that take
+// package ntt's transforms, flooded, one P prime and Q primes of 36 to 40
+// bits, two per level, like the flooded CryptoNets batch's, and wide-last,
+// Q primes below ntt.MaxModulus but the last, which one rescale divides
+// by.
+func nttParameters(t testing.TB) map[string]hefloat.Parameters {
+	t.Helper()
+	out := testParameters(t)
+	for name, lit := range map[string]hefloat.ParametersLiteral{
+		"flooded":   {LogN: 12, LogQ: []int{39, 39, 37, 36, 37, 36}, LogP: []int{40}, LogDefaultScale: 73},
+		"wide-last": {LogN: 11, LogQ: []int{30, 29, 30, 36}, LogP: []int{37}, LogDefaultScale: 30},
 	} {
 		p, err := hefloat.NewParametersFromLiteral(lit)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 // levels, into another ciphertext and in place, and gives back every
 // element it borrows.
 func TestRelinearizeMatchesLattigo(t *testing.T) {
-	for name, p := range testParameters(t) {
+	for name, p := range nttParameters(t) {
 		kgen := hefloat.NewKeyGenerator(p)
 		eval := hefloat.NewEvaluator(p, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(kgen.GenSecretKeyNew())))
 		prng := keyedPRNG(t, name)
@@ -53,7 +53,7 @@ func TestRelinearizeMatchesLattigo(t *testing.T) {
 // bit for bit, scale included, on every worker count, for degrees 1 and 2,
 // into another ciphertext and in place.
 func TestRescaleMatchesLattigo(t *testing.T) {
-	for name, p := range testParameters(t) {
+	for name, p := range nttParameters(t) {
 		eval := hefloat.NewEvaluator(p, nil)
 		prng := keyedPRNG(t, name)
 		primes := p.LevelsConsumedPerRescaling()
@@ -93,7 +93,7 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 // below ntt.MaxModulus and above.
 func TestRescaleZeroResidues(t *testing.T) {
 	for _, name := range []string{"thirty-bit", "two-prime", "small", "flooded", "wide-last"} {
-		p := testParameters(t)[name]
+		p := nttParameters(t)[name]
 		eval := hefloat.NewEvaluator(p, nil)
 		level, primes := p.MaxLevel(), p.LevelsConsumedPerRescaling()
 		ct := rlwe.NewCiphertextRandom(keyedPRNG(t, "zero residues"), p, 1, level)
