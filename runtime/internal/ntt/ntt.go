@@ -111,12 +111,14 @@ func newTable(sub *ring.SubRing) *Table {
 		return t
 	}
 	t.c = consts{q: q, twoQ: 2 * q, oneS: (1 << 52) / q, negQ: 1<<52 - q, mask52: 1<<52 - 1}
-	t.wide = newTwiddles(sub, func(w uint64) uint64 {
-		hi, lo := bits.Mul64(w, 1<<52)
-		quo, _ := bits.Div64(hi, lo, q)
-		return quo
-	})
+	t.wide = newTwiddles(sub, func(w uint64) uint64 { return wideQuotient(w, q) })
 	return t
+}
+
+// wideQuotient is Shoup's quotient ⌊w·2^52/q⌋ of w below q.
+func wideQuotient(w, q uint64) uint64 {
+	quo, _ := bits.Div64(w>>12, w<<52, q)
+	return quo
 }
 
 func newTwiddles[W uint32 | uint64](sub *ring.SubRing, quo func(uint64) W) *twiddles[W] {
@@ -176,6 +178,10 @@ type kernelSet[W uint32 | uint64] struct {
 	// subMul sets out[k] = (x[k] - y[k])·w[0] mod q (w[1] its quotient),
 	// in [0, q), for x and y below 2q.
 	subMul func(out, x, y *uint64, n int, w *[2]W, c *consts)
+	// mulAdd sets out[k] = a[k] + off + b[k]·w[0] mod q (w[1] its
+	// quotient), lazily: in [0, 2q) for a[k] + off and b[k] below 2^52.
+	// The narrow sets have none.
+	mulAdd func(out, a, b *uint64, n int, off uint64, w *[2]W, c *consts)
 }
 
 // kernels and wideKernels are the machine's kernel sets for primes below
@@ -211,13 +217,34 @@ func (t *Table) ForwardPlus(in []uint64, a uint64, out []uint64) {
 }
 
 func forward[W uint32 | uint64](k *kernelSet[W], tw *twiddles[W], c *consts, in []uint64, a uint64, out []uint64) {
-	n := len(in)
-	k.reduce(&out[0], &in[0], n, a, c)
+	k.reduce(&out[0], &in[0], len(in), a, c)
+	forwardStages(k, tw, c, out)
+}
+
+// forwardStages runs the forward transform's stages on p, whose values are
+// below 2q.
+func forwardStages[W uint32 | uint64](k *kernelSet[W], tw *twiddles[W], c *consts, out []uint64) {
+	n := len(out)
 	for s := n / 2; s >= 8; s /= 2 {
 		m := n / (2 * s)
 		k.forwardStage(&out[0], n, s, &tw.fw[m], &tw.fws[m], c)
 	}
 	k.forwardLast(&out[0], n, &tw.f4[0], &tw.f2[0], &tw.fw[n/2], &tw.fws[n/2], c)
+}
+
+// Wide reports whether t's prime is of MaxModulus or more, so that t
+// has ForwardMulAdd.
+func (t *Table) Wide() bool { return t.wide != nil }
+
+// ForwardMulAdd sets out to the NTT of a + off + b·w (mod q), as Lattigo's
+// SubRing.NTT, for a wide table, a[k] + off and b[k] below 2^52 and w
+// below q: the combination, then the transform, of the residues of a
+// rescale by two primes. Its outputs are in [0, q); out may be a or b.
+func (t *Table) ForwardMulAdd(a []uint64, off uint64, b []uint64, w uint64, out []uint64) {
+	n := t.n
+	a, b, out = a[:n], b[:n], out[:n]
+	wideKernels.mulAdd(&out[0], &a[0], &b[0], n, off, &[2]uint64{w, wideQuotient(w, t.c.q)}, &t.c)
+	forwardStages(wideKernels, t.wide, &t.c, out)
 }
 
 // Inverse sets out to the inverse NTT of in, as Lattigo's SubRing.INTT:
@@ -250,9 +277,7 @@ func (t *Table) SubMul(x, y []uint64, c uint64, out []uint64) {
 	n := t.n
 	x, y, out = x[:n], y[:n], out[:n]
 	if t.wide != nil {
-		hi, lo := bits.Mul64(c, 1<<52)
-		quo, _ := bits.Div64(hi, lo, t.c.q)
-		wideKernels.subMul(&out[0], &x[0], &y[0], n, &[2]uint64{c, quo}, &t.c)
+		wideKernels.subMul(&out[0], &x[0], &y[0], n, &[2]uint64{c, wideQuotient(c, t.c.q)}, &t.c)
 		return
 	}
 	w := [2]uint32{uint32(c), uint32((c << 32) / t.c.q)}

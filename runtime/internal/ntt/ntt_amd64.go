@@ -15,9 +15,9 @@ func init() {
 }
 
 var (
-	avx512 = &kernelSet[uint32]{reduceAVX512, forwardStageAVX512, forwardLastAVX512, backwardFirstAVX512, backwardStageAVX512, backwardLastAVX512, subMulAVX512}
-	avx2   = &kernelSet[uint32]{reduceAVX2, forwardStageAVX2, forwardLastAVX2, backwardFirstAVX2, backwardStageAVX2, backwardLastAVX2, subMulAVX2}
-	ifma   = &kernelSet[uint64]{reduceIFMA, forwardStageIFMA, forwardLastIFMA, backwardFirstIFMA, backwardStageIFMA, backwardLastIFMA, subMulIFMA}
+	avx512 = &kernelSet[uint32]{reduceAVX512, forwardStageAVX512, forwardLastAVX512, backwardFirstAVX512, backwardStageAVX512, backwardLastAVX512, subMulAVX512, nil}
+	avx2   = &kernelSet[uint32]{reduceAVX2, forwardStageAVX2, forwardLastAVX2, backwardFirstAVX2, backwardStageAVX2, backwardLastAVX2, subMulAVX2, nil}
+	ifma   = &kernelSet[uint64]{reduceIFMA, forwardStageIFMA, forwardLastIFMA, backwardFirstIFMA, backwardStageIFMA, backwardLastIFMA, subMulIFMA, mulAddIFMA}
 )
 
 //go:noescape
@@ -82,3 +82,6 @@ func backwardLastIFMA(p *uint64, n int, w, ws *uint64, last *[2]uint64, c *const
 
 //go:noescape
 func subMulIFMA(out, x, y *uint64, n int, w *[2]uint64, c *consts)
+
+//go:noescape
+func mulAddIFMA(out, a, b *uint64, n int, off uint64, w *[2]uint64, c *consts)

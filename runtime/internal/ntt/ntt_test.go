@@ -208,6 +208,48 @@ func transformsTakeLazyInputs(primes func(testing.TB, int) []uint64, bound uint6
 	}
 }
 
+// ForwardMulAdd is Lattigo's NTT of the reduced a + off + b·w, for a + off
+// and b up to 2^52 - 1, w up to q - 1.
+func TestWideForwardMulAdd(t *testing.T) { eachWideKernelSet(t, forwardMulAdd) }
+
+func forwardMulAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const n = 1 << 12
+	for _, q := range widePrimes(t, n) {
+		sub := subRing(t, n, q)
+		tab := For(sub)
+		if !tab.Wide() {
+			t.Fatalf("q=%d: a narrow table", q)
+		}
+		for _, w := range []uint64{rng.Uint64N(q), q - 1, 0} {
+			off := rng.Uint64N(2 * q)
+			a, b, want := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+			for k := range a {
+				a[k], b[k] = rng.Uint64N(1<<52-off), rng.Uint64N(1<<52)
+			}
+			a[0], b[0], a[1], b[1] = 1<<52-1-off, 1<<52-1, 0, 0
+			for k := range want {
+				want[k] = ((a[k]+off)%q + ring.BRed(b[k]%q, w, q, sub.BRedConstant)) % q
+			}
+			// The combination alone, below 2q, as the transform's stages
+			// take it.
+			lazy := make([]uint64, n)
+			wideKernels.mulAdd(&lazy[0], &a[0], &b[0], n, off, &[2]uint64{w, wideQuotient(w, q)}, &tab.c)
+			for k, v := range lazy {
+				if v >= 2*q || v%q != want[k] {
+					t.Fatalf("q=%d, w=%d: combination %d is %d, want %d below 2q", q, w, k, v, want[k])
+				}
+			}
+			sub.NTT(want, want)
+			got := slices.Clone(b)
+			tab.ForwardMulAdd(a, off, got, w, got)
+			if i := firstDiff(got, want); i >= 0 {
+				t.Fatalf("q=%d, w=%d: coefficient %d is %d, want %d", q, w, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 // SubMul is Lattigo's SubThenMulScalarMontgomeryTwoModulus, on inputs
 // below 2q, the extremes included.
 func TestSubMul(t *testing.T) { eachKernelSet(t, subMul(primes)) }
