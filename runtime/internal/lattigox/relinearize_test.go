@@ -92,7 +92,7 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 // random ciphertexts almost never hold: on one prime per level and on two,
 // below ntt.MaxModulus and above.
 func TestRescaleZeroResidues(t *testing.T) {
-	for _, name := range []string{"thirty-bit", "two-prime", "small", "flooded", "wide-last"} {
+	for _, name := range []string{"thirty-bit", "two-prime", "small", "flooded", "wide-last", "two-onto-narrow", "two-above-2^50"} {
 		p := nttParameters(t)[name]
 		eval := hefloat.NewEvaluator(p, nil)
 		level, primes := p.MaxLevel(), p.LevelsConsumedPerRescaling()

@@ -126,11 +126,17 @@ func divRoundByLastTwoModuliNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 		lqMont := ring.MForm(lq, q, u)
 		// −1/(qL·qP), in Montgomery form, as Lattigo's RescaleConstants.
 		inv := ring.MForm(q-ring.ModExp(ring.BRed(lq, ring.BRedAdd(qP, q, u), q, u), q-2, q), q, u)
-		c := buff.Coeffs[i]
+		c, fwd := buff.Coeffs[i], ntt.For(s)
+		// a + off is below qL + 2q, b below qP.
+		if fwd != nil && fwd.Wide() && qL+2*q <= fwd.ForwardBound() && qP <= fwd.ForwardBound() {
+			fwd.ForwardMulAdd(a, off, b, lq, c)
+			fwd.SubMul(c, p0.Coeffs[i], ring.MRed(inv, 1, q, m), p1.Coeffs[i])
+			continue
+		}
 		for j := range c {
 			c[j] = ring.CRed(ring.BRedAdd(a[j]+off, q, u)+ring.MRed(b[j], lqMont, q, m), q)
 		}
-		if fwd := ntt.For(s); fwd != nil {
+		if fwd != nil {
 			fwd.Forward(c, c)
 			fwd.SubMul(c, p0.Coeffs[i], ring.MRed(inv, 1, q, m), p1.Coeffs[i])
 			continue
