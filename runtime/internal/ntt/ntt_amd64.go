@@ -9,7 +9,7 @@ func init() {
 	case cpu.X86.HasAVX2:
 		kernels = avx2
 	}
-	if cpu.X86.HasAVX512IFMA {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512IFMA {
 		wideKernels = ifma
 	}
 }
