@@ -81,6 +81,31 @@ func testParameters(t testing.TB) map[string]hefloat.Parameters {
 	return out
 }
 
+// nttParameters are testParameters and, for the functions that take
+// package ntt's transforms, flooded, one P prime and Q primes of 36 to 40
+// bits, two per level, like the flooded CryptoNets batch's; wide-last, Q
+// primes below ntt.MaxModulus but the last, which one rescale divides by;
+// and two rescales by two primes of 36 and 37 bits onto primes below
+// ntt.MaxModulus, and by two primes above ntt.MaxWideModulus onto primes
+// below it.
+func nttParameters(t testing.TB) map[string]hefloat.Parameters {
+	t.Helper()
+	out := testParameters(t)
+	for name, lit := range map[string]hefloat.ParametersLiteral{
+		"flooded":         {LogN: 12, LogQ: []int{39, 39, 37, 36, 37, 36}, LogP: []int{40}, LogDefaultScale: 73},
+		"wide-last":       {LogN: 11, LogQ: []int{30, 29, 30, 36}, LogP: []int{37}, LogDefaultScale: 30},
+		"two-onto-narrow": {LogN: 11, LogQ: []int{30, 29, 36, 37}, LogP: []int{38}, LogDefaultScale: 73},
+		"two-above-2^50":  {LogN: 11, LogQ: []int{45, 40, 55, 55}, LogP: []int{56}, LogDefaultScale: 110},
+	} {
+		p, err := hefloat.NewParametersFromLiteral(lit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = p
+	}
+	return out
+}
+
 // keyedPRNG is a deterministic PRNG; two made with the same key read the
 // same stream.
 func keyedPRNG(t testing.TB, key string) sampling.PRNG {

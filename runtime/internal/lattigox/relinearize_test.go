@@ -15,7 +15,7 @@ import (
 // levels, into another ciphertext and in place, and gives back every
 // element it borrows.
 func TestRelinearizeMatchesLattigo(t *testing.T) {
-	for name, p := range testParameters(t) {
+	for name, p := range nttParameters(t) {
 		kgen := hefloat.NewKeyGenerator(p)
 		eval := hefloat.NewEvaluator(p, rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(kgen.GenSecretKeyNew())))
 		prng := keyedPRNG(t, name)
@@ -53,7 +53,7 @@ func TestRelinearizeMatchesLattigo(t *testing.T) {
 // bit for bit, scale included, on every worker count, for degrees 1 and 2,
 // into another ciphertext and in place.
 func TestRescaleMatchesLattigo(t *testing.T) {
-	for name, p := range testParameters(t) {
+	for name, p := range nttParameters(t) {
 		eval := hefloat.NewEvaluator(p, nil)
 		prng := keyedPRNG(t, name)
 		primes := p.LevelsConsumedPerRescaling()
@@ -89,10 +89,11 @@ func TestRescaleMatchesLattigo(t *testing.T) {
 // TestRescaleZeroResidues: Rescale gives Evaluator.Rescale's ciphertext
 // where the residues of the coefficients modulo the primes it divides by
 // are 0 (which Lattigo's lazy inverse NTT gives as q) and q - 1, which
-// random ciphertexts almost never hold: on one prime per level and on two.
+// random ciphertexts almost never hold: on one prime per level and on two,
+// below ntt.MaxModulus and above.
 func TestRescaleZeroResidues(t *testing.T) {
-	for _, name := range []string{"thirty-bit", "two-prime"} {
-		p := testParameters(t)[name]
+	for _, name := range []string{"thirty-bit", "two-prime", "small", "flooded", "wide-last", "two-onto-narrow", "two-above-2^50"} {
+		p := nttParameters(t)[name]
 		eval := hefloat.NewEvaluator(p, nil)
 		level, primes := p.MaxLevel(), p.LevelsConsumedPerRescaling()
 		ct := rlwe.NewCiphertextRandom(keyedPRNG(t, "zero residues"), p, 1, level)

@@ -78,7 +78,9 @@ func divRoundByLastModulusNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 	last.AddScalar(buff.Coeffs[level], pHalf, buff.Coeffs[level])
 	for i, s := range r.SubRings[:level] {
 		half, c := s.Modulus-ring.BRedAdd(pHalf, s.Modulus, s.BRedConstant), r.RescaleConstants[level-1][i]
-		if fwd := ntt.For(s); fwd != nil {
+		// The sums of buff's residues, below the last prime, and half,
+		// below s's, must be below the forward transform's bound.
+		if fwd := ntt.For(s); fwd != nil && last.Modulus+s.Modulus <= fwd.ForwardBound() {
 			fwd.ForwardPlus(buff.Coeffs[level], half, buff.Coeffs[i])
 			fwd.SubMul(buff.Coeffs[i], p0.Coeffs[i], ring.MRed(c, 1, s.Modulus, s.MRedConstant), p1.Coeffs[i])
 			continue
@@ -97,7 +99,8 @@ func divRoundByLastModulusNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 // of (x - r1)/qL modulo the prime before, qP: the result is exactly
 // (x - r1 - qL·r2)/(qL·qP), and r1 + qL·r2 needs only the last two
 // primes' residues in the coefficient domain. The outputs are reduced, as
-// Lattigo's forward transform's are.
+// Lattigo's forward transform's are. Package ntt's transforms run where
+// they cover the primes, as in divRoundByLastModulusNTT.
 func divRoundByLastTwoModuliNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 	level := r.Level()
 	last, prev := r.SubRings[level], r.SubRings[level-1]
@@ -105,12 +108,12 @@ func divRoundByLastTwoModuliNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 	halfL, halfP := (qL-1)>>1, (qP-1)>>1
 	// a = r1 + halfL, in [0, qL).
 	a := buff.Coeffs[level]
-	last.INTT(p0.Coeffs[level], a)
+	inverse(last, p0.Coeffs[level], a)
 	last.AddScalar(a, halfL, a)
 	// b = r2 + halfP, in [0, qP): Lattigo's first division, on qP's
 	// residues only, then its centring.
 	b := buff.Coeffs[level-1]
-	prev.INTT(p0.Coeffs[level-1], b)
+	inverse(prev, p0.Coeffs[level-1], b)
 	prev.AddScalarLazyThenNegTwoModulusLazy(b, qP-ring.BRedAdd(halfL, qP, prev.BRedConstant), b)
 	prev.AddLazyThenMulScalarMontgomery(a, b, r.RescaleConstants[level-1][level-1], b)
 	prev.AddScalar(b, halfP, b)
@@ -123,11 +126,32 @@ func divRoundByLastTwoModuliNTT(r *ring.Ring, p0, buff, p1 ring.Poly) {
 		lqMont := ring.MForm(lq, q, u)
 		// −1/(qL·qP), in Montgomery form, as Lattigo's RescaleConstants.
 		inv := ring.MForm(q-ring.ModExp(ring.BRed(lq, ring.BRedAdd(qP, q, u), q, u), q-2, q), q, u)
-		c := buff.Coeffs[i]
+		c, fwd := buff.Coeffs[i], ntt.For(s)
+		// a + off is below qL + 2q, b below qP.
+		if fwd != nil && fwd.Wide() && qL+2*q <= fwd.ForwardBound() && qP <= fwd.ForwardBound() {
+			fwd.ForwardMulAdd(a, off, b, lq, c)
+			fwd.SubMul(c, p0.Coeffs[i], ring.MRed(inv, 1, q, m), p1.Coeffs[i])
+			continue
+		}
 		for j := range c {
 			c[j] = ring.CRed(ring.BRedAdd(a[j]+off, q, u)+ring.MRed(b[j], lqMont, q, m), q)
+		}
+		if fwd != nil {
+			fwd.Forward(c, c)
+			fwd.SubMul(c, p0.Coeffs[i], ring.MRed(inv, 1, q, m), p1.Coeffs[i])
+			continue
 		}
 		s.NTTLazy(c, c)
 		s.SubThenMulScalarMontgomeryTwoModulus(c, p0.Coeffs[i], inv, p1.Coeffs[i])
 	}
+}
+
+// inverse is s.INTT(in, out), with package ntt's transform where it covers
+// s: both give the fully reduced outputs.
+func inverse(s *ring.SubRing, in, out []uint64) {
+	if t := ntt.For(s); t != nil {
+		t.Inverse(in, out)
+		return
+	}
+	s.INTT(in, out)
 }

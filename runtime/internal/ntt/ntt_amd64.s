@@ -732,3 +732,381 @@ submulAVX2:
 	JLT     submulAVX2
 	VZEROUPPER
 	RET
+
+// The IFMA kernels are the AVX-512 ones for primes below 2^50, with
+// 64-bit twiddles and Shoup's quotients w' = ⌊w·2^52/q⌋: the values
+// multiplied stay below 2q < 2^51, the lanes' sums below 4q < 2^52, and
+// VPMADD52HUQ's ⌊V·w'/2^52⌋ of 52-bit operands is Shoup's quotient
+// estimate. V·w mod q, lazily, in [0, 2q) < 2^52, is then the low 52 bits
+// of V·w plus those of the estimate times 2^52 - q. Z30 holds 2^52 - q,
+// Z31 2^52 - 1.
+
+// SHOUP52 sets V to V·W mod q in [0, 2q), clobbering T and Z19; Q is
+// unused (the kernels share the AVX-512 ones' operands).
+#define SHOUP52(V, W, WS, Q, T) \
+	VPXORQ      T, T, T \
+	VPMADD52HUQ WS, V, T \
+	VPXORQ      Z19, Z19, Z19 \
+	VPMADD52LUQ W, V, Z19 \
+	VPMADD52LUQ Z30, T, Z19 \
+	VPANDQ      Z31, Z19, V
+
+// FWD52 and INV52 are FWD and INV with SHOUP52.
+#define FWD52(X, Y, W, WS, D, Q, Q2) \
+	SHOUP52(Y, W, WS, Q, D) \
+	VPADDQ Q2, X, D \
+	VPSUBQ Y, D, D \
+	VPADDQ Y, X, X \
+	CSUB(X, Q2, Y) \
+	CSUB(D, Q2, Y)
+
+#define INV52(X, Y, W, WS, S, Q, Q2) \
+	VPADDQ Y, X, S \
+	VPADDQ Q2, X, X \
+	VPSUBQ Y, X, X \
+	CSUB(S, Q2, Y) \
+	CSUB(X, Q2, Y) \
+	SHOUP52(X, W, WS, Q, Y)
+
+// func reduceIFMA(out, in *uint64, n int, a uint64, c *consts)
+TEXT ·reduceIFMA(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ c+32(FP), AX
+	VPBROADCASTQ a+24(FP), Z9
+	VPBROADCASTQ 16(AX), Z27
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	SHLQ $3, CX
+	XORQ BX, BX
+
+reduce52:
+	VMOVDQU64   (SI)(BX*1), Z0
+	VPADDQ      Z9, Z0, Z0
+	VPXORQ      Z1, Z1, Z1
+	VPMADD52HUQ Z27, Z0, Z1
+	VPMADD52LUQ Z30, Z1, Z0
+	VPANDQ      Z31, Z0, Z0
+	VMOVDQU64   Z0, (DI)(BX*1)
+	ADDQ        $64, BX
+	CMPQ        BX, CX
+	JLT         reduce52
+	VZEROUPPER
+	RET
+
+// func forwardStageIFMA(p *uint64, n, t int, w, ws *uint64, c *consts)
+TEXT ·forwardStageIFMA(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ t+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ ws+32(FP), R9
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	SHLQ $3, DX
+	LEAQ (DI)(CX*8), R10
+
+fgroup52:
+	VPBROADCASTQ (R8), Z26
+	VPBROADCASTQ (R9), Z27
+	ADDQ         $8, R8
+	ADDQ         $8, R9
+	MOVQ         DI, SI
+	LEAQ         (DI)(DX*1), R11
+
+fbutterfly52:
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 (SI)(DX*1), Z1
+	FWD52(Z0, Z1, Z26, Z27, Z2, Z28, Z29)
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z2, (SI)(DX*1)
+	ADDQ      $64, SI
+	CMPQ      SI, R11
+	JLT       fbutterfly52
+	LEAQ      (DI)(DX*2), DI
+	CMPQ      DI, R10
+	JLT       fgroup52
+	VZEROUPPER
+	RET
+
+// func forwardLastIFMA(p *uint64, n int, f4, f2, w, ws *uint64, c *consts)
+TEXT ·forwardLastIFMA(SB), NOSPLIT, $0-56
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ f4+16(FP), R8
+	MOVQ f2+24(FP), R9
+	MOVQ w+32(FP), R10
+	MOVQ ws+40(FP), R11
+	MOVQ c+48(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	VMOVDQU64    P4X, Z20
+	VMOVDQU64    P4Y, Z21
+	VMOVDQU64    P2X, Z22
+	VMOVDQU64    P2Y, Z23
+	VMOVDQU64    P1X, Z24
+	VMOVDQU64    P1Y, Z25
+	VMOVDQU64    OUTX, Z26
+	VMOVDQU64    OUTY, Z27
+	LEAQ         (SI)(CX*8), R12
+	SHLQ         $2, CX        // the quotients follow n/2 roots
+
+flast52:
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VMOVDQA64 Z20, Z2
+	VPERMI2Q  Z1, Z0, Z2
+	VMOVDQA64 Z21, Z3
+	VPERMI2Q  Z1, Z0, Z3
+	VMOVDQU64 (R8), Z4
+	VMOVDQU64 (R8)(CX*1), Z5
+	FWD52(Z2, Z3, Z4, Z5, Z6, Z28, Z29)
+	VMOVDQA64 Z22, Z0
+	VPERMI2Q  Z6, Z2, Z0
+	VMOVDQA64 Z23, Z1
+	VPERMI2Q  Z6, Z2, Z1
+	VMOVDQU64 (R9), Z4
+	VMOVDQU64 (R9)(CX*1), Z5
+	FWD52(Z0, Z1, Z4, Z5, Z6, Z28, Z29)
+	VMOVDQA64 Z24, Z2
+	VPERMI2Q  Z6, Z0, Z2
+	VMOVDQA64 Z25, Z3
+	VPERMI2Q  Z6, Z0, Z3
+	VMOVDQU64 (R10), Z4
+	VMOVDQU64 (R11), Z5
+	FWD52(Z2, Z3, Z4, Z5, Z6, Z28, Z29)
+	CSUB(Z2, Z28, Z7)
+	CSUB(Z6, Z28, Z7)
+	VMOVDQA64 Z26, Z0
+	VPERMI2Q  Z6, Z2, Z0
+	VMOVDQA64 Z27, Z1
+	VPERMI2Q  Z6, Z2, Z1
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	ADDQ      $128, SI
+	ADDQ      $64, R8
+	ADDQ      $64, R9
+	ADDQ      $64, R10
+	ADDQ      $64, R11
+	CMPQ      SI, R12
+	JLT       flast52
+	VZEROUPPER
+	RET
+
+// func backwardFirstIFMA(out, in *uint64, n int, w, ws, b2, b4 *uint64, c *consts)
+TEXT ·backwardFirstIFMA(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ w+24(FP), R10
+	MOVQ ws+32(FP), R11
+	MOVQ b2+40(FP), R9
+	MOVQ b4+48(FP), R8
+	MOVQ c+56(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	VMOVDQU64    EVENS, Z20
+	VMOVDQU64    ODDS, Z21
+	VMOVDQU64    P1X, Z22
+	VMOVDQU64    P1Y, Z23
+	VMOVDQU64    P2X, Z24
+	VMOVDQU64    P2Y, Z25
+	VMOVDQU64    P4X, Z26
+	VMOVDQU64    P4Y, Z27
+	LEAQ         (SI)(CX*8), R12
+	SHLQ         $2, CX
+
+bfirst52:
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 64(SI), Z1
+	VMOVDQA64 Z20, Z2
+	VPERMI2Q  Z1, Z0, Z2
+	VMOVDQA64 Z21, Z3
+	VPERMI2Q  Z1, Z0, Z3
+	VMOVDQU64 (R10), Z4
+	VMOVDQU64 (R11), Z5
+	INV52(Z2, Z3, Z4, Z5, Z6, Z28, Z29)
+	VMOVDQA64 Z22, Z0
+	VPERMI2Q  Z2, Z6, Z0
+	VMOVDQA64 Z23, Z1
+	VPERMI2Q  Z2, Z6, Z1
+	VMOVDQU64 (R9), Z4
+	VMOVDQU64 (R9)(CX*1), Z5
+	INV52(Z0, Z1, Z4, Z5, Z6, Z28, Z29)
+	VMOVDQA64 Z24, Z2
+	VPERMI2Q  Z0, Z6, Z2
+	VMOVDQA64 Z25, Z3
+	VPERMI2Q  Z0, Z6, Z3
+	VMOVDQU64 (R8), Z4
+	VMOVDQU64 (R8)(CX*1), Z5
+	INV52(Z2, Z3, Z4, Z5, Z6, Z28, Z29)
+	VMOVDQA64 Z26, Z0
+	VPERMI2Q  Z2, Z6, Z0
+	VMOVDQA64 Z27, Z1
+	VPERMI2Q  Z2, Z6, Z1
+	VMOVDQU64 Z0, (DI)
+	VMOVDQU64 Z1, 64(DI)
+	ADDQ      $128, SI
+	ADDQ      $128, DI
+	ADDQ      $64, R8
+	ADDQ      $64, R9
+	ADDQ      $64, R10
+	ADDQ      $64, R11
+	CMPQ      SI, R12
+	JLT       bfirst52
+	VZEROUPPER
+	RET
+
+// func backwardStageIFMA(p *uint64, n, t int, w, ws *uint64, c *consts)
+TEXT ·backwardStageIFMA(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ t+16(FP), DX
+	MOVQ w+24(FP), R8
+	MOVQ ws+32(FP), R9
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	SHLQ $3, DX
+	LEAQ (DI)(CX*8), R10
+
+bgroup52:
+	VPBROADCASTQ (R8), Z26
+	VPBROADCASTQ (R9), Z27
+	ADDQ         $8, R8
+	ADDQ         $8, R9
+	MOVQ         DI, SI
+	LEAQ         (DI)(DX*1), R11
+
+bbutterfly52:
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 (SI)(DX*1), Z1
+	INV52(Z0, Z1, Z26, Z27, Z2, Z28, Z29)
+	VMOVDQU64 Z2, (SI)
+	VMOVDQU64 Z0, (SI)(DX*1)
+	ADDQ      $64, SI
+	CMPQ      SI, R11
+	JLT       bbutterfly52
+	LEAQ      (DI)(DX*2), DI
+	CMPQ      DI, R10
+	JLT       bgroup52
+	VZEROUPPER
+	RET
+
+// func backwardLastIFMA(p *uint64, n int, w, ws *uint64, last *[2]uint64, c *consts)
+TEXT ·backwardLastIFMA(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ w+16(FP), R8
+	MOVQ ws+24(FP), R9
+	MOVQ last+32(FP), R10
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	VPBROADCASTQ (R8), Z24
+	VPBROADCASTQ (R9), Z25
+	VPBROADCASTQ 0(R10), Z26
+	VPBROADCASTQ 8(R10), Z27
+	SHLQ $2, CX                // n/2 coefficients, in bytes
+	LEAQ (SI)(CX*1), R11
+
+blast52:
+	VMOVDQU64 (SI), Z0
+	VMOVDQU64 (SI)(CX*1), Z1
+	VPADDQ    Z1, Z0, Z2
+	VPADDQ    Z29, Z0, Z0
+	VPSUBQ    Z1, Z0, Z0
+	CSUB(Z2, Z29, Z3)
+	CSUB(Z0, Z29, Z3)
+	SHOUP52(Z2, Z24, Z25, Z28, Z3)
+	SHOUP52(Z0, Z26, Z27, Z28, Z3)
+	CSUB(Z2, Z28, Z3)
+	CSUB(Z0, Z28, Z3)
+	VMOVDQU64 Z2, (SI)
+	VMOVDQU64 Z0, (SI)(CX*1)
+	ADDQ      $64, SI
+	CMPQ      SI, R11
+	JLT       blast52
+	VZEROUPPER
+	RET
+
+// func subMulIFMA(out, x, y *uint64, n int, w *[2]uint64, c *consts)
+TEXT ·subMulIFMA(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ w+32(FP), R8
+	MOVQ c+40(FP), AX
+	VPBROADCASTQ 0(AX), Z28
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	VPBROADCASTQ 0(R8), Z26
+	VPBROADCASTQ 8(R8), Z27
+	SHLQ $3, CX
+	XORQ BX, BX
+
+submul52:
+	VMOVDQU64 (SI)(BX*1), Z0
+	VPADDQ  Z29, Z0, Z0
+	VMOVDQU64 (DX)(BX*1), Z2
+	VPSUBQ  Z2, Z0, Z0
+	CSUB(Z0, Z29, Z1)
+	SHOUP52(Z0, Z26, Z27, Z28, Z1)
+	CSUB(Z0, Z28, Z1)
+	VMOVDQU64 Z0, (DI)(BX*1)
+	ADDQ    $64, BX
+	CMPQ    BX, CX
+	JLT     submul52
+	VZEROUPPER
+	RET
+
+
+// func mulAddIFMA(out, a, b *uint64, n int, off uint64, w *[2]uint64, c *consts)
+TEXT ·mulAddIFMA(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ w+40(FP), R8
+	MOVQ c+48(FP), AX
+	VPBROADCASTQ off+32(FP), Z9
+	VPBROADCASTQ 8(AX), Z29
+	VPBROADCASTQ 16(AX), Z27
+	VPBROADCASTQ 24(AX), Z30
+	VPBROADCASTQ 32(AX), Z31
+	VPBROADCASTQ 0(R8), Z25
+	VPBROADCASTQ 8(R8), Z26
+	SHLQ $3, CX
+	XORQ BX, BX
+
+muladd52:
+	VMOVDQU64   (SI)(BX*1), Z0
+	VPADDQ      Z9, Z0, Z0
+	VPXORQ      Z1, Z1, Z1
+	VPMADD52HUQ Z27, Z0, Z1
+	VPMADD52LUQ Z30, Z1, Z0
+	VPANDQ      Z31, Z0, Z0
+	VMOVDQU64   (DX)(BX*1), Z2
+	SHOUP52(Z2, Z25, Z26, Z28, Z3)
+	VPADDQ      Z2, Z0, Z0
+	CSUB(Z0, Z29, Z1)
+	VMOVDQU64   Z0, (DI)(BX*1)
+	ADDQ        $64, BX
+	CMPQ        BX, CX
+	JLT         muladd52
+	VZEROUPPER
+	RET

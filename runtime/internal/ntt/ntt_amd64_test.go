@@ -9,4 +9,7 @@ func init() {
 	if cpu.X86.HasAVX512F {
 		testKernels["avx512"] = avx512
 	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512IFMA {
+		testWideKernels["ifma"] = ifma
+	}
 }
