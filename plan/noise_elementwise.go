@@ -27,8 +27,8 @@ import (
 // of many values' errors, whose variance is their mean. The slopes peak
 // where the sign flips, within 2^-bits of the scale of 0, a small share
 // of the range when each value is scaled by its own calibrated peak
-// (passes/composite.go); at x's worst value instead, the bound was 2^3 to
-// 2^4 looser on deep circuits. Values that concentrate in the flip have a
+// (passes/composite.go); at x's worst value instead, the bound was several
+// times looser on deep circuits (docs/security.md). Values that concentrate in the flip have a
 // larger error than this predicts: it holds for data spread over their
 // range, as measured. The errors are linearised: they are far below the
 // sign's transition, 2^-bits of the scale.
